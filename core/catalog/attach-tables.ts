@@ -1,0 +1,53 @@
+import type { Engine } from '../engine/index.ts';
+import { quoteIdentifier } from '../engine/index.ts';
+import type { LakeRoot, StateStore } from '../state/index.ts';
+import type { LocalFiles, Storage } from '../storage/index.ts';
+import { TABLE_RELATION_RENDERERS, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
+
+/** The committed manifests of a root, by table name. */
+export async function readManifests(state: StateStore, root: LakeRoot, only?: readonly string[]): Promise<Map<TableName, TableManifest>> {
+  const names = Object.keys(root.tables).filter((name) => !only || only.includes(name)).sort();
+  const manifests = new Map<TableName, TableManifest>();
+  for (const name of names) {
+    const ref = root.tables[name];
+    if (ref) manifests.set(name as TableName, await state.getDocument<TableManifest>(ref.manifest));
+  }
+  return manifests;
+}
+
+/** SQL that reads one committed table version; the files must be local (see Storage.fetchLocal). */
+export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest): Promise<{ sql: string; files: LocalFiles }> {
+  const files = await storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
+  return { sql: TABLE_RELATION_RENDERERS[engine.name](manifest, files.paths), files };
+}
+
+/**
+ * Creates a view `layer.table` in `engine` for every committed table of `root`, so SQL can name
+ * tables as analysts do. Call `release` when done (it removes temporary copies on S3 lakes).
+ */
+export async function attachTables(
+  engine: Engine,
+  storage: Storage,
+  state: StateStore,
+  root: LakeRoot,
+): Promise<{ tables: Map<TableName, TableManifest>; release(): Promise<void> }> {
+  const manifests = await readManifests(state, root);
+  const held: LocalFiles[] = [];
+  try {
+    const schemas = new Set<string>();
+    for (const [name, manifest] of manifests) {
+      const schema = layerOf(name);
+      if (!schemas.has(schema)) {
+        await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+        schemas.add(schema);
+      }
+      const relation = await tableRelation(engine, storage, manifest);
+      held.push(relation.files);
+      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(schema)}.${quoteIdentifier(shortNameOf(name))} AS SELECT * FROM ${relation.sql}`);
+    }
+  } catch (error) {
+    await Promise.all(held.map((files) => files.release()));
+    throw error;
+  }
+  return { tables: manifests, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
+}

@@ -1,0 +1,35 @@
+/** The engines the framework can render SQL for. Adding one makes every `Record<EngineName, ...>` fail to compile until it is handled. */
+export type EngineName = 'duckdb';
+
+/** A JSON-safe value as results come back: integers that fit a double are numbers; larger ones, decimals, dates and timestamps are strings. */
+export type ResultValue = string | number | boolean | null | ResultValue[] | { [key: string]: ResultValue };
+export type ResultRow = Record<string, ResultValue>;
+
+export interface ResultColumn {
+  readonly name: string;
+  /** The engine's type name, e.g. `BIGINT`, `TIMESTAMP`, `VARCHAR[]`. */
+  readonly type: string;
+}
+
+export interface QueryResult {
+  readonly columns: readonly ResultColumn[];
+  readonly rows: readonly ResultRow[];
+}
+
+/**
+ * Runs SQL. Data work happens inside the engine; only small results (counts, manifests, query output
+ * in chunks) come back to Node.
+ *
+ * @example
+ * const engine = await DuckDbEngine.create();
+ * const { rows } = await engine.query('select 42 as answer');
+ */
+export interface Engine {
+  readonly name: EngineName;
+  run(sql: string): Promise<void>;
+  /** A small result, materialized. */
+  query(sql: string): Promise<QueryResult>;
+  /** A result of any size, delivered in chunks; returns the columns. */
+  stream(sql: string, onRows: (rows: readonly ResultRow[], columns: readonly ResultColumn[]) => Promise<void> | void): Promise<readonly ResultColumn[]>;
+  close(): void;
+}

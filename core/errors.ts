@@ -1,0 +1,90 @@
+/**
+ * Errors an operator or data engineer can act on. Each has a stable `code` to grep for, names what it
+ * concerns, and says where to look next. The CLI prints `code: message` and exits 2 for usage errors,
+ * 1 for data problems.
+ *
+ * @example
+ * throw new ConfigError('MEDALLION_CONFIG_INVALID', 'lake path is empty', { hint: 'pass --lake DIR' });
+ */
+export class MedallionError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  /** Exit code the CLI uses: 2 for usage or configuration, 1 for data and run failures. */
+  readonly exitCode: 1 | 2;
+
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown; exitCode?: 1 | 2 } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 1;
+  }
+
+  /** One line for a person: the code, what happened, and what to do. */
+  describe(): string {
+    return `${this.code}: ${this.message}${this.hint ? ` (${this.hint})` : ''}`;
+  }
+}
+
+/** Bad arguments, options, environment or job definitions. Never retried. */
+export class ConfigError extends MedallionError {
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, { ...options, exitCode: 2 });
+  }
+}
+
+/** A job's SQL or declared schema does not fit together. */
+export class JobDefinitionError extends MedallionError {
+  readonly job: string;
+  constructor(job: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('JOB_DEFINITION_INVALID', `job ${job}: ${message}`, { ...options, exitCode: 2 });
+    this.job = job;
+  }
+}
+
+/** Another commit changed a table this run writes since the run read it. */
+export class CommitConflictError extends MedallionError {
+  readonly table: string;
+  constructor(table: string, message: string) {
+    super('COMMIT_CONFLICT', `table ${table}: ${message}`, {
+      hint: 'another run wrote this table at the same time; rerun the job',
+    });
+    this.table = table;
+  }
+}
+
+/** A table, job or object that was asked for does not exist. */
+export class NotFoundError extends MedallionError {
+  constructor(code: string, message: string, options: { hint?: string } = {}) {
+    super(code, message, { ...options, exitCode: 2 });
+  }
+}
+
+/** A job run failed while running (SQL error, storage failure, ...). */
+export class JobRunError extends MedallionError {
+  readonly job: string;
+  readonly runId: string;
+  constructor(job: string, runId: string, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super('JOB_RUN_FAILED', `job ${job} run ${runId}: ${message}`, options);
+    this.job = job;
+    this.runId = runId;
+  }
+}
+
+/** A message safe to show: the error's own description, without stack or secrets. */
+export function describeError(error: unknown): string {
+  if (error instanceof MedallionError) return error.describe();
+  if (error instanceof Error) return scrubSecrets(error.message);
+  return scrubSecrets(String(error));
+}
+
+const SECRET_PATTERNS: readonly RegExp[] = [
+  /(aws_secret_access_key|secretAccessKey|SecretAccessKey)(["'=:\s]+)[A-Za-z0-9/+=]{20,}/g,
+  /(X-Amz-Signature)(=)[0-9a-f]+/g,
+  /(X-Amz-Credential)(=)[^&\s]+/g,
+];
+
+/** Removes credentials that SDK errors sometimes echo back. */
+export function scrubSecrets(text: string): string {
+  return SECRET_PATTERNS.reduce((acc, pattern) => acc.replace(pattern, '$1$2<redacted>'), text);
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { JobDefinitionError } from '../errors.ts';
+import type { Layer, TableName, TableSpec } from '../table/index.ts';
+import { layerOf } from '../table/index.ts';
+
+/** Raw Firehose objects under a landing prefix, cut into records by the framework. */
+export interface LandingSourceSpec {
+  readonly kind: 'landing';
+  /** e.g. `landing/tasks/` */
+  readonly prefix: string;
+}
+
+/** A committed table of the lake. */
+export interface TableSourceSpec {
+  readonly kind: 'table';
+  readonly table: TableName;
+}
+
+export type SourceSpec = LandingSourceSpec | TableSourceSpec;
+
+export function landingSource(source: string): LandingSourceSpec {
+  return { kind: 'landing', prefix: `landing/${source}/` };
+}
+
+export function tableSource(table: TableName): TableSourceSpec {
+  return { kind: 'table', table };
+}
+
+/** What a transform can refer to. Relation names come back quoted, ready to drop into SQL. */
+export interface TransformContext {
+  readonly jobName: string;
+  readonly runId: string;
+  /** `full` when the run reads all of its input (bookmarks disabled), `incremental` when only new input. */
+  readonly mode: 'full' | 'incremental';
+  /** When the run started; use it (not `now()`) so one run stamps one time. */
+  readonly startedAt: Date;
+  readonly args: Readonly<Record<string, string>>;
+  /** Relation holding source `name`. Landing sources have LANDING_RECORD_COLUMNS. */
+  input(name: string): string;
+  /** Relation holding an earlier step's rows. */
+  step(name: string): string;
+}
+
+/**
+ * A job's plan: SQL the runner executes. Steps run first, in order, each materialized once;
+ * every output must return exactly the columns its table declares.
+ */
+export interface JobPlan {
+  readonly steps?: readonly { readonly name: string; readonly sql: string }[];
+  readonly outputs: Readonly<Partial<Record<TableName, string>>>;
+  /** Rows to quarantine, with columns source_object, record_index, reason_code, reason, raw. */
+  readonly quarantine?: string;
+  /** Rows dropped because an equal row was kept (counted, not stored). */
+  readonly duplicates?: string;
+}
+
+export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<string, SourceSpec>> {
+  /** `layer.name`, e.g. `silver.tasks`. */
+  readonly name: string;
+  readonly description: string;
+  readonly sources: Sources;
+  readonly outputs: readonly TableSpec[];
+  /**
+   * Reconciliation the runner enforces on every run: rows read from `input` equal rows written to
+   * `output` plus rows quarantined plus duplicates. A run that breaks it fails and commits nothing.
+   */
+  readonly balance?: { readonly input: keyof Sources & string; readonly output: TableName };
+  /** Job arguments (`--name value`) with their defaults. */
+  readonly defaultArguments?: Readonly<Record<string, string>>;
+  transform(context: TransformContext): JobPlan;
+}
+
+/** A checked job, as the runner and the job registry see it. */
+export interface Job extends Omit<JobSpec, 'balance'> {
+  readonly layer: Layer;
+  readonly balance?: { readonly input: string; readonly output: TableName };
+}
+
+const JobNameSchema = z.string().regex(/^(bronze|silver|gold)\.[a-z][a-z0-9_]*$/, 'must be bronze|silver|gold.<snake_case>');
+
+/**
+ * Declares a job. Checked when its module loads: every problem is listed in one error.
+ *
+ * @example
+ * export default defineJob({
+ *   name: 'gold.tasks_per_user',
+ *   description: 'Open tasks per user.',
+ *   sources: { tasks: tableSource('silver.tasks') },
+ *   outputs: [tasksPerUser],
+ *   transform: ({ input }) => ({
+ *     outputs: { 'gold.tasks_per_user': `SELECT user_id, count(*) AS open_tasks FROM ${input('tasks')} WHERE status <> 'done' GROUP BY ALL` },
+ *   }),
+ * });
+ */
+export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobSpec<Sources>): Job {
+  const problems: string[] = [];
+  const name = JobNameSchema.safeParse(spec.name);
+  if (!name.success) problems.push(`name ${JSON.stringify(spec.name)} ${name.error.issues[0]?.message ?? 'is not valid'}`);
+  if (Object.keys(spec.sources).length === 0) problems.push('it reads no source');
+  if (spec.outputs.length === 0) problems.push('it writes no table');
+  const layer = spec.name.split('.')[0] as Layer;
+  for (const output of spec.outputs) {
+    if (layerOf(output.name) !== layer) problems.push(`a ${layer} job cannot write ${output.name}`);
+  }
+  for (const [sourceName, source] of Object.entries(spec.sources)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(sourceName)) problems.push(`source name ${sourceName} must be snake_case`);
+    if (source.kind === 'table' && spec.outputs.some((output) => output.name === source.table)) {
+      problems.push(`it reads and writes ${source.table}`);
+    }
+  }
+  if (spec.balance) {
+    if (!(spec.balance.input in spec.sources)) problems.push(`balance names unknown input ${spec.balance.input}`);
+    if (!spec.outputs.some((output) => output.name === spec.balance?.output)) problems.push(`balance names unknown output ${spec.balance.output}`);
+  }
+  if (problems.length > 0) {
+    throw new JobDefinitionError(spec.name, problems.join('; '));
+  }
+  return Object.freeze({ ...spec, layer }) as Job;
+}

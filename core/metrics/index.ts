@@ -1,0 +1,2 @@
+export type { MetricDatum, MetricUnit, MetricsSink } from './metrics-sink.ts';
+export { LocalMetricsSink, prometheusName } from './local-metrics-sink.ts';

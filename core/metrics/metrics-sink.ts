@@ -1,0 +1,21 @@
+export type MetricUnit = 'Count' | 'Milliseconds' | 'Bytes' | 'Percent' | 'None';
+
+/** One measurement, shaped like a CloudWatch datum so the AWS sink can pass it through. */
+export interface MetricDatum {
+  /** e.g. `glue.driver.aggregate.recordsRead` */
+  readonly name: string;
+  readonly value: number;
+  readonly unit: MetricUnit;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly timestampMs: number;
+}
+
+/**
+ * Where metrics go: a history file and a Prometheus text file locally, CloudWatch in AWS.
+ *
+ * @example
+ * await sink.emit([{ name: 'glue.driver.aggregate.recordsRead', value: 10, unit: 'Count', dimensions: { JobName: 'silver.tasks' }, timestampMs: Date.now() }]);
+ */
+export interface MetricsSink {
+  emit(datums: readonly MetricDatum[]): Promise<void>;
+}

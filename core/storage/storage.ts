@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+
+/** One stored object. Keys use '/' separators and are relative to the lake root. */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly sizeBytes: number;
+  readonly lastModifiedMs: number;
+}
+
+/**
+ * Local files DuckDB can read for some stored objects. On a folder lake these are the objects
+ * themselves; on S3 they are temporary copies, removed by `release()`.
+ */
+export interface LocalFiles {
+  readonly paths: ReadonlyMap<string, string>;
+  release(): Promise<void>;
+}
+
+/**
+ * A local directory that DuckDB writes a run's output files into, and the step that makes those files
+ * stored objects under `prefix`. Stored is not visible: only a state-store commit makes files part of a table.
+ */
+export interface StagingArea {
+  readonly localDir: string;
+  readonly prefix: string;
+  /** Stores every file written under `localDir`; returns them keyed by their lake key. */
+  persist(): Promise<ObjectInfo[]>;
+  /** Removes local temporaries (and, when `discardStored` is set, what `persist` stored). */
+  dispose(options?: { discardStored?: boolean }): Promise<void>;
+}
+
+/**
+ * Where the lake's objects live: a folder on the embedded default, S3 buckets in AWS.
+ *
+ * @example
+ * const storage = new LocalStorage('./lake');
+ * await storage.put('landing/tasks/2025/11/01/00/x.json', Buffer.from('{}'));
+ * for await (const object of storage.list('landing/tasks/')) console.log(object.key);
+ */
+export interface Storage {
+  /** Where the lake is, for messages: `file:///abs/path` or `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  get(key: string): Promise<Buffer>;
+  getStream(key: string): Promise<Readable>;
+  /** Writes a whole object; readers see the old object or the new one, never a part. */
+  put(key: string, body: Buffer | string): Promise<void>;
+  delete(keys: readonly string[]): Promise<void>;
+  fetchLocal(keys: readonly string[]): Promise<LocalFiles>;
+  createStagingArea(prefix: string): Promise<StagingArea>;
+}

@@ -1,0 +1,45 @@
+import type { TableName } from './table-spec.ts';
+
+export interface DataFile {
+  readonly key: string;
+  readonly rows: number;
+  readonly sizeBytes: number;
+}
+
+/** Files of one partition, e.g. key `ingest_date=2025-11-01` (the empty string for an unpartitioned table). */
+export interface PartitionEntry {
+  readonly values: Readonly<Record<string, string>>;
+  readonly files: readonly DataFile[];
+}
+
+/**
+ * The committed content of a table at one version: which files make it up. Files not listed here are
+ * invisible, whatever lies in storage.
+ */
+export interface TableManifest {
+  readonly table: TableName;
+  /** Monotonic per table: 1 for the first commit. The commit sequence table bookmarks follow. */
+  readonly version: number;
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly partitionBy: readonly string[];
+  readonly partitions: Readonly<Record<string, PartitionEntry>>;
+  readonly committedAt: string;
+  readonly runId: string;
+}
+
+export function emptyManifest(table: TableName, columns: TableManifest['columns'], partitionBy: readonly string[]): TableManifest {
+  return { table, version: 0, columns, partitionBy, partitions: {}, committedAt: new Date(0).toISOString(), runId: '' };
+}
+
+export function manifestFiles(manifest: TableManifest): DataFile[] {
+  return Object.values(manifest.partitions).flatMap((partition) => partition.files);
+}
+
+export function manifestRows(manifest: TableManifest): number {
+  return manifestFiles(manifest).reduce((sum, file) => sum + file.rows, 0);
+}
+
+/** `a=1/b=x` for partition values in partition-column order; '' when unpartitioned. */
+export function partitionKey(partitionBy: readonly string[], values: Readonly<Record<string, string>>): string {
+  return partitionBy.map((column) => `${column}=${values[column] ?? ''}`).join('/');
+}

@@ -1,0 +1,34 @@
+import type { EngineName } from '../engine/index.ts';
+import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
+import type { TableManifest } from './manifest.ts';
+import { manifestFiles } from './manifest.ts';
+
+/** Renders the SQL relation that reads one committed table version from local file paths. */
+export type TableRelationRenderer = (manifest: TableManifest, localPaths: ReadonlyMap<string, string>) => string;
+
+function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<string, string>): string {
+  const files = manifestFiles(manifest).filter((file) => file.rows > 0);
+  const columnList = manifest.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
+  if (files.length === 0) {
+    return `(SELECT ${manifest.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ')} WHERE false)`;
+  }
+  const paths = files.map((file) => {
+    const local = localPaths.get(file.key);
+    if (local === undefined) throw new Error(`no local copy of ${file.key}`);
+    return local;
+  });
+  const partitioned = manifest.partitionBy.length > 0;
+  const hiveTypes = manifest.partitionBy
+    .map((key) => {
+      const type = manifest.columns.find((column) => column.name === key)?.type ?? 'VARCHAR';
+      return `${quoteLiteral(key)}: ${quoteLiteral(type)}`;
+    })
+    .join(', ');
+  const options = partitioned ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
+  return `(SELECT ${columnList} FROM read_parquet(${literalList(paths)}, union_by_name = true${options}))`;
+}
+
+/** One renderer per engine: a new engine does not compile until it says how to read a table. */
+export const TABLE_RELATION_RENDERERS: Record<EngineName, TableRelationRenderer> = {
+  duckdb: duckdbTableRelation,
+};

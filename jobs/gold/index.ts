@@ -1,0 +1,1 @@
+export { dailyTaskKpisJob, dailyTaskKpisTable } from './daily-task-kpis.ts';

@@ -1,0 +1,17 @@
+import type { Job, TableSpec } from '../core/index.ts';
+import { QUARANTINE_TABLE } from '../core/index.ts';
+import { tasksCdcJob, tasksCdcTable, usersCdcJob, usersCdcTable } from './bronze/index.ts';
+import { dailyTaskKpisJob, dailyTaskKpisTable } from './gold/index.ts';
+import { silverTasksJob, silverUsersJob, taskEventsTable, tasksTable, userEventsTable, usersTable } from './silver/index.ts';
+
+export * from './bronze/index.ts';
+export * from './gold/index.ts';
+export * from './silver/index.ts';
+
+/** Every job of the reference pipeline. `medallion run --all` orders them by what they read. */
+export const PIPELINE_JOBS: readonly Job[] = [tasksCdcJob, usersCdcJob, silverTasksJob, silverUsersJob, dailyTaskKpisJob];
+
+/** Every table the reference pipeline writes. */
+export const PIPELINE_TABLES: readonly TableSpec[] = [
+  tasksCdcTable, usersCdcTable, taskEventsTable, tasksTable, userEventsTable, usersTable, dailyTaskKpisTable, QUARANTINE_TABLE,
+];

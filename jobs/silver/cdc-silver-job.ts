@@ -1,0 +1,114 @@
+import {
+  defineJob, defineTable, quoteIdentifier, quoteLiteral, tableSource,
+  type ColumnSpec, type Job, type TableName, type TableSpec,
+} from '../../core/index.ts';
+import { typeImagesSql, type AttributeRule } from './image-typing.ts';
+
+export interface KeyColumn {
+  readonly attribute: string;
+  readonly column: string;
+  readonly description: string;
+}
+
+export interface SilverEntity {
+  /** e.g. `task`: tables `silver.task_events` and `silver.tasks`, job `silver.tasks`. */
+  readonly singular: string;
+  readonly plural: string;
+  readonly bronzeTable: TableName;
+  readonly keys: readonly KeyColumn[];
+  readonly rules: readonly AttributeRule[];
+  /** Column descriptions and types of the typed attributes, in rule order. */
+  readonly columns: readonly ColumnSpec[];
+}
+
+const EVENT_METADATA: readonly ColumnSpec[] = [
+  { name: '_source_object', type: 'VARCHAR', description: 'Landing object the event came from.' },
+  { name: '_record_index', type: 'BIGINT', description: 'Position of the event in that object.' },
+];
+
+/**
+ * The silver tables of one DynamoDB entity and the job that builds them (docs/semantics.md, "Silver"):
+ * effective events (deduplicated by event_id, typed) and current state per key.
+ */
+export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: TableSpec; currentTable: TableSpec } {
+  const keyColumns: ColumnSpec[] = entity.keys.map((key) => ({ name: key.column, type: 'VARCHAR', description: key.description }));
+  const eventsName = `silver.${entity.singular}_events` as TableName;
+  const currentName = `silver.${entity.plural}` as TableName;
+  const eventsTable = defineTable({
+    name: eventsName,
+    description: `One typed row per effective ${entity.singular} change event: deduplicated by event_id, image typed; events that fail typing are quarantined.`,
+    writeMode: 'replace_partitions',
+    partitionBy: ['event_date'],
+    columns: [
+      { name: 'event_id', type: 'VARCHAR', description: 'eventID; unique in this table.' },
+      { name: 'event_name', type: 'VARCHAR', description: 'INSERT, MODIFY or REMOVE.' },
+      { name: 'event_ts', type: 'TIMESTAMP', description: 'When the change happened (UTC, microseconds).' },
+      ...keyColumns,
+      ...entity.columns.map((column) => ({ ...column, description: `${column.description} From the new image; NULL on REMOVE.` })),
+      ...EVENT_METADATA,
+      { name: 'event_date', type: 'DATE', description: 'Partition: the UTC date of event_ts.' },
+    ],
+  });
+  const currentTable = defineTable({
+    name: currentName,
+    description: `Current state of every ${entity.singular}: the image of its last effective event in event order (event_ts, source object, record index); deleted keys are absent.`,
+    writeMode: 'replace_partitions',
+    partitionBy: [],
+    columns: [
+      ...keyColumns,
+      ...entity.columns,
+      { name: '_event_id', type: 'VARCHAR', description: 'Event that produced this state.' },
+      { name: '_event_ts', type: 'TIMESTAMP', description: 'Time of that event.' },
+      ...EVENT_METADATA,
+    ],
+  });
+
+  const keyNames = entity.keys.map((key) => quoteIdentifier(key.column));
+  const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
+  const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
+  const eventOrder = 'event_ts, source_object, record_index';
+
+  const job = defineJob({
+    name: `silver.${entity.plural}`,
+    description: `Deduplicates and types ${entity.bronzeTable} into ${eventsName}, and folds the events into ${currentName}.`,
+    sources: { bronze: tableSource(entity.bronzeTable) },
+    outputs: [eventsTable, currentTable],
+    balance: { input: 'bronze', output: eventsName },
+    transform: ({ input, step }) => ({
+      steps: [
+        {
+          name: 'typed',
+          sql: typeImagesSql(
+            `(SELECT event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction},
+                     row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
+              FROM ${input('bronze')})`,
+            entity.rules,
+          ),
+        },
+      ],
+      outputs: {
+        [eventsName]: `
+          SELECT event_id, event_name, event_ts, ${keyNames.join(', ')}, ${typedColumns.join(', ')},
+                 source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
+          FROM ${step('typed')}
+          WHERE copy_rank = 1 AND reason_code IS NULL`,
+        [currentName]: `
+          SELECT ${keyNames.join(', ')}, ${typedColumns.join(', ')},
+                 event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index
+          FROM (
+            SELECT * FROM ${step('typed')}
+            WHERE copy_rank = 1 AND reason_code IS NULL
+            QUALIFY row_number() OVER (PARTITION BY ${keyNames.join(', ')} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1
+          )
+          WHERE event_name <> 'REMOVE'`,
+      },
+      quarantine: `
+        SELECT source_object, record_index, reason_code, reason,
+               json_object('event_id', event_id, 'event_name', event_name, 'event_ts', event_ts::VARCHAR, 'keys', keys, 'new_image', new_image)::VARCHAR AS raw
+        FROM ${step('typed')}
+        WHERE copy_rank = 1 AND reason_code IS NOT NULL`,
+      duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1`,
+    }),
+  });
+  return { job, eventsTable, currentTable };
+}
