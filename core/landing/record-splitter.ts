@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createGunzip } from 'node:zlib';
+import { constants as zlibConstants, crc32, inflateRawSync } from 'node:zlib';
 
 /** One record of a landing object, as bytes; `errorCode` is set when the bytes could not even be cut out cleanly. */
 export interface SplitRecord {
@@ -18,26 +18,91 @@ export function isGzip(body: Buffer): boolean {
 }
 
 /**
- * Decompresses gzip (one or more members). A broken stream keeps what was decoded before the break
- * and reports the break, so the records before it are not lost.
+ * Decompresses gzip: one member after another, as gzip(1) does. A broken stream (bad header, corrupt or
+ * cut deflate data, CRC or length mismatch, trailing bytes that are neither a member nor zero padding)
+ * keeps everything decoded before the break and says where it broke, so no good record is lost.
  */
 export async function decodeObjectBody(body: Buffer): Promise<{ text: Buffer; brokenAt?: string }> {
   if (!isGzip(body)) return { text: body };
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const gunzip = createGunzip();
-    let settled = false;
-    const finish = (brokenAt?: string) => {
-      if (settled) return;
-      settled = true;
-      const text = Buffer.concat(chunks);
-      resolve(brokenAt === undefined ? { text } : { text, brokenAt });
-    };
-    gunzip.on('data', (chunk: Buffer) => chunks.push(chunk));
-    gunzip.on('error', (error) => finish(error.message));
-    gunzip.on('end', () => finish());
-    gunzip.end(body);
-  });
+  const decoded: Buffer[] = [];
+  const broken = (reason: string) => ({ text: Buffer.concat(decoded), brokenAt: reason });
+  let offset = 0;
+  while (offset < body.length) {
+    if (!isGzip(body.subarray(offset))) {
+      const rest = body.subarray(offset);
+      return rest.every((byte) => byte === 0) ? { text: Buffer.concat(decoded) } : broken(`${rest.length} bytes after the last gzip member are not gzip`);
+    }
+    const dataStart = gzipHeaderLength(body, offset);
+    if (dataStart === undefined) return broken(`gzip header at byte ${offset} is not valid`);
+    const deflated = body.subarray(dataStart);
+    let member: { buffer: Buffer; consumed: number };
+    try {
+      const result = inflateRawSync(deflated, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      member = { buffer: result.buffer, consumed: result.engine.bytesWritten };
+    } catch (error) {
+      decoded.push(longestDecodablePrefix(deflated));
+      return broken(`deflate data of the member at byte ${offset} is corrupt or cut (${(error as Error).message})`);
+    }
+    decoded.push(member.buffer);
+    const trailer = dataStart + member.consumed;
+    if (trailer + 8 > body.length) return broken(`gzip member at byte ${offset} is cut before its trailer`);
+    if (body.readUInt32LE(trailer) !== crc32(member.buffer) || body.readUInt32LE(trailer + 4) !== member.buffer.length % 2 ** 32) {
+      return broken(`gzip member at byte ${offset} fails its CRC or length check`);
+    }
+    offset = trailer + 8;
+  }
+  return { text: Buffer.concat(decoded) };
+}
+
+const FLAG_HEADER_CRC = 0x02;
+const FLAG_EXTRA = 0x04;
+const FLAG_NAME = 0x08;
+const FLAG_COMMENT = 0x10;
+
+/** Offset where a member's deflate data starts (RFC 1952), or undefined when the header is not valid. */
+function gzipHeaderLength(body: Buffer, offset: number): number | undefined {
+  if (offset + 10 > body.length || body[offset + 2] !== 8) return undefined;
+  const flags = body[offset + 3] as number;
+  if ((flags & 0xe0) !== 0) return undefined;
+  let position = offset + 10;
+  if (flags & FLAG_EXTRA) {
+    if (position + 2 > body.length) return undefined;
+    position += 2 + body.readUInt16LE(position);
+  }
+  for (const flag of [FLAG_NAME, FLAG_COMMENT]) {
+    if (flags & flag) {
+      const terminator = body.indexOf(0, position);
+      if (terminator < 0) return undefined;
+      position = terminator + 1;
+    }
+  }
+  if (flags & FLAG_HEADER_CRC) position += 2;
+  return position <= body.length ? position : undefined;
+}
+
+/** What inflating decodes before the first error: the output of the longest prefix that inflates cleanly. */
+function longestDecodablePrefix(deflated: Buffer): Buffer {
+  const attempt = (length: number): Buffer | undefined => {
+    try {
+      return inflateRawSync(deflated.subarray(0, length), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch {
+      return undefined;
+    }
+  };
+  let good = 0;
+  let goodOutput: Buffer = Buffer.alloc(0);
+  let bad = deflated.length;
+  while (bad - good > 1) {
+    const middle = Math.floor((good + bad) / 2);
+    const output = attempt(middle);
+    if (output) {
+      good = middle;
+      goodOutput = output;
+    } else {
+      bad = middle;
+    }
+  }
+  return goodOutput;
 }
 
 const NEWLINE = 0x0a;

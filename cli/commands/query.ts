@@ -1,0 +1,41 @@
+import { attachTables, type Lake, type ResultColumn, type ResultRow } from '../../core/index.ts';
+import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
+import type { CliIo } from '../io.ts';
+
+/** Rows the table format shows at most; past that it says how many were left out. */
+export const TABLE_ROW_LIMIT = 10_000;
+
+/**
+ * Runs SQL over the committed tables, named `layer.table`, and writes the result.
+ * Returns the number of rows.
+ */
+export async function queryCommand(lake: Lake, sql: string, format: OutputFormat, io: CliIo): Promise<number> {
+  const engine = await lake.createEngine();
+  const root = await lake.state.readRoot();
+  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  try {
+    let total = 0;
+    if (format === 'table') {
+      const shown: ResultRow[] = [];
+      const columns = await engine.stream(sql, (rows) => {
+        for (const row of rows) if (shown.length < TABLE_ROW_LIMIT) shown.push(row);
+        total += rows.length;
+      });
+      await io.out(renderTable(columns, shown));
+      const more = total > shown.length ? `, ${total - shown.length} not shown (use --format csv or json for all)` : '';
+      io.err(`${total} row${total === 1 ? '' : 's'}${more}\n`);
+      return total;
+    }
+    const writer = new RowWriter(format, (text) => io.out(text));
+    let lastColumns: readonly ResultColumn[] = [];
+    lastColumns = await engine.stream(sql, async (rows, columns) => {
+      total += rows.length;
+      await writer.rows(columns, rows);
+    });
+    await writer.end(lastColumns);
+    return total;
+  } finally {
+    await attached.release();
+    engine.close();
+  }
+}

@@ -1,0 +1,162 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, MedallionError, openLocalLake, type Lake } from '../core/index.ts';
+import { PIPELINE_JOBS } from '../jobs/index.ts';
+import { generateLanding, parseGenerateOptions } from '../simulator/index.ts';
+import { demoCommand } from './commands/demo.ts';
+import { queryCommand } from './commands/query.ts';
+import { describeRun, runJobs, selectJobs } from './commands/run.ts';
+import { listTables } from './commands/tables.ts';
+import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
+import type { CliIo } from './io.ts';
+import { resolveLakeDirectory } from './lake-option.ts';
+
+export interface InvokeOptions {
+  readonly io: CliIo;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Opens the lake for a folder; tests may pass another. */
+  readonly openLake?: (directory: string) => Lake;
+}
+
+/** Exit codes, as dbt uses them: 0 success, 1 data or run failure, 2 usage error or crash. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface GenerateFlags {
+  seed?: number;
+  start?: string;
+  days?: number;
+  users?: number;
+  tasksPerDay?: number;
+  faultRate?: number;
+}
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  // zod reports the problem with the option's name; keep the text so it can.
+  return Number.isFinite(parsed) && value.trim() !== '' ? parsed : Number.NaN;
+}
+
+function addGenerateOptions(command: Command): Command {
+  return command
+    .option('--seed <n>', 'random seed; the same seed writes the same files', integer)
+    .option('--start <date>', 'first simulated UTC day, YYYY-MM-DD')
+    .option('--days <n>', 'days of traffic', integer)
+    .option('--users <n>', 'Todo API users', integer)
+    .option('--tasks-per-day <n>', 'tasks created per day (about 3 change events each)', integer)
+    .option('--fault-rate <rate>', 'rate of each fault kind (duplicates, late files, malformed records, ...), 0 to 1', Number);
+}
+
+function generateInput(flags: GenerateFlags): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const key of ['seed', 'start', 'days', 'users', 'tasksPerDay', 'faultRate'] as const) {
+    if (flags[key] !== undefined) input[key] = flags[key];
+  }
+  return input;
+}
+
+/**
+ * The `medallion` command as a function: parses `args` (without `node` and the script), runs the
+ * command, and returns the exit code. Errors become one line on stderr, never a stack trace.
+ *
+ * @example
+ * const code = await invoke(['query', 'SELECT 1'], { io: bufferIo() });
+ */
+export async function invoke(args: readonly string[], options: InvokeOptions): Promise<number> {
+  const { io } = options;
+  const env = options.env ?? process.env;
+  const openLake = options.openLake ?? ((directory: string) => openLocalLake(directory));
+  let exitCode: number = EXIT.ok;
+
+  const program = new Command('medallion')
+    .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
+    .option('--lake <dir>', 'lake folder (default: $MEDALLION_LAKE, else ./lake)')
+    .showHelpAfterError('(run medallion --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => void io.out(text), writeErr: (text) => io.err(text) });
+  const lake = () => openLake(resolveLakeDirectory(program.opts<{ lake?: string }>().lake, env));
+
+  addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would.')).action(
+    async (flags: GenerateFlags) => {
+      const target = lake();
+      const summary = await generateLanding(target.storage, parseGenerateOptions(generateInput(flags)));
+      await io.out(`${JSON.stringify(summary, null, 2)}\n`);
+    },
+  );
+
+  program
+    .command('run')
+    .description('Run jobs (in dependency order): medallion run bronze.tasks_cdc silver.tasks, or --all.')
+    .argument('[jobs...]', 'job names')
+    .option('--all', 'run every job')
+    .action(async (names: string[], flags: { all?: boolean }) => {
+      const jobs = selectJobs(names, flags.all ?? false, PIPELINE_JOBS);
+      await runJobs(lake(), jobs, (result) => void io.out(`${describeRun(result)}\n`));
+    });
+
+  program
+    .command('query')
+    .description('Run SQL over the committed tables, named layer.table (e.g. gold.daily_task_kpis).')
+    .argument('<sql>', 'a SQL query')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (sql: string, flags: { format: OutputFormat }) => {
+      await queryCommand(lake(), sql, flags.format, io);
+    });
+
+  program
+    .command('tables')
+    .description('List tables with their committed rows, partitions, files and size.')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: { format: OutputFormat }) => {
+      const rows = await listTables(lake());
+      const columns = ['table', 'version', 'rows', 'partitions', 'files', 'size_bytes', 'committed_at'].map((name) => ({
+        name,
+        type: name === 'table' || name === 'committed_at' ? 'VARCHAR' : 'BIGINT',
+      }));
+      if (flags.format === 'table') {
+        await io.out(renderTable(columns, rows));
+      } else {
+        const writer = new RowWriter(flags.format, (text) => io.out(text));
+        await writer.rows(columns, rows);
+        await writer.end(columns);
+      }
+    });
+
+  program
+    .command('jobs')
+    .description('List the jobs, what they read and what they write.')
+    .action(async () => {
+      const rows = PIPELINE_JOBS.map((job) => ({
+        job: job.name,
+        reads: Object.values(job.sources).map((source) => (source.kind === 'table' ? source.table : source.prefix)).join(', '),
+        writes: job.outputs.map((output) => output.name).join(', '),
+      }));
+      await io.out(renderTable(['job', 'reads', 'writes'].map((name) => ({ name, type: 'VARCHAR' })), rows));
+    });
+
+  addGenerateOptions(
+    program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),
+  ).action(async (flags: GenerateFlags) => {
+    await demoCommand(lake(), generateInput(flags), io);
+  });
+
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    exitCode = reportError(error, io, env);
+  }
+  return exitCode;
+}
+
+function reportError(error: unknown, io: CliIo, env: NodeJS.ProcessEnv): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message; help and version are not failures.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof MedallionError) {
+    io.err(`error: ${error.describe()}\n`);
+    if (env.MEDALLION_DEBUG && error.cause instanceof Error) io.err(`${error.cause.stack ?? ''}\n`);
+    return error.exitCode;
+  }
+  io.err(`error: internal: ${describeError(error)}\n`);
+  if (env.MEDALLION_DEBUG && error instanceof Error) io.err(`${error.stack ?? ''}\n`);
+  return EXIT.usage;
+}

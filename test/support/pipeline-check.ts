@@ -1,0 +1,122 @@
+import { expect } from 'vitest';
+import { attachTables, openLocalLake, orderJobs, runJob, type JobRunResult, type Lake, type ResultRow } from '../../core/index.ts';
+import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { computeExpected, type Expected } from './oracle.ts';
+
+/** Runs every job of the reference pipeline over the lake folder, in dependency order. */
+export async function runPipeline(lakeDir: string): Promise<{ lake: Lake; results: JobRunResult[] }> {
+  const lake = openLocalLake(lakeDir, { threads: 2 });
+  const results: JobRunResult[] = [];
+  for (const job of orderJobs(PIPELINE_JOBS)) results.push(await runJob(lake, job));
+  return { lake, results };
+}
+
+/** Rows of a SQL query over the committed tables. */
+export async function queryLake(lake: Lake, sql: string): Promise<ResultRow[]> {
+  const engine = await lake.createEngine();
+  const attached = await attachTables(engine, lake.storage, lake.state, await lake.state.readRoot());
+  try {
+    return [...(await engine.query(sql)).rows];
+  } finally {
+    await attached.release();
+    engine.close();
+  }
+}
+
+const us = (value: bigint | null): string | null => (value === null ? null : value.toString());
+
+/**
+ * Runs the pipeline on the lake and checks every bronze, silver, quarantine and gold row against the
+ * independent oracle computed from the same landing files.
+ */
+export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ expected: Expected; results: JobRunResult[]; lake: Lake }> {
+  const expected = await computeExpected(lakeDir);
+  const { lake, results } = await runPipeline(lakeDir);
+
+  for (const source of ['tasks', 'users'] as const) {
+    const bronze = await queryLake(
+      lake,
+      `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, source_object, record_index, ingest_date::VARCHAR AS ingest_date, table_name, size_bytes
+       FROM bronze.${source}_cdc ORDER BY source_object, record_index`,
+    );
+    expect(bronze, `bronze.${source}_cdc rows`).toEqual(
+      expected.bronze[source].table.map((row) => ({
+        event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), source_object: row.source_object,
+        record_index: row.record_index, ingest_date: row.ingest_date, table_name: row.table_name, size_bytes: row.size_bytes,
+      })),
+    );
+    const bronzeQuarantine = await queryLake(
+      lake,
+      `SELECT source_object, record_index, reason_code FROM quarantine.records WHERE job = 'bronze.${source}_cdc' ORDER BY source_object, record_index`,
+    );
+    expect(bronzeQuarantine, `bronze.${source}_cdc quarantine`).toEqual(
+      expected.bronze[source].quarantine.map((row) => ({ source_object: row.source_object, record_index: row.record_index, reason_code: row.reason })),
+    );
+    const silverQuarantine = await queryLake(
+      lake,
+      `SELECT source_object, record_index, reason_code FROM quarantine.records WHERE job = 'silver.${source}' ORDER BY source_object, record_index`,
+    );
+    expect(silverQuarantine, `silver.${source} quarantine`).toEqual(
+      expected.silver[source].quarantine.map((row) => ({ source_object: row.source_object, record_index: row.record_index, reason_code: row.reason })),
+    );
+  }
+
+  const taskColumns = `user_id, task_id, title, status, priority, due_date::VARCHAR AS due_date, tags,
+    epoch_us(created_at)::VARCHAR AS created_at, epoch_us(updated_at)::VARCHAR AS updated_at, epoch_us(completed_at)::VARCHAR AS completed_at`;
+  const taskValues = (row: Expected['silver']['tasks']['events'][number]) => ({
+    user_id: row.user_id, task_id: row.task_id, title: row.title, status: row.status, priority: row.priority, due_date: row.due_date,
+    tags: row.tags, created_at: us(row.created_at), updated_at: us(row.updated_at), completed_at: us(row.completed_at),
+  });
+  const taskEvents = await queryLake(
+    lake,
+    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, event_date::VARCHAR AS event_date, ${taskColumns}, _source_object, _record_index
+     FROM silver.task_events ORDER BY _source_object, _record_index`,
+  );
+  expect(taskEvents, 'silver.task_events').toEqual(
+    expected.silver.tasks.events.map((row) => ({
+      event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), event_date: row.event_date, ...taskValues(row),
+      _source_object: row.source_object, _record_index: row.record_index,
+    })),
+  );
+  const tasks = await queryLake(lake, `SELECT ${taskColumns}, _event_id, epoch_us(_event_ts)::VARCHAR AS _event_ts FROM silver.tasks ORDER BY user_id, task_id`);
+  expect(tasks, 'silver.tasks').toEqual(
+    expected.silver.tasks.current.map((row) => ({ ...taskValues(row), _event_id: row.event_id, _event_ts: us(row.event_ts_us) })),
+  );
+
+  const userColumns = 'user_id, email, name, plan, country, epoch_us(created_at)::VARCHAR AS created_at';
+  const userValues = (row: Expected['silver']['users']['events'][number]) => ({
+    user_id: row.user_id, email: row.email, name: row.name, plan: row.plan, country: row.country, created_at: us(row.created_at),
+  });
+  const userEvents = await queryLake(
+    lake,
+    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, ${userColumns} FROM silver.user_events ORDER BY _source_object, _record_index`,
+  );
+  expect(userEvents, 'silver.user_events').toEqual(
+    expected.silver.users.events.map((row) => ({ event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), ...userValues(row) })),
+  );
+  const users = await queryLake(lake, `SELECT ${userColumns}, _event_id FROM silver.users ORDER BY user_id`);
+  expect(users, 'silver.users').toEqual(expected.silver.users.current.map((row) => ({ ...userValues(row), _event_id: row.event_id })));
+
+  const kpis = await queryLake(lake, 'SELECT dt::VARCHAR AS dt, * EXCLUDE (dt) FROM gold.daily_task_kpis ORDER BY dt');
+  const expectedKpis = expected.gold.daily_task_kpis;
+  expect(kpis.map(({ median_hours_to_complete: _median, ...rest }) => rest), 'gold.daily_task_kpis').toEqual(
+    expectedKpis.map(({ median_hours_to_complete: _median, ...rest }) => rest),
+  );
+  kpis.forEach((row, index) => {
+    const want = expectedKpis[index]?.median_hours_to_complete ?? null;
+    const got = row.median_hours_to_complete as number | null;
+    if (want === null) expect(got, `median on ${row.dt}`).toBeNull();
+    else expect(got, `median on ${row.dt}`).toBeCloseTo(want, 9);
+  });
+
+  // Counts add up: every landing record is a bronze row or quarantined; every bronze row is effective, a duplicate or quarantined.
+  for (const result of results) {
+    if (result.job.startsWith('bronze.')) {
+      const source = result.job === 'bronze.tasks_cdc' ? 'tasks' : 'users';
+      expect(result.recordsRead).toBe(expected.bronze[source].records);
+    }
+    if (result.job === 'silver.tasks') expect(result.recordsDuplicated).toBe(expected.silver.tasks.duplicates);
+    if (result.job === 'silver.users') expect(result.recordsDuplicated).toBe(expected.silver.users.duplicates);
+  }
+  return { expected, results, lake };
+}
