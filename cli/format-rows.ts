@@ -17,7 +17,8 @@ export function renderTable(columns: readonly ResultColumn[], rows: readonly Res
   const table = new Table({
     head: columns.map((column) => column.name),
     colAligns: numeric.map((isNumber) => (isNumber ? 'right' : 'left')),
-    style: { head: [], border: [] },
+    style: { head: [], border: [], compact: true },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const row of rows) table.push(columns.map((column) => cellText(row[column.name] ?? null)));
   return `${table.toString()}\n`;

@@ -1,6 +1,6 @@
 import { attachTables, type Lake } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
-import { generateLanding, parseGenerateOptions } from '../../simulator/index.ts';
+import { generateLanding, parseGenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
 import { renderTable } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 import { describeRun, runJobs, selectJobs } from './run.ts';
@@ -47,8 +47,12 @@ function roundHours(value: unknown): number | null {
   return typeof value === 'number' ? Math.round(value * 100) / 100 : null;
 }
 
-function summaryLine(summary: unknown): string {
-  const record = summary as { objectsWritten?: number; recordsWritten?: Record<string, number> };
-  const records = Object.entries(record.recordsWritten ?? {}).map(([source, count]) => `${count} ${source} records`).join(', ');
-  return `Wrote ${record.objectsWritten ?? '?'} Firehose objects (${records}).`;
+function summaryLine(summary: GenerateSummary): string {
+  const records = Object.entries(summary.recordsPerSource).map(([source, count]) => `${count} ${source}`).join(', ');
+  const malformed = Object.values(summary.faults.malformed).reduce((sum, count) => sum + count, 0);
+  return (
+    `Wrote ${summary.objectsWritten} Firehose objects holding ${records} records, with the faults real pipelines see: ` +
+    `${summary.faults.duplicates} duplicate deliveries, ${summary.faults.outOfOrder} out-of-order events, ` +
+    `${summary.faults.lateObjects} late objects, ${malformed} malformed records.`
+  );
 }

@@ -65,6 +65,12 @@ export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<str
    * `output` plus rows quarantined plus duplicates. A run that breaks it fails and commits nothing.
    */
   readonly balance?: { readonly input: keyof Sources & string; readonly output: TableName };
+  /**
+   * The transform looks at one landing record at a time (no joins, windows or aggregates across
+   * records), so the runner may feed it its landing input in batches: memory stays bounded however
+   * much has landed. Only for jobs whose one source is a landing source.
+   */
+  readonly perRecord?: boolean;
   /** Job arguments (`--name value`) with their defaults. */
   readonly defaultArguments?: Readonly<Record<string, string>>;
   transform(context: TransformContext): JobPlan;
@@ -107,6 +113,9 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
     if (source.kind === 'table' && spec.outputs.some((output) => output.name === source.table)) {
       problems.push(`it reads and writes ${source.table}`);
     }
+  }
+  if (spec.perRecord && (Object.keys(spec.sources).length !== 1 || Object.values(spec.sources)[0]?.kind !== 'landing')) {
+    problems.push('perRecord needs exactly one source, a landing source');
   }
   if (spec.balance) {
     if (!(spec.balance.input in spec.sources)) problems.push(`balance names unknown input ${spec.balance.input}`);

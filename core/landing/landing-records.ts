@@ -1,8 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { once } from 'node:events';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { ObjectInfo, Storage } from '../storage/index.ts';
@@ -18,83 +14,154 @@ export const LANDING_RECORD_COLUMNS = [
 ] as const;
 
 const FIELD_SEPARATOR = '\x1f';
-const NEEDS_ENCODING = /[\n\r\x1f]/;
 
-export interface LandingLoadResult {
-  readonly objects: number;
+/** Records of some landing objects, cut apart and written to a local spool file DuckDB reads. */
+export interface LandingSpool {
+  readonly path: string;
+  readonly objects: readonly ObjectInfo[];
   readonly records: number;
   readonly bytesRead: number;
 }
 
 /**
- * Loads the records of landing objects into `table` (see LANDING_RECORD_COLUMNS).
- * Node only cuts records apart, streaming them to a spool file; DuckDB reads the spool in parallel,
- * so no table is ever held in Node memory.
+ * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath`,
+ * one line each. Node holds one object at a time; the data work is left to DuckDB.
  */
-export async function loadLandingRecords(
-  engine: Engine,
-  storage: Storage,
-  objects: readonly ObjectInfo[],
-  table: string,
-): Promise<LandingLoadResult> {
-  const spoolDir = await mkdtemp(path.join(tmpdir(), 'medallion-landing-'));
-  const spoolPath = path.join(spoolDir, 'records.txt');
+export async function spoolLandingObjects(storage: Storage, objects: readonly ObjectInfo[], spoolPath: string): Promise<LandingSpool> {
   let records = 0;
   let bytesRead = 0;
+  // Plain synchronous writes into one reused buffer: a stream's backpressure waits and per-object
+  // buffers cost more (idle time and garbage collection) than the cutting itself.
+  const spool = openSync(spoolPath, 'w');
+  const lines = new SpoolBuffer(1 << 24);
   try {
-    const spool = createWriteStream(spoolPath);
-    const spoolDone = once(spool, 'close');
-    for (const [ordinal, object] of objects.entries()) {
-      const body = await storage.get(object.key);
+    // Fetch ahead: object stores answer faster with several reads in flight.
+    const pending = new Map<number, Promise<Buffer>>();
+    const fetchAhead = (from: number) => {
+      for (let index = from; index < Math.min(objects.length, from + PREFETCH_OBJECTS); index += 1) {
+        if (!pending.has(index)) {
+          const fetched = storage.get((objects[index] as ObjectInfo).key);
+          fetched.catch(() => undefined);
+          pending.set(index, fetched);
+        }
+      }
+    };
+    for (const ordinal of objects.keys()) {
+      fetchAhead(ordinal);
+      const body = await (pending.get(ordinal) as Promise<Buffer>);
+      pending.delete(ordinal);
       bytesRead += body.length;
+      lines.reset();
       for await (const record of readObjectRecords(body)) {
         records += 1;
-        await writeLine(spool, spoolLine(ordinal, record.recordIndex, record.raw, record.errorCode ?? '', record.errorDetail));
+        lines.add(ordinal, record.recordIndex, record.raw, record.errorCode ?? '', record.errorDetail);
       }
+      writeAll(spool, lines.contents());
     }
-    spool.end();
-    await spoolDone;
-
-    const objectsTable = `${table}__objects`;
-    await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(objectsTable)} (ordinal INTEGER, key VARCHAR, last_modified TIMESTAMP)`);
-    for (let start = 0; start < objects.length; start += 500) {
-      const values = objects
-        .slice(start, start + 500)
-        .map((object, offset) => `(${start + offset}, ${quoteLiteral(object.key)}, make_timestamp(${Math.round(object.lastModifiedMs * 1000)}::BIGINT))`);
-      await engine.run(`INSERT INTO ${quoteIdentifier(objectsTable)} VALUES ${values.join(', ')}`);
-    }
-    const columns = `{'ordinal': 'INTEGER', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
-    await engine.run(`
-      CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(table)} AS
-      SELECT o.key AS source_object,
-             r.record_index,
-             o.last_modified AS object_last_modified,
-             CASE r.encoding WHEN 'b64' THEN decode(from_base64(r.payload)) ELSE coalesce(r.payload, '') END AS raw,
-             r.split_error
-      FROM read_csv(${quoteLiteral(spoolPath)}, delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
-                    header = false, new_line = '\\n', auto_detect = false, columns = ${columns},
-                    max_line_size = 268435456) AS r
-      JOIN ${quoteIdentifier(objectsTable)} AS o ON o.ordinal = r.ordinal`);
-    await engine.run(`DROP TABLE ${quoteIdentifier(objectsTable)}`);
-    return { objects: objects.length, records, bytesRead };
   } finally {
-    await rm(spoolDir, { recursive: true, force: true });
+    closeSync(spool);
+  }
+  return { path: spoolPath, objects, records, bytesRead };
+}
+
+/** Loads a spool into the temporary table `relation`, with LANDING_RECORD_COLUMNS. */
+export async function loadLandingSpool(engine: Engine, spool: LandingSpool, relation: string): Promise<void> {
+  const objectsTable = quoteIdentifier(`${relation}__objects`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${objectsTable} (ordinal INTEGER, key VARCHAR, last_modified TIMESTAMP)`);
+  for (let start = 0; start < spool.objects.length; start += 500) {
+    const values = spool.objects
+      .slice(start, start + 500)
+      .map((object, offset) => `(${start + offset}, ${quoteLiteral(object.key)}, make_timestamp(${Math.round(object.lastModifiedMs * 1000)}::BIGINT))`);
+    await engine.run(`INSERT INTO ${objectsTable} VALUES ${values.join(', ')}`);
+  }
+  const columns = `{'ordinal': 'INTEGER', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
+  await engine.run(`
+    CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(relation)} AS
+    SELECT o.key AS source_object,
+           r.record_index,
+           o.last_modified AS object_last_modified,
+           CASE r.encoding WHEN 'b64' THEN decode(from_base64(r.payload)) ELSE coalesce(r.payload, '') END AS raw,
+           r.split_error
+    FROM read_csv(${quoteLiteral(spool.path)}, delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
+                  header = false, new_line = '\\n', auto_detect = false, columns = ${columns},
+                  max_line_size = 268435456) AS r
+    JOIN ${objectsTable} AS o ON o.ordinal = r.ordinal`);
+  await engine.run(`DROP TABLE ${objectsTable}`);
+}
+
+/** Groups objects, in key order, into batches of about `maxBytes` of stored data (at least one object each). */
+export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): ObjectInfo[][] {
+  const batches: ObjectInfo[][] = [];
+  let current: ObjectInfo[] = [];
+  let currentBytes = 0;
+  for (const object of objects) {
+    if (current.length > 0 && currentBytes + object.sizeBytes > maxBytes) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(object);
+    currentBytes += object.sizeBytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+const PREFETCH_OBJECTS = 16;
+const SEPARATOR_BYTE = 0x1f;
+const NEWLINE_BYTE = 0x0a;
+const RETURN_BYTE = 0x0d;
+
+/**
+ * The spool lines of one object, written into one growing buffer: ordinal, record index, error code,
+ * encoding, then the record's bytes as they are (base64 when they hold a line or field separator).
+ */
+class SpoolBuffer {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initialBytes: number) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  add(ordinal: number, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): void {
+    let code = errorCode;
+    let payload: Buffer = errorDetail === undefined ? raw : Buffer.from(errorDetail, 'utf8');
+    // A record that is not UTF-8 keeps its readable part; the bronze job quarantines it by this code.
+    if (code === '' && !isUtf8(payload)) {
+      code = 'invalid_utf8';
+      payload = Buffer.from(payload.toString('utf8'), 'utf8');
+    }
+    let encoding = '';
+    if (payload.indexOf(NEWLINE_BYTE) >= 0 || payload.indexOf(RETURN_BYTE) >= 0 || payload.indexOf(SEPARATOR_BYTE) >= 0) {
+      payload = Buffer.from(payload.toString('base64'), 'latin1');
+      encoding = 'b64';
+    }
+    const prefix = `${ordinal}${FIELD_SEPARATOR}${recordIndex}${FIELD_SEPARATOR}${code}${FIELD_SEPARATOR}${encoding}${FIELD_SEPARATOR}`;
+    this.reserve(prefix.length + payload.length + 1);
+    this.length += this.buffer.write(prefix, this.length, 'latin1');
+    this.length += payload.copy(this.buffer, this.length);
+    this.buffer[this.length] = NEWLINE_BYTE;
+    this.length += 1;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  contents(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
   }
 }
 
-function spoolLine(ordinal: number, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): string {
-  // A record that is not UTF-8 keeps its readable part; the bronze job quarantines it by this code.
-  let code = errorCode;
-  if (code === '' && !isUtf8(raw)) code = 'invalid_utf8';
-  let text = errorDetail ?? raw.toString('utf8');
-  let encoding = '';
-  if (NEEDS_ENCODING.test(text)) {
-    text = Buffer.from(text, 'utf8').toString('base64');
-    encoding = 'b64';
-  }
-  return `${ordinal}${FIELD_SEPARATOR}${recordIndex}${FIELD_SEPARATOR}${code}${FIELD_SEPARATOR}${encoding}${FIELD_SEPARATOR}${text}\n`;
-}
-
-async function writeLine(stream: WriteStream, line: string): Promise<void> {
-  if (!stream.write(line)) await once(stream, 'drain');
+function writeAll(fd: number, data: Buffer): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
 }

@@ -1,9 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { tableRelation } from '../catalog/index.ts';
 import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
-import type { Job, JobPlan, SourceSpec, TransformContext } from '../job/index.ts';
-import { loadLandingRecords } from '../landing/index.ts';
+import type { Job, JobPlan, TransformContext } from '../job/index.ts';
+import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../landing/index.ts';
 import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import type { LakeRoot } from '../state/index.ts';
@@ -19,6 +22,8 @@ export interface RunOptions {
   readonly runId?: string;
   readonly args?: Readonly<Record<string, string>>;
   readonly now?: () => Date;
+  /** Landing bytes per batch for `perRecord` jobs (default 256 MiB). */
+  readonly batchBytes?: number;
 }
 
 export interface JobRunResult {
@@ -37,74 +42,128 @@ export interface JobRunResult {
   readonly commitSeq: number;
 }
 
-interface LoadedInput {
-  readonly relation: string;
-  readonly rows: number;
-  readonly bytes: number;
-  readonly release: () => Promise<void>;
+const DEFAULT_BATCH_BYTES = 256 * 1024 * 1024;
+
+/** One output being written: where it is staged and what each batch's COPY reported. */
+interface OutputStage {
+  readonly spec: TableSpec;
+  readonly area: StagingArea;
+  readonly copies: ResultRow[];
 }
 
 /**
  * Runs one job: reads its sources, executes its SQL in a fresh engine, stages the outputs as Parquet,
- * then commits tables, quarantine rows and (later) bookmarks in one atomic step. A failure at any
- * point leaves the lake as it was and removes what the run staged.
+ * then commits tables and quarantine rows in one atomic step. A failure at any point leaves the lake as
+ * it was and removes what the run staged. Landing input is cut into records by Node and handed to
+ * DuckDB in batches for `perRecord` jobs, the next batch being cut while DuckDB works on this one.
  */
 export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Promise<JobRunResult> {
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const runId = options.runId ?? newRunId(startedAt);
   const engine = await lake.createEngine();
-  const staged: StagingArea[] = [];
-  const inputs = new Map<string, LoadedInput>();
+  const stages: OutputStage[] = [];
+  const releases: (() => Promise<void>)[] = [];
   let committed = false;
   try {
     const basedOn = await lake.state.readRoot();
-    for (const [name, source] of Object.entries(job.sources)) {
-      inputs.set(name, await loadInput(lake, engine, basedOn, name, source));
-    }
-    const context = transformContext(job, runId, startedAt, options.args ?? {}, inputs);
-    const plan = job.transform(context);
-    await checkPlan(engine, job, plan);
+    let recordsRead = 0;
+    let bytesRead = 0;
+    const inputRows = new Map<string, number>();
 
-    for (const step of plan.steps ?? []) {
-      await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+    for (const [name, source] of Object.entries(job.sources)) {
+      if (source.kind !== 'table') continue;
+      const loaded = await attachTableInput(lake, engine, basedOn, name, source.table);
+      releases.push(loaded.release);
+      inputRows.set(name, loaded.rows);
+      recordsRead += loaded.rows;
+      bytesRead += loaded.bytes;
+    }
+    const landing = Object.entries(job.sources).filter(([, source]) => source.kind === 'landing');
+    const landingObjects = new Map<string, ObjectInfo[]>();
+    for (const [name, source] of landing) {
+      if (source.kind !== 'landing') continue;
+      const objects: ObjectInfo[] = [];
+      for await (const object of lake.storage.list(source.prefix)) objects.push(object);
+      landingObjects.set(name, objects);
+    }
+
+    const context = transformContext(job, runId, startedAt, options.args ?? {}, new Set(Object.keys(job.sources)));
+    const plan = job.transform(context);
+    checkPlan(job, plan);
+    for (const spec of job.outputs) {
+      stages.push({ spec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
+    }
+    const quarantineStage: OutputStage = {
+      spec: QUARANTINE_TABLE,
+      area: await lake.storage.createStagingArea(`${tablePrefix(QUARANTINE_TABLE.name)}${runId}`),
+      copies: [],
+    };
+    stages.push(quarantineStage);
+
+    // A perRecord job's one landing source comes in batches; any other job sees all its input at once.
+    const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
+    const batches = batchedName !== undefined ? batchObjects(landingObjects.get(batchedName) ?? [], options.batchBytes ?? DEFAULT_BATCH_BYTES) : [];
+    const spoolDir = await mkdtemp(path.join(tmpdir(), 'medallion-spool-'));
+    releases.push(() => rm(spoolDir, { recursive: true, force: true }));
+    for (const [name, objects] of landingObjects) {
+      if (name === batchedName) continue;
+      const spool = await spoolLandingObjects(lake.storage, objects, path.join(spoolDir, `${name}.txt`));
+      await loadLandingSpool(engine, spool, `input_${name}`);
+      await rm(spool.path, { force: true });
+      inputRows.set(name, spool.records);
+      recordsRead += spool.records;
+      bytesRead += spool.bytesRead;
+    }
+
+    let recordsDuplicated = 0;
+    const batchCount = Math.max(1, batches.length);
+    let nextSpool: Promise<LandingSpool> | undefined =
+      batchedName !== undefined ? spoolLandingObjects(lake.storage, batches[0] ?? [], path.join(spoolDir, 'batch-0.txt')) : undefined;
+    for (let batch = 0; batch < batchCount; batch += 1) {
+      if (batchedName !== undefined && nextSpool) {
+        const spool = await nextSpool;
+        // Start cutting the next batch now: Node does that while DuckDB works on this one.
+        nextSpool = batch + 1 < batches.length
+          ? spoolLandingObjects(lake.storage, batches[batch + 1] ?? [], path.join(spoolDir, `batch-${batch + 1}.txt`))
+          : undefined;
+        nextSpool?.catch(() => undefined);
+        await loadLandingSpool(engine, spool, `input_${batchedName}`);
+        await rm(spool.path, { force: true });
+        inputRows.set(batchedName, (inputRows.get(batchedName) ?? 0) + spool.records);
+        recordsRead += spool.records;
+        bytesRead += spool.bytesRead;
+      }
+      for (const step of plan.steps ?? []) {
+        await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+      }
+      const batchFolder = batchCount > 1 ? `batch-${String(batch).padStart(5, '0')}` : '';
+      for (const stage of stages) {
+        const sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
+        if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder)));
+      }
+      if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
     }
 
     const writes: TableWrite[] = [];
     const recordsWritten: Record<string, number> = {};
-    for (const spec of job.outputs) {
-      const sql = plan.outputs[spec.name] as string;
-      const area = await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`);
-      staged.push(area);
-      const partitions = await stageTable(engine, area, spec, `SELECT ${castColumns(spec)} FROM (${sql})`);
-      recordsWritten[spec.name] = countRows(partitions);
-      writes.push({ spec, kind: 'replace_all', partitions });
-    }
-
     let recordsQuarantined = 0;
-    {
-      const area = await lake.storage.createStagingArea(`${tablePrefix(QUARANTINE_TABLE.name)}${runId}`);
-      staged.push(area);
-      const partitions = plan.quarantine
-        ? await stageTable(engine, area, QUARANTINE_TABLE, `
-            SELECT ${quoteLiteral(job.layer)} AS layer, source_object::VARCHAR AS source_object, record_index::BIGINT AS record_index,
-                   reason_code::VARCHAR AS reason_code, reason::VARCHAR AS reason, raw::VARCHAR AS raw, ${quoteLiteral(runId)} AS run_id,
-                   ${timestampLiteral(startedAt)} AS quarantined_at, ${quoteLiteral(job.name)} AS job
-            FROM (${plan.quarantine})`)
-        : {};
-      recordsQuarantined = countRows(partitions);
-      // This run read all its input, so its quarantine replaces what earlier runs of the job left there.
-      const ownPartition = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
-      writes.push({
-        spec: QUARANTINE_TABLE,
-        kind: 'replace_partitions',
-        partitions: { [ownPartition]: partitions[ownPartition] ?? { values: { job: job.name }, files: [] } },
-      });
+    for (const stage of stages) {
+      const partitions = await persistStage(stage);
+      const rows = countRows(partitions);
+      if (stage === quarantineStage) {
+        recordsQuarantined = rows;
+        // This run read all its input, so its quarantine replaces what earlier runs of the job left there.
+        const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
+        writes.push({ spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: partitions[own] ?? { values: { job: job.name }, files: [] } } });
+      } else {
+        recordsWritten[stage.spec.name] = rows;
+        writes.push({ spec: stage.spec, kind: 'replace_all', partitions });
+      }
     }
 
-    const recordsDuplicated = plan.duplicates ? await countQuery(engine, plan.duplicates) : 0;
     if (job.balance) {
-      const read = inputs.get(job.balance.input)?.rows ?? 0;
+      const read = inputRows.get(job.balance.input) ?? 0;
       const written = recordsWritten[job.balance.output] ?? 0;
       if (read !== written + recordsQuarantined + recordsDuplicated) {
         throw new MedallionError(
@@ -126,8 +185,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       startedAt: startedAt.toISOString(),
       completedAt: completedAt.toISOString(),
       elapsedMs: completedAt.getTime() - startedAt.getTime(),
-      recordsRead: [...inputs.values()].reduce((sum, input) => sum + input.rows, 0),
-      bytesRead: [...inputs.values()].reduce((sum, input) => sum + input.bytes, 0),
+      recordsRead,
+      bytesRead,
       recordsWritten,
       recordsQuarantined,
       recordsDuplicated,
@@ -140,32 +199,34 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     if (error instanceof MedallionError) throw error;
     throw new JobRunError(job.name, runId, error instanceof Error ? error.message : String(error), { cause: error });
   } finally {
-    await Promise.all([...inputs.values()].map((input) => input.release()));
-    await Promise.all(staged.map((area) => area.dispose({ discardStored: !committed })));
+    await Promise.allSettled(releases.map((release) => release()));
+    await Promise.allSettled(stages.map((stage) => stage.area.dispose({ discardStored: !committed })));
     engine.close();
   }
 }
 
-async function loadInput(lake: Lake, engine: Engine, root: LakeRoot, name: string, source: SourceSpec): Promise<LoadedInput> {
-  const relation = quoteIdentifier(`input_${name}`);
-  if (source.kind === 'landing') {
-    const objects: ObjectInfo[] = [];
-    for await (const object of lake.storage.list(source.prefix)) objects.push(object);
-    const loaded = await loadLandingRecords(engine, lake.storage, objects, `input_${name}`);
-    return { relation, rows: loaded.records, bytes: loaded.bytesRead, release: async () => undefined };
-  }
-  const ref = root.tables[source.table];
+async function attachTableInput(
+  lake: Lake,
+  engine: Engine,
+  root: LakeRoot,
+  name: string,
+  table: string,
+): Promise<{ rows: number; bytes: number; release: () => Promise<void> }> {
+  const ref = root.tables[table];
   if (!ref) {
-    throw new MedallionError('SOURCE_TABLE_MISSING', `source table ${source.table} has no committed version yet`, {
-      hint: `run the job that writes ${source.table} first, or use \`medallion run --all\``,
+    throw new MedallionError('SOURCE_TABLE_MISSING', `source table ${table} has no committed version yet`, {
+      hint: `run the job that writes ${table} first, or use \`medallion run --all\``,
     });
   }
   const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
   const { sql, files } = await tableRelation(engine, lake.storage, manifest);
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${relation} AS SELECT * FROM ${sql}`);
-  const rows = manifestFiles(manifest).reduce((sum, file) => sum + file.rows, 0);
-  const bytes = manifestFiles(manifest).reduce((sum, file) => sum + file.sizeBytes, 0);
-  return { relation, rows, bytes, release: () => releaseFiles(files) };
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
+  const dataFiles = manifestFiles(manifest);
+  return {
+    rows: dataFiles.reduce((sum, file) => sum + file.rows, 0),
+    bytes: dataFiles.reduce((sum, file) => sum + file.sizeBytes, 0),
+    release: () => releaseFiles(files),
+  };
 }
 
 async function releaseFiles(files: LocalFiles): Promise<void> {
@@ -177,7 +238,7 @@ function transformContext(
   runId: string,
   startedAt: Date,
   args: Readonly<Record<string, string>>,
-  inputs: ReadonlyMap<string, LoadedInput>,
+  inputs: ReadonlySet<string>,
 ): TransformContext {
   return {
     jobName: job.name,
@@ -186,9 +247,8 @@ function transformContext(
     startedAt,
     args: { ...(job.defaultArguments ?? {}), ...args },
     input(name) {
-      const input = inputs.get(name);
-      if (!input) throw new JobDefinitionError(job.name, `transform asks for input ${name}, but the job's sources are ${[...inputs.keys()].join(', ')}`);
-      return input.relation;
+      if (!inputs.has(name)) throw new JobDefinitionError(job.name, `transform asks for input ${name}, but the job's sources are ${[...inputs].join(', ')}`);
+      return quoteIdentifier(`input_${name}`);
     },
     step(name) {
       return quoteIdentifier(`step_${name}`);
@@ -196,8 +256,8 @@ function transformContext(
   };
 }
 
-/** Checks, before running anything, that every output's SQL returns exactly its table's columns. */
-async function checkPlan(engine: Engine, job: Job, plan: JobPlan): Promise<void> {
+/** Checks, before running anything, that the plan has SQL for exactly the declared outputs. */
+function checkPlan(job: Job, plan: JobPlan): void {
   const problems: string[] = [];
   for (const spec of job.outputs) {
     if (plan.outputs[spec.name] === undefined) problems.push(`no SQL for output ${spec.name}`);
@@ -208,48 +268,54 @@ async function checkPlan(engine: Engine, job: Job, plan: JobPlan): Promise<void>
   if (problems.length > 0) throw new JobDefinitionError(job.name, problems.join('; '));
 }
 
-async function describeColumns(engine: Engine, sql: string): Promise<string[]> {
-  const { rows } = await engine.query(`DESCRIBE SELECT * FROM (${sql})`);
-  return rows.map((row: ResultRow) => String(row.column_name));
-}
-
 function castColumns(spec: TableSpec): string {
   return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
 }
 
-function timestampLiteral(date: Date): string {
-  return `make_timestamp(${date.getTime() * 1000}::BIGINT)`;
+function outputSql(spec: TableSpec, plan: JobPlan): string {
+  return `SELECT ${castColumns(spec)} FROM (${plan.outputs[spec.name] as string})`;
+}
+
+function quarantineSql(job: Job, runId: string, startedAt: Date, plan: JobPlan): string | undefined {
+  if (!plan.quarantine) return undefined;
+  return `
+    SELECT ${quoteLiteral(job.layer)} AS layer, source_object::VARCHAR AS source_object, record_index::BIGINT AS record_index,
+           reason_code::VARCHAR AS reason_code, reason::VARCHAR AS reason, raw::VARCHAR AS raw, ${quoteLiteral(runId)} AS run_id,
+           make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS quarantined_at, ${quoteLiteral(job.name)} AS job
+    FROM (${plan.quarantine})`;
+}
+
+/** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */
+async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
+  const { rows: described } = await engine.query(`DESCRIBE ${sql}`);
+  const produced = new Set(described.map((row) => String(row.column_name)));
+  const missing = stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name);
+  if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
+  const base = folder ? path.join(stage.area.localDir, folder) : stage.area.localDir;
+  const partitioned = stage.spec.partitionBy.length > 0;
+  const target = partitioned ? base : path.join(base, 'data_0.parquet');
+  const partitionOption = partitioned ? `, PARTITION_BY (${stage.spec.partitionBy.map(quoteIdentifier).join(', ')})` : '';
+  const { rows } = await engine.query(`COPY (${sql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
+  return [...rows];
 }
 
 /**
- * Writes `sql`'s rows as Parquet under the staging area, one folder per partition, and stores them.
- * Returns the files by partition; nothing is visible until the commit lists them.
+ * Stores what a stage's COPYs wrote and returns the files by partition. Nothing is visible until the
+ * commit lists them; files with no rows are left out.
  */
-async function stageTable(engine: Engine, area: StagingArea, spec: TableSpec, sql: string): Promise<Record<string, PartitionEntry>> {
-  const produced = await describeColumns(engine, sql);
-  const missing = spec.columns.filter((column) => !produced.includes(column.name)).map((column) => column.name);
-  if (missing.length > 0) throw new JobDefinitionError(spec.name, `output lacks columns ${missing.join(', ')}`);
-
-  const partitioned = spec.partitionBy.length > 0;
-  const target = partitioned ? area.localDir : `${area.localDir}/data_0.parquet`;
-  const partitionOption = partitioned ? `, PARTITION_BY (${spec.partitionBy.map(quoteIdentifier).join(', ')})` : '';
-  const { rows } = await engine.query(
-    `COPY (${sql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, RETURN_STATS true${partitionOption})`,
-  );
-  const stored = new Map((await area.persist()).map((object) => [object.key, object]));
+async function persistStage(stage: OutputStage): Promise<Record<string, PartitionEntry>> {
+  const stored = new Map((await stage.area.persist()).map((object) => [object.key, object]));
   const partitions: Record<string, PartitionEntry> = {};
-  for (const row of rows) {
+  for (const row of stage.copies) {
     const count = Number(row.count);
     if (count === 0) continue;
-    const localPath = String(row.filename);
-    const relative = localPath.slice(area.localDir.length).replace(/^[\\/]+/, '').split(/[\\/]/).join('/');
-    const key = `${area.prefix}${relative}`;
+    const relative = path.relative(stage.area.localDir, String(row.filename)).split(path.sep).join('/');
+    const key = `${stage.area.prefix}${relative}`;
     const values: Record<string, string> = {};
     for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
     const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes) };
-    const pkey = partitionKey(spec.partitionBy, values);
-    const existing = partitions[pkey];
-    partitions[pkey] = { values, files: [...(existing?.files ?? []), file] };
+    const pkey = partitionKey(stage.spec.partitionBy, values);
+    partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
   }
   return partitions;
 }
@@ -277,4 +343,3 @@ export function runMetrics(result: JobRunResult, timestampMs: number): MetricDat
     { name: 'medallion.job.recordsDuplicated', value: result.recordsDuplicated, unit: 'Count', dimensions, timestampMs },
   ];
 }
-

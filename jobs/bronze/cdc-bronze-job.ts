@@ -24,24 +24,88 @@ function bronzeCdcTable(name: TableName, sourceTable: string): TableSpec {
   });
 }
 
-const ENVELOPE_STRUCTURE = JSON.stringify({
-  eventID: 'JSON',
-  eventName: 'JSON',
-  tableName: 'JSON',
-  eventSourceARN: 'JSON',
-  dynamodb: {
-    ApproximateCreationDateTime: 'JSON',
-    ApproximateCreationDateTimePrecision: 'JSON',
-    Keys: 'JSON',
-    NewImage: 'JSON',
-    OldImage: 'JSON',
-    SizeBytes: 'JSON',
-  },
-});
+/** Paths cut out of every record in one parse; the envelope checks read only these. */
+const ENVELOPE_PATHS = {
+  eventId: '$.eventID',
+  eventName: '$.eventName',
+  time: '$.dynamodb.ApproximateCreationDateTime',
+  precision: '$.dynamodb.ApproximateCreationDateTimePrecision',
+  keys: '$.dynamodb.Keys',
+  tableName: '$.tableName',
+  sourceArn: '$.eventSourceARN',
+  sizeBytes: '$.dynamodb.SizeBytes',
+  newImage: '$.dynamodb.NewImage',
+  oldImage: '$.dynamodb.OldImage',
+} as const;
+type EnvelopeField = keyof typeof ENVELOPE_PATHS;
+const CHECKED_FIELDS: readonly EnvelopeField[] = ['eventId', 'eventName', 'time', 'precision', 'keys'];
+const ROW_FIELDS: readonly EnvelopeField[] = [...CHECKED_FIELDS, 'tableName', 'sourceArn', 'sizeBytes', 'newImage', 'oldImage'];
 
 /** SQL text of a JSON string value, NULL when the value is not a string. */
 function jsonString(expression: string): string {
   return `CASE WHEN json_type(${expression}) = 'VARCHAR' THEN json_extract_string(${expression}, '$') END`;
+}
+
+/**
+ * Every landing record with its envelope fields and `reason_code` (NULL when it passes). The output pass
+ * cuts out images too; the quarantine pass only what the checks need, so it parses less. Both apply the
+ * same checks, so every record lands on exactly one side.
+ */
+function envelopesSql(landing: string, keyAttributes: readonly string[], fields: readonly EnvelopeField[]): string {
+  const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
+  const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
+  const keyPresent = (key: string) =>
+    `coalesce(json_type(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) = 'VARCHAR' AND json_extract_string(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) <> '', false)`;
+  const extras = fields.includes('newImage')
+    ? `,
+             coalesce(${jsonString(field('tableName'))}, regexp_extract(${jsonString(field('sourceArn'))}, ':table/([^/]+)', 1)) AS table_name,
+             try_cast(${field('sizeBytes')}::VARCHAR AS BIGINT) AS size_bytes,
+             CASE WHEN json_type(${field('keys')}) = 'OBJECT' THEN ${field('keys')} END AS keys,
+             CASE WHEN json_type(${field('newImage')}) = 'OBJECT' THEN ${field('newImage')} END AS new_image,
+             CASE WHEN json_type(${field('oldImage')}) = 'OBJECT' THEN ${field('oldImage')} END AS old_image`
+    : '';
+  return `
+    WITH cut AS (
+      SELECT source_object, record_index, raw, split_error, object_last_modified,
+             CASE WHEN split_error IS NULL AND json_valid(raw) THEN json_extract(raw, ${paths}) END AS envelope
+      FROM ${landing}
+    ), fields AS (
+      SELECT source_object, record_index, raw, split_error, object_last_modified, envelope,
+             ${jsonString(field('eventId'))} AS event_id,
+             ${jsonString(field('eventName'))} AS event_name,
+             -- Integers stay exact as HUGEINT; only a fractional number goes through DOUBLE.
+             CASE WHEN json_type(${field('time')}) IN ('UBIGINT', 'BIGINT') THEN try_cast(${field('time')}::VARCHAR AS HUGEINT) END AS time_integer,
+             CASE WHEN json_type(${field('time')}) = 'DOUBLE' THEN try_cast(${field('time')}::VARCHAR AS DOUBLE) END AS time_fraction,
+             ${jsonString(field('precision'))} AS time_precision${extras}
+      FROM cut
+    ), scaled AS (
+      SELECT *,
+             CASE WHEN time_precision = 'MICROSECOND' THEN 1
+                  WHEN time_precision = 'MILLISECOND' THEN 1000
+                  WHEN coalesce(time_integer::DOUBLE, time_fraction) > 1e14 THEN 1
+                  WHEN coalesce(time_integer::DOUBLE, time_fraction) > 1e11 THEN 1000
+                  ELSE 1000000 END AS micros_per_unit
+      FROM fields
+    ), timed AS (
+      SELECT *,
+             make_timestamp(try_cast(CASE
+               WHEN abs(time_integer) < 1e20 THEN time_integer * micros_per_unit
+               WHEN abs(time_fraction) < 1e20 THEN try_cast(round(time_fraction * micros_per_unit) AS HUGEINT)
+             END AS BIGINT)) AS event_ts
+      FROM scaled
+    )
+    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit),
+           CASE
+             WHEN split_error IS NOT NULL THEN split_error
+             WHEN envelope IS NULL THEN 'invalid_json'
+             -- Valid JSON that starts with '{' is an object; checking the text spares a second parse.
+             WHEN left(ltrim(raw, ' ' || chr(9) || chr(10) || chr(13)), 1) <> '{' THEN 'not_an_object'
+             WHEN coalesce(event_id, '') = '' THEN 'missing_event_id'
+             WHEN event_name IS NULL OR event_name NOT IN ('INSERT', 'MODIFY', 'REMOVE') THEN 'unknown_event_name'
+             WHEN event_ts IS NULL THEN 'missing_event_time'
+             WHEN NOT (${keyAttributes.map(keyPresent).join(' AND ')}) THEN 'missing_key'
+           END AS reason_code
+    FROM timed`;
 }
 
 /**
@@ -60,55 +124,8 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
     sources: { landing: landingSource(options.source) },
     outputs: [table],
     balance: { input: 'landing', output: tableName },
-    transform: ({ input, step, startedAt }) => ({
-      steps: [
-        {
-          name: 'envelopes',
-          sql: `
-            WITH parsed AS (
-              SELECT source_object, record_index, raw, split_error, object_last_modified,
-                     CASE WHEN split_error IS NULL AND json_valid(raw) THEN raw::JSON END AS doc
-              FROM ${input('landing')}
-            ), fields AS (
-              SELECT *, json_type(doc) AS doc_type,
-                     CASE WHEN json_type(doc) = 'OBJECT' THEN from_json(doc, ${quoteLiteral(ENVELOPE_STRUCTURE)}) END AS envelope
-              FROM parsed
-            ), envelopes AS (
-              SELECT source_object, record_index, raw, split_error, doc, doc_type, object_last_modified,
-                     ${jsonString('envelope.eventID')} AS event_id,
-                     ${jsonString('envelope.eventName')} AS event_name,
-                     coalesce(${jsonString('envelope.tableName')}, regexp_extract(${jsonString('envelope.eventSourceARN')}, ':table/([^/]+)', 1)) AS table_name,
-                     envelope.dynamodb.ApproximateCreationDateTime AS time_value,
-                     ${jsonString('envelope.dynamodb.ApproximateCreationDateTimePrecision')} AS time_precision,
-                     CASE WHEN json_type(envelope.dynamodb.Keys) = 'OBJECT' THEN envelope.dynamodb.Keys END AS keys,
-                     CASE WHEN json_type(envelope.dynamodb.NewImage) = 'OBJECT' THEN envelope.dynamodb.NewImage END AS new_image,
-                     CASE WHEN json_type(envelope.dynamodb.OldImage) = 'OBJECT' THEN envelope.dynamodb.OldImage END AS old_image,
-                     try_cast(envelope.dynamodb.SizeBytes::VARCHAR AS BIGINT) AS size_bytes
-              FROM fields
-            ), timed AS (
-              SELECT *,
-                     CASE WHEN json_type(time_value) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN try_cast(time_value::VARCHAR AS DECIMAL(38, 6)) END AS time_number
-              FROM envelopes
-            )
-            SELECT *,
-                   try(make_timestamp(CAST(round(time_number * CASE
-                         WHEN time_precision = 'MICROSECOND' THEN 1
-                         WHEN time_precision = 'MILLISECOND' THEN 1000
-                         WHEN time_number > 1e14 THEN 1
-                         WHEN time_number > 1e11 THEN 1000
-                         ELSE 1000000 END) AS BIGINT))) AS event_ts,
-                   CASE
-                     WHEN split_error IS NOT NULL THEN split_error
-                     WHEN doc IS NULL THEN 'invalid_json'
-                     WHEN doc_type <> 'OBJECT' THEN 'not_an_object'
-                     WHEN coalesce(event_id, '') = '' THEN 'missing_event_id'
-                     WHEN event_name IS NULL OR event_name NOT IN ('INSERT', 'MODIFY', 'REMOVE') THEN 'unknown_event_name'
-                     WHEN time_number IS NULL THEN 'missing_event_time'
-                     WHEN NOT (${keysPresent}) THEN 'missing_key'
-                   END AS reason_code
-            FROM timed`,
-        },
-      ],
+    perRecord: true,
+    transform: ({ input, startedAt }) => ({
       outputs: {
         [tableName]: `
           SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes, source_object, record_index,
@@ -116,24 +133,24 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  coalesce(
                    try_cast(regexp_replace(regexp_extract(source_object, '/(\\d{4}/\\d{2}/\\d{2})/\\d{2}/[^/]+$', 1), '/', '-', 'g') AS DATE),
                    object_last_modified::DATE) AS ingest_date
-          FROM ${step('envelopes')}
-          WHERE reason_code IS NULL AND event_ts IS NOT NULL`,
+          FROM (${envelopesSql(input('landing'), options.keyAttributes, ROW_FIELDS)})
+          WHERE reason_code IS NULL`,
       },
       quarantine: `
-        SELECT source_object, record_index, coalesce(reason_code, 'missing_event_time') AS reason_code,
-               CASE coalesce(reason_code, 'missing_event_time')
+        SELECT source_object, record_index, reason_code,
+               CASE reason_code
                  WHEN 'corrupt_gzip' THEN 'the rest of the object could not be decompressed: ' || raw
                  WHEN 'invalid_utf8' THEN 'the record is not valid UTF-8'
                  WHEN 'invalid_json' THEN 'the record is not valid JSON'
-                 WHEN 'not_an_object' THEN 'the record is a JSON ' || lower(doc_type) || ', not an object'
+                 WHEN 'not_an_object' THEN 'the record is a JSON ' || lower(json_type(raw)) || ', not an object'
                  WHEN 'missing_event_id' THEN 'eventID is missing or not a non-empty string'
                  WHEN 'unknown_event_name' THEN 'eventName ' || coalesce('"' || event_name || '"', 'is missing and') || ' is not INSERT, MODIFY or REMOVE'
                  WHEN 'missing_event_time' THEN 'dynamodb.ApproximateCreationDateTime is missing or not a valid epoch number'
                  WHEN 'missing_key' THEN 'dynamodb.Keys lacks ${options.keyAttributes.join(' or ')} as a non-empty string (S)'
                END AS reason,
                CASE WHEN reason_code = 'corrupt_gzip' THEN '' ELSE raw END AS raw
-        FROM ${step('envelopes')}
-        WHERE reason_code IS NOT NULL OR event_ts IS NULL`,
+        FROM (${envelopesSql(input('landing'), options.keyAttributes, CHECKED_FIELDS)})
+        WHERE reason_code IS NOT NULL`,
     }),
   });
   return { job, table };

@@ -63,8 +63,8 @@ export const dailyTaskKpisJob = defineJob({
         ), open_changes AS (
           SELECT from_d AS dt, 1 AS open_delta, 0 AS overdue_delta FROM open_spans WHERE from_d <= to_d
           UNION ALL SELECT to_d + 1, -1, 0 FROM open_spans WHERE from_d <= to_d
-          UNION ALL SELECT greatest(from_d, due_date + 1), 0, 1 FROM open_spans WHERE greatest(from_d, due_date + 1) <= to_d
-          UNION ALL SELECT to_d + 1, 0, -1 FROM open_spans WHERE greatest(from_d, due_date + 1) <= to_d
+          UNION ALL SELECT greatest(from_d, due_date + 1), 0, 1 FROM open_spans WHERE due_date IS NOT NULL AND greatest(from_d, due_date + 1) <= to_d
+          UNION ALL SELECT to_d + 1, 0, -1 FROM open_spans WHERE due_date IS NOT NULL AND greatest(from_d, due_date + 1) <= to_d
         ), changes_by_day AS (
           SELECT dt, sum(open_delta) AS open_delta, sum(overdue_delta) AS overdue_delta FROM open_changes GROUP BY dt
         )

@@ -132,12 +132,12 @@ function failureBranches(rules: readonly AttributeRule[], output: 'code' | 'reas
  */
 export function typeImagesSql(relation: string, rules: readonly AttributeRule[]): string {
   const columns = rules.map((rule) => `CASE WHEN event_name <> 'REMOVE' THEN ${typedValue(rule)} END AS ${quoteIdentifier(rule.column)}`).join(',\n');
-  // Parse each image once into its attributes' small JSON values; every check then reads those.
-  const structure = JSON.stringify(Object.fromEntries(rules.map((rule) => [rule.attribute, 'JSON'])));
-  const attributes = rules.map((rule) => `image.${quoteIdentifier(rule.attribute)} AS ${attributeRef(rule)}`).join(', ');
-  const split = `(SELECT *, ${attributes} FROM (SELECT *, from_json(new_image, ${quoteLiteral(structure)}) AS image FROM ${relation}))`;
+  // Parse each image once, cutting out every attribute's small JSON; every check then reads those.
+  const paths = `[${rules.map((rule) => quoteLiteral(`$."${rule.attribute}"`)).join(', ')}]`;
+  const attributes = rules.map((rule, index) => `attributes[${index + 1}] AS ${attributeRef(rule)}`).join(', ');
+  const split = `(SELECT *, ${attributes} FROM (SELECT *, json_extract(new_image, ${paths}) AS attributes FROM ${relation}))`;
   return `
-    SELECT * EXCLUDE (image, ${rules.map(attributeRef).join(', ')}),
+    SELECT * EXCLUDE (attributes, ${rules.map(attributeRef).join(', ')}),
            ${columns},
            CASE WHEN event_name = 'REMOVE' THEN NULL
                 WHEN new_image IS NULL THEN 'missing_new_image'

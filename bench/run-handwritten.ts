@@ -1,0 +1,34 @@
+import { readFile, rm, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDbEngine, quoteLiteral } from '../core/index.ts';
+
+/** Runs bench/handwritten.sql over a lake's landing files (its own process, for a clean peak RSS) and prints JSON timings. */
+const directory = process.argv[2];
+if (!directory) throw new Error('usage: run-handwritten.ts LAKE_DIR');
+const lakeDir = path.resolve(directory);
+const out = path.join(lakeDir, '_handwritten');
+await rm(out, { recursive: true, force: true });
+await mkdir(out, { recursive: true });
+const template = await readFile(path.join(path.dirname(fileURLToPath(import.meta.url)), 'handwritten.sql'), 'utf8');
+const script = template
+  .replaceAll('{{LANDING_TASKS}}', quoteLiteral(path.join(lakeDir, 'landing/tasks/**/*')))
+  .replaceAll('{{LANDING_USERS}}', quoteLiteral(path.join(lakeDir, 'landing/users/**/*')))
+  .replaceAll('{{OUT}}', out);
+const engine = await DuckDbEngine.create();
+const started = performance.now();
+const statements = script
+  .split(/;\s*$/m)
+  .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
+  .filter((statement) => statement.length > 0);
+const steps: { statement: string; wallMs: number }[] = [];
+for (const statement of statements) {
+  const stepStarted = performance.now();
+  await engine.run(statement);
+  steps.push({ statement: statement.slice(0, 60).replace(/\s+/g, ' '), wallMs: performance.now() - stepStarted });
+}
+const totalMs = performance.now() - started;
+const { rows } = await engine.query(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(`${out}/bronze_tasks/*/*.parquet`)})`);
+engine.close();
+await rm(out, { recursive: true, force: true });
+process.stdout.write(`${JSON.stringify({ totalMs, steps, bronzeTaskRows: rows[0]?.n, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
