@@ -46,7 +46,14 @@ export async function spoolLandingObjects(storage: Storage, objects: readonly Ob
         }
       }
     };
+    let yieldedAt = performance.now();
     for (const ordinal of objects.keys()) {
+      // Cutting is synchronous work; let the event loop in every few milliseconds so the engine's
+      // finished queries are answered and it keeps working on the previous batch meanwhile.
+      if (performance.now() - yieldedAt > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yieldedAt = performance.now();
+      }
       fetchAhead(ordinal);
       const body = await (pending.get(ordinal) as Promise<Buffer>);
       pending.delete(ordinal);
@@ -64,7 +71,7 @@ export async function spoolLandingObjects(storage: Storage, objects: readonly Ob
   return { path: spoolPath, objects, records, bytesRead };
 }
 
-/** Loads a spool into the temporary table `relation`, with LANDING_RECORD_COLUMNS. */
+/** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
 export async function loadLandingSpool(engine: Engine, spool: LandingSpool, relation: string): Promise<void> {
   const objectsTable = quoteIdentifier(`${relation}__objects`);
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${objectsTable} (ordinal INTEGER, key VARCHAR, last_modified TIMESTAMP)`);
@@ -76,26 +83,28 @@ export async function loadLandingSpool(engine: Engine, spool: LandingSpool, rela
   }
   const columns = `{'ordinal': 'INTEGER', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
   await engine.run(`
-    CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(relation)} AS
+    CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(relation)} AS
     SELECT o.key AS source_object,
            r.record_index,
            o.last_modified AS object_last_modified,
            CASE r.encoding WHEN 'b64' THEN decode(from_base64(r.payload)) ELSE coalesce(r.payload, '') END AS raw,
            r.split_error
     FROM read_csv(${quoteLiteral(spool.path)}, delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
-                  header = false, new_line = '\\n', auto_detect = false, columns = ${columns},
-                  max_line_size = 268435456) AS r
+                  header = false, auto_detect = false, columns = ${columns}, max_line_size = ${MAX_LINE_BYTES}) AS r
     JOIN ${objectsTable} AS o ON o.ordinal = r.ordinal`);
-  await engine.run(`DROP TABLE ${objectsTable}`);
 }
 
-/** Groups objects, in key order, into batches of about `maxBytes` of stored data (at least one object each). */
+/**
+ * Groups objects, in key order, into batches of about `maxBytes` of stored data (at least one object
+ * each). The first batch is a quarter of that, so the engine starts working sooner.
+ */
 export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): ObjectInfo[][] {
   const batches: ObjectInfo[][] = [];
   let current: ObjectInfo[] = [];
   let currentBytes = 0;
   for (const object of objects) {
-    if (current.length > 0 && currentBytes + object.sizeBytes > maxBytes) {
+    const limit = batches.length === 0 ? maxBytes / 4 : maxBytes;
+    if (current.length > 0 && currentBytes + object.sizeBytes > limit) {
       batches.push(current);
       current = [];
       currentBytes = 0;
@@ -108,6 +117,15 @@ export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): 
 }
 
 const PREFETCH_OBJECTS = 16;
+const YIELD_EVERY_MS = 5;
+/**
+ * A DynamoDB item is at most 400 KB, so a change record with both images stays far below this; anything
+ * longer is not a change record and is quarantined (`record_too_large`) with its first bytes.
+ */
+export const MAX_RECORD_BYTES = 3 * 1024 * 1024;
+const KEPT_BYTES_OF_LARGE_RECORD = 64 * 1024;
+// Base64 grows a record by a third; the line limit must hold the largest record that passes.
+const MAX_LINE_BYTES = Math.ceil((MAX_RECORD_BYTES * 4) / 3) + 1024;
 const SEPARATOR_BYTE = 0x1f;
 const NEWLINE_BYTE = 0x0a;
 const RETURN_BYTE = 0x0d;
@@ -127,6 +145,10 @@ class SpoolBuffer {
   add(ordinal: number, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): void {
     let code = errorCode;
     let payload: Buffer = errorDetail === undefined ? raw : Buffer.from(errorDetail, 'utf8');
+    if (code === '' && payload.length > MAX_RECORD_BYTES) {
+      code = 'record_too_large';
+      payload = payload.subarray(0, KEPT_BYTES_OF_LARGE_RECORD);
+    }
     // A record that is not UTF-8 keeps its readable part; the bronze job quarantines it by this code.
     if (code === '' && !isUtf8(payload)) {
       code = 'invalid_utf8';

@@ -22,7 +22,7 @@ export interface RunOptions {
   readonly runId?: string;
   readonly args?: Readonly<Record<string, string>>;
   readonly now?: () => Date;
-  /** Landing bytes per batch for `perRecord` jobs (default 256 MiB). */
+  /** Landing bytes per batch for `perRecord` jobs (default 128 MiB). */
   readonly batchBytes?: number;
 }
 
@@ -42,7 +42,7 @@ export interface JobRunResult {
   readonly commitSeq: number;
 }
 
-const DEFAULT_BATCH_BYTES = 256 * 1024 * 1024;
+const DEFAULT_BATCH_BYTES = 128 * 1024 * 1024;
 
 /** One output being written: where it is staged and what each batch's COPY reported. */
 interface OutputStage {
@@ -110,7 +110,6 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       if (name === batchedName) continue;
       const spool = await spoolLandingObjects(lake.storage, objects, path.join(spoolDir, `${name}.txt`));
       await loadLandingSpool(engine, spool, `input_${name}`);
-      await rm(spool.path, { force: true });
       inputRows.set(name, spool.records);
       recordsRead += spool.records;
       bytesRead += spool.bytesRead;
@@ -121,6 +120,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     let nextSpool: Promise<LandingSpool> | undefined =
       batchedName !== undefined ? spoolLandingObjects(lake.storage, batches[0] ?? [], path.join(spoolDir, 'batch-0.txt')) : undefined;
     for (let batch = 0; batch < batchCount; batch += 1) {
+      let batchSpool: LandingSpool | undefined;
       if (batchedName !== undefined && nextSpool) {
         const spool = await nextSpool;
         // Start cutting the next batch now: Node does that while DuckDB works on this one.
@@ -129,7 +129,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           : undefined;
         nextSpool?.catch(() => undefined);
         await loadLandingSpool(engine, spool, `input_${batchedName}`);
-        await rm(spool.path, { force: true });
+        batchSpool = spool;
         inputRows.set(batchedName, (inputRows.get(batchedName) ?? 0) + spool.records);
         recordsRead += spool.records;
         bytesRead += spool.bytesRead;
@@ -143,6 +143,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder)));
       }
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
+      if (batchSpool) await rm(batchSpool.path, { force: true });
     }
 
     const writes: TableWrite[] = [];

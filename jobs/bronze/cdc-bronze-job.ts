@@ -38,19 +38,14 @@ const ENVELOPE_PATHS = {
   oldImage: '$.dynamodb.OldImage',
 } as const;
 type EnvelopeField = keyof typeof ENVELOPE_PATHS;
-const CHECKED_FIELDS: readonly EnvelopeField[] = ['eventId', 'eventName', 'time', 'precision', 'keys'];
-const ROW_FIELDS: readonly EnvelopeField[] = [...CHECKED_FIELDS, 'tableName', 'sourceArn', 'sizeBytes', 'newImage', 'oldImage'];
+const ROW_FIELDS: readonly EnvelopeField[] = ['eventId', 'eventName', 'time', 'precision', 'keys', 'tableName', 'sourceArn', 'sizeBytes', 'newImage', 'oldImage'];
 
 /** SQL text of a JSON string value, NULL when the value is not a string. */
 function jsonString(expression: string): string {
   return `CASE WHEN json_type(${expression}) = 'VARCHAR' THEN json_extract_string(${expression}, '$') END`;
 }
 
-/**
- * Every landing record with its envelope fields and `reason_code` (NULL when it passes). The output pass
- * cuts out images too; the quarantine pass only what the checks need, so it parses less. Both apply the
- * same checks, so every record lands on exactly one side.
- */
+/** Every landing record with its envelope fields and `reason_code` (NULL when it passes). */
 function envelopesSql(landing: string, keyAttributes: readonly string[], fields: readonly EnvelopeField[]): string {
   const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
   const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
@@ -125,7 +120,16 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
     outputs: [table],
     balance: { input: 'landing', output: tableName },
     perRecord: true,
-    transform: ({ input, startedAt }) => ({
+    transform: ({ input, step, startedAt }) => ({
+      steps: [
+        {
+          // Parse each record once; the raw text is kept only for records that will be quarantined.
+          name: 'envelopes',
+          sql: `
+            SELECT * EXCLUDE (raw), CASE WHEN reason_code IS NOT NULL THEN raw END AS raw
+            FROM (${envelopesSql(input('landing'), options.keyAttributes, ROW_FIELDS)})`,
+        },
+      ],
       outputs: {
         [tableName]: `
           SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes, source_object, record_index,
@@ -133,7 +137,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  coalesce(
                    try_cast(regexp_replace(regexp_extract(source_object, '/(\\d{4}/\\d{2}/\\d{2})/\\d{2}/[^/]+$', 1), '/', '-', 'g') AS DATE),
                    object_last_modified::DATE) AS ingest_date
-          FROM (${envelopesSql(input('landing'), options.keyAttributes, ROW_FIELDS)})
+          FROM ${step('envelopes')}
           WHERE reason_code IS NULL`,
       },
       quarantine: `
@@ -141,6 +145,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                CASE reason_code
                  WHEN 'corrupt_gzip' THEN 'the rest of the object could not be decompressed: ' || raw
                  WHEN 'invalid_utf8' THEN 'the record is not valid UTF-8'
+                 WHEN 'record_too_large' THEN 'the record is over 3 MiB, larger than any DynamoDB change record (raw holds its first 64 KiB)'
                  WHEN 'invalid_json' THEN 'the record is not valid JSON'
                  WHEN 'not_an_object' THEN 'the record is a JSON ' || lower(json_type(raw)) || ', not an object'
                  WHEN 'missing_event_id' THEN 'eventID is missing or not a non-empty string'
@@ -149,7 +154,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  WHEN 'missing_key' THEN 'dynamodb.Keys lacks ${options.keyAttributes.join(' or ')} as a non-empty string (S)'
                END AS reason,
                CASE WHEN reason_code = 'corrupt_gzip' THEN '' ELSE raw END AS raw
-        FROM (${envelopesSql(input('landing'), options.keyAttributes, CHECKED_FIELDS)})
+        FROM ${step('envelopes')}
         WHERE reason_code IS NOT NULL`,
     }),
   });

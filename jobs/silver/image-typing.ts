@@ -20,7 +20,7 @@ export interface AttributeRule {
 const TIMESTAMP_PATTERN = String.raw`\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)`;
 const DATE_PATTERN = String.raw`\d{4}-\d{2}-\d{2}`;
 
-function tagOf(rule: AttributeRule): 'S' | 'N' | 'SS' {
+function expectedTag(rule: AttributeRule): 'S' | 'N' | 'SS' {
   switch (rule.kind.type) {
     case 'integer':
       return 'N';
@@ -31,24 +31,22 @@ function tagOf(rule: AttributeRule): 'S' | 'N' | 'SS' {
   }
 }
 
-/** The attribute's own small JSON, cut out of the image once (see typeImagesSql). */
-function attributeRef(rule: AttributeRule): string {
-  return quoteIdentifier(`attribute_${rule.column}`);
+/** Names of the per-attribute helper columns, computed once per row and read by every check. */
+function names(rule: AttributeRule) {
+  const base = rule.column;
+  return {
+    attribute: quoteIdentifier(`_a_${base}`),
+    keys: quoteIdentifier(`_k_${base}`),
+    value: quoteIdentifier(`_v_${base}`),
+    valueType: quoteIdentifier(`_t_${base}`),
+    state: quoteIdentifier(`_s_${base}`),
+    typed: quoteIdentifier(`_x_${base}`),
+  };
 }
 
-/** The attribute's type tag (`S`, `N`, ...), NULL when absent or `{"NULL": true}`. */
-function tagExpression(rule: AttributeRule): string {
-  const attribute = attributeRef(rule);
-  return `CASE WHEN json_type(${attribute}) = 'OBJECT' AND json_keys(${attribute}) <> ['NULL'] THEN json_keys(${attribute})[1] END`;
-}
-
-function rawValue(rule: AttributeRule): string {
-  return `json_extract_string(${attributeRef(rule)}, '$.${tagOf(rule)}')`;
-}
-
-/** The typed value, NULL when absent or not valid. */
+/** The typed value from the attribute's text value (`_v_`), NULL when it is not valid. */
 function typedValue(rule: AttributeRule): string {
-  const value = rawValue(rule);
+  const { value, attribute } = names(rule);
   switch (rule.kind.type) {
     case 'string':
       return value;
@@ -61,21 +59,11 @@ function typedValue(rule: AttributeRule): string {
     case 'timestamp':
       return `CASE WHEN regexp_full_match(${value}, '${TIMESTAMP_PATTERN}') THEN try_cast(${value} AS TIMESTAMPTZ)::TIMESTAMP END`;
     case 'string_set':
-      return `list_sort(try_cast(json_extract(${attributeRef(rule)}, '$.SS') AS VARCHAR[]))`;
+      return `list_sort(try_cast(json_extract(${attribute}, '$.SS') AS VARCHAR[]))`;
   }
 }
 
-/** Whether the value under the tag has the JSON type the tag promises. */
-function valueShapeOk(rule: AttributeRule): string {
-  const valueType = `json_type(${attributeRef(rule)}, '$.${tagOf(rule)}')`;
-  if (rule.kind.type === 'string_set') {
-    const members = `json_extract(${attributeRef(rule)}, '$.SS')::JSON[]`;
-    return `(${valueType} = 'ARRAY' AND len(${members}) > 0 AND list_bool_and([json_type(x) = 'VARCHAR' FOR x IN ${members}]))`;
-  }
-  return `${valueType} = 'VARCHAR'`;
-}
-
-function invalidCode(rule: AttributeRule): string {
+function invalidCode(rule: AttributeRule): string | undefined {
   switch (rule.kind.type) {
     case 'enum':
     case 'integer':
@@ -85,41 +73,59 @@ function invalidCode(rule: AttributeRule): string {
     case 'timestamp':
       return 'invalid_timestamp';
     default:
-      return 'wrong_attribute_type';
+      return undefined;
   }
 }
 
-/** CASE branches (in rule order) yielding `reason_code` and `reason` for the first failing rule. */
-function failureBranches(rules: readonly AttributeRule[], output: 'code' | 'reason'): string {
+function allowedText(rule: AttributeRule): string {
+  switch (rule.kind.type) {
+    case 'enum':
+      return `one of ${rule.kind.values.join(', ')}`;
+    case 'integer':
+      return `an integer from ${rule.kind.min} to ${rule.kind.max}`;
+    case 'date':
+      return 'a YYYY-MM-DD date';
+    case 'timestamp':
+      return 'an ISO-8601 timestamp with a zone';
+    default:
+      return 'valid';
+  }
+}
+
+/**
+ * `state` of an attribute: 'absent' (missing or `{"NULL": true}`), 'wrong_type' (another tag, more than
+ * one tag, or a value whose JSON type does not fit the tag), 'invalid' (right type, value not allowed), 'ok'.
+ */
+function stateExpression(rule: AttributeRule): string {
+  const { attribute, keys, valueType } = names(rule);
+  const tag = expectedTag(rule);
+  const shapeOk =
+    tag === 'SS'
+      ? `${valueType} = 'ARRAY' AND json_array_length(${attribute}, '$.SS') > 0 AND list_bool_and([json_type(member) = 'VARCHAR' FOR member IN json_extract(${attribute}, '$.SS')::JSON[]])`
+      : `${valueType} = 'VARCHAR'`;
+  const invalid = invalidCode(rule) === undefined ? '' : `WHEN ${names(rule).typed} IS NULL THEN 'invalid'`;
+  return `CASE
+      WHEN ${attribute} IS NULL OR ${attribute} = '{"NULL":true}' THEN 'absent'
+      WHEN ${keys} IS DISTINCT FROM [${quoteLiteral(tag)}] OR NOT coalesce(${shapeOk}, false) THEN 'wrong_type'
+      ${invalid}
+      ELSE 'ok' END`;
+}
+
+function reasonBranches(rules: readonly AttributeRule[], output: 'code' | 'reason'): string {
   return rules
     .map((rule) => {
-      const tag = tagExpression(rule);
-      const tagName = quoteLiteral(tagOf(rule));
+      const { state, attribute, value } = names(rule);
       const name = rule.attribute;
+      const tag = expectedTag(rule);
       const pick = (code: string, reason: string) => (output === 'code' ? quoteLiteral(code) : reason);
       const branches: string[] = [];
-      if (rule.required) branches.push(`WHEN ${tag} IS NULL THEN ${pick('missing_attribute', quoteLiteral(`required attribute ${name} is missing`))}`);
+      if (rule.required) branches.push(`WHEN ${state} = 'absent' THEN ${pick('missing_attribute', quoteLiteral(`required attribute ${name} is missing`))}`);
       branches.push(
-        `WHEN ${tag} IS NOT NULL AND (${tag} <> ${tagName} OR NOT coalesce(${valueShapeOk(rule)}, false)) THEN ${pick(
-          'wrong_attribute_type',
-          `'attribute ${name} has type ' || ${tag} || ', expected ' || ${tagName}`,
-        )}`,
+        `WHEN ${state} = 'wrong_type' THEN ${pick('wrong_attribute_type', `'attribute ${name} is ' || ${attribute} || ', expected type ${tag}'`)}`,
       );
-      if (rule.kind.type !== 'string' && rule.kind.type !== 'string_set') {
-        const allowed =
-          rule.kind.type === 'enum'
-            ? `one of ${rule.kind.values.join(', ')}`
-            : rule.kind.type === 'integer'
-              ? `an integer from ${rule.kind.min} to ${rule.kind.max}`
-              : rule.kind.type === 'date'
-                ? 'a YYYY-MM-DD date'
-                : 'an ISO-8601 timestamp with a zone';
-        branches.push(
-          `WHEN ${tag} IS NOT NULL AND (${typedValue(rule)}) IS NULL THEN ${pick(
-            invalidCode(rule),
-            `'attribute ${name} is ' || coalesce('"' || ${rawValue(rule)} || '"', 'empty') || ', not ${allowed}'`,
-          )}`,
-        );
+      const code = invalidCode(rule);
+      if (code !== undefined) {
+        branches.push(`WHEN ${state} = 'invalid' THEN ${pick(code, `'attribute ${name} is "' || ${value} || '", not ${allowedText(rule)}'`)}`);
       }
       return branches.join('\n');
     })
@@ -128,25 +134,36 @@ function failureBranches(rules: readonly AttributeRule[], output: 'code' | 'reas
 
 /**
  * SELECT over `relation` (bronze rows) adding one typed column per rule, plus `reason_code` and `reason`
- * (NULL when the event is valid). REMOVE events are not typed and always pass.
+ * (NULL when the event is valid). REMOVE events are not typed and always pass. Each image is parsed once;
+ * each attribute's small JSON is then read a fixed few times, in layers, so checks never repeat work.
  */
 export function typeImagesSql(relation: string, rules: readonly AttributeRule[]): string {
-  const columns = rules.map((rule) => `CASE WHEN event_name <> 'REMOVE' THEN ${typedValue(rule)} END AS ${quoteIdentifier(rule.column)}`).join(',\n');
-  // Parse each image once, cutting out every attribute's small JSON; every check then reads those.
   const paths = `[${rules.map((rule) => quoteLiteral(`$."${rule.attribute}"`)).join(', ')}]`;
-  const attributes = rules.map((rule, index) => `attributes[${index + 1}] AS ${attributeRef(rule)}`).join(', ');
-  const split = `(SELECT *, ${attributes} FROM (SELECT *, json_extract(new_image, ${paths}) AS attributes FROM ${relation}))`;
+  const helpers = rules.flatMap((rule) => Object.values(names(rule)));
+  const cut = `SELECT *, ${rules.map((rule, index) => `_attributes[${index + 1}] AS ${names(rule).attribute}`).join(', ')}
+               FROM (SELECT *, json_extract(new_image, ${paths}) AS _attributes FROM ${relation})`;
+  const read = `SELECT *, ${rules
+    .map((rule) => {
+      const { attribute, keys, value, valueType } = names(rule);
+      const tag = quoteLiteral(`$.${expectedTag(rule)}`);
+      return `json_keys(${attribute}) AS ${keys}, json_extract_string(${attribute}, ${tag}) AS ${value}, json_type(${attribute}, ${tag}) AS ${valueType}`;
+    })
+    .join(', ')} FROM (${cut})`;
+  const typed = `SELECT *, ${rules.map((rule) => `${typedValue(rule)} AS ${names(rule).typed}`).join(', ')} FROM (${read})`;
+  const judged = `SELECT *, ${rules.map((rule) => `${stateExpression(rule)} AS ${names(rule).state}`).join(', ')} FROM (${typed})`;
+  const columns = rules
+    .map((rule) => `CASE WHEN event_name <> 'REMOVE' AND ${names(rule).state} = 'ok' THEN ${names(rule).typed} END AS ${quoteIdentifier(rule.column)}`)
+    .join(',\n');
   return `
-    SELECT * EXCLUDE (attributes, ${rules.map(attributeRef).join(', ')}),
+    SELECT * EXCLUDE (_attributes, ${helpers.join(', ')}),
            ${columns},
            CASE WHEN event_name = 'REMOVE' THEN NULL
                 WHEN new_image IS NULL THEN 'missing_new_image'
-                ${failureBranches(rules, 'code')}
+                ${reasonBranches(rules, 'code')}
            END AS reason_code,
            CASE WHEN event_name = 'REMOVE' THEN NULL
                 WHEN new_image IS NULL THEN 'an ' || event_name || ' event has no NewImage'
-                ${failureBranches(rules, 'reason')}
+                ${reasonBranches(rules, 'reason')}
            END AS reason
-    FROM ${split}`;
+    FROM (${judged})`;
 }
-

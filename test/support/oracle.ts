@@ -23,6 +23,7 @@ export type EventName = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type BronzeReason =
   | 'corrupt_gzip'
+  | 'record_too_large'
   | 'invalid_json'
   | 'not_an_object'
   | 'missing_event_id'
@@ -603,6 +604,7 @@ type EnvelopeResult = { ok: true; row: Omit<BronzeRow, 'source_object' | 'record
 
 export function checkEnvelope(text: string | null, source: Source): EnvelopeResult {
   if (text === null) return { ok: false, reason: 'corrupt_gzip' };
+  if (Buffer.byteLength(text, 'utf8') > 3 * 1024 * 1024) return { ok: false, reason: 'record_too_large' };
   let rec: unknown;
   try {
     rec = JSON.parse(text);
