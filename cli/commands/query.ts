@@ -1,4 +1,4 @@
-import { attachTables, type Lake, type ResultColumn, type ResultRow } from '../../core/index.ts';
+import { attachTables, MedallionError, type Engine, type Lake, type ResultColumn, type ResultRow } from '../../core/index.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 
@@ -14,6 +14,20 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
   const root = await lake.state.readRoot();
   const attached = await attachTables(engine, lake.storage, lake.state, root);
   try {
+    return await streamQuery(engine, sql, format, io);
+  } catch (error) {
+    if (error instanceof MedallionError) throw error;
+    // DuckDB's message names the problem and where; its first lines are what a person needs.
+    const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
+    throw new MedallionError('QUERY_FAILED', message, { exitCode: 2, hint: 'tables are named layer.table; `medallion tables` lists them' });
+  } finally {
+    await attached.release();
+    engine.close();
+  }
+}
+
+async function streamQuery(engine: Engine, sql: string, format: OutputFormat, io: CliIo): Promise<number> {
+  {
     let total = 0;
     if (format === 'table') {
       const shown: ResultRow[] = [];
@@ -34,8 +48,5 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
     });
     await writer.end(lastColumns);
     return total;
-  } finally {
-    await attached.release();
-    engine.close();
   }
 }

@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { z } from 'zod';
+
+/**
+ * `npm run bench -- --events 1000000`: generates a lake (untimed, reused when it exists), then runs the
+ * whole pipeline and the same work as one hand-written DuckDB script, each in its own process so peak
+ * RSS is its own, alternating `--repeat` times, and prints per-job wall time, events/s and peak RSS
+ * against the targets.
+ */
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+const OptionsSchema = z.object({
+  events: z.number().int().min(1000),
+  seed: z.number().int(),
+  repeat: z.number().int().min(1).max(10),
+  dir: z.string().min(1),
+});
+
+const TARGETS = { totalSeconds: 20, peakRssBytes: 2 * 1024 ** 3, ratioToHandwritten: 1.5 };
+
+interface PipelineRun {
+  totalMs: number;
+  jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number }[];
+  peakRssBytes: number;
+}
+interface HandwrittenRun {
+  totalMs: number;
+  peakRssBytes: number;
+}
+
+async function child<T>(script: string, args: string[]): Promise<T> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], {
+    cwd: root,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, TZ: 'UTC' },
+  });
+  const lastLine = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(lastLine) as T;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(2);
+
+const program = new Command('bench')
+  .option('--events <n>', 'change events to simulate', Number, 1_000_000)
+  .option('--seed <n>', 'simulator seed', Number, 1)
+  .option('--repeat <n>', 'runs of each side (the median counts)', Number, 2)
+  .option('--dir <dir>', 'where benchmark lakes live', '.bench')
+  .parse();
+const parsed = OptionsSchema.safeParse(program.opts());
+if (!parsed.success) {
+  process.stderr.write(`bench: ${z.prettifyError(parsed.error)}\n`);
+  process.exit(2);
+}
+const options = parsed.data;
+const lakeDir = path.resolve(root, options.dir, `lake-${options.events}-${options.seed}`);
+const marker = path.join(lakeDir, 'bench-summary.json');
+
+if (!existsSync(marker)) {
+  process.stderr.write(`Generating about ${options.events} events into ${lakeDir} (untimed)...\n`);
+  const summary = await child<unknown>('generate-lake.ts', [lakeDir, String(options.events), String(options.seed)]);
+  await writeFile(marker, JSON.stringify(summary));
+}
+const summary = JSON.parse(await readFile(marker, 'utf8')) as { recordsPerSource: Record<string, number>; eventsPerSource: Record<string, Record<string, number>> };
+const events = Object.values(summary.eventsPerSource).reduce((sum, byName) => sum + Object.values(byName).reduce((a, b) => a + b, 0), 0);
+const records = Object.values(summary.recordsPerSource).reduce((a, b) => a + b, 0);
+process.stderr.write(`Lake: ${events} change events in ${records} landing records.\n`);
+
+const pipelineRuns: PipelineRun[] = [];
+const handwrittenRuns: HandwrittenRun[] = [];
+for (let attempt = 0; attempt < options.repeat; attempt += 1) {
+  process.stderr.write(`Run ${attempt + 1}/${options.repeat}: pipeline...`);
+  pipelineRuns.push(await child<PipelineRun>('run-pipeline.ts', [lakeDir]));
+  process.stderr.write(` ${seconds(pipelineRuns.at(-1)?.totalMs ?? 0)} s; hand-written script...`);
+  handwrittenRuns.push(await child<HandwrittenRun>('run-handwritten.ts', [lakeDir]));
+  process.stderr.write(` ${seconds(handwrittenRuns.at(-1)?.totalMs ?? 0)} s\n`);
+}
+
+const pipelineMs = median(pipelineRuns.map((r) => r.totalMs));
+const handwrittenMs = median(handwrittenRuns.map((r) => r.totalMs));
+const pipelineRss = Math.max(...pipelineRuns.map((r) => r.peakRssBytes));
+const handwrittenRss = Math.max(...handwrittenRuns.map((r) => r.peakRssBytes));
+const ratio = pipelineMs / handwrittenMs;
+
+const lines: string[] = [];
+lines.push(`medallion benchmark: ${events} events (${records} landing records), median of ${options.repeat} run(s)`);
+lines.push('');
+lines.push(`${'job'.padEnd(24)}${'wall s'.padStart(10)}${'records read'.padStart(15)}${'records/s'.padStart(12)}`);
+const jobNames = pipelineRuns[0]?.jobs.map((job) => job.job) ?? [];
+for (const name of jobNames) {
+  const wall = median(pipelineRuns.map((r) => r.jobs.find((job) => job.job === name)?.wallMs ?? 0));
+  const read = pipelineRuns[0]?.jobs.find((job) => job.job === name)?.recordsRead ?? 0;
+  lines.push(`${name.padEnd(24)}${seconds(wall).padStart(10)}${String(read).padStart(15)}${Math.round(read / (wall / 1000)).toString().padStart(12)}`);
+}
+lines.push(`${'all layers'.padEnd(24)}${seconds(pipelineMs).padStart(10)}${String(events).padStart(15)}${Math.round(events / (pipelineMs / 1000)).toString().padStart(12)}  events/s`);
+lines.push(`${'hand-written script'.padEnd(24)}${seconds(handwrittenMs).padStart(10)}${''.padStart(15)}${Math.round(events / (handwrittenMs / 1000)).toString().padStart(12)}  events/s`);
+lines.push('');
+lines.push(`peak RSS: pipeline ${gib(pipelineRss)} GiB, hand-written script ${gib(handwrittenRss)} GiB`);
+lines.push(`runs: pipeline ${pipelineRuns.map((r) => seconds(r.totalMs)).join(', ')} s; hand-written ${handwrittenRuns.map((r) => seconds(r.totalMs)).join(', ')} s`);
+lines.push('');
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+const perMillion = (pipelineMs / events) * 1_000_000;
+lines.push(`target all layers <= ${TARGETS.totalSeconds} s per 1M events: ${seconds(perMillion)} s per 1M -> ${verdict(perMillion <= TARGETS.totalSeconds * 1000)}`);
+lines.push(`target peak RSS < 2 GiB: ${gib(pipelineRss)} GiB -> ${verdict(pipelineRss < TARGETS.peakRssBytes)}`);
+lines.push(`target <= ${TARGETS.ratioToHandwritten}x the hand-written script: ${ratio.toFixed(2)}x -> ${verdict(ratio <= TARGETS.ratioToHandwritten)}`);
+process.stdout.write(`${lines.join('\n')}\n`);
