@@ -38,27 +38,33 @@ const ENVELOPE_PATHS = {
   oldImage: '$.dynamodb.OldImage',
 } as const;
 type EnvelopeField = keyof typeof ENVELOPE_PATHS;
-const ROW_FIELDS: readonly EnvelopeField[] = ['eventId', 'eventName', 'time', 'precision', 'keys', 'tableName', 'sourceArn', 'sizeBytes', 'newImage', 'oldImage'];
+
+// Values cut out by json_extract are serialized compactly, so their first character tells their JSON
+// type; checking it spares parsing large images a second time.
 
 /** SQL text of a JSON string value, NULL when the value is not a string. */
 function jsonString(expression: string): string {
-  return `CASE WHEN json_type(${expression}) = 'VARCHAR' THEN json_extract_string(${expression}, '$') END`;
+  return `CASE WHEN left(${expression}, 1) = '"' THEN json_extract_string(${expression}, '$') END`;
+}
+
+/** The JSON value when it is an object, else NULL. */
+function jsonObject(expression: string): string {
+  return `CASE WHEN left(${expression}, 1) = '{' THEN ${expression} END`;
 }
 
 /** Every landing record with its envelope fields and `reason_code` (NULL when it passes). */
-function envelopesSql(landing: string, keyAttributes: readonly string[], fields: readonly EnvelopeField[]): string {
+function envelopesSql(landing: string, keyAttributes: readonly string[]): string {
+  const fields = Object.keys(ENVELOPE_PATHS) as EnvelopeField[];
   const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
   const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
   const keyPresent = (key: string) =>
     `coalesce(json_type(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) = 'VARCHAR' AND json_extract_string(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) <> '', false)`;
-  const extras = fields.includes('newImage')
-    ? `,
+  const extras = `,
              coalesce(${jsonString(field('tableName'))}, regexp_extract(${jsonString(field('sourceArn'))}, ':table/([^/]+)', 1)) AS table_name,
              try_cast(${field('sizeBytes')}::VARCHAR AS BIGINT) AS size_bytes,
-             CASE WHEN json_type(${field('keys')}) = 'OBJECT' THEN ${field('keys')} END AS keys,
-             CASE WHEN json_type(${field('newImage')}) = 'OBJECT' THEN ${field('newImage')} END AS new_image,
-             CASE WHEN json_type(${field('oldImage')}) = 'OBJECT' THEN ${field('oldImage')} END AS old_image`
-    : '';
+             ${jsonObject(field('keys'))} AS keys,
+             ${jsonObject(field('newImage'))} AS new_image,
+             ${jsonObject(field('oldImage'))} AS old_image`;
   return `
     WITH cut AS (
       SELECT source_object, record_index, raw, split_error, object_last_modified,
@@ -110,9 +116,6 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], fields:
 export function cdcBronzeJob(options: { source: string; sourceTable: string; keyAttributes: readonly string[] }): { job: Job; table: TableSpec } {
   const tableName = `bronze.${options.source}_cdc` as TableName;
   const table = bronzeCdcTable(tableName, options.sourceTable);
-  const keysPresent = options.keyAttributes
-    .map((key) => `coalesce(json_type(keys, ${quoteLiteral(`$.${key}.S`)}) = 'VARCHAR' AND json_extract_string(keys, ${quoteLiteral(`$.${key}.S`)}) <> '', false)`)
-    .join(' AND ');
   const job = defineJob({
     name: tableName,
     description: `Reads new Firehose objects under landing/${options.source}/ into ${tableName}; unreadable records go to quarantine.records.`,
@@ -127,7 +130,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
           name: 'envelopes',
           sql: `
             SELECT * EXCLUDE (raw), CASE WHEN reason_code IS NOT NULL THEN raw END AS raw
-            FROM (${envelopesSql(input('landing'), options.keyAttributes, ROW_FIELDS)})`,
+            FROM (${envelopesSql(input('landing'), options.keyAttributes)})`,
         },
       ],
       outputs: {
