@@ -69,9 +69,13 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
     .option('--lake <dir>', 'lake folder (default: $MEDALLION_LAKE, else ./lake)')
-    .showHelpAfterError('(run medallion --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (text) => void io.out(text), writeErr: (text) => io.err(text) });
+    .configureOutput({
+      writeOut: (text) => void io.out(text),
+      writeErr: (text) => io.err(text),
+      // One line: what is wrong and where to look.
+      outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
+    });
   const lake = () => openLake(resolveLakeDirectory(program.opts<{ lake?: string }>().lake, env));
 
   addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would.')).action(
