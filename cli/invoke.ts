@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, MedallionError, openLocalLake, type Lake } from '../core/index.ts';
+import { ConfigError, describeError, MedallionError, openLocalLake, type Lake } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
-import { generateLanding, parseGenerateOptions } from '../simulator/index.ts';
+import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRun, runJobs, selectJobs } from './commands/run.ts';
@@ -20,37 +20,54 @@ export interface InvokeOptions {
 /** Exit codes, as dbt uses them: 0 success, 1 data or run failure, 2 usage error or crash. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/** Generate options as typed on the command line, before validation. */
 interface GenerateFlags {
-  seed?: number;
+  seed?: string;
   start?: string;
-  days?: number;
-  users?: number;
-  tasksPerDay?: number;
-  faultRate?: number;
+  days?: string;
+  users?: string;
+  tasksPerDay?: string;
+  faultRate?: string;
 }
 
-function integer(value: string): number {
-  const parsed = Number(value);
-  // zod reports the problem with the option's name; keep the text so it can.
-  return Number.isFinite(parsed) && value.trim() !== '' ? parsed : Number.NaN;
-}
+const GENERATE_FLAGS: Readonly<Record<keyof GenerateFlags, string>> = {
+  seed: '--seed',
+  start: '--start',
+  days: '--days',
+  users: '--users',
+  tasksPerDay: '--tasks-per-day',
+  faultRate: '--fault-rate',
+};
 
 function addGenerateOptions(command: Command): Command {
   return command
-    .option('--seed <n>', 'random seed; the same seed writes the same files', integer)
+    .option('--seed <n>', 'random seed; the same seed writes the same files')
     .option('--start <date>', 'first simulated UTC day, YYYY-MM-DD')
-    .option('--days <n>', 'days of traffic', integer)
-    .option('--users <n>', 'Todo API users', integer)
-    .option('--tasks-per-day <n>', 'tasks created per day (about 3 change events each)', integer)
-    .option('--fault-rate <rate>', 'rate of each fault kind (duplicates, late files, malformed records, ...), 0 to 1', Number);
+    .option('--days <n>', 'days of traffic')
+    .option('--users <n>', 'Todo API users')
+    .option('--tasks-per-day <n>', 'tasks created per day (about 3 change events each)')
+    .option('--fault-rate <rate>', 'rate of each fault kind (duplicates, late files, malformed records, ...), 0 to 1');
 }
 
-function generateInput(flags: GenerateFlags): Record<string, unknown> {
+/**
+ * Validates generate flags with the simulator's own schema and reports every problem on one line,
+ * named by the flag the user typed.
+ */
+function generateOptions(flags: GenerateFlags): GenerateOptions {
   const input: Record<string, unknown> = {};
-  for (const key of ['seed', 'start', 'days', 'users', 'tasksPerDay', 'faultRate'] as const) {
-    if (flags[key] !== undefined) input[key] = flags[key];
+  for (const key of Object.keys(GENERATE_FLAGS) as (keyof GenerateFlags)[]) {
+    const text = flags[key];
+    if (text === undefined) continue;
+    input[key] = key !== 'start' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(text.trim()) ? Number(text) : text;
   }
-  return input;
+  const parsed = GenerateOptionsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '') as keyof GenerateFlags;
+    const flag = GENERATE_FLAGS[key] ?? key;
+    return `${flag} ${JSON.stringify(flags[key] ?? '')}: ${issue.message.replace(/^Invalid input: /, '')}`;
+  });
+  throw new ConfigError('GENERATE_OPTIONS_INVALID', problems.join('; '), { hint: 'see medallion generate --help' });
 }
 
 /**
@@ -81,7 +98,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would.')).action(
     async (flags: GenerateFlags) => {
       const target = lake();
-      const summary = await generateLanding(target.storage, parseGenerateOptions(generateInput(flags)));
+      const summary = await generateLanding(target.storage, generateOptions(flags));
       await io.out(`${JSON.stringify(summary, null, 2)}\n`);
     },
   );
@@ -139,7 +156,8 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),
   ).action(async (flags: GenerateFlags) => {
-    await demoCommand(lake(), generateInput(flags), io);
+    const lakeOption = program.opts<{ lake?: string }>().lake;
+    await demoCommand(lake(), generateOptions(flags), io, lakeOption);
   });
 
   try {

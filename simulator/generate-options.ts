@@ -36,7 +36,8 @@ export type GenerateOptionsInput = z.input<typeof GenerateOptionsSchema>;
 export function parseGenerateOptions(input: unknown): GenerateOptions {
   const result = GenerateOptionsSchema.safeParse(input ?? {});
   if (!result.success) {
-    throw new ConfigError('SIMULATOR_OPTIONS_INVALID', `invalid simulator options:\n${z.prettifyError(result.error)}`, {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`);
+    throw new ConfigError('SIMULATOR_OPTIONS_INVALID', `invalid simulator options: ${problems.join('; ')}`, {
       hint: 'see GenerateOptionsSchema in simulator/generate-options.ts for the accepted values',
     });
   }

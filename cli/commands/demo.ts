@@ -1,14 +1,13 @@
 import { attachTables, type Lake } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
-import { generateLanding, parseGenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
+import { generateLanding, type GenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
 import { renderTable } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 import { describeRun, runJobs, selectJobs } from './run.ts';
 import { listTables } from './tables.ts';
 
 /** Simulates a week of Todo API traffic, runs every job, and shows what each layer now holds. */
-export async function demoCommand(lake: Lake, generateInput: unknown, io: CliIo): Promise<void> {
-  const options = parseGenerateOptions(generateInput);
+export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliIo, lakeOption?: string): Promise<void> {
   const started = Date.now();
   io.err(`Generating ${options.days} days of Todo API change data from ${options.start} (seed ${options.seed}) into ${lake.storage.location}\n`);
   const summary = await generateLanding(lake.storage, options);
@@ -39,7 +38,7 @@ export async function demoCommand(lake: Lake, generateInput: unknown, io: CliIo)
     engine.close();
   }
   io.err(
-    `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npx medallion query "SELECT status, count(*) FROM silver.tasks GROUP BY ALL"\n`,
+    `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npx medallion${lakeOption === undefined ? '' : ` --lake ${JSON.stringify(lakeOption)}`} query "SELECT status, count(*) FROM silver.tasks GROUP BY ALL"\n`,
   );
 }
 

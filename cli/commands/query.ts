@@ -10,6 +10,7 @@ export const TABLE_ROW_LIMIT = 10_000;
  * Returns the number of rows.
  */
 export async function queryCommand(lake: Lake, sql: string, format: OutputFormat, io: CliIo): Promise<number> {
+  if (sql.trim() === '') throw new MedallionError('QUERY_EMPTY', 'the query is empty', { exitCode: 2, hint: 'pass a SQL statement, e.g. "SELECT * FROM gold.daily_task_kpis"' });
   const engine = await lake.createEngine();
   const root = await lake.state.readRoot();
   const attached = await attachTables(engine, lake.storage, lake.state, root);

@@ -1,0 +1,51 @@
+/** Reading what the CLI prints, the way a person or a shell script would. */
+
+/** Non-empty lines of a text. */
+export function linesOf(text: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** Lines that look like a Node stack frame; the CLI must never print one. */
+export function stackFrames(text: string): string[] {
+  return text.split('\n').filter((line) => /^\s{4}at /.test(line));
+}
+
+/** The cells of a box table (`┌─┐ │ a │ b │ └─┘`), header row first. */
+export function parseBoxTable(text: string): string[][] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('│'))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split('│')
+        .map((cell) => cell.trim()),
+    );
+}
+
+/** Box-table rows as objects keyed by the header. */
+export function boxTableRecords(text: string): Record<string, string>[] {
+  const [header, ...rows] = parseBoxTable(text);
+  if (!header) return [];
+  return rows.map((cells) => Object.fromEntries(header.map((name, index) => [name, cells[index] ?? ''])));
+}
+
+export interface RunLine {
+  readonly job: string;
+  readonly read: number;
+  readonly wrote: Readonly<Record<string, number>>;
+  readonly quarantined: number;
+}
+
+const RUN_LINE = /^\s*(\S+) SUCCEEDED in \d+\.\d+ s: read (\d+), wrote (.*?)(?:, (\d+) quarantined)?(?:, \d+ duplicates)? \(run \S+\)$/;
+
+/** The `<job> SUCCEEDED in 0.12 s: read N, wrote <table> N, ..., N quarantined (run …)` lines `run` prints. */
+export function parseRunLines(text: string): RunLine[] {
+  return linesOf(text).map((line) => {
+    const match = RUN_LINE.exec(line);
+    if (!match) throw new Error(`not a SUCCEEDED line: ${line}`);
+    const [, job = '', read = '', wrote = '', quarantined] = match;
+    const written = Object.fromEntries([...wrote.matchAll(/([a-z_]+\.[a-z_]+) (\d+)/g)].map(([, table = '', rows = '']) => [table, Number(rows)]));
+    return { job, read: Number(read), wrote: written, quarantined: quarantined === undefined ? 0 : Number(quarantined) };
+  });
+}
