@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
@@ -44,7 +45,8 @@ export class LocalCatalog implements Catalog {
       }
     }
     await mkdir(this.directory, { recursive: true });
-    const temporary = `${this.viewsPath}.tmp`;
+    // A temporary file of its own: two runs may publish at the same time.
+    const temporary = `${this.viewsPath}.${randomUUID()}.tmp`;
     await writeFile(temporary, `${statements.join('\n')}\n`);
     await rename(temporary, this.viewsPath);
   }

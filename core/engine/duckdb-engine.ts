@@ -1,4 +1,7 @@
-import { DuckDBInstance, DuckDBTypeId, JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBResult, type DuckDBType, type Json } from '@duckdb/node-api';
+import {
+  DuckDBInstance, DuckDBTimestampTZValue, DuckDBTypeId, JsonDuckDBValueConverter,
+  type DuckDBArrayType, type DuckDBConnection, type DuckDBListType, type DuckDBResult, type DuckDBStructType, type DuckDBType, type Json,
+} from '@duckdb/node-api';
 import type { Engine, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
 
 export interface DuckDbEngineOptions {
@@ -26,6 +29,8 @@ export class DuckDbEngine implements Engine {
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
     if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
+    // Render TIMESTAMPTZ values in UTC, as the session computes them, whatever the process's TZ.
+    DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
     const instance = await DuckDBInstance.create(':memory:', config);
     const connection = await instance.connect();
     // ICU is built in but only loaded on first use; the zone can be set once it is.
@@ -42,7 +47,7 @@ export class DuckDbEngine implements Engine {
     const reader = await this.connection.runAndReadAll(sql);
     const columns = describeColumns(reader.columnNames(), reader.columnTypes());
     const rows = reader.getRowObjectsJson().map((row) => toResultRow(row, columns));
-    return { columns, rows };
+    return { columns: columns.map((described) => described.column), rows };
   }
 
   async stream(
@@ -51,10 +56,11 @@ export class DuckDbEngine implements Engine {
   ): Promise<readonly ResultColumn[]> {
     const result: DuckDBResult = await this.connection.stream(sql);
     const columns = describeColumns(result.columnNames(), result.columnTypes());
+    const plainColumns = columns.map((described) => described.column);
     for await (const rows of result.yieldConvertedRowObjects(JsonDuckDBValueConverter)) {
-      await onRows(rows.map((row) => toResultRow(row as Record<string, Json>, columns)), columns);
+      await onRows(rows.map((row) => toResultRow(row as Record<string, Json>, columns)), plainColumns);
     }
-    return columns;
+    return plainColumns;
   }
 
   close(): void {
@@ -68,22 +74,43 @@ const INTEGER_TYPES = new Set<DuckDBTypeId>([
   DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT, DuckDBTypeId.UHUGEINT,
 ]);
 
-interface DescribedColumn extends ResultColumn {
-  readonly integer: boolean;
+interface DescribedColumn {
+  readonly column: ResultColumn;
+  readonly convert: (value: Json) => ResultValue;
 }
 
 function describeColumns(names: readonly string[], types: readonly DuckDBType[]): DescribedColumn[] {
   return names.map((name, index) => {
     const type = types[index];
-    return { name, type: type ? type.toString() : 'UNKNOWN', integer: type ? INTEGER_TYPES.has(type.typeId) : false };
+    return { column: { name, type: type ? type.toString() : 'UNKNOWN' }, convert: type ? converterFor(type) : (value) => value as ResultValue };
   });
+}
+
+/** Turns DuckDB's JSON form of a value into ours: integers that fit a double become numbers, at any depth. */
+function converterFor(type: DuckDBType): (value: Json) => ResultValue {
+  if (INTEGER_TYPES.has(type.typeId)) return (value) => (typeof value === 'string' ? safeInteger(value) : (value as ResultValue));
+  if (type.typeId === DuckDBTypeId.LIST || type.typeId === DuckDBTypeId.ARRAY) {
+    const convertItem = converterFor((type as DuckDBListType | DuckDBArrayType).valueType);
+    return (value) => (Array.isArray(value) ? value.map((item) => convertItem(item)) : (value as ResultValue));
+  }
+  if (type.typeId === DuckDBTypeId.STRUCT) {
+    const struct = type as DuckDBStructType;
+    const converters = new Map(struct.entryNames.map((entry, index) => [entry, converterFor(struct.entryTypes[index] as DuckDBType)]));
+    return (value) => {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return value as ResultValue;
+      const out: Record<string, ResultValue> = {};
+      for (const [key, item] of Object.entries(value)) out[key] = (converters.get(key) ?? ((v: Json) => v as ResultValue))(item);
+      return out;
+    };
+  }
+  return (value) => value as ResultValue;
 }
 
 function toResultRow(row: Record<string, Json>, columns: readonly DescribedColumn[]): ResultRow {
   const out: ResultRow = {};
-  for (const column of columns) {
+  for (const { column, convert } of columns) {
     const value = row[column.name] ?? null;
-    out[column.name] = column.integer && typeof value === 'string' ? safeInteger(value) : (value as ResultValue);
+    out[column.name] = value === null ? null : convert(value);
   }
   return out;
 }
