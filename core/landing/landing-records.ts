@@ -57,11 +57,12 @@ export async function spoolLandingObjects(storage: Storage, objects: readonly Ob
       fetchAhead(ordinal);
       const body = await (pending.get(ordinal) as Promise<Buffer>);
       pending.delete(ordinal);
+      const object = spoolObject(objects[ordinal] as ObjectInfo);
       bytesRead += body.length;
       lines.reset();
       for await (const record of readObjectRecords(body)) {
         records += 1;
-        lines.add(ordinal, record.recordIndex, record.raw, record.errorCode ?? '', record.errorDetail);
+        lines.add(object, record.recordIndex, record.raw, record.errorCode ?? '', record.errorDetail);
       }
       writeAll(spool, lines.contents());
     }
@@ -73,25 +74,17 @@ export async function spoolLandingObjects(storage: Storage, objects: readonly Ob
 
 /** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
 export async function loadLandingSpool(engine: Engine, spool: LandingSpool, relation: string): Promise<void> {
-  const objectsTable = quoteIdentifier(`${relation}__objects`);
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${objectsTable} (ordinal INTEGER, key VARCHAR, last_modified TIMESTAMP)`);
-  for (let start = 0; start < spool.objects.length; start += 500) {
-    const values = spool.objects
-      .slice(start, start + 500)
-      .map((object, offset) => `(${start + offset}, ${quoteLiteral(object.key)}, make_timestamp(${Math.round(object.lastModifiedMs * 1000)}::BIGINT))`);
-    await engine.run(`INSERT INTO ${objectsTable} VALUES ${values.join(', ')}`);
-  }
-  const columns = `{'ordinal': 'INTEGER', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
+  const columns = `{'source_object': 'VARCHAR', 'last_modified_ms': 'BIGINT', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
+  // Every line carries its object's key: joining an object table instead costs more than the bytes.
   await engine.run(`
     CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(relation)} AS
-    SELECT o.key AS source_object,
-           r.record_index,
-           o.last_modified AS object_last_modified,
-           CASE r.encoding WHEN 'b64' THEN decode(from_base64(r.payload)) ELSE coalesce(r.payload, '') END AS raw,
-           r.split_error
+    SELECT CASE WHEN contains(encoding, 'k') THEN decode(from_base64(source_object)) ELSE source_object END AS source_object,
+           record_index,
+           make_timestamp(last_modified_ms * 1000) AS object_last_modified,
+           CASE WHEN contains(encoding, 'p') THEN decode(from_base64(payload)) ELSE coalesce(payload, '') END AS raw,
+           split_error
     FROM read_csv(${quoteLiteral(spool.path)}, delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
-                  header = false, auto_detect = false, columns = ${columns}, max_line_size = ${MAX_LINE_BYTES}) AS r
-    JOIN ${objectsTable} AS o ON o.ordinal = r.ordinal`);
+                  header = false, auto_detect = false, columns = ${columns}, max_line_size = ${MAX_LINE_BYTES})`);
 }
 
 /**
@@ -130,9 +123,25 @@ const SEPARATOR_BYTE = 0x1f;
 const NEWLINE_BYTE = 0x0a;
 const RETURN_BYTE = 0x0d;
 
+/** An object's fields as every one of its spool lines starts: key (base64 when it holds a separator) and modified time. */
+interface SpoolObject {
+  readonly prefix: Buffer;
+  readonly keyEncoded: boolean;
+}
+
+function spoolObject(object: ObjectInfo): SpoolObject {
+  const keyEncoded = /[\n\r\x1f]/.test(object.key);
+  const key = keyEncoded ? Buffer.from(object.key, 'utf8').toString('base64') : object.key;
+  return {
+    prefix: Buffer.from(`${key}${FIELD_SEPARATOR}${Math.round(object.lastModifiedMs)}${FIELD_SEPARATOR}`, 'utf8'),
+    keyEncoded,
+  };
+}
+
 /**
- * The spool lines of one object, written into one growing buffer: ordinal, record index, error code,
- * encoding, then the record's bytes as they are (base64 when they hold a line or field separator).
+ * The spool lines of one object, written into one growing buffer: key, modified time, record index,
+ * error code, encoding flags, then the record's bytes as they are (base64 when they hold a line or field
+ * separator).
  */
 class SpoolBuffer {
   private buffer: Buffer;
@@ -142,7 +151,7 @@ class SpoolBuffer {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
-  add(ordinal: number, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): void {
+  add(object: SpoolObject, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): void {
     let code = errorCode;
     let payload: Buffer = errorDetail === undefined ? raw : Buffer.from(errorDetail, 'utf8');
     if (code === '' && payload.length > MAX_RECORD_BYTES) {
@@ -154,14 +163,15 @@ class SpoolBuffer {
       code = 'invalid_utf8';
       payload = Buffer.from(payload.toString('utf8'), 'utf8');
     }
-    let encoding = '';
+    let encoding = object.keyEncoded ? 'k' : '';
     if (payload.indexOf(NEWLINE_BYTE) >= 0 || payload.indexOf(RETURN_BYTE) >= 0 || payload.indexOf(SEPARATOR_BYTE) >= 0) {
       payload = Buffer.from(payload.toString('base64'), 'latin1');
-      encoding = 'b64';
+      encoding += 'p';
     }
-    const prefix = `${ordinal}${FIELD_SEPARATOR}${recordIndex}${FIELD_SEPARATOR}${code}${FIELD_SEPARATOR}${encoding}${FIELD_SEPARATOR}`;
-    this.reserve(prefix.length + payload.length + 1);
-    this.length += this.buffer.write(prefix, this.length, 'latin1');
+    const fields = `${recordIndex}${FIELD_SEPARATOR}${code}${FIELD_SEPARATOR}${encoding}${FIELD_SEPARATOR}`;
+    this.reserve(object.prefix.length + fields.length + payload.length + 1);
+    this.length += object.prefix.copy(this.buffer, this.length);
+    this.length += this.buffer.write(fields, this.length, 'latin1');
     this.length += payload.copy(this.buffer, this.length);
     this.buffer[this.length] = NEWLINE_BYTE;
     this.length += 1;
