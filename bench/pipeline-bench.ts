@@ -99,8 +99,9 @@ const ratio = pipelineMs / handwrittenMs;
 const lines: string[] = [];
 lines.push(`medallion benchmark: ${events} events (${records} landing records), median of ${options.repeat} run(s)`);
 lines.push('');
+lines.push('jobs run as `medallion run --all` runs them: independent ones side by side, so job times overlap');
 lines.push(`${'job'.padEnd(24)}${'wall s'.padStart(10)}${'records read'.padStart(15)}${'records/s'.padStart(12)}`);
-const jobNames = pipelineRuns[0]?.jobs.map((job) => job.job) ?? [];
+const jobNames = [...new Set(pipelineRuns.flatMap((r) => r.jobs.map((job) => job.job)))];
 for (const name of jobNames) {
   const wall = median(pipelineRuns.map((r) => r.jobs.find((job) => job.job === name)?.wallMs ?? 0));
   const read = pipelineRuns[0]?.jobs.find((job) => job.job === name)?.recordsRead ?? 0;

@@ -1,21 +1,20 @@
-import { openLocalLake, orderJobs, runJob } from '../core/index.ts';
+import { openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 
-/** Runs every job once over the lake (its own process, so peak RSS is the pipeline's alone) and prints JSON timings. */
+/**
+ * Runs every job once over the lake, as `medallion run --all` does (independent jobs side by side), in
+ * its own process so peak RSS is the pipeline's alone, and prints JSON timings.
+ */
 const directory = process.argv[2];
 if (!directory) throw new Error('usage: run-pipeline.ts LAKE_DIR');
 const lake = openLocalLake(directory);
-const jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number }[] = [];
 const started = performance.now();
-for (const job of orderJobs(PIPELINE_JOBS)) {
-  const jobStarted = performance.now();
-  const result = await runJob(lake, job);
-  jobs.push({
-    job: job.name,
-    wallMs: performance.now() - jobStarted,
-    recordsRead: result.recordsRead,
-    recordsWritten: Object.values(result.recordsWritten).reduce((sum, rows) => sum + rows, 0),
-  });
-}
+const results = await runJobs(lake, PIPELINE_JOBS);
 const totalMs = performance.now() - started;
+const jobs = results.map((result) => ({
+  job: result.job,
+  wallMs: result.elapsedMs,
+  recordsRead: result.recordsRead,
+  recordsWritten: Object.values(result.recordsWritten).reduce((sum, rows) => sum + rows, 0),
+}));
 process.stdout.write(`${JSON.stringify({ totalMs, jobs, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);

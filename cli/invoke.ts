@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, describeError, MedallionError, openLocalLake, type Lake } from '../core/index.ts';
+import { ConfigError, describeError, MedallionError, openLocalLake, runJobs, type Lake } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
-import { describeRun, runJobs, selectJobs } from './commands/run.ts';
+import { describeRun, selectJobs } from './commands/run.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 import type { CliIo } from './io.ts';
@@ -110,7 +110,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     .option('--all', 'run every job')
     .action(async (names: string[], flags: { all?: boolean }) => {
       const jobs = selectJobs(names, flags.all ?? false, PIPELINE_JOBS);
-      await runJobs(lake(), jobs, (result) => void io.out(`${describeRun(result)}\n`));
+      await runJobs(lake(), jobs, { onResult: (result) => void io.out(`${describeRun(result)}\n`) });
     });
 
   program

@@ -1,9 +1,9 @@
-import { attachTables, type Lake } from '../../core/index.ts';
+import { attachTables, runJobs, type Lake } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding, type GenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
 import { renderTable } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
-import { describeRun, runJobs, selectJobs } from './run.ts';
+import { describeRun, selectJobs } from './run.ts';
 import { listTables } from './tables.ts';
 
 /** Simulates a week of Todo API traffic, runs every job, and shows what each layer now holds. */
@@ -12,7 +12,7 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
   io.err(`Generating ${options.days} days of Todo API change data from ${options.start} (seed ${options.seed}) into ${lake.storage.location}\n`);
   const summary = await generateLanding(lake.storage, options);
   io.err(`${summaryLine(summary)}\n\nRunning the pipeline:\n`);
-  await runJobs(lake, selectJobs([], true, PIPELINE_JOBS), (result) => io.err(`  ${describeRun(result)}\n`));
+  await runJobs(lake, selectJobs([], true, PIPELINE_JOBS), { onResult: (result) => io.err(`  ${describeRun(result)}\n`) });
 
   const tables = await listTables(lake);
   await io.out('\nRows per table\n');

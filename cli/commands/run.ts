@@ -1,4 +1,4 @@
-import { ConfigError, orderJobs, runJob, type Job, type JobRunResult, type Lake } from '../../core/index.ts';
+import { ConfigError, orderJobs, type Job, type JobRunResult } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 /** Jobs named on the command line (or all of them), in dependency order; unknown names are refused together. */
@@ -14,17 +14,6 @@ export function selectJobs(names: readonly string[], all: boolean, jobs: readonl
   }
   const chosen = new Set(names);
   return orderJobs(jobs.filter((job) => chosen.has(job.name)));
-}
-
-/** Runs jobs one after another; stops at the first failure (later jobs would read stale input). */
-export async function runJobs(lake: Lake, jobs: readonly Job[], onResult: (result: JobRunResult) => void = () => undefined): Promise<JobRunResult[]> {
-  const results: JobRunResult[] = [];
-  for (const job of jobs) {
-    const result = await runJob(lake, job);
-    results.push(result);
-    onResult(result);
-  }
-  return results;
 }
 
 export function describeRun(result: JobRunResult): string {

@@ -78,12 +78,17 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       steps: [
         {
           name: 'typed',
-          sql: typeImagesSql(
-            `(SELECT event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction},
-                     row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
-              FROM ${input('bronze')})`,
-            entity.rules,
-          ),
+          // Images are kept only for events that will be quarantined (as their raw text).
+          sql: `
+            SELECT * EXCLUDE (keys, new_image),
+                   CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
+                   CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
+            FROM (${typeImagesSql(
+              `(SELECT event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction},
+                       row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
+                FROM ${input('bronze')})`,
+              entity.rules,
+            )})`,
         },
       ],
       outputs: {

@@ -1,0 +1,61 @@
+import type { Job } from '../job/index.ts';
+import type { Lake } from '../lake.ts';
+import { runJob, type JobRunResult, type RunOptions } from './job-runner.ts';
+import { orderJobs } from './job-order.ts';
+
+export interface RunJobsOptions extends RunOptions {
+  /** Jobs that may run at the same time when neither reads the other's tables (default 2). */
+  readonly concurrency?: number;
+  readonly onResult?: (result: JobRunResult) => void;
+}
+
+/**
+ * Runs jobs as a graph: each starts once every job that writes a table it reads has succeeded, and
+ * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
+ * new job starts; the ones running finish, then the first error is thrown.
+ */
+export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobsOptions = {}): Promise<JobRunResult[]> {
+  const ordered = orderJobs(jobs);
+  const writerOf = new Map<string, Job>();
+  for (const job of ordered) for (const output of job.outputs) writerOf.set(output.name, job);
+  const upstream = new Map(
+    ordered.map((job) => [
+      job,
+      Object.values(job.sources).flatMap((source) => {
+        const writer = source.kind === 'table' ? writerOf.get(source.table) : undefined;
+        return writer && writer !== job ? [writer] : [];
+      }),
+    ]),
+  );
+  const concurrency = Math.max(1, options.concurrency ?? 2);
+  const done = new Set<Job>();
+  const started = new Set<Job>();
+  const results: JobRunResult[] = [];
+  const running = new Map<Job, Promise<void>>();
+  let failure: unknown;
+
+  for (;;) {
+    if (failure === undefined) {
+      for (const job of ordered) {
+        if (running.size >= concurrency) break;
+        if (started.has(job) || !(upstream.get(job) ?? []).every((dependency) => done.has(dependency))) continue;
+        started.add(job);
+        const run = runJob(lake, job, options).then(
+          (result) => {
+            done.add(job);
+            results.push(result);
+            options.onResult?.(result);
+          },
+          (error: unknown) => {
+            failure ??= error;
+          },
+        );
+        running.set(job, run.finally(() => running.delete(job)));
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  if (failure !== undefined) throw failure;
+  return results;
+}
