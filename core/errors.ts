@@ -53,6 +53,37 @@ export class CommitConflictError extends MedallionError {
   }
 }
 
+/** A run held a job's lock and lost it (its lease ran out and another run took over). */
+export class LockLostError extends MedallionError {
+  readonly lock: string;
+  constructor(lock: string, message: string) {
+    super('LOCK_LOST', `lock ${lock}: ${message}`, { hint: 'the run stopped heartbeating for longer than its lease; nothing it had not committed is visible' });
+    this.lock = lock;
+  }
+}
+
+/** Another run of the job holds its lock. */
+export class JobBusyError extends MedallionError {
+  readonly job: string;
+  constructor(job: string, holder: string, leaseEnds: string) {
+    super('JOB_ALREADY_RUNNING', `job ${job} is already running (run ${holder}, lease until ${leaseEnds})`, {
+      hint: 'wait for it, pass --wait to queue behind it, or see `medallion runs ' + job + '`; a dead run stops blocking when its lease ends',
+    });
+    this.job = job;
+  }
+}
+
+/** An attempt ran past its timeout; nothing it did was committed. */
+export class JobTimeoutError extends MedallionError {
+  readonly job: string;
+  constructor(job: string, runId: string, timeoutMinutes: number) {
+    super('JOB_TIMEOUT', `job ${job} run ${runId} ran longer than its timeout of ${timeoutMinutes} minutes and was stopped; nothing was committed`, {
+      hint: 'raise --timeout, or look at what made the run slow (`medallion runs`)',
+    });
+    this.job = job;
+  }
+}
+
 /** A table, job or object that was asked for does not exist. */
 export class NotFoundError extends MedallionError {
   constructor(code: string, message: string, options: { hint?: string } = {}) {

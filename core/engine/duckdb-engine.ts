@@ -63,6 +63,10 @@ export class DuckDbEngine implements Engine {
     return plainColumns;
   }
 
+  interrupt(): void {
+    this.connection.interrupt();
+  }
+
   close(): void {
     this.connection.closeSync();
     this.instance.closeSync();

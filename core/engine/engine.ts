@@ -31,5 +31,7 @@ export interface Engine {
   query(sql: string): Promise<QueryResult>;
   /** A result of any size, delivered in chunks; returns the columns. */
   stream(sql: string, onRows: (rows: readonly ResultRow[], columns: readonly ResultColumn[]) => Promise<void> | void): Promise<readonly ResultColumn[]>;
+  /** Stops the statement running now (it fails with an interruption error); for timeouts. */
+  interrupt(): void;
   close(): void;
 }

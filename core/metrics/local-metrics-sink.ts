@@ -25,6 +25,15 @@ export class LocalMetricsSink implements MetricsSink {
     return path.join(this.directory, 'medallion.prom');
   }
 
+  get eventsPath(): string {
+    return path.join(this.directory, 'events.jsonl');
+  }
+
+  async emitEvent(event: object): Promise<void> {
+    await mkdir(this.directory, { recursive: true });
+    await appendFile(this.eventsPath, `${JSON.stringify(event)}\n`);
+  }
+
   get latestPath(): string {
     return path.join(this.directory, 'latest.json');
   }

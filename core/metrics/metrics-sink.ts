@@ -18,4 +18,6 @@ export interface MetricDatum {
  */
 export interface MetricsSink {
   emit(datums: readonly MetricDatum[]): Promise<void>;
+  /** An event such as Glue's "Glue Job State Change"; locally a line of `events.jsonl`, in AWS EventBridge. */
+  emitEvent(event: object): Promise<void>;
 }

@@ -24,6 +24,11 @@ export interface RunOptions {
   readonly now?: () => Date;
   /** Landing bytes per batch for `perRecord` jobs (default 128 MiB). */
   readonly batchBytes?: number;
+  /**
+   * Aborts the run (a timeout, a lost lock): the running statement is interrupted, nothing is committed
+   * and staged files are removed. A run already past its commit completes.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface JobRunResult {
@@ -65,7 +70,12 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const stages: OutputStage[] = [];
   const releases: (() => Promise<void>)[] = [];
   let committed = false;
+  const signal = options.signal;
+  const interrupt = () => engine.interrupt();
+  signal?.addEventListener('abort', interrupt, { once: true });
+  const checkpoint = () => signal?.throwIfAborted();
   try {
+    checkpoint();
     const basedOn = await lake.state.readRoot();
     let recordsRead = 0;
     let bytesRead = 0;
@@ -135,10 +145,12 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         bytesRead += spool.bytesRead;
       }
       for (const step of plan.steps ?? []) {
+        checkpoint();
         await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
       }
       const batchFolder = batchCount > 1 ? `batch-${String(batch).padStart(5, '0')}` : '';
       for (const stage of stages) {
+        checkpoint();
         const sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
         if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder)));
       }
@@ -176,6 +188,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       }
     }
 
+    checkpoint();
     const { root } = await commitTables(lake.state, { runId, basedOn, writes, now });
     committed = true;
     const completedAt = now();
@@ -197,9 +210,11 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     await lake.metrics.emit(runMetrics(result, completedAt.getTime()));
     return result;
   } catch (error) {
+    if (signal?.aborted && !committed) throw signal.reason;
     if (error instanceof MedallionError) throw error;
     throw new JobRunError(job.name, runId, error instanceof Error ? error.message : String(error), { cause: error });
   } finally {
+    signal?.removeEventListener('abort', interrupt);
     await Promise.allSettled(releases.map((release) => release()));
     await Promise.allSettled(stages.map((stage) => stage.area.dispose({ discardStored: !committed })));
     engine.close();

@@ -1,15 +1,20 @@
 import { link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { MedallionError, NotFoundError } from '../errors.ts';
-import { EMPTY_ROOT, type LakeRoot, type StateStore } from './state-store.ts';
+import { LockLostError, MedallionError, NotFoundError } from '../errors.ts';
+import { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 const SEQ_WIDTH = 12;
+const GENERATION_FILE = /^(\d+)\.json$/;
 
 /**
  * State in files under a folder (`<lake>/_state`). A root is the file `roots/<seq>.json`, created with a
  * hard link from a fully written temporary file: the link fails if that sequence exists, which makes
  * the swap atomic and exclusive, and a reader never sees a half-written root.
+ *
+ * A lock is the folder `locks/<name>/` of generation files made the same way; the highest generation is
+ * the lock's state, so taking, renewing and releasing are each one exclusive create. Records are
+ * `records/<collection>/<id>.json`, replaced by rename.
  */
 export class FileStateStore implements StateStore {
   readonly directory: string;
@@ -22,6 +27,32 @@ export class FileStateStore implements StateStore {
 
   private rootPath(seq: number): string {
     return path.join(this.directory, 'roots', `${String(seq).padStart(SEQ_WIDTH, '0')}.json`);
+  }
+
+  private lockPath(name: string, generation: number): string {
+    return path.join(this.lockDirectory(name), `${String(generation).padStart(SEQ_WIDTH, '0')}.json`);
+  }
+
+  private lockDirectory(name: string): string {
+    if (name === '' || name === '.' || /[/\\]/.test(name) || name.includes('..')) {
+      throw new MedallionError('STATE_LOCK_NAME_INVALID', `lock name ${JSON.stringify(name)} is not valid`, { hint: 'a lock name is one path segment, like a job name: no "/" and no ".."' });
+    }
+    return path.join(this.directory, 'locks', name);
+  }
+
+  private recordDirectory(collection: string): string {
+    const segments = collection.split('/');
+    if (collection.includes('..') || collection.includes('\\') || segments.some((segment) => segment === '' || segment === '.')) {
+      throw new MedallionError('STATE_RECORD_COLLECTION_INVALID', `record collection ${JSON.stringify(collection)} is not valid`, { hint: 'use non-empty segments joined by "/", like runs/silver.tasks, without ".."' });
+    }
+    return path.join(this.directory, 'records', ...segments);
+  }
+
+  private recordPath(collection: string, id: string): string {
+    if (id === '' || id === '.' || /[/\\]/.test(id) || id.includes('..')) {
+      throw new MedallionError('STATE_RECORD_ID_INVALID', `record id ${JSON.stringify(id)} in ${collection} is not valid`, { hint: 'a record id is a file name: no "/" and no ".."' });
+    }
+    return path.join(this.recordDirectory(collection), `${id}.json`);
   }
 
   private documentPath(id: string): string {
@@ -51,15 +82,7 @@ export class FileStateStore implements StateStore {
     if (next.seq > 1 && !(await this.readRootFile(next.seq - 1))) {
       throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
-    const temporary = await this.writeTemporary(path.dirname(target), JSON.stringify(next));
-    try {
-      await link(temporary, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
-    } finally {
-      await rm(temporary, { force: true });
-    }
+    if (!(await this.createExclusive(target, JSON.stringify(next)))) return false;
     await this.writeHeadHint(next.seq);
     return true;
   }
@@ -79,6 +102,118 @@ export class FileStateStore implements StateStore {
         throw new NotFoundError('STATE_DOCUMENT_MISSING', `state document ${id} is missing from ${this.location}`);
       }
       throw error;
+    }
+  }
+
+  async acquireLock(name: string, owner: string, leaseMs: number, nowMs: number): Promise<LockLease | undefined> {
+    const latest = await this.readLock(name);
+    if (latest && !latest.released && latest.expiresAtMs > nowMs) return undefined;
+    const lease: LockLease = { name, owner, generation: (latest?.generation ?? 0) + 1, expiresAtMs: nowMs + leaseMs };
+    return (await this.writeLockGeneration({ ...lease, released: false })) ? lease : undefined;
+  }
+
+  async renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease> {
+    const latest = await this.readLock(lease.name);
+    if (!isCurrent(lease, latest)) throw lockLost(lease, latest);
+    const renewed: LockLease = { ...lease, generation: lease.generation + 1, expiresAtMs: nowMs + leaseMs };
+    if (!(await this.writeLockGeneration({ ...renewed, released: false }))) throw lockLost(lease, await this.readLock(lease.name));
+    return renewed;
+  }
+
+  async releaseLock(lease: LockLease): Promise<void> {
+    if (!isCurrent(lease, await this.readLock(lease.name))) return;
+    // Losing this write means someone moved the lock on since; their state is the one to keep.
+    await this.writeLockGeneration({ ...lease, generation: lease.generation + 1, released: true });
+  }
+
+  async readLock(name: string): Promise<LockState | undefined> {
+    for (;;) {
+      const generation = (await this.listLockGenerations(name)).at(-1);
+      if (generation === undefined) return undefined;
+      try {
+        return JSON.parse(await readFile(this.lockPath(name, generation), 'utf8')) as LockState;
+      } catch (error) {
+        // Pruned between listing and reading: newer generations exist, so list again.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+
+  async putRecord(collection: string, id: string, body: unknown): Promise<void> {
+    const target = this.recordPath(collection, id);
+    const temporary = await this.writeTemporary(path.dirname(target), JSON.stringify(body));
+    await rename(temporary, target);
+  }
+
+  async getRecord<T>(collection: string, id: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(this.recordPath(collection, id), 'utf8')) as T;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async listRecords<T>(collection: string): Promise<T[]> {
+    const directory = this.recordDirectory(collection);
+    let entries;
+    try {
+      entries = await readdir(directory, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    // Byte order of the UTF-8 ids, the order a DynamoDB sort key gives, not UTF-16 code unit order.
+    const ids = entries
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+      .map((entry) => entry.name.slice(0, -'.json'.length))
+      .sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
+    return Promise.all(ids.map(async (id) => JSON.parse(await readFile(path.join(directory, `${id}.json`), 'utf8')) as T));
+  }
+
+  /**
+   * Creates the file for `state.generation`; false when another writer created it first. Old generations
+   * are pruned, so a writer that stalled between reading and writing could recreate a generation that
+   * was already superseded and deleted: only a write that is still the highest generation counts.
+   */
+  private async writeLockGeneration(state: LockState): Promise<boolean> {
+    const target = this.lockPath(state.name, state.generation);
+    if (!(await this.createExclusive(target, JSON.stringify(state)))) return false;
+    const generations = await this.listLockGenerations(state.name);
+    if (generations.at(-1) !== state.generation) return false;
+    // Keep this generation and the one before it; deleting is best effort, a leftover is only clutter.
+    const stale = generations.filter((generation) => generation < state.generation - 1);
+    await Promise.all(stale.map((generation) => rm(this.lockPath(state.name, generation), { force: true }).catch(() => undefined)));
+    return true;
+  }
+
+  /** Generations present on disk, lowest first. */
+  private async listLockGenerations(name: string): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.lockDirectory(name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return names
+      .map((file) => GENERATION_FILE.exec(file)?.[1])
+      .filter((digits) => digits !== undefined)
+      .map(Number)
+      .sort((left, right) => left - right);
+  }
+
+  /** Writes `text` to `target` only if `target` does not exist yet; false when it does. */
+  private async createExclusive(target: string, text: string): Promise<boolean> {
+    const temporary = await this.writeTemporary(path.dirname(target), text);
+    try {
+      await link(temporary, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temporary, { force: true });
     }
   }
 
@@ -129,4 +264,15 @@ export class FileStateStore implements StateStore {
     }
     return temporary;
   }
+}
+
+function isCurrent(lease: LockLease, latest: LockState | undefined): boolean {
+  return latest !== undefined && !latest.released && latest.generation === lease.generation && latest.owner === lease.owner;
+}
+
+function lockLost(lease: LockLease, latest: LockState | undefined): LockLostError {
+  const held = `owner ${lease.owner} held generation ${lease.generation}`;
+  if (!latest) return new LockLostError(lease.name, `${held}, but the lock no longer exists`);
+  if (latest.released) return new LockLostError(lease.name, `${held}, but the lock was released at generation ${latest.generation} by ${latest.owner}`);
+  return new LockLostError(lease.name, `${held}, but ${latest.owner} holds it now at generation ${latest.generation}`);
 }

@@ -1,2 +1,2 @@
-export { EMPTY_ROOT, type LakeRoot, type StateStore, type TableRef } from './state-store.ts';
+export { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore, type TableRef } from './state-store.ts';
 export { FileStateStore } from './file-state-store.ts';

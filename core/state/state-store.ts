@@ -22,6 +22,26 @@ export interface LakeRoot {
 export const EMPTY_ROOT: LakeRoot = Object.freeze({ seq: 0, committedAt: new Date(0).toISOString(), runId: null, tables: {}, bookmarks: {} });
 
 /**
+ * A held lock. `generation` grows with every acquire and renew of the lock (by anyone), so it also serves
+ * as a fencing token: a holder whose renew finds a higher generation has lost the lock.
+ */
+export interface LockLease {
+  readonly name: string;
+  readonly owner: string;
+  readonly generation: number;
+  readonly expiresAtMs: number;
+}
+
+/** What a lock looks like to someone who does not hold it. */
+export interface LockState {
+  readonly name: string;
+  readonly owner: string;
+  readonly generation: number;
+  readonly expiresAtMs: number;
+  readonly released: boolean;
+}
+
+/**
  * Where commits, manifests and bookmarks live: files in the lake on the embedded default, a DynamoDB
  * table in AWS. Documents are immutable once written; the root moves by compare-and-swap.
  *
@@ -37,4 +57,25 @@ export interface StateStore {
   swapRoot(next: LakeRoot): Promise<boolean>;
   putDocument(id: string, body: unknown): Promise<void>;
   getDocument<T>(id: string): Promise<T>;
+
+  /**
+   * Takes lock `name` for `owner` when it is free, released, or its lease ended before `nowMs` (a holder
+   * that died stops blocking once its lease runs out). Undefined when a live holder has it. Of two callers
+   * racing for the same lock, at most one gets it.
+   */
+  acquireLock(name: string, owner: string, leaseMs: number, nowMs: number): Promise<LockLease | undefined>;
+  /**
+   * Extends a held lease (the heartbeat). Throws LockLostError when someone took the lock since; a lease
+   * that ran out but was not taken over yet can still be renewed.
+   */
+  renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease>;
+  /** Gives the lock up; a lease that was already lost is left alone. */
+  releaseLock(lease: LockLease): Promise<void>;
+  readLock(name: string): Promise<LockState | undefined>;
+
+  /** Mutable records, such as job runs: the last write of an id wins. `collection` is like `runs/silver.tasks`. */
+  putRecord(collection: string, id: string, body: unknown): Promise<void>;
+  getRecord<T>(collection: string, id: string): Promise<T | undefined>;
+  /** Every record of a collection, in the byte order of their UTF-8 ids (DynamoDB's sort-key order). */
+  listRecords<T>(collection: string): Promise<T[]>;
 }

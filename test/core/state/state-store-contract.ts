@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_ROOT, MedallionError, NotFoundError, type LakeRoot, type StateStore } from '../../../core/index.ts';
+import { EMPTY_ROOT, LockLostError, MedallionError, NotFoundError, type LakeRoot, type LockLease, type StateStore } from '../../../core/index.ts';
+
+/** A fixed clock for lock tests: leases are judged by the `nowMs` passed in, never by the wall clock. */
+const T0 = Date.UTC(2025, 10, 1);
+const LEASE_MS = 30_000;
 
 /** A root that follows `previous`, marked with `runId` so a test can tell whose commit won. */
 export function nextRoot(previous: LakeRoot, runId: string, seq = previous.seq + 1): LakeRoot {
@@ -88,6 +92,154 @@ export function stateStoreContract(implementation: string, makeStore: () => Prom
       const error = await store.getDocument('manifests/silver.tasks/none').catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(NotFoundError);
       expect((error as NotFoundError).code).toBe('STATE_DOCUMENT_MISSING');
+    });
+
+    describe('locks', () => {
+      async function held(store: StateStore, owner = 'run_a', name = 'silver.tasks'): Promise<LockLease> {
+        const lease = await store.acquireLock(name, owner, LEASE_MS, T0);
+        if (!lease) throw new Error(`expected ${owner} to acquire ${name}`);
+        return lease;
+      }
+
+      it('acquires a free lock, and readLock shows the holder', async () => {
+        const store = await makeStore();
+        expect(await store.readLock('silver.tasks')).toBeUndefined();
+        const lease = await held(store);
+        expect(lease).toMatchObject({ name: 'silver.tasks', owner: 'run_a', expiresAtMs: T0 + LEASE_MS });
+        expect(Number.isSafeInteger(lease.generation) && lease.generation > 0).toBe(true);
+        expect(await store.readLock('silver.tasks')).toEqual({ ...lease, released: false });
+      });
+
+      it('refuses every other acquire while the lease is live, even by the same owner', async () => {
+        const store = await makeStore();
+        const lease = await held(store);
+        expect(await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, T0 + LEASE_MS - 1)).toBeUndefined();
+        expect(await store.acquireLock('silver.tasks', 'run_a', LEASE_MS, T0 + 1)).toBeUndefined();
+        expect(await store.readLock('silver.tasks')).toEqual({ ...lease, released: false });
+      });
+
+      it('keeps locks of different names apart', async () => {
+        const store = await makeStore();
+        await held(store, 'run_a', 'silver.tasks');
+        const other = await store.acquireLock('gold.daily_summary', 'run_b', LEASE_MS, T0);
+        expect(other).toMatchObject({ name: 'gold.daily_summary', owner: 'run_b' });
+        expect((await store.readLock('silver.tasks'))?.owner).toBe('run_a');
+      });
+
+      it('lets another owner take over once the lease has run out', async () => {
+        const store = await makeStore();
+        const first = await held(store);
+        const second = await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, first.expiresAtMs);
+        expect(second).toMatchObject({ name: 'silver.tasks', owner: 'run_b', expiresAtMs: first.expiresAtMs + LEASE_MS });
+        expect(second!.generation).toBeGreaterThan(first.generation);
+        expect(await store.readLock('silver.tasks')).toEqual({ ...second, released: false });
+      });
+
+      it('renews a held lease: a later expiry and a higher generation that keep others out', async () => {
+        const store = await makeStore();
+        const lease = await held(store);
+        const renewed = await store.renewLock(lease, LEASE_MS, T0 + 20_000);
+        expect(renewed).toMatchObject({ name: 'silver.tasks', owner: 'run_a', expiresAtMs: T0 + 20_000 + LEASE_MS });
+        expect(renewed.generation).toBeGreaterThan(lease.generation);
+        // Past the first lease's expiry, the renewed one still holds.
+        expect(await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, lease.expiresAtMs + 1)).toBeUndefined();
+        expect(await store.readLock('silver.tasks')).toEqual({ ...renewed, released: false });
+        // The superseded lease is no longer the holder's to renew.
+        const error = await store.renewLock(lease, LEASE_MS, T0 + 21_000).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LockLostError);
+      });
+
+      it('throws LockLostError LOCK_LOST, naming the new owner, when renewing after a takeover', async () => {
+        const store = await makeStore();
+        const lease = await held(store);
+        const taker = await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, lease.expiresAtMs + 5);
+        expect(taker).toBeDefined();
+        const error = await store.renewLock(lease, LEASE_MS, lease.expiresAtMs + 10).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LockLostError);
+        expect((error as LockLostError).code).toBe('LOCK_LOST');
+        expect((error as LockLostError).lock).toBe('silver.tasks');
+        expect((error as LockLostError).message).toContain('run_b');
+        expect(await store.readLock('silver.tasks')).toEqual({ ...taker, released: false });
+      });
+
+      it('frees the lock on release, and a released lease cannot be renewed', async () => {
+        const store = await makeStore();
+        const lease = await held(store);
+        await store.releaseLock(lease);
+        expect(await store.readLock('silver.tasks')).toMatchObject({ name: 'silver.tasks', owner: 'run_a', released: true });
+        const next = await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, T0 + 1);
+        expect(next).toMatchObject({ owner: 'run_b' });
+        const error = await store.renewLock(lease, LEASE_MS, T0 + 2).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LockLostError);
+      });
+
+      it('leaves the new holder alone when a lost lease is released', async () => {
+        const store = await makeStore();
+        const lost = await held(store);
+        const taker = await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, lost.expiresAtMs);
+        expect(taker).toBeDefined();
+        await store.releaseLock(lost);
+        expect(await store.readLock('silver.tasks')).toEqual({ ...taker, released: false });
+        expect(await store.acquireLock('silver.tasks', 'run_c', LEASE_MS, lost.expiresAtMs + 1)).toBeUndefined();
+      });
+
+      it('raises the generation with every acquire, renew and release', async () => {
+        const store = await makeStore();
+        const generations: number[] = [];
+        const first = await held(store);
+        generations.push(first.generation);
+        const renewed = await store.renewLock(first, LEASE_MS, T0 + 1_000);
+        generations.push(renewed.generation);
+        await store.releaseLock(renewed);
+        generations.push((await store.readLock('silver.tasks'))!.generation);
+        const second = await store.acquireLock('silver.tasks', 'run_b', LEASE_MS, T0 + 2_000);
+        generations.push(second!.generation);
+        const takeover = await store.acquireLock('silver.tasks', 'run_c', LEASE_MS, second!.expiresAtMs);
+        generations.push(takeover!.generation);
+        for (let index = 1; index < generations.length; index += 1) expect(generations[index]).toBeGreaterThan(generations[index - 1]!);
+      });
+
+      it('gives a free lock to exactly one of many concurrent acquires', async () => {
+        const store = await makeStore();
+        const owners = Array.from({ length: 20 }, (_, index) => `run_${index}`);
+        const leases = await Promise.all(owners.map((owner) => store.acquireLock('silver.tasks', owner, LEASE_MS, T0)));
+        const won = leases.filter((lease) => lease !== undefined);
+        expect(won).toHaveLength(1);
+        expect(await store.readLock('silver.tasks')).toEqual({ ...won[0], released: false });
+      });
+    });
+
+    describe('records', () => {
+      it('round-trips a record, and the last put of an id wins', async () => {
+        const store = await makeStore();
+        const run = { runId: 'jr_1', job: 'silver.tasks', status: 'running', note: 'héllo "quoted"' };
+        await store.putRecord('runs/silver.tasks', 'jr_1', run);
+        expect(await store.getRecord('runs/silver.tasks', 'jr_1')).toEqual(run);
+        await store.putRecord('runs/silver.tasks', 'jr_1', { ...run, status: 'succeeded' });
+        expect(await store.getRecord('runs/silver.tasks', 'jr_1')).toEqual({ ...run, status: 'succeeded' });
+        expect(await store.listRecords('runs/silver.tasks')).toEqual([{ ...run, status: 'succeeded' }]);
+      });
+
+      it('returns undefined for a missing record and [] for a missing collection', async () => {
+        const store = await makeStore();
+        expect(await store.getRecord('runs/silver.tasks', 'jr_none')).toBeUndefined();
+        expect(await store.listRecords('runs/silver.tasks')).toEqual([]);
+        await store.putRecord('runs/silver.tasks', 'jr_1', { n: 1 });
+        expect(await store.getRecord('runs/silver.tasks', 'jr_none')).toBeUndefined();
+        expect(await store.getRecord('runs/gold.daily_summary', 'jr_1')).toBeUndefined();
+      });
+
+      it('lists a collection in byte order of ids, apart from other collections', async () => {
+        const store = await makeStore();
+        // Byte order: digits < upper case < lower case, and 'a10' < 'a2'.
+        const ids = ['jr_a2', 'jr_Z', '0001', 'jr_a10', 'jr_b'];
+        for (const id of ids) await store.putRecord('runs/silver.tasks', id, { id });
+        await store.putRecord('runs/gold.daily_summary', 'jr_0', { id: 'gold' });
+        await store.putRecord('runs', 'silver.tasks', { id: 'parent' });
+        expect(await store.listRecords('runs/silver.tasks')).toEqual(['0001', 'jr_Z', 'jr_a10', 'jr_a2', 'jr_b'].map((id) => ({ id })));
+        expect(await store.listRecords('runs/gold.daily_summary')).toEqual([{ id: 'gold' }]);
+        expect(await store.listRecords('runs')).toEqual([{ id: 'parent' }]);
+      });
     });
   });
 }

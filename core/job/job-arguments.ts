@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+export const BOOKMARK_OPTIONS = ['job-bookmark-enable', 'job-bookmark-disable', 'job-bookmark-pause'] as const;
+export type BookmarkOption = (typeof BOOKMARK_OPTIONS)[number];
+
+/** A run's arguments, resolved the way Glue's `getResolvedOptions` resolves `sys.argv`. */
+export interface ResolvedJobArguments {
+  /** `--JOB_NAME`: the job being run. */
+  readonly jobName: string;
+  /** `--job-bookmark-option`, `job-bookmark-disable` when absent (Glue's default). */
+  readonly bookmarkOption: BookmarkOption;
+  /** `--job-bookmark-from` run id; only with `job-bookmark-pause`, and only together with `bookmarkTo`. */
+  readonly bookmarkFrom?: string;
+  /** `--job-bookmark-to` run id. */
+  readonly bookmarkTo?: string;
+  /** `--max-retries`, 0 to 10, default 0. */
+  readonly maxRetries: number;
+  /** `--timeout` in minutes, 1 to 10080 (Glue's 7-day cap), default 2880 (Glue's 48 hours). */
+  readonly timeoutMinutes: number;
+  /** The job's own declared arguments: their defaults, overridden by the run's values. */
+  readonly jobArguments: Readonly<Record<string, string>>;
+}
+
+export const JOB_ARGUMENTS_INVALID = 'JOB_ARGUMENTS_INVALID';
+export const JOB_ARGUMENT_DECLARATIONS_INVALID = 'JOB_ARGUMENT_DECLARATIONS_INVALID';
+
+export const DEFAULT_MAX_RETRIES = 0;
+export const MAX_MAX_RETRIES = 10;
+export const DEFAULT_TIMEOUT_MINUTES = 2880;
+export const MAX_TIMEOUT_MINUTES = 10_080;
+
+/** Names the framework resolves itself; a job cannot declare them. */
+export const FRAMEWORK_ARGUMENT_NAMES = ['JOB_NAME', 'job-bookmark-option', 'job-bookmark-from', 'job-bookmark-to', 'max-retries', 'timeout'] as const;
+
+/** AWS Glue's "internal, do not set" names: refused wherever they appear. */
+export const GLUE_INTERNAL_ARGUMENT_NAMES = ['conf', 'debug', 'mode'] as const;
+
+/**
+ * Names Glue sets itself and that `getResolvedOptions` refuses to resolve for a script. A job cannot
+ * declare them; on the command line they are ignored, as the runner sets run ids and the rest mean nothing here.
+ */
+export const GLUE_SET_ARGUMENT_NAMES = [
+  'JOB_ID',
+  'JOB_RUN_ID',
+  'WORKFLOW_NAME',
+  'WORKFLOW_RUN_ID',
+  'SECURITY_CONFIGURATION',
+  'continuation-option',
+  'encryption-type',
+  'enable-data-lineage',
+] as const;
+
+const FRAMEWORK_NAMES: ReadonlySet<string> = new Set(FRAMEWORK_ARGUMENT_NAMES);
+const GLUE_INTERNAL_NAMES: ReadonlySet<string> = new Set(GLUE_INTERNAL_ARGUMENT_NAMES);
+const GLUE_SET_NAMES: ReadonlySet<string> = new Set(GLUE_SET_ARGUMENT_NAMES);
+
+const WHOLE_NUMBER = /^\d+$/;
+const DeclaredNameSchema = z.string().regex(/^[^-=\s][^=\s]*$/);
+const JobNameSchema = z.string().min(1);
+const BookmarkOptionSchema = z.enum(BOOKMARK_OPTIONS);
+const RunIdSchema = z.string().min(1);
+const MaxRetriesSchema = z.string().regex(WHOLE_NUMBER).transform(Number).pipe(z.number().int().min(0).max(MAX_MAX_RETRIES));
+const TimeoutMinutesSchema = z.string().regex(WHOLE_NUMBER).transform(Number).pipe(z.number().int().min(1).max(MAX_TIMEOUT_MINUTES));
+
+/**
+ * Problems with a job's declared arguments (names without the leading `--`), one line each; empty when
+ * sound. A declared name may not be one the framework or Glue reserves, and must parse as `--NAME`.
+ */
+export function jobArgumentDeclarationProblems(jobDefaults: Readonly<Record<string, string>>): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(jobDefaults)) {
+    const label = `job argument ${JSON.stringify(name)}`;
+    if (!DeclaredNameSchema.safeParse(name).success) {
+      problems.push(`${label} is not a valid name: declare it without the leading --, with no "=" or spaces`);
+    } else if (FRAMEWORK_NAMES.has(name)) {
+      problems.push(`${label} is reserved (the framework resolves --${name} itself): choose another name`);
+    } else if (GLUE_INTERNAL_NAMES.has(name)) {
+      problems.push(`${label} is reserved (AWS Glue uses --${name} internally and never lets a job set it): choose another name`);
+    } else if (GLUE_SET_NAMES.has(name)) {
+      problems.push(`${label} is reserved (AWS Glue sets --${name} itself): choose another name`);
+    }
+    if (!z.string().safeParse(value).success) problems.push(`${label} has a default that is not a string: give it a string default`);
+  }
+  return problems;
+}
+
+/**
+ * Resolves a run's arguments like Glue's `getResolvedOptions(sys.argv, [names])`: `--NAME value` and
+ * `--NAME=value` both work, the last of repeated values wins (argparse's `store`), only the framework's
+ * names and the job's declared names are resolved, and anything else is ignored. Unlike argparse's
+ * default, names must match exactly (no abbreviations, case-sensitive), so `--job-bookmark` is unknown.
+ * Every problem is listed in one `ConfigError`.
+ *
+ * @example
+ * resolveJobArguments(
+ *   ['--JOB_NAME', 'silver.tasks', '--job-bookmark-option', 'job-bookmark-enable', '--region=eu-west-1', '--verbose'],
+ *   { region: 'us-east-1', since: '' },
+ * );
+ * // { jobName: 'silver.tasks', bookmarkOption: 'job-bookmark-enable', maxRetries: 0, timeoutMinutes: 2880,
+ * //   jobArguments: { region: 'eu-west-1', since: '' } }
+ */
+export function resolveJobArguments(argv: readonly string[], jobDefaults: Readonly<Record<string, string>>): ResolvedJobArguments {
+  const declarationProblems = jobArgumentDeclarationProblems(jobDefaults);
+  if (declarationProblems.length > 0) {
+    throw new ConfigError(JOB_ARGUMENT_DECLARATIONS_INVALID, declarationProblems.join('; '), {
+      hint: `a job cannot declare these names: ${[...FRAMEWORK_ARGUMENT_NAMES, ...GLUE_INTERNAL_ARGUMENT_NAMES, ...GLUE_SET_ARGUMENT_NAMES].join(', ')}`,
+    });
+  }
+
+  const declared = new Set(Object.keys(jobDefaults));
+  const { values, problems } = scanArguments(argv, (name) => FRAMEWORK_NAMES.has(name) || declared.has(name));
+
+  const check = <S extends z.ZodType>(name: string, schema: S, allowed: string): z.output<S> | undefined => {
+    const raw = values.get(name);
+    if (raw === undefined) return undefined;
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    problems.push(`--${name} must be ${allowed} (got ${JSON.stringify(raw)})`);
+    return undefined;
+  };
+
+  if (!values.has('JOB_NAME')) problems.push('--JOB_NAME is required: pass --JOB_NAME <name of the job to run>');
+  const jobName = check('JOB_NAME', JobNameSchema, 'the name of the job to run, not empty');
+  const bookmarkOption = values.has('job-bookmark-option')
+    ? check('job-bookmark-option', BookmarkOptionSchema, `one of ${BOOKMARK_OPTIONS.join(', ')}`)
+    : 'job-bookmark-disable';
+  const bookmarkFrom = check('job-bookmark-from', RunIdSchema, 'a job run id, not empty');
+  const bookmarkTo = check('job-bookmark-to', RunIdSchema, 'a job run id, not empty');
+  const rangeGiven = values.has('job-bookmark-from') || values.has('job-bookmark-to');
+  if (rangeGiven && bookmarkOption !== undefined && bookmarkOption !== 'job-bookmark-pause') {
+    const got = values.has('job-bookmark-option') ? bookmarkOption : `the default, ${bookmarkOption}`;
+    problems.push(`--job-bookmark-from and --job-bookmark-to are allowed only with --job-bookmark-option job-bookmark-pause (got ${got})`);
+  }
+  if (values.has('job-bookmark-from') && !values.has('job-bookmark-to')) {
+    problems.push('--job-bookmark-to is missing (--job-bookmark-from needs it): give both run ids or neither');
+  }
+  if (values.has('job-bookmark-to') && !values.has('job-bookmark-from')) {
+    problems.push('--job-bookmark-from is missing (--job-bookmark-to needs it): give both run ids or neither');
+  }
+  const maxRetries = check('max-retries', MaxRetriesSchema, `a whole number from 0 to ${MAX_MAX_RETRIES}`);
+  const timeoutMinutes = check('timeout', TimeoutMinutesSchema, `a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
+
+  if (problems.length > 0 || jobName === undefined) {
+    throw new ConfigError(JOB_ARGUMENTS_INVALID, problems.join('; '), {
+      hint: 'pass arguments as --NAME VALUE or --NAME=VALUE; names are exact and case-sensitive, and names the job does not declare are ignored',
+    });
+  }
+
+  const jobArguments: Record<string, string> = { ...jobDefaults };
+  for (const name of declared) {
+    const value = values.get(name);
+    if (value !== undefined) jobArguments[name] = value;
+  }
+  return Object.freeze({
+    jobName,
+    bookmarkOption: bookmarkOption ?? 'job-bookmark-disable',
+    ...(bookmarkFrom !== undefined ? { bookmarkFrom } : {}),
+    ...(bookmarkTo !== undefined ? { bookmarkTo } : {}),
+    maxRetries: maxRetries ?? DEFAULT_MAX_RETRIES,
+    timeoutMinutes: timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES,
+    jobArguments: Object.freeze(jobArguments),
+  });
+}
+
+/**
+ * One pass over argv as argparse's `parse_known_args` makes it: a resolved name takes the inline value
+ * or the next token; other tokens are left alone (Glue's "extra" arguments); `--` ends the options.
+ */
+function scanArguments(argv: readonly string[], isResolved: (name: string) => boolean): { values: Map<string, string>; problems: string[] } {
+  const values = new Map<string, string>();
+  const problems: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const token = argv[index] as string;
+    if (token === '--') break;
+    if (!token.startsWith('--')) continue;
+    const equals = token.indexOf('=');
+    const name = equals === -1 ? token.slice(2) : token.slice(2, equals);
+    const internal = GLUE_INTERNAL_NAMES.has(name);
+    if (!internal && !isResolved(name)) continue;
+    let value = equals === -1 ? undefined : token.slice(equals + 1);
+    if (value === undefined) {
+      const next = argv[index + 1];
+      if (next !== undefined && !looksLikeOption(next)) {
+        value = next;
+        index += 1;
+      }
+    }
+    if (internal) {
+      problems.push(`--${name} is reserved (AWS Glue uses it internally and never lets a run set it): remove it`);
+    } else if (value === undefined) {
+      problems.push(`--${name} needs a value: pass --${name} VALUE, or --${name}=VALUE when the value starts with "-"`);
+    } else {
+      values.set(name, value);
+    }
+  }
+  return { values, problems };
+}
+
+// argparse's test for "this token is an option, not a value": negative numbers and strings with spaces are values.
+function looksLikeOption(token: string): boolean {
+  return token.startsWith('-') && token !== '-' && !/^-\d+$|^-\d*\.\d+$/.test(token) && !token.includes(' ');
+}

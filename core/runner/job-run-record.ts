@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+
+/** Glue's JobRun states. */
+export const JOB_RUN_STATES = ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED', 'SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR', 'WAITING'] as const;
+export type JobRunState = (typeof JOB_RUN_STATES)[number];
+export const TERMINAL_STATES: ReadonlySet<JobRunState> = new Set(['STOPPED', 'SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR']);
+
+/** One attempt of a job, shaped like Glue's `JobRun` (GetJobRun), kept in the state store under `runs/<job>`. */
+export interface JobRunRecord {
+  readonly Id: string;
+  readonly Attempt: number;
+  readonly PreviousRunId?: string;
+  readonly JobName: string;
+  readonly StartedOn: string;
+  readonly LastModifiedOn: string;
+  readonly CompletedOn?: string;
+  readonly JobRunState: JobRunState;
+  readonly Arguments: Readonly<Record<string, string>>;
+  readonly ErrorMessage?: string;
+  /** Seconds, as Glue reports it. */
+  readonly ExecutionTime: number;
+  /** Minutes. */
+  readonly Timeout: number;
+  readonly MaxRetries: number;
+  /** Glue's metric names and the record accounting, set when the run succeeded. */
+  readonly Metrics?: Readonly<Record<string, number>>;
+}
+
+/** An EventBridge event shaped like Glue's "Glue Job State Change", emitted for every terminal state. */
+export interface JobStateChangeEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': 'Glue Job State Change';
+  readonly source: 'aws.glue';
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: {
+    readonly jobName: string;
+    readonly severity: 'INFO' | 'ERROR';
+    readonly state: JobRunState;
+    readonly jobRunId: string;
+    readonly message: string;
+  };
+}
+
+const STATE_MESSAGES: Partial<Record<JobRunState, string>> = {
+  SUCCEEDED: 'Job run succeeded',
+  FAILED: 'Job run failed',
+  TIMEOUT: 'Job run timed out',
+  STOPPED: 'Job run stopped',
+  ERROR: 'Job run errored',
+};
+
+export function jobStateChangeEvent(record: JobRunRecord, where: { account: string; region: string }): JobStateChangeEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Glue Job State Change',
+    source: 'aws.glue',
+    account: where.account,
+    time: record.LastModifiedOn,
+    region: where.region,
+    resources: [],
+    detail: {
+      jobName: record.JobName,
+      severity: record.JobRunState === 'SUCCEEDED' || record.JobRunState === 'STOPPED' ? 'INFO' : 'ERROR',
+      state: record.JobRunState,
+      jobRunId: record.Id,
+      message: record.ErrorMessage ?? STATE_MESSAGES[record.JobRunState] ?? record.JobRunState,
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import pRetry from 'p-retry';
+import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
+import type { Job } from '../job/index.ts';
+import type { Lake } from '../lake.ts';
+import type { LockLease } from '../state/index.ts';
+import { runJob, runMetrics, type JobRunResult } from './job-runner.ts';
+import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
+import { newRunId } from './run-id.ts';
+import { isTransientError } from './transient-errors.ts';
+
+/** How one job run behaves, as Glue's job properties and run arguments set it. */
+export interface JobRunSettings {
+  /** Retries of a failed attempt that failed for a transient reason (Glue's MaxRetries). */
+  readonly maxRetries?: number;
+  /** Minutes before an attempt ends in TIMEOUT with nothing committed (Glue's default is 2880). */
+  readonly timeoutMinutes?: number;
+  /** The job's own arguments, over its defaults. */
+  readonly jobArguments?: Readonly<Record<string, string>>;
+  /** Wait for a running run of the job to finish instead of refusing to start. */
+  readonly wait?: boolean;
+}
+
+/** Knobs the operator rarely touches but tests do. */
+export interface JobRunTuning {
+  readonly leaseMs?: number;
+  readonly heartbeatMs?: number;
+  /** First retry delay; each next one doubles, with full jitter, up to `retryMaxDelayMs`. */
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+  readonly waitPollMs?: number;
+  readonly now?: () => Date;
+  readonly onRecord?: (record: JobRunRecord) => void;
+}
+
+const DEFAULT_TIMEOUT_MINUTES = 2880;
+const DEFAULT_LEASE_MS = 60_000;
+
+export function lockName(job: Job): string {
+  return `job-${job.name}`;
+}
+
+/**
+ * Starts a job run the way Glue does: one run of a job at a time (a lock with a lease, renewed by a
+ * heartbeat, so a dead holder stops blocking once its lease runs out); each attempt recorded as a JobRun
+ * (`runs/<job>` in the state store) through STARTING, RUNNING and its terminal state; transient failures
+ * retried up to `maxRetries` times with exponential backoff and jitter, each retry a new run whose
+ * PreviousRunId names the one before; an attempt past its timeout ends in TIMEOUT with nothing committed;
+ * a "Glue Job State Change" event for every terminal state.
+ */
+export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings = {}, tuning: JobRunTuning = {}): Promise<JobRunResult> {
+  const now = tuning.now ?? (() => new Date());
+  const leaseMs = tuning.leaseMs ?? DEFAULT_LEASE_MS;
+  const timeoutMinutes = settings.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
+  const maxRetries = settings.maxRetries ?? 0;
+  const owner = newRunId(now());
+  let lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
+
+  // The heartbeat: a run that cannot renew its lease has lost the job to another run and must stop.
+  const lost = new AbortController();
+  const heartbeat = setInterval(() => {
+    lake.state.renewLock(lease, leaseMs, now().getTime()).then(
+      (renewed) => void (lease = renewed),
+      (error: unknown) => lost.abort(error),
+    );
+  }, tuning.heartbeatMs ?? Math.floor(leaseMs / 3));
+  heartbeat.unref();
+
+  let previousRunId: string | undefined;
+  try {
+    return await pRetry(
+      async (attemptNumber) => {
+        const runId = attemptNumber === 1 ? owner : newRunId(now());
+        const started = now();
+        const base: JobRunRecord = {
+          Id: runId,
+          Attempt: attemptNumber - 1,
+          ...(previousRunId === undefined ? {} : { PreviousRunId: previousRunId }),
+          JobName: job.name,
+          StartedOn: started.toISOString(),
+          LastModifiedOn: started.toISOString(),
+          JobRunState: 'STARTING',
+          Arguments: { ...(job.defaultArguments ?? {}), ...(settings.jobArguments ?? {}) },
+          ExecutionTime: 0,
+          Timeout: timeoutMinutes,
+          MaxRetries: maxRetries,
+        };
+        previousRunId = runId;
+        const record = async (state: JobRunState, extra: Partial<JobRunRecord> = {}) => {
+          const at = now();
+          const next: JobRunRecord = {
+            ...base,
+            ...extra,
+            JobRunState: state,
+            LastModifiedOn: at.toISOString(),
+            ExecutionTime: Math.round((at.getTime() - started.getTime()) / 1000),
+          };
+          await lake.state.putRecord(`runs/${job.name}`, runId, next);
+          tuning.onRecord?.(next);
+          if (state !== 'STARTING' && state !== 'RUNNING') {
+            await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' }));
+          }
+          return next;
+        };
+        await record('STARTING');
+        await record('RUNNING');
+
+        const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
+        const signal = AbortSignal.any([timeout, lost.signal]);
+        try {
+          const result = await runJob(lake, job, { runId, args: settings.jobArguments ?? {}, signal, now });
+          const metrics = Object.fromEntries(runMetrics(result, 0).map((datum) => [datum.name, datum.value]));
+          await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
+          return result;
+        } catch (error) {
+          if (timeout.aborted) {
+            const timedOut = new JobTimeoutError(job.name, runId, timeoutMinutes);
+            await record('TIMEOUT', { CompletedOn: now().toISOString(), ErrorMessage: timedOut.message });
+            throw timedOut;
+          }
+          await record('FAILED', { CompletedOn: now().toISOString(), ErrorMessage: describeError(lost.signal.aborted ? lost.signal.reason : error) });
+          throw lost.signal.aborted ? lost.signal.reason : error;
+        }
+      },
+      {
+        retries: maxRetries,
+        factor: 2,
+        minTimeout: tuning.retryBaseDelayMs ?? 1000,
+        maxTimeout: tuning.retryMaxDelayMs ?? 60_000,
+        randomize: true,
+        shouldRetry: ({ error }) => !lost.signal.aborted && isTransientError(error),
+      },
+    );
+  } finally {
+    clearInterval(heartbeat);
+    await lake.state.releaseLock(lease).catch(() => undefined);
+  }
+}
+
+async function acquire(lake: Lake, job: Job, owner: string, leaseMs: number, wait: boolean, pollMs: number, now: () => Date): Promise<LockLease> {
+  for (;;) {
+    const lease = await lake.state.acquireLock(lockName(job), owner, leaseMs, now().getTime());
+    if (lease) return lease;
+    if (!wait) {
+      const holder = await lake.state.readLock(lockName(job));
+      throw new JobBusyError(job.name, holder?.owner ?? 'another run', holder ? new Date(holder.expiresAtMs).toISOString() : 'soon');
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
