@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { JobDefinitionError } from '../errors.ts';
 import type { Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
+import { jobArgumentDeclarationProblems } from './job-arguments.ts';
 
 /** Raw Firehose objects under a landing prefix, cut into records by the framework. */
 export interface LandingSourceSpec {
@@ -114,6 +115,7 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
       problems.push(`it reads and writes ${source.table}`);
     }
   }
+  problems.push(...jobArgumentDeclarationProblems(spec.defaultArguments ?? {}));
   if (spec.perRecord && (Object.keys(spec.sources).length !== 1 || Object.values(spec.sources)[0]?.kind !== 'landing')) {
     problems.push('perRecord needs exactly one source, a landing source');
   }

@@ -2,3 +2,6 @@ export {
   defineJob, landingSource, tableSource,
   type Job, type JobPlan, type JobSpec, type LandingSourceSpec, type SourceSpec, type TableSourceSpec, type TransformContext,
 } from './define-job.ts';
+export {
+  BOOKMARK_OPTIONS, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
+} from './job-arguments.ts';

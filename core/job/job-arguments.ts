@@ -147,11 +147,7 @@ export function resolveJobArguments(argv: readonly string[], jobDefaults: Readon
     });
   }
 
-  const jobArguments: Record<string, string> = { ...jobDefaults };
-  for (const name of declared) {
-    const value = values.get(name);
-    if (value !== undefined) jobArguments[name] = value;
-  }
+  const jobArguments = Object.fromEntries(Object.entries(jobDefaults).map(([name, fallback]) => [name, values.get(name) ?? fallback]));
   return Object.freeze({
     jobName,
     bookmarkOption: bookmarkOption ?? 'job-bookmark-disable',

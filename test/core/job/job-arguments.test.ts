@@ -49,6 +49,12 @@ describe('resolveJobArguments', () => {
     });
   });
 
+  it('keeps odd but valid declared names as plain keys', () => {
+    const resolved = resolveJobArguments([...job, '--__proto__', 'x'], JSON.parse('{"__proto__": "d"}') as Record<string, string>);
+    expect(Object.getPrototypeOf(resolved.jobArguments)).toBe(Object.prototype);
+    expect(Object.entries(resolved.jobArguments)).toEqual([['__proto__', 'x']]);
+  });
+
   it('keeps everything after the first "=" as the value, and takes an empty one', () => {
     const resolved = resolveJobArguments([...job, '--filter=status=done', '--note='], { filter: '', note: 'x' });
     expect(resolved.jobArguments).toEqual({ filter: 'status=done', note: '' });
