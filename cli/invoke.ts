@@ -4,7 +4,8 @@ import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
-import { describeRun, selectJobs } from './commands/run.ts';
+import { describeRun, runSettings, selectJobs, splitRunTokens } from './commands/run.ts';
+import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 import type { CliIo } from './io.ts';
@@ -105,12 +106,42 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
 
   program
     .command('run')
-    .description('Run jobs (in dependency order): medallion run bronze.tasks_cdc silver.tasks, or --all.')
-    .argument('[jobs...]', 'job names')
+    .description(
+      'Run jobs in dependency order, each locked, recorded and retried as a Glue job run: medallion run silver.tasks, or --all. ' +
+        'Glue arguments: --job-bookmark-option, --max-retries N, --timeout MINUTES, the job\'s own --name value; --wait queues behind a running run.',
+    )
+    .argument('[jobs...]', 'job names, then Glue-style arguments')
     .option('--all', 'run every job')
-    .action(async (names: string[], flags: { all?: boolean }) => {
-      const jobs = selectJobs(names, flags.all ?? false, PIPELINE_JOBS);
-      await runJobs(lake(), jobs, { onResult: (result) => void io.out(`${describeRun(result)}\n`) });
+    .option('--wait', 'wait for a running run of the same job instead of refusing')
+    .allowUnknownOption()
+    .helpOption('-h, --help')
+    .action(async (_jobs: string[], flags: { all?: boolean; wait?: boolean }, command: Command) => {
+      const split = splitRunTokens(command.args);
+      const line = { ...split, all: split.all || (flags.all ?? false), wait: split.wait || (flags.wait ?? false) };
+      const jobName = jobNameArgument(line.glueArguments);
+      const names = line.jobNames.length === 0 && jobName !== undefined && !line.all ? [jobName] : line.jobNames;
+      const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
+      const settings = runSettings(line, jobs);
+      await runJobs(lake(), jobs, { settingsFor: (job) => settings.get(job) ?? {}, onResult: (result) => void io.out(`${describeRun(result)}\n`) });
+    });
+
+  program
+    .command('runs')
+    .description('List job runs, newest first: state, attempt, times, metrics and error, as Glue shows JobRuns.')
+    .argument('[jobs...]', 'job names (default: every job)')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (names: string[], flags: { format: OutputFormat }) => {
+      const jobs = names.length > 0 ? selectJobs(names, false, PIPELINE_JOBS).map((job) => job.name) : undefined;
+      const rows = await listRuns(lake(), jobs);
+      const columns = RUN_COLUMNS.map((name) => ({ name, type: /^(attempt|execution_s|records_|bytes_|elapsed)/.test(name) ? 'BIGINT' : 'VARCHAR' }));
+      if (flags.format === 'table') {
+        const shown = columns.filter((column) => column.name !== 'previous_run_id' && column.name !== 'bytes_read');
+        await io.out(renderTable(shown, rows.map((row) => ({ ...row, run_id: String(row.run_id).slice(0, 19) + '…' }))));
+      } else {
+        const writer = new RowWriter(flags.format, (text) => io.out(text));
+        await writer.rows(columns, rows);
+        await writer.end(columns);
+      }
     });
 
   program
@@ -166,6 +197,16 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     exitCode = reportError(error, io, env);
   }
   return exitCode;
+}
+
+/** The value of `--JOB_NAME` among Glue-style tokens, if given. */
+function jobNameArgument(tokens: readonly string[]): string | undefined {
+  for (let index = 0; index < tokens.length; index += 1) {
+    const token = tokens[index] as string;
+    if (token === '--JOB_NAME') return tokens[index + 1];
+    if (token.startsWith('--JOB_NAME=')) return token.slice('--JOB_NAME='.length);
+  }
+  return undefined;
 }
 
 function reportError(error: unknown, io: CliIo, env: NodeJS.ProcessEnv): number {

@@ -1,4 +1,4 @@
-import { ConfigError, orderJobs, type Job, type JobRunResult } from '../../core/index.ts';
+import { ConfigError, orderJobs, resolveJobArguments, type Job, type JobRunResult, type JobRunSettings } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 /** Jobs named on the command line (or all of them), in dependency order; unknown names are refused together. */
@@ -23,4 +23,63 @@ export function describeRun(result: JobRunResult): string {
     result.recordsDuplicated > 0 ? `${result.recordsDuplicated} duplicates` : '',
   ].filter(Boolean);
   return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)`;
+}
+
+/** Flags of `medallion run` that take no value; every other `--name` takes one, as Glue's arguments do. */
+const VALUELESS_FLAGS = new Set(['--all', '--wait']);
+
+export interface RunCommandLine {
+  readonly jobNames: string[];
+  readonly all: boolean;
+  readonly wait: boolean;
+  /** `--name value` tokens for Glue-style resolution, in order. */
+  readonly glueArguments: string[];
+}
+
+/**
+ * Splits `medallion run` tokens: job names, `--all`/`--wait`, and Glue-style arguments (`--name value` or
+ * `--name=value`; unknown ones are kept for resolution, which ignores them as Glue does).
+ */
+export function splitRunTokens(tokens: readonly string[]): RunCommandLine {
+  const jobNames: string[] = [];
+  const glueArguments: string[] = [];
+  let all = false;
+  let wait = false;
+  for (let index = 0; index < tokens.length; index += 1) {
+    const token = tokens[index] as string;
+    if (token === '--all') all = true;
+    else if (token === '--wait') wait = true;
+    else if (token.startsWith('--')) {
+      glueArguments.push(token);
+      const next = tokens[index + 1];
+      if (!token.includes('=') && next !== undefined && !VALUELESS_FLAGS.has(next)) {
+        glueArguments.push(next);
+        index += 1;
+      }
+    } else jobNames.push(token);
+  }
+  return { jobNames, all, wait, glueArguments };
+}
+
+/**
+ * Resolves each job's run settings from the command line, as Glue's getResolvedOptions would for that job.
+ * Bookmark options other than disable are refused until bookmarks exist, rather than ignored.
+ */
+export function runSettings(line: RunCommandLine, jobs: readonly Job[]): Map<Job, JobRunSettings> {
+  const settings = new Map<Job, JobRunSettings>();
+  const named = line.glueArguments.findIndex((token) => token === '--JOB_NAME' || token.startsWith('--JOB_NAME='));
+  for (const job of jobs) {
+    const argv = named >= 0 ? line.glueArguments : [...line.glueArguments, '--JOB_NAME', job.name];
+    const resolved = resolveJobArguments(argv, job.defaultArguments ?? {});
+    if (named >= 0 && resolved.jobName !== job.name) {
+      throw new ConfigError('RUN_ARGUMENTS_INVALID', `--JOB_NAME ${resolved.jobName} does not match the job to run, ${job.name}`);
+    }
+    if (resolved.bookmarkOption !== 'job-bookmark-disable') {
+      throw new ConfigError('BOOKMARKS_NOT_AVAILABLE', `--job-bookmark-option ${resolved.bookmarkOption} is not available yet: every run reads all of its input`, {
+        hint: 'run with job-bookmark-disable (the default) for now',
+      });
+    }
+    settings.set(job, { maxRetries: resolved.maxRetries, timeoutMinutes: resolved.timeoutMinutes, jobArguments: resolved.jobArguments, wait: line.wait });
+  }
+  return settings;
 }

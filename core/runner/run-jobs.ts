@@ -1,16 +1,20 @@
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
-import { runJob, type JobRunResult, type RunOptions } from './job-runner.ts';
+import type { JobRunResult } from './job-runner.ts';
 import { orderJobs } from './job-order.ts';
+import { startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
 
-export interface RunJobsOptions extends RunOptions {
+export interface RunJobsOptions extends JobRunTuning {
   /** Jobs that may run at the same time when neither reads the other's tables (default 2). */
   readonly concurrency?: number;
   readonly onResult?: (result: JobRunResult) => void;
+  /** Run settings (retries, timeout, arguments) per job. */
+  readonly settingsFor?: (job: Job) => JobRunSettings;
 }
 
 /**
- * Runs jobs as a graph: each starts once every job that writes a table it reads has succeeded, and
+ * Runs jobs as a graph (each as `startJobRun` runs it: locked, recorded, retried): each starts once every
+ * job that writes a table it reads has succeeded, and
  * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
  * new job starts; the ones running finish, then the first error is thrown.
  */
@@ -40,7 +44,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
         if (running.size >= concurrency) break;
         if (started.has(job) || !(upstream.get(job) ?? []).every((dependency) => done.has(dependency))) continue;
         started.add(job);
-        const run = runJob(lake, job, options).then(
+        const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, options).then(
           (result) => {
             done.add(job);
             results.push(result);
