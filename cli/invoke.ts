@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, describeError, MedallionError, openLocalLake, runJobs, type Lake } from '../core/index.ts';
+import {
+  ConfigError, describeError, getJobBookmark, MedallionError, openLocalLake, resetJobBookmark, runJobs, type Job, type Lake,
+} from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
 import { demoCommand } from './commands/demo.ts';
@@ -123,6 +125,26 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
       const settings = runSettings(line, jobs);
       await runJobs(lake(), jobs, { settingsFor: (job) => settings.get(job) ?? {}, onResult: (result) => void io.out(`${describeRun(result)}\n`) });
+    });
+
+  const bookmark = program.command('bookmark').description("A job's bookmark, as Glue's GetJobBookmark / ResetJobBookmark show it.");
+  bookmark
+    .command('get')
+    .description("Print the job's JobBookmarkEntry (JobName, Version, Run, Attempt, RunId, PreviousRunId, JobBookmark).")
+    .argument('<job>', 'job name')
+    .action(async (name: string) => {
+      const [job] = selectJobs([name], false, PIPELINE_JOBS);
+      await io.out(`${JSON.stringify(await getJobBookmark(lake().state, (job as Job).name), null, 2)}\n`);
+    });
+  bookmark
+    .command('reset')
+    .description('Reset the bookmark (the next enable run reads everything), or rewind it to what run --run-id R had committed.')
+    .argument('<job>', 'job name')
+    .option('--run-id <id>', 'rewind to the bookmark this run committed')
+    .action(async (name: string, flags: { runId?: string }) => {
+      const [job] = selectJobs([name], false, PIPELINE_JOBS);
+      const entry = await resetJobBookmark(lake().state, (job as Job).name, flags.runId);
+      await io.out(`${JSON.stringify(entry, null, 2)}\n`);
     });
 
   program

@@ -9,3 +9,4 @@ export * from './runner/index.ts';
 export * from './state/index.ts';
 export * from './storage/index.ts';
 export * from './table/index.ts';
+export * from './bookmark/index.ts';

@@ -22,6 +22,7 @@ export function describeRun(result: JobRunResult): string {
     result.recordsQuarantined > 0 ? `${result.recordsQuarantined} quarantined` : '',
     result.recordsDuplicated > 0 ? `${result.recordsDuplicated} duplicates` : '',
   ].filter(Boolean);
+  if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)`;
   return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)`;
 }
 
@@ -62,9 +63,7 @@ export function splitRunTokens(tokens: readonly string[]): RunCommandLine {
 }
 
 /**
- * Resolves each job's run settings from the command line, as Glue's getResolvedOptions would for that job.
- * Bookmark options other than disable are refused until bookmarks exist, rather than ignored.
- */
+ * Resolves each job's run settings from the command line, as Glue's getResolvedOptions would for that job. */
 export function runSettings(line: RunCommandLine, jobs: readonly Job[]): Map<Job, JobRunSettings> {
   const settings = new Map<Job, JobRunSettings>();
   const named = line.glueArguments.findIndex((token) => token === '--JOB_NAME' || token.startsWith('--JOB_NAME='));
@@ -74,12 +73,17 @@ export function runSettings(line: RunCommandLine, jobs: readonly Job[]): Map<Job
     if (named >= 0 && resolved.jobName !== job.name) {
       throw new ConfigError('RUN_ARGUMENTS_INVALID', `--JOB_NAME ${resolved.jobName} does not match the job to run, ${job.name}`);
     }
-    if (resolved.bookmarkOption !== 'job-bookmark-disable') {
-      throw new ConfigError('BOOKMARKS_NOT_AVAILABLE', `--job-bookmark-option ${resolved.bookmarkOption} is not available yet: every run reads all of its input`, {
-        hint: 'run with job-bookmark-disable (the default) for now',
-      });
-    }
-    settings.set(job, { maxRetries: resolved.maxRetries, timeoutMinutes: resolved.timeoutMinutes, jobArguments: resolved.jobArguments, wait: line.wait });
+    settings.set(job, {
+      maxRetries: resolved.maxRetries,
+      timeoutMinutes: resolved.timeoutMinutes,
+      jobArguments: resolved.jobArguments,
+      wait: line.wait,
+      bookmark: {
+        option: resolved.bookmarkOption,
+        ...(resolved.bookmarkFrom === undefined ? {} : { from: resolved.bookmarkFrom }),
+        ...(resolved.bookmarkTo === undefined ? {} : { to: resolved.bookmarkTo }),
+      },
+    });
   }
   return settings;
 }

@@ -9,6 +9,8 @@ export interface LandingSourceSpec {
   readonly kind: 'landing';
   /** e.g. `landing/tasks/` */
   readonly prefix: string;
+  /** Width of the band of recent objects the bookmark remembers by key (default 15 minutes). */
+  readonly bandMs?: number;
 }
 
 /** A committed table of the lake. */
@@ -19,8 +21,8 @@ export interface TableSourceSpec {
 
 export type SourceSpec = LandingSourceSpec | TableSourceSpec;
 
-export function landingSource(source: string): LandingSourceSpec {
-  return { kind: 'landing', prefix: `landing/${source}/` };
+export function landingSource(source: string, options: { bandMs?: number } = {}): LandingSourceSpec {
+  return { kind: 'landing', prefix: `landing/${source}/`, ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }) };
 }
 
 export function tableSource(table: TableName): TableSourceSpec {

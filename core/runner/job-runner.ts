@@ -4,8 +4,12 @@ import path from 'node:path';
 import { tableRelation } from '../catalog/index.ts';
 import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
-import { JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
-import type { Job, JobPlan, TransformContext } from '../job/index.ts';
+import { ConfigError, JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
+import {
+  advanceLandingBookmark, bookmarkDocumentId, selectBetween, selectUnreadObjects,
+  type JobBookmarkState, type LandingBookmark, type SourceBookmark,
+} from '../bookmark/index.ts';
+import type { BookmarkOption, Job, JobPlan, TransformContext } from '../job/index.ts';
 import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../landing/index.ts';
 import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
@@ -29,6 +33,19 @@ export interface RunOptions {
    * and staged files are removed. A run already past its commit completes.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Glue's job bookmark option (default disable: read everything, leave the bookmark alone). `enable` reads
+   * only what is new and commits the bookmark with the outputs; `pause` reads what is new since the last
+   * committed bookmark (or between the bookmarks of runs `from` and `to`) and never commits it.
+   */
+  readonly bookmark?: {
+    readonly option: BookmarkOption;
+    readonly from?: string;
+    readonly to?: string;
+    /** Glue's Attempt and PreviousRunId, recorded in the committed bookmark. */
+    readonly attempt?: number;
+    readonly previousRunId?: string;
+  };
 }
 
 export interface JobRunResult {
@@ -43,8 +60,12 @@ export interface JobRunResult {
   readonly recordsWritten: Readonly<Record<string, number>>;
   readonly recordsQuarantined: number;
   readonly recordsDuplicated: number;
-  /** The root sequence the run committed. */
+  /** The root sequence the run committed (or the one it found, when it had nothing new to commit). */
   readonly commitSeq: number;
+  /** A bookmarked run that found nothing new: it committed nothing. */
+  readonly nothingNew: boolean;
+  /** The bookmark version this run committed, when it committed one. */
+  readonly bookmarkVersion?: number;
 }
 
 const DEFAULT_BATCH_BYTES = 128 * 1024 * 1024;
@@ -81,6 +102,47 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     let bytesRead = 0;
     const inputRows = new Map<string, number>();
 
+    const option = options.bookmark?.option ?? 'job-bookmark-disable';
+    const current = basedOn.bookmarks[job.name]
+      ? await lake.state.getDocument<JobBookmarkState>(basedOn.bookmarks[job.name] as string)
+      : undefined;
+    const window = option === 'job-bookmark-pause' && options.bookmark?.from !== undefined
+      ? { from: await bookmarkOfRun(lake, job.name, options.bookmark.from), to: await bookmarkOfRun(lake, job.name, options.bookmark.to ?? '') }
+      : undefined;
+    const since = option === 'job-bookmark-disable' ? undefined : current;
+
+    // Table sources: a bookmarked run reads a table only when it moved since the bookmark, and then all of it.
+    const tableVersions: Record<string, number> = {};
+    // Without a bookmark yet, the run reads everything and commits, even if that is nothing.
+    let anythingNew = option === 'job-bookmark-disable' || since === undefined;
+    for (const [name, source] of Object.entries(job.sources)) {
+      if (source.kind !== 'table') continue;
+      tableVersions[name] = basedOn.tables[source.table]?.version ?? 0;
+      const seen = since?.sources[name];
+      if (!(seen?.kind === 'table' && seen.version === tableVersions[name])) anythingNew = true;
+    }
+    const landing = Object.entries(job.sources).filter(([, source]) => source.kind === 'landing');
+    const landingObjects = new Map<string, ObjectInfo[]>();
+    let readsSubset = false;
+    for (const [name, source] of landing) {
+      if (source.kind !== 'landing') continue;
+      const objects: ObjectInfo[] = [];
+      for await (const object of lake.storage.list(source.prefix)) objects.push(object);
+      const selected = window
+        ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
+        : selectUnreadObjects(objects, landingBookmarkOf(since, name));
+      if (selected.length < objects.length) readsSubset = true;
+      if (selected.length > 0) anythingNew = true;
+      landingObjects.set(name, selected);
+    }
+    if (!anythingNew) {
+      const completedAt = now();
+      return {
+        job: job.name, runId, state: 'SUCCEEDED', startedAt: startedAt.toISOString(), completedAt: completedAt.toISOString(),
+        elapsedMs: completedAt.getTime() - startedAt.getTime(), recordsRead: 0, bytesRead: 0, recordsWritten: {},
+        recordsQuarantined: 0, recordsDuplicated: 0, commitSeq: basedOn.seq, nothingNew: true,
+      };
+    }
     for (const [name, source] of Object.entries(job.sources)) {
       if (source.kind !== 'table') continue;
       const loaded = await attachTableInput(lake, engine, basedOn, name, source.table);
@@ -88,14 +150,6 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       inputRows.set(name, loaded.rows);
       recordsRead += loaded.rows;
       bytesRead += loaded.bytes;
-    }
-    const landing = Object.entries(job.sources).filter(([, source]) => source.kind === 'landing');
-    const landingObjects = new Map<string, ObjectInfo[]>();
-    for (const [name, source] of landing) {
-      if (source.kind !== 'landing') continue;
-      const objects: ObjectInfo[] = [];
-      for await (const object of lake.storage.list(source.prefix)) objects.push(object);
-      landingObjects.set(name, objects);
     }
 
     const context = transformContext(job, runId, startedAt, options.args ?? {}, new Set(Object.keys(job.sources)));
@@ -106,7 +160,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     }
     const quarantineStage: OutputStage = {
       spec: QUARANTINE_TABLE,
-      area: await lake.storage.createStagingArea(`${tablePrefix(QUARANTINE_TABLE.name)}${runId}`),
+      area: await lake.storage.createStagingArea(quarantineStagingPrefix(job, runId)),
       copies: [],
     };
     stages.push(quarantineStage);
@@ -166,12 +220,16 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       const rows = countRows(partitions);
       if (stage === quarantineStage) {
         recordsQuarantined = rows;
-        // This run read all its input, so its quarantine replaces what earlier runs of the job left there.
         const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
-        writes.push({ spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: partitions[own] ?? { values: { job: job.name }, files: [] } } });
+        // A run that read only new input adds its quarantine; one that read everything replaces the job's.
+        writes.push(
+          readsSubset
+            ? { spec: QUARANTINE_TABLE, kind: 'append', partitions }
+            : { spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: partitions[own] ?? { values: { job: job.name }, files: [] } } },
+        );
       } else {
         recordsWritten[stage.spec.name] = rows;
-        writes.push({ spec: stage.spec, kind: 'replace_all', partitions });
+        writes.push({ spec: stage.spec, kind: readsSubset ? (stage.spec.writeMode === 'append' ? 'append' : 'replace_partitions') : 'replace_all', partitions });
       }
     }
 
@@ -188,8 +246,33 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       }
     }
 
+    let bookmarkVersion: number | undefined;
+    const bookmarks: Record<string, string> = {};
+    if (option === 'job-bookmark-enable') {
+      const sources: Record<string, SourceBookmark> = {};
+      for (const [name, source] of Object.entries(job.sources)) {
+        sources[name] = source.kind === 'table'
+          ? { kind: 'table', table: source.table, version: tableVersions[name] ?? 0 }
+          : advanceLandingBookmark(landingBookmarkOf(current, name), landingObjects.get(name) ?? [], source.bandMs);
+      }
+      const previousRunId = options.bookmark?.previousRunId ?? current?.runId;
+      const next: JobBookmarkState = {
+        jobName: job.name,
+        version: (current?.version ?? 0) + 1,
+        run: (current?.run ?? 0) + 1,
+        attempt: options.bookmark?.attempt ?? 0,
+        runId,
+        ...(previousRunId === undefined ? {} : { previousRunId }),
+        committedAt: now().toISOString(),
+        sources,
+      };
+      await lake.state.putDocument(bookmarkDocumentId(job.name, runId), next);
+      bookmarks[job.name] = bookmarkDocumentId(job.name, runId);
+      bookmarkVersion = next.version;
+    }
+
     checkpoint();
-    const { root } = await commitTables(lake.state, { runId, basedOn, writes, now });
+    const { root } = await commitTables(lake.state, { runId, basedOn, writes, now, bookmarks });
     committed = true;
     const completedAt = now();
     const result: JobRunResult = {
@@ -205,6 +288,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       recordsQuarantined,
       recordsDuplicated,
       commitSeq: root.seq,
+      nothingNew: false,
+      ...(bookmarkVersion === undefined ? {} : { bookmarkVersion }),
     };
     await lake.catalog.publish(root);
     await lake.metrics.emit(runMetrics(result, completedAt.getTime()));
@@ -218,6 +303,27 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     await Promise.allSettled(releases.map((release) => release()));
     await Promise.allSettled(stages.map((stage) => stage.area.dispose({ discardStored: !committed })));
     engine.close();
+  }
+}
+
+/** Where a run stages its quarantine rows: under the job's name, so cleanup finds a job's own leftovers. */
+export function quarantineStagingPrefix(job: Job, runId: string): string {
+  return `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/${runId}`;
+}
+
+function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
+  const bookmark = state?.sources[source];
+  return bookmark?.kind === 'landing' ? bookmark : undefined;
+}
+
+/** The bookmark committed by run `runId`, for a pause window; a run that committed none is refused. */
+async function bookmarkOfRun(lake: Lake, job: string, runId: string): Promise<JobBookmarkState> {
+  try {
+    return await lake.state.getDocument<JobBookmarkState>(bookmarkDocumentId(job, runId));
+  } catch {
+    throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${job} committed no bookmark`, {
+      hint: `pick run ids from \`medallion runs ${job}\` whose runs used job-bookmark-enable`,
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
-import type { Job } from '../job/index.ts';
+import type { BookmarkOption, Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
 import { runJob, runMetrics, type JobRunResult } from './job-runner.ts';
@@ -18,6 +18,8 @@ export interface JobRunSettings {
   readonly jobArguments?: Readonly<Record<string, string>>;
   /** Wait for a running run of the job to finish instead of refusing to start. */
   readonly wait?: boolean;
+  /** Glue's --job-bookmark-option and, for pause, --job-bookmark-from / --job-bookmark-to. */
+  readonly bookmark?: { readonly option: BookmarkOption; readonly from?: string; readonly to?: string };
 }
 
 /** Knobs the operator rarely touches but tests do. */
@@ -107,7 +109,19 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
         const signal = AbortSignal.any([timeout, lost.signal]);
         try {
-          const result = await runJob(lake, job, { runId, args: settings.jobArguments ?? {}, signal, now });
+          const result = await runJob(lake, job, {
+            runId,
+            args: settings.jobArguments ?? {},
+            signal,
+            now,
+            bookmark: {
+              option: settings.bookmark?.option ?? 'job-bookmark-disable',
+              ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),
+              ...(settings.bookmark?.to === undefined ? {} : { to: settings.bookmark.to }),
+              attempt: attemptNumber - 1,
+              ...(base.PreviousRunId === undefined ? {} : { previousRunId: base.PreviousRunId }),
+            },
+          });
           const metrics = Object.fromEntries(runMetrics(result, 0).map((datum) => [datum.name, datum.value]));
           await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
           return result;

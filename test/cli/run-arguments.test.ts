@@ -50,10 +50,46 @@ describe('medallion run with Glue arguments', () => {
     expect(result.stderr).toMatch(/^error: JOB_ARGUMENTS_INVALID: --max-retries must be a whole number from 0 to 10 \(got "99"\)/);
   });
 
-  it('refuses bookmark options it cannot honour yet instead of ignoring them', async () => {
-    const result = await cli(['run', 'bronze.tasks_cdc', '--job-bookmark-option', 'job-bookmark-enable']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^error: BOOKMARKS_NOT_AVAILABLE/);
+  it('runs with bookmarks: enable reads only new objects, bookmark get shows the entry, pause reads a window, reset starts over', async () => {
+    const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
+    const first = await cli(['run', 'bronze.tasks_cdc', ...enable]);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await cli(['run', 'bronze.tasks_cdc', ...enable]);
+    expect(second.stdout).toMatch(/nothing new since its bookmark, nothing committed/);
+
+    const entry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    expect(entry).toMatchObject({ JobName: 'bronze.tasks_cdc', Version: 1, Run: 1, Attempt: 0 });
+    const firstRunId = entry.RunId as string;
+    expect(JSON.parse(entry.JobBookmark as string)).toMatchObject({ landing: { kind: 'landing' } });
+
+    // New data lands: the next enable run reads only it.
+    const storage = openLocalLake(lake).storage;
+    const extra = 'landing/tasks/2030/01/01/00/medallion-tasks-cdc-1-2030-01-01-00-00-00-extra';
+    await storage.put(extra, JSON.stringify({
+      eventID: 'extra-1', eventName: 'INSERT', tableName: 'Tasks',
+      dynamodb: { ApproximateCreationDateTime: 1893456000000000, Keys: { userId: { S: 'u-x' }, taskId: { S: 't-x' } } },
+    }));
+    const third = await cli(['run', 'bronze.tasks_cdc', ...enable]);
+    expect(third.stdout).toMatch(/read 1, wrote bronze\.tasks_cdc 1\b/);
+    const secondEntry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    expect(secondEntry).toMatchObject({ Version: 2, Run: 2, PreviousRunId: firstRunId });
+
+    // Pause between the two bookmarks reads exactly what the second run read, and moves no bookmark.
+    const paused = await cli(['run', 'bronze.tasks_cdc', '--job-bookmark-option', 'job-bookmark-pause',
+      '--job-bookmark-from', firstRunId, '--job-bookmark-to', secondEntry.RunId as string]);
+    expect(paused.stdout).toMatch(/read 1, /);
+    expect(JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout)).toMatchObject({ Version: 2 });
+
+    // Rewind to the first run: the next enable run reads the new object again.
+    expect((await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', firstRunId])).code).toBe(0);
+    expect((await cli(['run', 'bronze.tasks_cdc', ...enable])).stdout).toMatch(/read 1, /);
+    // A full reset: the next enable run reads everything and replaces the table.
+    const reset = JSON.parse((await cli(['bookmark', 'reset', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    expect(reset).toMatchObject({ Version: 0 });
+    expect((await cli(['run', 'bronze.tasks_cdc', ...enable])).stdout).toMatch(/read (\d{2,}), /);
+    const unknown = await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', 'jr_nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: BOOKMARK_RUN_UNKNOWN/);
   });
 
   it('refuses to start while another run holds the job, with exit 1 and who holds it', async () => {

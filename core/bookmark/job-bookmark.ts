@@ -1,0 +1,109 @@
+import type { ObjectInfo } from '../storage/index.ts';
+
+/** Default width of the band of recent landing objects remembered by key (see selectLandingObjects). */
+export const DEFAULT_BAND_MS = 15 * 60 * 1000;
+
+/**
+ * Where a job is in a landing source: everything last-modified up to `watermarkMs` has been read, and
+ * of the objects in the band just below it, exactly those listed in `recent`.
+ */
+export interface LandingBookmark {
+  readonly kind: 'landing';
+  readonly watermarkMs: number;
+  readonly bandMs: number;
+  readonly recent: readonly { readonly key: string; readonly lastModifiedMs: number }[];
+}
+
+/** Where a job is in a table source: the source table's commit sequence (its version) it last read. */
+export interface TableBookmark {
+  readonly kind: 'table';
+  readonly table: string;
+  readonly version: number;
+}
+
+export type SourceBookmark = LandingBookmark | TableBookmark;
+
+/** A job's bookmark as committed by one run (immutable; the root points at the current one). */
+export interface JobBookmarkState {
+  readonly jobName: string;
+  /** Grows by one with every commit of the bookmark. */
+  readonly version: number;
+  /** How many runs have committed the bookmark. */
+  readonly run: number;
+  readonly attempt: number;
+  readonly runId: string;
+  readonly previousRunId?: string;
+  readonly committedAt: string;
+  /** Per source (Glue's transformationCtx): how far the job has read. */
+  readonly sources: Readonly<Record<string, SourceBookmark>>;
+}
+
+/** Glue's `JobBookmarkEntry` (GetJobBookmark), as `medallion bookmark get` prints it. */
+export interface JobBookmarkEntry {
+  readonly JobName: string;
+  readonly Version: number;
+  readonly Run: number;
+  readonly Attempt: number;
+  readonly PreviousRunId?: string;
+  readonly RunId?: string;
+  readonly JobBookmark: string;
+}
+
+export function bookmarkDocumentId(jobName: string, runId: string): string {
+  return `bookmarks/${jobName}/${runId}`;
+}
+
+export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefined): JobBookmarkEntry {
+  if (!state) return { JobName: jobName, Version: 0, Run: 0, Attempt: 0, JobBookmark: '{}' };
+  return {
+    JobName: state.jobName,
+    Version: state.version,
+    Run: state.run,
+    Attempt: state.attempt,
+    ...(state.previousRunId === undefined ? {} : { PreviousRunId: state.previousRunId }),
+    RunId: state.runId,
+    JobBookmark: JSON.stringify(state.sources),
+  };
+}
+
+function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>): boolean {
+  if (object.lastModifiedMs > bookmark.watermarkMs) return false;
+  if (object.lastModifiedMs <= bookmark.watermarkMs - bookmark.bandMs) return true;
+  return recentKeys.has(object.key);
+}
+
+/**
+ * The landing objects a bookmark has not read yet: those last-modified after its watermark, and those in
+ * the band below the watermark that it does not remember reading. An object that lands late with an
+ * older modified time is therefore read once, unless it is older than the band (then it counts as read,
+ * as with Glue's file-age skew window).
+ */
+export function selectUnreadObjects(objects: readonly ObjectInfo[], bookmark: LandingBookmark | undefined): ObjectInfo[] {
+  if (!bookmark) return [...objects];
+  const recentKeys = new Set(bookmark.recent.map((entry) => entry.key));
+  return objects.filter((object) => !isRead(object, bookmark, recentKeys));
+}
+
+/** The bookmark after reading `read` on top of `previous`. */
+export function advanceLandingBookmark(previous: LandingBookmark | undefined, read: readonly ObjectInfo[], bandMs = DEFAULT_BAND_MS): LandingBookmark {
+  const watermarkMs = Math.max(previous?.watermarkMs ?? 0, ...read.map((object) => object.lastModifiedMs));
+  const band = previous?.bandMs ?? bandMs;
+  const byKey = new Map<string, number>();
+  for (const entry of previous?.recent ?? []) byKey.set(entry.key, entry.lastModifiedMs);
+  for (const object of read) byKey.set(object.key, object.lastModifiedMs);
+  const recent = [...byKey.entries()]
+    .filter(([, lastModifiedMs]) => lastModifiedMs > watermarkMs - band)
+    .map(([key, lastModifiedMs]) => ({ key, lastModifiedMs }))
+    .sort((a, b) => a.lastModifiedMs - b.lastModifiedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { kind: 'landing', watermarkMs, bandMs: band, recent };
+}
+
+/**
+ * For a pause run between two bookmarks (`--job-bookmark-from` / `--job-bookmark-to`): the objects read
+ * after `from` up to and including `to`.
+ */
+export function selectBetween(objects: readonly ObjectInfo[], from: LandingBookmark | undefined, to: LandingBookmark | undefined): ObjectInfo[] {
+  const afterFrom = new Set(selectUnreadObjects(objects, from).map((object) => object.key));
+  const afterTo = new Set(selectUnreadObjects(objects, to).map((object) => object.key));
+  return objects.filter((object) => afterFrom.has(object.key) && !afterTo.has(object.key));
+}
