@@ -22,6 +22,10 @@ import {
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
 import { newRunId } from './run-id.ts';
 
+/** Where a run can be made to fail, in order (see RunOptions.faultPoint). */
+export const FAULT_POINTS = ['input-read', 'outputs-staged', 'manifests-written', 'before-swap', 'after-commit'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
 export interface RunOptions {
   readonly runId?: string;
   readonly args?: Readonly<Record<string, string>>;
@@ -38,6 +42,12 @@ export interface RunOptions {
    * only what is new and commits the bookmark with the outputs; `pause` reads what is new since the last
    * committed bookmark (or between the bookmarks of runs `from` and `to`) and never commits it.
    */
+  /**
+   * Called at named points of the run: after the first input batch is read, after outputs are staged,
+   * while publishing (manifests written), just before and just after the commit. Crash tests kill the
+   * process there; nothing else should use it.
+   */
+  readonly faultPoint?: (point: FaultPoint, job: string) => void;
   readonly bookmark?: {
     readonly option: BookmarkOption;
     readonly from?: string;
@@ -198,6 +208,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         recordsRead += spool.records;
         bytesRead += spool.bytesRead;
       }
+      if (batch === 0) options.faultPoint?.('input-read', job.name);
       for (const step of plan.steps ?? []) {
         checkpoint();
         await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
@@ -212,6 +223,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       if (batchSpool) await rm(batchSpool.path, { force: true });
     }
 
+    options.faultPoint?.('outputs-staged', job.name);
     const writes: TableWrite[] = [];
     const recordsWritten: Record<string, number> = {};
     let recordsQuarantined = 0;
@@ -272,8 +284,9 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     }
 
     checkpoint();
-    const { root } = await commitTables(lake.state, { runId, basedOn, writes, now, bookmarks });
+    const { root } = await commitTables(lake.state, { runId, basedOn, writes, now, bookmarks, ...(options.faultPoint ? { faultPoint: (point: FaultPoint) => options.faultPoint?.(point, job.name) } : {}) });
     committed = true;
+    options.faultPoint?.('after-commit', job.name);
     const completedAt = now();
     const result: JobRunResult = {
       job: job.name,

@@ -3,10 +3,11 @@ import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
 import type { BookmarkOption, Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
-import { runJob, runMetrics, type JobRunResult } from './job-runner.ts';
+import { runJob, runMetrics, type FaultPoint, type JobRunResult } from './job-runner.ts';
 import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { newRunId } from './run-id.ts';
 import { isTransientError } from './transient-errors.ts';
+import { recoverDeadRuns } from './recover-dead-runs.ts';
 
 /** How one job run behaves, as Glue's job properties and run arguments set it. */
 export interface JobRunSettings {
@@ -32,6 +33,8 @@ export interface JobRunTuning {
   readonly waitPollMs?: number;
   readonly now?: () => Date;
   readonly onRecord?: (record: JobRunRecord) => void;
+  /** See RunOptions.faultPoint: for crash tests only. */
+  readonly faultPoint?: (point: FaultPoint, job: string) => void;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -56,6 +59,12 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   const maxRetries = settings.maxRetries ?? 0;
   const owner = newRunId(now());
   let lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
+  try {
+    await recoverDeadRuns(lake, job, now);
+  } catch (error) {
+    await lake.state.releaseLock(lease).catch(() => undefined);
+    throw error;
+  }
 
   // The heartbeat: a run that cannot renew its lease has lost the job to another run and must stop.
   const lost = new AbortController();
@@ -114,6 +123,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             args: settings.jobArguments ?? {},
             signal,
             now,
+            ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
               ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),

@@ -24,6 +24,8 @@ export interface CommitRequest {
   /** Job name to bookmark document id, moved in the same commit. */
   readonly bookmarks?: Readonly<Record<string, string>>;
   readonly now?: () => Date;
+  /** Called at named points of the commit; tests use it to kill the process there. */
+  readonly faultPoint?: (point: 'manifests-written' | 'before-swap') => void;
 }
 
 export interface CommitResult {
@@ -67,6 +69,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       tables[name] = { version: manifest.version, manifest: id };
       manifests[name] = manifest;
     }
+    request.faultPoint?.('manifests-written');
     const next: LakeRoot = {
       seq: current.seq + 1,
       committedAt,
@@ -74,6 +77,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       tables,
       bookmarks: { ...current.bookmarks, ...(request.bookmarks ?? {}) },
     };
+    request.faultPoint?.('before-swap');
     if (await state.swapRoot(next)) return { root: next, manifests };
   }
   throw new MedallionError('COMMIT_CONTENDED', `run ${request.runId} could not commit after ${MAX_COMMIT_ATTEMPTS} attempts: too many concurrent commits`, {

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { FAULT_POINTS, openLocalLake, runJobs, type Lake } from '../../core/index.ts';
+import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { generateLanding } from '../../simulator/index.ts';
+import { collect, useTempDirs } from '../core/test-resources.ts';
+import { queryLake } from '../support/pipeline-check.ts';
+
+const tempDir = useTempDirs();
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LANDING = { seed: 6, days: 2, users: 20, tasksPerDay: 30, faultRate: 0.03 } as const;
+const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
+
+/** Every table's rows (bronze without ingested_at, the one column that records when a run read a record). */
+async function contents(lake: Lake): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const table of ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis']) {
+    out[table] = await queryLake(lake, `SELECT *${table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : ''} FROM ${table} ORDER BY ALL`);
+  }
+  out['quarantine.records'] = await queryLake(lake, 'SELECT job, source_object, record_index, reason_code FROM quarantine.records ORDER BY ALL');
+  return out;
+}
+
+/** Runs the pipeline in a child process that SIGKILLs itself at `point` of `job`. */
+function crashAt(lakeDir: string, job: string, point: string): Promise<{ signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/crash-child.ts'), lakeDir, job, point], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => void (stdout += chunk));
+    child.stderr.on('data', (chunk) => void (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (_code, signal) => {
+      clearTimeout(timer);
+      resolve({ signal, stdout, stderr });
+    });
+  });
+}
+
+describe('a run killed at any step leaves the lake as a clean run would', async () => {
+  const referenceDir = await tempDir('reference');
+  const reference = openLocalLake(referenceDir, { threads: 2 });
+  await generateLanding(reference.storage, LANDING);
+  await runJobs(reference, PIPELINE_JOBS, enable);
+  const expected = await contents(reference);
+
+  const cases = [
+    ...FAULT_POINTS.map((point) => ({ job: 'bronze.tasks_cdc', point })),
+    { job: 'silver.tasks', point: 'outputs-staged' },
+    { job: 'silver.tasks', point: 'before-swap' },
+    { job: 'gold.daily_task_kpis', point: 'after-commit' },
+  ];
+  for (const { job, point } of cases) {
+    it(`SIGKILL in ${job} at ${point}, then a rerun`, async () => {
+      const dir = await tempDir('crash');
+      const lake = openLocalLake(dir, { threads: 2 });
+      await generateLanding(lake.storage, LANDING);
+
+      const crashed = await crashAt(dir, job, point);
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      // What is visible right after the crash is a committed state: every table's files exist and read.
+      const afterCrash = await lake.state.readRoot();
+      for (const table of Object.keys(afterCrash.tables)) await queryLake(lake, `SELECT count(*) FROM ${table}`);
+
+      // The dead run's lease runs out; the rerun recovers and finishes.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const results = await runJobs(lake, PIPELINE_JOBS, enable);
+      expect(results).toHaveLength(PIPELINE_JOBS.length);
+      expect(await contents(lake)).toEqual(expected);
+
+      // The dead run is marked ERROR, and no staged file of a run that never committed is left behind.
+      const runs = await lake.state.listRecords<{ Id: string; JobRunState: string }>(`runs/${job}`);
+      expect(runs.filter((run) => run.JobRunState === 'RUNNING' || run.JobRunState === 'STARTING')).toEqual([]);
+      const dead = runs.filter((run) => run.JobRunState === 'ERROR').map((run) => run.Id);
+      expect(dead).toHaveLength(1);
+      const prefix = `${job.split('.')[0]}/${job.split('.')[1] === 'tasks' ? 'task_events' : job.split('.')[1]}/`;
+      const committedRoot = await lake.state.readRoot();
+      const leftovers = (await collect(lake.storage.list(prefix))).filter((object) => object.key.includes(dead[0] as string));
+      if (point !== 'after-commit') expect(leftovers).toEqual([]);
+      expect(committedRoot.seq).toBeGreaterThan(afterCrash.seq - 1);
+    });
+  }
+});
