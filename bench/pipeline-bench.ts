@@ -24,12 +24,20 @@ const OptionsSchema = z.object({
   dir: z.string().min(1),
 });
 
-const TARGETS = { totalSeconds: 20, peakRssBytes: 2 * 1024 ** 3, ratioToHandwritten: 1.5 };
+const TARGETS = { totalSeconds: 20, peakRssBytes: 2 * 1024 ** 3, ratioToHandwritten: 1.5, idleSeconds: 1, onePercentShare: 0.05 };
 
 interface PipelineRun {
   totalMs: number;
   jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number }[];
   peakRssBytes: number;
+}
+interface IncrementalRun {
+  first: { wallMs: number };
+  idle: { wallMs: number };
+  idleCommitted: boolean;
+  added: number;
+  objects: number;
+  onePercent: { wallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
 }
 interface HandwrittenRun {
   totalMs: number;
@@ -90,6 +98,10 @@ for (let attempt = 0; attempt < options.repeat; attempt += 1) {
   process.stderr.write(` ${seconds(handwrittenRuns.at(-1)?.totalMs ?? 0)} s\n`);
 }
 
+process.stderr.write('Bookmarked runs on a copy: first, nothing new, then 1% more objects...');
+const incremental = await child<IncrementalRun>('run-incremental.ts', [lakeDir]);
+process.stderr.write(' done\n');
+
 const pipelineMs = median(pipelineRuns.map((r) => r.totalMs));
 const handwrittenMs = median(handwrittenRuns.map((r) => r.totalMs));
 const pipelineRss = Math.max(...pipelineRuns.map((r) => r.peakRssBytes));
@@ -118,4 +130,10 @@ const perMillion = (pipelineMs / events) * 1_000_000;
 lines.push(`target all layers <= ${TARGETS.totalSeconds} s per 1M events: ${seconds(perMillion)} s per 1M -> ${verdict(perMillion <= TARGETS.totalSeconds * 1000)}`);
 lines.push(`target peak RSS < 2 GiB: ${gib(pipelineRss)} GiB -> ${verdict(pipelineRss < TARGETS.peakRssBytes)}`);
 lines.push(`target <= ${TARGETS.ratioToHandwritten}x the hand-written script: ${ratio.toFixed(2)}x -> ${verdict(ratio <= TARGETS.ratioToHandwritten)}`);
+lines.push('');
+lines.push(`bookmarked runs (job-bookmark-enable) on a copy of the lake: first ${seconds(incremental.first.wallMs)} s, nothing new ${seconds(incremental.idle.wallMs)} s (committed: ${incremental.idleCommitted ? 'yes' : 'no'}), ${incremental.added} new objects (${((100 * incremental.added) / incremental.objects).toFixed(1)}%) ${seconds(incremental.onePercent.wallMs)} s`);
+for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job.padEnd(22)} ${seconds(job.wallMs).padStart(7)} s, read ${job.recordsRead}`);
+lines.push(`target nothing new < ${TARGETS.idleSeconds} s, no commit: ${seconds(incremental.idle.wallMs)} s -> ${verdict(incremental.idle.wallMs < TARGETS.idleSeconds * 1000 && !incremental.idleCommitted)}`);
+const share = incremental.onePercent.wallMs / pipelineMs;
+lines.push(`target 1% new < ${TARGETS.onePercentShare * 100}% of the full run: ${(share * 100).toFixed(1)}% -> ${verdict(share < TARGETS.onePercentShare)}`);
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { LocalStorage, openLocalLake, runJobs, type ObjectInfo } from '../core/index.ts';
+import { PIPELINE_JOBS } from '../jobs/index.ts';
+
+/**
+ * Bookmarked runs on a copy of a benchmark lake (landing hard-linked, so the copy is instant): a first
+ * run over everything, a second with nothing new, then one after 1% more landing objects arrive.
+ * Prints JSON timings and whether the idle run committed anything.
+ */
+const source = process.argv[2];
+if (!source) throw new Error('usage: run-incremental.ts LAKE_DIR');
+const dir = `${path.resolve(source)}-incremental`;
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+execFileSync('cp', ['-al', path.join(source, 'landing'), path.join(dir, 'landing')]);
+
+const lake = openLocalLake(dir);
+const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
+const timed = async () => {
+  const started = performance.now();
+  const results = await runJobs(lake, PIPELINE_JOBS, enable);
+  return { wallMs: performance.now() - started, jobs: results.map((result) => ({ job: result.job, wallMs: result.elapsedMs, recordsRead: result.recordsRead, nothingNew: result.nothingNew })) };
+};
+
+const first = await timed();
+const seqBeforeIdle = (await lake.state.readRoot()).seq;
+const idle = await timed();
+const idleCommitted = (await lake.state.readRoot()).seq !== seqBeforeIdle;
+
+// 1% more objects land: copies of every 100th object under new keys (Firehose would name them anew).
+const storage = new LocalStorage(dir);
+const objects: ObjectInfo[] = [];
+for await (const object of storage.list('landing/')) objects.push(object);
+let added = 0;
+for (const [index, object] of objects.entries()) {
+  if (index % 100 !== 0) continue;
+  await storage.put(object.key.replace(/(\.gz)?$/, '-late$1'), await storage.get(object.key));
+  added += 1;
+}
+const onePercent = await timed();
+rmSync(dir, { recursive: true, force: true });
+process.stdout.write(`${JSON.stringify({ first, idle, idleCommitted, added, objects: objects.length, onePercent })}\n`);
