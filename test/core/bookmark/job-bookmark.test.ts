@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { advanceLandingBookmark, bookmarkEntry, selectBetween, selectUnreadObjects, type ObjectInfo } from '../../../core/index.ts';
+
+const MINUTE = 60_000;
+const object = (key: string, lastModifiedMs: number): ObjectInfo => ({ key, lastModifiedMs, sizeBytes: 1 });
+const keys = (objects: readonly ObjectInfo[]) => objects.map((item) => item.key);
+
+describe('landing bookmarks', () => {
+  const band = 15 * MINUTE;
+  const t0 = 1_800_000_000_000;
+  const first = [object('a', t0), object('b', t0 + MINUTE), object('c', t0 + 2 * MINUTE)];
+
+  it('reads everything without a bookmark, then nothing until something new lands', () => {
+    expect(keys(selectUnreadObjects(first, undefined))).toEqual(['a', 'b', 'c']);
+    const bookmark = advanceLandingBookmark(undefined, first, band);
+    expect(bookmark.watermarkMs).toBe(t0 + 2 * MINUTE);
+    expect(selectUnreadObjects(first, bookmark)).toEqual([]);
+    const later = [...first, object('d', t0 + 3 * MINUTE)];
+    expect(keys(selectUnreadObjects(later, bookmark))).toEqual(['d']);
+  });
+
+  it('reads once an object that lands late with a modified time inside the band', () => {
+    const bookmark = advanceLandingBookmark(undefined, first, band);
+    const late = object('late', t0 + MINUTE / 2);
+    const next = selectUnreadObjects([...first, late], bookmark);
+    expect(keys(next)).toEqual(['late']);
+    const after = advanceLandingBookmark(bookmark, next, band);
+    expect(selectUnreadObjects([...first, late], after)).toEqual([]);
+  });
+
+  it('counts an object older than the band as read, and forgets keys that fall out of the band', () => {
+    const bookmark = advanceLandingBookmark(undefined, first, band);
+    const ancient = object('ancient', t0 - 20 * MINUTE);
+    expect(selectUnreadObjects([...first, ancient], bookmark)).toEqual([]);
+    const muchLater = advanceLandingBookmark(bookmark, [object('z', t0 + 60 * MINUTE)], band);
+    expect(muchLater.recent.map((entry) => entry.key)).toEqual(['z']);
+  });
+
+  it('keeps objects with the same modified time apart by key', () => {
+    const sameTime = [object('k1', t0), object('k2', t0)];
+    const bookmark = advanceLandingBookmark(undefined, [sameTime[0] as ObjectInfo], band);
+    expect(keys(selectUnreadObjects(sameTime, bookmark))).toEqual(['k2']);
+  });
+
+  it('selects between two bookmarks exactly what the runs after the first read', () => {
+    const b1 = advanceLandingBookmark(undefined, first, band);
+    const second = [object('d', t0 + 5 * MINUTE), object('e', t0 + 6 * MINUTE)];
+    const b2 = advanceLandingBookmark(b1, second, band);
+    const all = [...first, ...second, object('f', t0 + 7 * MINUTE)];
+    expect(keys(selectBetween(all, b1, b2))).toEqual(['d', 'e']);
+    expect(keys(selectBetween(all, undefined, b1))).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('bookmarkEntry', () => {
+  it("is Glue's JobBookmarkEntry, version 0 for a job that has none", () => {
+    expect(bookmarkEntry('silver.tasks', undefined)).toEqual({ JobName: 'silver.tasks', Version: 0, Run: 0, Attempt: 0, JobBookmark: '{}' });
+    const entry = bookmarkEntry('silver.tasks', {
+      jobName: 'silver.tasks', version: 3, run: 3, attempt: 1, runId: 'jr_3', previousRunId: 'jr_2', committedAt: '2025-11-01T00:00:00.000Z',
+      sources: { bronze: { kind: 'table', table: 'bronze.tasks_cdc', version: 7 } },
+    });
+    expect(entry).toEqual({ JobName: 'silver.tasks', Version: 3, Run: 3, Attempt: 1, PreviousRunId: 'jr_2', RunId: 'jr_3', JobBookmark: '{"bronze":{"kind":"table","table":"bronze.tasks_cdc","version":7}}' });
+  });
+});
