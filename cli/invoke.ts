@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
-  ConfigError, describeError, getJobBookmark, MedallionError, openLocalLake, resetJobBookmark, runJobs, type Job, type Lake,
+  ConfigError, describeError, getJobBookmark, MedallionError, openLocalLake, resetJobBookmark, runJobs,
+  type Job, type Lake, type ResultColumn, type ResultRow,
 } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
@@ -158,11 +159,9 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       const columns = RUN_COLUMNS.map((name) => ({ name, type: /^(attempt|execution_s|records_|bytes_|elapsed)/.test(name) ? 'BIGINT' : 'VARCHAR' }));
       if (flags.format === 'table') {
         const shown = columns.filter((column) => column.name !== 'previous_run_id' && column.name !== 'bytes_read');
-        await io.out(renderTable(shown, rows.map((row) => ({ ...row, run_id: String(row.run_id).slice(0, 19) + '…' }))));
+        await writeRows(io, 'table', shown, rows.map((row) => ({ ...row, run_id: `${String(row.run_id).slice(0, 19)}…` })));
       } else {
-        const writer = new RowWriter(flags.format, (text) => io.out(text));
-        await writer.rows(columns, rows);
-        await writer.end(columns);
+        await writeRows(io, flags.format, columns, rows);
       }
     });
 
@@ -185,13 +184,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
         name,
         type: name === 'table' || name === 'committed_at' ? 'VARCHAR' : 'BIGINT',
       }));
-      if (flags.format === 'table') {
-        await io.out(renderTable(columns, rows));
-      } else {
-        const writer = new RowWriter(flags.format, (text) => io.out(text));
-        await writer.rows(columns, rows);
-        await writer.end(columns);
-      }
+      await writeRows(io, flags.format, columns, rows);
     });
 
   program
@@ -219,6 +212,17 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     exitCode = reportError(error, io, env);
   }
   return exitCode;
+}
+
+/** A small result in the chosen format. */
+async function writeRows(io: CliIo, format: OutputFormat, columns: readonly ResultColumn[], rows: readonly ResultRow[]): Promise<void> {
+  if (format === 'table') {
+    await io.out(renderTable(columns, rows));
+    return;
+  }
+  const writer = new RowWriter(format, (text) => io.out(text));
+  await writer.rows(columns, rows);
+  await writer.end(columns);
 }
 
 /** The value of `--JOB_NAME` among Glue-style tokens, if given. */
