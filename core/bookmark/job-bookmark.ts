@@ -19,6 +19,8 @@ export interface TableBookmark {
   readonly kind: 'table';
   readonly table: string;
   readonly version: number;
+  /** The manifest document of that version, so the next run can tell which files were added since. */
+  readonly manifest?: string;
 }
 
 export type SourceBookmark = LandingBookmark | TableBookmark;

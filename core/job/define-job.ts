@@ -33,7 +33,11 @@ export function tableSource(table: TableName): TableSourceSpec {
 export interface TransformContext {
   readonly jobName: string;
   readonly runId: string;
-  /** `full` when the run reads all of its input (bookmarks disabled), `incremental` when only new input. */
+  /**
+   * `full` when the run reads all of its input; `incremental` when the job declared `incremental`, its
+   * bookmark is set and its table sources only grew since: then `delta(name)` holds the rows added to
+   * source `name` since the bookmark and `before(name)` the rows it had then.
+   */
   readonly mode: 'full' | 'incremental';
   /** When the run started; use it (not `now()`) so one run stamps one time. */
   readonly startedAt: Date;
@@ -42,6 +46,12 @@ export interface TransformContext {
   input(name: string): string;
   /** Relation holding an earlier step's rows. */
   step(name: string): string;
+  /** Incremental mode: rows added to table source `name` since the job's bookmark. */
+  delta(name: string): string;
+  /** Incremental mode: rows table source `name` held when the bookmark was committed. */
+  before(name: string): string;
+  /** This job's own output table as last committed (empty when it has none yet). */
+  previous(table: TableName): string;
 }
 
 /**
@@ -55,6 +65,10 @@ export interface JobPlan {
   readonly quarantine?: string;
   /** Rows dropped because an equal row was kept (counted, not stored). */
   readonly duplicates?: string;
+  /** Incremental mode: outputs whose rows are added to the table (the rest replace it). */
+  readonly appendTo?: readonly TableName[];
+  /** Incremental mode: SQL that returns a row when this run cannot be incremental; the runner then runs it in full. */
+  readonly needsFullRun?: string;
 }
 
 export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<string, SourceSpec>> {
@@ -74,6 +88,11 @@ export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<str
    * much has landed. Only for jobs whose one source is a landing source.
    */
   readonly perRecord?: boolean;
+  /**
+   * The transform also handles `mode: 'incremental'` (see TransformContext), so a bookmarked run whose
+   * table sources only grew reads just what they gained.
+   */
+  readonly incremental?: boolean;
   /** Job arguments (`--name value`) with their defaults. */
   readonly defaultArguments?: Readonly<Record<string, string>>;
   transform(context: TransformContext): JobPlan;

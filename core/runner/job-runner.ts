@@ -13,10 +13,10 @@ import type { BookmarkOption, Job, JobPlan, TransformContext } from '../job/inde
 import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../landing/index.ts';
 import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import type { LakeRoot } from '../state/index.ts';
+import type { LakeRoot, TableRef } from '../state/index.ts';
 import type { LocalFiles, ObjectInfo, StagingArea } from '../storage/index.ts';
 import {
-  commitTables, manifestFiles, partitionKey, tablePrefix,
+  commitTables, emptyManifest, manifestFiles, partitionKey, tablePrefix,
   type DataFile, type PartitionEntry, type TableManifest, type TableSpec, type TableWrite,
 } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
@@ -153,17 +153,44 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         recordsQuarantined: 0, recordsDuplicated: 0, commitSeq: basedOn.seq, nothingNew: true,
       };
     }
+    // An incremental job reads only what its table sources gained, when they only grew since its bookmark.
+    const deltas = job.incremental && since ? await tableDeltas(lake, job, basedOn, since) : undefined;
     for (const [name, source] of Object.entries(job.sources)) {
       if (source.kind !== 'table') continue;
       const loaded = await attachTableInput(lake, engine, basedOn, name, source.table);
       releases.push(loaded.release);
-      inputRows.set(name, loaded.rows);
-      recordsRead += loaded.rows;
-      bytesRead += loaded.bytes;
+      const delta = deltas?.get(name);
+      if (delta) {
+        releases.push(await attachFiles(lake, engine, delta.manifest, delta.added, `delta_${name}`));
+        releases.push(await attachFiles(lake, engine, delta.manifest, delta.before, `before_${name}`));
+        const rows = delta.added.reduce((sum, file) => sum + file.rows, 0);
+        inputRows.set(name, rows);
+        recordsRead += rows;
+        bytesRead += delta.added.reduce((sum, file) => sum + file.sizeBytes, 0);
+      } else {
+        inputRows.set(name, loaded.rows);
+        recordsRead += loaded.rows;
+        bytesRead += loaded.bytes;
+      }
+    }
+    for (const spec of job.outputs) {
+      releases.push(await attachPrevious(lake, engine, basedOn, spec));
     }
 
-    const context = transformContext(job, runId, startedAt, options.args ?? {}, new Set(Object.keys(job.sources)));
-    const plan = job.transform(context);
+    const inputNames = new Set(Object.keys(job.sources));
+    let incremental = deltas !== undefined;
+    let plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full'));
+    if (incremental && plan.needsFullRun && (await countQuery(engine, plan.needsFullRun)) > 0) {
+      // The new input changes what was read before (a late copy sorting first, say): recompute from all of it.
+      incremental = false;
+      for (const [name] of deltas ?? []) {
+        const all = await countQuery(engine, `SELECT * FROM ${quoteIdentifier(`input_${name}`)}`);
+        recordsRead += all - (inputRows.get(name) ?? 0);
+        inputRows.set(name, all);
+      }
+      plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, 'full'));
+    }
+    if (incremental) readsSubset = true;
     checkPlan(job, plan);
     for (const spec of job.outputs) {
       stages.push({ spec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
@@ -241,7 +268,10 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         );
       } else {
         recordsWritten[stage.spec.name] = rows;
-        writes.push({ spec: stage.spec, kind: readsSubset ? (stage.spec.writeMode === 'append' ? 'append' : 'replace_partitions') : 'replace_all', partitions });
+        const kind = incremental
+          ? ((plan.appendTo ?? []).includes(stage.spec.name) ? 'append' : 'replace_all')
+          : readsSubset ? (stage.spec.writeMode === 'append' ? 'append' : 'replace_partitions') : 'replace_all';
+        writes.push({ spec: stage.spec, kind, partitions });
       }
     }
 
@@ -264,7 +294,12 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       const sources: Record<string, SourceBookmark> = {};
       for (const [name, source] of Object.entries(job.sources)) {
         sources[name] = source.kind === 'table'
-          ? { kind: 'table', table: source.table, version: tableVersions[name] ?? 0 }
+          ? {
+              kind: 'table',
+              table: source.table,
+              version: tableVersions[name] ?? 0,
+              ...(basedOn.tables[source.table] ? { manifest: (basedOn.tables[source.table] as TableRef).manifest } : {}),
+            }
           : advanceLandingBookmark(landingBookmarkOf(current, name), landingObjects.get(name) ?? [], source.bandMs);
       }
       const previousRunId = options.bookmark?.previousRunId ?? current?.runId;
@@ -374,11 +409,18 @@ function transformContext(
   startedAt: Date,
   args: Readonly<Record<string, string>>,
   inputs: ReadonlySet<string>,
+  mode: 'full' | 'incremental',
 ): TransformContext {
+  const known = (name: string) => {
+    if (!inputs.has(name)) throw new JobDefinitionError(job.name, `transform asks for input ${name}, but the job's sources are ${[...inputs].join(', ')}`);
+  };
+  const incrementalOnly = (what: string) => {
+    if (mode !== 'incremental') throw new JobDefinitionError(job.name, `transform asks for ${what} in a full run; only incremental runs have it`);
+  };
   return {
     jobName: job.name,
     runId,
-    mode: 'full',
+    mode,
     startedAt,
     args: { ...(job.defaultArguments ?? {}), ...args },
     input(name) {
@@ -388,7 +430,74 @@ function transformContext(
     step(name) {
       return quoteIdentifier(`step_${name}`);
     },
+    delta(name) {
+      known(name);
+      incrementalOnly(`delta(${name})`);
+      return quoteIdentifier(`delta_${name}`);
+    },
+    before(name) {
+      known(name);
+      incrementalOnly(`before(${name})`);
+      return quoteIdentifier(`before_${name}`);
+    },
+    previous(table) {
+      if (!job.outputs.some((output) => output.name === table)) throw new JobDefinitionError(job.name, `previous(${table}): not one of the job's outputs`);
+      return quoteIdentifier(`previous_${table.replace('.', '_')}`);
+    },
   };
+}
+
+interface TableDelta {
+  readonly manifest: TableManifest;
+  readonly added: readonly DataFile[];
+  readonly before: readonly DataFile[];
+}
+
+/**
+ * What each table source gained since the bookmark, or undefined when a source did anything but grow
+ * (a file removed or replaced): then the run must read everything.
+ */
+async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: JobBookmarkState): Promise<Map<string, TableDelta> | undefined> {
+  const deltas = new Map<string, TableDelta>();
+  for (const [name, source] of Object.entries(job.sources)) {
+    if (source.kind !== 'table') continue;
+    const seen = since.sources[name];
+    const ref = root.tables[source.table];
+    if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;
+    const [current, then] = await Promise.all([
+      lake.state.getDocument<TableManifest>(ref.manifest),
+      lake.state.getDocument<TableManifest>(seen.manifest),
+    ]);
+    const currentKeys = new Set(manifestFiles(current).map((file) => file.key));
+    const before = manifestFiles(then);
+    if (before.some((file) => !currentKeys.has(file.key))) return undefined;
+    const beforeKeys = new Set(before.map((file) => file.key));
+    deltas.set(name, { manifest: current, added: manifestFiles(current).filter((file) => !beforeKeys.has(file.key)), before });
+  }
+  return deltas;
+}
+
+/** A view `name` over some files of a table version (an empty typed relation when there are none). */
+async function attachFiles(lake: Lake, engine: Engine, manifest: TableManifest, files: readonly DataFile[], name: string): Promise<() => Promise<void>> {
+  const wanted = new Set(files.map((file) => file.key));
+  const subset: TableManifest = {
+    ...manifest,
+    partitions: Object.fromEntries(
+      Object.entries(manifest.partitions).map(([key, entry]) => [key, { ...entry, files: entry.files.filter((file) => wanted.has(file.key)) }]),
+    ),
+  };
+  const { sql, files: local } = await tableRelation(engine, lake.storage, subset);
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
+  return () => local.release();
+}
+
+/** A view over the job's own output as last committed, for incremental plans (`previous(table)`). */
+async function attachPrevious(lake: Lake, engine: Engine, root: LakeRoot, spec: TableSpec): Promise<() => Promise<void>> {
+  const ref = root.tables[spec.name];
+  const manifest = ref
+    ? await lake.state.getDocument<TableManifest>(ref.manifest)
+    : emptyManifest(spec.name, spec.columns.map(({ name, type }) => ({ name, type })), spec.partitionBy);
+  return attachFiles(lake, engine, manifest, manifestFiles(manifest), `previous_${spec.name.replace('.', '_')}`);
 }
 
 /** Checks, before running anything, that the plan has SQL for exactly the declared outputs. */

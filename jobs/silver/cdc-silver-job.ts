@@ -74,46 +74,76 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     sources: { bronze: tableSource(entity.bronzeTable) },
     outputs: [eventsTable, currentTable],
     balance: { input: 'bronze', output: eventsName },
-    transform: ({ input, step }) => ({
-      steps: [
-        {
-          name: 'typed',
-          // Images are kept only for events that will be quarantined (as their raw text).
-          sql: `
-            SELECT * EXCLUDE (keys, new_image),
-                   CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
-                   CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
-            FROM (${typeImagesSql(
-              `(SELECT event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction},
-                       row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
-                FROM ${input('bronze')})`,
-              entity.rules,
-            )})`,
+    incremental: true,
+    transform: ({ mode, input, step, delta, before, previous }) => {
+      const keyList = keyNames.join(', ');
+      const bronzeColumns = `event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction}`;
+      // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
+      const ranked =
+        mode === 'full'
+          ? `(SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
+              FROM ${input('bronze')})`
+          : // A new row whose event was read before is a duplicate of that earlier first copy.
+            `(SELECT fresh.*, CASE WHEN seen.event_id IS NULL THEN fresh.rank_in_delta ELSE 2 END AS copy_rank
+              FROM (SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS rank_in_delta
+                    FROM ${delta('bronze')}) AS fresh
+              LEFT JOIN (SELECT DISTINCT event_id FROM ${before('bronze')} WHERE event_id IN (SELECT event_id FROM ${delta('bronze')})) AS seen
+                ON seen.event_id = fresh.event_id)`;
+      const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
+      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index`;
+      const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1`;
+      const current =
+        mode === 'full'
+          ? `SELECT ${currentColumns} FROM (${effective} ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`
+          : // Only keys with new events change: fold their whole history again, keep every other key as it was.
+            `WITH fresh AS (${effective}),
+                  touched AS (SELECT DISTINCT ${keyList} FROM fresh),
+                  history AS (
+                    SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, _source_object AS source_object, _record_index AS record_index
+                    FROM ${previous(eventsName)} SEMI JOIN touched USING (${keyList})
+                    UNION ALL
+                    SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM fresh)
+             SELECT * FROM ${previous(currentName)} ANTI JOIN touched USING (${keyList})
+             UNION ALL
+             SELECT ${currentColumns} FROM (SELECT * FROM history ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`;
+      return {
+        steps: [
+          {
+            name: 'typed',
+            // Images are kept only for events that will be quarantined (as their raw text).
+            sql: `
+              SELECT * EXCLUDE (keys, new_image),
+                     CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
+                     CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
+              FROM (${typeImagesSql(ranked, entity.rules)})`,
+          },
+        ],
+        outputs: {
+          [eventsName]: `
+            SELECT event_id, event_name, event_ts, ${keyList}, ${typedColumns.join(', ')},
+                   source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
+            FROM (${effective})`,
+          [currentName]: current,
         },
-      ],
-      outputs: {
-        [eventsName]: `
-          SELECT event_id, event_name, event_ts, ${keyNames.join(', ')}, ${typedColumns.join(', ')},
-                 source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
+        quarantine: `
+          SELECT source_object, record_index, reason_code, reason,
+                 json_object('event_id', event_id, 'event_name', event_name, 'event_ts', event_ts::VARCHAR, 'keys', keys, 'new_image', new_image)::VARCHAR AS raw
           FROM ${step('typed')}
-          WHERE copy_rank = 1 AND reason_code IS NULL`,
-        [currentName]: `
-          SELECT ${keyNames.join(', ')}, ${typedColumns.join(', ')},
-                 event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index
-          FROM (
-            SELECT * FROM ${step('typed')}
-            WHERE copy_rank = 1 AND reason_code IS NULL
-            QUALIFY row_number() OVER (PARTITION BY ${keyNames.join(', ')} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1
-          )
-          WHERE event_name <> 'REMOVE'`,
-      },
-      quarantine: `
-        SELECT source_object, record_index, reason_code, reason,
-               json_object('event_id', event_id, 'event_name', event_name, 'event_ts', event_ts::VARCHAR, 'keys', keys, 'new_image', new_image)::VARCHAR AS raw
-        FROM ${step('typed')}
-        WHERE copy_rank = 1 AND reason_code IS NOT NULL`,
-      duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1`,
-    }),
+          WHERE copy_rank = 1 AND reason_code IS NOT NULL`,
+        duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1`,
+        ...(mode === 'incremental'
+          ? {
+              appendTo: [eventsName],
+              // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
+              needsFullRun: `
+                SELECT 1 FROM (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_new FROM ${delta('bronze')} GROUP BY event_id) AS fresh
+                JOIN (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen FROM ${before('bronze')}
+                      WHERE event_id IN (SELECT event_id FROM ${delta('bronze')}) GROUP BY event_id) AS seen USING (event_id)
+                WHERE fresh.first_new < seen.first_seen`,
+            }
+          : {}),
+      };
+    },
   });
   return { job, eventsTable, currentTable };
 }
