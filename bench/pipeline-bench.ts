@@ -99,7 +99,7 @@ for (let attempt = 0; attempt < options.repeat; attempt += 1) {
 }
 
 process.stderr.write('Bookmarked runs on a copy: first, nothing new, then 1% more objects...');
-const incremental = await child<IncrementalRun>('run-incremental.ts', [lakeDir]);
+const incremental = await child<IncrementalRun>('run-incremental.ts', [lakeDir, String(events)]);
 process.stderr.write(' done\n');
 
 const pipelineMs = median(pipelineRuns.map((r) => r.totalMs));
@@ -131,7 +131,7 @@ lines.push(`target all layers <= ${TARGETS.totalSeconds} s per 1M events: ${seco
 lines.push(`target peak RSS < 2 GiB: ${gib(pipelineRss)} GiB -> ${verdict(pipelineRss < TARGETS.peakRssBytes)}`);
 lines.push(`target <= ${TARGETS.ratioToHandwritten}x the hand-written script: ${ratio.toFixed(2)}x -> ${verdict(ratio <= TARGETS.ratioToHandwritten)}`);
 lines.push('');
-lines.push(`bookmarked runs (job-bookmark-enable) on a copy of the lake: first ${seconds(incremental.first.wallMs)} s, nothing new ${seconds(incremental.idle.wallMs)} s (committed: ${incremental.idleCommitted ? 'yes' : 'no'}), ${incremental.added} new objects (${((100 * incremental.added) / incremental.objects).toFixed(1)}%) ${seconds(incremental.onePercent.wallMs)} s`);
+lines.push(`bookmarked runs (job-bookmark-enable) on a copy of the lake: first ${seconds(incremental.first.wallMs)} s, nothing new ${seconds(incremental.idle.wallMs)} s (committed: ${incremental.idleCommitted ? 'yes' : 'no'}), ${incremental.added} new objects (${((100 * incremental.added) / incremental.objects).toFixed(1)}% of ${incremental.objects}) ${seconds(incremental.onePercent.wallMs)} s`);
 for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job.padEnd(22)} ${seconds(job.wallMs).padStart(7)} s, read ${job.recordsRead}`);
 lines.push(`target nothing new < ${TARGETS.idleSeconds} s, no commit: ${seconds(incremental.idle.wallMs)} s -> ${verdict(incremental.idle.wallMs < TARGETS.idleSeconds * 1000 && !incremental.idleCommitted)}`);
 const share = incremental.onePercent.wallMs / pipelineMs;

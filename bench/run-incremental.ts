@@ -3,10 +3,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalStorage, openLocalLake, runJobs, type ObjectInfo } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
+import { generateLanding, tasksPerDayForEvents } from '../simulator/index.ts';
 
 /**
  * Bookmarked runs on a copy of a benchmark lake (landing hard-linked, so the copy is instant): a first
- * run over everything, a second with nothing new, then one after 1% more landing objects arrive.
+ * run over everything, a second with nothing new, then one after about 1% more change events arrive.
  * Prints JSON timings and whether the idle run committed anything.
  */
 const source = process.argv[2];
@@ -29,16 +30,22 @@ const seqBeforeIdle = (await lake.state.readRoot()).seq;
 const idle = await timed();
 const idleCommitted = (await lake.state.readRoot()).seq !== seqBeforeIdle;
 
-// 1% more objects land: copies of every 100th object under new keys (Firehose would name them anew).
+// 1% more traffic lands: a day of new change events (new event ids, later Firehose keys), about 1% of the lake.
 const storage = new LocalStorage(dir);
 const objects: ObjectInfo[] = [];
 for await (const object of storage.list('landing/')) objects.push(object);
-let added = 0;
-for (const [index, object] of objects.entries()) {
-  if (index % 100 !== 0) continue;
-  await storage.put(object.key.replace(/(\.gz)?$/, '-late$1'), await storage.get(object.key));
-  added += 1;
-}
+const eventsInLake = Number(process.argv[3] ?? 1_000_000);
+const before = objects.length;
+await generateLanding(storage, {
+  seed: 424242,
+  start: '2031-01-01',
+  days: 1,
+  users: 200,
+  tasksPerDay: tasksPerDayForEvents(Math.round(eventsInLake / 100), { days: 1, users: 200 }),
+});
+let after = 0;
+for await (const _object of storage.list('landing/')) after += 1;
+const added = after - before;
 const onePercent = await timed();
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify({ first, idle, idleCommitted, added, objects: objects.length, onePercent })}\n`);
