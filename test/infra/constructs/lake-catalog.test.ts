@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { PIPELINE_TABLES } from '../../../jobs/index.ts';
+import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
+
+const templates = useTemplates();
+const LAYER_BUCKETS = { bronze: ['LandingBronze', 'bronze/'], silver: ['Silver', ''], gold: ['Gold', ''], quarantine: ['Quarantine', ''] } as const;
+
+describe.each(ENVS)('lake catalog (%s)', (envName) => {
+  const databasePrefix = envName === 'prod' ? '' : 'dev_';
+  const tablesOf = () => Object.values(templates()[envName].findResources('AWS::Glue::Table') as CfnResources).map((table) => table.Properties!);
+
+  it('has one Glue database per layer, named as analysts query it', () => {
+    const names = Object.values(templates()[envName].findResources('AWS::Glue::Database') as CfnResources).map(
+      (database) => database.Properties!.DatabaseInput.Name,
+    );
+    expect(names.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver'].map((layer) => `${databasePrefix}${layer}`).sort());
+  });
+
+  it('registers every pipeline table once, in its layer database', () => {
+    const registered = tablesOf().map((table) => `${table.DatabaseName}.${table.TableInput.Name}`);
+    expect(registered.sort()).toEqual(PIPELINE_TABLES.map((spec) => `${databasePrefix}${spec.name}`).sort());
+  });
+
+  it.each(PIPELINE_TABLES.map((spec) => [spec.name, spec] as const))('%s: same columns and partition keys as the job spec, Parquet at its layer location', (tableName, spec) => {
+    const [layer, name] = tableName.split('.') as [keyof typeof LAYER_BUCKETS, string];
+    const table = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}${layer}` && candidate.TableInput.Name === name)!;
+    const input = table.TableInput;
+    const partitionNames = input.PartitionKeys.map((key: { Name: string }) => key.Name);
+    const columnNames = input.StorageDescriptor.Columns.map((column: { Name: string }) => column.Name);
+    expect(partitionNames).toEqual(spec.partitionBy);
+    expect([...columnNames, ...partitionNames].sort()).toEqual(spec.columns.map((column) => column.name).sort());
+    expect(columnNames).toEqual(spec.columns.map((column) => column.name).filter((column) => !spec.partitionBy.includes(column)));
+    for (const column of [...input.StorageDescriptor.Columns, ...input.PartitionKeys]) expect(column.Type, column.Name).toMatch(/^[a-z]/);
+
+    const [bucketName, prefix] = LAYER_BUCKETS[layer];
+    const bucket = resourceByPrefix(templates()[envName], 'AWS::S3::Bucket', `Lake${bucketName}Bucket`);
+    expect(input.StorageDescriptor).toMatchObject({
+      Location: { 'Fn::Join': ['', ['s3://', { Ref: bucket.logicalId }, `/${prefix}${name}/`]] },
+      InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+      OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+      SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+    });
+    expect(input).toMatchObject({ TableType: 'EXTERNAL_TABLE', Parameters: { classification: 'parquet' } });
+  });
+
+  it(`${envName === 'prod' ? 'retains' : 'removes'} the databases and tables with the stack`, () => {
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table']) {
+      for (const resource of Object.values(templates()[envName].findResources(type))) {
+        expect(resource.DeletionPolicy, type).toBe(envName === 'prod' ? 'Retain' : 'Delete');
+      }
+    }
+  });
+
+  it('gives silver.tasks tags as array<string> and keeps column comments', () => {
+    const table = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}silver` && candidate.TableInput.Name === 'tasks')!;
+    const tags = table.TableInput.StorageDescriptor.Columns.find((column: { Name: string }) => column.Name === 'tags');
+    expect(tags).toMatchObject({ Type: 'array<string>' });
+    expect(tags.Comment.length).toBeGreaterThan(0);
+  });
+});
