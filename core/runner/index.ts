@@ -1,4 +1,5 @@
-export { FAULT_POINTS, quarantineStagingPrefix, runJob, runMetrics, type FaultPoint, type JobRunResult, type RunOptions } from './job-runner.ts';
+export { FAULT_POINTS, runJob, runMetrics, type FaultPoint, type JobRunResult, type RunOptions } from './job-runner.ts';
+export { quarantineStagingPrefix } from './run-inputs.ts';
 export { QUARANTINE_TABLE } from './quarantine-table.ts';
 export { newRunId } from './run-id.ts';
 export { orderJobs } from './job-order.ts';

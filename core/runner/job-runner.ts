@@ -1,25 +1,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { tableRelation } from '../catalog/index.ts';
-import type { Engine, ResultRow } from '../engine/index.ts';
-import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
-import { ConfigError, JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
+import { quoteIdentifier } from '../engine/index.ts';
+import { JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
 import {
   advanceLandingBookmark, bookmarkDocumentId, selectBetween, selectUnreadObjects,
-  type JobBookmarkState, type LandingBookmark, type SourceBookmark,
+  type JobBookmarkState, type SourceBookmark,
 } from '../bookmark/index.ts';
 import type { BookmarkOption, Job, JobPlan, TransformContext } from '../job/index.ts';
 import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../landing/index.ts';
 import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import type { LakeRoot, TableRef } from '../state/index.ts';
-import type { LocalFiles, ObjectInfo, StagingArea } from '../storage/index.ts';
-import {
-  commitTables, emptyManifest, manifestFiles, partitionKey, tablePrefix,
-  type DataFile, type PartitionEntry, type TableManifest, type TableSpec, type TableWrite,
-} from '../table/index.ts';
+import type { TableRef } from '../state/index.ts';
+import type { ObjectInfo } from '../storage/index.ts';
+import { commitTables, partitionKey, tablePrefix, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
+import { copyToStaging, countQuery, countRows, outputSql, persistStage, quarantineSql, type OutputStage } from './output-staging.ts';
+import {
+  attachFiles, attachPrevious, attachTableInput, bookmarkOfRun, landingBookmarkOf, quarantineStagingPrefix, tableDeltas,
+} from './run-inputs.ts';
 import { newRunId } from './run-id.ts';
 
 /** Where a run can be made to fail, in order (see RunOptions.faultPoint). */
@@ -79,13 +78,6 @@ export interface JobRunResult {
 }
 
 const DEFAULT_BATCH_BYTES = 128 * 1024 * 1024;
-
-/** One output being written: where it is staged and what each batch's COPY reported. */
-interface OutputStage {
-  readonly spec: TableSpec;
-  readonly area: StagingArea;
-  readonly copies: ResultRow[];
-}
 
 /**
  * Runs one job: reads its sources, executes its SQL in a fresh engine, stages the outputs as Parquet,
@@ -354,55 +346,6 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   }
 }
 
-/** Where a run stages its quarantine rows: under the job's name, so cleanup finds a job's own leftovers. */
-export function quarantineStagingPrefix(job: Job, runId: string): string {
-  return `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/${runId}`;
-}
-
-function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
-  const bookmark = state?.sources[source];
-  return bookmark?.kind === 'landing' ? bookmark : undefined;
-}
-
-/** The bookmark committed by run `runId`, for a pause window; a run that committed none is refused. */
-async function bookmarkOfRun(lake: Lake, job: string, runId: string): Promise<JobBookmarkState> {
-  try {
-    return await lake.state.getDocument<JobBookmarkState>(bookmarkDocumentId(job, runId));
-  } catch {
-    throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${job} committed no bookmark`, {
-      hint: `pick run ids from \`medallion runs ${job}\` whose runs used job-bookmark-enable`,
-    });
-  }
-}
-
-async function attachTableInput(
-  lake: Lake,
-  engine: Engine,
-  root: LakeRoot,
-  name: string,
-  table: string,
-): Promise<{ rows: number; bytes: number; release: () => Promise<void> }> {
-  const ref = root.tables[table];
-  if (!ref) {
-    throw new MedallionError('SOURCE_TABLE_MISSING', `source table ${table} has no committed version yet`, {
-      hint: `run the job that writes ${table} first, or use \`medallion run --all\``,
-    });
-  }
-  const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
-  const { sql, files } = await tableRelation(engine, lake.storage, manifest);
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
-  const dataFiles = manifestFiles(manifest);
-  return {
-    rows: dataFiles.reduce((sum, file) => sum + file.rows, 0),
-    bytes: dataFiles.reduce((sum, file) => sum + file.sizeBytes, 0),
-    release: () => releaseFiles(files),
-  };
-}
-
-async function releaseFiles(files: LocalFiles): Promise<void> {
-  await files.release();
-}
-
 function transformContext(
   job: Job,
   runId: string,
@@ -447,59 +390,6 @@ function transformContext(
   };
 }
 
-interface TableDelta {
-  readonly manifest: TableManifest;
-  readonly added: readonly DataFile[];
-  readonly before: readonly DataFile[];
-}
-
-/**
- * What each table source gained since the bookmark, or undefined when a source did anything but grow
- * (a file removed or replaced): then the run must read everything.
- */
-async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: JobBookmarkState): Promise<Map<string, TableDelta> | undefined> {
-  const deltas = new Map<string, TableDelta>();
-  for (const [name, source] of Object.entries(job.sources)) {
-    if (source.kind !== 'table') continue;
-    const seen = since.sources[name];
-    const ref = root.tables[source.table];
-    if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;
-    const [current, then] = await Promise.all([
-      lake.state.getDocument<TableManifest>(ref.manifest),
-      lake.state.getDocument<TableManifest>(seen.manifest),
-    ]);
-    const currentKeys = new Set(manifestFiles(current).map((file) => file.key));
-    const before = manifestFiles(then);
-    if (before.some((file) => !currentKeys.has(file.key))) return undefined;
-    const beforeKeys = new Set(before.map((file) => file.key));
-    deltas.set(name, { manifest: current, added: manifestFiles(current).filter((file) => !beforeKeys.has(file.key)), before });
-  }
-  return deltas;
-}
-
-/** A view `name` over some files of a table version (an empty typed relation when there are none). */
-async function attachFiles(lake: Lake, engine: Engine, manifest: TableManifest, files: readonly DataFile[], name: string): Promise<() => Promise<void>> {
-  const wanted = new Set(files.map((file) => file.key));
-  const subset: TableManifest = {
-    ...manifest,
-    partitions: Object.fromEntries(
-      Object.entries(manifest.partitions).map(([key, entry]) => [key, { ...entry, files: entry.files.filter((file) => wanted.has(file.key)) }]),
-    ),
-  };
-  const { sql, files: local } = await tableRelation(engine, lake.storage, subset);
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
-  return () => local.release();
-}
-
-/** A view over the job's own output as last committed, for incremental plans (`previous(table)`). */
-async function attachPrevious(lake: Lake, engine: Engine, root: LakeRoot, spec: TableSpec): Promise<() => Promise<void>> {
-  const ref = root.tables[spec.name];
-  const manifest = ref
-    ? await lake.state.getDocument<TableManifest>(ref.manifest)
-    : emptyManifest(spec.name, spec.columns.map(({ name, type }) => ({ name, type })), spec.partitionBy);
-  return attachFiles(lake, engine, manifest, manifestFiles(manifest), `previous_${spec.name.replace('.', '_')}`);
-}
-
 /** Checks, before running anything, that the plan has SQL for exactly the declared outputs. */
 function checkPlan(job: Job, plan: JobPlan): void {
   const problems: string[] = [];
@@ -510,67 +400,6 @@ function checkPlan(job: Job, plan: JobPlan): void {
     if (!job.outputs.some((spec) => spec.name === name)) problems.push(`SQL for ${name}, which is not a declared output`);
   }
   if (problems.length > 0) throw new JobDefinitionError(job.name, problems.join('; '));
-}
-
-function castColumns(spec: TableSpec): string {
-  return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
-}
-
-function outputSql(spec: TableSpec, plan: JobPlan): string {
-  return `SELECT ${castColumns(spec)} FROM (${plan.outputs[spec.name] as string})`;
-}
-
-function quarantineSql(job: Job, runId: string, startedAt: Date, plan: JobPlan): string | undefined {
-  if (!plan.quarantine) return undefined;
-  return `
-    SELECT ${quoteLiteral(job.layer)} AS layer, source_object::VARCHAR AS source_object, record_index::BIGINT AS record_index,
-           reason_code::VARCHAR AS reason_code, reason::VARCHAR AS reason, raw::VARCHAR AS raw, ${quoteLiteral(runId)} AS run_id,
-           make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS quarantined_at, ${quoteLiteral(job.name)} AS job
-    FROM (${plan.quarantine})`;
-}
-
-/** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */
-async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
-  const { rows: described } = await engine.query(`DESCRIBE ${sql}`);
-  const produced = new Set(described.map((row) => String(row.column_name)));
-  const missing = stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name);
-  if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
-  const base = folder ? path.join(stage.area.localDir, folder) : stage.area.localDir;
-  const partitioned = stage.spec.partitionBy.length > 0;
-  const target = partitioned ? base : path.join(base, 'data_0.parquet');
-  const partitionOption = partitioned ? `, PARTITION_BY (${stage.spec.partitionBy.map(quoteIdentifier).join(', ')})` : '';
-  const { rows } = await engine.query(`COPY (${sql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
-  return [...rows];
-}
-
-/**
- * Stores what a stage's COPYs wrote and returns the files by partition. Nothing is visible until the
- * commit lists them; files with no rows are left out.
- */
-async function persistStage(stage: OutputStage): Promise<Record<string, PartitionEntry>> {
-  const stored = new Map((await stage.area.persist()).map((object) => [object.key, object]));
-  const partitions: Record<string, PartitionEntry> = {};
-  for (const row of stage.copies) {
-    const count = Number(row.count);
-    if (count === 0) continue;
-    const relative = path.relative(stage.area.localDir, String(row.filename)).split(path.sep).join('/');
-    const key = `${stage.area.prefix}${relative}`;
-    const values: Record<string, string> = {};
-    for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
-    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes) };
-    const pkey = partitionKey(stage.spec.partitionBy, values);
-    partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
-  }
-  return partitions;
-}
-
-function countRows(partitions: Record<string, PartitionEntry>): number {
-  return Object.values(partitions).reduce((sum, entry) => sum + entry.files.reduce((acc, file) => acc + file.rows, 0), 0);
-}
-
-async function countQuery(engine: Engine, sql: string): Promise<number> {
-  const { rows } = await engine.query(`SELECT count(*) AS n FROM (${sql})`);
-  return Number(rows[0]?.n ?? 0);
 }
 
 /** Glue's job metric names, plus the record accounting Glue does not have. */

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import type { Engine, ResultRow } from '../engine/index.ts';
+import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
+import { JobDefinitionError } from '../errors.ts';
+import type { Job, JobPlan } from '../job/index.ts';
+import type { StagingArea } from '../storage/index.ts';
+import { partitionKey, type DataFile, type PartitionEntry, type TableSpec } from '../table/index.ts';
+
+/** One output being written: where it is staged and what each batch's COPY reported. */
+export interface OutputStage {
+  readonly spec: TableSpec;
+  readonly area: StagingArea;
+  readonly copies: ResultRow[];
+}
+
+export function castColumns(spec: TableSpec): string {
+  return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
+}
+
+export function outputSql(spec: TableSpec, plan: JobPlan): string {
+  return `SELECT ${castColumns(spec)} FROM (${plan.outputs[spec.name] as string})`;
+}
+
+export function quarantineSql(job: Job, runId: string, startedAt: Date, plan: JobPlan): string | undefined {
+  if (!plan.quarantine) return undefined;
+  return `
+    SELECT ${quoteLiteral(job.layer)} AS layer, source_object::VARCHAR AS source_object, record_index::BIGINT AS record_index,
+           reason_code::VARCHAR AS reason_code, reason::VARCHAR AS reason, raw::VARCHAR AS raw, ${quoteLiteral(runId)} AS run_id,
+           make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS quarantined_at, ${quoteLiteral(job.name)} AS job
+    FROM (${plan.quarantine})`;
+}
+
+/** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */
+export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
+  const { rows: described } = await engine.query(`DESCRIBE ${sql}`);
+  const produced = new Set(described.map((row) => String(row.column_name)));
+  const missing = stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name);
+  if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
+  const base = folder ? path.join(stage.area.localDir, folder) : stage.area.localDir;
+  const partitioned = stage.spec.partitionBy.length > 0;
+  const target = partitioned ? base : path.join(base, 'data_0.parquet');
+  const partitionOption = partitioned ? `, PARTITION_BY (${stage.spec.partitionBy.map(quoteIdentifier).join(', ')})` : '';
+  const { rows } = await engine.query(`COPY (${sql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
+  return [...rows];
+}
+
+/**
+ * Stores what a stage's COPYs wrote and returns the files by partition. Nothing is visible until the
+ * commit lists them; files with no rows are left out.
+ */
+export async function persistStage(stage: OutputStage): Promise<Record<string, PartitionEntry>> {
+  const stored = new Map((await stage.area.persist()).map((object) => [object.key, object]));
+  const partitions: Record<string, PartitionEntry> = {};
+  for (const row of stage.copies) {
+    const count = Number(row.count);
+    if (count === 0) continue;
+    const relative = path.relative(stage.area.localDir, String(row.filename)).split(path.sep).join('/');
+    const key = `${stage.area.prefix}${relative}`;
+    const values: Record<string, string> = {};
+    for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
+    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes) };
+    const pkey = partitionKey(stage.spec.partitionBy, values);
+    partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
+  }
+  return partitions;
+}
+
+export function countRows(partitions: Record<string, PartitionEntry>): number {
+  return Object.values(partitions).reduce((sum, entry) => sum + entry.files.reduce((acc, file) => acc + file.rows, 0), 0);
+}
+
+export async function countQuery(engine: Engine, sql: string): Promise<number> {
+  const { rows } = await engine.query(`SELECT count(*) AS n FROM (${sql})`);
+  return Number(rows[0]?.n ?? 0);
+}

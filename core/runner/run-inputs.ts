@@ -1,0 +1,113 @@
+import type { Engine } from '../engine/index.ts';
+import { quoteIdentifier } from '../engine/index.ts';
+import { tableRelation } from '../catalog/index.ts';
+import { ConfigError, MedallionError } from '../errors.ts';
+import { bookmarkDocumentId, type JobBookmarkState, type LandingBookmark } from '../bookmark/index.ts';
+import type { Job } from '../job/index.ts';
+import type { Lake } from '../lake.ts';
+import type { LakeRoot } from '../state/index.ts';
+import type { LocalFiles } from '../storage/index.ts';
+import { emptyManifest, manifestFiles, tablePrefix, type DataFile, type TableManifest, type TableSpec } from '../table/index.ts';
+import { QUARANTINE_TABLE } from './quarantine-table.ts';
+
+/** Where a run stages its quarantine rows: under the job's name, so cleanup finds a job's own leftovers. */
+export function quarantineStagingPrefix(job: Job, runId: string): string {
+  return `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/${runId}`;
+}
+
+export function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
+  const bookmark = state?.sources[source];
+  return bookmark?.kind === 'landing' ? bookmark : undefined;
+}
+
+/** The bookmark committed by run `runId`, for a pause window; a run that committed none is refused. */
+export async function bookmarkOfRun(lake: Lake, job: string, runId: string): Promise<JobBookmarkState> {
+  try {
+    return await lake.state.getDocument<JobBookmarkState>(bookmarkDocumentId(job, runId));
+  } catch {
+    throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${job} committed no bookmark`, {
+      hint: `pick run ids from \`medallion runs ${job}\` whose runs used job-bookmark-enable`,
+    });
+  }
+}
+
+export async function attachTableInput(
+  lake: Lake,
+  engine: Engine,
+  root: LakeRoot,
+  name: string,
+  table: string,
+): Promise<{ rows: number; bytes: number; release: () => Promise<void> }> {
+  const ref = root.tables[table];
+  if (!ref) {
+    throw new MedallionError('SOURCE_TABLE_MISSING', `source table ${table} has no committed version yet`, {
+      hint: `run the job that writes ${table} first, or use \`medallion run --all\``,
+    });
+  }
+  const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+  const { sql, files } = await tableRelation(engine, lake.storage, manifest);
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
+  const dataFiles = manifestFiles(manifest);
+  return {
+    rows: dataFiles.reduce((sum, file) => sum + file.rows, 0),
+    bytes: dataFiles.reduce((sum, file) => sum + file.sizeBytes, 0),
+    release: () => releaseFiles(files),
+  };
+}
+
+export async function releaseFiles(files: LocalFiles): Promise<void> {
+  await files.release();
+}
+
+export interface TableDelta {
+  readonly manifest: TableManifest;
+  readonly added: readonly DataFile[];
+  readonly before: readonly DataFile[];
+}
+
+/**
+ * What each table source gained since the bookmark, or undefined when a source did anything but grow
+ * (a file removed or replaced): then the run must read everything.
+ */
+export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: JobBookmarkState): Promise<Map<string, TableDelta> | undefined> {
+  const deltas = new Map<string, TableDelta>();
+  for (const [name, source] of Object.entries(job.sources)) {
+    if (source.kind !== 'table') continue;
+    const seen = since.sources[name];
+    const ref = root.tables[source.table];
+    if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;
+    const [current, then] = await Promise.all([
+      lake.state.getDocument<TableManifest>(ref.manifest),
+      lake.state.getDocument<TableManifest>(seen.manifest),
+    ]);
+    const currentKeys = new Set(manifestFiles(current).map((file) => file.key));
+    const before = manifestFiles(then);
+    if (before.some((file) => !currentKeys.has(file.key))) return undefined;
+    const beforeKeys = new Set(before.map((file) => file.key));
+    deltas.set(name, { manifest: current, added: manifestFiles(current).filter((file) => !beforeKeys.has(file.key)), before });
+  }
+  return deltas;
+}
+
+/** A view `name` over some files of a table version (an empty typed relation when there are none). */
+export async function attachFiles(lake: Lake, engine: Engine, manifest: TableManifest, files: readonly DataFile[], name: string): Promise<() => Promise<void>> {
+  const wanted = new Set(files.map((file) => file.key));
+  const subset: TableManifest = {
+    ...manifest,
+    partitions: Object.fromEntries(
+      Object.entries(manifest.partitions).map(([key, entry]) => [key, { ...entry, files: entry.files.filter((file) => wanted.has(file.key)) }]),
+    ),
+  };
+  const { sql, files: local } = await tableRelation(engine, lake.storage, subset);
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
+  return () => local.release();
+}
+
+/** A view over the job's own output as last committed, for incremental plans (`previous(table)`). */
+export async function attachPrevious(lake: Lake, engine: Engine, root: LakeRoot, spec: TableSpec): Promise<() => Promise<void>> {
+  const ref = root.tables[spec.name];
+  const manifest = ref
+    ? await lake.state.getDocument<TableManifest>(ref.manifest)
+    : emptyManifest(spec.name, spec.columns.map(({ name, type }) => ({ name, type })), spec.partitionBy);
+  return attachFiles(lake, engine, manifest, manifestFiles(manifest), `previous_${spec.name.replace('.', '_')}`);
+}
