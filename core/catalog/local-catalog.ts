@@ -1,7 +1,7 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { quoteIdentifier } from '../engine/index.ts';
+import { DuckDbEngine, quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { TABLE_RELATION_RENDERERS, layerOf, manifestFiles, shortNameOf } from '../table/index.ts';
@@ -11,7 +11,8 @@ import type { Catalog } from './catalog.ts';
 /**
  * The embedded catalog: after each commit it rewrites `views.sql`, DuckDB statements that create a view
  * `layer.table` over the committed files of every table. Any DuckDB client can load it:
- * `duckdb -c ".read lake/_catalog/views.sql" -c "from gold.daily_task_kpis"`.
+ * `duckdb -c ".read lake/_catalog/views.sql" -c "from gold.daily_task_kpis"`. It also rewrites
+ * `lake.duckdb`, a database file with the same views: `duckdb lake/_catalog/lake.duckdb`.
  */
 export class LocalCatalog implements Catalog {
   readonly directory: string;
@@ -49,5 +50,24 @@ export class LocalCatalog implements Catalog {
     const temporary = `${this.viewsPath}.${randomUUID()}.tmp`;
     await writeFile(temporary, `${statements.join('\n')}\n`);
     await rename(temporary, this.viewsPath);
+    await this.writeDatabase(statements);
+  }
+
+  /** A DuckDB database any client (CLI, DBeaver, a notebook) can open, holding the same views. */
+  get databasePath(): string {
+    return path.join(this.directory, 'lake.duckdb');
+  }
+
+  private async writeDatabase(statements: readonly string[]): Promise<void> {
+    // Built aside and renamed into place: a client holding the old file keeps reading it undisturbed.
+    const temporary = `${this.databasePath}.${randomUUID()}.tmp`;
+    const engine = await DuckDbEngine.create({ databasePath: temporary, threads: 1 });
+    try {
+      for (const statement of statements.filter((line) => !line.startsWith('--'))) await engine.run(statement);
+    } finally {
+      engine.close();
+    }
+    await rename(temporary, this.databasePath);
+    await rm(`${temporary}.wal`, { force: true });
   }
 }

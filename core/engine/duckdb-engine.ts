@@ -11,6 +11,8 @@ export interface DuckDbEngineOptions {
   readonly memoryLimit?: string;
   /** Where DuckDB spills when a query outgrows memory. */
   readonly tempDirectory?: string;
+  /** A database file to open (created when missing); in memory when absent. */
+  readonly databasePath?: string;
 }
 
 /** DuckDB in-process, one connection, session time zone pinned to UTC so timestamps mean the same everywhere. */
@@ -31,7 +33,7 @@ export class DuckDbEngine implements Engine {
     if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
     // Render TIMESTAMPTZ values in UTC, as the session computes them, whatever the process's TZ.
     DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
-    const instance = await DuckDBInstance.create(':memory:', config);
+    const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', config);
     const connection = await instance.connect();
     // ICU is built in but only loaded on first use; the zone can be set once it is.
     // Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.

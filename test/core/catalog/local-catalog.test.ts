@@ -1,7 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileStateStore, LocalCatalog, LocalStorage, commitTables, defineTable } from '../../../core/index.ts';
+import { DuckDbEngine, FileStateStore, LocalCatalog, LocalStorage, commitTables, defineTable } from '../../../core/index.ts';
 import { useEngines, useTempDirs } from '../test-resources.ts';
 import { commitParquet } from './committed-parquet.ts';
 
@@ -52,6 +52,31 @@ describe('LocalCatalog.publish', () => {
     );
     expect((await fresh.query('SELECT typeof(day) AS type FROM bronze.items LIMIT 1')).rows).toEqual([{ type: 'DATE' }]);
     expect((await fresh.query('SELECT count(*) AS n FROM gold.summary')).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('keeps lake.duckdb, a database file any DuckDB client can open, current with every publish', async () => {
+    const root = await awkwardLakeRoot();
+    const storage = new LocalStorage(root);
+    const state = new FileStateStore(path.join(root, '_state'));
+    const catalog = new LocalCatalog(path.join(root, '_catalog'), storage, state);
+    const { root: first } = await commitParquet(await engine(), storage, state, items, ITEMS_SQL, 'run_1');
+    await catalog.publish(first);
+    const openDatabase = async () => DuckDbEngine.create({ databasePath: catalog.databasePath });
+    const before = await openDatabase();
+    try {
+      expect((await before.query('SELECT count(*) AS n FROM bronze.items')).rows).toEqual([{ n: 9 }]);
+    } finally {
+      before.close();
+    }
+    const { root: second } = await commitTables(state, { runId: 'run_2', basedOn: first, writes: [{ spec: summary, kind: 'replace_all', partitions: {} }] });
+    await catalog.publish(second);
+    const after = await openDatabase();
+    try {
+      expect((await after.query('SELECT count(*) AS n FROM gold.summary')).rows).toEqual([{ n: 0 }]);
+      expect((await after.query('SELECT count(*) AS n FROM bronze.items')).rows).toEqual([{ n: 9 }]);
+    } finally {
+      after.close();
+    }
   });
 
   it('runs statement by statement as well, and names the commit it reflects', async () => {
