@@ -1,6 +1,7 @@
 export { applyWrite, commitTables, type CommitRequest, type CommitResult, type TableWrite } from './commit.ts';
 export { emptyManifest, manifestFiles, manifestRows, partitionKey, type DataFile, type PartitionEntry, type TableManifest } from './manifest.ts';
 export { TABLE_RELATION_RENDERERS, type TableRelationRenderer } from './table-relation.ts';
+export { renderTableReference } from './table-reference.ts';
 export {
   LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, tablePrefix,
   type ColumnSpec, type Layer, type TableName, type TableSpec,
