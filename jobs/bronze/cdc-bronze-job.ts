@@ -16,6 +16,7 @@ function bronzeCdcTable(name: TableName, sourceTable: string): TableSpec {
       { name: 'new_image', type: 'JSON', description: 'dynamodb.NewImage in attribute-value JSON; NULL on REMOVE.' },
       { name: 'old_image', type: 'JSON', description: 'dynamodb.OldImage in attribute-value JSON; NULL on INSERT.' },
       { name: 'size_bytes', type: 'BIGINT', description: 'dynamodb.SizeBytes.' },
+      { name: 'deleted_by_ttl', type: 'BOOLEAN', description: "True for a REMOVE made by DynamoDB's TTL (userIdentity is the dynamodb.amazonaws.com service)." },
       { name: 'source_object', type: 'VARCHAR', description: 'Key of the landing object the record came from.' },
       { name: 'record_index', type: 'BIGINT', description: '0-based position of the record in that object.' },
       { name: 'ingested_at', type: 'TIMESTAMP', description: 'When the bronze run that read it started (UTC).' },
@@ -36,6 +37,8 @@ const ENVELOPE_PATHS = {
   sizeBytes: '$.dynamodb.SizeBytes',
   newImage: '$.dynamodb.NewImage',
   oldImage: '$.dynamodb.OldImage',
+  identityType: '$.userIdentity.type',
+  identityPrincipal: '$.userIdentity.principalId',
 } as const;
 type EnvelopeField = keyof typeof ENVELOPE_PATHS;
 
@@ -64,7 +67,8 @@ function envelopesSql(landing: string, keyAttributes: readonly string[]): string
              try_cast(${field('sizeBytes')}::VARCHAR AS BIGINT) AS size_bytes,
              ${jsonObject(field('keys'))} AS keys,
              ${jsonObject(field('newImage'))} AS new_image,
-             ${jsonObject(field('oldImage'))} AS old_image`;
+             ${jsonObject(field('oldImage'))} AS old_image,
+             coalesce(${jsonString(field('identityType'))} = 'Service' AND ${jsonString(field('identityPrincipal'))} = 'dynamodb.amazonaws.com', false) AS ttl_identity`;
   return `
     WITH cut AS (
       SELECT source_object, record_index, raw, split_error, object_last_modified,
@@ -135,7 +139,8 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
       ],
       outputs: {
         [tableName]: `
-          SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes, source_object, record_index,
+          SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes,
+                 event_name = 'REMOVE' AND ttl_identity AS deleted_by_ttl, source_object, record_index,
                  make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS ingested_at,
                  coalesce(
                    try_cast(regexp_replace(regexp_extract(source_object, '/(\\d{4}/\\d{2}/\\d{2})/\\d{2}/[^/]+$', 1), '/', '-', 'g') AS DATE),

@@ -43,6 +43,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       { name: 'event_id', type: 'VARCHAR', description: 'eventID; unique in this table.' },
       { name: 'event_name', type: 'VARCHAR', description: 'INSERT, MODIFY or REMOVE.' },
       { name: 'event_ts', type: 'TIMESTAMP', description: 'When the change happened (UTC, microseconds).' },
+      { name: 'deleted_by_ttl', type: 'BOOLEAN', description: "True for a REMOVE made by DynamoDB's TTL rather than by the application." },
       ...keyColumns,
       ...entity.columns.map((column) => ({ ...column, description: `${column.description} From the new image; NULL on REMOVE.` })),
       ...EVENT_METADATA,
@@ -77,7 +78,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     incremental: true,
     transform: ({ mode, input, step, delta, before, previous }) => {
       const keyList = keyNames.join(', ');
-      const bronzeColumns = `event_id, event_name, event_ts, keys, new_image, source_object, record_index, ${keyExtraction}`;
+      const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, source_object, record_index, ${keyExtraction}`;
       // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
       const ranked =
         mode === 'full'
@@ -120,7 +121,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         ],
         outputs: {
           [eventsName]: `
-            SELECT event_id, event_name, event_ts, ${keyList}, ${typedColumns.join(', ')},
+            SELECT event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
                    source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
             FROM (${effective})`,
           [currentName]: current,

@@ -32,6 +32,9 @@ describe('the reference pipeline on simulated Todo API traffic', () => {
       }
       for (const reason of ['missing_new_image', 'missing_attribute', 'wrong_attribute_type']) expect(reasons, reason).toContain(reason);
       expect(expected.silver.tasks.duplicates).toBeGreaterThan(0);
+      // TTL deletes were there too, and bronze and silver flag them (compared row by row above).
+      expect(expected.bronze.tasks.table.some((row) => row.deleted_by_ttl)).toBe(true);
+      expect(expected.silver.tasks.events.some((row) => row.deleted_by_ttl)).toBe(true);
       expect(expected.gold.daily_task_kpis.some((row) => row.overdue_tasks_eod > 0)).toBe(true);
       expect(expected.gold.daily_task_kpis.some((row) => row.tasks_deleted > 0)).toBe(true);
     });

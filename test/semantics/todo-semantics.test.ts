@@ -395,7 +395,7 @@ describe('silver typing', () => {
       ['q13', 'missing_attribute'], ['q14', 'missing_attribute'],
     ]);
     expect(s.events[0]).toEqual({
-      event_id: 'ok1', event_name: 'INSERT', event_ts_us: us(t), event_date: '2025-11-03',
+      event_id: 'ok1', event_name: 'INSERT', deleted_by_ttl: false, event_ts_us: us(t), event_date: '2025-11-03',
       user_id: 'u1', task_id: 't1', title: 'Renew passport', status: 'done', priority: 3, due_date: '2025-11-30',
       tags: ['Zeta', 'admin', 'travel'],
       created_at: us('2025-11-01T08:00:00.500Z'), updated_at: us('2025-11-02T00:00:00Z'),

@@ -60,6 +60,8 @@ export interface BronzeRow {
   keys: unknown;
   new_image: unknown;
   old_image: unknown;
+  /** A REMOVE made by DynamoDB's TTL: `userIdentity` is `{type: "Service", principalId: "dynamodb.amazonaws.com"}`. */
+  deleted_by_ttl: boolean;
 }
 
 /** A landing record quarantined by the bronze envelope checks. */
@@ -91,6 +93,7 @@ interface EventBase {
   event_date: string;
   source_object: string;
   record_index: number;
+  deleted_by_ttl: boolean;
 }
 
 export type TaskStatus = 'todo' | 'in_progress' | 'done';
@@ -636,8 +639,13 @@ export function checkEnvelope(text: string | null, source: Source): EnvelopeResu
       keys: keys ?? null,
       new_image: ddb?.['NewImage'] ?? null,
       old_image: ddb?.['OldImage'] ?? null,
+      deleted_by_ttl: eventName === 'REMOVE' && isTtlIdentity(rec['userIdentity']),
     },
   };
+}
+
+function isTtlIdentity(identity: unknown): boolean {
+  return isPlainObject(identity) && identity['type'] === 'Service' && identity['principalId'] === 'dynamodb.amazonaws.com';
 }
 
 function tableName(rec: Record<string, unknown>): string | null {
@@ -825,6 +833,7 @@ function typeRow<E extends EventBase>(row: BronzeRow, spec: SourceSpec<E>): { ev
     event_name: row.event_name,
     event_ts_us: row.event_ts_us,
     event_date: dateOfUs(row.event_ts_us),
+    deleted_by_ttl: row.deleted_by_ttl,
     user_id: keys['userId']?.S,
     ...(spec.keyColumns.includes('task_id' as keyof E & string) ? { task_id: keys['taskId']?.S } : {}),
   };

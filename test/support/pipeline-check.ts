@@ -36,13 +36,14 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   for (const source of ['tasks', 'users'] as const) {
     const bronze = await queryLake(
       lake,
-      `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, source_object, record_index, ingest_date::VARCHAR AS ingest_date, table_name, size_bytes
+      `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, source_object, record_index, ingest_date::VARCHAR AS ingest_date, table_name, size_bytes, deleted_by_ttl
        FROM bronze.${source}_cdc ORDER BY source_object, record_index`,
     );
     expect(bronze, `bronze.${source}_cdc rows`).toEqual(
       expected.bronze[source].table.map((row) => ({
         event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), source_object: row.source_object,
         record_index: row.record_index, ingest_date: row.ingest_date, table_name: row.table_name, size_bytes: row.size_bytes,
+        deleted_by_ttl: row.deleted_by_ttl,
       })),
     );
     const bronzeQuarantine = await queryLake(
@@ -69,12 +70,12 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   });
   const taskEvents = await queryLake(
     lake,
-    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, event_date::VARCHAR AS event_date, ${taskColumns}, _source_object, _record_index
+    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, event_date::VARCHAR AS event_date, deleted_by_ttl, ${taskColumns}, _source_object, _record_index
      FROM silver.task_events ORDER BY _source_object, _record_index`,
   );
   expect(taskEvents, 'silver.task_events').toEqual(
     expected.silver.tasks.events.map((row) => ({
-      event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), event_date: row.event_date, ...taskValues(row),
+      event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), event_date: row.event_date, deleted_by_ttl: row.deleted_by_ttl, ...taskValues(row),
       _source_object: row.source_object, _record_index: row.record_index,
     })),
   );
