@@ -27,7 +27,12 @@ export interface LandingSpool {
  * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath`,
  * one line each. Node holds one object at a time; the data work is left to DuckDB.
  */
-export async function spoolLandingObjects(storage: Storage, objects: readonly ObjectInfo[], spoolPath: string): Promise<LandingSpool> {
+export async function spoolLandingObjects(
+  storage: Storage,
+  objects: readonly ObjectInfo[],
+  spoolPath: string,
+  signal?: AbortSignal,
+): Promise<LandingSpool> {
   let records = 0;
   let bytesRead = 0;
   // Plain synchronous writes into one reused buffer: a stream's backpressure waits and per-object
@@ -53,6 +58,8 @@ export async function spoolLandingObjects(storage: Storage, objects: readonly Ob
       if (performance.now() - yieldedAt > YIELD_EVERY_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         yieldedAt = performance.now();
+        // A run that timed out or lost its lock stops cutting records too.
+        signal?.throwIfAborted();
       }
       fetchAhead(ordinal);
       const body = await (pending.get(ordinal) as Promise<Buffer>);

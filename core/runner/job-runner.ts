@@ -201,7 +201,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     releases.push(() => rm(spoolDir, { recursive: true, force: true }));
     for (const [name, objects] of landingObjects) {
       if (name === batchedName) continue;
-      const spool = await spoolLandingObjects(lake.storage, objects, path.join(spoolDir, `${name}.txt`));
+      const spool = await spoolLandingObjects(lake.storage, objects, path.join(spoolDir, `${name}.txt`), signal);
       await loadLandingSpool(engine, spool, `input_${name}`);
       inputRows.set(name, spool.records);
       recordsRead += spool.records;
@@ -211,14 +211,14 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     let recordsDuplicated = 0;
     const batchCount = Math.max(1, batches.length);
     let nextSpool: Promise<LandingSpool> | undefined =
-      batchedName !== undefined ? spoolLandingObjects(lake.storage, batches[0] ?? [], path.join(spoolDir, 'batch-0.txt')) : undefined;
+      batchedName !== undefined ? spoolLandingObjects(lake.storage, batches[0] ?? [], path.join(spoolDir, 'batch-0.txt'), signal) : undefined;
     for (let batch = 0; batch < batchCount; batch += 1) {
       let batchSpool: LandingSpool | undefined;
       if (batchedName !== undefined && nextSpool) {
         const spool = await nextSpool;
         // Start cutting the next batch now: Node does that while DuckDB works on this one.
         nextSpool = batch + 1 < batches.length
-          ? spoolLandingObjects(lake.storage, batches[batch + 1] ?? [], path.join(spoolDir, `batch-${batch + 1}.txt`))
+          ? spoolLandingObjects(lake.storage, batches[batch + 1] ?? [], path.join(spoolDir, `batch-${batch + 1}.txt`), signal)
           : undefined;
         nextSpool?.catch(() => undefined);
         await loadLandingSpool(engine, spool, `input_${batchedName}`);
