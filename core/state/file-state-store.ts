@@ -96,7 +96,7 @@ export class FileStateStore implements StateStore {
 
   async getDocument<T>(id: string): Promise<T> {
     try {
-      return JSON.parse(await readFile(this.documentPath(id), 'utf8')) as T;
+      return parseStateFile<T>(this.documentPath(id), await readFile(this.documentPath(id), 'utf8'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new NotFoundError('STATE_DOCUMENT_MISSING', `state document ${id} is missing from ${this.location}`);
@@ -131,7 +131,7 @@ export class FileStateStore implements StateStore {
       const generation = (await this.listLockGenerations(name)).at(-1);
       if (generation === undefined) return undefined;
       try {
-        return JSON.parse(await readFile(this.lockPath(name, generation), 'utf8')) as LockState;
+        return parseStateFile<LockState>(this.lockPath(name, generation), await readFile(this.lockPath(name, generation), 'utf8'));
       } catch (error) {
         // Pruned between listing and reading: newer generations exist, so list again.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -147,7 +147,7 @@ export class FileStateStore implements StateStore {
 
   async getRecord<T>(collection: string, id: string): Promise<T | undefined> {
     try {
-      return JSON.parse(await readFile(this.recordPath(collection, id), 'utf8')) as T;
+      return parseStateFile<T>(this.recordPath(collection, id), await readFile(this.recordPath(collection, id), 'utf8'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -168,7 +168,7 @@ export class FileStateStore implements StateStore {
       .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
       .map((entry) => entry.name.slice(0, -'.json'.length))
       .sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
-    return Promise.all(ids.map(async (id) => JSON.parse(await readFile(path.join(directory, `${id}.json`), 'utf8')) as T));
+    return Promise.all(ids.map(async (id) => parseStateFile<T>(path.join(directory, `${id}.json`), await readFile(path.join(directory, `${id}.json`), 'utf8'))));
   }
 
   /**
@@ -219,7 +219,7 @@ export class FileStateStore implements StateStore {
 
   private async readRootFile(seq: number): Promise<LakeRoot | undefined> {
     try {
-      return JSON.parse(await readFile(this.rootPath(seq), 'utf8')) as LakeRoot;
+      return parseStateFile<LakeRoot>(this.rootPath(seq), await readFile(this.rootPath(seq), 'utf8'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -275,4 +275,15 @@ function lockLost(lease: LockLease, latest: LockState | undefined): LockLostErro
   if (!latest) return new LockLostError(lease.name, `${held}, but the lock no longer exists`);
   if (latest.released) return new LockLostError(lease.name, `${held}, but the lock was released at generation ${latest.generation} by ${latest.owner}`);
   return new LockLostError(lease.name, `${held}, but ${latest.owner} holds it now at generation ${latest.generation}`);
+}
+
+/** State files are written whole, so one that does not parse was damaged outside medallion: say which. */
+function parseStateFile<T>(file: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new MedallionError('STATE_CORRUPT', `state file ${file} is not valid JSON (${(error as Error).message})`, {
+      hint: 'restore it from a backup of the lake folder; state files are only ever written whole',
+    });
+  }
 }

@@ -82,6 +82,16 @@ describe('FileStateStore', () => {
     return { stateDir, store, last };
   }
 
+  it('names the damaged file when a state file does not parse, instead of failing with a bare SyntaxError', async () => {
+    const { stateDir, store } = await storeWithRoots(2);
+    const damaged = path.join(stateDir, 'roots', '000000000002.json');
+    await writeFile(damaged, '{"seq": 2,');
+    const error = await store.readRoot().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MedallionError);
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((error as Error).message).toContain(damaged);
+  });
+
   it('reads the newest root when the HEAD hint is stale', async () => {
     const { stateDir, store, last } = await storeWithRoots(3);
     await writeFile(path.join(stateDir, 'HEAD'), '1');
