@@ -64,7 +64,10 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
         }
       }
       const manifest = applyWrite(previous, write, request.runId, committedAt);
-      const id = `manifests/${name}/${String(manifest.version).padStart(10, '0')}-${request.runId}`;
+      // The attempt is part of the id: a commit that lost a race to a commit of another table rebases onto
+      // the same table version, and must write a new document rather than rewrite one, so documents stay
+      // immutable (a conditional put in DynamoDB).
+      const id = `manifests/${name}/${String(manifest.version).padStart(10, '0')}-${request.runId}-${attempt}`;
       await state.putDocument(id, manifest);
       tables[name] = { version: manifest.version, manifest: id };
       manifests[name] = manifest;

@@ -154,6 +154,26 @@ describe('commitTables', () => {
       expect([...((await filesOf(state))['day=2025-11-01'] ?? [])].sort()).toEqual(runs);
     });
 
+    it('never rewrites a document: a commit that lost a race writes its rebased manifest under a new id', async () => {
+      const state = await newStore();
+      const written: string[] = [];
+      const recording: StateStore = Object.create(state) as StateStore;
+      recording.putDocument = async (id, body) => {
+        written.push(id);
+        return state.putDocument(id, body);
+      };
+      const basedOn = await recording.readRoot();
+      // Half the runs write another table: losing to those leaves this table's version where it was.
+      const runs = Array.from({ length: 8 }, (_, index) => `run_${index}`);
+      await Promise.all(
+        runs.map((runId, index) =>
+          commit(recording, runId, [index % 2 === 0 ? write('append', { '2025-11-01': [runId] }) : write('append', { '': [runId] }, users)], basedOn),
+        ),
+      );
+      expect(written.length).toBeGreaterThan(runs.length);
+      expect(new Set(written).size).toBe(written.length);
+    });
+
     it('refuses a replace_all when a partition changed, and leaves the root as it was', async () => {
       const state = await newStore();
       await commit(state, 'r0', [write('append', { '2025-11-01': ['a0'], '2025-11-02': ['b0'] })]);
