@@ -128,8 +128,12 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     let readsSubset = false;
     for (const [name, source] of landing) {
       if (source.kind !== 'landing') continue;
+      // Objects at or below the bookmark's band count as read: the listing may leave them out.
+      const readUpTo = window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
+      if (readUpTo) readsSubset = true;
       const objects: ObjectInfo[] = [];
-      for await (const object of lake.storage.list(source.prefix)) objects.push(object);
+      const listing = lake.storage.list(source.prefix, readUpTo ? { modifiedAfterMs: readUpTo.watermarkMs - readUpTo.bandMs } : {});
+      for await (const object of listing) objects.push(object);
       const selected = window
         ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
         : selectUnreadObjects(objects, landingBookmarkOf(since, name));

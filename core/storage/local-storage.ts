@@ -1,10 +1,11 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, NotFoundError } from '../errors.ts';
-import type { LocalFiles, ObjectInfo, StagingArea, Storage } from './storage.ts';
+import type { ListOptions, LocalFiles, ObjectInfo, StagingArea, Storage } from './storage.ts';
 
 /** A lake in a folder. Writes go to a temporary file and are renamed into place, so they are atomic. */
 export class LocalStorage implements Storage {
@@ -24,22 +25,38 @@ export class LocalStorage implements Storage {
     return path.join(this.root, ...normalized.split('/'));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     // List the deepest folder the prefix names fully, then filter by the rest of the prefix.
     const slash = prefix.lastIndexOf('/');
     const folderKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    yield* this.walk(folderKey, prefix);
+    yield* this.walk(folderKey, prefix, options.modifiedAfterMs, { folders: 0 });
   }
 
-  private async *walk(folderKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+  private async *walk(folderKey: string, prefix: string, modifiedAfterMs: number | undefined, visited: { folders: number }): AsyncIterable<ObjectInfo> {
     const folder = folderKey === '' ? this.root : this.pathOf(folderKey);
+    // Folders are read synchronously (a listing is thousands of small reads, each far cheaper than a trip
+    // through the thread pool), giving other work a turn every few dozen folders.
+    visited.folders += 1;
+    if (visited.folders % 32 === 1) await nextTurn();
+    // A folder unchanged since the hint's time gained no file since then: its files need no stat (only its
+    // subfolders are visited, a file added deeper down changes only its own folder).
+    let filesAreOld = false;
+    if (modifiedAfterMs !== undefined) {
+      try {
+        filesAreOld = statSync(folder).mtimeMs <= modifiedAfterMs;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+    }
     let entries;
     try {
-      entries = await readdir(folder, { withFileTypes: true });
+      entries = readdirSync(folder, { withFileTypes: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
+    if (filesAreOld) entries = entries.filter((entry) => entry.isDirectory());
     const names = entries.map((entry) => ({ entry, key: folderKey === '' ? entry.name : `${folderKey}/${entry.name}` }));
     // Key order: a folder's children sort as if the folder name were followed by '/'.
     names.sort((a, b) => compareKeys(a.entry.isDirectory() ? `${a.key}/` : a.key, b.entry.isDirectory() ? `${b.key}/` : b.key));
@@ -47,8 +64,8 @@ export class LocalStorage implements Storage {
       if (entry.name.startsWith('.tmp-')) continue;
       if (entry.isDirectory()) {
         const asFolder = `${key}/`;
-        if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) yield* this.walk(key, prefix);
-      } else if (entry.isFile() && key.startsWith(prefix)) {
+        if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) yield* this.walk(key, prefix, modifiedAfterMs, visited);
+      } else if (!filesAreOld && entry.isFile() && key.startsWith(prefix)) {
         const info = statSync(path.join(folder, entry.name));
         yield { key, sizeBytes: info.size, lastModifiedMs: info.mtimeMs };
       }
@@ -128,5 +145,14 @@ export class LocalStorage implements Storage {
 
 /** Byte order of UTF-8 keys, as S3 lists them. */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index += 1) {
+    const x = a.charCodeAt(index);
+    const y = b.charCodeAt(index);
+    if (x === y) continue;
+    // Below the surrogates, UTF-16 code units sort as code points, and so as UTF-8 bytes.
+    if (x < 0xd800 && y < 0xd800) return x - y;
+    return Buffer.compare(Buffer.from(a.slice(index)), Buffer.from(b.slice(index)));
+  }
+  return a.length - b.length;
 }

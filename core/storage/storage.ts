@@ -29,6 +29,16 @@ export interface StagingArea {
   dispose(options?: { discardStored?: boolean }): Promise<void>;
 }
 
+export interface ListOptions {
+  /**
+   * A hint for callers that only want recent objects (a bookmarked run): the listing may leave out
+   * objects last modified at or before this time. A folder lake skips the files of folders unchanged
+   * since then (landing objects are written once, by rename, so a file is never newer than its
+   * folder); S3 lists everything. Objects modified later are always listed.
+   */
+  readonly modifiedAfterMs?: number;
+}
+
 /**
  * Where the lake's objects live: a folder on the embedded default, S3 buckets in AWS.
  *
@@ -40,8 +50,8 @@ export interface StagingArea {
 export interface Storage {
   /** Where the lake is, for messages: `file:///abs/path` or `s3://bucket/prefix`. */
   readonly location: string;
-  /** Every object whose key starts with `prefix`, in key order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Every object whose key starts with `prefix`, in key order (see ListOptions for a narrower listing). */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   stat(key: string): Promise<ObjectInfo | undefined>;
   get(key: string): Promise<Buffer>;
   getStream(key: string): Promise<Readable>;

@@ -1,4 +1,5 @@
 import { readFile, utimes } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalStorage, openLocalLake, runJobs, type Lake, type ObjectInfo } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
@@ -52,6 +53,11 @@ describe('incremental runs equal one full run', () => {
           // A late object is older than the newest object the previous run already read (clock - 10 min).
           const modified = new Date(late ? clock - 11 * 60_000 : clock);
           await utimes(storage.pathOf(object.key), modified, modified);
+        }
+        // Each object's folder last changed when the batch landed, as if written then (bookmarked runs skip
+        // the files of folders unchanged since below their band).
+        for (const folder of new Set(batch.map((object) => path.dirname(storage.pathOf(object.key))))) {
+          await utimes(folder, new Date(clock), new Date(clock));
         }
         clock += 10 * 60_000;
         const results = await runJobs(incremental, PIPELINE_JOBS, { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' } }) });

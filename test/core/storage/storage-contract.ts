@@ -63,6 +63,21 @@ export function storageContract(implementation: string, makeStorage: () => Promi
         expect(await keysOf(storage, 'landing/ta.json')).toEqual(['landing/ta.json']);
       });
 
+      it('with a modifiedAfterMs hint, still lists every object modified after it, in key order', async () => {
+        const storage = await makeStorage();
+        await putAll(storage, ['landing/t/2025/11/01/00/a', 'landing/t/2025/11/01/01/b']);
+        const old = await collect(storage.list('landing/'));
+        const after = Math.max(...old.map((object) => object.lastModifiedMs));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await putAll(storage, ['landing/t/2025/11/01/01/c', 'landing/t/2025/11/02/00/d', 'landing/t/2025/10/31/23/e']);
+        const hinted = await collect(storage.list('landing/', { modifiedAfterMs: after }));
+        const keys = hinted.map((object) => object.key);
+        expect(keys).toEqual(expect.arrayContaining(['landing/t/2025/10/31/23/e', 'landing/t/2025/11/01/01/c', 'landing/t/2025/11/02/00/d']));
+        expect(keys).toEqual([...keys].sort());
+        // Whatever else it lists is a real object with its real modified time.
+        for (const object of hinted) expect(old.concat(hinted).find((other) => other.key === object.key)?.lastModifiedMs).toBe(object.lastModifiedMs);
+      });
+
       it('lists nothing for a prefix no key starts with', async () => {
         const storage = await makeStorage();
         await putAll(storage, ['landing/tasks/a.json']);
