@@ -75,7 +75,7 @@ if (!parsed.success) {
   process.exit(2);
 }
 const options = parsed.data;
-const lakeDir = path.resolve(root, options.dir, `lake-${options.events}-${options.seed}`);
+const lakeDir = path.resolve(root, options.dir, `lake-${options.events}-${options.seed}-90d`);
 const marker = path.join(lakeDir, 'bench-summary.json');
 
 if (!existsSync(marker)) {

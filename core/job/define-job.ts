@@ -65,9 +65,19 @@ export interface JobPlan {
   readonly quarantine?: string;
   /** Rows dropped because an equal row was kept (counted, not stored). */
   readonly duplicates?: string;
-  /** Incremental mode: outputs whose rows are added to the table (the rest replace it). */
+  /** Incremental mode: outputs whose rows are added to the table (the rest replace it, see replacePartitions). */
   readonly appendTo?: readonly TableName[];
-  /** Incremental mode: SQL that returns a row when this run cannot be incremental; the runner then runs it in full. */
+  /**
+   * Incremental mode, for a partitioned output not in appendTo: SQL returning the partitions (one column
+   * per partition column) the output's rows replace; each becomes exactly the output's rows for it, empty
+   * when there are none, and every other partition stays as committed. Without it the output replaces
+   * the whole table.
+   */
+  readonly replacePartitions?: Readonly<Partial<Record<TableName, string>>>;
+  /**
+   * Incremental mode: SQL that returns a row when this run cannot be incremental; the runner then plans
+   * and runs it in full. Evaluated after the steps, so it may read them.
+   */
   readonly needsFullRun?: string;
 }
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { quoteIdentifier } from '../engine/index.ts';
+import { quoteIdentifier, type Engine } from '../engine/index.ts';
 import { JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
 import {
   advanceLandingBookmark, bookmarkDocumentId, selectBetween, selectUnreadObjects,
@@ -13,7 +13,7 @@ import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import type { TableRef } from '../state/index.ts';
 import type { ObjectInfo } from '../storage/index.ts';
-import { commitTables, partitionKey, tablePrefix, type TableWrite } from '../table/index.ts';
+import { commitTables, partitionKey, tablePrefix, type TableSpec, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
 import { copyToStaging, countQuery, countRows, outputSql, persistStage, quarantineSql, type OutputStage } from './output-staging.ts';
 import {
@@ -176,17 +176,6 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     const inputNames = new Set(Object.keys(job.sources));
     let incremental = deltas !== undefined;
     let plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full'));
-    if (incremental && plan.needsFullRun && (await countQuery(engine, plan.needsFullRun)) > 0) {
-      // The new input changes what was read before (a late copy sorting first, say): recompute from all of it.
-      incremental = false;
-      for (const [name] of deltas ?? []) {
-        const all = await countQuery(engine, `SELECT * FROM ${quoteIdentifier(`input_${name}`)}`);
-        recordsRead += all - (inputRows.get(name) ?? 0);
-        inputRows.set(name, all);
-      }
-      plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, 'full'));
-    }
-    if (incremental) readsSubset = true;
     checkPlan(job, plan);
     for (const spec of job.outputs) {
       stages.push({ spec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
@@ -236,6 +225,23 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         checkpoint();
         await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
       }
+      // (An incremental job has table sources only, so it runs in one batch.)
+      if (incremental && plan.needsFullRun && (await countQuery(engine, plan.needsFullRun)) > 0) {
+        // The new input changes what was read before (a late copy sorting first, say): recompute from all of it.
+        incremental = false;
+        for (const [name] of deltas ?? []) {
+          const all = await countQuery(engine, `SELECT * FROM ${quoteIdentifier(`input_${name}`)}`);
+          recordsRead += all - (inputRows.get(name) ?? 0);
+          inputRows.set(name, all);
+        }
+        plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, 'full'));
+        checkPlan(job, plan);
+        for (const step of plan.steps ?? []) {
+          checkpoint();
+          await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+        }
+      }
+      if (incremental) readsSubset = true;
       const batchFolder = batchCount > 1 ? `batch-${String(batch).padStart(5, '0')}` : '';
       for (const stage of stages) {
         checkpoint();
@@ -264,6 +270,15 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         );
       } else {
         recordsWritten[stage.spec.name] = rows;
+        const replaced = incremental ? plan.replacePartitions?.[stage.spec.name] : undefined;
+        if (replaced !== undefined) {
+          // Partitions the plan replaces but wrote no row for become empty.
+          for (const values of await partitionValues(engine, stage.spec, replaced)) {
+            partitions[partitionKey(stage.spec.partitionBy, values)] ??= { values, files: [] };
+          }
+          writes.push({ spec: stage.spec, kind: 'replace_partitions', partitions });
+          continue;
+        }
         const kind = incremental
           ? ((plan.appendTo ?? []).includes(stage.spec.name) ? 'append' : 'replace_all')
           : readsSubset ? (stage.spec.writeMode === 'append' ? 'append' : 'replace_partitions') : 'replace_all';
@@ -394,6 +409,14 @@ function transformContext(
   };
 }
 
+/** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */
+async function partitionValues(engine: Engine, spec: TableSpec, sql: string): Promise<Record<string, string>[]> {
+  const columns = spec.partitionBy.map((column) => `${quoteIdentifier(column)}::${spec.columns.find((c) => c.name === column)?.type ?? 'VARCHAR'}::VARCHAR AS ${quoteIdentifier(column)}`);
+  const { rows } = await engine.query(`SELECT DISTINCT ${columns.join(', ')} FROM (${sql})`);
+  // The NULL partition's value is null, as COPY's RETURN_STATS reports it (see persistStage).
+  return rows.map((row) => Object.fromEntries(spec.partitionBy.map((column) => [column, (row[column] === null ? null : String(row[column])) as string])));
+}
+
 /** Checks, before running anything, that the plan has SQL for exactly the declared outputs. */
 function checkPlan(job: Job, plan: JobPlan): void {
   const problems: string[] = [];
@@ -402,6 +425,11 @@ function checkPlan(job: Job, plan: JobPlan): void {
   }
   for (const name of Object.keys(plan.outputs)) {
     if (!job.outputs.some((spec) => spec.name === name)) problems.push(`SQL for ${name}, which is not a declared output`);
+  }
+  for (const name of Object.keys(plan.replacePartitions ?? {})) {
+    const spec = job.outputs.find((output) => output.name === name);
+    if (!spec || spec.partitionBy.length === 0) problems.push(`replacePartitions names ${name}, which is not a partitioned output`);
+    else if ((plan.appendTo ?? []).includes(spec.name)) problems.push(`${name} is both appended to and replaced by partition`);
   }
   if (problems.length > 0) throw new JobDefinitionError(job.name, problems.join('; '));
 }

@@ -19,6 +19,11 @@ export interface SilverEntity {
   readonly rules: readonly AttributeRule[];
   /** Column descriptions and types of the typed attributes, in rule order. */
   readonly columns: readonly ColumnSpec[];
+  /**
+   * The current-state table is partitioned by the UTC date of this typed TIMESTAMP column (a required
+   * one, such as created_at), so a run that refolds a few keys rewrites only their partitions.
+   */
+  readonly partitionByDateOf: { readonly column: string; readonly partition: string; readonly description: string };
 }
 
 const EVENT_METADATA: readonly ColumnSpec[] = [
@@ -54,13 +59,14 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     name: currentName,
     description: `Current state of every ${entity.singular}: the image of its last effective event in event order (event_ts, source object, record index); deleted keys are absent.`,
     writeMode: 'replace_partitions',
-    partitionBy: [],
+    partitionBy: [entity.partitionByDateOf.partition],
     columns: [
       ...keyColumns,
       ...entity.columns,
       { name: '_event_id', type: 'VARCHAR', description: 'Event that produced this state.' },
       { name: '_event_ts', type: 'TIMESTAMP', description: 'Time of that event.' },
       ...EVENT_METADATA,
+      { name: entity.partitionByDateOf.partition, type: 'DATE', description: entity.partitionByDateOf.description },
     ],
   });
 
@@ -68,6 +74,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
   const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
   const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
   const eventOrder = 'event_ts, source_object, record_index';
+  const partition = quoteIdentifier(entity.partitionByDateOf.partition);
+  const partitionValue = `${quoteIdentifier(entity.partitionByDateOf.column)}::DATE AS ${partition}`;
 
   const job = defineJob({
     name: `silver.${entity.plural}`,
@@ -79,6 +87,13 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     transform: ({ mode, input, step, delta, before, previous }) => {
       const keyList = keyNames.join(', ');
       const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, source_object, record_index, ${keyExtraction}`;
+      // Incremental: the bronze rows read before that share an event_id with a new row, and the first of
+      // them in copy order (source object, record index).
+      const seen = () => `
+        SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen
+        FROM ${before('bronze')}
+        WHERE event_id IN (SELECT event_id FROM ${delta('bronze')})
+        GROUP BY event_id`;
       // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
       const ranked =
         mode === 'full'
@@ -88,27 +103,40 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             `(SELECT fresh.*, CASE WHEN seen.event_id IS NULL THEN fresh.rank_in_delta ELSE 2 END AS copy_rank
               FROM (SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS rank_in_delta
                     FROM ${delta('bronze')}) AS fresh
-              LEFT JOIN (SELECT DISTINCT event_id FROM ${before('bronze')} WHERE event_id IN (SELECT event_id FROM ${delta('bronze')})) AS seen
-                ON seen.event_id = fresh.event_id)`;
+              LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
       const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
-      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index`;
+      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index, ${partitionValue}`;
       const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1`;
+      // Incremental: only keys with new events change. Their whole history is folded again; the partitions
+      // they were in and the ones they land in are rewritten, every other partition stays as committed.
+      const incrementalSteps = () => [
+        { name: 'touched', sql: `SELECT DISTINCT ${keyList} FROM (${effective})` },
+        {
+          name: 'refolded',
+          sql: `
+            WITH history AS (
+              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, _source_object AS source_object, _record_index AS record_index
+              FROM ${previous(eventsName)} SEMI JOIN ${step('touched')} USING (${keyList})
+              UNION ALL
+              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM (${effective}))
+            SELECT ${currentColumns} FROM (SELECT * FROM history ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
+        },
+        {
+          name: 'rewritten',
+          sql: `SELECT DISTINCT ${partition} FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
+                UNION SELECT DISTINCT ${partition} FROM ${step('refolded')}`,
+        },
+      ];
       const current =
         mode === 'full'
           ? `SELECT ${currentColumns} FROM (${effective} ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`
-          : // Only keys with new events change: fold their whole history again, keep every other key as it was.
-            `WITH fresh AS (${effective}),
-                  touched AS (SELECT DISTINCT ${keyList} FROM fresh),
-                  history AS (
-                    SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, _source_object AS source_object, _record_index AS record_index
-                    FROM ${previous(eventsName)} SEMI JOIN touched USING (${keyList})
-                    UNION ALL
-                    SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM fresh)
-             SELECT * FROM ${previous(currentName)} ANTI JOIN touched USING (${keyList})
+          : `SELECT * FROM ${step('refolded')}
              UNION ALL
-             SELECT ${currentColumns} FROM (SELECT * FROM history ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`;
+             SELECT * FROM (SELECT * FROM ${previous(currentName)} WHERE ${partition} IN (SELECT ${partition} FROM ${step('rewritten')}))
+             ANTI JOIN ${step('touched')} USING (${keyList})`;
       return {
         steps: [
+          ...(mode === 'incremental' ? [{ name: 'seen', sql: seen() }] : []),
           {
             name: 'typed',
             // Images are kept only for events that will be quarantined (as their raw text).
@@ -118,6 +146,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                      CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
               FROM (${typeImagesSql(ranked, entity.rules)})`,
           },
+          ...(mode === 'incremental' ? incrementalSteps() : []),
         ],
         outputs: {
           [eventsName]: `
@@ -135,11 +164,11 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         ...(mode === 'incremental'
           ? {
               appendTo: [eventsName],
+              replacePartitions: { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` },
               // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
               needsFullRun: `
                 SELECT 1 FROM (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_new FROM ${delta('bronze')} GROUP BY event_id) AS fresh
-                JOIN (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen FROM ${before('bronze')}
-                      WHERE event_id IN (SELECT event_id FROM ${delta('bronze')}) GROUP BY event_id) AS seen USING (event_id)
+                JOIN ${step('seen')} AS seen USING (event_id)
                 WHERE fresh.first_new < seen.first_seen`,
             }
           : {}),

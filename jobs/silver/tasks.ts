@@ -31,4 +31,5 @@ export const { job: silverTasksJob, eventsTable: taskEventsTable, currentTable: 
     { name: 'updated_at', type: 'TIMESTAMP', description: 'When the task last changed (UTC).' },
     { name: 'completed_at', type: 'TIMESTAMP', description: 'When the task was completed (UTC); NULL unless done.' },
   ],
+  partitionByDateOf: { column: 'created_at', partition: 'created_date', description: 'Partition: the UTC date of created_at (when the task was created).' },
 });

@@ -1,25 +1,13 @@
 import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStorage, openLocalLake, runJobs, type Lake, type ObjectInfo } from '../../core/index.ts';
+import { LocalStorage, openLocalLake, runJobs, type ObjectInfo } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
-import { queryLake } from '../support/pipeline-check.ts';
+import { queryLake, tableContents } from '../support/pipeline-check.ts';
 
 const tempDir = useTempDirs();
-
-/** Every committed table as sorted rows, leaving out only ingested_at (the time a bronze run read a record). */
-async function tableContents(lake: Lake): Promise<Record<string, unknown[]>> {
-  const tables = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users', 'gold.daily_task_kpis'];
-  const contents: Record<string, unknown[]> = {};
-  for (const table of tables) {
-    const exclude = table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : '';
-    contents[table] = await queryLake(lake, `SELECT *${exclude} FROM ${table} ORDER BY ALL`);
-  }
-  contents['quarantine.records'] = await queryLake(lake, 'SELECT job, source_object, record_index, reason_code, raw FROM quarantine.records ORDER BY ALL');
-  return contents;
-}
 
 describe('incremental runs equal one full run', () => {
   for (const seed of [2, 9]) {

@@ -23,6 +23,18 @@ export async function queryLake(lake: Lake, sql: string): Promise<ResultRow[]> {
   }
 }
 
+/** Every committed pipeline table as sorted rows, leaving out only ingested_at (the time a bronze run read a record). */
+export async function tableContents(lake: Lake): Promise<Record<string, unknown[]>> {
+  const tables = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users', 'gold.daily_task_kpis'];
+  const contents: Record<string, unknown[]> = {};
+  for (const table of tables) {
+    const exclude = table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : '';
+    contents[table] = await queryLake(lake, `SELECT *${exclude} FROM ${table} ORDER BY ALL`);
+  }
+  contents['quarantine.records'] = await queryLake(lake, 'SELECT job, source_object, record_index, reason_code, raw FROM quarantine.records ORDER BY ALL');
+  return contents;
+}
+
 const us = (value: bigint | null): string | null => (value === null ? null : value.toString());
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDbEngine, FileStateStore, LocalCatalog, LocalStorage, commitTables, defineTable } from '../../../core/index.ts';
@@ -117,5 +117,66 @@ describe('LocalCatalog.publish', () => {
     for (let round = 0; round < 10; round += 1) {
       await Promise.all([catalog.publish(lakeRoot), catalog.publish(lakeRoot), catalog.publish(lakeRoot)]);
     }
+  });
+
+  it('never goes back to an older commit: a late publish of an old root shows the newest one', async () => {
+    const root = await tempDir('catalog');
+    const storage = new LocalStorage(root);
+    const state = new FileStateStore(path.join(root, '_state'));
+    const catalog = new LocalCatalog(path.join(root, '_catalog'), storage, state);
+    const writer = await engine();
+    const { root: first } = await commitParquet(writer, storage, state, items, ITEMS_SQL, 'run_1');
+    const { root: second } = await commitParquet(writer, storage, state, items, `${ITEMS_SQL} LIMIT 2`, 'run_2');
+    // Two runs committed one after the other; the first run's publish finishes last.
+    await catalog.publish(second);
+    await catalog.publish(first);
+    expect(await catalog.publishedSeq()).toBe(second.seq);
+    const fresh = await engine();
+    await fresh.run(await readFile(catalog.viewsPath, 'utf8'));
+    expect((await fresh.query('SELECT count(*) AS n FROM bronze.items')).rows).toEqual([{ n: 2 }]);
+    const database = await DuckDbEngine.create({ databasePath: catalog.databasePath });
+    try {
+      expect((await database.query('SELECT count(*) AS n FROM bronze.items')).rows).toEqual([{ n: 2 }]);
+    } finally {
+      database.close();
+    }
+  });
+
+  it("names each view's manifest in lake.duckdb, follows the tables that moved, and rebuilds a damaged file", async () => {
+    const root = await tempDir('catalog');
+    const storage = new LocalStorage(root);
+    const state = new FileStateStore(path.join(root, '_state'));
+    const catalog = new LocalCatalog(path.join(root, '_catalog'), storage, state);
+    const writer = await engine();
+    await commitParquet(writer, storage, state, items, ITEMS_SQL, 'run_1');
+    const { root: withSummary } = await commitTables(state, { runId: 'run_2', basedOn: await state.readRoot(), writes: [{ spec: summary, kind: 'replace_all', partitions: {} }] });
+    await catalog.publish(withSummary);
+    const comments = async () => {
+      const database = await DuckDbEngine.create({ databasePath: catalog.databasePath });
+      try {
+        const rows = (await database.query(`SELECT schema_name || '.' || view_name AS name, comment FROM duckdb_views() WHERE NOT internal ORDER BY name`)).rows;
+        const [items] = (await database.query('SELECT count(*) AS n FROM bronze.items')).rows;
+        return { comments: Object.fromEntries(rows.map((row) => [row.name, row.comment])), items: items?.n };
+      } finally {
+        database.close();
+      }
+    };
+    const before = await comments();
+    expect(before.comments['bronze.items']).toContain(`(manifest ${withSummary.tables['bronze.items']?.manifest})`);
+    expect(before.items).toBe(9);
+
+    const { root: moved } = await commitParquet(writer, storage, state, items, `${ITEMS_SQL} LIMIT 4`, 'run_3');
+    await catalog.publish(moved);
+    const after = await comments();
+    expect(after.items).toBe(4);
+    expect(after.comments['bronze.items']).toContain(`(manifest ${moved.tables['bronze.items']?.manifest})`);
+    expect(after.comments['gold.summary']).toBe(before.comments['gold.summary']);
+
+    await writeFile(catalog.databasePath, 'not a database');
+    const { root: again } = await commitParquet(writer, storage, state, items, `${ITEMS_SQL} LIMIT 5`, 'run_4');
+    await catalog.publish(again);
+    const rebuilt = await comments();
+    expect(rebuilt.items).toBe(5);
+    expect(Object.keys(rebuilt.comments)).toEqual(['bronze.items', 'gold.summary']);
   });
 });
