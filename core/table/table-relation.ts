@@ -18,6 +18,17 @@ function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<st
     return local;
   });
   const partitioned = manifest.partitionBy.length > 0;
+  const only = partitioned && files.length === 1 ? Object.values(manifest.partitions).find((entry) => entry.files.some((file) => file.rows > 0)) : undefined;
+  if (only) {
+    // One file: its partition values are spelled out. (DuckDB 1.5.5 fails an internal assertion when it
+    // answers min/max of a hive partition column of a single file from Parquet statistics.)
+    const columns = manifest.columns.map((column) => {
+      if (!manifest.partitionBy.includes(column.name)) return `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`;
+      const value = only.values[column.name];
+      return `${value === null || value === undefined ? 'NULL' : quoteLiteral(value)}::${column.type} AS ${quoteIdentifier(column.name)}`;
+    });
+    return `(SELECT ${columns.join(', ')} FROM read_parquet(${literalList(paths)}, hive_partitioning = false))`;
+  }
   const hiveTypes = manifest.partitionBy
     .map((key) => {
       const type = manifest.columns.find((column) => column.name === key)?.type ?? 'VARCHAR';

@@ -50,7 +50,7 @@ function histories(seed: number, batches: number): Landed[] {
     const events = 1 + rnd.int(6);
     for (let index = 0; index < events && day < 10; index += 1) {
       const at = FIRST_DAY + day * DAY_MS + rnd.int(DAY_MS);
-      const remove = exists && rnd.chance(0.2);
+      const remove: boolean = exists && rnd.chance(0.2);
       const name = remove ? 'REMOVE' : !exists && rnd.chance(0.85) ? 'INSERT' : 'MODIFY';
       if (name === 'INSERT') createdDay = day;
       if (rnd.chance(0.1)) createdDay = Math.max(0, createdDay - 1 - rnd.int(3));
@@ -96,33 +96,84 @@ function objectKey(batch: number): string {
   return `landing/tasks/${y}/${m}/${dd}/${hh}/medallion-tasks-cdc-1-${y}-${m}-${dd}-${hh}-00-00-${`${batch}`.padStart(8, '0')}-0000-4000-8000-000000000000`;
 }
 
+/** Lands each batch as one object, runs the pipeline bookmarked after each, and compares with one full run. */
+async function expectIncrementalEqualsFull(batches: readonly (readonly string[])[]): Promise<Record<string, unknown[]>> {
+  const fullDir = await tempDir('full');
+  const full = new LocalStorage(fullDir);
+  const incrementalDir = await tempDir('incremental');
+  const incremental = new LocalStorage(incrementalDir);
+  const lake = openLocalLake(incrementalDir, { threads: 2 });
+  const clock = Date.now() - 3 * 3_600_000;
+  for (const [batch, lines] of batches.entries()) {
+    if (lines.length === 0) continue;
+    const body = lines.map((line) => `${line}\n`).join('');
+    const key = objectKey(batch);
+    await full.put(key, body);
+    await incremental.put(key, body);
+    const landedAt = new Date(clock + batch * 20 * 60_000);
+    await utimes(incremental.pathOf(key), landedAt, landedAt);
+    await utimes(path.dirname(incremental.pathOf(key)), landedAt, landedAt);
+    await runJobs(lake, PIPELINE_JOBS, { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' } }) });
+  }
+  const fullLake = openLocalLake(fullDir, { threads: 2 });
+  await runJobs(fullLake, PIPELINE_JOBS);
+  const expected = await tableContents(fullLake);
+  expect(await tableContents(lake)).toEqual(expected);
+  return expected;
+}
+
+/** One Tasks change record, as the simulator's would be. */
+function taskEvent(id: string, name: 'INSERT' | 'MODIFY' | 'REMOVE', day: number, taskId: string, status: string, due?: number): string {
+  const at = FIRST_DAY + day * DAY_MS + 3_600_000;
+  return JSON.stringify({
+    eventID: id,
+    eventName: name,
+    tableName: 'Tasks',
+    eventSource: 'aws:dynamodb',
+    dynamodb: {
+      ApproximateCreationDateTime: at * 1000,
+      ApproximateCreationDateTimePrecision: 'MICROSECOND',
+      Keys: { userId: { S: 'u1' }, taskId: { S: taskId } },
+      ...(name === 'REMOVE'
+        ? {}
+        : {
+            NewImage: {
+              title: { S: taskId },
+              status: { S: status },
+              createdAt: { S: iso(FIRST_DAY) },
+              updatedAt: { S: iso(at) },
+              ...(due === undefined ? {} : { dueDate: { S: date(FIRST_DAY + due * DAY_MS) } }),
+            },
+          }),
+      SizeBytes: 100,
+    },
+  });
+}
+
 describe('incremental runs equal one full run on adversarial task histories', () => {
+  it('fills the days between the last computed day and new events, with carried tasks turning overdue', async () => {
+    const expected = await expectIncrementalEqualsFull([
+      [taskEvent('a1', 'INSERT', 1, 't1', 'todo', 3)],
+      [taskEvent('b1', 'INSERT', 6, 't2', 'todo')],
+    ]);
+    expect(expected['gold.daily_task_kpis']).toHaveLength(6);
+  });
+
+  it("recomputes a key's earlier completions when a new INSERT becomes its earliest", async () => {
+    await expectIncrementalEqualsFull([
+      [taskEvent('a1', 'MODIFY', 1, 't1', 'todo'), taskEvent('a2', 'MODIFY', 2, 't1', 'done'), taskEvent('a3', 'INSERT', 3, 't2', 'todo')],
+      [taskEvent('b1', 'INSERT', 4, 't1', 'todo'), taskEvent('b2', 'MODIFY', 5, 't1', 'done')],
+    ]);
+  });
+
   for (const seed of [1, 2, 3, 4]) {
     it(`seed ${seed}: every table equals a full run's after five bookmarked batches`, async () => {
       const batches = 5;
       const landed = histories(seed, batches);
-      const fullDir = await tempDir('full');
-      const full = new LocalStorage(fullDir);
-      const incrementalDir = await tempDir('incremental');
-      const incremental = new LocalStorage(incrementalDir);
-      const lake = openLocalLake(incrementalDir, { threads: 2 });
-      const clock = Date.now() - 3 * 3_600_000;
-      for (let batch = 0; batch < batches; batch += 1) {
-        const body = landed.filter((entry) => entry.batch === batch).map((entry) => `${entry.line}\n`).join('');
-        if (body === '') continue;
-        const key = objectKey(batch);
-        await full.put(key, body);
-        await incremental.put(key, body);
-        const landedAt = new Date(clock + batch * 20 * 60_000);
-        await utimes(incremental.pathOf(key), landedAt, landedAt);
-        await utimes(path.dirname(incremental.pathOf(key)), landedAt, landedAt);
-        await runJobs(lake, PIPELINE_JOBS, { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' } }) });
-      }
-      const fullLake = openLocalLake(fullDir, { threads: 2 });
-      await runJobs(fullLake, PIPELINE_JOBS);
-      const expected = await tableContents(fullLake);
+      const expected = await expectIncrementalEqualsFull(
+        Array.from({ length: batches }, (_, batch) => landed.filter((entry) => entry.batch === batch).map((entry) => entry.line)),
+      );
       expect(expected['gold.daily_task_kpis']?.length).toBeGreaterThan(5);
-      expect(await tableContents(lake)).toEqual(expected);
     });
   }
 });

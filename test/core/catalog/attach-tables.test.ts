@@ -50,6 +50,25 @@ async function rowsOf(duckdb: Engine, sql: string) {
 }
 
 describe('attachTables', () => {
+  it('answers min and max of a partition column when the table is a single file (NULL partition included)', async () => {
+    for (const [label, sql, expected] of [
+      ['one day', `${EVENTS_SQL} LIMIT 1`, { low: '2025-11-01', high: '2025-11-01', n: 1 }],
+      ['no day', `SELECT id, name, tags, seen_at, NULL::DATE AS event_date FROM (${EVENTS_SQL}) LIMIT 2`, { low: null, high: null, n: 2 }],
+    ] as const) {
+      const { storage, state } = await lake();
+      const { root } = await commitParquet(await engine(), storage, state, events, sql, 'run_1');
+      const reader = await engine();
+      const attached = await attachTables(reader, storage, state, root);
+      try {
+        expect(await rowsOf(reader, 'SELECT min(event_date) AS low, max(event_date) AS high, count(*) AS n FROM silver.events'), label).toEqual([expected]);
+        expect(await rowsOf(reader, 'SELECT id FROM silver.events WHERE event_date IS NOT DISTINCT FROM (SELECT max(event_date) FROM silver.events) ORDER BY id'), label)
+          .toHaveLength(expected.n);
+      } finally {
+        await attached.release();
+      }
+    }
+  });
+
   it('makes a layer.table view whose rows are what was committed', async () => {
     const { storage, state } = await lake();
     const writer = await engine();
