@@ -37,7 +37,7 @@ export class DuckDbEngine implements Engine {
     const connection = await instance.connect();
     // ICU is built in but only loaded on first use; the zone can be set once it is.
     // Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.
-    await connection.run("LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_order = false");
+    await connection.run("LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_order = false; SET parquet_metadata_cache = true");
     return new DuckDbEngine(instance, connection);
   }
 

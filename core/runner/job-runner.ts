@@ -47,6 +47,11 @@ export interface RunOptions {
    * process there; nothing else should use it.
    */
   readonly faultPoint?: (point: FaultPoint, job: string) => void;
+  /**
+   * When given, the run does not wait for the catalog to show its commit: it starts the publish and hands
+   * it here (`runJobs` lets the next job start meanwhile and waits for every publish before it returns).
+   */
+  readonly onCatalogPublish?: (published: Promise<void>) => void;
   readonly bookmark?: {
     readonly option: BookmarkOption;
     readonly from?: string;
@@ -246,7 +251,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       for (const stage of stages) {
         checkpoint();
         const sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
-        if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder)));
+        const planSql = stage === quarantineStage ? plan.quarantine : plan.outputs[stage.spec.name];
+        if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder, planSql)));
       }
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
@@ -350,7 +356,13 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       nothingNew: false,
       ...(bookmarkVersion === undefined ? {} : { bookmarkVersion }),
     };
-    await lake.catalog.publish(root);
+    const published = lake.catalog.publish(root);
+    if (options.onCatalogPublish) {
+      published.catch(() => undefined);
+      options.onCatalogPublish(published);
+    } else {
+      await published;
+    }
     await lake.metrics.emit(runMetrics(result, completedAt.getTime()));
     return result;
   } catch (error) {

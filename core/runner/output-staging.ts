@@ -31,11 +31,23 @@ export function quarantineSql(job: Job, runId: string, startedAt: Date, plan: Jo
 }
 
 /** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */
-export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
-  const { rows: described } = await engine.query(`DESCRIBE ${sql}`);
-  const produced = new Set(described.map((row) => String(row.column_name)));
-  const missing = stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name);
-  if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
+/** `planSql` is the job's own SQL for the output (before the casts to the declared types), for error messages. */
+export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string, planSql?: string): Promise<ResultRow[]> {
+  try {
+    return await copyRows(engine, stage, sql, folder);
+  } catch (error) {
+    // Say which declared columns the job's SQL lacks, rather than DuckDB's binder message about the first one.
+    if (planSql !== undefined) {
+      const described = await engine.query(`DESCRIBE ${planSql}`).then((result) => result.rows, () => []);
+      const produced = new Set(described.map((row) => String(row.column_name)));
+      const missing = described.length > 0 ? stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name) : [];
+      if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
+    }
+    throw error;
+  }
+}
+
+async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
   const base = folder ? path.join(stage.area.localDir, folder) : stage.area.localDir;
   const partitioned = stage.spec.partitionBy.length > 0;
   const target = partitioned ? base : path.join(base, 'data_0.parquet');

@@ -37,6 +37,9 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   const results: JobRunResult[] = [];
   const running = new Map<Job, Promise<void>>();
   let failure: unknown;
+  // Each commit's catalog publish runs while the next jobs work; all are awaited before returning.
+  const publishes: Promise<void>[] = [];
+  const tuning = { ...options, onCatalogPublish: (published: Promise<void>) => void publishes.push(published) };
 
   for (;;) {
     if (failure === undefined) {
@@ -44,7 +47,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
         if (running.size >= concurrency) break;
         if (started.has(job) || !(upstream.get(job) ?? []).every((dependency) => done.has(dependency))) continue;
         started.add(job);
-        const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, options).then(
+        const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, tuning).then(
           (result) => {
             done.add(job);
             results.push(result);
@@ -60,6 +63,8 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
+  const [published] = await Promise.allSettled([Promise.all(publishes)]);
   if (failure !== undefined) throw failure;
+  if (published?.status === 'rejected') throw published.reason;
   return results;
 }

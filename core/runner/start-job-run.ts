@@ -35,6 +35,8 @@ export interface JobRunTuning {
   readonly onRecord?: (record: JobRunRecord) => void;
   /** See RunOptions.faultPoint: for crash tests only. */
   readonly faultPoint?: (point: FaultPoint, job: string) => void;
+  /** See RunOptions.onCatalogPublish. */
+  readonly onCatalogPublish?: (published: Promise<void>) => void;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -124,6 +126,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             signal,
             now,
             ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
+            ...(tuning.onCatalogPublish ? { onCatalogPublish: tuning.onCatalogPublish } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
               ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),

@@ -43,7 +43,11 @@ export class LocalStorage implements Storage {
     let filesAreOld = false;
     if (modifiedAfterMs !== undefined) {
       try {
-        filesAreOld = statSync(folder).mtimeMs <= modifiedAfterMs;
+        const info = statSync(folder);
+        filesAreOld = info.mtimeMs <= modifiedAfterMs;
+        // A folder's link count is 2 plus its subfolders on the usual Unix file systems (others report 1):
+        // an unchanged folder with none has nothing to list.
+        if (filesAreOld && info.nlink === 2) return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw error;

@@ -20,10 +20,12 @@ export interface SilverEntity {
   /** Column descriptions and types of the typed attributes, in rule order. */
   readonly columns: readonly ColumnSpec[];
   /**
-   * The current-state table is partitioned by the UTC date of this typed TIMESTAMP column (a required
-   * one, such as created_at), so a run that refolds a few keys rewrites only their partitions.
+   * When set, the current-state table is partitioned by the UTC date of this typed TIMESTAMP column (a
+   * required one, such as created_at), so a run that changes a few keys rewrites only their partitions.
+   * Worth it when changes cluster by that date (tasks change mostly soon after they are created); a
+   * small table whose changes spread over all dates (users) is cheaper rewritten whole.
    */
-  readonly partitionByDateOf: { readonly column: string; readonly partition: string; readonly description: string };
+  readonly partitionByDateOf?: { readonly column: string; readonly partition: string; readonly description: string };
 }
 
 const EVENT_METADATA: readonly ColumnSpec[] = [
@@ -59,14 +61,14 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     name: currentName,
     description: `Current state of every ${entity.singular}: the image of its last effective event in event order (event_ts, source object, record index); deleted keys are absent.`,
     writeMode: 'replace_partitions',
-    partitionBy: [entity.partitionByDateOf.partition],
+    partitionBy: entity.partitionByDateOf ? [entity.partitionByDateOf.partition] : [],
     columns: [
       ...keyColumns,
       ...entity.columns,
       { name: '_event_id', type: 'VARCHAR', description: 'Event that produced this state.' },
       { name: '_event_ts', type: 'TIMESTAMP', description: 'Time of that event.' },
       ...EVENT_METADATA,
-      { name: entity.partitionByDateOf.partition, type: 'DATE', description: entity.partitionByDateOf.description },
+      ...(entity.partitionByDateOf ? [{ name: entity.partitionByDateOf.partition, type: 'DATE', description: entity.partitionByDateOf.description }] : []),
     ],
   });
 
@@ -74,8 +76,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
   const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
   const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
   const eventOrder = 'event_ts, source_object, record_index';
-  const partition = quoteIdentifier(entity.partitionByDateOf.partition);
-  const partitionValue = `${quoteIdentifier(entity.partitionByDateOf.column)}::DATE AS ${partition}`;
+  const partition = entity.partitionByDateOf ? quoteIdentifier(entity.partitionByDateOf.partition) : undefined;
+  const partitionValue = entity.partitionByDateOf ? `, ${quoteIdentifier(entity.partitionByDateOf.column)}::DATE AS ${partition}` : '';
 
   const job = defineJob({
     name: `silver.${entity.plural}`,
@@ -105,35 +107,47 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                     FROM ${delta('bronze')}) AS fresh
               LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
       const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
-      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index, ${partitionValue}`;
+      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index${partitionValue}`;
       const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1`;
-      // Incremental: only keys with new events change. Their whole history is folded again; the partitions
-      // they were in and the ones they land in are rewritten, every other partition stays as committed.
+      // Incremental: only keys with new events change. A key's state is its last effective event, so its new
+      // state is the last, in event order, of its new events and the last event read before: the event its
+      // current row came from, or, for a key with no current row, its last REMOVE (if it ever existed).
+      const nullTyped = entity.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
       const incrementalSteps = () => [
         { name: 'touched', sql: `SELECT DISTINCT ${keyList} FROM (${effective})` },
         {
           name: 'refolded',
           sql: `
-            WITH history AS (
-              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, _source_object AS source_object, _record_index AS record_index
-              FROM ${previous(eventsName)} SEMI JOIN ${step('touched')} USING (${keyList})
+            WITH candidates AS (
+              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM (${effective})
               UNION ALL
-              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM (${effective}))
-            SELECT ${currentColumns} FROM (SELECT * FROM history ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
+              SELECT ${keyList}, ${typedColumns.join(', ')}, _event_id, 'MODIFY', _event_ts, _source_object, _record_index
+              FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
+              UNION ALL
+              SELECT ${keyList}, ${nullTyped}, event_id, event_name, event_ts, _source_object, _record_index
+              FROM (SELECT * FROM ${previous(eventsName)} WHERE event_name = 'REMOVE')
+              SEMI JOIN (SELECT * FROM ${step('touched')} ANTI JOIN ${previous(currentName)} USING (${keyList})) USING (${keyList}))
+            SELECT ${currentColumns} FROM (SELECT * FROM candidates ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
         },
-        {
-          name: 'rewritten',
-          sql: `SELECT DISTINCT ${partition} FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
-                UNION SELECT DISTINCT ${partition} FROM ${step('refolded')}`,
-        },
+        // Partitioned: the partitions the touched keys were in and the ones they land in are rewritten.
+        ...(partition
+          ? [{
+              name: 'rewritten',
+              sql: `SELECT DISTINCT ${partition} FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
+                    UNION SELECT DISTINCT ${partition} FROM ${step('refolded')}`,
+            }]
+          : []),
       ];
+      const untouched = () =>
+        partition
+          ? `(SELECT * FROM ${previous(currentName)} WHERE ${partition} IN (SELECT ${partition} FROM ${step('rewritten')}))`
+          : previous(currentName);
       const current =
         mode === 'full'
           ? `SELECT ${currentColumns} FROM (${effective} ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`
           : `SELECT * FROM ${step('refolded')}
              UNION ALL
-             SELECT * FROM (SELECT * FROM ${previous(currentName)} WHERE ${partition} IN (SELECT ${partition} FROM ${step('rewritten')}))
-             ANTI JOIN ${step('touched')} USING (${keyList})`;
+             SELECT * FROM ${untouched()} ANTI JOIN ${step('touched')} USING (${keyList})`;
       return {
         steps: [
           ...(mode === 'incremental' ? [{ name: 'seen', sql: seen() }] : []),
@@ -164,7 +178,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         ...(mode === 'incremental'
           ? {
               appendTo: [eventsName],
-              replacePartitions: { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` },
+              ...(partition ? { replacePartitions: { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` } } : {}),
               // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
               needsFullRun: `
                 SELECT 1 FROM (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_new FROM ${delta('bronze')} GROUP BY event_id) AS fresh

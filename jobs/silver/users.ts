@@ -22,5 +22,4 @@ export const { job: silverUsersJob, eventsTable: userEventsTable, currentTable: 
     { name: 'created_at', type: 'TIMESTAMP', description: 'When the user signed up (UTC).' },
     { name: 'country', type: 'VARCHAR', description: 'Country code; NULL when not given.' },
   ],
-  partitionByDateOf: { column: 'created_at', partition: 'created_date', description: 'Partition: the UTC date of created_at (when the user signed up).' },
 });

@@ -231,6 +231,24 @@ describe('runJob', () => {
     expect((await keysUnder(lake, '')).filter((key) => !key.startsWith('_'))).toEqual(filesBefore.filter((key) => !key.startsWith('_')));
   });
 
+  it('names every declared column an output lacks, and commits nothing', async () => {
+    const landing = makeItemLanding({ objects: 2, perObject: 2 });
+    const { lake } = await newLake(landing);
+    await runJob(lake, landingJob());
+    const before = await lake.state.readRoot();
+    const lacking = defineJob({
+      name: 'silver.items',
+      description: 'Forgets two columns.',
+      sources: { items: tableSource('bronze.items') },
+      outputs: [silverItems],
+      transform: ({ input }) => ({ outputs: { 'silver.items': `SELECT id FROM ${input('items')}` } }),
+    });
+    const error = await runJob(lake, lacking).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MedallionError);
+    expect((error as Error).message).toContain('output lacks columns name, day');
+    expect(await lake.state.readRoot()).toEqual(before);
+  });
+
   it('refuses to commit a run whose rows do not add up', async () => {
     const landing = makeItemLanding({ objects: 3, perObject: 2 });
     const { lake } = await newLake(landing);
