@@ -20,6 +20,7 @@ const root = path.resolve(here, '..');
 const OptionsSchema = z.object({
   events: z.number().int().min(1000),
   seed: z.number().int(),
+  days: z.number().int().min(1).max(366),
   repeat: z.number().int().min(1).max(10),
   dir: z.string().min(1),
 });
@@ -66,6 +67,7 @@ const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(2);
 const program = new Command('bench')
   .option('--events <n>', 'change events to simulate', Number, 1_000_000)
   .option('--seed <n>', 'simulator seed', Number, 1)
+  .option('--days <n>', 'days of traffic the events spread over', Number, 30)
   .option('--repeat <n>', 'runs of each side (the median counts)', Number, 2)
   .option('--dir <dir>', 'where benchmark lakes live', '.bench')
   .parse();
@@ -75,12 +77,12 @@ if (!parsed.success) {
   process.exit(2);
 }
 const options = parsed.data;
-const lakeDir = path.resolve(root, options.dir, `lake-${options.events}-${options.seed}-90d`);
+const lakeDir = path.resolve(root, options.dir, `lake-${options.events}-${options.seed}-${options.days}d`);
 const marker = path.join(lakeDir, 'bench-summary.json');
 
 if (!existsSync(marker)) {
   process.stderr.write(`Generating about ${options.events} events into ${lakeDir} (untimed)...\n`);
-  const summary = await child<unknown>('generate-lake.ts', [lakeDir, String(options.events), String(options.seed)]);
+  const summary = await child<unknown>('generate-lake.ts', [lakeDir, String(options.events), String(options.seed), String(options.days)]);
   await writeFile(marker, JSON.stringify(summary));
 }
 const summary = JSON.parse(await readFile(marker, 'utf8')) as { recordsPerSource: Record<string, number>; eventsPerSource: Record<string, Record<string, number>> };
@@ -98,7 +100,7 @@ for (let attempt = 0; attempt < options.repeat; attempt += 1) {
   process.stderr.write(` ${seconds(handwrittenRuns.at(-1)?.totalMs ?? 0)} s\n`);
 }
 
-process.stderr.write('Bookmarked runs on a copy: first, nothing new, then 1% more objects...');
+process.stderr.write('Bookmarked runs on a copy: first without the newest 1% of objects, nothing new, then with them...');
 const incremental = await child<IncrementalRun>('run-incremental.ts', [lakeDir, String(events)]);
 process.stderr.write(' done\n');
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalStorage, openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
@@ -7,7 +7,7 @@ import { arrivalOfKey } from './arrival-times.ts';
 
 /**
  * Bookmarked runs on a copy of a benchmark lake (landing hard-linked, so the copy is instant): a first
- * run over all but the last day, a second with nothing new, then one after the last day's objects land (about 1%).
+ * run over all but the newest 1% of landing objects, a second with nothing new, then one after those land.
  * Prints JSON timings and whether the idle run committed anything.
  */
 const source = process.argv[2];
@@ -23,11 +23,9 @@ for (const entry of readdirSync(path.join(dir, 'landing'), { recursive: true, wi
   const arrival = entry.isFile() ? arrivalOfKey(entry.name) : undefined;
   if (arrival !== undefined) arrivals.set(path.join(entry.parentPath, entry.name), arrival);
 }
-// The last day of traffic, and what Firehose delivered after it (late objects).
-const { lastEventTime } = JSON.parse(readFileSync(path.join(source, 'bench-summary.json'), 'utf8')) as { lastEventTime: string };
-const lastDay = lastEventTime.slice(0, 10);
-for (const [file, arrival] of arrivals) {
-  if (new Date(arrival).toISOString().slice(0, 10) < lastDay) continue;
+// The newest 1% of the objects, by arrival (the time in their names), land later.
+const newest = [...arrivals.entries()].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)).slice(0, Math.round(arrivals.size / 100));
+for (const [file] of newest) {
   const held = path.join(holding, path.relative(dir, file));
   mkdirSync(path.dirname(held), { recursive: true });
   renameSync(file, held);
@@ -48,8 +46,7 @@ const seqBeforeIdle = (await lake.state.readRoot()).seq;
 const idle = await timed();
 const idleCommitted = (await lake.state.readRoot()).seq !== seqBeforeIdle;
 
-// The last day's traffic lands: its objects (by arrival time in their names) were held back from the
-// copy, and now move in with their Firehose modified times. One day of BENCH_DAYS: about 1% of the lake.
+// The held-back objects land, with their Firehose modified times (newer than anything read so far).
 for (const { from, to } of heldBack) {
   mkdirSync(path.dirname(to), { recursive: true });
   renameSync(from, to);
