@@ -17,6 +17,12 @@ export interface LandingSourceSpec {
 export interface TableSourceSpec {
   readonly kind: 'table';
   readonly table: TableName;
+  /**
+   * Read as committed, also in incremental runs: the source has no delta(name) or before(name), and
+   * how it changed does not decide whether a run can be incremental. For a table the job only looks
+   * up (a current-state table written in the same commit as the events it follows, say).
+   */
+  readonly snapshot?: boolean;
 }
 
 export type SourceSpec = LandingSourceSpec | TableSourceSpec;
@@ -25,8 +31,8 @@ export function landingSource(source: string, options: { bandMs?: number } = {})
   return { kind: 'landing', prefix: `landing/${source}/`, ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }) };
 }
 
-export function tableSource(table: TableName): TableSourceSpec {
-  return { kind: 'table', table };
+export function tableSource(table: TableName, options: { snapshot?: boolean } = {}): TableSourceSpec {
+  return { kind: 'table', table, ...(options.snapshot ? { snapshot: true } : {}) };
 }
 
 /** What a transform can refer to. Relation names come back quoted, ready to drop into SQL. */
@@ -149,6 +155,9 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
   problems.push(...jobArgumentDeclarationProblems(spec.defaultArguments ?? {}));
   if (spec.perRecord && (Object.keys(spec.sources).length !== 1 || Object.values(spec.sources)[0]?.kind !== 'landing')) {
     problems.push('perRecord needs exactly one source, a landing source');
+  }
+  if (spec.incremental && !Object.values(spec.sources).some((source) => source.kind === 'table' && !source.snapshot)) {
+    problems.push('incremental needs a table source that is not a snapshot');
   }
   if (spec.balance) {
     if (!(spec.balance.input in spec.sources)) problems.push(`balance names unknown input ${spec.balance.input}`);

@@ -388,6 +388,10 @@ function transformContext(
   const known = (name: string) => {
     if (!inputs.has(name)) throw new JobDefinitionError(job.name, `transform asks for input ${name}, but the job's sources are ${[...inputs].join(', ')}`);
   };
+  const snapshotless = (name: string) => {
+    const source = job.sources[name];
+    if (source?.kind === 'table' && source.snapshot) throw new JobDefinitionError(job.name, `source ${name} is read as a snapshot: it has no delta or before`);
+  };
   const incrementalOnly = (what: string) => {
     if (mode !== 'incremental') throw new JobDefinitionError(job.name, `transform asks for ${what} in a full run; only incremental runs have it`);
   };
@@ -407,11 +411,13 @@ function transformContext(
     delta(name) {
       known(name);
       incrementalOnly(`delta(${name})`);
+      snapshotless(name);
       return quoteIdentifier(`delta_${name}`);
     },
     before(name) {
       known(name);
       incrementalOnly(`before(${name})`);
+      snapshotless(name);
       return quoteIdentifier(`before_${name}`);
     },
     previous(table) {

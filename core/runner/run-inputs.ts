@@ -66,13 +66,13 @@ export interface TableDelta {
 }
 
 /**
- * What each table source gained since the bookmark, or undefined when a source did anything but grow
+ * What each table source (but snapshot ones) gained since the bookmark, or undefined when a source did anything but grow
  * (a file removed or replaced): then the run must read everything.
  */
 export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: JobBookmarkState): Promise<Map<string, TableDelta> | undefined> {
   const deltas = new Map<string, TableDelta>();
   for (const [name, source] of Object.entries(job.sources)) {
-    if (source.kind !== 'table') continue;
+    if (source.kind !== 'table' || source.snapshot) continue;
     const seen = since.sources[name];
     const ref = root.tables[source.table];
     if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;

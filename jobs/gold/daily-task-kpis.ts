@@ -88,13 +88,13 @@ function kpiRowsSql(ordered: string, bounds: string): string {
  * INSERT becomes that key's earliest (its completions' hours change). Days before start_d stay as
  * committed. From start_d on, every event belongs to a key with an event on or after start_d (the
  * "recomputed" keys), whose whole histories are read again; the other keys' contribution is carried
- * from the committed row of start_d - 1: their open count stays as it was, and those still open become
- * overdue as their due dates pass.
+ * from the committed row of start_d - 1: their open count stays as it was, and those still open (found
+ * in silver.tasks, read as a snapshot) become overdue as their due dates pass.
  */
 export const dailyTaskKpisJob = defineJob({
   name: 'gold.daily_task_kpis',
   description: 'Daily task KPIs for analysts: created, completed, deleted, active users, open and overdue at end of day, median hours to complete.',
-  sources: { events: tableSource('silver.task_events') },
+  sources: { events: tableSource('silver.task_events'), tasks: tableSource('silver.tasks', { snapshot: true }) },
   outputs: [dailyTaskKpisTable],
   incremental: true,
   transform: ({ mode, input, step, delta, before, previous }) => {
@@ -131,18 +131,14 @@ export const dailyTaskKpisJob = defineJob({
           sql: `SELECT DISTINCT user_id, task_id FROM ${input('events')} WHERE event_date >= (SELECT start_d FROM ${step('window')})`,
         },
         {
-          // Keys with no event from start_d on whose last event left them open with a due date not yet passed at start_d - 1.
+          // Keys with no event from start_d on, open at the end of start_d - 1 with a due date not yet passed
+          // then. Their last event came before start_d, so their state then is their current state in
+          // silver.tasks (committed with the events): a deleted key is absent, an open one is there.
           name: 'carried_open',
           sql: `
-            SELECT due_date FROM (
-              SELECT * FROM (
-                SELECT * FROM ${input('events')}
-                SEMI JOIN (SELECT DISTINCT user_id, task_id FROM ${input('events')}
-                           WHERE event_date < (SELECT start_d FROM ${step('window')}) AND due_date >= (SELECT start_d - 1 FROM ${step('window')})
-                             AND event_name <> 'REMOVE' AND status <> 'done') USING (user_id, task_id)
-              ) ANTI JOIN ${step('recomputed_keys')} USING (user_id, task_id)
-              QUALIFY row_number() OVER (PARTITION BY user_id, task_id ORDER BY event_ts DESC, _source_object DESC, _record_index DESC) = 1)
-            WHERE event_name <> 'REMOVE' AND status <> 'done' AND due_date >= (SELECT start_d - 1 FROM ${step('window')})`,
+            SELECT due_date FROM ${input('tasks')}
+            ANTI JOIN ${step('recomputed_keys')} USING (user_id, task_id)
+            WHERE status <> 'done' AND due_date >= (SELECT start_d - 1 FROM ${step('window')})`,
         },
         { name: 'ordered', sql: orderedSql(`(SELECT * FROM ${input('events')} SEMI JOIN ${step('recomputed_keys')} USING (user_id, task_id))`) },
         {

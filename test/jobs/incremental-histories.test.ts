@@ -159,6 +159,14 @@ describe('incremental runs equal one full run on adversarial task histories', ()
     expect(expected['gold.daily_task_kpis']).toHaveLength(6);
   });
 
+  it('turns carried tasks overdue on the right day: due the day before the recomputed days, on their first day, already overdue', async () => {
+    const expected = await expectIncrementalEqualsFull([
+      [taskEvent('a1', 'INSERT', 1, 't1', 'todo', 1), taskEvent('a2', 'INSERT', 1, 't3', 'in_progress', 2), taskEvent('a3', 'INSERT', 1, 't4', 'todo', 0)],
+      [taskEvent('b1', 'INSERT', 4, 't2', 'todo')],
+    ]);
+    expect((expected['gold.daily_task_kpis'] as { overdue_tasks_eod: number }[]).map((row) => row.overdue_tasks_eod)).toEqual([1, 2, 3, 3]);
+  });
+
   it("recomputes a key's earlier completions when a new INSERT becomes its earliest", async () => {
     await expectIncrementalEqualsFull([
       [taskEvent('a1', 'MODIFY', 1, 't1', 'todo'), taskEvent('a2', 'MODIFY', 2, 't1', 'done'), taskEvent('a3', 'INSERT', 3, 't2', 'todo')],

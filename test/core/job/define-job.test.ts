@@ -72,6 +72,12 @@ describe('defineJob', () => {
     expect(problemsOf(spec({ perRecord: true })).message).toContain('perRecord needs exactly one source, a landing source');
   });
 
+  it('refuses an incremental job whose only table sources are snapshots', () => {
+    expect(problemsOf(spec({ incremental: true, sources: { events: tableSource('bronze.events', { snapshot: true }) } })).message)
+      .toContain('incremental needs a table source that is not a snapshot');
+    expect(defineJob(spec({ incremental: true, sources: { events: tableSource('bronze.events'), lookup: tableSource('bronze.lookup', { snapshot: true }) } })).incremental).toBe(true);
+  });
+
   it('refuses perRecord with two landing sources', () => {
     expect(problemsOf(spec({ perRecord: true, sources: { a: landingSource('a'), b: landingSource('b') } })).message).toContain('perRecord');
   });
