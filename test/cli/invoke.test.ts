@@ -11,10 +11,10 @@ import { boxTableRecords, linesOf, parseBoxTable, parseRunLines, stackFrames, ty
 const SMALL = ['--days', '2', '--users', '20', '--tasks-per-day', '30', '--seed', '7'];
 const TINY = ['--days', '1', '--users', '5', '--tasks-per-day', '5', '--seed', '3'];
 
-const JOBS = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis'];
+const JOBS = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis'];
 const TABLES = [
-  'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks',
-  'silver.user_events', 'silver.users', 'gold.daily_task_kpis', 'quarantine.records',
+  'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users',
+  'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis', 'quarantine.records',
 ];
 /** What each job reads, as a user learns it from the docs: a job runs after the jobs that write its inputs. */
 const UPSTREAM: Record<string, string[]> = {
@@ -23,6 +23,8 @@ const UPSTREAM: Record<string, string[]> = {
   'silver.tasks': ['bronze.tasks_cdc'],
   'silver.users': ['bronze.users_cdc'],
   'gold.daily_task_kpis': ['silver.tasks'],
+  'gold.active_users': ['silver.tasks'],
+  'gold.user_kpis': ['silver.tasks', 'silver.users'],
 };
 const DAY_MS = 86_400_000;
 
@@ -335,7 +337,7 @@ describe('medallion query', () => {
 });
 
 describe('medallion tables', () => {
-  it('lists all 8 tables with the rows a count(*) query finds', async () => {
+  it('lists all 10 tables with the rows a count(*) query finds', async () => {
     const result = await cli(['--lake', lake, 'tables']);
     expect(result.code).toBe(0);
     const listed = boxTableRecords(result.stdout);
@@ -360,7 +362,7 @@ describe('medallion tables', () => {
 });
 
 describe('medallion jobs', () => {
-  it('lists the 5 jobs with what each reads and writes', async () => {
+  it('lists the 7 jobs with what each reads and writes', async () => {
     const result = await cli(['--lake', lake, 'jobs']);
     expect(result.code).toBe(0);
     expect(boxTableRecords(result.stdout)).toEqual([
@@ -368,7 +370,9 @@ describe('medallion jobs', () => {
       { job: 'bronze.users_cdc', reads: 'landing/users/', writes: 'bronze.users_cdc' },
       { job: 'silver.tasks', reads: 'bronze.tasks_cdc', writes: 'silver.task_events, silver.tasks' },
       { job: 'silver.users', reads: 'bronze.users_cdc', writes: 'silver.user_events, silver.users' },
-      { job: 'gold.daily_task_kpis', reads: 'silver.task_events', writes: 'gold.daily_task_kpis' },
+      { job: 'gold.daily_task_kpis', reads: 'silver.task_events, silver.tasks', writes: 'gold.daily_task_kpis' },
+      { job: 'gold.active_users', reads: 'silver.task_events', writes: 'gold.active_users' },
+      { job: 'gold.user_kpis', reads: 'silver.task_events, silver.user_events, silver.users, silver.tasks', writes: 'gold.user_kpis' },
     ]);
   });
 });

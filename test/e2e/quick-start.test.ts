@@ -56,14 +56,14 @@ describe('quick start, as a user runs it', () => {
   it('runs the demo end to end: exit 0, every job succeeds, and the three sections are printed', () => {
     expect(stackFrames(demo.stderr)).toEqual([]);
     expect(demo.code, demo.stderr).toBe(0);
-    expect(linesOf(demo.stderr).filter((line) => / SUCCEEDED in /.test(line))).toHaveLength(5);
+    expect(linesOf(demo.stderr).filter((line) => / SUCCEEDED in /.test(line))).toHaveLength(7);
 
     const lines = demo.stdout.split('\n');
     const at = ['Rows per table', 'Quarantined records', 'gold.daily_task_kpis'].map((heading) => lines.indexOf(heading));
     expect(at.every((index) => index >= 0), demo.stdout).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     const rowsPerTable = boxTableRecords(lines.slice((at[0] ?? 0) + 1, at[1]).join('\n'));
-    expect(rowsPerTable).toHaveLength(8);
+    expect(rowsPerTable).toHaveLength(10);
     expect(Number(rowsPerTable.find((row) => row.table === 'silver.tasks')?.rows)).toBeGreaterThan(0);
     const kpis = boxTableRecords(lines.slice((at[2] ?? 0) + 1).join('\n'));
     expect(kpis.map((row) => row.dt)).toEqual(['2025-11-01', '2025-11-02']);

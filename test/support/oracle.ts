@@ -160,10 +160,29 @@ export interface DailyTaskKpi {
   median_hours_to_complete: number | null;
 }
 
+export interface ActiveUsers {
+  dt: string;
+  dau: number;
+  wau: number;
+  mau: number;
+}
+
+export interface UserKpi {
+  user_id: string;
+  plan: UserPlan | null;
+  country: string | null;
+  tasks_total: number;
+  tasks_open: number;
+  tasks_done: number;
+  completion_rate: number | null;
+  avg_hours_to_complete: number | null;
+  last_active_date: string | null;
+}
+
 export interface Expected {
   bronze: Record<Source, BronzeExpected>;
   silver: { tasks: SilverExpected<TaskEvent>; users: SilverExpected<UserEvent> };
-  gold: { daily_task_kpis: DailyTaskKpi[] };
+  gold: { daily_task_kpis: DailyTaskKpi[]; active_users: ActiveUsers[]; user_kpis: UserKpi[] };
 }
 
 export interface OracleOptions {
@@ -190,7 +209,11 @@ export async function computeExpected(lakeDir: string, options: OracleOptions = 
   return {
     bronze: { tasks: bronzeTasks, users: bronzeUsers },
     silver: { tasks: silverTasks, users: silverUsers },
-    gold: { daily_task_kpis: computeDailyTaskKpis(silverTasks.events) },
+    gold: {
+      daily_task_kpis: computeDailyTaskKpis(silverTasks.events),
+      active_users: computeActiveUsers(silverTasks.events),
+      user_kpis: computeUserKpis(silverUsers.current, silverTasks.current, silverTasks.events),
+    },
   };
 }
 
@@ -953,4 +976,73 @@ function computeDailyTaskKpis(events: readonly TaskEvent[]): DailyTaskKpi[] {
     });
   }
   return rows;
+}
+
+/** Per day from the first to the last effective Tasks event date: distinct users active that day, in the 7 and in the 30 days ending on it. */
+function computeActiveUsers(events: readonly TaskEvent[]): ActiveUsers[] {
+  if (events.length === 0) return [];
+  const usersByDay = new Map<number, Set<string>>();
+  for (const e of events) {
+    const d = dayOfUs(e.event_ts_us);
+    let users = usersByDay.get(d);
+    if (!users) usersByDay.set(d, (users = new Set()));
+    users.add(e.user_id);
+  }
+  const days = [...usersByDay.keys()];
+  const first = Math.min(...days);
+  const last = Math.max(...days);
+  const distinctOver = (end: number, width: number): number => {
+    const users = new Set<string>();
+    for (let d = end - width + 1; d <= end; d++) for (const user of usersByDay.get(d) ?? []) users.add(user);
+    return users.size;
+  };
+  const rows: ActiveUsers[] = [];
+  for (let d = first; d <= last; d++) {
+    rows.push({ dt: formatDay(d), dau: usersByDay.get(d)?.size ?? 0, wau: distinctOver(d, 7), mau: distinctOver(d, 30) });
+  }
+  return rows;
+}
+
+/**
+ * One row per user of the current Users state, by user_id: their current tasks by status, the mean hours
+ * from each done task's earliest INSERT to its latest completion, and the date of their latest event.
+ */
+function computeUserKpis(users: readonly UserEvent[], tasks: readonly TaskEvent[], events: readonly TaskEvent[]): UserKpi[] {
+  const ordered = [...events].sort(compareEventOrder);
+  const inserted = new Map<string, bigint>();
+  const completed = new Map<string, bigint>();
+  const previous = new Map<string, TaskStatus | null>();
+  const lastActive = new Map<string, number>();
+  for (const e of ordered) {
+    const k = keyOf(e, TASKS_SPEC.keyColumns);
+    if (e.event_name === 'INSERT' && (inserted.get(k) === undefined || e.event_ts_us < (inserted.get(k) as bigint))) inserted.set(k, e.event_ts_us);
+    const status = e.event_name === 'REMOVE' ? null : e.status;
+    if (status === 'done' && (previous.get(k) ?? null) !== 'done') completed.set(k, e.event_ts_us);
+    previous.set(k, status);
+    lastActive.set(e.user_id, Math.max(lastActive.get(e.user_id) ?? Number.NEGATIVE_INFINITY, dayOfUs(e.event_ts_us)));
+  }
+  return [...users]
+    .sort((a, b) => compareStrings(a.user_id, b.user_id))
+    .map((user) => {
+      const own = tasks.filter((task) => task.user_id === user.user_id);
+      const done = own.filter((task) => task.status === 'done');
+      const hours = done.flatMap((task) => {
+        const k = keyOf(task, TASKS_SPEC.keyColumns);
+        const from = inserted.get(k);
+        const to = completed.get(k);
+        return from === undefined || to === undefined ? [] : [Number(to - from) / US_PER_HOUR];
+      });
+      const active = lastActive.get(user.user_id);
+      return {
+        user_id: user.user_id,
+        plan: user.plan,
+        country: user.country,
+        tasks_total: own.length,
+        tasks_open: own.length - done.length,
+        tasks_done: done.length,
+        completion_rate: own.length === 0 ? null : done.length / own.length,
+        avg_hours_to_complete: hours.length === 0 ? null : hours.reduce((sum, value) => sum + value, 0) / hours.length,
+        last_active_date: active === undefined ? null : formatDay(active),
+      };
+    });
 }

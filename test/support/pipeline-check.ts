@@ -25,7 +25,10 @@ export async function queryLake(lake: Lake, sql: string): Promise<ResultRow[]> {
 
 /** Every committed pipeline table as sorted rows, leaving out only ingested_at (the time a bronze run read a record). */
 export async function tableContents(lake: Lake): Promise<Record<string, unknown[]>> {
-  const tables = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users', 'gold.daily_task_kpis'];
+  const tables = [
+    'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users',
+    'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis',
+  ];
   const contents: Record<string, unknown[]> = {};
   for (const table of tables) {
     const exclude = table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : '';
@@ -120,6 +123,23 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
     const got = row.median_hours_to_complete as number | null;
     if (want === null) expect(got, `median on ${row.dt}`).toBeNull();
     else expect(got, `median on ${row.dt}`).toBeCloseTo(want, 9);
+  });
+
+  const activeUsers = await queryLake(lake, 'SELECT dt::VARCHAR AS dt, dau, wau, mau FROM gold.active_users ORDER BY dt');
+  expect(activeUsers, 'gold.active_users').toEqual(expected.gold.active_users);
+  expect(activeUsers.map((row) => row.dt), 'gold.active_users days').toEqual(expectedKpis.map((row) => row.dt));
+
+  const userKpis = await queryLake(lake, 'SELECT * EXCLUDE (last_active_date), last_active_date::VARCHAR AS last_active_date FROM gold.user_kpis ORDER BY user_id');
+  const approximate = ['completion_rate', 'avg_hours_to_complete'] as const;
+  const exact = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([key]) => !(approximate as readonly string[]).includes(key)));
+  expect(userKpis.map(exact), 'gold.user_kpis').toEqual(expected.gold.user_kpis.map((row) => exact({ ...row })));
+  userKpis.forEach((row, index) => {
+    for (const column of approximate) {
+      const want = expected.gold.user_kpis[index]?.[column] ?? null;
+      const got = row[column] as number | null;
+      if (want === null) expect(got, `${column} of ${String(row.user_id)}`).toBeNull();
+      else expect(got, `${column} of ${String(row.user_id)}`).toBeCloseTo(want, 9);
+    }
   });
 
   // Counts add up: every landing record is a bronze row or quarantined; every bronze row is effective, a duplicate or quarantined.
