@@ -1,7 +1,8 @@
 import { link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { LockLostError, MedallionError, NotFoundError } from '../errors.ts';
+import { MedallionError, NotFoundError } from '../errors.ts';
+import { isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 const SEQ_WIDTH = 12;
@@ -114,14 +115,14 @@ export class FileStateStore implements StateStore {
 
   async renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease> {
     const latest = await this.readLock(lease.name);
-    if (!isCurrent(lease, latest)) throw lockLost(lease, latest);
+    if (!isCurrentLease(lease, latest)) throw lockLost(lease, latest);
     const renewed: LockLease = { ...lease, generation: lease.generation + 1, expiresAtMs: nowMs + leaseMs };
     if (!(await this.writeLockGeneration({ ...renewed, released: false }))) throw lockLost(lease, await this.readLock(lease.name));
     return renewed;
   }
 
   async releaseLock(lease: LockLease): Promise<void> {
-    if (!isCurrent(lease, await this.readLock(lease.name))) return;
+    if (!isCurrentLease(lease, await this.readLock(lease.name))) return;
     // Losing this write means someone moved the lock on since; their state is the one to keep.
     await this.writeLockGeneration({ ...lease, generation: lease.generation + 1, released: true });
   }
@@ -266,16 +267,6 @@ export class FileStateStore implements StateStore {
   }
 }
 
-function isCurrent(lease: LockLease, latest: LockState | undefined): boolean {
-  return latest !== undefined && !latest.released && latest.generation === lease.generation && latest.owner === lease.owner;
-}
-
-function lockLost(lease: LockLease, latest: LockState | undefined): LockLostError {
-  const held = `owner ${lease.owner} held generation ${lease.generation}`;
-  if (!latest) return new LockLostError(lease.name, `${held}, but the lock no longer exists`);
-  if (latest.released) return new LockLostError(lease.name, `${held}, but the lock was released at generation ${latest.generation} by ${latest.owner}`);
-  return new LockLostError(lease.name, `${held}, but ${latest.owner} holds it now at generation ${latest.generation}`);
-}
 
 /** State files are written whole, so one that does not parse was damaged outside medallion: say which. */
 function parseStateFile<T>(file: string, text: string): T {

@@ -1,0 +1,239 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
+  UpdateItemCommand, type AttributeValue, type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { MedallionError, NotFoundError } from '../errors.ts';
+import { isCurrentLease, lockLost } from './lock-lease.ts';
+import { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+
+/** Bytes of compressed document per item: well under DynamoDB's 400 KB item limit. */
+const DOCUMENT_PART_BYTES = 300 * 1024;
+
+type Item = Record<string, AttributeValue>;
+
+/**
+ * State in one DynamoDB table with a string partition key `pk` and a string sort key `sk`:
+ * - the root: item (`root`, `HEAD`), replaced only by a put conditioned on the sequence it replaces,
+ *   which makes the swap atomic and exclusive;
+ * - documents (manifests, bookmarks): items (`doc#<id>`, `part#<n>`) holding the gzipped JSON in parts,
+ *   written before any root names them, never rewritten;
+ * - locks: item (`lock#<name>`, `lock`) with owner, generation and lease end; every acquire, renew and
+ *   release is one update conditioned on the generation it read, so of two racers at most one wins;
+ * - records: items (`rec#<collection>`, `<id>`), read back in sort-key order (UTF-8 bytes).
+ * Every read is strongly consistent.
+ *
+ * @example
+ * const state = new DynamoDbStateStore(new DynamoDBClient({}), 'medallion-state');
+ */
+export class DynamoDbStateStore implements StateStore {
+  readonly location: string;
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+
+  constructor(client: DynamoDBClient, table: string) {
+    this.client = client;
+    this.table = table;
+    this.location = `dynamodb://${table}`;
+  }
+
+  /** Creates the table (on-demand) when it does not exist: for local use and tests; in AWS the stack creates it. */
+  static async createTable(client: DynamoDBClient, table: string): Promise<void> {
+    try {
+      await client.send(new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      }));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+
+  async readRoot(): Promise<LakeRoot> {
+    const item = await this.get('root', 'HEAD');
+    return item ? this.parse<LakeRoot>(item, 'the root') : EMPTY_ROOT;
+  }
+
+  async swapRoot(next: LakeRoot): Promise<boolean> {
+    if (next.seq < 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: sequences start at 1`);
+    if (next.seq > 1) {
+      const current = await this.readRoot();
+      if (current.seq < next.seq - 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
+    }
+    return this.conditionalPut(
+      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(next.seq) }, body: { S: JSON.stringify(next) } },
+      next.seq === 1 ? 'attribute_not_exists(pk)' : 'seq = :previous',
+      next.seq === 1 ? {} : { ':previous': { N: String(next.seq - 1) } },
+    );
+  }
+
+  async putDocument(id: string, body: unknown): Promise<void> {
+    checkId('document id', id);
+    const compressed = gzipSync(Buffer.from(JSON.stringify(body)));
+    const parts = Math.max(1, Math.ceil(compressed.length / DOCUMENT_PART_BYTES));
+    for (let part = 0; part < parts; part += 1) {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: { S: `doc#${id}` },
+          sk: { S: `part#${String(part).padStart(6, '0')}` },
+          parts: { N: String(parts) },
+          data: { B: compressed.subarray(part * DOCUMENT_PART_BYTES, (part + 1) * DOCUMENT_PART_BYTES) },
+        },
+      }));
+    }
+  }
+
+  async getDocument<T>(id: string): Promise<T> {
+    checkId('document id', id);
+    const items = await this.query(`doc#${id}`);
+    const declared = Number(items[0]?.parts?.N ?? 0);
+    if (items.length === 0 || items.length < declared) {
+      throw new NotFoundError('STATE_DOCUMENT_MISSING', `state document ${id} is missing from ${this.location}`);
+    }
+    const compressed = Buffer.concat(items.slice(0, declared).map((item) => Buffer.from(item.data?.B ?? new Uint8Array())));
+    try {
+      return JSON.parse(gunzipSync(compressed).toString('utf8')) as T;
+    } catch (error) {
+      throw new MedallionError('STATE_CORRUPT', `state document ${id} in ${this.location} cannot be read (${(error as Error).message})`, {
+        hint: 'it was changed outside medallion; restore the item from a backup (point-in-time recovery)',
+      });
+    }
+  }
+
+  async acquireLock(name: string, owner: string, leaseMs: number, nowMs: number): Promise<LockLease | undefined> {
+    checkId('lock name', name);
+    const latest = await this.readLock(name);
+    if (latest && !latest.released && latest.expiresAtMs > nowMs) return undefined;
+    const lease: LockLease = { name, owner, generation: (latest?.generation ?? 0) + 1, expiresAtMs: nowMs + leaseMs };
+    return (await this.writeLock(lease, false, latest?.generation)) ? lease : undefined;
+  }
+
+  async renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease> {
+    const latest = await this.readLock(lease.name);
+    if (!isCurrentLease(lease, latest)) throw lockLost(lease, latest);
+    const renewed: LockLease = { ...lease, generation: lease.generation + 1, expiresAtMs: nowMs + leaseMs };
+    if (!(await this.writeLock(renewed, false, lease.generation))) throw lockLost(lease, await this.readLock(lease.name));
+    return renewed;
+  }
+
+  async releaseLock(lease: LockLease): Promise<void> {
+    if (!isCurrentLease(lease, await this.readLock(lease.name))) return;
+    // Losing this write means someone moved the lock on since; their state is the one to keep.
+    await this.writeLock({ ...lease, generation: lease.generation + 1 }, true, lease.generation);
+  }
+
+  async readLock(name: string): Promise<LockState | undefined> {
+    checkId('lock name', name);
+    const item = await this.get(`lock#${name}`, 'lock');
+    if (!item) return undefined;
+    return {
+      name,
+      owner: item.owner?.S ?? '',
+      generation: Number(item.generation?.N ?? 0),
+      expiresAtMs: Number(item.expiresAtMs?.N ?? 0),
+      released: item.released?.BOOL ?? false,
+    };
+  }
+
+  async putRecord(collection: string, id: string, body: unknown): Promise<void> {
+    checkCollection(collection);
+    checkId('record id', id);
+    await this.client.send(new PutItemCommand({
+      TableName: this.table,
+      Item: { pk: { S: `rec#${collection}` }, sk: { S: id }, body: { S: JSON.stringify(body) } },
+    }));
+  }
+
+  async getRecord<T>(collection: string, id: string): Promise<T | undefined> {
+    checkCollection(collection);
+    checkId('record id', id);
+    const item = await this.get(`rec#${collection}`, id);
+    return item ? this.parse<T>(item, `record ${collection}/${id}`) : undefined;
+  }
+
+  async listRecords<T>(collection: string): Promise<T[]> {
+    checkCollection(collection);
+    return (await this.query(`rec#${collection}`)).map((item) => this.parse<T>(item, `a record of ${collection}`));
+  }
+
+  private async writeLock(lease: LockLease, released: boolean, previousGeneration: number | undefined): Promise<boolean> {
+    return this.conditionalPut(
+      {
+        pk: { S: `lock#${lease.name}` },
+        sk: { S: 'lock' },
+        owner: { S: lease.owner },
+        generation: { N: String(lease.generation) },
+        expiresAtMs: { N: String(lease.expiresAtMs) },
+        released: { BOOL: released },
+      },
+      previousGeneration === undefined ? 'attribute_not_exists(pk)' : 'generation = :previous',
+      previousGeneration === undefined ? {} : { ':previous': { N: String(previousGeneration) } },
+    );
+  }
+
+  private async conditionalPut(item: Item, condition: string, values: Item): Promise<boolean> {
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: item,
+        ConditionExpression: condition,
+        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+      }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async get(pk: string, sk: string): Promise<Item | undefined> {
+    const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }));
+    return item;
+  }
+
+  private async query(pk: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  private parse<T>(item: Item, what: string): T {
+    try {
+      return JSON.parse(item.body?.S ?? '') as T;
+    } catch (error) {
+      throw new MedallionError('STATE_CORRUPT', `${what} in ${this.location} is not valid JSON (${(error as Error).message})`, {
+        hint: 'it was changed outside medallion; restore the item from a backup (point-in-time recovery)',
+      });
+    }
+  }
+}
+
+function checkId(what: string, id: string): void {
+  if (id === '' || id.includes('..')) {
+    throw new MedallionError('STATE_ID_INVALID', `${what} ${JSON.stringify(id)} is not valid`, { hint: 'use a non-empty name without ".."' });
+  }
+}
+
+function checkCollection(collection: string): void {
+  const segments = collection.split('/');
+  if (collection.includes('..') || segments.some((segment) => segment === '' || segment === '.')) {
+    throw new MedallionError('STATE_RECORD_COLLECTION_INVALID', `record collection ${JSON.stringify(collection)} is not valid`, {
+      hint: 'use non-empty segments joined by "/", like runs/silver.tasks, without ".."',
+    });
+  }
+}
+

@@ -1,0 +1,41 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbStateStore } from '../../../core/index.ts';
+import { loopbackClientConfig, startDynalite, type LocalServer } from '../../support/local-aws.ts';
+import { stateStoreContract } from './state-store-contract.ts';
+
+let server: LocalServer;
+let client: DynamoDBClient;
+
+beforeAll(async () => {
+  server = await startDynalite();
+  client = new DynamoDBClient(loopbackClientConfig(server.endpoint));
+});
+afterAll(async () => {
+  client.destroy();
+  await server.close();
+});
+
+/** A store on a table of its own, so tests never see each other's items. */
+async function freshStore(): Promise<DynamoDbStateStore> {
+  const table = `state-${randomUUID()}`;
+  await DynamoDbStateStore.createTable(client, table);
+  return new DynamoDbStateStore(client, table);
+}
+
+stateStoreContract('DynamoDbStateStore (dynalite)', freshStore);
+
+describe('DynamoDbStateStore', () => {
+  it('stores a document larger than a DynamoDB item in parts and reads it back whole', async () => {
+    const store = await freshStore();
+    // Random text does not compress: about 1.3 MB of JSON, more than three items' worth.
+    const big = { files: Array.from({ length: 2000 }, (_, index) => ({ key: `silver/t/run/${index}-${randomBytes(300).toString('base64')}`, rows: index })) };
+    await store.putDocument('manifests/silver.t/0000000001-run', big);
+    expect(await store.getDocument('manifests/silver.t/0000000001-run')).toEqual(big);
+  });
+
+  it('names itself by its table', async () => {
+    expect((await freshStore()).location).toMatch(/^dynamodb:\/\/state-/);
+  });
+});
