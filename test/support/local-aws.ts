@@ -1,16 +1,18 @@
+import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import dynalite from 'dynalite';
-import S3rver from 's3rver';
 
 /** Settings every SDK client in the tests uses: loopback only, fixed fake credentials. */
 export function loopbackClientConfig(endpoint: string) {
   return {
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'test-access-key', secretAccessKey: 'test-secret-key' },
+    // s3rver accepts only its own fixed pair; dynalite accepts anything.
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     maxAttempts: 2,
   };
 }
@@ -31,15 +33,39 @@ export async function startDynalite(): Promise<LocalServer> {
   };
 }
 
-/** s3rver (S3's protocol, on files in a temporary folder) on a free 127.0.0.1 port. */
+/**
+ * s3rver (S3's protocol, on files in a temporary folder) on a free 127.0.0.1 port, in a child process:
+ * its continuation tokens use DES, which Node's OpenSSL 3 offers only with the legacy provider.
+ */
 export async function startS3rver(): Promise<LocalServer> {
   const directory = await mkdtemp(path.join(tmpdir(), 's3rver-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
-  const { port } = await server.run();
+  const bin = fileURLToPath(new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', '0', '--silent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`s3rver did not start: ${output}`)), 15_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`http://${match[1]}`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${output}`)));
+  });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     close: async () => {
-      await server.close();
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
       await rm(directory, { recursive: true, force: true });
     },
   };
