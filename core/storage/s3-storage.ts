@@ -50,8 +50,11 @@ export class S3Storage implements Storage {
   private readonly multipartBytes: number;
   private readonly tempDirectory: string;
 
+  private readonly options: S3StorageOptions;
+
   constructor(client: S3Client, options: S3StorageOptions) {
     this.client = client;
+    this.options = options;
     const problems: string[] = [];
     const parsed = new Map<string, S3Location>();
     for (const [folder, uri] of Object.entries(options.locations)) {
@@ -68,6 +71,11 @@ export class S3Storage implements Storage {
     this.location = `s3://${shown.bucket}/${shown.prefix}`;
     this.multipartBytes = options.multipartBytes ?? 16 * 1024 * 1024;
     this.tempDirectory = options.tempDirectory ?? tmpdir();
+  }
+
+  /** The same storage reached through another client (another endpoint, retry policy or credentials). */
+  withClient(client: S3Client): S3Storage {
+    return new S3Storage(client, this.options);
   }
 
   /** The bucket and S3 key of a lake key. */

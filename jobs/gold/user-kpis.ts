@@ -42,7 +42,10 @@ function userKpisSql(users: string, tasks: string, events: string): string {
       SELECT t.user_id, count(*) AS tasks_total,
              count(*) FILTER (WHERE t.status <> 'done') AS tasks_open,
              count(*) FILTER (WHERE t.status = 'done') AS tasks_done,
-             avg((epoch_us(k.completed_ts) - epoch_us(k.inserted_ts)) / 3600000000.0) FILTER (WHERE t.status = 'done') AS avg_hours_to_complete
+             -- Summed as exact microseconds, so the result does not depend on the order DuckDB adds them in.
+             (sum(epoch_us(k.completed_ts) - epoch_us(k.inserted_ts)) FILTER (WHERE t.status = 'done')
+               / count(epoch_us(k.completed_ts) - epoch_us(k.inserted_ts)) FILTER (WHERE t.status = 'done')
+               / 3600000000.0)::DOUBLE AS avg_hours_to_complete
       FROM ${tasks} AS t LEFT JOIN per_key AS k USING (user_id, task_id)
       GROUP BY t.user_id
     ), per_user_activity AS (

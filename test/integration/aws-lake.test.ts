@@ -12,6 +12,7 @@ import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
 import { loopbackClientConfig, startDynalite, startS3rver, type LocalServer } from '../support/local-aws.ts';
 import { tableContents } from '../support/pipeline-check.ts';
+import { startFaultyProxy } from '../support/faulty-proxy.ts';
 
 const tempDir = useTempDirs();
 let s3Server: LocalServer;
@@ -67,5 +68,41 @@ describe('the pipeline on S3 and DynamoDB (s3rver and dynalite on loopback)', ()
     // Run records live in DynamoDB like on the folder lake: one per run.
     const records = await aws.state.listRecords<{ JobRunState: string }>('runs/silver.tasks');
     expect(records.map((record) => record.JobRunState)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  });
+
+  it('succeeds with identical tables while 10% of S3 requests fail transiently, and fails fast on a missing bucket', async () => {
+    const localDir = await tempDir('local');
+    await generateLanding(new LocalStorage(localDir), { seed: 8, days: 3, users: 20, tasksPerDay: 30, faultRate: 0.02 });
+    const local = openLocalLake(localDir, { threads: 2 });
+    await runJobs(local, PIPELINE_JOBS);
+    const clean = await awsLake();
+    for (const object of await collect(local.storage.list('landing/'))) {
+      await clean.storage.put(object.key, await readFile(new LocalStorage(localDir).pathOf(object.key)));
+    }
+
+    const proxy = await startFaultyProxy(s3Server.endpoint, { rate: 0.1, seed: 11 });
+    try {
+      // The same buckets and state, reached through the proxy; the SDK retries a failed request, the
+      // runner retries a run that still failed (a body cut off after the SDK handed it over, say).
+      const flaky = new S3Client({ ...loopbackClientConfig(proxy.endpoint), forcePathStyle: true, maxAttempts: 5 });
+      const storage = clean.storage as S3Storage;
+      const lake: Lake = { ...clean, storage: storage.withClient(flaky) };
+      const results = await runJobs(lake, PIPELINE_JOBS, { settingsFor: () => ({ maxRetries: 3 }), retryBaseDelayMs: 10, retryMaxDelayMs: 50 });
+      expect(results).toHaveLength(PIPELINE_JOBS.length);
+      expect(Object.values(proxy.injected).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(10);
+      for (const kind of ['internal-error', 'slow-down', 'connection-reset', 'truncated-body'] as const) expect(proxy.injected[kind], kind).toBeGreaterThan(0);
+      const [got, want] = [await tableContents(lake), await tableContents(local)];
+      for (const table of Object.keys(want)) expect(got[table], table).toEqual(want[table]);
+      flaky.destroy();
+    } finally {
+      await proxy.close();
+    }
+
+    const missing: Lake = { ...clean, storage: new S3Storage(s3, { locations: { default: 's3://no-such-lake-bucket/' } }) };
+    const started = Date.now();
+    const error = await runJobs(missing, PIPELINE_JOBS.filter((job) => job.name === 'bronze.tasks_cdc'), { settingsFor: () => ({ maxRetries: 3 }) })
+      .catch((caught: unknown) => caught);
+    expect(String((error as Error).message)).toContain('s3://no-such-lake-bucket/');
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
