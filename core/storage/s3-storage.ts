@@ -134,21 +134,29 @@ export class S3Storage implements Storage {
   }
 
   async get(key: string): Promise<Buffer> {
-    const body = await this.getBody(key);
-    return Buffer.from(await body.transformToByteArray());
+    const { bucket, s3Key } = this.resolve(key);
+    const { body, length } = await this.getObject(key);
+    const bytes = Buffer.from(await body.transformToByteArray());
+    if (length !== undefined && bytes.length !== length) {
+      // A body cut off on the way: worth another try (ECONNRESET is retried), never a short object.
+      throw new MedallionError('STORAGE_ERROR', `s3://${bucket}/${s3Key}: read ${bytes.length} of ${length} bytes`, {
+        cause: Object.assign(new Error('response body cut off'), { code: 'ECONNRESET' }),
+      });
+    }
+    return bytes;
   }
 
   async getStream(key: string): Promise<Readable> {
     // In Node the SDK's body is the HTTP response stream.
-    return this.getBody(key);
+    return (await this.getObject(key)).body;
   }
 
-  private async getBody(key: string) {
+  private async getObject(key: string): Promise<{ body: Readable & { transformToByteArray(): Promise<Uint8Array> }; length: number | undefined }> {
     const { bucket, s3Key } = this.resolve(key);
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: s3Key }));
       if (!response.Body) throw new MedallionError('STORAGE_ERROR', `s3://${bucket}/${s3Key}: the response had no body`);
-      return response.Body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+      return { body: response.Body as Readable & { transformToByteArray(): Promise<Uint8Array> }, length: response.ContentLength };
     } catch (error) {
       if (error instanceof NoSuchKey) throw new NotFoundError('OBJECT_NOT_FOUND', `no object ${key} in ${this.location} (s3://${bucket}/${s3Key})`);
       throw storageError(bucket, s3Key, error);
