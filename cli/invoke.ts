@@ -5,6 +5,7 @@ import {
 } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
+import { addAthenaCommand } from './athena-command.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRun, runSettings, selectJobs, splitRunTokens } from './commands/run.ts';
@@ -198,6 +199,8 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       }));
       await io.out(renderTable(['job', 'reads', 'writes'].map((name) => ({ name, type: 'VARCHAR' })), rows));
     });
+
+  addAthenaCommand(program, io);
 
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),

@@ -1,0 +1,279 @@
+import {
+  BatchCreatePartitionCommand, BatchDeletePartitionCommand, BatchUpdatePartitionCommand, CreateDatabaseCommand, CreateTableCommand,
+  GetDatabaseCommand, GetPartitionsCommand, GetTableCommand, UpdateTableCommand,
+  type Column, type GlueClient, type Partition, type PartitionError, type PartitionInput, type StorageDescriptor, type Table, type TableInput,
+} from '@aws-sdk/client-glue';
+import { MedallionError } from '../errors.ts';
+import type { LakeRoot, StateStore } from '../state/index.ts';
+import type { Storage } from '../storage/index.ts';
+import { layerOf, manifestFiles, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { readManifests } from './attach-tables.ts';
+import type { Catalog } from './catalog.ts';
+import {
+  GLUE_PARAMETERS, checkLayout, filesDigest, glueDatabaseName, gluePartitionInput, glueTableInput, renderSymlinkManifest,
+  symlinkFolder, symlinkPartitionPath, type S3LakeLayout,
+} from './glue-table-input.ts';
+
+/** Glue's batch limits: BatchCreatePartition and BatchUpdatePartition take 100 entries, BatchDeletePartition 25. */
+export const GLUE_BATCH_LIMITS = { create: 100, update: 100, delete: 25 } as const;
+
+/** Glue refused part of a publish; what was already done is safe to redo, so publishing again resumes it. */
+export class GlueCatalogError extends MedallionError {
+  readonly table: string;
+  constructor(table: string, message: string, options: { cause?: unknown } = {}) {
+    super('GLUE_PUBLISH_FAILED', `table ${table}: ${message}`, {
+      ...options,
+      hint: 'the lake commit stands; Athena shows the previous version of this table until a publish succeeds (the next commit retries it)',
+    });
+    this.table = table;
+  }
+}
+
+export interface GlueCatalogOptions {
+  readonly glue: GlueClient;
+  /** Where symlink manifests are written (lake keys `<layer>/_symlink/...`); the S3 storage of the lake. */
+  readonly storage: Storage;
+  readonly state: StateStore;
+  /** Where each layer's lake keys live in S3, as the storage maps them. */
+  readonly layout: S3LakeLayout;
+  /** Databases are `<prefix>_<layer>`. */
+  readonly databasePrefix: string;
+  /** Table specs, for descriptions and column meanings; a committed table without one is skipped with an error. */
+  readonly tables: readonly TableSpec[];
+  readonly catalogId?: string;
+}
+
+interface PartitionPlan {
+  readonly create: PartitionInput[];
+  readonly update: { readonly values: string[]; readonly input: PartitionInput }[];
+  readonly remove: string[][];
+  /** Symlink manifests to write before any partition points at them: lake key to text. */
+  readonly symlinks: Map<string, string>;
+}
+
+/**
+ * The AWS catalog: after each commit, makes the Glue Data Catalog show exactly the committed version of
+ * every table, so Athena reads `medallion_gold.daily_task_kpis` as the jobs committed it.
+ *
+ * Each table is an external Parquet table read through symlink manifests (see SYMLINK_PARQUET_FORMAT in
+ * glue-table-input.ts): a partition whose committed files changed gets a new immutable manifest under
+ * `<layer>/_symlink/<table>/v<version>/<partition>/manifest` and its Glue location moves there; partitions
+ * that did not change are left alone (their digest parameter says so), and partitions the commit
+ * dropped are deleted. Manifests are written before Glue points at them, so Athena never sees a
+ * location without its manifest, and never a staged or superseded file.
+ *
+ * Publishing is idempotent (a second publish of the same root only reads) and resumable (a failed
+ * publish is completed by the next one). Publishes in one process run one at a time and each ends on
+ * the newest root; a publish never moves a table back to an older version than Glue already shows.
+ *
+ * @example
+ * const catalog = new GlueCatalog({ glue: new GlueClient({}), storage, state, layout, databasePrefix: 'medallion', tables: PIPELINE_TABLES });
+ * await catalog.publish(await state.readRoot());
+ */
+export class GlueCatalog implements Catalog {
+  private readonly options: GlueCatalogOptions;
+  private readonly specs: ReadonlyMap<string, TableSpec>;
+  private readonly knownDatabases = new Set<string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(options: GlueCatalogOptions) {
+    checkLayout(options.layout);
+    glueDatabaseName(options.databasePrefix, 'gold');
+    this.options = options;
+    this.specs = new Map(options.tables.map((spec) => [spec.name, spec]));
+  }
+
+  publish(root: LakeRoot): Promise<void> {
+    const next = this.queue.then(() => this.publishNewest(root));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async publishNewest(requested: LakeRoot): Promise<void> {
+    let root = requested;
+    for (;;) {
+      const newest = await this.options.state.readRoot();
+      if (newest.seq > root.seq) root = newest;
+      await this.sync(root);
+      if ((await this.options.state.readRoot()).seq === root.seq) return;
+    }
+  }
+
+  private async sync(root: LakeRoot): Promise<void> {
+    const manifests = await readManifests(this.options.state, root);
+    const missing = [...manifests.keys()].filter((name) => !this.specs.has(name));
+    if (missing.length > 0) throw new GlueCatalogError(missing.join(', '), 'no table spec was given to the GlueCatalog for these committed tables');
+    for (const layer of new Set([...manifests.keys()].map(layerOf))) await this.ensureDatabase(glueDatabaseName(this.options.databasePrefix, layer));
+    for (const [name, manifest] of manifests) await this.syncTable(this.specs.get(name) as TableSpec, manifest);
+  }
+
+  private async ensureDatabase(name: string): Promise<void> {
+    if (this.knownDatabases.has(name)) return;
+    const { glue, catalogId } = this.options;
+    try {
+      await glue.send(new GetDatabaseCommand({ CatalogId: catalogId, Name: name }));
+    } catch (error) {
+      if (!isGlueError(error, 'EntityNotFoundException')) throw error;
+      try {
+        await glue.send(new CreateDatabaseCommand({
+          CatalogId: catalogId,
+          DatabaseInput: { Name: name, Description: `medallion ${name.slice(this.options.databasePrefix.length + 1)} tables, kept current by the lake's commits` },
+        }));
+      } catch (createError) {
+        if (!isGlueError(createError, 'AlreadyExistsException')) throw createError;
+      }
+    }
+    this.knownDatabases.add(name);
+  }
+
+  private async syncTable(spec: TableSpec, manifest: TableManifest): Promise<void> {
+    const { glue, catalogId, layout, storage } = this.options;
+    const database = glueDatabaseName(this.options.databasePrefix, layerOf(spec.name));
+    const input = glueTableInput(spec, { layout, version: manifest.version });
+    const existing = await this.getTable(database, input.Name as string);
+    const publishedVersion = Number(existing?.Parameters?.[GLUE_PARAMETERS.version] ?? -1);
+    // Another publisher already showed a newer commit of this table.
+    if (publishedVersion > manifest.version) return;
+
+    const partitioned = spec.partitionBy.length > 0;
+    if (!partitioned && !(existing && sameTable(existing, input))) {
+      // The manifest first: Glue never points at a folder without one.
+      const folder = symlinkFolder(spec.name, manifest.version);
+      await storage.put(`${folder}manifest`, renderSymlinkManifest(layout, manifestFiles(manifest)));
+    }
+    try {
+      if (!existing) {
+        await glue.send(new CreateTableCommand({ CatalogId: catalogId, DatabaseName: database, TableInput: input }));
+      } else if (!sameTable(existing, input)) {
+        await glue.send(new UpdateTableCommand({ CatalogId: catalogId, DatabaseName: database, TableInput: input, SkipArchive: true }));
+      }
+    } catch (error) {
+      throw new GlueCatalogError(spec.name, `could not ${existing ? 'update' : 'create'} ${database}.${input.Name}: ${describe(error)}`, { cause: error });
+    }
+    if (partitioned) await this.syncPartitions(spec, manifest, database, input.Name as string);
+  }
+
+  private async getTable(database: string, name: string): Promise<Table | undefined> {
+    try {
+      return (await this.options.glue.send(new GetTableCommand({ CatalogId: this.options.catalogId, DatabaseName: database, Name: name }))).Table;
+    } catch (error) {
+      if (isGlueError(error, 'EntityNotFoundException')) return undefined;
+      throw error;
+    }
+  }
+
+  private async syncPartitions(spec: TableSpec, manifest: TableManifest, database: string, table: string): Promise<void> {
+    const { glue, catalogId, storage } = this.options;
+    const plan = planPartitions(spec, manifest, await this.getPartitions(database, table), this.options.layout);
+    for (const [key, text] of plan.symlinks) await storage.put(key, text);
+    const target = { CatalogId: catalogId, DatabaseName: database, TableName: table };
+    for (const batch of chunks(plan.create, GLUE_BATCH_LIMITS.create)) {
+      const response = await glue.send(new BatchCreatePartitionCommand({ ...target, PartitionInputList: batch }));
+      this.checkErrors(spec.name, 'create', response.Errors);
+    }
+    for (const batch of chunks(plan.update, GLUE_BATCH_LIMITS.update)) {
+      const response = await glue.send(new BatchUpdatePartitionCommand({
+        ...target,
+        Entries: batch.map((entry) => ({ PartitionValueList: entry.values, PartitionInput: entry.input })),
+      }));
+      const errors = (response.Errors ?? []).map((error) => ({ PartitionValues: error.PartitionValueList, ErrorDetail: error.ErrorDetail }));
+      this.checkErrors(spec.name, 'update', errors);
+    }
+    for (const batch of chunks(plan.remove, GLUE_BATCH_LIMITS.delete)) {
+      const response = await glue.send(new BatchDeletePartitionCommand({ ...target, PartitionsToDelete: batch.map((values) => ({ Values: values })) }));
+      this.checkErrors(spec.name, 'delete', response.Errors);
+    }
+  }
+
+  private async getPartitions(database: string, table: string): Promise<Partition[]> {
+    const partitions: Partition[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.options.glue.send(new GetPartitionsCommand({ CatalogId: this.options.catalogId, DatabaseName: database, TableName: table, NextToken: token }));
+      partitions.push(...(page.Partitions ?? []));
+      token = page.NextToken;
+    } while (token);
+    return partitions;
+  }
+
+  private checkErrors(table: TableName, action: string, errors: readonly PartitionError[] | undefined): void {
+    if (!errors || errors.length === 0) return;
+    const details = errors.map((error) => `[${(error.PartitionValues ?? []).join(', ')}] ${error.ErrorDetail?.ErrorCode ?? 'error'}: ${error.ErrorDetail?.ErrorMessage ?? ''}`);
+    throw new GlueCatalogError(table, `Glue could not ${action} ${errors.length} partition(s): ${details.join('; ')}`);
+  }
+}
+
+/**
+ * What to change so Glue's partitions match a manifest. A partition whose digest matches keeps its
+ * location (its manifest is still right); a changed or new one gets a manifest at this version.
+ */
+export function planPartitions(spec: TableSpec, manifest: TableManifest, existing: readonly Partition[], layout: S3LakeLayout): PartitionPlan {
+  const plan: PartitionPlan = { create: [], update: [], remove: [], symlinks: new Map() };
+  const current = new Map(existing.map((partition) => [JSON.stringify(partition.Values ?? []), partition]));
+  const wanted = new Set<string>();
+  for (const entry of Object.values(manifest.partitions) as PartitionEntry[]) {
+    const values = spec.partitionBy.map((key) => entry.values[key] ?? '');
+    const id = JSON.stringify(values);
+    wanted.add(id);
+    const text = renderSymlinkManifest(layout, entry.files);
+    const digest = filesDigest(text);
+    const found = current.get(id);
+    const unchangedFiles = found?.Parameters?.[GLUE_PARAMETERS.filesDigest] === digest && found.StorageDescriptor?.Location !== undefined;
+    const folder = symlinkFolder(spec.name, manifest.version, symlinkPartitionPath(spec.partitionBy, entry.values));
+    const input = gluePartitionInput(spec, entry, { layout, symlinkFolderKey: folder, digest });
+    if (unchangedFiles) {
+      const kept: PartitionInput = { ...input, StorageDescriptor: { ...input.StorageDescriptor, Location: found.StorageDescriptor?.Location } };
+      if (!sameStorage(found.StorageDescriptor, kept.StorageDescriptor)) plan.update.push({ values, input: kept });
+      continue;
+    }
+    plan.symlinks.set(`${folder}manifest`, text);
+    if (found) plan.update.push({ values, input });
+    else plan.create.push(input);
+  }
+  for (const [id, partition] of current) if (!wanted.has(id)) plan.remove.push(partition.Values ?? JSON.parse(id));
+  return plan;
+}
+
+function columnsKey(columns: readonly Column[] | undefined): string {
+  return JSON.stringify((columns ?? []).map((column) => [column.Name, column.Type, column.Comment ?? '']));
+}
+
+function sameParameters(existing: Readonly<Record<string, string>> | undefined, wanted: Readonly<Record<string, string>> | undefined): boolean {
+  return Object.entries(wanted ?? {}).every(([key, value]) => existing?.[key] === value);
+}
+
+function sameStorage(existing: StorageDescriptor | undefined, wanted: StorageDescriptor | undefined): boolean {
+  return (
+    columnsKey(existing?.Columns) === columnsKey(wanted?.Columns) &&
+    existing?.Location === wanted?.Location &&
+    existing?.InputFormat === wanted?.InputFormat &&
+    existing?.OutputFormat === wanted?.OutputFormat &&
+    existing?.SerdeInfo?.SerializationLibrary === wanted?.SerdeInfo?.SerializationLibrary &&
+    sameParameters(existing?.SerdeInfo?.Parameters, wanted?.SerdeInfo?.Parameters)
+  );
+}
+
+/** Whether Glue's table already says what `input` says (Glue adds fields of its own, which are ignored). */
+function sameTable(existing: Table, input: TableInput): boolean {
+  return (
+    (existing.Description ?? '') === (input.Description ?? '') &&
+    existing.TableType === input.TableType &&
+    sameParameters(existing.Parameters, input.Parameters) &&
+    columnsKey(existing.PartitionKeys) === columnsKey(input.PartitionKeys) &&
+    sameStorage(existing.StorageDescriptor, input.StorageDescriptor)
+  );
+}
+
+function isGlueError(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
