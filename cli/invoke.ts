@@ -1,9 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
-  ConfigError, describeError, getJobBookmark, MedallionError, openLocalLake, resetJobBookmark, runJobs,
+  ConfigError, describeError, getJobBookmark, MedallionError, openAwsLake, openLocalLake, resetJobBookmark, runJobs, type AwsLakeConfig,
   type Job, type Lake, type ResultColumn, type ResultRow,
 } from '../core/index.ts';
-import { PIPELINE_JOBS } from '../jobs/index.ts';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
 import { demoCommand } from './commands/demo.ts';
@@ -90,7 +90,11 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
 
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
-    .option('--lake <dir>', 'lake folder (default: $MEDALLION_LAKE, else ./lake)')
+    .option('--lake <dir>', 'lake folder, or s3://bucket[/prefix] for a lake in S3 (default: $MEDALLION_LAKE, else ./lake)')
+    .option('--location <folder=s3uri>', 'S3 lake: where one top folder lives, e.g. landing=s3://raw-bucket/ (repeatable; $MEDALLION_LOCATIONS, comma-separated)', collect, [])
+    .option('--state <table>', 'S3 lake: the DynamoDB state table, as dynamodb://TABLE or TABLE (default: $MEDALLION_STATE_TABLE)')
+    .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
+    .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.out(text),
@@ -98,7 +102,11 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       // One line: what is wrong and where to look.
       outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
     });
-  const lake = () => openLake(resolveLakeDirectory(program.opts<{ lake?: string }>().lake, env));
+  const lake = () => {
+    const flags = program.opts<{ lake?: string; location: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
+    const where = resolveLakeDirectory(flags.lake, env);
+    return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
+  };
 
   addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would.')).action(
     async (flags: GenerateFlags) => {
@@ -251,4 +259,36 @@ function reportError(error: unknown, io: CliIo, env: NodeJS.ProcessEnv): number 
   io.err(`error: internal: ${describeError(error)}\n`);
   if (env.MEDALLION_DEBUG && error instanceof Error) io.err(`${error.stack ?? ''}\n`);
   return EXIT.usage;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The S3 lake's configuration from the global options and the environment (validated by openAwsLake). */
+function awsLakeConfig(
+  lake: string,
+  flags: { location: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string },
+  env: NodeJS.ProcessEnv,
+): AwsLakeConfig {
+  const locations: Record<string, string> = { default: lake };
+  const problems: string[] = [];
+  const pairs = flags.location.length > 0 ? flags.location : (env.MEDALLION_LOCATIONS ?? '').split(',').filter((pair) => pair.trim() !== '');
+  for (const pair of pairs) {
+    const match = /^\s*([a-z_]+)=(\S+)\s*$/.exec(pair);
+    if (match) locations[match[1] as string] = match[2] as string;
+    else problems.push(`location ${JSON.stringify(pair)} is not folder=s3://bucket[/prefix]`);
+  }
+  const state = (flags.state ?? env.MEDALLION_STATE_TABLE)?.replace(/^dynamodb:\/\//, '');
+  if (!state) problems.push('a lake in S3 needs its state table: --state dynamodb://TABLE or MEDALLION_STATE_TABLE');
+  if (problems.length > 0) throw new ConfigError('AWS_LAKE_CONFIG_INVALID', problems.join('; '), { hint: 'see medallion --help' });
+  const endpointUrl = flags.endpointUrl ?? env.AWS_ENDPOINT_URL;
+  const glueDatabasePrefix = flags.glueDatabasePrefix ?? env.MEDALLION_GLUE_DATABASE_PREFIX;
+  return {
+    locations,
+    stateTable: state as string,
+    ...(endpointUrl ? { endpointUrl } : {}),
+    ...(glueDatabasePrefix ? { glueDatabasePrefix } : {}),
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+  };
 }

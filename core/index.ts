@@ -10,3 +10,4 @@ export * from './state/index.ts';
 export * from './storage/index.ts';
 export * from './table/index.ts';
 export * from './bookmark/index.ts';
+export * from './aws-lake.ts';

@@ -1,2 +1,3 @@
 export type { MetricDatum, MetricUnit, MetricsSink } from './metrics-sink.ts';
+export { EmfMetricsSink } from './emf-metrics-sink.ts';
 export { LocalMetricsSink, prometheusName } from './local-metrics-sink.ts';

@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoDbStateStore, LocalStorage } from '../../core/index.ts';
+import { invoke } from '../../cli/invoke.ts';
+import { generateLanding } from '../../simulator/index.ts';
+import { collect, useTempDirs } from '../core/test-resources.ts';
+import { loopbackClientConfig, startDynalite, startS3rver, type LocalServer } from '../support/local-aws.ts';
+
+const tempDir = useTempDirs();
+let s3Server: LocalServer;
+let dynamoServer: LocalServer;
+
+beforeAll(async () => {
+  [s3Server, dynamoServer] = await Promise.all([startS3rver(), startDynalite()]);
+});
+afterAll(async () => {
+  await Promise.all([s3Server.close(), dynamoServer.close()]);
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+async function cli(args: string[], env: NodeJS.ProcessEnv) {
+  let stdout = '';
+  let stderr = '';
+  const code = await invoke(args, { io: { out: (text: string) => void (stdout += text), err: (text: string) => void (stderr += text) }, env });
+  return { code, stdout, stderr };
+}
+
+describe('medallion on a lake in S3', () => {
+  it('runs every job and queries the tables with --lake s3://..., --location and --state, as the job container does', async () => {
+    const s3 = new S3Client({ ...loopbackClientConfig(s3Server.endpoint), forcePathStyle: true });
+    const dynamo = new DynamoDBClient(loopbackClientConfig(dynamoServer.endpoint));
+    const [raw, refined, table] = [`raw-${randomUUID().slice(0, 8)}`, `lake-${randomUUID().slice(0, 8)}`, `state-${randomUUID()}`];
+    for (const bucket of [raw, refined]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await DynamoDbStateStore.createTable(dynamo, table);
+    const localDir = await tempDir('landing');
+    await generateLanding(new LocalStorage(localDir), { seed: 4, days: 1, users: 8, tasksPerDay: 15 });
+    const objects = await collect(new LocalStorage(localDir).list('landing/'));
+    const { S3Storage } = await import('../../core/index.ts');
+    const landing = new S3Storage(s3, { locations: { default: `s3://${raw}/` } });
+    for (const object of objects) await landing.put(object.key, await readFile(new LocalStorage(localDir).pathOf(object.key)));
+
+    // The SDK finds each service's loopback endpoint and the fixed test credentials in the process environment,
+    // as it finds the task role's in the container.
+    const sdkEnv = {
+      AWS_ENDPOINT_URL_S3: s3Server.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoServer.endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
+    for (const [name, value] of Object.entries(sdkEnv)) vi.stubEnv(name, value);
+    const env = { ...sdkEnv, MEDALLION_STATE_TABLE: table };
+    const lakeArgs = ['--lake', `s3://${refined}/prod`, '--location', `landing=s3://${raw}/`, '--location', `bronze=s3://${raw}/`];
+    const written: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    const ran = await cli([...lakeArgs, 'run', '--all', '--job-bookmark-option', 'job-bookmark-enable'], env);
+    stdout.mockRestore();
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    const queried = await cli([...lakeArgs, 'query', 'SELECT count(*) AS n FROM bronze.tasks_cdc', '--format', 'csv'], env);
+    expect(queried.code).toBe(0);
+    expect(Number(queried.stdout.trim().split('\n')[1])).toBeGreaterThan(0);
+    // Run metrics went out on the process's stdout as CloudWatch Embedded Metric Format lines.
+    const emf = written.join('').split('\n').filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line));
+    expect(emf.some((line) => line['glue.driver.aggregate.recordsRead'] !== undefined && line._aws.CloudWatchMetrics[0].Namespace === 'Medallion')).toBe(true);
+    s3.destroy();
+    dynamo.destroy();
+  });
+
+  it('refuses an S3 lake without a state table, naming what to pass', async () => {
+    const result = await cli(['--lake', 's3://example-lake/', '--location', 'landing', 'tables'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('AWS_LAKE_CONFIG_INVALID');
+    expect(result.stderr).toContain('--state dynamodb://TABLE');
+    expect(result.stderr).toContain('location "landing" is not folder=s3://bucket[/prefix]');
+  });
+});
