@@ -273,6 +273,11 @@ function awsLakeConfig(
 ): AwsLakeConfig {
   const locations: Record<string, string> = { default: lake };
   const problems: string[] = [];
+  // MEDALLION_LAKE_SILVER=s3://... and the like (what the job container is given), then --location / MEDALLION_LOCATIONS.
+  for (const [name, value] of Object.entries(env)) {
+    const folder = /^MEDALLION_LAKE_([A-Z][A-Z_]*)$/.exec(name)?.[1];
+    if (folder && value) locations[folder.toLowerCase()] = value;
+  }
   const pairs = flags.location.length > 0 ? flags.location : (env.MEDALLION_LOCATIONS ?? '').split(',').filter((pair) => pair.trim() !== '');
   for (const pair of pairs) {
     const match = /^\s*([a-z_]+)=(\S+)\s*$/.exec(pair);
@@ -290,5 +295,6 @@ function awsLakeConfig(
     ...(endpointUrl ? { endpointUrl } : {}),
     ...(glueDatabasePrefix ? { glueDatabasePrefix } : {}),
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.MEDALLION_METRICS_NAMESPACE ? { metricsNamespace: env.MEDALLION_METRICS_NAMESPACE } : {}),
   };
 }

@@ -1,6 +1,9 @@
+import { join } from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { PIPELINE_TABLES } from '../jobs/index.ts';
+import type { Construct } from 'constructs';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { ENV_NAMES, loadInfraConfig, type EnvName } from './config.ts';
 import { MedallionStack } from './stacks/medallion-stack.ts';
 
@@ -8,14 +11,26 @@ import { MedallionStack } from './stacks/medallion-stack.ts';
  * Feature flags set here rather than only in cdk.json, so tests build exactly what `cdk synth` builds.
  * The access-log bucket grants S3 log delivery through its bucket policy instead of the legacy
  * LogDeliveryWrite ACL, which would need ACLs enabled (ObjectWriter ownership) on that bucket.
+ * The state machine may run each job's task definition revision, not any revision of its family.
  */
 const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
   '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
+  '@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy': true,
 };
+
+/** The repository root: the jobs' image is built from its Dockerfile. */
+export const REPO_ROOT = join(import.meta.dirname, '..');
 
 export interface MedallionAppOptions extends AppProps {
   /** Which environments to build; defaults to the `env` context value, or every environment. */
   readonly envNames?: readonly EnvName[];
+  /**
+   * Whether synthesis runs cdk-nag's AwsSolutions pack as a validation plugin (default true, as `cdk synth`
+   * does). Tests that only read templates turn it off; the stack test runs the pack itself.
+   */
+  readonly nagChecks?: boolean;
+  /** The quality step each stack's pipeline runs after its last job stage (see PipelineOrchestration); none until `medallion quality` exists. */
+  readonly qualityStep?: (scope: Construct) => IChainable;
 }
 
 export interface MedallionApp {
@@ -33,7 +48,7 @@ export interface MedallionApp {
  * app.synth();
  */
 export function createMedallionApp(options: MedallionAppOptions = {}): MedallionApp {
-  const { envNames, ...appProps } = options;
+  const { envNames, nagChecks = true, qualityStep, ...appProps } = options;
   const app = new App({ ...appProps, context: { ...FEATURE_FLAGS, ...appProps.context } });
   const selected = envNames ?? selectedEnvNames(app.node.tryGetContext('env'));
   const overrides = (app.node.tryGetContext('medallion') ?? {}) as Record<string, Record<string, unknown> | undefined>;
@@ -45,12 +60,15 @@ export function createMedallionApp(options: MedallionAppOptions = {}): Medallion
     stacks[envName] = new MedallionStack(app, `medallion-${envName}`, {
       config,
       tables: PIPELINE_TABLES,
+      jobs: PIPELINE_JOBS,
+      imageDirectory: REPO_ROOT,
+      ...(qualityStep ? { qualityStep } : {}),
       ...(env ? { env } : {}),
-      description: `medallion data lake (${envName}): source tables, change streams, ingestion, lake storage, catalog and Athena workgroup`,
+      description: `medallion data lake (${envName}): source tables, change streams, ingestion, lake storage, catalog, Athena workgroup, job compute, nightly pipeline and alarms`,
       terminationProtection: envName === 'prod',
     });
   }
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (nagChecks) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stacks };
 }
 

@@ -3,7 +3,7 @@ import type { MetricDatum, MetricsSink } from './metrics-sink.ts';
 /**
  * CloudWatch Embedded Metric Format on a stream (stdout in the job container, which the awslogs driver
  * ships to CloudWatch Logs, where the metrics are extracted): one JSON line per datum under `namespace`,
- * its dimensions as one dimension set. Events go out as lines of their own (`"medallion.event": true`),
+ * with two dimension sets: all its dimensions, and JobName alone. Events go out as lines of their own (`"medallion.event": true`),
  * for a metric filter or a subscription to pick up.
  *
  * @example
@@ -21,10 +21,12 @@ export class EmfMetricsSink implements MetricsSink {
   async emit(datums: readonly MetricDatum[]): Promise<void> {
     for (const datum of datums) {
       const dimensions = Object.keys(datum.dimensions);
+      // Every dimension, and the job alone: alarms and dashboards select a job's metrics by JobName.
+      const sets = dimensions.includes('JobName') && dimensions.length > 1 ? [dimensions, ['JobName']] : [dimensions];
       this.write(`${JSON.stringify({
         _aws: {
           Timestamp: datum.timestampMs,
-          CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [dimensions], Metrics: [{ Name: datum.name, Unit: datum.unit }] }],
+          CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: sets, Metrics: [{ Name: datum.name, Unit: datum.unit }] }],
         },
         ...datum.dimensions,
         [datum.name]: datum.value,

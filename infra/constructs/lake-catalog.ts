@@ -19,7 +19,7 @@ export interface LakeCatalogProps {
 }
 
 /** The Glue database name of a layer: prod uses the bare layer name, other environments a prefix. */
-export const glueDatabaseName = (config: InfraConfig, layer: CatalogLayer): string => `${config.glueDatabasePrefix}${layer}`;
+export const glueDatabaseName = (config: InfraConfig, layer: CatalogLayer): string => `${config.glueDatabasePrefix}_${layer}`;
 
 /**
  * A Glue database per layer and a Glue table per job table spec, with the same columns (Glue types),

@@ -1,25 +1,38 @@
 import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { TableSpec } from '../../core/index.ts';
+import type { Job, TableSpec } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
+import { AlertTopic } from '../constructs/alert-topic.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';
-import { LakeCatalog } from '../constructs/lake-catalog.ts';
-import { BRONZE_PREFIX, LakeStorage } from '../constructs/lake-storage.ts';
+import { JobCompute } from '../constructs/job-compute.ts';
+import { CATALOG_LAYERS, type CatalogLayer, LakeCatalog } from '../constructs/lake-catalog.ts';
+import { LakeStorage } from '../constructs/lake-storage.ts';
 import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts';
+import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
+import { PipelineOrchestration } from '../constructs/pipeline-orchestration.ts';
 import { SOURCE_NAMES, SourceTables, type SourceName } from '../constructs/source-tables.ts';
+import { type LakeLocation, lakeLayout, locateLakePrefix } from '../lake-layout.ts';
 
 export interface MedallionStackProps extends StackProps {
   readonly config: InfraConfig;
   /** The job table specs registered in the Glue catalog (the app passes `PIPELINE_TABLES`). */
   readonly tables: readonly TableSpec[];
+  /** The jobs the pipeline runs, one task definition and one state each (the app passes `PIPELINE_JOBS`). */
+  readonly jobs: readonly Job[];
+  /** The folder holding the Dockerfile of the jobs' image (the repository root). */
+  readonly imageDirectory: string;
+  /** Builds the states that run after the last job stage once the quality command exists (see PipelineOrchestration). */
+  readonly qualityStep?: (scope: Construct) => IChainable;
 }
 
 /**
  * Everything one environment needs: source tables and their change streams, the lake buckets,
- * the Firehose delivery streams between them, the Glue catalog and the analysts' Athena workgroup.
+ * the Firehose delivery streams between them, the Glue catalog and the analysts' Athena workgroup,
+ * the jobs' compute and state table, the nightly state machine, and the alarms and dashboard.
  *
  * @example
- * new MedallionStack(app, 'medallion-dev', { config: loadInfraConfig('dev'), tables: PIPELINE_TABLES });
+ * new MedallionStack(app, 'medallion-dev', { config: loadInfraConfig('dev'), tables: PIPELINE_TABLES, jobs: PIPELINE_JOBS, imageDirectory: repoRoot });
  */
 export class MedallionStack extends Stack {
   readonly sources: SourceTables;
@@ -27,6 +40,10 @@ export class MedallionStack extends Stack {
   readonly deliveryStreams: Readonly<Record<SourceName, LandingDeliveryStream>>;
   readonly catalog: LakeCatalog;
   readonly analysts: AnalystWorkgroup;
+  readonly compute: JobCompute;
+  readonly alerts: AlertTopic;
+  readonly pipeline: PipelineOrchestration;
+  readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: MedallionStackProps) {
     super(scope, id, props);
@@ -52,16 +69,37 @@ export class MedallionStack extends Stack {
     >;
 
     const { buckets } = this.lake;
+    const layout = lakeLayout(buckets);
     this.catalog = new LakeCatalog(this, 'Catalog', {
       config,
       tables: props.tables,
-      locations: {
-        bronze: { bucket: buckets.landingBronze, prefix: BRONZE_PREFIX },
-        silver: { bucket: buckets.silver, prefix: '' },
-        gold: { bucket: buckets.gold, prefix: '' },
-        quarantine: { bucket: buckets.quarantine, prefix: '' },
-      },
+      locations: Object.fromEntries(CATALOG_LAYERS.map((layer) => [layer, locateLakePrefix(layout, `${layer}/`)])) as Record<CatalogLayer, LakeLocation>,
     });
     this.analysts = new AnalystWorkgroup(this, 'Analysts', { config, resultsBucket: buckets.athenaResults, resultsKey: this.lake.key });
+
+    this.compute = new JobCompute(this, 'Jobs', { config, jobs: props.jobs, layout, lakeKey: this.lake.key, imageDirectory: props.imageDirectory });
+    this.alerts = new AlertTopic(this, 'Alerts', { config });
+    this.pipeline = new PipelineOrchestration(this, 'Pipeline', {
+      config,
+      jobs: props.jobs,
+      compute: this.compute,
+      alertTopic: this.alerts.topic,
+      alertKey: this.alerts.key,
+      ...(props.qualityStep ? { qualityStep: props.qualityStep } : {}),
+    });
+    const monitoredSource = (source: SourceName): MonitoredSource => ({
+      table: this.sources.bySource[source].table,
+      stream: this.sources.bySource[source].stream,
+      deliveryStreamName: this.deliveryStreams[source].deliveryStream.ref,
+    });
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      config,
+      jobs: props.jobs,
+      alertTopic: this.alerts.topic,
+      sources: { users: monitoredSource('users'), tasks: monitoredSource('tasks') },
+      stateTable: this.compute.stateTable,
+      stateMachine: this.pipeline.stateMachine,
+      schedule: this.pipeline.schedule,
+    });
   }
 }

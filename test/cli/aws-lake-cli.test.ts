@@ -54,20 +54,27 @@ describe('medallion on a lake in S3', () => {
       AWS_REGION: 'us-east-1',
     };
     for (const [name, value] of Object.entries(sdkEnv)) vi.stubEnv(name, value);
-    const env = { ...sdkEnv, MEDALLION_STATE_TABLE: table };
-    const lakeArgs = ['--lake', `s3://${refined}/prod`, '--location', `landing=s3://${raw}/`, '--location', `bronze=s3://${raw}/`];
+    const env: NodeJS.ProcessEnv = { ...sdkEnv, MEDALLION_STATE_TABLE: table };
+    // As the job container is configured: MEDALLION_LAKE_<FOLDER> for a folder's own bucket; and as a person
+    // types it: --location.
+    Object.assign(env, { MEDALLION_LAKE_BRONZE: `s3://${raw}/` });
+    const lakeArgs = ['--lake', `s3://${refined}/prod`, '--location', `landing=s3://${raw}/`];
     const written: string[] = [];
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     const ran = await cli([...lakeArgs, 'run', '--all', '--job-bookmark-option', 'job-bookmark-enable'], env);
     stdout.mockRestore();
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
+    // bronze/ went to the raw bucket (MEDALLION_LAKE_BRONZE), silver/ under the lake's prefix.
+    expect((await collect(landing.list('bronze/tasks_cdc/'))).length).toBeGreaterThan(0);
+    expect((await collect(new S3Storage(s3, { locations: { default: `s3://${refined}/prod/` } }).list('silver/tasks/'))).length).toBeGreaterThan(0);
     const queried = await cli([...lakeArgs, 'query', 'SELECT count(*) AS n FROM bronze.tasks_cdc', '--format', 'csv'], env);
     expect(queried.code).toBe(0);
     expect(Number(queried.stdout.trim().split('\n')[1])).toBeGreaterThan(0);
     // Run metrics went out on the process's stdout as CloudWatch Embedded Metric Format lines.
     const emf = written.join('').split('\n').filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line));
-    expect(emf.some((line) => line['glue.driver.aggregate.recordsRead'] !== undefined && line._aws.CloudWatchMetrics[0].Namespace === 'Medallion')).toBe(true);
+    const recordsRead = emf.find((line) => line['glue.driver.aggregate.recordsRead'] !== undefined && line.JobName === 'silver.tasks');
+    expect(recordsRead._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Medallion', Dimensions: [['JobName', 'JobRunId', 'Type'], ['JobName']] });
     s3.destroy();
     dynamo.destroy();
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, createMedallionApp } from '../../infra/index.ts';
-import { buildApp, stackOf } from './infra-fixtures.ts';
+import { buildApp, stackOf, tempOutdir } from './infra-fixtures.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 
@@ -20,9 +20,9 @@ describe('medallion CDK app', () => {
     expect(packageJson.scripts.synth).toBe('cdk synth --quiet');
   });
 
-  it('synthesizes dev and prod in-process without network, lookups, Docker or assets', () => {
+  it('synthesizes dev and prod in-process, through the cdk-nag gate, without network, lookups or a Docker build', () => {
     const fetchSpy = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('synthesis must not use the network'));
-    const built = buildApp();
+    const built = buildApp(['dev', 'prod'], {}, { nagChecks: true, cfnValidation: true });
     const assembly = built.app.synth();
     expect(fetchSpy).not.toHaveBeenCalled();
 
@@ -30,7 +30,9 @@ describe('medallion CDK app', () => {
     const manifest = JSON.parse(readFileSync(join(assembly.directory, 'manifest.json'), 'utf8')) as { missing?: unknown[] };
     expect(manifest.missing ?? []).toEqual([]); // no context lookups waiting to be resolved
     for (const stack of assembly.stacks) {
-      expect(stack.assets).toEqual([]);
+      // The job image is only staged (its build context copied): `cdk deploy` builds it, not synthesis.
+      const assets = JSON.parse(readFileSync(join(assembly.directory, `${stack.stackName}.assets.json`), 'utf8')) as { dockerImages: object };
+      expect(Object.keys(assets.dockerImages)).toHaveLength(1);
       expect(stack.environment.account).toBe('unknown-account'); // environment-agnostic: deploys to the CLI's account
       expect(Object.keys(stack.template.Resources).length).toBeGreaterThan(20);
     }
@@ -39,17 +41,17 @@ describe('medallion CDK app', () => {
   });
 
   it('builds only the environments named by the `env` context value', () => {
-    const built = createMedallionApp({ context: { env: 'prod' } });
+    const built = createMedallionApp({ context: { env: 'prod' }, outdir: tempOutdir(), nagChecks: false, builtinCloudFormationValidation: false });
     expect(Object.keys(built.stacks)).toEqual(['prod']);
   });
 
   it('refuses an unknown environment or a bad override with a ConfigError', () => {
-    expect(() => createMedallionApp({ context: { env: 'staging' } })).toThrow(ConfigError);
-    expect(() => createMedallionApp({ context: { medallion: { dev: { firehoseBufferingSizeMiB: 500 } } } })).toThrow(/firehoseBufferingSizeMiB/);
+    expect(() => createMedallionApp({ context: { env: 'staging' }, outdir: tempOutdir() })).toThrow(ConfigError);
+    expect(() => createMedallionApp({ context: { medallion: { dev: { firehoseBufferingSizeMiB: 500 } } }, outdir: tempOutdir() })).toThrow(/firehoseBufferingSizeMiB/);
   });
 
   it('fails synthesis when a resource breaks an AwsSolutions rule (the cdk-nag gate is wired in)', () => {
-    const built = buildApp(['dev']);
+    const built = buildApp(['dev'], {}, { nagChecks: true });
     new Bucket(stackOf(built, 'dev'), 'UnloggedPlainBucket');
     vi.spyOn(console, 'error').mockImplementation(() => undefined);
     vi.spyOn(console, 'log').mockImplementation(() => undefined);

@@ -40,4 +40,43 @@ describe('infra config', () => {
     expect(() => loadInfraConfig('staging')).toThrow(ConfigError);
     expect(() => loadInfraConfig('staging')).toThrow(/envName/);
   });
+
+  it('checks job compute and alarm settings against each other, reporting every problem at once', () => {
+    let caught: unknown;
+    try {
+      loadInfraConfig('dev', {
+        jobCpu: 1024,
+        jobMemoryMiB: 1024,
+        firehoseBufferingIntervalSeconds: 300,
+        firehoseFreshnessAlarmSeconds: 120,
+        jobTimeoutMinutes: 120,
+        pipelineTimeoutMinutes: 60,
+        runbookBaseUrl: 'http://example.com/runbooks/',
+        metricsNamespace: 'AWS/Medallion',
+        jobBaselineMinutes: { 'silver.tasks': 0 },
+        alertEmails: ['not-an-address'],
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    for (const field of ['runbookBaseUrl', 'metricsNamespace', 'jobBaselineMinutes', 'alertEmails']) expect(message).toContain(field);
+    expect(message).toMatch(/Fargate has no 1024 MiB size for 1024 CPU units/);
+    expect(message).toMatch(/must exceed firehoseBufferingIntervalSeconds \(300\).*\n.*at firehoseFreshnessAlarmSeconds/);
+    expect(message).toMatch(/must be at least jobTimeoutMinutes \(120\)\n.*at pipelineTimeoutMinutes/);
+  });
+
+  it('accepts every Fargate size it offers, and a job baseline per job name', () => {
+    expect(loadInfraConfig('prod', { jobCpu: 4096, jobMemoryMiB: 30_720 }).jobMemoryMiB).toBe(30_720);
+    expect(loadInfraConfig('prod', { jobCpu: 256, jobMemoryMiB: 512 }).jobCpu).toBe(256);
+    expect(() => loadInfraConfig('prod', { jobCpu: 8192, jobMemoryMiB: 20_000 })).toThrow(/jobMemoryMiB/);
+    expect(() => loadInfraConfig('prod', { jobCpu: 3000 })).toThrow(/jobCpu/);
+    expect(loadInfraConfig('dev', { jobBaselineMinutes: { 'gold.daily_task_kpis': 12.5 } }).jobBaselineMinutes).toEqual({ 'gold.daily_task_kpis': 12.5 });
+  });
+
+  it('refuses a log retention CloudWatch Logs does not offer', () => {
+    expect(() => loadInfraConfig('dev', { logRetentionDays: 10 })).toThrow(/logRetentionDays/);
+    expect(loadInfraConfig('dev', { logRetentionDays: 30 }).logRetentionDays).toBe(30);
+  });
 });

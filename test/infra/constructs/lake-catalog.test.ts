@@ -3,10 +3,11 @@ import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
 
 const templates = useTemplates();
-const LAYER_BUCKETS = { bronze: ['LandingBronze', 'bronze/'], silver: ['Silver', ''], gold: ['Gold', ''], quarantine: ['Quarantine', ''] } as const;
+// Each layer has its bucket; a table's objects keep their whole lake key there (`silver/tasks/...`), as S3Storage stores them.
+const LAYER_BUCKETS = { bronze: ['LandingBronze', 'bronze/'], silver: ['Silver', 'silver/'], gold: ['Gold', 'gold/'], quarantine: ['Quarantine', 'quarantine/'] } as const;
 
 describe.each(ENVS)('lake catalog (%s)', (envName) => {
-  const databasePrefix = envName === 'prod' ? '' : 'dev_';
+  const databasePrefix = envName === 'prod' ? 'medallion_' : 'medallion_dev_';
   const tablesOf = () => Object.values(templates()[envName].findResources('AWS::Glue::Table') as CfnResources).map((table) => table.Properties!);
 
   it('has one Glue database per layer, named as analysts query it', () => {

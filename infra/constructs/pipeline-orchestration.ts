@@ -1,0 +1,204 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { FargatePlatformVersion, PropagatedTagSource } from 'aws-cdk-lib/aws-ecs';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import {
+  Chain,
+  DefinitionBody,
+  Fail,
+  type IChainable,
+  IntegrationPattern,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  Parallel,
+  StateMachine,
+  StateMachineType,
+  TaskInput,
+  Timeout,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { type Job, orderJobs } from '../../core/index.ts';
+import type { InfraConfig } from '../config.ts';
+import { runbookUrl } from '../runbooks.ts';
+import { type JobCompute, logGroupNames } from './job-compute.ts';
+
+/**
+ * The jobs in stages: a stage holds every job whose inputs are all written by earlier stages, so a
+ * stage's jobs can run in parallel. Bronze jobs read only landing and form the first stage; a job
+ * that reads a table of another job runs one stage after that job's stage. Refuses a cycle.
+ *
+ * @example
+ * pipelineStages(PIPELINE_JOBS).map((stage) => stage.map((job) => job.name));
+ * // [['bronze.tasks_cdc', 'bronze.users_cdc'], ['silver.tasks', 'silver.users'], ['gold.daily_task_kpis']]
+ */
+export function pipelineStages(jobs: readonly Job[]): Job[][] {
+  const writerOf = new Map<string, Job>();
+  for (const job of jobs) for (const output of job.outputs) writerOf.set(output.name, job);
+  const stageOf = new Map<Job, number>();
+  for (const job of orderJobs(jobs)) {
+    let stage = 0;
+    for (const source of Object.values(job.sources)) {
+      const writer = source.kind === 'table' ? writerOf.get(source.table) : undefined;
+      if (writer && writer !== job) stage = Math.max(stage, stageOf.get(writer)! + 1);
+    }
+    stageOf.set(job, stage);
+  }
+  const stages: Job[][] = [];
+  for (const job of jobs) (stages[stageOf.get(job)!] ??= []).push(job);
+  return stages;
+}
+
+/** A stage's state name: its position and the layers of its jobs (`Stage 2: silver`). */
+export const stageName = (stage: readonly Job[], index: number): string =>
+  `Stage ${index + 1}: ${[...new Set(stage.map((job) => job.layer))].join(', ')}`;
+
+/** The state that runs one job. */
+export const jobStateName = (job: Job): string => `Run ${job.name}`;
+
+export interface PipelineOrchestrationProps {
+  readonly config: InfraConfig;
+  readonly jobs: readonly Job[];
+  readonly compute: JobCompute;
+  /** Where a failed job is reported. */
+  readonly alertTopic: ITopic;
+  readonly alertKey: IKey;
+  /**
+   * Extension point for the quality run (a later issue adds `medallion quality`): when given, the states
+   * it builds (in the scope it is handed) run after the last stage of jobs. There is no quality step
+   * until that command exists.
+   */
+  readonly qualityStep?: (scope: Construct) => IChainable;
+}
+
+/**
+ * The nightly pipeline: a Step Functions state machine that runs the jobs stage by stage (bronze jobs
+ * in parallel, then silver, then gold), each as an ECS Fargate task it waits for (RUN_JOB). A failed
+ * task is retried with exponential backoff and jitter; when retries run out the failure is published
+ * to the alert topic and the execution fails. An EventBridge rule starts it at 00:01 UTC; operators
+ * can start it any time (`aws stepfunctions start-execution`).
+ *
+ * @example
+ * new PipelineOrchestration(stack, 'Pipeline', { config, jobs: PIPELINE_JOBS, compute, alertTopic, alertKey });
+ */
+export class PipelineOrchestration extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly schedule: Rule;
+  readonly logGroup: LogGroup;
+  readonly stages: readonly (readonly Job[])[];
+  /** The run-task state of each job, by job name. */
+  readonly jobStates: ReadonlyMap<string, EcsRunTask>;
+
+  constructor(scope: Construct, id: string, props: PipelineOrchestrationProps) {
+    super(scope, id);
+    const { config, compute, alertTopic } = props;
+    const removalPolicy = config.envName === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const stateMachineName = `medallion-${config.envName}-pipeline`;
+
+    this.stages = pipelineStages(props.jobs);
+    const jobStates = new Map<string, EcsRunTask>();
+    const runJob = (job: Job): IChainable => {
+      const task = compute.tasks.get(job.name);
+      if (!task) throw new Error(`JobCompute has no task definition for ${job.name}`);
+      const run = new EcsRunTask(this, jobStateName(job), {
+        stateName: jobStateName(job),
+        integrationPattern: IntegrationPattern.RUN_JOB,
+        cluster: compute.cluster,
+        taskDefinition: task.taskDefinition,
+        launchTarget: new EcsFargateLaunchTarget({ platformVersion: FargatePlatformVersion.LATEST }),
+        containerOverrides: [{ containerDefinition: task.container, command: [...task.command] }],
+        subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+        securityGroups: [compute.securityGroup],
+        assignPublicIp: false,
+        propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
+        // The runner's own --timeout ends the run first; this covers image pull and a hung container.
+        taskTimeout: Timeout.duration(Duration.minutes(config.jobTimeoutMinutes + 15)),
+        resultPath: JsonPath.DISCARD,
+      });
+      if (config.jobRetryAttempts > 0) {
+        // A rerun is safe: a run that died before its commit left nothing visible (see DESIGN.md, "commit").
+        run.addRetry({
+          errors: ['States.TaskFailed', 'ECS.AmazonECSException'],
+          interval: Duration.minutes(2),
+          backoffRate: 2,
+          maxAttempts: config.jobRetryAttempts,
+          maxDelay: Duration.minutes(30),
+          jitterStrategy: JitterType.FULL,
+        });
+      }
+      const notify = new SnsPublish(this, `Notify ${job.name} failed`, {
+        topic: alertTopic,
+        subject: `medallion ${config.envName}: ${job.name} failed`.slice(0, 100),
+        message: TaskInput.fromObject({
+          pipeline: stateMachineName,
+          job: job.name,
+          execution: JsonPath.executionId,
+          error: JsonPath.stringAt('$.failure.Error'),
+          cause: JsonPath.stringAt('$.failure.Cause'),
+          runs: `medallion runs ${job.name}`,
+          runbook: runbookUrl(config, 'pipeline-executions-failed'),
+        }),
+        resultPath: JsonPath.DISCARD,
+      });
+      const fail = new Fail(this, `${job.name} failed`, {
+        error: 'JobFailed',
+        cause: `${job.name} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, 'pipeline-executions-failed')}`,
+      });
+      run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
+      jobStates.set(job.name, run);
+      return run;
+    };
+
+    let definition: Chain | undefined;
+    this.stages.forEach((stage, index) => {
+      const parallel = new Parallel(this, stageName(stage, index), { resultPath: JsonPath.DISCARD });
+      for (const job of stage) parallel.branch(runJob(job));
+      definition = definition ? definition.next(parallel) : Chain.start(parallel);
+    });
+    if (!definition) throw new Error('PipelineOrchestration needs at least one job');
+    if (props.qualityStep) definition = definition.next(props.qualityStep(this));
+    this.jobStates = jobStates;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: logGroupNames(config).pipeline,
+      retention: config.logRetentionDays,
+      encryptionKey: compute.key,
+      removalPolicy,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      timeout: Duration.minutes(config.pipelineTimeoutMinutes),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Added by CDK for the state machine and its ECS tasks: X-Ray PutTraceSegments/PutTelemetryRecords/GetSampling* and the CloudWatch Logs vended-log delivery actions have no resource-level permissions; ecs:DescribeTasks/StopTask are granted on "*" by EcsRunTask because task ARNs exist only once a run starts.',
+    });
+    // Publishing to the encrypted topic needs its key, through SNS only.
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'PublishToEncryptedAlertTopic',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [props.alertKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+
+    this.schedule = new Rule(this, 'NightlySchedule', {
+      description: `Starts the medallion ${config.envName} pipeline every night at 00:01 UTC`,
+      schedule: Schedule.cron({ minute: '1', hour: '0' }),
+      enabled: config.pipelineScheduleEnabled,
+      targets: [new SfnStateMachine(this.stateMachine, { input: RuleTargetInput.fromObject({ trigger: 'nightly-schedule' }), retryAttempts: 3 })],
+    });
+  }
+}

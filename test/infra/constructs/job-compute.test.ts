@@ -1,0 +1,265 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { QUARANTINE_TABLE, type Job, shortNameOf } from '../../../core/index.ts';
+import { ENV_DEFAULTS, IMAGE_CONTEXT_EXCLUDES, jobConstructId, jobRunCommand, jobTaskFamily, loadInfraConfig } from '../../../infra/index.ts';
+import { PIPELINE_JOBS } from '../../../jobs/index.ts';
+import { ENVS, flatten, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
+
+const templates = useTemplates();
+const repoRoot = join(import.meta.dirname, '..', '..', '..');
+const S3_WRITE_ACTIONS = new Set(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:*', '*']);
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+const asList = <T,>(value: T | T[] | undefined): T[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
+
+/** The lake bucket each key's first folder lives in (a key keeps its whole name there, as S3Storage stores it). */
+function bucketIds(template: Template): Record<string, { readonly id: string }> {
+  const id = (name: string) => resourceByPrefix(template, 'AWS::S3::Bucket', `Lake${name}Bucket`).logicalId;
+  return {
+    landing: { id: id('LandingBronze') },
+    bronze: { id: id('LandingBronze') },
+    silver: { id: id('Silver') },
+    gold: { id: id('Gold') },
+    quarantine: { id: id('Quarantine') },
+  };
+}
+
+/** (`silver`, `tasks/`) -> `<LakeSilverBucket….Arn>/silver/tasks/*`, written out without the construct's helpers. */
+function objectPattern(template: Template, root: string, rest: string): string {
+  return `<${bucketIds(template)[root]!.id}.Arn>/${root}/${rest}*`;
+}
+
+function jobPolicy(template: Template, job: Job): Statement[] {
+  return resourceByPrefix(template, 'AWS::IAM::Policy', `Jobs${jobConstructId(job)}TaskPolicy`).resource.Properties!.PolicyDocument.Statement;
+}
+
+const writtenResources = (statements: Statement[]) =>
+  statements.filter((statement) => asList(statement.Action).some((action) => S3_WRITE_ACTIONS.has(action))).flatMap((statement) => asList(statement.Resource).map(flatten));
+
+describe.each(ENVS)('job compute (%s)', (envName) => {
+  const config = loadInfraConfig(envName);
+  const isProd = envName === 'prod';
+  const template = () => templates()[envName];
+
+  it('runs in a VPC with isolated subnets only: no NAT, no internet gateway, flow logs on', () => {
+    template().resourceCountIs('AWS::EC2::NatGateway', 0);
+    template().resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template().resourceCountIs('AWS::EC2::Subnet', ENV_DEFAULTS[envName].vpcMaxAzs);
+    template().allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
+    const vpc = resourceByPrefix(template(), 'AWS::EC2::VPC', 'JobsVpc');
+    expect(vpc.resource.Properties).toMatchObject({ CidrBlock: ENV_DEFAULTS[envName].vpcCidr });
+    const flowLogGroup = resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'JobsFlowLogs');
+    expect(resourceByPrefix(template(), 'AWS::EC2::FlowLog', 'JobsVpcFlowLog').resource.Properties).toMatchObject({
+      ResourceId: { Ref: vpc.logicalId },
+      TrafficType: 'ALL',
+      LogGroupName: { Ref: flowLogGroup.logicalId },
+    });
+  });
+
+  it('reaches AWS through endpoints: gateway for S3 and DynamoDB, private-DNS interface endpoints open to the job tasks only', () => {
+    const endpoints = Object.values(template().findResources('AWS::EC2::VPCEndpoint') as CfnResources).map((endpoint) => endpoint.Properties!);
+    const service = (properties: Record<string, any>) => flatten(properties.ServiceName).replace(/^com\.amazonaws\.<AWS::Region>\./, '');
+    expect(endpoints.filter((properties) => properties.VpcEndpointType === 'Gateway').map(service).sort()).toEqual(['dynamodb', 's3']);
+    const interfaces = endpoints.filter((properties) => properties.VpcEndpointType === 'Interface');
+    expect(interfaces.map(service).sort()).toEqual(['ecr.api', 'ecr.dkr', 'glue', 'logs']);
+    const taskGroup = resourceByPrefix(template(), 'AWS::EC2::SecurityGroup', 'JobsTaskSecurityGroup');
+    const endpointGroup = resourceByPrefix(template(), 'AWS::EC2::SecurityGroup', 'JobsEndpointSecurityGroup');
+    for (const properties of interfaces) {
+      expect(properties.PrivateDnsEnabled).toBe(true);
+      expect(properties.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [endpointGroup.logicalId, 'GroupId'] }]);
+    }
+    // Only the tasks may reach the endpoints, and only on 443; the tasks accept nothing and send only HTTPS.
+    const ingress = Object.values(template().findResources('AWS::EC2::SecurityGroupIngress') as CfnResources).map((rule) => rule.Properties!);
+    expect(ingress).toEqual([
+      expect.objectContaining({
+        GroupId: { 'Fn::GetAtt': [endpointGroup.logicalId, 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [taskGroup.logicalId, 'GroupId'] },
+        FromPort: 443,
+        ToPort: 443,
+      }),
+    ]);
+    expect(endpointGroup.resource.Properties!.SecurityGroupIngress).toBeUndefined();
+    expect(taskGroup.resource.Properties!.SecurityGroupIngress).toBeUndefined();
+    expect(taskGroup.resource.Properties!.SecurityGroupEgress).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })]);
+  });
+
+  it('has an ECS cluster with Container Insights', () => {
+    expect(resourceByPrefix(template(), 'AWS::ECS::Cluster', 'JobsCluster').resource.Properties).toMatchObject({
+      ClusterName: `medallion-${envName}`,
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('keeps lake state in an on-demand, recoverable DynamoDB table encrypted with its own key', () => {
+    const key = resourceByPrefix(template(), 'AWS::KMS::Key', 'JobsKey');
+    const table = resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').resource;
+    expect(table.Properties).toMatchObject({
+      TableName: `medallion-${envName}-state`,
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [key.logicalId, 'Arn'] } },
+      DeletionProtectionEnabled: isProd,
+    });
+    expect(table.DeletionPolicy).toBe(isProd ? 'Retain' : 'Delete');
+    expect(key.resource.Properties).toMatchObject({ EnableKeyRotation: true });
+  });
+
+  it('logs to encrypted log groups with retention, whose key CloudWatch Logs may use for those groups only', () => {
+    const key = resourceByPrefix(template(), 'AWS::KMS::Key', 'JobsKey');
+    const groups = ['JobsJobLogs', 'JobsFlowLogs', 'PipelineLogs'].map((prefix) => resourceByPrefix(template(), 'AWS::Logs::LogGroup', prefix).resource.Properties!);
+    for (const group of groups) {
+      expect(group).toMatchObject({ KmsKeyId: { 'Fn::GetAtt': [key.logicalId, 'Arn'] }, RetentionInDays: ENV_DEFAULTS[envName].logRetentionDays });
+    }
+    expect(groups.map((group) => group.LogGroupName)).toEqual([
+      `/medallion/${envName}/jobs`,
+      `/medallion/${envName}/vpc-flow-logs`,
+      `/aws/vendedlogs/states/medallion-${envName}-pipeline`,
+    ]);
+    const logsStatement = (key.resource.Properties!.KeyPolicy.Statement as Statement[]).find((statement) => statement.Sid === 'EncryptPipelineLogGroups')!;
+    expect(asList(logsStatement.Condition!.ArnEquals!['kms:EncryptionContext:aws:logs:arn']).map(flatten)).toEqual(
+      groups.map((group) => `arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:${group.LogGroupName}`),
+    );
+  });
+
+  it('has one Fargate task definition per pipeline job, and no other', () => {
+    const families = Object.values(template().findResources('AWS::ECS::TaskDefinition') as CfnResources).map((definition) => definition.Properties!.Family);
+    expect(families.sort()).toEqual(PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)).sort());
+  });
+
+  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))('%s: runs the CLI on a read-only root with Glue arguments, state and lake names, and encrypted logs', (_name, job) => {
+    const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${jobConstructId(job)}TaskDefinition`).resource.Properties!;
+    const role = resourceByPrefix(template(), 'AWS::IAM::Role', `Jobs${jobConstructId(job)}TaskRole`);
+    const executionRole = resourceByPrefix(template(), 'AWS::IAM::Role', 'JobsExecutionRole');
+    expect(definition).toMatchObject({
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: String(ENV_DEFAULTS[envName].jobCpu),
+      Memory: String(ENV_DEFAULTS[envName].jobMemoryMiB),
+      EphemeralStorage: { SizeInGiB: ENV_DEFAULTS[envName].jobEphemeralStorageGiB },
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+      TaskRoleArn: { 'Fn::GetAtt': [role.logicalId, 'Arn'] },
+      ExecutionRoleArn: { 'Fn::GetAtt': [executionRole.logicalId, 'Arn'] },
+      Volumes: [{ Name: 'tmp' }],
+    });
+    const [container, ...others] = definition.ContainerDefinitions as Record<string, any>[];
+    expect(others).toEqual([]);
+    expect(container).toMatchObject({
+      Name: 'job',
+      Essential: true,
+      ReadonlyRootFilesystem: true,
+      MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+      Command: jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes),
+      LogConfiguration: {
+        LogDriver: 'awslogs',
+        Options: { 'awslogs-group': { Ref: resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'JobsJobLogs').logicalId } },
+      },
+    });
+    const environment = Object.fromEntries((container!.Environment as { Name: string; Value: unknown }[]).map((entry) => [entry.Name, flatten(entry.Value)]));
+    const buckets = bucketIds(template());
+    expect(environment).toEqual({
+      MEDALLION_LAKE: `s3://<${buckets.landing!.id}>/`,
+      MEDALLION_LAKE_SILVER: `s3://<${buckets.silver!.id}>/`,
+      MEDALLION_LAKE_GOLD: `s3://<${buckets.gold!.id}>/`,
+      MEDALLION_LAKE_QUARANTINE: `s3://<${buckets.quarantine!.id}>/`,
+      MEDALLION_STATE_TABLE: `<${resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId}>`,
+      MEDALLION_GLUE_DATABASE_PREFIX: ENV_DEFAULTS[envName].glueDatabasePrefix,
+      MEDALLION_METRICS_NAMESPACE: 'Medallion',
+    });
+    // Every job runs the same image: the one asset built from the repository's Dockerfile.
+    expect(flatten(container!.Image)).toMatch(/container-assets-.*:[0-9a-f]{64}$/);
+  });
+
+  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))('%s: reads only its sources and writes only its own tables and quarantine partition', (_name, job) => {
+    const statements = jobPolicy(template(), job);
+    const reads = statements.find((statement) => statement.Sid === 'ReadSources')!;
+    const expectedReads = Object.values(job.sources).map((source) =>
+      source.kind === 'landing'
+        ? objectPattern(template(), 'landing', source.prefix.slice('landing/'.length))
+        : objectPattern(template(), source.table.split('.')[0]!, `${shortNameOf(source.table)}/`),
+    );
+    expect(asList(reads.Resource).map(flatten).sort()).toEqual([...new Set(expectedReads)].sort());
+    expect(reads.Action).toBe('s3:GetObject');
+
+    const expectedWrites = [
+      ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `${shortNameOf(output.name)}/`)),
+      objectPattern(template(), 'quarantine', `${shortNameOf(QUARANTINE_TABLE.name)}/${job.name}/`),
+      // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine table) through.
+      ...[...job.outputs, QUARANTINE_TABLE].map((output) => objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`)),
+    ];
+    expect([...new Set(writtenResources(statements))].sort()).toEqual(expectedWrites.sort());
+    // Listing is limited to the same prefixes; no statement grants a whole bucket's objects or s3:*.
+    for (const statement of statements) {
+      expect(asList(statement.Action)).not.toContain('s3:*');
+      for (const resource of asList(statement.Resource).map(flatten)) expect(resource).not.toMatch(/\.Arn>\/\*$/);
+      if (asList(statement.Action).includes('s3:ListBucket')) expect(statement.Condition?.StringLike?.['s3:prefix']).toBeDefined();
+    }
+  });
+
+  it.each(PIPELINE_JOBS.filter((job) => job.layer === 'gold').map((job) => [job.name, job] as const))(
+    '%s (gold): cannot write, or encrypt for, the landing+bronze bucket or the silver bucket',
+    (_name, job) => {
+      const statements = jobPolicy(template(), job);
+      const buckets = bucketIds(template());
+      const written = writtenResources(statements);
+      expect(written.length).toBeGreaterThan(0);
+      for (const resource of written) {
+        expect(resource).not.toContain(buckets.bronze!.id);
+        expect(resource).not.toContain(buckets.silver!.id);
+        expect(resource).not.toMatch(/\/(bronze|silver|landing)\//);
+      }
+      const encrypt = statements.find((statement) => asList(statement.Action).includes('kms:GenerateDataKey') && flatten(statement.Condition?.StringEquals?.['kms:ViaService']).startsWith('s3.'))!;
+      const contexts = asList(encrypt.Condition!.StringLike!['kms:EncryptionContext:aws:s3:arn']).map(flatten).join(' ');
+      expect(contexts).not.toContain(buckets.bronze!.id);
+      expect(contexts).toContain(buckets.gold!.id);
+    },
+  );
+
+  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))('%s: uses the lake key and the state key only through S3 and DynamoDB, and only its own Glue tables', (_name, job) => {
+    const statements = jobPolicy(template(), job);
+    const lakeKey = resourceByPrefix(template(), 'AWS::KMS::Key', 'LakeKey').logicalId;
+    const stateKey = resourceByPrefix(template(), 'AWS::KMS::Key', 'JobsKey').logicalId;
+    for (const statement of statements.filter((candidate) => asList(candidate.Action).some((action) => action.startsWith('kms:')))) {
+      const key = flatten(statement.Resource);
+      expect([`<${lakeKey}.Arn>`, `<${stateKey}.Arn>`]).toContain(key);
+      expect(flatten(statement.Condition?.StringEquals?.['kms:ViaService'])).toBe(key.includes(lakeKey) ? 's3.<AWS::Region>.amazonaws.com' : 'dynamodb.<AWS::Region>.amazonaws.com');
+    }
+    const stateTable = resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId;
+    expect(flatten(statements.find((statement) => statement.Sid === 'UseStateTable')!.Resource)).toBe(`<${stateTable}.Arn>`);
+
+    const publish = statements.find((statement) => statement.Sid === 'PublishOwnPartitions')!;
+    const tables = asList(publish.Resource).map(flatten).filter((arn) => arn.includes(':table/'));
+    const prefix = ENV_DEFAULTS[envName].glueDatabasePrefix;
+    expect(tables.map((arn) => arn.slice(arn.indexOf(':table/') + ':table/'.length)).sort()).toEqual(
+      [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name].map((name) => `${prefix}_${name.replace('.', '/')}`).sort(),
+    );
+  });
+});
+
+describe('job image', () => {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile.split('\n').filter((line) => /^[A-Z]+\s/.test(line));
+
+  it('runs the medallion CLI on node:20-slim as a non-root user', () => {
+    expect(instructions[0]).toBe('FROM node:20-slim');
+    expect(instructions).toContain('ENTRYPOINT ["node", "bin/medallion.js"]');
+    expect(instructions).toContain('USER node');
+    expect(existsSync(join(repoRoot, 'bin', 'medallion.js'))).toBe(true);
+  });
+
+  it('installs production dependencies only, which include everything the CLI needs at run time', () => {
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    // bin/medallion.js runs TypeScript through tsx, and the jobs run on DuckDB.
+    for (const needed of ['tsx', '@duckdb/node-api', 'commander', 'zod']) expect(Object.keys(packageJson.dependencies)).toContain(needed);
+  });
+
+  it('.dockerignore leaves out exactly what the CDK asset leaves out', () => {
+    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    expect(ignored).toEqual([...IMAGE_CONTEXT_EXCLUDES]);
+  });
+});

@@ -1,0 +1,241 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Pass } from 'aws-cdk-lib/aws-stepfunctions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSettings, selectJobs, splitRunTokens } from '../../../cli/commands/run.ts';
+import { bufferIo, invoke } from '../../../cli/index.ts';
+import { defineJob, defineTable, tableSource, type TableName } from '../../../core/index.ts';
+import { ENV_DEFAULTS, createMedallionApp, jobConstructId, jobStateName, jobTaskFamily, loadInfraConfig, pipelineStages } from '../../../infra/index.ts';
+import { PIPELINE_JOBS } from '../../../jobs/index.ts';
+import { ENVS, flatten, resourceByPrefix, tempOutdir, useTemplates } from '../infra-fixtures.ts';
+
+const templates = useTemplates();
+
+type State = Record<string, any>;
+interface Definition {
+  readonly StartAt: string;
+  readonly TimeoutSeconds?: number;
+  readonly States: Record<string, State>;
+}
+
+/** The state machine's definition, intrinsics flattened to `<Token>` text, parsed. */
+function definitionOf(template: Template): Definition {
+  const stateMachine = resourceByPrefix(template, 'AWS::StepFunctions::StateMachine', 'PipelineStateMachine').resource;
+  return JSON.parse(flatten(stateMachine.Properties!.DefinitionString)) as Definition;
+}
+
+/** The top-level states in execution order, following Next from StartAt. */
+function topLevelOrder(definition: Definition): string[] {
+  const order: string[] = [];
+  for (let name: string | undefined = definition.StartAt; name !== undefined; name = definition.States[name]?.Next) order.push(name);
+  return order;
+}
+
+/** Every state of every branch, by name. */
+function allStates(states: Record<string, State>): Record<string, State> {
+  const found: Record<string, State> = { ...states };
+  for (const state of Object.values(states)) for (const branch of state.Branches ?? []) Object.assign(found, allStates(branch.States));
+  return found;
+}
+
+const table = (name: TableName) => defineTable({ name, description: `${name} for a test`, writeMode: 'replace_partitions', partitionBy: [], columns: [{ name: 'n', type: 'BIGINT', description: 'a number' }] });
+const job = (name: string, reads: TableName[], writes: TableName) =>
+  defineJob({
+    name,
+    description: `${name} for a test`,
+    sources: Object.fromEntries(reads.map((source, index) => [`s${index}`, tableSource(source)])),
+    outputs: [table(writes)],
+    transform: () => ({ outputs: {} }),
+  });
+
+describe('pipelineStages', () => {
+  it('puts each job one stage after the latest job whose table it reads: bronze, then silver, then gold', () => {
+    const stages = pipelineStages(PIPELINE_JOBS);
+    expect(stages.flat().map((candidate) => candidate.name).sort()).toEqual(PIPELINE_JOBS.map((candidate) => candidate.name).sort());
+    expect(stages.map((stage) => [...new Set(stage.map((candidate) => candidate.layer))])).toEqual([['bronze'], ['silver'], ['gold']]);
+    const stageOf = new Map(stages.flatMap((stage, index) => stage.map((candidate) => [candidate.name, index] as const)));
+    for (const reader of PIPELINE_JOBS) {
+      for (const source of Object.values(reader.sources)) {
+        if (source.kind !== 'table') continue;
+        const writer = PIPELINE_JOBS.find((candidate) => candidate.outputs.some((output) => output.name === source.table))!;
+        expect(stageOf.get(writer.name)!, `${reader.name} reads ${source.table}`).toBeLessThan(stageOf.get(reader.name)!);
+      }
+    }
+  });
+
+  it('runs a job that reads another job of its own layer in a later stage, and refuses a cycle', () => {
+    const kpis = job('gold.test_kpis', ['silver.tasks'], 'gold.test_kpis');
+    const rollup = job('gold.test_rollup', ['gold.test_kpis'], 'gold.test_rollup');
+    const stages = pipelineStages([...PIPELINE_JOBS, rollup, kpis]).map((stage) => stage.map((candidate) => candidate.name));
+    expect(stages[2]).toContain('gold.test_kpis');
+    expect(stages[3]).toEqual(['gold.test_rollup']);
+
+    const first = job('gold.test_a', ['gold.test_b'], 'gold.test_a');
+    const second = job('gold.test_b', ['gold.test_a'], 'gold.test_b');
+    expect(() => pipelineStages([first, second])).toThrow(/cycle/);
+  });
+});
+
+describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
+  const config = loadInfraConfig(envName);
+  const template = () => templates()[envName];
+
+  it('runs the stages in order, each a Parallel of its jobs, and ends after the last (no quality step yet)', () => {
+    const definition = definitionOf(template());
+    const stages = pipelineStages(PIPELINE_JOBS);
+    const order = topLevelOrder(definition);
+    expect(order).toEqual(stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`));
+    order.forEach((name, index) => {
+      const state = definition.States[name]!;
+      expect(state.Type).toBe('Parallel');
+      expect(state.Branches.map((branch: Definition) => branch.StartAt).sort()).toEqual(stages[index]!.map(jobStateName).sort());
+    });
+    expect(definition.States[order.at(-1)!]!.End).toBe(true);
+    expect(Object.keys(allStates(definition.States)).filter((name) => /quality/i.test(name))).toEqual([]);
+    expect(definition.TimeoutSeconds).toBe(ENV_DEFAULTS[envName].pipelineTimeoutMinutes * 60);
+  });
+
+  it.each(PIPELINE_JOBS.map((candidate) => [candidate.name, candidate] as const))(
+    '%s: a Fargate RUN_JOB step of its task definition, retried with backoff, its failure published and the execution failed',
+    (_name, pipelineJob) => {
+      const states = allStates(definitionOf(template()).States);
+      const run = states[jobStateName(pipelineJob)]!;
+      const cluster = resourceByPrefix(template(), 'AWS::ECS::Cluster', 'JobsCluster').logicalId;
+      const securityGroup = resourceByPrefix(template(), 'AWS::EC2::SecurityGroup', 'JobsTaskSecurityGroup').logicalId;
+      expect(run).toMatchObject({
+        Type: 'Task',
+        Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
+        TimeoutSeconds: (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) * 60,
+        ResultPath: null,
+        Parameters: {
+          Cluster: `<${cluster}.Arn>`,
+          TaskDefinition: jobTaskFamily(config, pipelineJob),
+          LaunchType: 'FARGATE',
+          NetworkConfiguration: { AwsvpcConfiguration: { SecurityGroups: [`<${securityGroup}.GroupId>`] } },
+        },
+      });
+      expect(run.Parameters.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp ?? 'DISABLED').toBe('DISABLED');
+      expect(run.Retry).toEqual([
+        expect.objectContaining({
+          ErrorEquals: ['States.TaskFailed', 'ECS.AmazonECSException'],
+          MaxAttempts: ENV_DEFAULTS[envName].jobRetryAttempts,
+          BackoffRate: 2,
+          JitterStrategy: 'FULL',
+        }),
+      ]);
+      expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `Notify ${pipelineJob.name} failed` }]);
+
+      const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
+      const notify = states[`Notify ${pipelineJob.name} failed`]!;
+      expect(notify).toMatchObject({
+        Resource: 'arn:<AWS::Partition>:states:::sns:publish',
+        Parameters: {
+          TopicArn: `<${topic}>`,
+          Message: { job: pipelineJob.name, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', runbook: `${config.runbookBaseUrl}/docs/runbooks/pipeline-executions-failed.md` },
+        },
+      });
+      expect(states[notify.Next]).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
+    },
+  );
+
+  it.each(PIPELINE_JOBS.map((candidate) => [candidate.name, candidate] as const))(
+    '%s: the container command of its step is what its task definition runs and what `medallion run` accepts',
+    (_name, pipelineJob) => {
+      const run = allStates(definitionOf(template()).States)[jobStateName(pipelineJob)]!;
+      const [override, ...more] = run.Parameters.Overrides.ContainerOverrides as { Name: string; Command: string[] }[];
+      expect(more).toEqual([]);
+      expect(override!.Name).toBe('job');
+      const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${jobConstructId(pipelineJob)}TaskDefinition`);
+      expect(definition.resource.Properties!.ContainerDefinitions[0].Command).toEqual(override!.Command);
+
+      // Parsed as the CLI parses it: `run`, then job names and Glue-style arguments.
+      const [command, ...tokens] = override!.Command;
+      expect(command).toBe('run');
+      const line = splitRunTokens(tokens);
+      expect(line).toMatchObject({ jobNames: [pipelineJob.name], all: false, wait: false });
+      const selected = selectJobs(line.jobNames, line.all, PIPELINE_JOBS);
+      expect(selected.map((candidate) => candidate.name)).toEqual([pipelineJob.name]);
+      const settings = runSettings(line, selected).get(selected[0]!)!;
+      expect(settings.bookmark).toEqual({ option: 'job-bookmark-enable' });
+      expect(settings.timeoutMinutes).toBe(ENV_DEFAULTS[envName].jobTimeoutMinutes);
+      expect(settings.maxRetries).toBe(0); // Step Functions retries the task; the runner does not retry on top.
+    },
+  );
+
+  it('logs every event, with execution data, to its encrypted log group, and traces with X-Ray', () => {
+    const properties = resourceByPrefix(template(), 'AWS::StepFunctions::StateMachine', 'PipelineStateMachine').resource.Properties!;
+    const logGroup = resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'PipelineLogs').logicalId;
+    expect(properties).toMatchObject({
+      StateMachineName: `medallion-${envName}-pipeline`,
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logGroup, 'Arn'] } } }] },
+    });
+  });
+
+  it('is started by an EventBridge rule every night at 00:01 UTC', () => {
+    const stateMachine = resourceByPrefix(template(), 'AWS::StepFunctions::StateMachine', 'PipelineStateMachine').logicalId;
+    const rule = resourceByPrefix(template(), 'AWS::Events::Rule', 'PipelineNightlySchedule').resource.Properties!;
+    expect(rule).toMatchObject({ ScheduleExpression: 'cron(1 0 * * ? *)', State: 'ENABLED' });
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { Ref: stateMachine }, RetryPolicy: { MaximumRetryAttempts: 3 } })]);
+  });
+
+  it('may run each job task definition revision and pass only the roles of those tasks', () => {
+    const statements = resourceByPrefix(template(), 'AWS::IAM::Policy', 'PipelineStateMachineRoleDefaultPolicy').resource.Properties!.PolicyDocument.Statement as Record<string, any>[];
+    const runTask = statements.filter((statement) => statement.Action === 'ecs:RunTask').map((statement) => flatten(statement.Resource));
+    const definitions = Object.keys(template().findResources('AWS::ECS::TaskDefinition')).map((logicalId) => `<${logicalId}>`);
+    expect(runTask.sort()).toEqual(definitions.sort());
+    const passed = new Set(statements.filter((statement) => statement.Action === 'iam:PassRole').flatMap((statement) => statement.Resource.map(flatten)));
+    const roles = Object.keys(template().findResources('AWS::IAM::Role'))
+      .filter((logicalId) => /^Jobs.*(TaskRole|ExecutionRole)/.test(logicalId))
+      .map((logicalId) => `<${logicalId}.Arn>`);
+    expect([...passed].sort()).toEqual(roles.sort());
+  });
+});
+
+describe('pipeline orchestration extension point', () => {
+  it('runs a quality step, when one is given, after the last stage of jobs', () => {
+    const built = createMedallionApp({
+      envNames: ['dev'],
+      outdir: tempOutdir(),
+      nagChecks: false,
+      builtinCloudFormationValidation: false,
+      qualityStep: (scope) => new Pass(scope, 'Quality checks'),
+    });
+    const stack = built.stacks.dev!;
+    const definition = definitionOf(Template.fromStack(stack));
+    const order = topLevelOrder(definition);
+    expect(order.at(-1)).toBe('Quality checks');
+    expect(order.at(-2)).toBe(`Stage ${pipelineStages(PIPELINE_JOBS).length}: gold`);
+    expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', End: true });
+  });
+});
+
+describe('pipeline commands on a lake', () => {
+  // What each task does in its container, run here on a folder lake in stage order: the command is
+  // accepted and every job succeeds. (In AWS the lake is S3 once the adapters of issue 8 exist.)
+  let lake: string;
+  beforeAll(async () => {
+    lake = await mkdtemp(path.join(os.tmpdir(), 'medallion-pipeline-commands-'));
+    const io = bufferIo();
+    expect(await invoke(['generate', '--days', '2', '--users', '8', '--tasks-per-day', '15', '--seed', '11'], { io, env: { MEDALLION_LAKE: lake } }), io.stderr()).toBe(0);
+  });
+  afterAll(async () => {
+    await rm(lake, { recursive: true, force: true });
+  });
+
+  it('runs every stage of the synthesized state machine, job by job, with the commands it passes', async () => {
+    const states = allStates(definitionOf(templates().dev).States);
+    for (const stage of pipelineStages(PIPELINE_JOBS)) {
+      for (const pipelineJob of stage) {
+        const command = states[jobStateName(pipelineJob)]!.Parameters.Overrides.ContainerOverrides[0].Command as string[];
+        const io = bufferIo();
+        const code = await invoke(command, { io, env: { MEDALLION_LAKE: lake } });
+        expect(code, `${command.join(' ')}: ${io.stderr()}`).toBe(0);
+        expect(io.stdout()).toMatch(new RegExp(`^${pipelineJob.name.replace('.', '\\.')} SUCCEEDED`));
+      }
+    }
+  });
+});
