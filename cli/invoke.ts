@@ -4,7 +4,8 @@ import {
   type Job, type Lake, type ResultColumn, type ResultRow,
 } from '../core/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
-import { GenerateOptionsSchema, generateLanding, type GenerateOptions } from '../simulator/index.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
@@ -108,13 +109,28 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
   };
 
-  addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would.')).action(
-    async (flags: GenerateFlags) => {
-      const target = lake();
-      const summary = await generateLanding(target.storage, generateOptions(flags));
+  addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would, or (--to dynamodb) the traffic itself into the Users and Tasks tables.'))
+    .option('--to <target>', 'landing (default): change data files in the lake; dynamodb: item writes to the source tables, whose streams make the change data')
+    .option('--users-table <name>', 'with --to dynamodb: the Users table (default Users)')
+    .option('--tasks-table <name>', 'with --to dynamodb: the Tasks table (default Tasks)')
+    .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string }) => {
+      const to = flags.to ?? 'landing';
+      if (to !== 'landing' && to !== 'dynamodb') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing or dynamodb`);
+      const options = generateOptions(flags);
+      if (to === 'dynamodb') {
+        const endpointUrl = program.opts<{ endpointUrl?: string }>().endpointUrl ?? env.AWS_ENDPOINT_URL;
+        const client = new DynamoDBClient({ ...(endpointUrl ? { endpoint: endpointUrl } : {}), ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
+        try {
+          const tables = { ...(flags.usersTable ? { users: flags.usersTable } : {}), ...(flags.tasksTable ? { tasks: flags.tasksTable } : {}) };
+          await io.out(`${JSON.stringify(await generateTraffic(client, options, { tables }), null, 2)}\n`);
+        } finally {
+          client.destroy();
+        }
+        return;
+      }
+      const summary = await generateLanding(lake().storage, options);
       await io.out(`${JSON.stringify(summary, null, 2)}\n`);
-    },
-  );
+    });
 
   program
     .command('run')

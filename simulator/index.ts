@@ -10,3 +10,4 @@ export { generateLanding } from './generate-landing.ts';
 export { estimateEventCount, tasksPerDayForEvents } from './event-volume.ts';
 export { EVENT_NAMES, SOURCES, SOURCE_NAMES, type EventName, type SourceName } from './cdc-event.ts';
 export { MALFORMED_KINDS, type MalformedKind } from './malformed-record.ts';
+export { generateTraffic, type TrafficOptions, type TrafficSummary } from './generate-traffic.ts';
