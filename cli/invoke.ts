@@ -92,7 +92,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
     .option('--lake <dir>', 'lake folder, or s3://bucket[/prefix] for a lake in S3 (default: $MEDALLION_LAKE, else ./lake)')
-    .option('--location <folder=s3uri>', 'S3 lake: where one top folder lives, e.g. landing=s3://raw-bucket/ (repeatable; $MEDALLION_LOCATIONS, comma-separated)', collect, [])
+    .option('--lake-location <folder=s3uri>', 'S3 lake: where one top folder lives, e.g. landing=s3://raw-bucket/ (repeatable; $MEDALLION_LAKE_<FOLDER>, or $MEDALLION_LOCATIONS comma-separated)', collect, [])
     .option('--state <table>', 'S3 lake: the DynamoDB state table, as dynamodb://TABLE or TABLE (default: $MEDALLION_STATE_TABLE)')
     .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
     .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
@@ -104,7 +104,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
     });
   const lake = () => {
-    const flags = program.opts<{ lake?: string; location: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
+    const flags = program.opts<{ lake?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
     const where = resolveLakeDirectory(flags.lake, env);
     return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
   };
@@ -284,21 +284,21 @@ function collect(value: string, previous: string[]): string[] {
 /** The S3 lake's configuration from the global options and the environment (validated by openAwsLake). */
 function awsLakeConfig(
   lake: string,
-  flags: { location: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string },
+  flags: { lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string },
   env: NodeJS.ProcessEnv,
 ): AwsLakeConfig {
   const locations: Record<string, string> = { default: lake };
   const problems: string[] = [];
-  // MEDALLION_LAKE_SILVER=s3://... and the like (what the job container is given), then --location / MEDALLION_LOCATIONS.
+  // MEDALLION_LAKE_SILVER=s3://... and the like (what the job container is given), then --lake-location / MEDALLION_LOCATIONS.
   for (const [name, value] of Object.entries(env)) {
     const folder = /^MEDALLION_LAKE_([A-Z][A-Z_]*)$/.exec(name)?.[1];
     if (folder && value) locations[folder.toLowerCase()] = value;
   }
-  const pairs = flags.location.length > 0 ? flags.location : (env.MEDALLION_LOCATIONS ?? '').split(',').filter((pair) => pair.trim() !== '');
+  const pairs = flags.lakeLocation.length > 0 ? flags.lakeLocation : (env.MEDALLION_LOCATIONS ?? '').split(',').filter((pair) => pair.trim() !== '');
   for (const pair of pairs) {
     const match = /^\s*([a-z_]+)=(\S+)\s*$/.exec(pair);
     if (match) locations[match[1] as string] = match[2] as string;
-    else problems.push(`location ${JSON.stringify(pair)} is not folder=s3://bucket[/prefix]`);
+    else problems.push(`lake location ${JSON.stringify(pair)} is not folder=s3://bucket[/prefix]`);
   }
   const state = (flags.state ?? env.MEDALLION_STATE_TABLE)?.replace(/^dynamodb:\/\//, '');
   if (!state) problems.push('a lake in S3 needs its state table: --state dynamodb://TABLE or MEDALLION_STATE_TABLE');

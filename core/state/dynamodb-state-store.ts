@@ -62,11 +62,15 @@ export class DynamoDbStateStore implements StateStore {
       const current = await this.readRoot();
       if (current.seq < next.seq - 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
-    return this.conditionalPut(
-      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(next.seq) }, body: { S: JSON.stringify(next) } },
+    const body = JSON.stringify(next);
+    if (await this.conditionalPut(
+      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(next.seq) }, body: { S: body } },
       next.seq === 1 ? 'attribute_not_exists(pk)' : 'seq = :previous',
       next.seq === 1 ? {} : { ':previous': { N: String(next.seq - 1) } },
-    );
+    )) return true;
+    // The SDK retries a write whose answer was lost; if the first try went through, the retry fails its
+    // condition. The root being exactly ours means this swap won.
+    return JSON.stringify(await this.readRoot()) === body;
   }
 
   async putDocument(id: string, body: unknown): Promise<void> {
@@ -109,6 +113,12 @@ export class DynamoDbStateStore implements StateStore {
     if (latest && !latest.released && latest.expiresAtMs > nowMs) return undefined;
     const lease: LockLease = { name, owner, generation: (latest?.generation ?? 0) + 1, expiresAtMs: nowMs + leaseMs };
     return (await this.writeLock(lease, false, latest?.generation)) ? lease : undefined;
+  }
+
+  /** True when the lock is exactly `lease` (a write of ours that went through although its answer was lost). */
+  private async holds(lease: LockLease, released: boolean): Promise<boolean> {
+    const latest = await this.readLock(lease.name);
+    return latest !== undefined && latest.owner === lease.owner && latest.generation === lease.generation && latest.expiresAtMs === lease.expiresAtMs && latest.released === released;
   }
 
   async renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease> {
@@ -160,7 +170,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   private async writeLock(lease: LockLease, released: boolean, previousGeneration: number | undefined): Promise<boolean> {
-    return this.conditionalPut(
+    const written = await this.conditionalPut(
       {
         pk: { S: `lock#${lease.name}` },
         sk: { S: 'lock' },
@@ -172,6 +182,8 @@ export class DynamoDbStateStore implements StateStore {
       previousGeneration === undefined ? 'attribute_not_exists(pk)' : 'generation = :previous',
       previousGeneration === undefined ? {} : { ':previous': { N: String(previousGeneration) } },
     );
+    // Generations only grow, so finding exactly this state means the write was ours (see swapRoot).
+    return written || this.holds(lease, released);
   }
 
   private async conditionalPut(item: Item, condition: string, values: Item): Promise<boolean> {

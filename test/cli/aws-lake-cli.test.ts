@@ -31,7 +31,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 describe('medallion on a lake in S3', () => {
-  it('runs every job and queries the tables with --lake s3://..., --location and --state, as the job container does', async () => {
+  it('runs every job and queries the tables with --lake s3://..., --lake-location and --state, as the job container does', async () => {
     const s3 = new S3Client({ ...loopbackClientConfig(s3Server.endpoint), forcePathStyle: true });
     const dynamo = new DynamoDBClient(loopbackClientConfig(dynamoServer.endpoint));
     const [raw, refined, table] = [`raw-${randomUUID().slice(0, 8)}`, `lake-${randomUUID().slice(0, 8)}`, `state-${randomUUID()}`];
@@ -56,9 +56,9 @@ describe('medallion on a lake in S3', () => {
     for (const [name, value] of Object.entries(sdkEnv)) vi.stubEnv(name, value);
     const env: NodeJS.ProcessEnv = { ...sdkEnv, MEDALLION_STATE_TABLE: table };
     // As the job container is configured: MEDALLION_LAKE_<FOLDER> for a folder's own bucket; and as a person
-    // types it: --location.
+    // types it: --lake-location.
     Object.assign(env, { MEDALLION_LAKE_BRONZE: `s3://${raw}/` });
-    const lakeArgs = ['--lake', `s3://${refined}/prod`, '--location', `landing=s3://${raw}/`];
+    const lakeArgs = ['--lake', `s3://${refined}/prod`, '--lake-location', `landing=s3://${raw}/`];
     const written: string[] = [];
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     const ran = await cli([...lakeArgs, 'run', '--all', '--job-bookmark-option', 'job-bookmark-enable'], env);
@@ -80,10 +80,10 @@ describe('medallion on a lake in S3', () => {
   });
 
   it('refuses an S3 lake without a state table, naming what to pass', async () => {
-    const result = await cli(['--lake', 's3://example-lake/', '--location', 'landing', 'tables'], {});
+    const result = await cli(['--lake', 's3://example-lake/', '--lake-location', 'landing', 'tables'], {});
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('AWS_LAKE_CONFIG_INVALID');
     expect(result.stderr).toContain('--state dynamodb://TABLE');
-    expect(result.stderr).toContain('location "landing" is not folder=s3://bucket[/prefix]');
+    expect(result.stderr).toContain('lake location "landing" is not folder=s3://bucket[/prefix]');
   });
 });
