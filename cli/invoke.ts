@@ -312,5 +312,7 @@ function awsLakeConfig(
     ...(glueDatabasePrefix ? { glueDatabasePrefix } : {}),
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(env.MEDALLION_METRICS_NAMESPACE ? { metricsNamespace: env.MEDALLION_METRICS_NAMESPACE } : {}),
+    // An unknown value is refused by openAwsLake's validation, with the others.
+    ...(env.MEDALLION_METRICS ? { metrics: env.MEDALLION_METRICS as 'emf' | 'cloudwatch' } : {}),
   };
 }

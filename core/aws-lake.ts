@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -8,7 +9,7 @@ import { GlueCatalog, s3LakeLayout, type Catalog } from './catalog/index.ts';
 import { DuckDbEngine } from './engine/index.ts';
 import { ConfigError } from './errors.ts';
 import type { Lake } from './lake.ts';
-import { EmfMetricsSink } from './metrics/index.ts';
+import { CloudWatchMetricsSink, EmfMetricsSink } from './metrics/index.ts';
 import { DynamoDbStateStore } from './state/index.ts';
 import { S3Storage } from './storage/index.ts';
 import type { TableSpec } from './table/index.ts';
@@ -25,6 +26,8 @@ export const AwsLakeConfigSchema = z.object({
   /** When set, every commit is published to the Glue Data Catalog, databases `<prefix>_<layer>`. */
   glueDatabasePrefix: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower snake_case').optional(),
   metricsNamespace: z.string().min(1).default('Medallion'),
+  /** `emf` (default): Embedded Metric Format lines on stdout, for a log driver; `cloudwatch`: PutMetricData. */
+  metrics: z.enum(['emf', 'cloudwatch']).default('emf'),
   tempDirectory: z.string().min(1).optional(),
   memoryLimit: z.string().min(1).optional(),
 });
@@ -63,7 +66,7 @@ export function openAwsLake(input: AwsLakeConfig, tables: readonly TableSpec[] =
     storage,
     state,
     catalog,
-    metrics: new EmfMetricsSink(config.metricsNamespace),
+    metrics: config.metrics === 'cloudwatch' ? new CloudWatchMetricsSink(new CloudWatchClient(common), config.metricsNamespace) : new EmfMetricsSink(config.metricsNamespace),
     createEngine: () => DuckDbEngine.create({ tempDirectory: path.join(scratch, 'duckdb'), ...(config.memoryLimit ? { memoryLimit: config.memoryLimit } : {}) }),
   };
 }

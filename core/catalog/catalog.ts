@@ -6,5 +6,13 @@ import type { LakeRoot } from '../state/index.ts';
  * in AWS the Glue Data Catalog.
  */
 export interface Catalog {
-  publish(root: LakeRoot): Promise<void>;
+  /**
+   * Makes the catalog show `root` (or a newer root). `tables` names what the commit wrote: a catalog may
+   * limit its work to those (the Glue catalog does, so a job touches only the Glue tables its role may).
+   */
+  publish(root: LakeRoot, options?: PublishOptions): Promise<void>;
+}
+
+export interface PublishOptions {
+  readonly tables?: readonly string[];
 }

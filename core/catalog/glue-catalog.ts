@@ -8,7 +8,7 @@ import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
 import { layerOf, manifestFiles, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { readManifests } from './attach-tables.ts';
-import type { Catalog } from './catalog.ts';
+import type { Catalog, PublishOptions } from './catalog.ts';
 import {
   GLUE_PARAMETERS, checkLayout, filesDigest, glueDatabaseName, gluePartitionInput, glueTableInput, renderSymlinkManifest,
   symlinkFolder, symlinkPartitionPath, type S3LakeLayout,
@@ -83,24 +83,25 @@ export class GlueCatalog implements Catalog {
     this.specs = new Map(options.tables.map((spec) => [spec.name, spec]));
   }
 
-  publish(root: LakeRoot): Promise<void> {
-    const next = this.queue.then(() => this.publishNewest(root));
+  /** With `tables`, only those tables (what a job's commit wrote) are brought up to date. */
+  publish(root: LakeRoot, options: PublishOptions = {}): Promise<void> {
+    const next = this.queue.then(() => this.publishNewest(root, options.tables));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async publishNewest(requested: LakeRoot): Promise<void> {
+  private async publishNewest(requested: LakeRoot, tables: readonly string[] | undefined): Promise<void> {
     let root = requested;
     for (;;) {
       const newest = await this.options.state.readRoot();
       if (newest.seq > root.seq) root = newest;
-      await this.sync(root);
+      await this.sync(root, tables);
       if ((await this.options.state.readRoot()).seq === root.seq) return;
     }
   }
 
-  private async sync(root: LakeRoot): Promise<void> {
-    const manifests = await readManifests(this.options.state, root);
+  private async sync(root: LakeRoot, tables: readonly string[] | undefined): Promise<void> {
+    const manifests = await readManifests(this.options.state, root, tables);
     const missing = [...manifests.keys()].filter((name) => !this.specs.has(name));
     if (missing.length > 0) throw new GlueCatalogError(missing.join(', '), 'no table spec was given to the GlueCatalog for these committed tables');
     for (const layer of new Set([...manifests.keys()].map(layerOf))) await this.ensureDatabase(glueDatabaseName(this.options.databasePrefix, layer));

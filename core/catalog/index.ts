@@ -1,4 +1,4 @@
-export type { Catalog } from './catalog.ts';
+export type { Catalog, PublishOptions } from './catalog.ts';
 export { attachTables, readManifests, tableRelation } from './attach-tables.ts';
 export { LocalCatalog } from './local-catalog.ts';
 export { GlueTypeError, SCALAR_TYPES, glueType, glueTypes, parseDuckDbType, type DuckDbType } from './glue-types.ts';

@@ -356,7 +356,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       nothingNew: false,
       ...(bookmarkVersion === undefined ? {} : { bookmarkVersion }),
     };
-    const published = lake.catalog.publish(root);
+    const published = lake.catalog.publish(root, { tables: writes.map((write) => write.spec.name) });
     if (options.onCatalogPublish) {
       published.catch(() => undefined);
       options.onCatalogPublish(published);

@@ -102,6 +102,24 @@ describe('Glue TableInput and PartitionInput', () => {
 describe('GlueCatalog', () => {
   const tempDir = useTempDirs();
 
+  it("touches only the tables a commit wrote when told which (a job's role may reach only its own)", async () => {
+    const lake = await setUp(tempDir);
+    const { root } = await commitTables(lake.state, {
+      runId: 'run-1', basedOn: await lake.state.readRoot(),
+      writes: [
+        { spec: eventsTable, kind: 'replace_all', partitions: partitions(eventsTable, 'run-1', [0, 1]) },
+        { spec: totalsTable, kind: 'replace_all', partitions: { '': { values: {}, files: [{ key: 'gold/example_totals/run-1/data_0.parquet', rows: 1, sizeBytes: 10 }] } } },
+      ],
+    });
+    await lake.catalog.publish(root, { tables: ['gold.example_totals'] });
+    expect(lake.requests.length).toBeGreaterThan(0);
+    for (const request of lake.requests) {
+      expect(JSON.stringify(request.body), request.operation).not.toContain('example_bronze');
+      expect(JSON.stringify(request.body), request.operation).not.toContain('example_events');
+    }
+    expect(lake.writes().map((request) => request.operation)).toEqual(['CreateDatabase', 'CreateTable']);
+  });
+
   it('creates databases, tables and partitions through the SDK, then sends no writes for the same root', async () => {
     const lake = await setUp(tempDir);
     const first = await commitTables(lake.state, {
