@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
-  UpdateItemCommand, type AttributeValue, type DynamoDBClient,
+  waitUntilTableExists, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { isCurrentLease, lockLost } from './lock-lease.ts';
@@ -37,7 +37,7 @@ export class DynamoDbStateStore implements StateStore {
     this.location = `dynamodb://${table}`;
   }
 
-  /** Creates the table (on-demand) when it does not exist: for local use and tests; in AWS the stack creates it. */
+  /** Creates the table (on-demand) when it does not exist and waits until it is ready: for local use and tests; in AWS the stack creates it. */
   static async createTable(client: DynamoDBClient, table: string): Promise<void> {
     try {
       await client.send(new CreateTableCommand({
@@ -49,6 +49,8 @@ export class DynamoDbStateStore implements StateStore {
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
     }
+    // A new table answers only once it is ACTIVE.
+    await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table });
   }
 
   async readRoot(): Promise<LakeRoot> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ScanCommand, waitUntilTableExists, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { invoke } from '../../cli/invoke.ts';
 import { LocalStorage } from '../../core/index.ts';
@@ -35,6 +35,7 @@ async function sourceTables(): Promise<{ users: string; tasks: string }> {
     AttributeDefinitions: [{ AttributeName: 'userId', AttributeType: 'S' }, { AttributeName: 'taskId', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }, { AttributeName: 'taskId', KeyType: 'RANGE' }],
   }));
+  for (const TableName of Object.values(names)) await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
   return names;
 }
 
