@@ -92,6 +92,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
     .option('--lake <dir>', 'lake folder, or s3://bucket[/prefix] for a lake in S3 (default: $MEDALLION_LAKE, else ./lake)')
+    .option('--storage <s3uri>', 'the same as --lake s3://bucket[/prefix] (default: $MEDALLION_STORAGE)')
     .option('--lake-location <folder=s3uri>', 'S3 lake: where one top folder lives, e.g. landing=s3://raw-bucket/ (repeatable; $MEDALLION_LAKE_<FOLDER>, or $MEDALLION_LOCATIONS comma-separated)', collect, [])
     .option('--state <table>', 'S3 lake: the DynamoDB state table, as dynamodb://TABLE or TABLE (default: $MEDALLION_STATE_TABLE)')
     .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
@@ -104,8 +105,15 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
     });
   const lake = () => {
-    const flags = program.opts<{ lake?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
-    const where = resolveLakeDirectory(flags.lake, env);
+    const flags = program.opts<{ lake?: string; storage?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
+    const storage = flags.storage ?? env.MEDALLION_STORAGE;
+    if (storage !== undefined && !storage.startsWith('s3://')) {
+      throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${JSON.stringify(storage)}: must be s3://bucket[/prefix] (a folder lake is --lake DIR)`);
+    }
+    if (storage !== undefined && flags.lake !== undefined && flags.lake !== storage) {
+      throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${storage} and --lake ${flags.lake} name different lakes; give one`);
+    }
+    const where = resolveLakeDirectory(storage ?? flags.lake, env);
     return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
   };
 

@@ -68,7 +68,8 @@ describe('medallion on a lake in S3', () => {
     // bronze/ went to the raw bucket (MEDALLION_LAKE_BRONZE), silver/ under the lake's prefix.
     expect((await collect(landing.list('bronze/tasks_cdc/'))).length).toBeGreaterThan(0);
     expect((await collect(new S3Storage(s3, { locations: { default: `s3://${refined}/prod/` } }).list('silver/tasks/'))).length).toBeGreaterThan(0);
-    const queried = await cli([...lakeArgs, 'query', 'SELECT count(*) AS n FROM bronze.tasks_cdc', '--format', 'csv'], env);
+    const storageArgs = ['--storage', `s3://${refined}/prod`, '--lake-location', `landing=s3://${raw}/`];
+    const queried = await cli([...storageArgs, 'query', 'SELECT count(*) AS n FROM bronze.tasks_cdc', '--format', 'csv'], env);
     expect(queried.code).toBe(0);
     expect(Number(queried.stdout.trim().split('\n')[1])).toBeGreaterThan(0);
     // Run metrics went out on the process's stdout as CloudWatch Embedded Metric Format lines.
@@ -85,5 +86,8 @@ describe('medallion on a lake in S3', () => {
     expect(result.stderr).toContain('AWS_LAKE_CONFIG_INVALID');
     expect(result.stderr).toContain('--state dynamodb://TABLE');
     expect(result.stderr).toContain('lake location "landing" is not folder=s3://bucket[/prefix]');
+    const folder = await cli(['--storage', './lake', 'tables'], {});
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain('must be s3://bucket[/prefix]');
   });
 });
