@@ -24,7 +24,8 @@ async function bucket(): Promise<string> {
   return name;
 }
 
-storageContract('S3Storage (s3rver)', async () => new S3Storage(client, { locations: { default: `s3://${await bucket()}/lake/` } }));
+// s3rver writes an object in place, so concurrent overwrites of one key can interleave there (never on S3).
+storageContract('S3Storage (s3rver)', async () => new S3Storage(client, { locations: { default: `s3://${await bucket()}/lake/` } }), { atomicOverwrites: false });
 
 describe('S3Storage', () => {
   it('puts each top folder where the configuration says and lists across them in key order', async () => {

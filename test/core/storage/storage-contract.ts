@@ -17,7 +17,15 @@ async function putAll(storage: Storage, keys: readonly string[]): Promise<void> 
  * What every Storage must do, whatever it stores into. `makeStorage` returns an empty storage;
  * the caller cleans up after each test.
  */
-export function storageContract(implementation: string, makeStorage: () => Promise<Storage>): void {
+export function storageContract(
+  implementation: string,
+  makeStorage: () => Promise<Storage>,
+  /**
+   * `atomicOverwrites: false` for a stand-in server that writes an object in place (s3rver), so that
+   * concurrent writers of one key can interleave; S3 itself and the folder lake replace objects whole.
+   */
+  options: { readonly atomicOverwrites?: boolean } = {},
+): void {
   describe(`Storage contract: ${implementation}`, () => {
     const engine = useEngines();
 
@@ -106,7 +114,7 @@ export function storageContract(implementation: string, makeStorage: () => Promi
         expect(await text(await storage.getStream('s/obj'))).toBe('x'.repeat(100_000));
       });
 
-      it('is atomic: concurrent writers and listers see only whole objects under the real key', async () => {
+      it.skipIf(options.atomicOverwrites === false)('is atomic: concurrent writers and listers see only whole objects under the real key', async () => {
         const storage = await makeStorage();
         const bodies = Array.from({ length: 8 }, (_, writer) => Buffer.alloc(256 * 1024, 65 + writer));
         const listings: string[][] = [];
