@@ -12,4 +12,3 @@ export * from './constructs/pipeline-orchestration.ts';
 export * from './constructs/pipeline-monitoring.ts';
 export * from './lake-layout.ts';
 export * from './runbooks.ts';
-export * from './glue-column-type.ts';

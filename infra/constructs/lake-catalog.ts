@@ -2,9 +2,9 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { TableSpec } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
-import { glueTableShape } from '../glue-column-type.ts';
+import { glueTableInput, type S3LakeLayout, type TableSpec } from '../../core/index.ts';
+import type { TableInput } from '@aws-sdk/client-glue';
 
 /** The layers analysts see as Glue databases (`gold.daily_task_kpis`). */
 export const CATALOG_LAYERS = ['bronze', 'silver', 'gold', 'quarantine'] as const;
@@ -54,28 +54,25 @@ export class LakeCatalog extends Construct {
     }
     this.databases = databases;
 
+    // The tables as the jobs' catalog publishes them (core/catalog: symlink-manifest Parquet tables, same
+    // columns, types and comments), at version 0: an empty manifest folder until the first commit, so
+    // Athena never reads a table's files directly. Each commit's publish then moves the location to that
+    // version's manifests; a deploy that changes a table's definition puts it back at version 0 until the
+    // next commit publishes again.
+    const layout = Object.fromEntries(
+      CATALOG_LAYERS.map((layer) => {
+        const { bucket, prefix } = locations[layer];
+        if (!prefix.endsWith(`${layer}/`)) throw new Error(`the ${layer} tables must live under ${layer}/ in their bucket, not ${prefix}`);
+        return [layer, { bucket: bucket.bucketName, prefix: prefix.slice(0, -`${layer}/`.length) }];
+      }),
+    ) as unknown as S3LakeLayout;
     const tables: Record<string, CfnTable> = {};
     for (const spec of props.tables) {
       const [layer, tableName] = spec.name.split('.') as [CatalogLayer, string];
-      const { columns, partitionKeys } = glueTableShape(spec);
-      const location = locations[layer];
       const table = new CfnTable(this, `${layer}_${tableName}`, {
         catalogId: account,
         databaseName: glueDatabaseName(config, layer),
-        tableInput: {
-          name: tableName,
-          description: spec.description.slice(0, 2048),
-          tableType: 'EXTERNAL_TABLE',
-          parameters: { classification: 'parquet', EXTERNAL: 'TRUE', 'parquet.compression': 'ZSTD' },
-          partitionKeys: [...partitionKeys],
-          storageDescriptor: {
-            columns: [...columns],
-            location: `s3://${location.bucket.bucketName}/${location.prefix}${tableName}/`,
-            inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-            outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-            serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
-          },
-        },
+        tableInput: cfnTableInput(glueTableInput(spec, { layout, version: 0 })),
       });
       table.applyRemovalPolicy(removalPolicy);
       table.node.addDependency(databases[layer]);
@@ -83,4 +80,27 @@ export class LakeCatalog extends Construct {
     }
     this.tables = tables;
   }
+}
+
+/** Glue's TableInput (the SDK's PascalCase shape) as CloudFormation's property shape. */
+function cfnTableInput(input: TableInput): CfnTable.TableInputProperty {
+  const column = (value: { Name?: string | undefined; Type?: string | undefined; Comment?: string | undefined }) => ({
+    name: value.Name as string, ...(value.Type ? { type: value.Type } : {}), ...(value.Comment ? { comment: value.Comment } : {}),
+  });
+  const descriptor = input.StorageDescriptor;
+  return {
+    name: input.Name as string,
+    ...(input.Description ? { description: input.Description } : {}),
+    tableType: input.TableType as string,
+    parameters: { ...input.Parameters },
+    partitionKeys: (input.PartitionKeys ?? []).map(column),
+    storageDescriptor: {
+      columns: (descriptor?.Columns ?? []).map(column),
+      location: descriptor?.Location as string,
+      inputFormat: descriptor?.InputFormat as string,
+      outputFormat: descriptor?.OutputFormat as string,
+      compressed: descriptor?.Compressed ?? false,
+      serdeInfo: { serializationLibrary: descriptor?.SerdeInfo?.SerializationLibrary as string, parameters: { ...descriptor?.SerdeInfo?.Parameters } },
+    },
+  };
 }

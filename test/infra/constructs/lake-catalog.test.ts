@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { glueTableInput, s3LakeLayout } from '../../../core/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
 
@@ -22,7 +23,7 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
     expect(registered.sort()).toEqual(PIPELINE_TABLES.map((spec) => `${databasePrefix}${spec.name}`).sort());
   });
 
-  it.each(PIPELINE_TABLES.map((spec) => [spec.name, spec] as const))('%s: same columns and partition keys as the job spec, Parquet at its layer location', (tableName, spec) => {
+  it.each(PIPELINE_TABLES.map((spec) => [spec.name, spec] as const))('%s: defined as the jobs publish it (same columns, types, comments, symlink-manifest Parquet in its layer bucket)', (tableName, spec) => {
     const [layer, name] = tableName.split('.') as [keyof typeof LAYER_BUCKETS, string];
     const table = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}${layer}` && candidate.TableInput.Name === name)!;
     const input = table.TableInput;
@@ -35,13 +36,19 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
 
     const [bucketName, prefix] = LAYER_BUCKETS[layer];
     const bucket = resourceByPrefix(templates()[envName], 'AWS::S3::Bucket', `Lake${bucketName}Bucket`);
+    // The very definition the jobs' catalog publishes (version 0: an empty manifest folder until the first commit).
+    const published = glueTableInput(spec, { layout: s3LakeLayout({ default: 's3://example-lake-bucket/' }), version: 0 });
+    const symlinkPath = (published.StorageDescriptor?.Location ?? '').replace('s3://example-lake-bucket/', '');
+    expect(symlinkPath.startsWith(`${prefix}_symlink/${name}/`)).toBe(true);
     expect(input.StorageDescriptor).toMatchObject({
-      Location: { 'Fn::Join': ['', ['s3://', { Ref: bucket.logicalId }, `/${prefix}${name}/`]] },
-      InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-      OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-      SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+      Location: { 'Fn::Join': ['', ['s3://', { Ref: bucket.logicalId }, `/${symlinkPath}`]] },
+      InputFormat: published.StorageDescriptor?.InputFormat,
+      OutputFormat: published.StorageDescriptor?.OutputFormat,
+      SerdeInfo: { SerializationLibrary: published.StorageDescriptor?.SerdeInfo?.SerializationLibrary },
+      Columns: (published.StorageDescriptor?.Columns ?? []).map(({ Name, Type, Comment }) => ({ Name, Type, Comment })),
     });
-    expect(input).toMatchObject({ TableType: 'EXTERNAL_TABLE', Parameters: { classification: 'parquet' } });
+    expect(input.PartitionKeys).toEqual((published.PartitionKeys ?? []).map(({ Name, Type, Comment }) => ({ Name, Type, Comment })));
+    expect(input).toMatchObject({ TableType: 'EXTERNAL_TABLE', Parameters: published.Parameters });
   });
 
   it(`${envName === 'prod' ? 'retains' : 'removes'} the databases and tables with the stack`, () => {
