@@ -11,3 +11,4 @@ export * from './storage/index.ts';
 export * from './table/index.ts';
 export * from './bookmark/index.ts';
 export * from './aws-lake.ts';
+export * from './quality/dqdl/index.ts';
