@@ -1,4 +1,5 @@
 import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { MedallionError } from '../core/errors.ts';
 import { SOURCES, type CdcEvent, type SourceName } from './cdc-event.ts';
 import { parseGenerateOptions, type GenerateOptionsInput } from './generate-options.ts';
 import { TodoTraffic } from './todo-traffic.ts';
@@ -66,10 +67,21 @@ async function writeBatch(client: DynamoDBClient, batch: readonly { table: strin
   for (let attempt = 0; Object.keys(pending).length > 0; attempt++) {
     if (attempt > MAX_RETRIES) {
       const left = Object.values(pending).reduce((sum, requests) => sum + requests.length, 0);
-      throw new Error(`DynamoDB left ${left} writes unprocessed after ${MAX_RETRIES} retries (throttled); try again later or raise the tables' capacity`);
+      throw new MedallionError('TRAFFIC_WRITE_FAILED', `DynamoDB left ${left} writes to ${Object.keys(pending).join(', ')} unprocessed after ${MAX_RETRIES} retries (throttled)`, {
+        hint: "try again later or raise the tables' capacity",
+      });
     }
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)));
-    const { UnprocessedItems: unprocessed } = await client.send(new BatchWriteItemCommand({ RequestItems: pending }));
+    let unprocessed: Record<string, WriteRequest[]> | undefined;
+    try {
+      ({ UnprocessedItems: unprocessed } = await client.send(new BatchWriteItemCommand({ RequestItems: pending })));
+    } catch (error) {
+      const name = error instanceof Error ? error.name : 'Error';
+      throw new MedallionError('TRAFFIC_WRITE_FAILED', `writing to DynamoDB table ${Object.keys(pending).join(', ')}: ${name}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+        hint: 'check the table names (--users-table, --tasks-table), the region and --endpoint-url',
+      });
+    }
     pending = Object.fromEntries(Object.entries(unprocessed ?? {}).filter(([, requests]) => (requests?.length ?? 0) > 0)) as Record<string, WriteRequest[]>;
     summary.retried += Object.values(pending).reduce((sum, requests) => sum + requests.length, 0);
   }

@@ -80,7 +80,7 @@ export class DynamoDbStateStore implements StateStore {
     const compressed = gzipSync(Buffer.from(JSON.stringify(body)));
     const parts = Math.max(1, Math.ceil(compressed.length / DOCUMENT_PART_BYTES));
     for (let part = 0; part < parts; part += 1) {
-      await this.client.send(new PutItemCommand({
+      await this.call(`writing document ${id}`, () => this.client.send(new PutItemCommand({
         TableName: this.table,
         Item: {
           pk: { S: `doc#${id}` },
@@ -88,7 +88,7 @@ export class DynamoDbStateStore implements StateStore {
           parts: { N: String(parts) },
           data: { B: compressed.subarray(part * DOCUMENT_PART_BYTES, (part + 1) * DOCUMENT_PART_BYTES) },
         },
-      }));
+      })));
     }
   }
 
@@ -153,10 +153,10 @@ export class DynamoDbStateStore implements StateStore {
   async putRecord(collection: string, id: string, body: unknown): Promise<void> {
     checkCollection(collection);
     checkId('record id', id);
-    await this.client.send(new PutItemCommand({
+    await this.call(`writing record ${collection}/${id}`, () => this.client.send(new PutItemCommand({
       TableName: this.table,
       Item: { pk: { S: `rec#${collection}` }, sk: { S: id }, body: { S: JSON.stringify(body) } },
-    }));
+    })));
   }
 
   async getRecord<T>(collection: string, id: string): Promise<T | undefined> {
@@ -199,12 +199,21 @@ export class DynamoDbStateStore implements StateStore {
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      throw stateError(this.location, `writing ${item.pk?.S ?? 'an item'}`, error);
+    }
+  }
+
+  /** One DynamoDB call; a failure names the table and what was being done (the SDK's error stays the cause). */
+  private async call<T>(what: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw stateError(this.location, what, error);
     }
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {
-    const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }));
+    const { Item: item } = await this.call(`reading ${pk}`, () => this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true })));
     return item;
   }
 
@@ -212,13 +221,13 @@ export class DynamoDbStateStore implements StateStore {
     const items: Item[] = [];
     let start: Item | undefined;
     do {
-      const page = await this.client.send(new QueryCommand({
+      const page = await this.call(`reading ${pk}`, () => this.client.send(new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': { S: pk } },
         ConsistentRead: true,
         ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
+      })));
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
@@ -251,3 +260,12 @@ function checkCollection(collection: string): void {
   }
 }
 
+/** A DynamoDB failure as a MedallionError naming the table; retried when the SDK's error is transient (see isTransientError). */
+function stateError(location: string, what: string, error: unknown): MedallionError {
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  return new MedallionError('STATE_STORE_ERROR', `${location}: ${what}: ${name}: ${message}`, {
+    cause: error,
+    ...(name === 'ResourceNotFoundException' ? { hint: 'check the state table name (--state, MEDALLION_STATE_TABLE) and the region' } : {}),
+  });
+}

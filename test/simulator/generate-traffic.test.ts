@@ -78,4 +78,16 @@ describe('medallion generate --to dynamodb', () => {
     const users = (await scan(tables.users)).map((item) => ({ user_id: item.userId?.S, plan: item.plan?.S })).sort((a, b) => (String(a.user_id) < String(b.user_id) ? -1 : 1));
     expect(users).toEqual(silverUsers);
   });
+
+  it('fails with the table named, on one line and exit 1, when a table does not exist', async () => {
+    for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' })) vi.stubEnv(name, value);
+    let err = '';
+    const code = await invoke(
+      ['--endpoint-url', server.endpoint, 'generate', '--to', 'dynamodb', '--users-table', 'NoSuchUsers', '--tasks-table', 'NoSuchTasks', '--days', '1', '--users', '2', '--tasks-per-day', '2'],
+      { io: { out: () => undefined, err: (text: string) => void (err += text) }, env: {} },
+    );
+    expect(code).toBe(1);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/TRAFFIC_WRITE_FAILED: writing to DynamoDB table NoSuch(Users|Tasks): ResourceNotFoundException/);
+  });
 });

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbStateStore } from '../../../core/index.ts';
+import { DynamoDbStateStore, MedallionError } from '../../../core/index.ts';
 import { loopbackClientConfig, startDynalite, type LocalServer } from '../../support/local-aws.ts';
 import { stateStoreContract } from './state-store-contract.ts';
 
@@ -33,6 +33,14 @@ describe('DynamoDbStateStore', () => {
     const big = { files: Array.from({ length: 2000 }, (_, index) => ({ key: `silver/t/run/${index}-${randomBytes(300).toString('base64')}`, rows: index })) };
     await store.putDocument('manifests/silver.t/0000000001-run', big);
     expect(await store.getDocument('manifests/silver.t/0000000001-run')).toEqual(big);
+  });
+
+  it('names the table and what it was doing when DynamoDB refuses, e.g. a table that does not exist', async () => {
+    const store = new DynamoDbStateStore(client, 'no-such-state-table');
+    const error = await store.readRoot().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MedallionError);
+    expect(error).toMatchObject({ code: 'STATE_STORE_ERROR' });
+    expect((error as MedallionError).describe()).toMatch(/dynamodb:\/\/no-such-state-table: reading root: ResourceNotFoundException.*check the state table name/);
   });
 
   it('names itself by its table', async () => {
