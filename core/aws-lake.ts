@@ -11,12 +11,12 @@ import { ConfigError } from './errors.ts';
 import type { Lake } from './lake.ts';
 import { CloudWatchMetricsSink, EmfMetricsSink } from './metrics/index.ts';
 import { DynamoDbStateStore } from './state/index.ts';
-import { S3Storage } from './storage/index.ts';
+import { S3Storage, parseS3Uri } from './storage/index.ts';
 import type { TableSpec } from './table/index.ts';
 
 export const AwsLakeConfigSchema = z.object({
   /** Where the lake's folders live: `default` and/or one per first folder (`landing`, `bronze`, ...), each `s3://bucket[/prefix]`. */
-  locations: z.record(z.string(), z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be s3://bucket[/prefix]'))
+  locations: z.record(z.string(), z.string().refine((uri) => parseS3Uri(uri) !== undefined, 'must be s3://bucket[/prefix] with a valid bucket name'))
     .refine((locations) => Object.keys(locations).length > 0, 'at least one location is needed'),
   /** The DynamoDB table holding commits, bookmarks, locks and run records. */
   stateTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),

@@ -3,6 +3,8 @@ import type { Column, PartitionInput, StorageDescriptor, TableInput } from '@aws
 import { ConfigError } from '../errors.ts';
 import { LAYERS, dataColumns, layerOf, shortNameOf, type DataFile, type Layer, type PartitionEntry, type TableName, type TableSpec } from '../table/index.ts';
 import { glueTypes } from './glue-types.ts';
+import { parseS3Uri } from '../storage/index.ts';
+import type { S3Location } from '../storage/s3-storage.ts';
 
 /**
  * How Athena reads a medallion table: through symlink manifests, never by listing folders.
@@ -31,11 +33,8 @@ export const GLUE_PARAMETERS = {
   filesDigest: 'medallion.files_sha256',
 } as const;
 
-/** One place in S3: a bucket and a key prefix inside it ('' or ending in '/'). */
-export interface S3LakeLocation {
-  readonly bucket: string;
-  readonly prefix: string;
-}
+/** One place in S3: a bucket and a key prefix inside it ('' or ending in '/'), as S3Storage maps a folder. */
+export type S3LakeLocation = S3Location;
 
 /**
  * Where each layer's lake keys live in S3, by the same rule as S3Storage: a lake key keeps its whole
@@ -44,19 +43,11 @@ export interface S3LakeLocation {
  */
 export type S3LakeLayout = Readonly<Record<Layer, S3LakeLocation>>;
 
-const S3_URI = /^s3:\/\/([^/]+)(?:\/(.*))?$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const DATABASE_PREFIX = /^[a-z][a-z0-9_]*$/;
 /** Glue's limits on a column comment and a table description. */
 const MAX_COMMENT = 255;
 const MAX_DESCRIPTION = 2048;
-
-function parseLocation(uri: string): S3LakeLocation | undefined {
-  const match = S3_URI.exec(uri.trim());
-  if (!match) return undefined;
-  const rest = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
-  return { bucket: match[1] as string, prefix: rest === '' ? '' : `${rest}/` };
-}
 
 /**
  * A layout from S3Storage-style locations: `s3://bucket[/prefix]` per layer, `default` for the others.
@@ -69,7 +60,7 @@ export function s3LakeLayout(locations: Readonly<Record<string, string>>): S3Lak
   const layout: Partial<Record<Layer, S3LakeLocation>> = {};
   for (const layer of LAYERS) {
     const uri = locations[layer] ?? locations.default;
-    const location = uri === undefined ? undefined : parseLocation(uri);
+    const location = uri === undefined ? undefined : parseS3Uri(uri);
     if (location) layout[layer] = location;
     else problems.push(`${layer}: ${uri === undefined ? 'no location (and no default)' : `${JSON.stringify(uri)} is not s3://bucket[/prefix]`}`);
   }

@@ -66,5 +66,7 @@ describe('S3Storage', () => {
     expect(() => new S3Storage(client, { locations: { landing: 'http://x', default: 's3://' } })).toThrow(/landing.*default/);
     expect(parseS3Uri('s3://my-lake/env')).toEqual({ bucket: 'my-lake', prefix: 'env/' });
     expect(parseS3Uri('s3://my-lake')).toEqual({ bucket: 'my-lake', prefix: '' });
+    expect(parseS3Uri(' s3://my-lake//env/x// ')).toEqual({ bucket: 'my-lake', prefix: 'env/x/' });
+    expect(parseS3Uri('s3://My_Lake/env')).toBeUndefined();
   });
 });
