@@ -1,5 +1,5 @@
 import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum as CloudWatchDatum } from '@aws-sdk/client-cloudwatch';
-import type { MetricDatum, MetricsSink } from './metrics-sink.ts';
+import { cloudWatchDimensionSets, type MetricDatum, type MetricsSink } from './metrics-sink.ts';
 
 /** PutMetricData takes at most 1000 datums per request. */
 const DATUMS_PER_REQUEST = 1000;
@@ -25,10 +25,7 @@ export class CloudWatchMetricsSink implements MetricsSink {
 
   async emit(datums: readonly MetricDatum[]): Promise<void> {
     const data: CloudWatchDatum[] = datums.flatMap((datum) => {
-      const dimensionSets = 'JobName' in datum.dimensions && Object.keys(datum.dimensions).length > 1
-        ? [datum.dimensions, { JobName: datum.dimensions.JobName as string }]
-        : [datum.dimensions];
-      return dimensionSets.map((dimensions) => ({
+      return cloudWatchDimensionSets(datum.dimensions).map((dimensions) => ({
         MetricName: datum.name,
         Value: datum.value,
         Unit: datum.unit,

@@ -1,4 +1,4 @@
-import type { MetricDatum, MetricsSink } from './metrics-sink.ts';
+import { cloudWatchDimensionSets, type MetricDatum, type MetricsSink } from './metrics-sink.ts';
 
 /**
  * CloudWatch Embedded Metric Format on a stream (stdout in the job container, which the awslogs driver
@@ -20,9 +20,7 @@ export class EmfMetricsSink implements MetricsSink {
 
   async emit(datums: readonly MetricDatum[]): Promise<void> {
     for (const datum of datums) {
-      const dimensions = Object.keys(datum.dimensions);
-      // Every dimension, and the job alone: alarms and dashboards select a job's metrics by JobName.
-      const sets = dimensions.includes('JobName') && dimensions.length > 1 ? [dimensions, ['JobName']] : [dimensions];
+      const sets = cloudWatchDimensionSets(datum.dimensions).map((dimensions) => Object.keys(dimensions));
       this.write(`${JSON.stringify({
         _aws: {
           Timestamp: datum.timestampMs,

@@ -21,3 +21,12 @@ export interface MetricsSink {
   /** An event such as Glue's "Glue Job State Change"; locally a line of `events.jsonl`, in AWS EventBridge. */
   emitEvent(event: object): Promise<void>;
 }
+
+/**
+ * The dimension sets a datum is published under in CloudWatch: all of its dimensions, and JobName alone
+ * (alarms and dashboards select a job's metrics by JobName, and CloudWatch matches dimension sets exactly).
+ */
+export function cloudWatchDimensionSets(dimensions: Readonly<Record<string, string>>): Readonly<Record<string, string>>[] {
+  const jobName = dimensions.JobName;
+  return jobName !== undefined && Object.keys(dimensions).length > 1 ? [dimensions, { JobName: jobName }] : [dimensions];
+}
