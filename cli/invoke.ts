@@ -9,6 +9,8 @@ import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateO
 import { addAthenaCommand } from './athena-command.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
+import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
+import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../jobs/quality.ts';
 import { describeRun, runSettings, selectJobs, splitRunTokens } from './commands/run.ts';
 import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
 import { listTables } from './commands/tables.ts';
@@ -84,10 +86,23 @@ function generateOptions(flags: GenerateFlags): GenerateOptions {
  * const code = await invoke(['query', 'SELECT 1'], { io: bufferIo() });
  */
 export async function invoke(args: readonly string[], options: InvokeOptions): Promise<number> {
+  const program = createProgram(options);
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    return reportError(error, options.io, options.env ?? process.env);
+  }
+  return EXIT.ok;
+}
+
+/**
+ * The `medallion` command tree (commander), without parsing anything: `invoke` runs it, and tests read
+ * its commands and options (a runbook may only name what exists).
+ */
+export function createProgram(options: InvokeOptions): Command {
   const { io } = options;
   const env = options.env ?? process.env;
   const openLake = options.openLake ?? ((directory: string) => openLocalLake(directory));
-  let exitCode: number = EXIT.ok;
 
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
@@ -97,6 +112,10 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     .option('--state <table>', 'S3 lake: the DynamoDB state table, as dynamodb://TABLE or TABLE (default: $MEDALLION_STATE_TABLE)')
     .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
     .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
+    .option('--rules <dir>', 'quality rule sets, <table>.dqdl files (default: $MEDALLION_QUALITY_RULES, else the pipeline\'s quality/rules)')
+    // Global options come before the command (`medallion --lake DIR quality history --format json`), so a
+    // command's own options never collide with another's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.out(text),
@@ -115,6 +134,11 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
     }
     const where = resolveLakeDirectory(storage ?? flags.lake, env);
     return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
+  };
+
+  const ruleSets = () => {
+    const folder = program.opts<{ rules?: string }>().rules ?? env.MEDALLION_QUALITY_RULES;
+    return loadPipelineRuleSets(folder ?? PIPELINE_RULES_DIR);
   };
 
   addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would, or (--to dynamodb) the traffic itself into the Users and Tasks tables.'))
@@ -158,7 +182,8 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       const names = line.jobNames.length === 0 && jobName !== undefined && !line.all ? [jobName] : line.jobNames;
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
       const settings = runSettings(line, jobs);
-      await runJobs(lake(), jobs, { settingsFor: (job) => settings.get(job) ?? {}, onResult: (result) => void io.out(`${describeRun(result)}\n`) });
+      const quality = await ruleSets();
+      await runJobs(lake(), jobs, { quality, settingsFor: (job) => settings.get(job) ?? {}, onResult: (result) => void io.out(`${describeRun(result)}\n`) });
     });
 
   const bookmark = program.command('bookmark').description("A job's bookmark, as Glue's GetJobBookmark / ResetJobBookmark show it.");
@@ -232,21 +257,40 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
       await io.out(renderTable(['job', 'reads', 'writes'].map((name) => ({ name, type: 'VARCHAR' })), rows));
     });
 
+  const quality = program
+    .command('quality')
+    .description('Evaluate quality rule sets over the committed lake (landing freshness, every table): prints each rule\'s outcome, records it in quality.results, exits 1 when a rule with action fail did not pass.')
+    .argument('[tables...]', 'tables or landing sources (landing.tasks) to check (default: every rule set)')
+    // `quality history --format json`: the subcommand's own options belong to it.
+    .enablePositionalOptions()
+    .option('--no-record', 'print only; do not add the results to quality.results')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (tables: string[], flags: { record: boolean; format: OutputFormat }) => {
+      await qualityCommand(lake(), await ruleSets(), tables, { record: flags.record, format: flags.format, write: (columns, rows) => writeRows(io, flags.format, columns, rows) }, io);
+    });
+  quality
+    .command('history')
+    .description('Recorded quality evaluations (quality.results), newest first: job runs\' checks and `medallion quality` checks.')
+    .argument('[table]', 'only this table\'s rules')
+    .option('--failed', 'only rules that failed or could not be evaluated')
+    .option('--limit <n>', 'rows at most', '50')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (table: string | undefined, flags: { failed?: boolean; limit: string; format: OutputFormat }) => {
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('QUALITY_OPTIONS_INVALID', `--limit ${JSON.stringify(flags.limit)}: must be a whole number of at least 1`);
+      await qualityHistoryCommand(lake(), table, { limit, failedOnly: flags.failed ?? false, format: flags.format }, io);
+    });
+
   addAthenaCommand(program, io);
 
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),
   ).action(async (flags: GenerateFlags) => {
     const lakeOption = program.opts<{ lake?: string }>().lake;
-    await demoCommand(lake(), generateOptions(flags), io, lakeOption);
+    await demoCommand(lake(), generateOptions(flags), io, lakeOption, await ruleSets());
   });
 
-  try {
-    await program.parseAsync([...args], { from: 'user' });
-  } catch (error) {
-    exitCode = reportError(error, io, env);
-  }
-  return exitCode;
+  return program;
 }
 
 /** A small result in the chosen format. */

@@ -12,3 +12,8 @@ export * from './table/index.ts';
 export * from './bookmark/index.ts';
 export * from './aws-lake.ts';
 export * from './quality/dqdl/index.ts';
+export * from './quality/rule-sets.ts';
+export * from './quality/results-table.ts';
+export * from './quality/quality-gate.ts';
+export * from './quality/evaluate-tables.ts';
+export * from './alarms.ts';

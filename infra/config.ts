@@ -64,7 +64,7 @@ const CONFIG_SHAPE = {
   /** Whether the nightly 00:01 UTC schedule is on; the state machine can always be started on demand. */
   pipelineScheduleEnabled: z.boolean(),
 
-  /** Alarm descriptions link `<runbookBaseUrl>/docs/runbooks/<alarm-id>.md`: the repository at the deployed revision. */
+  /** Alarm descriptions link `<runbookBaseUrl>/runbooks/<alarm-id>.md`: the repository at the deployed revision. */
   runbookBaseUrl: z.string().regex(/^https:\/\/\S+[^/\s]$/, 'runbookBaseUrl must be an https URL without a trailing slash'),
   /** CloudWatch namespace the job runner publishes its metrics in (EMF). */
   metricsNamespace: z.string().regex(/^(?!AWS\/)[A-Za-z0-9._/#:-]{1,255}$/, 'metricsNamespace must be 1-255 of [A-Za-z0-9._/#:-] and not start with "AWS/"'),

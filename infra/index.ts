@@ -12,3 +12,4 @@ export * from './constructs/pipeline-orchestration.ts';
 export * from './constructs/pipeline-monitoring.ts';
 export * from './lake-layout.ts';
 export * from './runbooks.ts';
+export * from './quality-rules.ts';

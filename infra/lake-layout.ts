@@ -7,7 +7,7 @@ export interface LakeLocation {
 }
 
 /** The first folder of every lake key (`landing/tasks/...`, `silver/tasks/...`). */
-export const LAKE_KEY_ROOTS = ['landing', 'bronze', 'silver', 'gold', 'quarantine'] as const;
+export const LAKE_KEY_ROOTS = ['landing', 'bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
 export type LakeKeyRoot = (typeof LAKE_KEY_ROOTS)[number];
 
 /**
@@ -26,7 +26,11 @@ export function locateLakePrefix(layout: LakeLayout, lakePrefix: string): LakeLo
   return { bucket: location.bucket, prefix: `${location.prefix}${lakePrefix}` };
 }
 
-/** The layout the stack builds: landing and bronze share the landing+bronze bucket, each other layer has its own bucket. */
+/**
+ * The layout the stack builds: landing and bronze share the landing+bronze bucket; silver and gold have a
+ * bucket each; quarantine and quality (quality.results, the history of every rule evaluation) share the
+ * quarantine bucket, the lake's operations bucket: neither is analyst data, and both are small.
+ */
 export function lakeLayout(buckets: {
   readonly landingBronze: IBucket;
   readonly silver: IBucket;
@@ -39,5 +43,6 @@ export function lakeLayout(buckets: {
     silver: { bucket: buckets.silver, prefix: '' },
     gold: { bucket: buckets.gold, prefix: '' },
     quarantine: { bucket: buckets.quarantine, prefix: '' },
+    quality: { bucket: buckets.quarantine, prefix: '' },
   };
 }

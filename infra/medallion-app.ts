@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { ENV_NAMES, loadInfraConfig, type EnvName } from './config.ts';
+import { pipelineRuleSets } from './quality-rules.ts';
 import { MedallionStack } from './stacks/medallion-stack.ts';
 
 /**
@@ -29,7 +30,7 @@ export interface MedallionAppOptions extends AppProps {
    * does). Tests that only read templates turn it off; the stack test runs the pack itself.
    */
   readonly nagChecks?: boolean;
-  /** The quality step each stack's pipeline runs after its last job stage (see PipelineOrchestration); none until `medallion quality` exists. */
+  /** Replaces the quality step each stack's pipeline runs after its last job stage (by default `medallion quality`; see PipelineOrchestration). */
   readonly qualityStep?: (scope: Construct) => IChainable;
 }
 
@@ -53,6 +54,7 @@ export function createMedallionApp(options: MedallionAppOptions = {}): Medallion
   const selected = envNames ?? selectedEnvNames(app.node.tryGetContext('env'));
   const overrides = (app.node.tryGetContext('medallion') ?? {}) as Record<string, Record<string, unknown> | undefined>;
 
+  const ruleSets = pipelineRuleSets();
   const stacks: Partial<Record<EnvName, MedallionStack>> = {};
   for (const envName of selected) {
     const config = loadInfraConfig(envName, overrides[envName] ?? {});
@@ -61,6 +63,7 @@ export function createMedallionApp(options: MedallionAppOptions = {}): Medallion
       config,
       tables: PIPELINE_TABLES,
       jobs: PIPELINE_JOBS,
+      ruleSets,
       imageDirectory: REPO_ROOT,
       ...(qualityStep ? { qualityStep } : {}),
       ...(env ? { env } : {}),

@@ -1,28 +1,20 @@
+import { ALARMS, runbookPath } from '../core/index.ts';
 import type { InfraConfig } from './config.ts';
 
 /**
- * Every pipeline alarm kind, each with its runbook at `docs/runbooks/<id>.md`. Several alarms can
- * share a kind (one freshness alarm per delivery stream); the runbook covers them all.
+ * Every pipeline alarm kind, from the alarm registry (core/alarms.ts), each with its runbook at
+ * `runbooks/<id>.md`. Several alarms can share a kind (one freshness alarm per delivery stream); the
+ * runbook covers them all.
  */
-export const PIPELINE_ALARM_IDS = [
-  'firehose-data-freshness',
-  'firehose-throttling',
-  'kinesis-iterator-age',
-  'dynamodb-throttling',
-  'pipeline-executions-failed',
-  'pipeline-executions-timed-out',
-  'pipeline-schedule-failed',
-  'job-duration',
-] as const;
-export type PipelineAlarmId = (typeof PIPELINE_ALARM_IDS)[number];
+export const PIPELINE_ALARM_IDS: readonly string[] = ALARMS.map((alarm) => alarm.id);
 
-/** The runbook's path inside the repository. */
-export const runbookPath = (alarmId: PipelineAlarmId): string => `docs/runbooks/${alarmId}.md`;
+export { runbookPath };
 
 /**
- * The runbook's web address, as alarm descriptions and failure messages carry it.
+ * The runbook's web address, as alarm descriptions and failure messages carry it. An id the registry
+ * does not have fails synthesis, naming the ids it has.
  *
  * @example
- * runbookUrl(config, 'job-duration'); // 'https://github.com/your-org/medallion/blob/main/docs/runbooks/job-duration.md'
+ * runbookUrl(config, 'job-duration'); // 'https://github.com/your-org/medallion/blob/main/runbooks/job-duration.md'
  */
-export const runbookUrl = (config: InfraConfig, alarmId: PipelineAlarmId): string => `${config.runbookBaseUrl}/${runbookPath(alarmId)}`;
+export const runbookUrl = (config: InfraConfig, alarmId: string): string => `${config.runbookBaseUrl}/${runbookPath(alarmId)}`;

@@ -1,5 +1,5 @@
 import type { Job, TableSpec } from '../core/index.ts';
-import { QUARANTINE_TABLE } from '../core/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../core/index.ts';
 import { tasksCdcJob, tasksCdcTable, usersCdcJob, usersCdcTable } from './bronze/index.ts';
 import { activeUsersJob, activeUsersTable, dailyTaskKpisJob, dailyTaskKpisTable, userKpisJob, userKpisTable } from './gold/index.ts';
 import { silverTasksJob, silverUsersJob, taskEventsTable, tasksTable, userEventsTable, usersTable } from './silver/index.ts';
@@ -16,5 +16,5 @@ export const PIPELINE_JOBS: readonly Job[] = [
 /** Every table the reference pipeline writes. */
 export const PIPELINE_TABLES: readonly TableSpec[] = [
   tasksCdcTable, usersCdcTable, taskEventsTable, tasksTable, userEventsTable, usersTable,
-  dailyTaskKpisTable, activeUsersTable, userKpisTable, QUARANTINE_TABLE,
+  dailyTaskKpisTable, activeUsersTable, userKpisTable, QUARANTINE_TABLE, QUALITY_RESULTS_TABLE,
 ];

@@ -1,4 +1,4 @@
-import { attachTables, runJobs, type Lake } from '../../core/index.ts';
+import { attachTables, runJobs, type Lake, type QualityEvaluation, type TableRuleSet } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding, type GenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
 import { renderTable } from '../format-rows.ts';
@@ -7,7 +7,7 @@ import { describeRun, selectJobs } from './run.ts';
 import { listTables } from './tables.ts';
 
 /** Simulates a week of Todo API traffic, runs every job, and shows what each layer now holds. */
-export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliIo, lakeOption?: string): Promise<void> {
+export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliIo, lakeOption?: string, quality?: ReadonlyMap<string, TableRuleSet>): Promise<void> {
   const started = Date.now();
   let landed = false;
   for await (const _object of lake.storage.list('landing/')) {
@@ -22,10 +22,16 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
     io.err(`${summaryLine(summary)}\n\nRunning the pipeline:\n`);
   }
   // Bookmarks on, as a nightly schedule would run it: a second demo processes only what is new.
+  const evaluations: QualityEvaluation[] = [];
   await runJobs(lake, selectJobs([], true, PIPELINE_JOBS), {
     settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' } }),
-    onResult: (result) => io.err(`  ${describeRun(result)}\n`),
+    ...(quality ? { quality } : {}),
+    onResult: (result) => {
+      io.err(`  ${describeRun(result)}\n`);
+      evaluations.push(...(result.quality ?? []));
+    },
   });
+  if (evaluations.length > 0) io.err(`\n${qualitySummary(evaluations)}`);
 
   const tables = await listTables(lake);
   await io.out('\nRows per table\n');
@@ -67,4 +73,17 @@ function summaryLine(summary: GenerateSummary): string {
     `${summary.faults.duplicates} duplicate deliveries, ${summary.faults.outOfOrder} out-of-order events, ` +
     `${summary.faults.lateObjects} late objects, ${malformed} malformed records.`
   );
+}
+
+/** One line per rule that did not pass, after a count: what an operator would look at first. */
+export function qualitySummary(evaluations: readonly QualityEvaluation[]): string {
+  const rules = evaluations.filter((evaluation) => evaluation.action !== 'analyze');
+  const failing = rules.filter((evaluation) => evaluation.outcome !== 'PASS');
+  const lines = [`Quality: ${rules.length - failing.length} of ${rules.length} rule evaluations passed (medallion quality history for all of them)\n`];
+  for (const evaluation of failing) {
+    const measured = evaluation.value === null ? '' : ` (${Number(evaluation.value.toPrecision(4))}${evaluation.threshold ? `, needs ${evaluation.threshold}` : ''})`;
+    const why = evaluation.outcome === 'ERROR' ? `: ${evaluation.message}` : '';
+    lines.push(`  ${evaluation.outcome} [${evaluation.action}] ${evaluation.table}: ${evaluation.rule}${measured}${why}\n`);
+  }
+  return lines.join('');
 }

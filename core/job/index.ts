@@ -3,5 +3,5 @@ export {
   type Job, type JobPlan, type JobSpec, type LandingSourceSpec, type SourceSpec, type TableSourceSpec, type TransformContext,
 } from './define-job.ts';
 export {
-  BOOKMARK_OPTIONS, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
+  BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
 } from './job-arguments.ts';

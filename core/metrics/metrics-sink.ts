@@ -23,10 +23,15 @@ export interface MetricsSink {
 }
 
 /**
- * The dimension sets a datum is published under in CloudWatch: all of its dimensions, and JobName alone
- * (alarms and dashboards select a job's metrics by JobName, and CloudWatch matches dimension sets exactly).
+ * The dimension sets a datum is published under in CloudWatch: all of its dimensions, JobName alone
+ * (alarms and dashboards select a job's metrics by JobName, and CloudWatch matches dimension sets exactly),
+ * and for quality metrics JobName with Table (the landing-stale alarm watches one landing source).
  */
 export function cloudWatchDimensionSets(dimensions: Readonly<Record<string, string>>): Readonly<Record<string, string>>[] {
   const jobName = dimensions.JobName;
-  return jobName !== undefined && Object.keys(dimensions).length > 1 ? [dimensions, { JobName: jobName }] : [dimensions];
+  if (jobName === undefined || Object.keys(dimensions).length === 1) return [dimensions];
+  const sets: Readonly<Record<string, string>>[] = [dimensions, { JobName: jobName }];
+  const table = dimensions.Table;
+  if (table !== undefined && Object.keys(dimensions).length > 2) sets.push({ JobName: jobName, Table: table });
+  return sets;
 }

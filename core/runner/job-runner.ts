@@ -15,9 +15,15 @@ import type { TableRef } from '../state/index.ts';
 import type { ObjectInfo } from '../storage/index.ts';
 import { commitTables, partitionKey, tablePrefix, type TableSpec, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
+import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
+import {
+  QualityGate, QualityGateError, gateFailures, qualityMetrics, qualityResultsSql, stagedDataset, type QualityEvaluation,
+} from '../quality/quality-gate.ts';
+import type { QualityDataset } from '../quality/evaluator/index.ts';
+import type { TableRuleSet } from '../quality/rule-sets.ts';
 import { copyToStaging, countQuery, countRows, outputSql, persistStage, quarantineSql, type OutputStage } from './output-staging.ts';
 import {
-  attachFiles, attachPrevious, attachTableInput, bookmarkOfRun, landingBookmarkOf, quarantineStagingPrefix, tableDeltas,
+  attachFiles, attachPrevious, attachTableInput, bookmarkOfRun, landingBookmarkOf, qualityStagingPrefix, quarantineStagingPrefix, tableDeltas,
 } from './run-inputs.ts';
 import { newRunId } from './run-id.ts';
 
@@ -52,6 +58,12 @@ export interface RunOptions {
    * it here (`runJobs` lets the next job start meanwhile and waits for every publish before it returns).
    */
   readonly onCatalogPublish?: (published: Promise<void>) => void;
+  /**
+   * Quality rule sets by table (see `loadRuleSets`). The rules of each output are applied to what the run
+   * writes: quarantine rules set failing rows aside, fail rules stop the commit, and every evaluation is
+   * committed to quality.results (with the outputs, or alone when a fail rule stopped the run).
+   */
+  readonly quality?: ReadonlyMap<string, TableRuleSet>;
   readonly bookmark?: {
     readonly option: BookmarkOption;
     readonly from?: string;
@@ -80,6 +92,8 @@ export interface JobRunResult {
   readonly nothingNew: boolean;
   /** The bookmark version this run committed, when it committed one. */
   readonly bookmarkVersion?: number;
+  /** The quality rules evaluated on the run's outputs (committed to quality.results). */
+  readonly quality?: readonly QualityEvaluation[];
 }
 
 const DEFAULT_BATCH_BYTES = 128 * 1024 * 1024;
@@ -98,6 +112,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const stages: OutputStage[] = [];
   const releases: (() => Promise<void>)[] = [];
   let committed = false;
+  let qualityStage: OutputStage | undefined;
+  let qualityCommitted = false;
   const signal = options.signal;
   const interrupt = () => engine.interrupt();
   signal?.addEventListener('abort', interrupt, { once: true });
@@ -191,6 +207,25 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       copies: [],
     };
     stages.push(quarantineStage);
+    const gate = options.quality && job.outputs.some((output) => options.quality?.has(output.name))
+      ? new QualityGate(engine, options.quality, {
+          now: startedAt,
+          attachHistory: async () => {
+            if (!basedOn.tables[QUALITY_RESULTS_TABLE.name]) return undefined;
+            const loaded = await attachTableInput(lake, engine, basedOn, 'quality_history', QUALITY_RESULTS_TABLE.name);
+            releases.push(loaded.release);
+            return quoteIdentifier('input_quality_history');
+          },
+          committedTable: async (table) => {
+            if (!basedOn.tables[table]) return undefined;
+            const name = `reference_${table.replace('.', '_')}`;
+            const loaded = await attachTableInput(lake, engine, basedOn, name, table);
+            releases.push(loaded.release);
+            const { rows } = await engine.query(`DESCRIBE ${quoteIdentifier(`input_${name}`)}`);
+            return { relation: quoteIdentifier(`input_${name}`), columns: rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) })) };
+          },
+        })
+      : undefined;
 
     // A perRecord job's one landing source comes in batches; any other job sees all its input at once.
     const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
@@ -248,14 +283,52 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       }
       if (incremental) readsSubset = true;
       const batchFolder = batchCount > 1 ? `batch-${String(batch).padStart(5, '0')}` : '';
+      const setAside: { table: string; sql: string }[] = [];
       for (const stage of stages) {
         checkpoint();
-        const sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
+        let sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
         const planSql = stage === quarantineStage ? plan.quarantine : plan.outputs[stage.spec.name];
+        if (gate && stage !== quarantineStage && sql !== undefined) {
+          // Quarantine rules split the output: what passes is staged, the rest joins the quarantine below.
+          const split = await gate.splitBatch(stage.spec, sql, batch);
+          sql = split.kept;
+          if (split.setAside) setAside.push({ table: stage.spec.name, sql: split.setAside });
+        }
         if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder, planSql)));
+      }
+      for (const { table, sql } of setAside) {
+        const folder = path.posix.join(batchFolder, `quality-${table.replace('.', '_')}`);
+        quarantineStage.copies.push(...(await copyToStaging(engine, quarantineStage, quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder)));
       }
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
+    }
+
+    // Quality: every output's rules over the rows staged for it, before anything is stored or committed.
+    let evaluations: QualityEvaluation[] = [];
+    if (gate) {
+      const copied = (stage: OutputStage) => stage.copies.reduce((sum, row) => sum + Number(row.count ?? 0), 0);
+      const staged = new Map<string, QualityDataset>();
+      for (const stage of stages) if (stage !== quarantineStage) staged.set(stage.spec.name, stagedDataset(stage.spec, stage.copies));
+      for (const stage of stages) {
+        if (stage === quarantineStage || !gate.ruleSetOf(stage.spec.name)) continue;
+        checkpoint();
+        const counters = { recordsRead, recordsWritten: copied(stage), recordsQuarantined: copied(quarantineStage), recordsDuplicated };
+        evaluations.push(...(await gate.evaluate(stage.spec, staged.get(stage.spec.name) as QualityDataset, counters, staged)));
+      }
+      if (evaluations.length > 0) {
+        qualityStage = { spec: QUALITY_RESULTS_TABLE, area: await lake.storage.createStagingArea(qualityStagingPrefix(job.name, runId)), copies: [] };
+        qualityStage.copies.push(...(await copyToStaging(engine, qualityStage, qualityResultsSql(evaluations, { runId, job: job.name, scope: 'run', at: startedAt }), '')));
+      }
+      const failures = gateFailures(evaluations);
+      if (failures.length > 0 && qualityStage) {
+        // The run commits nothing, but what the rules found is kept: history and the operator need it.
+        const partitions = await persistStage(qualityStage);
+        await commitTables(lake.state, { runId, basedOn, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now, bookmarks: {} });
+        qualityCommitted = true;
+        await lake.metrics.emit(qualityMetrics(evaluations, { job: job.name, runId, at: now().getTime() })).catch(() => undefined);
+        throw new QualityGateError(job.name, failures);
+      }
     }
 
     options.faultPoint?.('outputs-staged', job.name);
@@ -292,14 +365,18 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       }
     }
 
+    if (qualityStage) writes.push({ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions: await persistStage(qualityStage) });
+
     if (job.balance) {
       const read = inputRows.get(job.balance.input) ?? 0;
       const written = recordsWritten[job.balance.output] ?? 0;
-      if (read !== written + recordsQuarantined + recordsDuplicated) {
+      // Rows quality rules set aside from other outputs than the balanced one were never part of its input.
+      const otherSetAside = gate ? job.outputs.filter((output) => output.name !== job.balance?.output).reduce((sum, output) => sum + gate.rowsSetAside(output.name), 0) : 0;
+      if (read !== written + recordsQuarantined - otherSetAside + recordsDuplicated) {
         throw new MedallionError(
           'RECONCILIATION_FAILED',
-          `job ${job.name} read ${read} rows from ${job.balance.input} but accounted for ${written + recordsQuarantined + recordsDuplicated} ` +
-            `(${written} written to ${job.balance.output}, ${recordsQuarantined} quarantined, ${recordsDuplicated} duplicates); nothing was committed`,
+          `job ${job.name} read ${read} rows from ${job.balance.input} but accounted for ${written + recordsQuarantined - otherSetAside + recordsDuplicated} ` +
+            `(${written} written to ${job.balance.output}, ${recordsQuarantined - otherSetAside} quarantined, ${recordsDuplicated} duplicates); nothing was committed`,
           { hint: 'a row was lost or doubled by the job SQL: every input row must be written, quarantined or counted as a duplicate' },
         );
       }
@@ -338,6 +415,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     checkpoint();
     const { root } = await commitTables(lake.state, { runId, basedOn, writes, now, bookmarks, ...(options.faultPoint ? { faultPoint: (point: FaultPoint) => options.faultPoint?.(point, job.name) } : {}) });
     committed = true;
+    qualityCommitted = qualityStage !== undefined;
     options.faultPoint?.('after-commit', job.name);
     const completedAt = now();
     const result: JobRunResult = {
@@ -355,6 +433,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       commitSeq: root.seq,
       nothingNew: false,
       ...(bookmarkVersion === undefined ? {} : { bookmarkVersion }),
+      ...(evaluations.length > 0 ? { quality: evaluations } : {}),
     };
     const published = lake.catalog.publish(root, { tables: writes.map((write) => write.spec.name) });
     if (options.onCatalogPublish) {
@@ -363,7 +442,10 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     } else {
       await published;
     }
-    await lake.metrics.emit(runMetrics(result, completedAt.getTime()));
+    await lake.metrics.emit([
+      ...runMetrics(result, completedAt.getTime()),
+      ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at: completedAt.getTime() }) : []),
+    ]);
     return result;
   } catch (error) {
     if (signal?.aborted && !committed) throw signal.reason;
@@ -373,6 +455,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     signal?.removeEventListener('abort', interrupt);
     await Promise.allSettled(releases.map((release) => release()));
     await Promise.allSettled(stages.map((stage) => stage.area.dispose({ discardStored: !committed })));
+    if (qualityStage) await qualityStage.area.dispose({ discardStored: !qualityCommitted }).catch(() => undefined);
     engine.close();
   }
 }

@@ -3,6 +3,7 @@ import type { Lake } from '../lake.ts';
 import { manifestFiles, tablePrefix, type TableManifest } from '../table/index.ts';
 import type { JobRunRecord } from './job-run-record.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
+import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
 
 export interface Recovery {
   /** Runs left in STARTING or RUNNING by a process that died, now marked ERROR. */
@@ -38,14 +39,18 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
 
   const root = await lake.state.readRoot();
   const referenced = new Set<string>();
-  for (const table of [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name]) {
+  for (const table of [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name]) {
     const ref = root.tables[table];
     if (!ref) continue;
     for (const file of manifestFiles(await lake.state.getDocument<TableManifest>(ref.manifest))) referenced.add(file.key);
   }
 
   let removedFiles = 0;
-  const prefixes = [...job.outputs.map((output) => tablePrefix(output.name)), `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`];
+  const prefixes = [
+    ...job.outputs.map((output) => tablePrefix(output.name)),
+    `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`,
+    `${tablePrefix(QUALITY_RESULTS_TABLE.name)}${job.name}/`,
+  ];
   for (const prefix of prefixes) {
     const byRun = new Map<string, string[]>();
     for await (const object of lake.storage.list(prefix)) {

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { JobRunResult } from './job-runner.ts';
@@ -22,14 +23,18 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   const ordered = orderJobs(jobs);
   const writerOf = new Map<string, Job>();
   for (const job of ordered) for (const output of job.outputs) writerOf.set(output.name, job);
+  // A job waits for the writers of the tables it reads, and of the tables its outputs' quality rules
+  // reference (silver.tasks' rules check user_id against silver.users).
   const upstream = new Map(
-    ordered.map((job) => [
-      job,
-      Object.values(job.sources).flatMap((source) => {
-        const writer = source.kind === 'table' ? writerOf.get(source.table) : undefined;
+    ordered.map((job) => {
+      const read = Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : []));
+      const referenced = job.outputs.flatMap((output) => Object.values(options.quality?.get(output.name)?.references ?? {}));
+      const writers = [...read, ...referenced].flatMap((table) => {
+        const writer = writerOf.get(table);
         return writer && writer !== job ? [writer] : [];
-      }),
-    ]),
+      });
+      return [job, [...new Set(writers)]];
+    }),
   );
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const done = new Set<Job>();
@@ -65,6 +70,12 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   }
   const [published] = await Promise.allSettled([Promise.all(publishes)]);
   if (failure !== undefined) throw failure;
+  const stuck = ordered.filter((job) => !started.has(job));
+  if (stuck.length > 0) {
+    throw new ConfigError('JOB_GRAPH_CYCLE', `jobs ${stuck.map((job) => job.name).join(', ')} wait on each other (through the tables they read or their quality rules reference) and cannot run`, {
+      hint: 'a quality rule set may reference only tables written by jobs that do not depend on it',
+    });
+  }
   if (published?.status === 'rejected') throw published.reason;
   return results;
 }

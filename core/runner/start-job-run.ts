@@ -3,7 +3,7 @@ import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
 import type { BookmarkOption, Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
-import { runJob, runMetrics, type FaultPoint, type JobRunResult } from './job-runner.ts';
+import { runJob, runMetrics, type FaultPoint, type JobRunResult, type RunOptions } from './job-runner.ts';
 import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { newRunId } from './run-id.ts';
 import { isTransientError } from './transient-errors.ts';
@@ -37,6 +37,8 @@ export interface JobRunTuning {
   readonly faultPoint?: (point: FaultPoint, job: string) => void;
   /** See RunOptions.onCatalogPublish. */
   readonly onCatalogPublish?: (published: Promise<void>) => void;
+  /** See RunOptions.quality: rule sets by table. */
+  readonly quality?: RunOptions['quality'];
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -127,6 +129,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             now,
             ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
             ...(tuning.onCatalogPublish ? { onCatalogPublish: tuning.onCatalogPublish } : {}),
+            ...(tuning.quality ? { quality: tuning.quality } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
               ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),

@@ -1,4 +1,4 @@
-import { layerOf, type TableSpec } from './table-spec.ts';
+import { LAYERS, layerOf, type TableSpec } from './table-spec.ts';
 
 /**
  * The analysts' table reference as markdown: every table with its meaning, how it is partitioned and
@@ -17,7 +17,7 @@ export function renderTableReference(specs: readonly TableSpec[]): string {
     '',
   ];
   const sorted = [...specs].sort((a, b) => a.name.localeCompare(b.name));
-  for (const layer of ['bronze', 'silver', 'gold', 'quarantine'] as const) {
+  for (const layer of LAYERS) {
     const tables = sorted.filter((spec) => layerOf(spec.name) === layer);
     if (tables.length === 0) continue;
     lines.push(`## ${layer}`, '');

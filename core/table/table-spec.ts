@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const LAYERS = ['bronze', 'silver', 'gold', 'quarantine'] as const;
+export const LAYERS = ['bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 /** `layer.table`, the name analysts query and jobs refer to. */
@@ -32,7 +32,7 @@ const METADATA_IDENTIFIER = /^_[a-z][a-z0-9_]*$/;
 
 export const TableSpecSchema = z
   .object({
-    name: z.string().regex(/^(bronze|silver|gold|quarantine)\.[a-z][a-z0-9_]*$/, 'must be layer.table in snake_case'),
+    name: z.string().regex(/^(bronze|silver|gold|quarantine|quality)\.[a-z][a-z0-9_]*$/, 'must be layer.table in snake_case'),
     description: z.string().min(1),
     columns: z
       .array(

@@ -28,10 +28,11 @@ import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { Job, TableName } from '../../core/index.ts';
-import { QUARANTINE_TABLE, layerOf, shortNameOf, tablePrefix } from '../../core/index.ts';
+import type { Job, TableName, TableRuleSet } from '../../core/index.ts';
+import { QUALITY_JOB, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerOf, shortNameOf, tablePrefix } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { LAKE_KEY_ROOTS, type LakeLayout, type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
+import { type LakeAccess, jobRuleSets, landingPrefixOf, qualityResultsPrefix, referencedTables } from '../quality-rules.ts';
 import { type CatalogLayer, glueDatabaseName } from './lake-catalog.ts';
 
 /**
@@ -50,10 +51,12 @@ export const IMAGE_CONTEXT_EXCLUDES = [
   'dist',
   '*.log',
   // Not used at run time; leaving them out keeps test and infra edits from changing the image.
+  // (quality/, the rule sets, is used at run time and stays in.)
   'test',
   'bench',
   'infra',
   'docs',
+  'runbooks',
   'scripts',
   '.ci',
   'cdk.json',
@@ -76,6 +79,13 @@ export const JOB_CONTAINER_NAME = 'job';
 export function jobRunCommand(job: Job, timeoutMinutes: number): string[] {
   return ['run', job.name, '--JOB_NAME', job.name, '--job-bookmark-option', 'job-bookmark-enable', '--timeout', String(timeoutMinutes)];
 }
+
+/**
+ * The container command of the pipeline's quality step: `medallion quality` over every rule set in the
+ * image (quality/rules/), recording the results; it exits 1 when a rule with action fail did not pass,
+ * which fails the task and so the step.
+ */
+export const QUALITY_STEP_COMMAND: readonly string[] = ['quality'];
 
 /** Log group names, fixed so runbooks can name them and the key policy can be scoped to them. */
 export function logGroupNames(config: InfraConfig): { readonly jobs: string; readonly vpcFlowLogs: string; readonly pipeline: string } {
@@ -103,6 +113,56 @@ export function jobTaskFamily(config: InfraConfig, job: Job): string {
   return `medallion-${config.envName}-${job.name.replace(/[._]/g, '-')}`;
 }
 
+/** The quality step's task definition family: `medallion-<env>-quality`. */
+export const qualityTaskFamily = (config: InfraConfig): string => `medallion-${config.envName}-${QUALITY_JOB}`;
+
+/**
+ * What a job's role may do in the lake: read its sources; write its outputs, its own quarantine partition
+ * and the symlink manifests of those tables; publish their partitions. When its outputs have rule sets
+ * (its quality gate), also read quality.results (the history dynamic rules and anomaly detection compare
+ * against) and the tables those rule sets reference, write its own quality.results prefix, and publish
+ * quality.results.
+ */
+export function jobLakeAccess(job: Job, ruleSets: readonly TableRuleSet[]): LakeAccess {
+  const gated = jobRuleSets(job, ruleSets);
+  const sourcePrefixes = Object.values(job.sources).map((source) => (source.kind === 'landing' ? source.prefix : tablePrefix(source.table)));
+  const qualityReads = gated.length > 0 ? [tablePrefix(QUALITY_RESULTS_TABLE.name), ...referencedTables(gated).map(tablePrefix)] : [];
+  // Every file a run writes stays under its staging prefix (the table's, or the job's folder of the
+  // quarantine and quality.results tables, which several jobs append to); commits only record the keys.
+  const published: TableName[] = [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, ...(gated.length > 0 ? [QUALITY_RESULTS_TABLE.name] : [])];
+  return {
+    reads: [...new Set([...sourcePrefixes, ...qualityReads])],
+    lists: [],
+    writes: [
+      ...job.outputs.map((output) => tablePrefix(output.name)),
+      `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`,
+      ...(gated.length > 0 ? [qualityResultsPrefix(job.name)] : []),
+      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
+      // quarantine and quality.results manifests are per table version, so they cannot be split by job.
+      ...published.map(symlinkPrefix),
+    ],
+    publishes: published,
+    catalogReads: Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
+  };
+}
+
+/**
+ * What the quality step's role may do in the lake: read every table that has a rule set, the tables
+ * those rule sets reference and quality.results (history); list (not read) the landing prefixes whose
+ * freshness it checks; write only its own quality.results prefix (`quality/results/quality/`) and the
+ * table's symlink manifests; publish quality.results.
+ */
+export function qualityStepLakeAccess(ruleSets: readonly TableRuleSet[]): LakeAccess {
+  const tables = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
+  return {
+    reads: [...new Set([...tables, ...referencedTables(ruleSets), QUALITY_RESULTS_TABLE.name].map(tablePrefix))],
+    lists: ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => landingPrefixOf(set.table)),
+    writes: [qualityResultsPrefix(QUALITY_JOB), symlinkPrefix(QUALITY_RESULTS_TABLE.name)],
+    publishes: [QUALITY_RESULTS_TABLE.name],
+    catalogReads: [],
+  };
+}
+
 export interface JobComputeProps {
   readonly config: InfraConfig;
   /** The jobs to give a task definition each (the pipeline passes `PIPELINE_JOBS`). */
@@ -112,15 +172,21 @@ export interface JobComputeProps {
   readonly lakeKey: IKey;
   /** The folder holding the Dockerfile (the repository root). */
   readonly imageDirectory: string;
+  /** The quality rule sets the image carries (`pipelineRuleSets()`): what the gates and the quality step read. */
+  readonly ruleSets: readonly TableRuleSet[];
 }
 
-/** One job's task definition, its container and the role the container runs as. */
-export interface JobTask {
-  readonly job: Job;
+/** One task definition of the pipeline, its container and the role the container runs as. */
+export interface PipelineTask {
   readonly taskDefinition: FargateTaskDefinition;
   readonly container: ContainerDefinition;
   readonly role: Role;
   readonly command: readonly string[];
+}
+
+/** One job's task. */
+export interface JobTask extends PipelineTask {
+  readonly job: Job;
 }
 
 /**
@@ -129,9 +195,11 @@ export interface JobTask {
  * with Container Insights in a VPC without internet access, the DynamoDB table for the lake's state
  * (bookmarks, runs, locks, commits), and an encrypted log group.
  *
- * Each job's role reads only the lake prefixes its sources live in and writes only its own tables'
- * prefixes, its own quarantine partition and the Glue symlink manifests of those tables: a gold job
- * cannot write bronze (or silver, or landing).
+ * Each job's role reads only the lake prefixes its sources live in (plus quality.results and the tables
+ * its rule sets reference) and writes only its own tables' prefixes, its own quarantine and quality.results
+ * folders and the Glue symlink manifests of those tables: a gold job cannot write bronze (or silver, or
+ * landing). The quality step (`medallion quality`, task `medallion-<env>-quality`) runs the same image with
+ * its own role: it reads the checked tables, lists landing, and writes only its quality.results folder.
  *
  * The CLI opens the lake from the environment below (`MEDALLION_LAKE` = s3://... plus one
  * `MEDALLION_LAKE_<FOLDER>` per layer bucket, `MEDALLION_STATE_TABLE`, `MEDALLION_GLUE_DATABASE_PREFIX`,
@@ -152,6 +220,8 @@ export class JobCompute extends Construct {
   readonly image: DockerImageAsset;
   readonly executionRole: Role;
   readonly tasks: ReadonlyMap<string, JobTask>;
+  /** The pipeline's quality step: `medallion quality` in the same image and environment. */
+  readonly qualityTask: PipelineTask;
 
   constructor(scope: Construct, id: string, props: JobComputeProps) {
     super(scope, id);
@@ -281,10 +351,26 @@ export class JobCompute extends Construct {
         'ecr:GetAuthorizationToken has no resource-level permissions (AWS requires "*"); the image pull itself is limited to the one asset repository.',
     });
 
-    const environment = this.taskEnvironment(config, layout);
+    const context = { config, layout, lakeKey, environment: this.taskEnvironment(config, layout) };
     const tasks = new Map<string, JobTask>();
-    for (const job of jobs) tasks.set(job.name, this.jobTask(job, { config, layout, lakeKey, environment }));
+    for (const job of jobs) {
+      const task = this.pipelineTask(new Construct(this, jobConstructId(job)), context, {
+        who: job.name,
+        family: jobTaskFamily(config, job),
+        command: jobRunCommand(job, config.jobTimeoutMinutes),
+        roleDescription: `medallion job ${job.name}: reads its sources' prefixes, writes its own tables, quarantine and quality results`,
+        access: jobLakeAccess(job, props.ruleSets),
+      });
+      tasks.set(job.name, { job, ...task });
+    }
     this.tasks = tasks;
+    this.qualityTask = this.pipelineTask(new Construct(this, 'Quality'), context, {
+      who: 'the quality step',
+      family: qualityTaskFamily(config),
+      command: [...QUALITY_STEP_COMMAND],
+      roleDescription: 'medallion quality step: reads the checked tables, lists landing, writes its own quality results',
+      access: qualityStepLakeAccess(props.ruleSets),
+    });
   }
 
   /**
@@ -308,21 +394,20 @@ export class JobCompute extends Construct {
     };
   }
 
-  private jobTask(
-    job: Job,
+  private pipelineTask(
+    scope: Construct,
     context: { config: InfraConfig; layout: LakeLayout; lakeKey: IKey; environment: Record<string, string> },
-  ): JobTask {
+    task: { who: string; family: string; command: string[]; roleDescription: string; access: LakeAccess },
+  ): PipelineTask {
     const { config } = context;
-    const scope = new Construct(this, jobConstructId(job));
-    const family = jobTaskFamily(config, job);
     const role = new Role(scope, 'TaskRole', {
       assumedBy: new ServicePrincipal('ecs-tasks.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
-      description: `medallion job ${job.name}: reads its sources' prefixes, writes its own tables and quarantine partition`,
+      description: task.roleDescription,
     });
-    this.grantJobAccess(scope, role, job, context);
+    this.grantLakeAccess(scope, role, task.who, task.access, context);
 
     const taskDefinition = new FargateTaskDefinition(scope, 'TaskDefinition', {
-      family,
+      family: task.family,
       cpu: config.jobCpu,
       memoryLimitMiB: config.jobMemoryMiB,
       ephemeralStorageGiB: config.jobEphemeralStorageGiB,
@@ -332,15 +417,14 @@ export class JobCompute extends Construct {
       // DuckDB spills and the runner stages outputs under /tmp; the rest of the filesystem is read-only.
       volumes: [{ name: 'tmp' }],
     });
-    const command = jobRunCommand(job, config.jobTimeoutMinutes);
     const container = taskDefinition.addContainer(JOB_CONTAINER_NAME, {
       containerName: JOB_CONTAINER_NAME,
       image: ContainerImage.fromDockerImageAsset(this.image),
-      command,
+      command: task.command,
       environment: context.environment,
       readonlyRootFilesystem: true,
       essential: true,
-      logging: LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: family }),
+      logging: LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: task.family }),
     });
     container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
     Validations.of(taskDefinition).acknowledge({
@@ -348,29 +432,22 @@ export class JobCompute extends Construct {
       reason:
         'The environment holds only resource names (bucket locations, the state table, the Glue database prefix, the metrics namespace), no secrets; the job needs them before it can reach anything.',
     });
-    return { job, taskDefinition, container, role, command };
+    return { taskDefinition, container, role, command: task.command };
   }
 
   /**
-   * The job's own policy: read the prefixes its sources live in, write its outputs' prefixes and its
-   * quarantine partition, use the state table, and register partitions for its own Glue tables only.
+   * The task's own policy (see LakeAccess): read, list and write exactly the given lake prefixes, use the
+   * state table, and publish partitions of the given Glue tables only.
    */
-  private grantJobAccess(scope: Construct, role: Role, job: Job, context: { config: InfraConfig; layout: LakeLayout; lakeKey: IKey }): void {
+  private grantLakeAccess(scope: Construct, role: Role, who: string, access: LakeAccess, context: { config: InfraConfig; layout: LakeLayout; lakeKey: IKey }): void {
     const { config, layout, lakeKey } = context;
     const stack = Stack.of(this);
-    const readPrefixes = Object.values(job.sources).map((source) => (source.kind === 'landing' ? source.prefix : tablePrefix(source.table)));
-    const writePrefixes = [
-      ...job.outputs.map((output) => tablePrefix(output.name)),
-      `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`,
-      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
-      // quarantine manifests are per table version, so they cannot be split by job.
-      ...[...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name].map(symlinkPrefix),
-    ];
-    const reads = readPrefixes.map((prefix) => locateLakePrefix(layout, prefix));
-    const writes = writePrefixes.map((prefix) => locateLakePrefix(layout, prefix));
+    const reads = access.reads.map((prefix) => locateLakePrefix(layout, prefix));
+    const lists = access.lists.map((prefix) => locateLakePrefix(layout, prefix));
+    const writes = access.writes.map((prefix) => locateLakePrefix(layout, prefix));
 
     const buckets = new Map<IBucket, string[]>();
-    for (const location of [...reads, ...writes]) buckets.set(location.bucket, [...(buckets.get(location.bucket) ?? []), location.prefix]);
+    for (const location of [...reads, ...lists, ...writes]) buckets.set(location.bucket, [...(buckets.get(location.bucket) ?? []), location.prefix]);
     const objectArns = (locations: readonly LakeLocation[]) => locations.map((location) => location.bucket.arnForObjects(`${location.prefix}*`));
     const bucketArns = (locations: readonly LakeLocation[]) => [...new Set(locations.map((location) => location.bucket))].map((bucket) => bucket.bucketArn);
 
@@ -384,7 +461,7 @@ export class JobCompute extends Construct {
             conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
           }),
       ),
-      new PolicyStatement({ sid: 'ReadSources', actions: ['s3:GetObject'], resources: objectArns(reads) }),
+      ...(reads.length > 0 ? [new PolicyStatement({ sid: 'ReadSources', actions: ['s3:GetObject'], resources: objectArns(reads) })] : []),
       new PolicyStatement({
         sid: 'WriteOwnTables',
         actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
@@ -429,7 +506,7 @@ export class JobCompute extends Construct {
         resources: [this.key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
       }),
-      ...this.glueStatements(config, job),
+      ...this.glueStatements(config, access),
     ];
     const policy = new Policy(scope, 'TaskPolicy', { roles: [role], statements });
 
@@ -442,13 +519,13 @@ export class JobCompute extends Construct {
       acknowledged.add(findingId);
       Validations.of(policy).acknowledge({
         id: findingId,
-        reason: `A run names its objects itself (run folders, partitions, part files), so ${job.name} may use any key under this one table or landing prefix, and no other prefix of the bucket.`,
+        reason: `A run names its objects itself (run folders, partitions, part files), so ${who} may use any key under this one table or landing prefix, and no other prefix of the bucket.`,
       });
     }
   }
 
-  /** Read the source tables' catalog entries; publish partitions of the job's own tables (and its quarantine table). */
-  private glueStatements(config: InfraConfig, job: Job): PolicyStatement[] {
+  /** Read the source tables' catalog entries; publish partitions of the task's own tables (its outputs, quarantine, quality results). */
+  private glueStatements(config: InfraConfig, access: LakeAccess): PolicyStatement[] {
     const stack = Stack.of(this);
     const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
     const tableArns = (names: readonly TableName[]) => {
@@ -461,8 +538,8 @@ export class JobCompute extends Construct {
       }
       return [catalogArn, ...databases, ...tables];
     };
-    const sourceTables = Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : []));
-    const ownTables = [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name];
+    const sourceTables = access.catalogReads;
+    const ownTables = access.publishes;
     const statements = [
       new PolicyStatement({
         sid: 'PublishOwnPartitions',

@@ -6,8 +6,8 @@ import type { InfraConfig } from '../config.ts';
 import { glueTableInput, type S3LakeLayout, type TableSpec } from '../../core/index.ts';
 import type { TableInput } from '@aws-sdk/client-glue';
 
-/** The layers analysts see as Glue databases (`gold.daily_task_kpis`). */
-export const CATALOG_LAYERS = ['bronze', 'silver', 'gold', 'quarantine'] as const;
+/** The layers analysts see as Glue databases (`gold.daily_task_kpis`, `quality.results`). */
+export const CATALOG_LAYERS = ['bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
 export type CatalogLayer = (typeof CATALOG_LAYERS)[number];
 
 export interface LakeCatalogProps {

@@ -19,6 +19,8 @@ export type LakeBucketName = (typeof LAKE_BUCKET_NAMES)[number];
 export const LANDING_PREFIX = 'landing/';
 export const LANDING_ERRORS_PREFIX = 'landing-errors/';
 export const BRONZE_PREFIX = 'bronze/';
+/** quarantine.records' prefix inside the quarantine bucket, which also holds quality/ (quality.results). */
+export const QUARANTINE_PREFIX = 'quarantine/';
 
 export interface LakeStorageProps {
   readonly config: InfraConfig;
@@ -26,7 +28,8 @@ export interface LakeStorageProps {
 
 /**
  * Lifecycle tiers per bucket. Lake data never expires (only old versions do); Athena results are
- * scratch and expire. Transitions honour S3's minimums (30 days before Standard-IA).
+ * scratch and expire. Transitions honour S3's minimums (30 days before Standard-IA). Every rule that
+ * tiers part of a bucket names its prefix, so a new folder in that bucket is not tiered by accident.
  */
 function tiersFor(name: LakeBucketName, config: InfraConfig): LifecycleRule[] {
   switch (name) {
@@ -60,9 +63,15 @@ function tiersFor(name: LakeBucketName, config: InfraConfig): LifecycleRule[] {
         },
       ];
     case 'quarantine':
+      // The operations bucket: quarantine/ (records set aside, read when someone investigates them) tiers
+      // down; quality/ (quality.results, the history of every rule evaluation) stays in Standard and never
+      // expires: every job run and the quality step read the whole history (dynamic rules, anomaly
+      // detection), its objects are small (S3 bills IA and Glacier IR objects as at least 128 KB, and
+      // charges for each read), and losing it resets every rule that compares against the past.
       return [
         {
           id: 'quarantine-tiers',
+          prefix: QUARANTINE_PREFIX,
           transitions: [
             { storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) },
             { storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(180) },

@@ -18,26 +18,35 @@ import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { Job } from '../../core/index.ts';
+import {
+  ALARMS,
+  type AlarmComparison,
+  type AlarmDefinition,
+  type AlarmScope,
+  JOB_DURATION_ALARM_RATIO,
+  type Job,
+  QUALITY_JOB,
+  type TableRuleSet,
+} from '../../core/index.ts';
 import { ConfigError, type InfraConfig } from '../config.ts';
-import { type PipelineAlarmId, runbookUrl } from '../runbooks.ts';
+import { runbookUrl } from '../runbooks.ts';
 import type { SourceName } from './source-tables.ts';
 
 /**
- * Metric names the job runner emits (core/runner `runMetrics`), Glue's where Glue has one. The alarms
- * and widgets select them by the `JobName` dimension alone: CloudWatch only matches an exact dimension
- * set, so the EMF metrics sink (issue 8) must publish a `[JobName]` dimension set next to the full
- * `[JobName, JobRunId, Type]` one, or these alarms never see a data point.
+ * Metric names the job runner emits (core/runner `runMetrics`, core/quality `qualityMetrics`), Glue's
+ * where Glue has one. The alarms and widgets select them by `JobName` (and `Table`) alone: CloudWatch only
+ * matches an exact dimension set, so the EMF metrics sink publishes `[JobName]` and `[JobName, Table]`
+ * dimension sets next to the full one (core/metrics `cloudWatchDimensionSets`).
  */
 export const JOB_METRICS = {
   elapsedMs: 'glue.driver.aggregate.elapsedTime',
   recordsRead: 'glue.driver.aggregate.recordsRead',
   recordsWritten: 'medallion.job.recordsWritten',
   recordsQuarantined: 'medallion.job.recordsQuarantined',
+  qualityScore: 'glue.data.quality.score',
+  qualityRulesFailed: 'glue.data.quality.rules.failed',
+  qualityRowsQuarantined: 'medallion.quality.rowsQuarantined',
 } as const;
-
-/** A job's duration alarm fires when a run takes longer than this share of its baseline. */
-export const JOB_DURATION_ALARM_RATIO = 1.2;
 
 /** One source table's monitored parts. */
 export interface MonitoredSource {
@@ -49,6 +58,8 @@ export interface MonitoredSource {
 export interface PipelineMonitoringProps {
   readonly config: InfraConfig;
   readonly jobs: readonly Job[];
+  /** The quality rule sets: each `landing.<source>` rule set gets its `landing-stale` alarm. */
+  readonly ruleSets: readonly TableRuleSet[];
   readonly alertTopic: ITopic;
   readonly sources: Readonly<Record<SourceName, MonitoredSource>>;
   readonly stateTable: ITable;
@@ -56,41 +67,105 @@ export interface PipelineMonitoringProps {
   readonly schedule: IRule;
 }
 
-/** One CloudWatch alarm, with the runbook kind it belongs to and what it watches. */
+/** One CloudWatch alarm, with the registry entry it was built from and what it watches. */
 export interface PipelineAlarm {
-  readonly alarmId: PipelineAlarmId;
+  readonly alarmId: string;
   /** What the alarm watches within its kind: a source, a table, a job; '' when there is one. */
   readonly subject: string;
+  readonly definition: AlarmDefinition;
   readonly alarm: Alarm;
 }
 
-interface AlarmSpec {
-  readonly alarmId: PipelineAlarmId;
-  readonly subject: string;
-  readonly metric: IMetric;
-  readonly threshold: number;
-  readonly comparisonOperator?: ComparisonOperator;
-  readonly evaluationPeriods?: number;
-  readonly datapointsToAlarm?: number;
-  /** One sentence: what is wrong when the alarm fires. */
-  readonly meaning: string;
+/** One thing a registry entry is measured on: its name in the alarm name, and its dimension values. */
+interface AlarmSubject {
+  /** `tasks`, `state`, `silver.tasks`; '' for the pipeline. */
+  readonly name: string;
+  /** Values of the dimensions the registry names without a value (`DeliveryStreamName`, `JobName`, ...). */
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** The landing source, for `<source>` in the registry's meaning. */
+  readonly source?: string;
+  /** The job, for a job's baseline. */
+  readonly job?: Job;
 }
 
-const FIVE_MINUTES = Duration.minutes(5);
+const COMPARISONS: Readonly<Record<AlarmComparison, { readonly operator: ComparisonOperator; readonly words: string }>> = {
+  GreaterThanThreshold: { operator: ComparisonOperator.GREATER_THAN_THRESHOLD, words: 'above' },
+  GreaterThanOrEqualToThreshold: { operator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, words: 'at or above' },
+  LessThanThreshold: { operator: ComparisonOperator.LESS_THAN_THRESHOLD, words: 'below' },
+  LessThanOrEqualToThreshold: { operator: ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD, words: 'at or below' },
+};
+
+const MISSING_DATA: Readonly<Record<AlarmDefinition['treatMissingData'], TreatMissingData>> = {
+  notBreaching: TreatMissingData.NOT_BREACHING,
+};
 
 /**
- * The pipeline's alarms and dashboard. Every alarm publishes to the alert topic and its description
- * ends with its runbook's link (`<runbookBaseUrl>/docs/runbooks/<alarm-id>.md`):
- * - Firehose: `DeliveryToS3.DataFreshness` above the configured age, and throttled reads of its Kinesis source;
- * - Kinesis: `GetRecords.IteratorAgeMilliseconds` above the configured age;
- * - DynamoDB: read or write throttle events on the source tables and the state table;
- * - Step Functions: failed and timed-out executions, and failed starts by the nightly rule;
- * - each job: a run longer than 120% of its baseline (`jobBaselineMinutes`, else `defaultJobBaselineMinutes`).
- *
- * The quality issue's alarm registry does not exist yet; its alarms join `alarms` when it lands.
+ * The config settings a registry threshold can name, each as the number the alarm compares its metric
+ * with (in the metric's unit) and as words for the description.
+ */
+const THRESHOLD_SETTINGS: Readonly<Record<string, (config: InfraConfig, subject: AlarmSubject) => { readonly value: number; readonly text: string }>> = {
+  // DeliveryToS3.DataFreshness is in seconds.
+  firehoseFreshnessAlarmSeconds: (config) => ({ value: config.firehoseFreshnessAlarmSeconds, text: `${config.firehoseFreshnessAlarmSeconds} s` }),
+  // GetRecords.IteratorAgeMilliseconds is in milliseconds.
+  kinesisIteratorAgeAlarmMinutes: (config) => ({ value: config.kinesisIteratorAgeAlarmMinutes * 60_000, text: `${config.kinesisIteratorAgeAlarmMinutes} min` }),
+  // glue.driver.aggregate.elapsedTime is in milliseconds.
+  jobBaseline: (config, subject) => {
+    const baselineMinutes = (subject.job && config.jobBaselineMinutes[subject.job.name]) ?? config.defaultJobBaselineMinutes;
+    const value = Math.round(baselineMinutes * 60_000 * JOB_DURATION_ALARM_RATIO);
+    return { value, text: `${Math.round(JOB_DURATION_ALARM_RATIO * 100)}% of the ${baselineMinutes} min baseline (${value} ms)` };
+  },
+};
+
+/** The config settings an alarm threshold may name (`threshold.setting` in core/alarms.ts). */
+export const ALARM_THRESHOLD_SETTINGS: readonly string[] = Object.keys(THRESHOLD_SETTINGS);
+
+/** `medallion.job.recordsRead` -> `recordsRead`, `ReadThrottleEvents` -> `readThrottleEvents`: a metric's id in a math expression. */
+const expressionId = (metricName: string): string => {
+  const last = metricName.slice(metricName.lastIndexOf('.') + 1);
+  return `${last[0]!.toLowerCase()}${last.slice(1)}`;
+};
+
+/**
+ * The metric a registry entry watches for one subject: one metric, a sum of metrics (`a + b`, each missing
+ * point counted as 0), or a percentage (`100 * a / b`, 0 when nothing was read).
+ */
+function registryMetric(definition: AlarmDefinition, namespace: string, dimensionsMap: Record<string, string>, label: string): IMetric {
+  const period = Duration.minutes(definition.periodMinutes);
+  const metric = (metricName: string) => new Metric({ namespace, metricName, dimensionsMap, statistic: definition.statistic, period });
+  const terms = definition.metric.split(' + ');
+  if (terms.length > 1 && terms.every((term) => /^[\w.]+$/.test(term))) {
+    return new MathExpression({
+      expression: terms.map((term) => `FILL(${expressionId(term)}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(terms.map((term) => [expressionId(term), metric(term)])),
+      label,
+      period,
+    });
+  }
+  const percentage = /^100 \* ([\w.]+) \/ ([\w.]+)$/.exec(definition.metric);
+  if (percentage) {
+    const [, part, whole] = percentage as unknown as [string, string, string];
+    const [partId, wholeId] = [expressionId(part), expressionId(whole)];
+    return new MathExpression({
+      expression: `IF(${wholeId} > 0, 100 * FILL(${partId}, 0) / ${wholeId}, 0)`,
+      usingMetrics: { [partId]: metric(part), [wholeId]: metric(whole) },
+      label,
+      period,
+    });
+  }
+  if (/^[\w.]+$/.test(definition.metric)) return metric(definition.metric);
+  throw new Error(`alarm ${definition.id}: cannot build CloudWatch metric ${JSON.stringify(definition.metric)} (a metric name, a + b, or 100 * a / b)`);
+}
+
+/**
+ * The pipeline's alarms and dashboard. Every entry of the alarm registry (core/alarms.ts) becomes one
+ * alarm per subject its `per` names (source, source and state table, pipeline, job, landing source),
+ * named `medallion-<env>-<id>[-<subject>]`, with the registry's metric, statistic, comparison, period,
+ * evaluation periods, datapoints and missing-data treatment, and its threshold (or the config setting the
+ * registry names). Every alarm publishes to the alert topic; its description starts with the severity and
+ * ends with its runbook's link (`<runbookBaseUrl>/runbooks/<alarm-id>.md`).
  *
  * @example
- * new PipelineMonitoring(stack, 'Monitoring', { config, jobs, alertTopic, sources, stateTable, stateMachine, schedule });
+ * new PipelineMonitoring(stack, 'Monitoring', { config, jobs, ruleSets, alertTopic, sources, stateTable, stateMachine, schedule });
  */
 export class PipelineMonitoring extends Construct {
   readonly alarms: readonly PipelineAlarm[];
@@ -107,144 +182,85 @@ export class PipelineMonitoring extends Construct {
       );
     }
 
-    const alarms: PipelineAlarm[] = [];
-    const addAlarm = (spec: AlarmSpec): void => {
-      const name = `medallion-${config.envName}-${spec.alarmId}${spec.subject ? `-${spec.subject}` : ''}`;
-      const alarm = new Alarm(this, `${spec.alarmId}${spec.subject ? `-${spec.subject}` : ''}`, {
-        alarmName: name,
-        alarmDescription: `${spec.meaning} Runbook: ${runbookUrl(config, spec.alarmId)}`,
-        metric: spec.metric,
-        threshold: spec.threshold,
-        comparisonOperator: spec.comparisonOperator ?? ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: spec.evaluationPeriods ?? 1,
-        datapointsToAlarm: spec.datapointsToAlarm ?? spec.evaluationPeriods ?? 1,
-        // No data means nothing happened (no delivery, no run): not a failure in itself.
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(new SnsAction(props.alertTopic));
-      alarms.push({ alarmId: spec.alarmId, subject: spec.subject, alarm });
+    const sourceEntries = Object.entries(sources) as [SourceName, MonitoredSource][];
+    const sourceSubjects: AlarmSubject[] = sourceEntries.map(([source, monitored]) => ({
+      name: source,
+      source,
+      dimensions: { DeliveryStreamName: monitored.deliveryStreamName, StreamName: monitored.stream.streamName, TableName: monitored.table.tableName },
+    }));
+    const landingSources = props.ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => set.table.slice('landing.'.length));
+    const subjects: Readonly<Record<AlarmScope, readonly AlarmSubject[]>> = {
+      pipeline: [{ name: '', dimensions: { StateMachineArn: props.stateMachine.stateMachineArn, RuleName: props.schedule.ruleName } }],
+      source: sourceSubjects,
+      'source-and-state': [...sourceSubjects, { name: 'state', dimensions: { TableName: props.stateTable.tableName } }],
+      job: jobs.map((job) => ({ name: job.name, job, dimensions: { JobName: job.name } })),
+      landing: landingSources.map((source) => ({ name: source, source, dimensions: { Table: `landing.${source}` } })),
     };
 
-    const firehose = (metricName: string, deliveryStreamName: string, statistic: string) =>
-      new Metric({ namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: deliveryStreamName }, statistic, period: FIVE_MINUTES });
-    const throttles = (table: ITable, label: string) =>
-      new MathExpression({
-        expression: 'FILL(reads, 0) + FILL(writes, 0)',
-        usingMetrics: {
-          reads: table.metric('ReadThrottleEvents', { statistic: 'Sum', period: FIVE_MINUTES }),
-          writes: table.metric('WriteThrottleEvents', { statistic: 'Sum', period: FIVE_MINUTES }),
-        },
-        label: `${label} throttle events`,
-        period: FIVE_MINUTES,
-      });
-
-    for (const [source, monitored] of Object.entries(sources) as [SourceName, MonitoredSource][]) {
-      addAlarm({
-        alarmId: 'firehose-data-freshness',
-        subject: source,
-        metric: firehose('DeliveryToS3.DataFreshness', monitored.deliveryStreamName, 'Maximum'),
-        threshold: config.firehoseFreshnessAlarmSeconds,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        meaning: `The oldest ${source} change waiting in its Firehose delivery stream is older than ${config.firehoseFreshnessAlarmSeconds} s: landing/${source}/ is falling behind.`,
-      });
-      addAlarm({
-        alarmId: 'firehose-throttling',
-        subject: source,
-        metric: new MathExpression({
-          expression: 'FILL(records, 0) + FILL(iterators, 0) + FILL(describes, 0)',
-          usingMetrics: {
-            records: firehose('ThrottledGetRecords', monitored.deliveryStreamName, 'Sum'),
-            iterators: firehose('ThrottledGetShardIterator', monitored.deliveryStreamName, 'Sum'),
-            describes: firehose('ThrottledDescribeStream', monitored.deliveryStreamName, 'Sum'),
-          },
-          label: `${source} Firehose throttled reads`,
-          period: FIVE_MINUTES,
-        }),
-        threshold: 0,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        meaning: `The ${source} Firehose delivery stream is being throttled reading its Kinesis source: landing/${source}/ may fall behind.`,
-      });
-      addAlarm({
-        alarmId: 'kinesis-iterator-age',
-        subject: source,
-        metric: monitored.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: FIVE_MINUTES }),
-        threshold: config.kinesisIteratorAgeAlarmMinutes * 60_000,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        meaning: `The oldest unread record in the ${source} change stream is older than ${config.kinesisIteratorAgeAlarmMinutes} min: changes can expire unread after the stream's retention.`,
-      });
-      addAlarm({
-        alarmId: 'dynamodb-throttling',
-        subject: source,
-        metric: throttles(monitored.table, source),
-        threshold: 0,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        meaning: `The ${source} source table is throttling reads or writes.`,
-      });
-    }
-    addAlarm({
-      alarmId: 'dynamodb-throttling',
-      subject: 'state',
-      metric: throttles(props.stateTable, 'state'),
-      threshold: 0,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      meaning: 'The lake state table (bookmarks, runs, locks, commits) is throttling reads or writes: job runs slow down or fail.',
-    });
-
-    addAlarm({
-      alarmId: 'pipeline-executions-failed',
-      subject: '',
-      metric: props.stateMachine.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES }),
-      threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      meaning: 'A pipeline execution failed: a job failed after its retries and later stages did not run.',
-    });
-    addAlarm({
-      alarmId: 'pipeline-executions-timed-out',
-      subject: '',
-      metric: props.stateMachine.metricTimedOut({ statistic: 'Sum', period: FIVE_MINUTES }),
-      threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      meaning: `A pipeline execution ran longer than ${config.pipelineTimeoutMinutes} min and was stopped.`,
-    });
-    addAlarm({
-      alarmId: 'pipeline-schedule-failed',
-      subject: '',
-      metric: new Metric({
-        namespace: 'AWS/Events',
-        metricName: 'FailedInvocations',
-        dimensionsMap: { RuleName: props.schedule.ruleName },
-        statistic: 'Sum',
-        period: FIVE_MINUTES,
-      }),
-      threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      meaning: 'The nightly rule could not start the pipeline: no execution ran tonight.',
-    });
-
-    const jobMetric = (job: Job, metricName: string, statistic: string, period: Duration) =>
-      new Metric({ namespace: config.metricsNamespace, metricName, dimensionsMap: { JobName: job.name }, statistic, period });
-    for (const job of jobs) {
-      const baselineMinutes = config.jobBaselineMinutes[job.name] ?? config.defaultJobBaselineMinutes;
-      addAlarm({
-        alarmId: 'job-duration',
-        subject: job.name,
-        metric: jobMetric(job, JOB_METRICS.elapsedMs, 'Maximum', FIVE_MINUTES),
-        threshold: Math.round(baselineMinutes * 60_000 * JOB_DURATION_ALARM_RATIO),
-        meaning: `A ${job.name} run took longer than ${Math.round(JOB_DURATION_ALARM_RATIO * 100)}% of its ${baselineMinutes} min baseline.`,
-      });
+    const alarms: PipelineAlarm[] = [];
+    for (const definition of ALARMS) {
+      for (const subject of subjects[definition.per]) alarms.push(this.registryAlarm(definition, subject, props));
     }
     this.alarms = alarms;
+    this.dashboard = this.buildDashboard(props, sourceEntries, alarms);
+  }
 
+  private registryAlarm(definition: AlarmDefinition, subject: AlarmSubject, props: PipelineMonitoringProps): PipelineAlarm {
+    const { config } = props;
+    const suffix = `${definition.id}${subject.name ? `-${subject.name}` : ''}`;
+    const dimensionsMap: Record<string, string> = {};
+    for (const dimension of definition.dimensions) {
+      const [name, fixed] = dimension.split('=') as [string, string | undefined];
+      const value = fixed ?? subject.dimensions[name];
+      if (value === undefined) throw new Error(`alarm ${definition.id}: its ${definition.per} subject ${subject.name || '(pipeline)'} has no ${name} dimension`);
+      dimensionsMap[name] = value;
+    }
+    const namespace = definition.namespace === 'medallion' ? config.metricsNamespace : definition.namespace;
+
+    let threshold: { readonly value: number; readonly text: string };
+    if (typeof definition.threshold === 'number') {
+      const unit = definition.metric.startsWith('100 * ') ? '%' : '';
+      threshold = { value: definition.threshold, text: `${definition.threshold}${unit}` };
+    } else {
+      const setting = THRESHOLD_SETTINGS[definition.threshold.setting];
+      if (!setting) throw new Error(`alarm ${definition.id}: no config setting ${definition.threshold.setting} (settings: ${ALARM_THRESHOLD_SETTINGS.join(', ')})`);
+      threshold = setting(config, subject);
+    }
+
+    const comparison = COMPARISONS[definition.comparison];
+    const meaning = subject.source ? definition.meaning.replaceAll('<source>', subject.source) : definition.meaning;
+    const about = subject.name ? ` (${subject.name})` : '';
+    const when =
+      `Fires ${comparison.words} ${threshold.text}: ${definition.statistic} of ${definition.metric} over ${definition.periodMinutes} min, ` +
+      `${definition.datapointsToAlarm} of ${definition.evaluationPeriods} period${definition.evaluationPeriods === 1 ? '' : 's'}.`;
+    const alarm = new Alarm(this, suffix, {
+      alarmName: `medallion-${config.envName}-${suffix}`,
+      alarmDescription: `${definition.severity.toUpperCase()}: ${definition.title}${about}. ${meaning} ${when} Runbook: ${runbookUrl(config, definition.id)}`,
+      metric: registryMetric(definition, namespace, dimensionsMap, `${definition.title}${about}`),
+      threshold: threshold.value,
+      comparisonOperator: comparison.operator,
+      evaluationPeriods: definition.evaluationPeriods,
+      datapointsToAlarm: definition.datapointsToAlarm,
+      treatMissingData: MISSING_DATA[definition.treatMissingData],
+    });
+    alarm.addAlarmAction(new SnsAction(props.alertTopic));
+    return { alarmId: definition.id, subject: subject.name, definition, alarm };
+  }
+
+  private buildDashboard(props: PipelineMonitoringProps, sourceEntries: readonly [SourceName, MonitoredSource][], alarms: readonly PipelineAlarm[]): Dashboard {
+    const { config, jobs } = props;
+    const fiveMinutes = Duration.minutes(5);
     const hourly = Duration.hours(1);
-    const perJob = (title: string, metricName: string, statistic: string) =>
-      new GraphWidget({ title, width: 8, left: jobs.map((job) => jobMetric(job, metricName, statistic, hourly).with({ label: job.name })) });
-    const sourceEntries = Object.entries(sources) as [SourceName, MonitoredSource][];
-    this.dashboard = new Dashboard(this, 'Dashboard', {
+    const jobMetric = (jobName: string, metricName: string, statistic: string) =>
+      new Metric({ namespace: config.metricsNamespace, metricName, dimensionsMap: { JobName: jobName }, statistic, period: hourly, label: jobName });
+    const perJob = (title: string, metricName: string, statistic: string, jobNames: readonly string[] = jobs.map((job) => job.name)) =>
+      new GraphWidget({ title, width: 8, left: jobNames.map((jobName) => jobMetric(jobName, metricName, statistic)) });
+    const firehose = (metricName: string, deliveryStreamName: string) =>
+      new Metric({ namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: deliveryStreamName }, statistic: 'Maximum', period: fiveMinutes });
+    // The quality step's evaluations carry JobName=quality, next to each job's gate.
+    const checkedBy = [...jobs.map((job) => job.name), QUALITY_JOB];
+
+    return new Dashboard(this, 'Dashboard', {
       dashboardName: `medallion-${config.envName}`,
       defaultInterval: Duration.days(14),
       widgets: [
@@ -252,14 +268,14 @@ export class PipelineMonitoring extends Construct {
           new TextWidget({
             width: 24,
             height: 2,
-            markdown: `# medallion ${config.envName}\nEvery alarm names its runbook: ${config.runbookBaseUrl}/docs/runbooks/`,
+            markdown: `# medallion ${config.envName}\nEvery alarm names its runbook: ${config.runbookBaseUrl}/runbooks/`,
           }),
         ],
         [
           new GraphWidget({
             title: 'Job duration (ms, longest run per hour)',
             width: 24,
-            left: jobs.map((job) => jobMetric(job, JOB_METRICS.elapsedMs, 'Maximum', hourly).with({ label: job.name })),
+            left: jobs.map((job) => jobMetric(job.name, JOB_METRICS.elapsedMs, 'Maximum')),
           }),
         ],
         [
@@ -269,17 +285,25 @@ export class PipelineMonitoring extends Construct {
         ],
         [
           new GraphWidget({
+            title: 'Quality pass rate per job (share of rules passed, lowest per hour)',
+            width: 8,
+            left: checkedBy.map((jobName) => jobMetric(jobName, JOB_METRICS.qualityScore, 'Minimum')),
+            leftYAxis: { min: 0, max: 1 },
+          }),
+          perJob('Quality rules failed per job', JOB_METRICS.qualityRulesFailed, 'Sum', checkedBy),
+          perJob('Rows quarantined by quality rules per job', JOB_METRICS.qualityRowsQuarantined, 'Sum'),
+        ],
+        [
+          new GraphWidget({
             title: 'Firehose data freshness (s)',
             width: 12,
-            left: sourceEntries.map(([source, monitored]) =>
-              firehose('DeliveryToS3.DataFreshness', monitored.deliveryStreamName, 'Maximum').with({ label: source }),
-            ),
+            left: sourceEntries.map(([source, monitored]) => firehose('DeliveryToS3.DataFreshness', monitored.deliveryStreamName).with({ label: source })),
           }),
           new GraphWidget({
             title: 'Change stream iterator age (ms)',
             width: 12,
             left: sourceEntries.map(([source, monitored]) =>
-              monitored.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: FIVE_MINUTES, label: source }),
+              monitored.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: fiveMinutes, label: source }),
             ),
           }),
         ],

@@ -24,31 +24,43 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { type Job, orderJobs } from '../../core/index.ts';
+import { type Job, QUALITY_JOB, type TableRuleSet, orderJobs } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { runbookUrl } from '../runbooks.ts';
-import { type JobCompute, logGroupNames } from './job-compute.ts';
+import { type JobCompute, type PipelineTask, logGroupNames } from './job-compute.ts';
 
 /**
  * The jobs in stages: a stage holds every job whose inputs are all written by earlier stages, so a
  * stage's jobs can run in parallel. Bronze jobs read only landing and form the first stage; a job
- * that reads a table of another job runs one stage after that job's stage. Refuses a cycle.
+ * that reads a table of another job runs one stage after that job's stage, and so does a job whose
+ * outputs' quality rules reference another job's table (silver.tasks' rules check user_id against
+ * silver.users, so it runs after silver.users, not beside it). Refuses a cycle.
  *
  * @example
  * pipelineStages(PIPELINE_JOBS).map((stage) => stage.map((job) => job.name));
  * // [['bronze.tasks_cdc', 'bronze.users_cdc'], ['silver.tasks', 'silver.users'], ['gold.daily_task_kpis']]
  */
-export function pipelineStages(jobs: readonly Job[]): Job[][] {
+export function pipelineStages(jobs: readonly Job[], ruleSets: readonly TableRuleSet[] = []): Job[][] {
   const writerOf = new Map<string, Job>();
   for (const job of jobs) for (const output of job.outputs) writerOf.set(output.name, job);
+  const referencesOf = (job: Job) => ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table)).flatMap((set) => Object.values(set.references));
   const stageOf = new Map<Job, number>();
-  for (const job of orderJobs(jobs)) {
-    let stage = 0;
-    for (const source of Object.values(job.sources)) {
-      const writer = source.kind === 'table' ? writerOf.get(source.table) : undefined;
-      if (writer && writer !== job) stage = Math.max(stage, stageOf.get(writer)! + 1);
+  const pending = orderJobs(jobs);
+  // Jobs in read order; one whose references are not placed yet waits for a later pass.
+  for (let passes = 0; pending.length > 0; passes += 1) {
+    if (passes > jobs.length) throw new Error(`jobs ${pending.map((job) => job.name).join(', ')} wait on each other through their quality rules' references`);
+    for (const job of [...pending]) {
+      const upstream = [
+        ...Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
+        ...referencesOf(job),
+      ].flatMap((table) => {
+        const writer = writerOf.get(table);
+        return writer && writer !== job ? [writer] : [];
+      });
+      if (upstream.some((writer) => !stageOf.has(writer))) continue;
+      stageOf.set(job, Math.max(0, ...upstream.map((writer) => stageOf.get(writer)! + 1)));
+      pending.splice(pending.indexOf(job), 1);
     }
-    stageOf.set(job, stage);
   }
   const stages: Job[][] = [];
   for (const job of jobs) (stages[stageOf.get(job)!] ??= []).push(job);
@@ -62,6 +74,106 @@ export const stageName = (stage: readonly Job[], index: number): string =>
 /** The state that runs one job. */
 export const jobStateName = (job: Job): string => `Run ${job.name}`;
 
+/** The state that runs the quality step (`medallion quality`). */
+export const QUALITY_STATE_NAME = 'Run quality checks';
+
+/** One Fargate step of the pipeline: what it runs, and what its failure tells the operator. */
+export interface PipelineTaskStep {
+  readonly config: InfraConfig;
+  readonly compute: JobCompute;
+  readonly alertTopic: ITopic;
+  readonly task: PipelineTask;
+  readonly stateName: string;
+  /** What failed, in the alert subject and the Fail state's name: a job name, or `quality checks`. */
+  readonly subject: string;
+  /** Fields of the alert message that say what to look at (`{ job, runs }`, ...). */
+  readonly details: Readonly<Record<string, string>>;
+  /** The Fail state's error code (`JobFailed`, `QualityCheckFailed`). */
+  readonly error: string;
+  /** The registry alarm whose runbook the alert and the Fail state link. */
+  readonly runbook: string;
+}
+
+/**
+ * A task the state machine runs and waits for (RUN_JOB) on Fargate. A failed task is retried with
+ * exponential backoff and jitter; when retries run out the failure is published to the alert topic and
+ * the execution fails (so `pipeline-executions-failed` fires).
+ */
+export function pipelineTaskStep(scope: Construct, step: PipelineTaskStep): EcsRunTask {
+  const { config, compute, task } = step;
+  const stateMachineName = pipelineStateMachineName(config);
+  const run = new EcsRunTask(scope, step.stateName, {
+    stateName: step.stateName,
+    integrationPattern: IntegrationPattern.RUN_JOB,
+    cluster: compute.cluster,
+    taskDefinition: task.taskDefinition,
+    launchTarget: new EcsFargateLaunchTarget({ platformVersion: FargatePlatformVersion.LATEST }),
+    containerOverrides: [{ containerDefinition: task.container, command: [...task.command] }],
+    subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+    securityGroups: [compute.securityGroup],
+    assignPublicIp: false,
+    propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
+    // The runner's own --timeout ends a job run first; this covers image pull and a hung container.
+    taskTimeout: Timeout.duration(Duration.minutes(config.jobTimeoutMinutes + 15)),
+    resultPath: JsonPath.DISCARD,
+  });
+  if (config.jobRetryAttempts > 0) {
+    // A rerun is safe: a run that died before its commit left nothing visible (see DESIGN.md, "commit").
+    run.addRetry({
+      errors: ['States.TaskFailed', 'ECS.AmazonECSException'],
+      interval: Duration.minutes(2),
+      backoffRate: 2,
+      maxAttempts: config.jobRetryAttempts,
+      maxDelay: Duration.minutes(30),
+      jitterStrategy: JitterType.FULL,
+    });
+  }
+  const notify = new SnsPublish(scope, `Notify ${step.subject} failed`, {
+    topic: step.alertTopic,
+    subject: `medallion ${config.envName}: ${step.subject} failed`.slice(0, 100),
+    message: TaskInput.fromObject({
+      pipeline: stateMachineName,
+      ...step.details,
+      execution: JsonPath.executionId,
+      error: JsonPath.stringAt('$.failure.Error'),
+      cause: JsonPath.stringAt('$.failure.Cause'),
+      runbook: runbookUrl(config, step.runbook),
+    }),
+    resultPath: JsonPath.DISCARD,
+  });
+  const fail = new Fail(scope, `${step.subject} failed`, {
+    error: step.error,
+    cause: `${step.subject} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, step.runbook)}`,
+  });
+  run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
+  return run;
+}
+
+/**
+ * The pipeline's quality step, for PipelineOrchestration's `qualityStep`: `medallion quality` as a
+ * Fargate task (JobCompute's quality task). A rule with action fail that did not pass exits 1, so the
+ * task fails, is retried like a job, and then fails the execution with its alert linking
+ * `runbooks/quality-check-failed.md`.
+ *
+ * @example
+ * new PipelineOrchestration(stack, 'Pipeline', { ..., qualityStep: qualityCheckStep({ config, compute, alertTopic }) });
+ */
+export function qualityCheckStep(options: { config: InfraConfig; compute: JobCompute; alertTopic: ITopic }): (scope: Construct) => IChainable {
+  return (scope) =>
+    pipelineTaskStep(scope, {
+      ...options,
+      task: options.compute.qualityTask,
+      stateName: QUALITY_STATE_NAME,
+      subject: 'quality checks',
+      details: { step: QUALITY_JOB, results: 'medallion quality history --failed' },
+      error: 'QualityCheckFailed',
+      runbook: 'quality-check-failed',
+    });
+}
+
+/** `medallion-<env>-pipeline`. */
+export const pipelineStateMachineName = (config: InfraConfig): string => `medallion-${config.envName}-pipeline`;
+
 export interface PipelineOrchestrationProps {
   readonly config: InfraConfig;
   readonly jobs: readonly Job[];
@@ -69,18 +181,19 @@ export interface PipelineOrchestrationProps {
   /** Where a failed job is reported. */
   readonly alertTopic: ITopic;
   readonly alertKey: IKey;
+  /** Quality rule sets: a job runs after the writers of the tables its outputs' rules reference. */
+  readonly ruleSets?: readonly TableRuleSet[];
   /**
-   * Extension point for the quality run (a later issue adds `medallion quality`): when given, the states
-   * it builds (in the scope it is handed) run after the last stage of jobs. There is no quality step
-   * until that command exists.
+   * The states that run after the last stage of jobs, built in the scope they are handed: the stack passes
+   * `qualityCheckStep(...)` (`medallion quality`); without one the pipeline ends after its last stage.
    */
   readonly qualityStep?: (scope: Construct) => IChainable;
 }
 
 /**
  * The nightly pipeline: a Step Functions state machine that runs the jobs stage by stage (bronze jobs
- * in parallel, then silver, then gold), each as an ECS Fargate task it waits for (RUN_JOB). A failed
- * task is retried with exponential backoff and jitter; when retries run out the failure is published
+ * in parallel, then silver, then gold), each as an ECS Fargate task it waits for (RUN_JOB), then the
+ * quality step when one is given. A failed task is retried with exponential backoff and jitter; when retries run out the failure is published
  * to the alert topic and the execution fails. An EventBridge rule starts it at 00:01 UTC; operators
  * can start it any time (`aws stepfunctions start-execution`).
  *
@@ -99,58 +212,24 @@ export class PipelineOrchestration extends Construct {
     super(scope, id);
     const { config, compute, alertTopic } = props;
     const removalPolicy = config.envName === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const stateMachineName = `medallion-${config.envName}-pipeline`;
+    const stateMachineName = pipelineStateMachineName(config);
 
-    this.stages = pipelineStages(props.jobs);
+    this.stages = pipelineStages(props.jobs, props.ruleSets ?? []);
     const jobStates = new Map<string, EcsRunTask>();
     const runJob = (job: Job): IChainable => {
       const task = compute.tasks.get(job.name);
       if (!task) throw new Error(`JobCompute has no task definition for ${job.name}`);
-      const run = new EcsRunTask(this, jobStateName(job), {
+      const run = pipelineTaskStep(this, {
+        config,
+        compute,
+        alertTopic,
+        task,
         stateName: jobStateName(job),
-        integrationPattern: IntegrationPattern.RUN_JOB,
-        cluster: compute.cluster,
-        taskDefinition: task.taskDefinition,
-        launchTarget: new EcsFargateLaunchTarget({ platformVersion: FargatePlatformVersion.LATEST }),
-        containerOverrides: [{ containerDefinition: task.container, command: [...task.command] }],
-        subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-        securityGroups: [compute.securityGroup],
-        assignPublicIp: false,
-        propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
-        // The runner's own --timeout ends the run first; this covers image pull and a hung container.
-        taskTimeout: Timeout.duration(Duration.minutes(config.jobTimeoutMinutes + 15)),
-        resultPath: JsonPath.DISCARD,
-      });
-      if (config.jobRetryAttempts > 0) {
-        // A rerun is safe: a run that died before its commit left nothing visible (see DESIGN.md, "commit").
-        run.addRetry({
-          errors: ['States.TaskFailed', 'ECS.AmazonECSException'],
-          interval: Duration.minutes(2),
-          backoffRate: 2,
-          maxAttempts: config.jobRetryAttempts,
-          maxDelay: Duration.minutes(30),
-          jitterStrategy: JitterType.FULL,
-        });
-      }
-      const notify = new SnsPublish(this, `Notify ${job.name} failed`, {
-        topic: alertTopic,
-        subject: `medallion ${config.envName}: ${job.name} failed`.slice(0, 100),
-        message: TaskInput.fromObject({
-          pipeline: stateMachineName,
-          job: job.name,
-          execution: JsonPath.executionId,
-          error: JsonPath.stringAt('$.failure.Error'),
-          cause: JsonPath.stringAt('$.failure.Cause'),
-          runs: `medallion runs ${job.name}`,
-          runbook: runbookUrl(config, 'pipeline-executions-failed'),
-        }),
-        resultPath: JsonPath.DISCARD,
-      });
-      const fail = new Fail(this, `${job.name} failed`, {
+        subject: job.name,
+        details: { job: job.name, runs: `medallion runs ${job.name}` },
         error: 'JobFailed',
-        cause: `${job.name} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, 'pipeline-executions-failed')}`,
+        runbook: 'pipeline-executions-failed',
       });
-      run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
       jobStates.set(job.name, run);
       return run;
     };

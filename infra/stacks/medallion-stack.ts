@@ -1,7 +1,7 @@
 import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { Job, TableSpec } from '../../core/index.ts';
+import type { Job, TableRuleSet, TableSpec } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { AlertTopic } from '../constructs/alert-topic.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';
@@ -10,7 +10,7 @@ import { CATALOG_LAYERS, type CatalogLayer, LakeCatalog } from '../constructs/la
 import { LakeStorage } from '../constructs/lake-storage.ts';
 import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts';
 import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
-import { PipelineOrchestration } from '../constructs/pipeline-orchestration.ts';
+import { PipelineOrchestration, qualityCheckStep } from '../constructs/pipeline-orchestration.ts';
 import { SOURCE_NAMES, SourceTables, type SourceName } from '../constructs/source-tables.ts';
 import { type LakeLocation, lakeLayout, locateLakePrefix } from '../lake-layout.ts';
 
@@ -22,17 +22,23 @@ export interface MedallionStackProps extends StackProps {
   readonly jobs: readonly Job[];
   /** The folder holding the Dockerfile of the jobs' image (the repository root). */
   readonly imageDirectory: string;
-  /** Builds the states that run after the last job stage once the quality command exists (see PipelineOrchestration). */
+  /** The quality rule sets the image carries (the app passes `pipelineRuleSets()`): the roles are granted what they read. */
+  readonly ruleSets: readonly TableRuleSet[];
+  /**
+   * The states that run after the last job stage (see PipelineOrchestration); by default the quality step,
+   * `medallion quality` as a Fargate task (`qualityCheckStep`).
+   */
   readonly qualityStep?: (scope: Construct) => IChainable;
 }
 
 /**
  * Everything one environment needs: source tables and their change streams, the lake buckets,
  * the Firehose delivery streams between them, the Glue catalog and the analysts' Athena workgroup,
- * the jobs' compute and state table, the nightly state machine, and the alarms and dashboard.
+ * the jobs' compute and state table, the nightly state machine (the jobs, then the quality step), and the
+ * alarms (one or more per entry of the alarm registry, core/alarms.ts) and dashboard.
  *
  * @example
- * new MedallionStack(app, 'medallion-dev', { config: loadInfraConfig('dev'), tables: PIPELINE_TABLES, jobs: PIPELINE_JOBS, imageDirectory: repoRoot });
+ * new MedallionStack(app, 'medallion-dev', { config: loadInfraConfig('dev'), tables: PIPELINE_TABLES, jobs: PIPELINE_JOBS, ruleSets: pipelineRuleSets(), imageDirectory: repoRoot });
  */
 export class MedallionStack extends Stack {
   readonly sources: SourceTables;
@@ -77,15 +83,23 @@ export class MedallionStack extends Stack {
     });
     this.analysts = new AnalystWorkgroup(this, 'Analysts', { config, resultsBucket: buckets.athenaResults, resultsKey: this.lake.key });
 
-    this.compute = new JobCompute(this, 'Jobs', { config, jobs: props.jobs, layout, lakeKey: this.lake.key, imageDirectory: props.imageDirectory });
+    this.compute = new JobCompute(this, 'Jobs', {
+      config,
+      jobs: props.jobs,
+      layout,
+      lakeKey: this.lake.key,
+      imageDirectory: props.imageDirectory,
+      ruleSets: props.ruleSets,
+    });
     this.alerts = new AlertTopic(this, 'Alerts', { config });
     this.pipeline = new PipelineOrchestration(this, 'Pipeline', {
       config,
       jobs: props.jobs,
+      ruleSets: props.ruleSets,
       compute: this.compute,
       alertTopic: this.alerts.topic,
       alertKey: this.alerts.key,
-      ...(props.qualityStep ? { qualityStep: props.qualityStep } : {}),
+      qualityStep: props.qualityStep ?? qualityCheckStep({ config, compute: this.compute, alertTopic: this.alerts.topic }),
     });
     const monitoredSource = (source: SourceName): MonitoredSource => ({
       table: this.sources.bySource[source].table,
@@ -95,6 +109,7 @@ export class MedallionStack extends Stack {
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       config,
       jobs: props.jobs,
+      ruleSets: props.ruleSets,
       alertTopic: this.alerts.topic,
       sources: { users: monitoredSource('users'), tasks: monitoredSource('tasks') },
       stateTable: this.compute.stateTable,

@@ -30,7 +30,7 @@ describe('medallion athena ddl', () => {
     expect(result.stdout.match(/CREATE EXTERNAL TABLE/g)).toHaveLength(PIPELINE_TABLES.length);
     for (const spec of PIPELINE_TABLES) expect(result.stdout).toContain(`\`medallion_${spec.name.replace('.', '`.`')}\``);
     const statements = linesOf(result.stdout).filter((line) => line.startsWith('CREATE'));
-    expect(statements.slice(0, 4)).toEqual(['bronze', 'gold', 'quarantine', 'silver'].map((layer) => `CREATE DATABASE IF NOT EXISTS \`medallion_${layer}\`;`));
+    expect(statements.slice(0, 5)).toEqual(['bronze', 'gold', 'quality', 'quarantine', 'silver'].map((layer) => `CREATE DATABASE IF NOT EXISTS \`medallion_${layer}\`;`));
     expect(new HiveSQL().validate(result.stdout)).toEqual([]);
   });
 

@@ -14,7 +14,7 @@ const TINY = ['--days', '1', '--users', '5', '--tasks-per-day', '5', '--seed', '
 const JOBS = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis'];
 const TABLES = [
   'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users',
-  'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis', 'quarantine.records',
+  'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis', 'quarantine.records', 'quality.results',
 ];
 /** What each job reads, as a user learns it from the docs: a job runs after the jobs that write its inputs. */
 const UPSTREAM: Record<string, string[]> = {
@@ -189,17 +189,20 @@ describe('medallion run', () => {
 
   it('prints, for every table a job wrote, the row count a query finds', async () => {
     const written = runLines.flatMap((line) => Object.entries(line.wrote));
-    expect(written.map(([table]) => table).sort()).toEqual(TABLES.filter((table) => !table.startsWith('quarantine.')).sort());
+    expect(written.map(([table]) => table).sort()).toEqual(TABLES.filter((table) => !table.startsWith('quarantine.') && !table.startsWith('quality.')).sort());
     for (const [table, rows] of written) expect(await countRows(lake, `SELECT count(*) AS n FROM ${table}`), table).toBe(rows);
   });
 
-  it('leaves every table as it was when run --all runs again over the same landing data', async () => {
+  it('leaves every table as it was when run --all runs again over the same landing data (the quality history grows by one evaluation per rule)', async () => {
     const before = await cli(['--lake', lake, 'tables', '--format', 'json']);
     const again = await cli(['--lake', lake, 'run', '--all']);
     expect(again.code).toBe(0);
     const after = await cli(['--lake', lake, 'tables', '--format', 'json']);
     const rowsOf = (text: string) => (JSON.parse(text) as { table: string; rows: number }[]).map(({ table, rows }) => ({ table, rows }));
-    expect(rowsOf(after.stdout)).toEqual(rowsOf(before.stdout));
+    const data = (rows: { table: string; rows: number }[]) => rows.filter((row) => row.table !== 'quality.results');
+    expect(data(rowsOf(after.stdout))).toEqual(data(rowsOf(before.stdout)));
+    const results = (rows: { table: string; rows: number }[]) => rows.find((row) => row.table === 'quality.results')?.rows ?? 0;
+    expect(results(rowsOf(after.stdout))).toBe(2 * results(rowsOf(before.stdout)));
   });
 
   it('runs named jobs in dependency order whatever order they are given in', async () => {
@@ -337,7 +340,7 @@ describe('medallion query', () => {
 });
 
 describe('medallion tables', () => {
-  it('lists all 10 tables with the rows a count(*) query finds', async () => {
+  it('lists all 11 tables with the rows a count(*) query finds', async () => {
     const result = await cli(['--lake', lake, 'tables']);
     expect(result.code).toBe(0);
     const listed = boxTableRecords(result.stdout);

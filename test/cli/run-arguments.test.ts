@@ -64,10 +64,10 @@ describe('medallion run with Glue arguments', () => {
 
     // New data lands: the next enable run reads only it.
     const storage = openLocalLake(lake).storage;
-    const extra = 'landing/tasks/2030/01/01/00/medallion-tasks-cdc-1-2030-01-01-00-00-00-extra';
+    const extra = 'landing/tasks/2026/01/01/00/medallion-tasks-cdc-1-2026-01-01-00-00-00-extra';
     await storage.put(extra, JSON.stringify({
       eventID: 'extra-1', eventName: 'INSERT', tableName: 'Tasks',
-      dynamodb: { ApproximateCreationDateTime: 1893456000000000, Keys: { userId: { S: 'u-x' }, taskId: { S: 't-x' } } },
+      dynamodb: { ApproximateCreationDateTime: 1767225600000000, Keys: { userId: { S: 'u-x' }, taskId: { S: 't-x' } } },
     }));
     const third = await cli(['run', 'bronze.tasks_cdc', ...enable]);
     expect(third.stdout).toMatch(/read 1, wrote bronze\.tasks_cdc 1\b/);

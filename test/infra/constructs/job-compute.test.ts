@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { QUARANTINE_TABLE, type Job, shortNameOf } from '../../../core/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type Job, shortNameOf } from '../../../core/index.ts';
 import { ENV_DEFAULTS, IMAGE_CONTEXT_EXCLUDES, jobConstructId, jobRunCommand, jobTaskFamily, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
+import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
 import { ENVS, flatten, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
 
 const templates = useTemplates();
@@ -23,6 +24,8 @@ function bucketIds(template: Template): Record<string, { readonly id: string }> 
     silver: { id: id('Silver') },
     gold: { id: id('Gold') },
     quarantine: { id: id('Quarantine') },
+    // quality.results lives in the quarantine (operations) bucket.
+    quality: { id: id('Quarantine') },
   };
 }
 
@@ -34,6 +37,15 @@ function objectPattern(template: Template, root: string, rest: string): string {
 function jobPolicy(template: Template, job: Job): Statement[] {
   return resourceByPrefix(template, 'AWS::IAM::Policy', `Jobs${jobConstructId(job)}TaskPolicy`).resource.Properties!.PolicyDocument.Statement;
 }
+
+const qualityPolicy = (template: Template): Statement[] =>
+  resourceByPrefix(template, 'AWS::IAM::Policy', 'JobsQualityTaskPolicy').resource.Properties!.PolicyDocument.Statement;
+
+// The rule sets as the CLI loads them at run time (not as the infra reads them): what each role must be granted.
+const ruleSets = [...(await loadPipelineRuleSets()).values()];
+/** The rule sets a job's quality gate applies (its outputs'), and the tables they reference. */
+const gateOf = (job: Job) => ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table));
+const referencesOf = (sets: typeof ruleSets) => [...new Set(sets.flatMap((set) => Object.values(set.references)))];
 
 const writtenResources = (statements: Statement[]) =>
   statements.filter((statement) => asList(statement.Action).some((action) => S3_WRITE_ACTIONS.has(action))).flatMap((statement) => asList(statement.Resource).map(flatten));
@@ -123,14 +135,18 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     );
   });
 
-  it('has one Fargate task definition per pipeline job, and no other', () => {
+  it('has one Fargate task definition per pipeline job and one for the quality step, and no other', () => {
     const families = Object.values(template().findResources('AWS::ECS::TaskDefinition') as CfnResources).map((definition) => definition.Properties!.Family);
-    expect(families.sort()).toEqual(PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)).sort());
+    expect(families.sort()).toEqual([...PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)), `medallion-${envName}-quality`].sort());
   });
 
-  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))('%s: runs the CLI on a read-only root with Glue arguments, state and lake names, and encrypted logs', (_name, job) => {
-    const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${jobConstructId(job)}TaskDefinition`).resource.Properties!;
-    const role = resourceByPrefix(template(), 'AWS::IAM::Role', `Jobs${jobConstructId(job)}TaskRole`);
+  const taskCases = [
+    ...PIPELINE_JOBS.map((job) => [job.name, jobConstructId(job), jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes)] as const),
+    ['the quality step', 'Quality', ['quality']] as const,
+  ];
+  it.each(taskCases)('%s: runs the CLI on a read-only root with its command, state and lake names, and encrypted logs', (_name, constructId, command) => {
+    const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${constructId}TaskDefinition`).resource.Properties!;
+    const role = resourceByPrefix(template(), 'AWS::IAM::Role', `Jobs${constructId}TaskRole`);
     const executionRole = resourceByPrefix(template(), 'AWS::IAM::Role', 'JobsExecutionRole');
     expect(definition).toMatchObject({
       RequiresCompatibilities: ['FARGATE'],
@@ -150,7 +166,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       Essential: true,
       ReadonlyRootFilesystem: true,
       MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
-      Command: jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes),
+      Command: command,
       LogConfiguration: {
         LogDriver: 'awslogs',
         Options: { 'awslogs-group': { Ref: resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'JobsJobLogs').logicalId } },
@@ -163,6 +179,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       MEDALLION_LAKE_SILVER: `s3://<${buckets.silver!.id}>/`,
       MEDALLION_LAKE_GOLD: `s3://<${buckets.gold!.id}>/`,
       MEDALLION_LAKE_QUARANTINE: `s3://<${buckets.quarantine!.id}>/`,
+      MEDALLION_LAKE_QUALITY: `s3://<${buckets.quality!.id}>/`,
       MEDALLION_STATE_TABLE: `<${resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId}>`,
       MEDALLION_GLUE_DATABASE_PREFIX: ENV_DEFAULTS[envName].glueDatabasePrefix,
       MEDALLION_METRICS_NAMESPACE: 'Medallion',
@@ -171,34 +188,59 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     expect(flatten(container!.Image)).toMatch(/container-assets-.*:[0-9a-f]{64}$/);
   });
 
-  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))('%s: reads only its sources and writes only its own tables and quarantine partition', (_name, job) => {
-    const statements = jobPolicy(template(), job);
-    const reads = statements.find((statement) => statement.Sid === 'ReadSources')!;
-    const expectedReads = Object.values(job.sources).map((source) =>
-      source.kind === 'landing'
-        ? objectPattern(template(), 'landing', source.prefix.slice('landing/'.length))
-        : objectPattern(template(), source.table.split('.')[0]!, `${shortNameOf(source.table)}/`),
-    );
-    expect(asList(reads.Resource).map(flatten).sort()).toEqual([...new Set(expectedReads)].sort());
-    expect(reads.Action).toBe('s3:GetObject');
+  it.each(PIPELINE_JOBS.map((job) => [job.name, job] as const))(
+    '%s: reads only its sources, quality history and its rule sets\' references; writes only its own tables, quarantine and quality results folders',
+    (_name, job) => {
+      const statements = jobPolicy(template(), job);
+      const reads = statements.find((statement) => statement.Sid === 'ReadSources')!;
+      const gated = gateOf(job).length > 0;
+      const expectedReads = [
+        ...Object.values(job.sources).map((source) =>
+          source.kind === 'landing'
+            ? objectPattern(template(), 'landing', source.prefix.slice('landing/'.length))
+            : objectPattern(template(), source.table.split('.')[0]!, `${shortNameOf(source.table)}/`),
+        ),
+        // The gate's history (every job's and the quality step's results) and the tables its rules compare against.
+        ...(gated ? [objectPattern(template(), 'quality', 'results/')] : []),
+        ...referencesOf(gateOf(job)).map((table) => objectPattern(template(), table.split('.')[0]!, `${table.split('.')[1]!}/`)),
+      ];
+      expect(asList(reads.Resource).map(flatten).sort()).toEqual([...new Set(expectedReads)].sort());
+      expect(reads.Action).toBe('s3:GetObject');
 
-    const expectedWrites = [
-      ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `${shortNameOf(output.name)}/`)),
-      objectPattern(template(), 'quarantine', `${shortNameOf(QUARANTINE_TABLE.name)}/${job.name}/`),
-      // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine table) through.
-      ...[...job.outputs, QUARANTINE_TABLE].map((output) => objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`)),
-    ];
-    expect([...new Set(writtenResources(statements))].sort()).toEqual(expectedWrites.sort());
-    // Listing is limited to the same prefixes; no statement grants a whole bucket's objects or s3:*.
-    for (const statement of statements) {
-      expect(asList(statement.Action)).not.toContain('s3:*');
-      for (const resource of asList(statement.Resource).map(flatten)) expect(resource).not.toMatch(/\.Arn>\/\*$/);
-      if (asList(statement.Action).includes('s3:ListBucket')) expect(statement.Condition?.StringLike?.['s3:prefix']).toBeDefined();
-    }
+      const expectedWrites = [
+        ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `${shortNameOf(output.name)}/`)),
+        objectPattern(template(), 'quarantine', `${shortNameOf(QUARANTINE_TABLE.name)}/${job.name}/`),
+        ...(gated ? [objectPattern(template(), 'quality', `results/${job.name}/`)] : []),
+        // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine and quality results tables) through.
+        ...[...job.outputs, QUARANTINE_TABLE, ...(gated ? [QUALITY_RESULTS_TABLE] : [])].map((output) =>
+          objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`),
+        ),
+      ];
+      expect([...new Set(writtenResources(statements))].sort()).toEqual(expectedWrites.sort());
+      // Listing is limited to the same prefixes; no statement grants a whole bucket's objects or s3:*.
+      for (const statement of statements) {
+        expect(asList(statement.Action)).not.toContain('s3:*');
+        for (const resource of asList(statement.Resource).map(flatten)) expect(resource).not.toMatch(/\.Arn>\/\*$/);
+        if (asList(statement.Action).includes('s3:ListBucket')) expect(statement.Condition?.StringLike?.['s3:prefix']).toBeDefined();
+      }
+    },
+  );
+
+  it('gives silver.tasks, whose rule set references silver.users, read access to silver.users (and nothing more of silver.users)', () => {
+    const job = PIPELINE_JOBS.find((candidate) => candidate.name === 'silver.tasks')!;
+    expect(referencesOf(gateOf(job))).toContain('silver.users');
+    const statements = jobPolicy(template(), job);
+    const usersObjects = objectPattern(template(), 'silver', 'users/');
+    expect(asList(statements.find((statement) => statement.Sid === 'ReadSources')!.Resource).map(flatten)).toContain(usersObjects);
+    expect(writtenResources(statements)).not.toContain(usersObjects);
+    // Another job's quality results folder is not its own.
+    const written = writtenResources(statements);
+    expect(written).toContain(objectPattern(template(), 'quality', 'results/silver.tasks/'));
+    expect(written.filter((resource) => resource.includes('/quality/results/'))).toEqual([objectPattern(template(), 'quality', 'results/silver.tasks/')]);
   });
 
   it.each(PIPELINE_JOBS.filter((job) => job.layer === 'gold').map((job) => [job.name, job] as const))(
-    '%s (gold): cannot write, or encrypt for, the landing+bronze bucket or the silver bucket',
+    '%s (gold): cannot write, or encrypt for, the landing+bronze bucket or the silver bucket, with its quality results or otherwise',
     (_name, job) => {
       const statements = jobPolicy(template(), job);
       const buckets = bucketIds(template());
@@ -208,6 +250,8 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
         expect(resource).not.toContain(buckets.bronze!.id);
         expect(resource).not.toContain(buckets.silver!.id);
         expect(resource).not.toMatch(/\/(bronze|silver|landing)\//);
+        // quality.results: only its own folder and the table's manifests; never the quality step's or another job's.
+        if (resource.includes('/quality/results/')) expect(resource).toBe(objectPattern(template(), 'quality', `results/${job.name}/`));
       }
       const encrypt = statements.find((statement) => asList(statement.Action).includes('kms:GenerateDataKey') && flatten(statement.Condition?.StringEquals?.['kms:ViaService']).startsWith('s3.'))!;
       const contexts = asList(encrypt.Condition!.StringLike!['kms:EncryptionContext:aws:s3:arn']).map(flatten).join(' ');
@@ -231,9 +275,54 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     const publish = statements.find((statement) => statement.Sid === 'PublishOwnPartitions')!;
     const tables = asList(publish.Resource).map(flatten).filter((arn) => arn.includes(':table/'));
     const prefix = ENV_DEFAULTS[envName].glueDatabasePrefix;
+    const gated = gateOf(job).length > 0;
     expect(tables.map((arn) => arn.slice(arn.indexOf(':table/') + ':table/'.length)).sort()).toEqual(
-      [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name].map((name) => `${prefix}_${name.replace('.', '/')}`).sort(),
+      [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, ...(gated ? [QUALITY_RESULTS_TABLE.name] : [])]
+        .map((name) => `${prefix}_${name.replace('.', '/')}`)
+        .sort(),
     );
+  });
+
+  it('the quality step reads every checked table, their references and quality history; lists landing without reading it', () => {
+    const statements = qualityPolicy(template());
+    const checked = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table);
+    const expectedReads = [...new Set([...checked, ...referencesOf(ruleSets), 'quality.results'])].map((table) =>
+      objectPattern(template(), table.split('.')[0]!, `${table.split('.')[1]!}/`),
+    );
+    const reads = statements.find((statement) => statement.Sid === 'ReadSources')!;
+    expect(reads.Action).toBe('s3:GetObject');
+    expect(asList(reads.Resource).map(flatten).sort()).toEqual(expectedReads.sort());
+    // Freshness is a listing of landing/<source>/: listed, never read.
+    const landingSources = ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => set.table.slice('landing.'.length));
+    expect(landingSources.sort()).toEqual(['tasks', 'users']);
+    const listed = statements.filter((statement) => asList(statement.Action).includes('s3:ListBucket')).flatMap((statement) => asList(statement.Condition!.StringLike!['s3:prefix']));
+    for (const source of landingSources) expect(listed).toContain(`landing/${source}/*`);
+    for (const statement of statements) {
+      for (const resource of asList(statement.Resource).map(flatten)) expect(resource).not.toMatch(/\/landing\//);
+      expect(asList(statement.Action)).not.toContain('s3:*');
+      if (asList(statement.Action).includes('s3:ListBucket')) expect(statement.Condition?.StringLike?.['s3:prefix']).toBeDefined();
+    }
+  });
+
+  it('the quality step writes only its own quality results folder and the quality.results manifests, and publishes only quality.results', () => {
+    const statements = qualityPolicy(template());
+    expect([...new Set(writtenResources(statements))].sort()).toEqual(
+      [objectPattern(template(), 'quality', 'results/quality/'), objectPattern(template(), 'quality', '_symlink/results/')].sort(),
+    );
+    const buckets = bucketIds(template());
+    const encrypt = statements.find((statement) => statement.Sid === 'EncryptOwnTables')!;
+    const contexts = asList(encrypt.Condition!.StringLike!['kms:EncryptionContext:aws:s3:arn']).map(flatten);
+    expect(contexts.every((context) => context.includes(buckets.quality!.id))).toBe(true);
+
+    const prefix = ENV_DEFAULTS[envName].glueDatabasePrefix;
+    const publish = statements.find((statement) => statement.Sid === 'PublishOwnPartitions')!;
+    const tables = asList(publish.Resource).map(flatten).filter((arn) => arn.includes(':table/'));
+    expect(tables.map((arn) => arn.slice(arn.indexOf(':table/') + ':table/'.length))).toEqual([`${prefix}_quality/results`]);
+    expect(statements.filter((statement) => asList(statement.Action).some((action) => action.startsWith('glue:'))).map((statement) => statement.Sid)).toEqual([
+      'PublishOwnPartitions',
+    ]);
+    const stateTable = resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId;
+    expect(flatten(statements.find((statement) => statement.Sid === 'UseStateTable')!.Resource)).toBe(`<${stateTable}.Arn>`);
   });
 });
 
@@ -253,6 +342,11 @@ describe('job image', () => {
     const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     // bin/medallion.js runs TypeScript through tsx, and the jobs run on DuckDB.
     for (const needed of ['tsx', '@duckdb/node-api', 'commander', 'zod']) expect(Object.keys(packageJson.dependencies)).toContain(needed);
+  });
+
+  it('leaves out the runbooks and keeps the quality rule sets the jobs and the quality step read', () => {
+    expect(IMAGE_CONTEXT_EXCLUDES).toContain('runbooks');
+    for (const excluded of IMAGE_CONTEXT_EXCLUDES) expect(['quality', 'quality/rules', 'quality/**']).not.toContain(excluded);
   });
 
   it('.dockerignore leaves out exactly what the CDK asset leaves out', () => {

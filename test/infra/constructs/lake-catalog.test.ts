@@ -5,7 +5,14 @@ import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infr
 
 const templates = useTemplates();
 // Each layer has its bucket; a table's objects keep their whole lake key there (`silver/tasks/...`), as S3Storage stores them.
-const LAYER_BUCKETS = { bronze: ['LandingBronze', 'bronze/'], silver: ['Silver', 'silver/'], gold: ['Gold', 'gold/'], quarantine: ['Quarantine', 'quarantine/'] } as const;
+// quality.results lives in the quarantine (operations) bucket, under quality/.
+const LAYER_BUCKETS = {
+  bronze: ['LandingBronze', 'bronze/'],
+  silver: ['Silver', 'silver/'],
+  gold: ['Gold', 'gold/'],
+  quarantine: ['Quarantine', 'quarantine/'],
+  quality: ['Quarantine', 'quality/'],
+} as const;
 
 describe.each(ENVS)('lake catalog (%s)', (envName) => {
   const databasePrefix = envName === 'prod' ? 'medallion_' : 'medallion_dev_';
@@ -15,7 +22,19 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
     const names = Object.values(templates()[envName].findResources('AWS::Glue::Database') as CfnResources).map(
       (database) => database.Properties!.DatabaseInput.Name,
     );
-    expect(names.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver'].map((layer) => `${databasePrefix}${layer}`).sort());
+    expect(names.sort()).toEqual(['bronze', 'gold', 'quality', 'quarantine', 'silver'].map((layer) => `${databasePrefix}${layer}`).sort());
+  });
+
+  it('registers quality.results in the quality database, partitioned by job, at quality/ in the quarantine bucket', () => {
+    const table = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}quality` && candidate.TableInput.Name === 'results');
+    expect(table).toBeDefined();
+    expect(table!.TableInput.PartitionKeys.map((key: { Name: string }) => key.Name)).toEqual(['job']);
+    const bucket = resourceByPrefix(templates()[envName], 'AWS::S3::Bucket', 'LakeQuarantineBucket').logicalId;
+    expect(table!.TableInput.StorageDescriptor.Location).toMatchObject({ 'Fn::Join': ['', ['s3://', { Ref: bucket }, expect.stringMatching(/^\/quality\/_symlink\/results\//)]] });
+    const database = Object.values(templates()[envName].findResources('AWS::Glue::Database') as CfnResources).find(
+      (candidate) => candidate.Properties!.DatabaseInput.Name === `${databasePrefix}quality`,
+    )!;
+    expect(database.Properties!.DatabaseInput.LocationUri).toEqual({ 'Fn::Join': ['', ['s3://', { Ref: bucket }, '/quality/']] });
   });
 
   it('registers every pipeline table once, in its layer database', () => {

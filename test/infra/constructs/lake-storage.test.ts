@@ -102,7 +102,12 @@ describe.each(ENVS)('lake storage (%s)', (envName) => {
         Transitions: [{ StorageClass: 'INTELLIGENT_TIERING', TransitionInDays: 30 }],
       });
     }
+    // The quarantine bucket tiers quarantine/ only: quality/ (quality.results, read whole by every run) stays in Standard.
+    expect(ruleById(bucket('Quarantine').resource, 'quarantine-tiers')).toMatchObject({ Prefix: 'quarantine/' });
     expect(ruleById(bucket('Quarantine').resource, 'quarantine-tiers').Transitions).toHaveLength(2);
+    for (const rule of rulesOf(bucket('Quarantine').resource)) {
+      if (rule.Transitions) expect(rule.Prefix, rule.Id).toBe('quarantine/');
+    }
     expect(ruleById(bucket('AthenaResults').resource, 'athena-results-expiry')).toMatchObject({
       ExpirationInDays: ENV_DEFAULTS[envName].athenaResultsExpirationDays,
     });

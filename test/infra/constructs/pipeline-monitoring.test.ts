@@ -2,7 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ENV_DEFAULTS, PIPELINE_ALARM_IDS, loadInfraConfig } from '../../../infra/index.ts';
+import { ALARMS, type AlarmDefinition } from '../../../core/index.ts';
+import { ALARM_THRESHOLD_SETTINGS, ConfigError, ENV_DEFAULTS, ENV_NAMES, PIPELINE_ALARM_IDS, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, buildApp, flatten, resourceByPrefix, stackOf, useTemplates, type CfnResources } from '../infra-fixtures.ts';
 
@@ -23,23 +24,72 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
-  it('has exactly the pipeline alarms: per source, for the state table, for the state machine and its schedule, per job', () => {
+  it('has exactly the pipeline alarms: per source, for the state table, for the state machine and its schedule, per job, per landing source', () => {
+    const jobAlarms = ['job-duration', 'quality-gate-failed', 'quality-rules-warn', 'quality-anomaly', 'quarantine-rate'];
     const expected = [
       ...SOURCES.flatMap((source) => ['firehose-data-freshness', 'firehose-throttling', 'kinesis-iterator-age', 'dynamodb-throttling'].map((id) => `${id}-${source}`)),
       'dynamodb-throttling-state',
       'pipeline-executions-failed',
       'pipeline-executions-timed-out',
       'pipeline-schedule-failed',
-      ...PIPELINE_JOBS.map((job) => `job-duration-${job.name}`),
+      'quality-check-failed',
+      ...PIPELINE_JOBS.flatMap((job) => jobAlarms.map((id) => `${id}-${job.name}`)),
+      ...SOURCES.map((source) => `landing-stale-${source}`),
     ].map((suffix) => `medallion-${envName}-${suffix}`);
     expect(alarmsOf(template()).map((alarm) => alarm.AlarmName).sort()).toEqual(expected.sort());
+  });
+
+  it('builds every registry entry, and nothing else: each alarm belongs to exactly one entry, each entry has its alarms', () => {
+    const subjectsOf: Record<AlarmDefinition['per'], readonly string[]> = {
+      pipeline: [''],
+      source: SOURCES,
+      'source-and-state': [...SOURCES, 'state'],
+      job: PIPELINE_JOBS.map((job) => job.name),
+      landing: SOURCES,
+    };
+    const byName = new Map(alarmsOf(template()).map((alarm) => [alarm.AlarmName as string, alarm]));
+    const claimed = new Set<string>();
+    for (const definition of ALARMS) {
+      for (const subject of subjectsOf[definition.per]) {
+        const name = `medallion-${envName}-${definition.id}${subject ? `-${subject}` : ''}`;
+        const alarm = byName.get(name);
+        expect(alarm, `${definition.id} has no alarm ${name}`).toBeDefined();
+        // The registry's evaluation settings, as CloudWatch gets them.
+        expect(alarm, name).toMatchObject({
+          ComparisonOperator: definition.comparison,
+          EvaluationPeriods: definition.evaluationPeriods,
+          DatapointsToAlarm: definition.datapointsToAlarm,
+          TreatMissingData: definition.treatMissingData,
+        });
+        const stats = alarm!.Metrics
+          ? (alarm!.Metrics as Record<string, any>[]).filter((metric) => metric.MetricStat).map((metric) => [metric.MetricStat.Stat, metric.MetricStat.Period])
+          : [[alarm!.Statistic, alarm!.Period]];
+        for (const [statistic, period] of stats) expect([statistic, period], name).toEqual([definition.statistic, definition.periodMinutes * 60]);
+        if (typeof definition.threshold === 'number') expect(alarm!.Threshold, name).toBe(definition.threshold);
+        // The description says how bad it is first, what it means, and ends with the runbook.
+        expect(alarm!.AlarmDescription, name).toMatch(new RegExp(`^${definition.severity.toUpperCase()}: `));
+        expect(alarm!.AlarmDescription.endsWith(`Runbook: ${config.runbookBaseUrl}/runbooks/${definition.id}.md`), name).toBe(true);
+        claimed.add(name);
+      }
+    }
+    expect([...byName.keys()].filter((name) => !claimed.has(name))).toEqual([]);
+  });
+
+  it('takes each threshold a registry entry leaves to the config from a setting the config has', () => {
+    const settings = ALARMS.flatMap((definition) => (typeof definition.threshold === 'number' ? [] : [definition.threshold.setting]));
+    expect(settings.length).toBeGreaterThan(0);
+    for (const setting of settings) expect(ALARM_THRESHOLD_SETTINGS).toContain(setting);
+    // Every setting but the per-job baseline is a field of every environment's config.
+    for (const setting of settings.filter((name) => name !== 'jobBaseline')) {
+      for (const name of ENV_NAMES) expect(Object.keys(ENV_DEFAULTS[name]), setting).toContain(setting);
+    }
   });
 
   it('links every alarm to an existing runbook and notifies the alert topic', () => {
     const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
     const used = new Set<string>();
     for (const alarm of alarmsOf(template())) {
-      const link = new RegExp(`Runbook: ${config.runbookBaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(docs/runbooks/([a-z0-9-]+)\\.md)$`).exec(alarm.AlarmDescription);
+      const link = new RegExp(`Runbook: ${config.runbookBaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(runbooks/([a-z0-9-]+)\\.md)$`).exec(alarm.AlarmDescription);
       expect(link, `${alarm.AlarmName}: ${alarm.AlarmDescription}`).not.toBeNull();
       expect(existsSync(join(repoRoot, link![1]!)), link![1]).toBe(true);
       expect(alarm.AlarmName).toContain(link![2]);
@@ -49,7 +99,8 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     }
     // Every runbook page belongs to an alarm kind, and every kind has its page.
     expect([...used].sort()).toEqual([...PIPELINE_ALARM_IDS].sort());
-    const pages = readdirSync(join(repoRoot, 'docs', 'runbooks')).filter((file) => file !== 'README.md');
+    expect([...PIPELINE_ALARM_IDS].sort()).toEqual(ALARMS.map((alarm) => alarm.id).sort());
+    const pages = readdirSync(join(repoRoot, 'runbooks')).filter((file) => file.endsWith('.md') && file !== 'README.md');
     expect(pages.sort()).toEqual(PIPELINE_ALARM_IDS.map((id) => `${id}.md`).sort());
   });
 
@@ -118,7 +169,64 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     });
   });
 
-  it('shows job durations, records read, written and quarantined per job, Firehose freshness and execution failures on its dashboard', () => {
+  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms on a failed fail rule, a failed warn rule and an anomaly of its quality gate', (jobName) => {
+    for (const [id, metricName] of [
+      ['quality-gate-failed', 'medallion.quality.rules.failed.fail'],
+      ['quality-rules-warn', 'medallion.quality.rules.failed.warn'],
+      ['quality-anomaly', 'medallion.quality.anomalies'],
+    ] as const) {
+      expect(alarmNamed(template(), `medallion-${envName}-${id}-${jobName}`)).toMatchObject({
+        Namespace: 'Medallion',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'JobName', Value: jobName }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    expect(alarmNamed(template(), `medallion-${envName}-quality-gate-failed-${jobName}`).AlarmDescription).toMatch(/^CRITICAL: /);
+    expect(alarmNamed(template(), `medallion-${envName}-quality-rules-warn-${jobName}`).AlarmDescription).toMatch(/^WARNING: /);
+  });
+
+  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms when a run quarantines more than 5% of what it read, per hour, never dividing by zero', (jobName) => {
+    const alarm = alarmNamed(template(), `medallion-${envName}-quarantine-rate-${jobName}`);
+    expect(alarm).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1 });
+    const metrics = alarm.Metrics as Record<string, any>[];
+    const expression = metrics.find((metric) => metric.Expression)!;
+    expect(expression.ReturnData).not.toBe(false);
+    expect(expression.Expression).toBe('IF(recordsRead > 0, 100 * FILL(recordsQuarantined, 0) / recordsRead, 0)');
+    const inputs = Object.fromEntries(metrics.filter((metric) => metric.MetricStat).map((metric) => [metric.Id, metric.MetricStat]));
+    expect(inputs).toEqual({
+      recordsRead: { Metric: { Namespace: 'Medallion', MetricName: 'glue.driver.aggregate.recordsRead', Dimensions: [{ Name: 'JobName', Value: jobName }] }, Period: 3600, Stat: 'Sum' },
+      recordsQuarantined: { Metric: { Namespace: 'Medallion', MetricName: 'medallion.job.recordsQuarantined', Dimensions: [{ Name: 'JobName', Value: jobName }] }, Period: 3600, Stat: 'Sum' },
+    });
+  });
+
+  it('alarms on a failed fail rule of the quality step, and per landing source on stale landing data', () => {
+    expect(alarmNamed(template(), `medallion-${envName}-quality-check-failed`)).toMatchObject({
+      Namespace: 'Medallion',
+      MetricName: 'medallion.quality.rules.failed.fail',
+      Dimensions: [{ Name: 'JobName', Value: 'quality' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    for (const source of SOURCES) {
+      const alarm = alarmNamed(template(), `medallion-${envName}-landing-stale-${source}`);
+      expect(alarm).toMatchObject({
+        Namespace: 'Medallion',
+        MetricName: 'medallion.quality.rules.failed.fail',
+        Dimensions: [{ Name: 'JobName', Value: 'quality' }, { Name: 'Table', Value: `landing.${source}` }],
+        Threshold: 1,
+      });
+      expect(alarm.AlarmDescription).toMatch(/^CRITICAL: /);
+      expect(alarm.AlarmDescription).toContain(`landing/${source}/`);
+      expect(alarm.AlarmDescription).not.toContain('<source>');
+    }
+  });
+
+  it('shows job durations, records read, written and quarantined per job, quality, Firehose freshness and execution failures on its dashboard', () => {
     const dashboard = resourceByPrefix(template(), 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard').resource.Properties!;
     expect(dashboard.DashboardName).toBe(`medallion-${envName}`);
     const body = JSON.parse(flatten(dashboard.DashboardBody)) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] };
@@ -135,6 +243,17 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     ] as const) {
       expect(metricsOf(title).sort()).toEqual(PIPELINE_JOBS.map((job) => `Medallion ${metricName} JobName ${job.name}`).sort());
     }
+    // The quality row: the quality pass rate (Glue's score, the lowest of the hour), failed rules and quality-quarantined rows.
+    const checkedBy = [...PIPELINE_JOBS.map((job) => job.name), 'quality'];
+    expect(metricsOf('Quality pass rate per job (share of rules passed, lowest per hour)').sort()).toEqual(
+      checkedBy.map((jobName) => `Medallion glue.data.quality.score JobName ${jobName}`).sort(),
+    );
+    const score = body.widgets.find((candidate) => candidate.properties.title?.startsWith('Quality pass rate'))!.properties.metrics!;
+    for (const metric of score) expect(metric.at(-1)).toMatchObject({ stat: 'Minimum' });
+    expect(metricsOf('Quality rules failed per job').sort()).toEqual(checkedBy.map((jobName) => `Medallion glue.data.quality.rules.failed JobName ${jobName}`).sort());
+    expect(metricsOf('Rows quarantined by quality rules per job').sort()).toEqual(
+      PIPELINE_JOBS.map((job) => `Medallion medallion.quality.rowsQuarantined JobName ${job.name}`).sort(),
+    );
     expect(metricsOf('Firehose data freshness (s)').every((metric) => metric.startsWith('AWS/Firehose DeliveryToS3.DataFreshness'))).toBe(true);
     expect(metricsOf('Pipeline executions').map((metric) => metric.split(' ')[1])).toEqual(['ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });

@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSettings, selectJobs, splitRunTokens } from '../../../cli/commands/run.ts';
 import { bufferIo, invoke } from '../../../cli/index.ts';
 import { defineJob, defineTable, tableSource, type TableName } from '../../../core/index.ts';
-import { ENV_DEFAULTS, createMedallionApp, jobConstructId, jobStateName, jobTaskFamily, loadInfraConfig, pipelineStages } from '../../../infra/index.ts';
+import {
+  ENV_DEFAULTS,
+  QUALITY_STATE_NAME,
+  createMedallionApp,
+  jobConstructId,
+  jobStateName,
+  jobTaskFamily,
+  loadInfraConfig,
+  pipelineRuleSets,
+  pipelineStages,
+} from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, flatten, resourceByPrefix, tempOutdir, useTemplates } from '../infra-fixtures.ts';
 
@@ -76,24 +86,36 @@ describe('pipelineStages', () => {
     const second = job('gold.test_b', ['gold.test_a'], 'gold.test_b');
     expect(() => pipelineStages([first, second])).toThrow(/cycle/);
   });
+
+  it("runs a job after the writers of the tables its quality rules reference (silver.tasks' rules check silver.users)", () => {
+    const ruleSets = pipelineRuleSets();
+    expect(ruleSets.find((set) => set.table === 'silver.tasks')?.references).toEqual({ users: 'silver.users' });
+    const stages = pipelineStages(PIPELINE_JOBS, ruleSets).map((stage) => stage.map((candidate) => candidate.name).sort());
+    expect(stages).toEqual([
+      ['bronze.tasks_cdc', 'bronze.users_cdc'],
+      ['silver.users'],
+      ['silver.tasks'],
+      ['gold.active_users', 'gold.daily_task_kpis', 'gold.user_kpis'],
+    ]);
+  });
 });
 
 describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
-  it('runs the stages in order, each a Parallel of its jobs, and ends after the last (no quality step yet)', () => {
+  it('runs the stages in order, each a Parallel of its jobs, then the quality step, and ends there', () => {
     const definition = definitionOf(template());
-    const stages = pipelineStages(PIPELINE_JOBS);
+    const stages = pipelineStages(PIPELINE_JOBS, pipelineRuleSets());
     const order = topLevelOrder(definition);
-    expect(order).toEqual(stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`));
-    order.forEach((name, index) => {
+    expect(order).toEqual([...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`), QUALITY_STATE_NAME]);
+    order.slice(0, -1).forEach((name, index) => {
       const state = definition.States[name]!;
       expect(state.Type).toBe('Parallel');
       expect(state.Branches.map((branch: Definition) => branch.StartAt).sort()).toEqual(stages[index]!.map(jobStateName).sort());
     });
     expect(definition.States[order.at(-1)!]!.End).toBe(true);
-    expect(Object.keys(allStates(definition.States)).filter((name) => /quality/i.test(name))).toEqual([]);
+    expect(order.at(-2)).toBe(`Stage ${stages.length}: gold`);
     expect(definition.TimeoutSeconds).toBe(ENV_DEFAULTS[envName].pipelineTimeoutMinutes * 60);
   });
 
@@ -133,12 +155,48 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
         Resource: 'arn:<AWS::Partition>:states:::sns:publish',
         Parameters: {
           TopicArn: `<${topic}>`,
-          Message: { job: pipelineJob.name, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', runbook: `${config.runbookBaseUrl}/docs/runbooks/pipeline-executions-failed.md` },
+          Message: { job: pipelineJob.name, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', runbook: `${config.runbookBaseUrl}/runbooks/pipeline-executions-failed.md` },
         },
       });
       expect(states[notify.Next]).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
     },
   );
+
+  it('runs `medallion quality` as a Fargate RUN_JOB step, retried like a job, its failure published (linking its runbook) and the execution failed', () => {
+    const states = allStates(definitionOf(template()).States);
+    const run = states[QUALITY_STATE_NAME]!;
+    const cluster = resourceByPrefix(template(), 'AWS::ECS::Cluster', 'JobsCluster').logicalId;
+    expect(run).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
+      TimeoutSeconds: (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) * 60,
+      ResultPath: null,
+      End: true,
+      Parameters: {
+        Cluster: `<${cluster}.Arn>`,
+        TaskDefinition: `medallion-${envName}-quality`,
+        LaunchType: 'FARGATE',
+        Overrides: { ContainerOverrides: [{ Name: 'job', Command: ['quality'] }] },
+      },
+    });
+    const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', 'JobsQualityTaskDefinition');
+    expect(definition.resource.Properties!.ContainerDefinitions[0].Command).toEqual(['quality']);
+    expect(run.Retry).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.TaskFailed', 'ECS.AmazonECSException'], MaxAttempts: ENV_DEFAULTS[envName].jobRetryAttempts, BackoffRate: 2, JitterStrategy: 'FULL' }),
+    ]);
+    expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Notify quality checks failed' }]);
+    const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
+    const notify = states['Notify quality checks failed']!;
+    expect(notify).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::sns:publish',
+      Parameters: {
+        TopicArn: `<${topic}>`,
+        Message: { step: 'quality', 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', runbook: `${config.runbookBaseUrl}/runbooks/quality-check-failed.md` },
+      },
+    });
+    expect(states[notify.Next]).toMatchObject({ Type: 'Fail', Error: 'QualityCheckFailed' });
+    expect(states[notify.Next]!.Cause).toContain('runbooks/quality-check-failed.md');
+  });
 
   it.each(PIPELINE_JOBS.map((candidate) => [candidate.name, candidate] as const))(
     '%s: the container command of its step is what its task definition runs and what `medallion run` accepts',
@@ -182,10 +240,11 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
     expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { Ref: stateMachine }, RetryPolicy: { MaximumRetryAttempts: 3 } })]);
   });
 
-  it('may run each job task definition revision and pass only the roles of those tasks', () => {
+  it('may run each job task definition revision and the quality step\'s, and pass only the roles of those tasks', () => {
     const statements = resourceByPrefix(template(), 'AWS::IAM::Policy', 'PipelineStateMachineRoleDefaultPolicy').resource.Properties!.PolicyDocument.Statement as Record<string, any>[];
     const runTask = statements.filter((statement) => statement.Action === 'ecs:RunTask').map((statement) => flatten(statement.Resource));
     const definitions = Object.keys(template().findResources('AWS::ECS::TaskDefinition')).map((logicalId) => `<${logicalId}>`);
+    expect(definitions).toContain(`<${resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', 'JobsQualityTaskDefinition').logicalId}>`);
     expect(runTask.sort()).toEqual(definitions.sort());
     const passed = new Set(statements.filter((statement) => statement.Action === 'iam:PassRole').flatMap((statement) => statement.Resource.map(flatten)));
     const roles = Object.keys(template().findResources('AWS::IAM::Role'))
@@ -196,7 +255,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
 });
 
 describe('pipeline orchestration extension point', () => {
-  it('runs a quality step, when one is given, after the last stage of jobs', () => {
+  it('runs the quality step it is given (in place of `medallion quality`) after the last stage of jobs', () => {
     const built = createMedallionApp({
       envNames: ['dev'],
       outdir: tempOutdir(),
@@ -208,14 +267,14 @@ describe('pipeline orchestration extension point', () => {
     const definition = definitionOf(Template.fromStack(stack));
     const order = topLevelOrder(definition);
     expect(order.at(-1)).toBe('Quality checks');
-    expect(order.at(-2)).toBe(`Stage ${pipelineStages(PIPELINE_JOBS).length}: gold`);
+    expect(order.at(-2)).toBe(`Stage ${pipelineStages(PIPELINE_JOBS, pipelineRuleSets()).length}: gold`);
     expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', End: true });
   });
 });
 
 describe('pipeline commands on a lake', () => {
   // What each task does in its container, run here on a folder lake in stage order: the command is
-  // accepted and every job succeeds. (In AWS the lake is S3 once the adapters of issue 8 exist.)
+  // accepted and every job succeeds (in AWS the lake is S3, through the same CLI).
   let lake: string;
   beforeAll(async () => {
     lake = await mkdtemp(path.join(os.tmpdir(), 'medallion-pipeline-commands-'));
@@ -228,7 +287,7 @@ describe('pipeline commands on a lake', () => {
 
   it('runs every stage of the synthesized state machine, job by job, with the commands it passes', async () => {
     const states = allStates(definitionOf(templates().dev).States);
-    for (const stage of pipelineStages(PIPELINE_JOBS)) {
+    for (const stage of pipelineStages(PIPELINE_JOBS, pipelineRuleSets())) {
       for (const pipelineJob of stage) {
         const command = states[jobStateName(pipelineJob)]!.Parameters.Overrides.ContainerOverrides[0].Command as string[];
         const io = bufferIo();
@@ -237,5 +296,13 @@ describe('pipeline commands on a lake', () => {
         expect(io.stdout()).toMatch(new RegExp(`^${pipelineJob.name.replace('.', '\\.')} SUCCEEDED`));
       }
     }
+  });
+
+  it('then runs the quality step with the command the state machine passes: every fail rule passes, and the results are recorded', async () => {
+    const command = allStates(definitionOf(templates().dev).States)[QUALITY_STATE_NAME]!.Parameters.Overrides.ContainerOverrides[0].Command as string[];
+    const io = bufferIo();
+    const code = await invoke(command, { io, env: { MEDALLION_LAKE: lake } });
+    expect(code, `${command.join(' ')}: ${io.stderr()}`).toBe(0);
+    expect(io.stderr()).toMatch(/rules passed.*recorded in quality\.results/);
   });
 });

@@ -5,9 +5,10 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { QUARANTINE_TABLE, type Job, type TableName, shortNameOf } from '../../../core/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type Job, type TableName, shortNameOf } from '../../../core/index.ts';
 import { jobConstructId, type MedallionApp } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
+import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
 import { ENVS, buildApp, resourceByPrefix, stackOf, type CfnResources } from '../infra-fixtures.ts';
 
 /**
@@ -30,30 +31,52 @@ const EXPECTED_ACKNOWLEDGMENTS: readonly (readonly [string, string])[] = [
   ['Pipeline/StateMachine/Role', 'AwsSolutions-IAM5[Resource::*]'],
 ];
 
+const BUCKET_OF: Readonly<Record<string, string>> = {
+  landing: 'LakeLandingBronzeBucket5A7D0508',
+  bronze: 'LakeLandingBronzeBucket5A7D0508',
+  silver: 'LakeSilverBucket5C83FE02',
+  gold: 'LakeGoldBucketFA6D7163',
+  quarantine: 'LakeQuarantineBucket5F6681C9',
+  // quality.results lives in the quarantine (operations) bucket.
+  quality: 'LakeQuarantineBucket5F6681C9',
+};
+// A lake key keeps its whole name in its folder's bucket: `silver/tasks/` is the silver bucket's `silver/tasks/`.
+const finding = (lakePrefix: string) => `AwsSolutions-IAM5[Resource::<${BUCKET_OF[lakePrefix.split('/')[0]!]!}.Arn>/${lakePrefix}*]`;
+const tableFolder = (name: TableName, folder = '') => `${name.split('.')[0]!}/${folder}${shortNameOf(name)}/`;
+const ruleSets = [...(await loadPipelineRuleSets()).values()];
+const referencesOf = (sets: typeof ruleSets) => [...new Set(sets.flatMap((set) => Object.values(set.references) as TableName[]))];
+
 /**
  * Per job: its task definition's environment (names only, no secrets), and one wildcard finding per lake
  * prefix it reads or writes. Written out independently of the construct: the bucket and prefix each
  * table lives at, as the Glue catalog declares it.
  */
 function expectedJobAcknowledgments(job: Job): [string, string][] {
-  const bucketOf: Record<string, string> = {
-    landing: 'LakeLandingBronzeBucket5A7D0508',
-    bronze: 'LakeLandingBronzeBucket5A7D0508',
-    silver: 'LakeSilverBucket5C83FE02',
-    gold: 'LakeGoldBucketFA6D7163',
-    quarantine: 'LakeQuarantineBucket5F6681C9',
-  };
-  // A lake key keeps its whole name in its folder's bucket: `silver/tasks/` is the silver bucket's `silver/tasks/`.
-  const finding = (lakePrefix: string) => `AwsSolutions-IAM5[Resource::<${bucketOf[lakePrefix.split('/')[0]!]!}.Arn>/${lakePrefix}*]`;
-  const tableFolder = (name: TableName, folder = '') => `${name.split('.')[0]!}/${folder}${shortNameOf(name)}/`;
   const findings = new Set<string>();
   for (const source of Object.values(job.sources)) findings.add(finding(source.kind === 'landing' ? source.prefix : tableFolder(source.table)));
   for (const output of job.outputs) findings.add(finding(tableFolder(output.name)));
   findings.add(finding(`${tableFolder(QUARANTINE_TABLE.name)}${job.name}/`));
   // The symlink manifests the Glue catalog publishes its tables (and the quarantine table) through.
   for (const table of [...job.outputs, QUARANTINE_TABLE]) findings.add(finding(tableFolder(table.name, '_symlink/')));
+  // Its quality gate: history, the tables its rules reference, its own results folder and the results' manifests.
+  const gate = ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table));
+  if (gate.length > 0) {
+    findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name)));
+    for (const table of referencesOf(gate)) findings.add(finding(tableFolder(table)));
+    findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name)}${job.name}/`));
+    findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')));
+  }
   const id = jobConstructId(job);
   return [[`Jobs/${id}/TaskDefinition`, 'AwsSolutions-ECS2'], ...[...findings].map((rule): [string, string] => [`Jobs/${id}/TaskPolicy`, rule])];
+}
+
+/** The quality step: the checked tables, their references and quality history read; its results folder and the manifests written. Landing is only listed (no finding). */
+function expectedQualityAcknowledgments(): [string, string][] {
+  const checked = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
+  const findings = new Set<string>([...checked, ...referencesOf(ruleSets), QUALITY_RESULTS_TABLE.name].map((table) => finding(tableFolder(table))));
+  findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name)}quality/`));
+  findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')));
+  return [['Jobs/Quality/TaskDefinition', 'AwsSolutions-ECS2'], ...[...findings].map((rule): [string, string] => ['Jobs/Quality/TaskPolicy', rule])];
 }
 
 /**
@@ -186,7 +209,11 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
         }
       }
     }
-    const expected = [...EXPECTED_ACKNOWLEDGMENTS.map(([path, id]): [string, string] => [path, id]), ...PIPELINE_JOBS.flatMap(expectedJobAcknowledgments)];
+    const expected = [
+      ...EXPECTED_ACKNOWLEDGMENTS.map(([path, id]): [string, string] => [path, id]),
+      ...PIPELINE_JOBS.flatMap(expectedJobAcknowledgments),
+      ...expectedQualityAcknowledgments(),
+    ];
     expect(acknowledged.sort()).toEqual(expected.sort());
   });
 
@@ -256,10 +283,11 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
     expect(images[0]!.source.platform).toBe('linux/amd64');
 
     const staged = join(assembly.directory, images[0]!.source.directory);
-    for (const needed of ['Dockerfile', 'package.json', 'package-lock.json', 'bin/medallion.js', 'cli/main.ts', 'core/index.ts', 'jobs/index.ts']) {
+    // The quality rule sets are read at run time by the jobs' gates and by `medallion quality`.
+    for (const needed of ['Dockerfile', 'package.json', 'package-lock.json', 'bin/medallion.js', 'cli/main.ts', 'core/index.ts', 'jobs/index.ts', 'quality/rules/silver.tasks.dqdl']) {
       expect(existsSync(join(staged, needed)), needed).toBe(true);
     }
-    for (const excluded of ['node_modules', 'lake', '.bench', 'cdk.out', 'scratch', '.git', 'test', 'infra', 'bench']) {
+    for (const excluded of ['node_modules', 'lake', '.bench', 'cdk.out', 'scratch', '.git', 'test', 'infra', 'bench', 'runbooks', 'docs']) {
       expect(existsSync(join(staged, excluded)), excluded).toBe(false);
     }
     const sizeBytes = (path: string): number =>

@@ -1,0 +1,82 @@
+import { ConfigError, MedallionError, evaluateLakeQuality, type Lake, type ResultColumn, type ResultRow, type TableRuleSet } from '../../core/index.ts';
+import type { OutputFormat } from '../format-rows.ts';
+import type { CliIo } from '../io.ts';
+import { queryCommand } from './query.ts';
+
+const RESULT_COLUMNS: readonly ResultColumn[] = [
+  { name: 'table', type: 'VARCHAR' },
+  { name: 'line', type: 'BIGINT' },
+  { name: 'rule', type: 'VARCHAR' },
+  { name: 'action', type: 'VARCHAR' },
+  { name: 'outcome', type: 'VARCHAR' },
+  { name: 'value', type: 'DOUBLE' },
+  { name: 'threshold', type: 'VARCHAR' },
+  { name: 'message', type: 'VARCHAR' },
+];
+
+/**
+ * `medallion quality [tables...]`: evaluates the rule sets of the named tables (all by default) over the
+ * committed lake, prints one row per rule, and records them in quality.results. Fails (exit 1) when a rule
+ * whose action is `fail` did not pass, so the pipeline's quality step fails with it.
+ */
+export async function qualityCommand(
+  lake: Lake,
+  ruleSets: ReadonlyMap<string, TableRuleSet>,
+  tables: readonly string[],
+  options: { record: boolean; format: OutputFormat; write: (columns: readonly ResultColumn[], rows: readonly ResultRow[]) => Promise<void> },
+  io: CliIo,
+): Promise<void> {
+  const unknown = tables.filter((table) => !ruleSets.has(table));
+  if (unknown.length > 0) {
+    throw new ConfigError('QUALITY_RULESET_UNKNOWN', `no rule set for ${unknown.join(', ')}`, {
+      hint: `rule sets: ${[...ruleSets.keys()].sort().join(', ') || 'none'} (files <table>.dqdl in the rules folder, --rules DIR)`,
+    });
+  }
+  const selected = tables.length > 0 ? tables.map((table) => ruleSets.get(table) as TableRuleSet) : [...ruleSets.values()];
+  const check = await evaluateLakeQuality(lake, selected, { record: options.record });
+  const rows = check.evaluations.map((evaluation) => ({
+    table: evaluation.table,
+    line: evaluation.line,
+    rule: evaluation.rule,
+    action: evaluation.action,
+    outcome: evaluation.outcome,
+    value: evaluation.value,
+    threshold: evaluation.threshold,
+    message: evaluation.message,
+  }));
+  await options.write(RESULT_COLUMNS, rows);
+  const rules = check.evaluations.filter((evaluation) => evaluation.action !== 'analyze');
+  const passed = rules.filter((evaluation) => evaluation.outcome === 'PASS').length;
+  const skipped = check.skipped.length > 0 ? `; ${check.skipped.length} rule${check.skipped.length === 1 ? '' : 's'} over the run dataset checked only in job runs` : '';
+  const recorded = options.record ? ` (recorded in quality.results, run ${check.runId.slice(0, 19)}…)` : ' (not recorded)';
+  io.err(`${passed} of ${rules.length} rules passed${skipped}${recorded}\n`);
+  if (check.failures.length > 0) {
+    const named = check.failures.map((failure) => `${failure.table}: ${failure.rule} (${failure.ruleset}:${failure.line}) ${failure.outcome === 'ERROR' ? 'could not be evaluated' : 'failed'}`);
+    throw new MedallionError('QUALITY_CHECK_FAILED', `${check.failures.length} rule${check.failures.length === 1 ? '' : 's'} with action fail did not pass: ${named.join('; ')}`, {
+      hint: 'see runbooks/quality-check-failed.md',
+    });
+  }
+}
+
+/** `medallion quality history [table]`: the recorded evaluations, newest first. */
+export async function qualityHistoryCommand(
+  lake: Lake,
+  table: string | undefined,
+  options: { limit: number; failedOnly: boolean; format: OutputFormat },
+  io: CliIo,
+): Promise<void> {
+  const root = await lake.state.readRoot();
+  if (!root.tables['quality.results']) {
+    io.err('no quality results yet: run a job with rule sets, or `medallion quality`\n');
+    return;
+  }
+  const filters = [
+    table === undefined ? '' : `table_name = '${table.replaceAll("'", "''")}'`,
+    options.failedOnly ? "outcome IN ('FAIL', 'ERROR')" : '',
+  ].filter(Boolean);
+  const sql = `
+    SELECT evaluated_at, job, run_id, table_name AS "table", scope, rule, action, outcome, value, threshold, rows_quarantined, message
+    FROM quality.results ${filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : ''}
+    ORDER BY evaluated_at DESC, table_name, ruleset, rule LIMIT ${options.limit}`;
+  await queryCommand(lake, sql, options.format, io);
+}

@@ -1,0 +1,328 @@
+import path from 'node:path';
+import type { Engine, ResultRow } from '../engine/index.ts';
+import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
+import { MedallionError } from '../errors.ts';
+import type { MetricDatum } from '../metrics/index.ts';
+import { TABLE_RELATION_RENDERERS, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { printRule } from './dqdl/printer.ts';
+import { evaluateRule, evaluateRuleset, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
+import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
+
+/** One row of quality.results, before the run id, job and time are stamped on. */
+export interface QualityEvaluation {
+  readonly table: string;
+  readonly ruleset: string;
+  readonly rule: string;
+  readonly ruleType: string;
+  readonly action: QualityAction | 'analyze';
+  readonly outcome: RuleResult['outcome'] | null;
+  readonly metric: string | null;
+  readonly value: number | null;
+  readonly threshold: string | null;
+  readonly message: string;
+  readonly rowsQuarantined: number;
+  /** 1-based line of the rule in its file (0 for analyzers). */
+  readonly line: number;
+}
+
+/** A job run stopped by a failing `fail` rule: nothing of the run was committed but its quality results. */
+export class QualityGateError extends MedallionError {
+  readonly failures: readonly QualityEvaluation[];
+  constructor(job: string, failures: readonly QualityEvaluation[]) {
+    const named = failures.map((failure) => `${failure.table}: ${failure.rule} (${failure.ruleset}:${failure.line}) ${failure.outcome === 'ERROR' ? 'could not be evaluated' : 'failed'}: ${failure.message}`);
+    super('QUALITY_GATE_FAILED', `job ${job}: quality rule${failures.length > 1 ? 's' : ''} with action fail did not pass, so nothing was committed: ${named.join('; ')}`, {
+      hint: `see \`medallion quality history ${failures[0]?.table ?? ''}\` and runbooks/quality-gate-failed.md; the run is not retried`,
+    });
+    this.failures = failures;
+  }
+}
+
+/** How many rows a run read, wrote to the table, set aside and dropped as duplicates: the `run` reference dataset. */
+export interface RunCounters {
+  readonly recordsRead: number;
+  readonly recordsWritten: number;
+  readonly recordsQuarantined: number;
+  readonly recordsDuplicated: number;
+}
+
+/** Reference datasets every rule set may name besides its own `# reference` aliases. */
+export const BUILT_IN_REFERENCES = ['run'] as const;
+
+interface QuarantineTally {
+  rows: number;
+  /** Rows that failed any quarantine rule. */
+  setAside: number;
+  failed: Map<QualityRule, number>;
+  errors: Map<QualityRule, string>;
+}
+
+/**
+ * Applies a job's quality rule sets to what one run writes, as Delta Live Tables applies expectations:
+ * `quarantine` rules split each batch of an output into kept rows and rows set aside (with the rule as
+ * the reason); after the last batch every other rule is evaluated over the rows staged for the table,
+ * before anything is committed. The runner commits the evaluations with the outputs, or, when a `fail`
+ * rule did not pass, alone.
+ */
+export class QualityGate {
+  private readonly tallies = new Map<string, QuarantineTally>();
+  private historyAttached: Promise<string | undefined> | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ruleSets: ReadonlyMap<string, TableRuleSet>,
+    private readonly options: {
+      readonly now: Date;
+      /** Attaches committed quality.results and returns the relation, or undefined when there is none yet. */
+      readonly attachHistory: () => Promise<string | undefined>;
+      /** A committed table as a dataset (for `# reference` aliases that are not outputs of the run). */
+      readonly committedTable: (table: string) => Promise<QualityDataset | undefined>;
+    },
+  ) {}
+
+  ruleSetOf(table: string): TableRuleSet | undefined {
+    return this.ruleSets.get(table);
+  }
+
+  /**
+   * Splits one batch of an output by its quarantine rules. Returns the SQL of the rows to keep and, when
+   * the table has quarantine rules, of the rows to set aside in quarantine.records' shape (source_object,
+   * record_index, reason_code, reason, raw). A rule that cannot be evaluated fails the run: it must not
+   * let rows through unchecked.
+   */
+  async splitBatch(spec: TableSpec, sql: string, batch: number): Promise<{ kept: string; setAside?: string }> {
+    const set = this.ruleSets.get(spec.name);
+    const rules = set?.rules.filter((rule) => rule.action === 'quarantine') ?? [];
+    if (!set || rules.length === 0) return { kept: sql };
+    const relation = quoteIdentifier(`quality_split_${spec.name.replace('.', '_')}_${batch}`);
+    await this.engine.run(`CREATE OR REPLACE TEMP TABLE ${relation} AS ${sql}`);
+    const context = this.context({ relation, columns: spec.columns }, set, {});
+    const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map(), errors: new Map() };
+    this.tallies.set(spec.name, tally);
+    const predicates: { rule: QualityRule; predicate: string }[] = [];
+    for (const rule of rules) {
+      const result = await evaluateRule(rule.rule, context, set.ruleset.variables);
+      if (result.outcome === 'ERROR' || result.rowPredicate === undefined) {
+        tally.errors.set(rule, result.message || 'the rule gives no row-level result');
+        throw new QualityGateError(`writing ${spec.name}`, [
+          evaluationOf(set, rule, result, 0),
+        ]);
+      }
+      predicates.push({ rule, predicate: `(${result.rowPredicate})` });
+    }
+    const passes = predicates.map((entry) => entry.predicate).join(' AND ');
+    const counts = await this.engine.query(
+      `SELECT count(*) AS total, count(*) FILTER (WHERE NOT (${passes})) AS set_aside, ` +
+        `${predicates.map((entry, index) => `count(*) FILTER (WHERE NOT ${entry.predicate}) AS f${index}`).join(', ')} FROM ${relation}`,
+    );
+    const row = counts.rows[0] ?? {};
+    tally.rows += Number(row.total ?? 0);
+    tally.setAside += Number(row.set_aside ?? 0);
+    predicates.forEach((entry, index) => tally.failed.set(entry.rule, (tally.failed.get(entry.rule) ?? 0) + Number(row[`f${index}`] ?? 0)));
+
+    const reason = `CASE ${predicates
+      .map((entry) => `WHEN NOT ${entry.predicate} THEN ${quoteLiteral(`quality rule failed: ${printRule(entry.rule.rule)} (${set.source}:${entry.rule.line})`)}`)
+      .join(' ')} END`;
+    const has = (column: string) => spec.columns.some((c) => c.name === column);
+    const setAside = `
+      SELECT ${has('source_object') ? 'row_.source_object' : 'NULL'}::VARCHAR AS source_object,
+             ${has('record_index') ? 'row_.record_index' : 'NULL'}::BIGINT AS record_index,
+             'quality_rule' AS reason_code, ${reason} AS reason, to_json(row_)::VARCHAR AS raw
+      FROM ${relation} AS row_ WHERE NOT (${passes})`;
+    return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };
+  }
+
+  /** Rows quarantine rules set aside from `table` in this run. */
+  rowsSetAside(table: string): number {
+    return this.tallies.get(table)?.setAside ?? 0;
+  }
+
+  /**
+   * Evaluates a table's rules over the rows the run staged for it (quarantine rules report what they
+   * set aside). `outputs` are the run's other staged outputs, so a reference alias to one of them sees
+   * this run's rows.
+   */
+  async evaluate(
+    spec: TableSpec,
+    staged: QualityDataset,
+    counters: RunCounters,
+    outputs: ReadonlyMap<string, QualityDataset>,
+  ): Promise<QualityEvaluation[]> {
+    const set = this.ruleSets.get(spec.name);
+    if (!set) return [];
+    const evaluations: QualityEvaluation[] = [];
+    const tally = this.tallies.get(spec.name);
+    for (const rule of set.rules.filter((entry) => entry.action === 'quarantine')) {
+      const failed = tally?.failed.get(rule) ?? 0;
+      const rows = tally?.rows ?? 0;
+      const compliance = rows === 0 ? 1 : (rows - failed) / rows;
+      evaluations.push({
+        table: set.table, ruleset: set.source, rule: printRule(rule.rule), ruleType: rule.rule.kind === 'rule' ? rule.rule.type : 'Composite',
+        action: 'quarantine', outcome: failed === 0 ? 'PASS' : 'FAIL', metric: 'Rows.Compliance', value: compliance, threshold: '= 1.0',
+        message: failed === 0 ? '' : `${failed} of ${rows} rows failed and were quarantined`, rowsQuarantined: failed, line: rule.line,
+      });
+    }
+    const others = set.rules.filter((entry) => entry.action !== 'quarantine');
+    const references: Record<string, QualityDataset> = { run: runDataset(counters) };
+    for (const [alias, table] of Object.entries(set.references)) {
+      const dataset = outputs.get(table) ?? (await this.options.committedTable(table));
+      if (dataset) references[alias] = dataset;
+    }
+    const context = this.context(staged, set, references, 'run');
+    const result = await evaluateRuleset({ ...set.ruleset, rules: others.map((entry) => entry.rule) }, context);
+    result.results.forEach((ruleResult, index) => {
+      const rule = others[index] as QualityRule;
+      // A run that writes no row to a table (an incremental run that touched only other tables) leaves
+      // completeness, uniqueness and compliance without a value: nothing was there to be wrong.
+      const vacuous = counters.recordsWritten === 0 && ruleResult.outcome === 'FAIL' && ruleResult.value === null;
+      evaluations.push(
+        evaluationOf(set, rule, vacuous ? { ...ruleResult, outcome: 'PASS', message: 'no rows written by this run: nothing to check' } : ruleResult, 0),
+      );
+    });
+    for (const analyzer of result.analyzers) {
+      for (const [metric, value] of Object.entries(analyzer.metrics)) {
+        evaluations.push({
+          table: set.table, ruleset: set.source, rule: analyzer.analyzer, ruleType: 'Analyzer', action: 'analyze', outcome: null,
+          metric, value, threshold: null, message: '', rowsQuarantined: 0, line: 0,
+        });
+      }
+    }
+    return evaluations;
+  }
+
+  private context(primary: QualityDataset, set: TableRuleSet, references: Record<string, QualityDataset>, scope: 'run' | 'table' = 'run'): EvaluationContext {
+    return {
+      engine: this.engine,
+      primary,
+      references,
+      now: this.options.now,
+      history: (metric) => this.history(set.table, scope, metric),
+    };
+  }
+
+  private async history(table: string, scope: 'run' | 'table', metric: string): Promise<readonly number[]> {
+    this.historyAttached ??= this.options.attachHistory();
+    const relation = await this.historyAttached;
+    return relation === undefined ? [] : metricHistory(this.engine, relation, table, scope, metric);
+  }
+}
+
+/** Earlier values of a metric, one per evaluation run, oldest first. */
+export async function metricHistory(engine: Engine, relation: string, table: string, scope: 'run' | 'table', metric: string): Promise<number[]> {
+  const { rows } = await engine.query(`
+    SELECT any_value(value) AS value FROM ${relation}
+    WHERE table_name = ${quoteLiteral(table)} AND scope = ${quoteLiteral(scope)} AND metric = ${quoteLiteral(metric)}
+      AND value IS NOT NULL AND outcome IS DISTINCT FROM 'ERROR'
+    GROUP BY run_id ORDER BY min(evaluated_at), run_id`);
+  return rows.map((row) => Number(row.value));
+}
+
+export function evaluationOf(set: TableRuleSet, rule: QualityRule, result: RuleResult, rowsQuarantined: number): QualityEvaluation {
+  return {
+    table: set.table,
+    ruleset: set.source,
+    rule: result.rule,
+    ruleType: result.ruleType,
+    action: rule.action,
+    outcome: result.outcome,
+    metric: result.metric ?? null,
+    value: result.value === null || !Number.isFinite(result.value) ? null : result.value,
+    threshold: result.threshold ?? null,
+    message: result.message,
+    rowsQuarantined,
+    line: rule.line,
+  };
+}
+
+/** The `fail` rules that did not pass (an ERROR counts: a gate that cannot be checked does not open). */
+export function gateFailures(evaluations: readonly QualityEvaluation[]): QualityEvaluation[] {
+  return evaluations.filter((evaluation) => evaluation.action === 'fail' && evaluation.outcome !== 'PASS');
+}
+
+function runDataset(counters: RunCounters): QualityDataset {
+  return {
+    relation: `(SELECT ${counters.recordsRead}::BIGINT AS records_read, ${counters.recordsWritten}::BIGINT AS records_written, ${counters.recordsQuarantined}::BIGINT AS records_quarantined, ${counters.recordsDuplicated}::BIGINT AS records_duplicated)`,
+    columns: [
+      { name: 'records_read', type: 'BIGINT' },
+      { name: 'records_written', type: 'BIGINT' },
+      { name: 'records_quarantined', type: 'BIGINT' },
+      { name: 'records_duplicated', type: 'BIGINT' },
+    ],
+  };
+}
+
+/** A relation over files a run staged (COPY's RETURN_STATS rows), typed as the table declares. */
+export function stagedDataset(spec: TableSpec, copies: readonly ResultRow[]): QualityDataset {
+  const partitions: Record<string, PartitionEntry> = {};
+  const localPaths = new Map<string, string>();
+  for (const row of copies) {
+    const count = Number(row.count);
+    if (count === 0) continue;
+    const key = String(row.filename);
+    localPaths.set(key, path.resolve(key));
+    const values: Record<string, string> = {};
+    for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
+    const file: DataFile = { key, rows: count, sizeBytes: Number(row.file_size_bytes ?? 0) };
+    const pkey = partitionKey(spec.partitionBy, values);
+    partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
+  }
+  const manifest: TableManifest = {
+    table: spec.name as TableName, version: 0, columns: spec.columns.map(({ name, type }) => ({ name, type })), partitionBy: spec.partitionBy,
+    partitions, committedAt: new Date(0).toISOString(), runId: '',
+  };
+  return { relation: TABLE_RELATION_RENDERERS.duckdb(manifest, localPaths), columns: manifest.columns };
+}
+
+/** quality.results rows as SQL, stamped with the run. */
+export function qualityResultsSql(evaluations: readonly QualityEvaluation[], stamp: { runId: string; job: string; scope: 'run' | 'table'; at: Date }): string {
+  const text = (value: string | null) => (value === null ? 'NULL::VARCHAR' : `${quoteLiteral(value)}::VARCHAR`);
+  const number = (value: number | null) => (value === null || !Number.isFinite(value) ? 'NULL::DOUBLE' : `${value}::DOUBLE`);
+  const at = `make_timestamp(${stamp.at.getTime() * 1000}::BIGINT)`;
+  const rows = evaluations.map(
+    (e) =>
+      `(${text(stamp.runId)}, ${text(e.table)}, ${text(stamp.scope)}, ${text(e.ruleset)}, ${text(e.rule)}, ${text(e.ruleType)}, ${text(e.action)}, ${text(e.outcome)}, ` +
+      `${text(e.metric)}, ${number(e.value)}, ${text(e.threshold)}, ${text(e.message)}, ${e.rowsQuarantined}::BIGINT, ${at}, ${text(stamp.job)})`,
+  );
+  return `SELECT * FROM (VALUES ${rows.join(', ')}) AS r(run_id, table_name, scope, ruleset, rule, rule_type, action, outcome, metric, value, threshold, message, rows_quarantined, evaluated_at, job)`;
+}
+
+/**
+ * Glue Data Quality's metrics for an evaluation (`glue.data.quality.rules.passed` / `failed`, and the
+ * score), per table, plus each rule's measured value as `medallion.quality.rule.value`.
+ */
+export function qualityMetrics(evaluations: readonly QualityEvaluation[], stamp: { job: string; runId: string; at: number }): MetricDatum[] {
+  const byTable = new Map<string, QualityEvaluation[]>();
+  for (const evaluation of evaluations) byTable.set(evaluation.table, [...(byTable.get(evaluation.table) ?? []), evaluation]);
+  const metrics: MetricDatum[] = [];
+  for (const [table, rows] of byTable) {
+    const rules = rows.filter((row) => row.action !== 'analyze');
+    const passed = rules.filter((row) => row.outcome === 'PASS').length;
+    const failed = rules.length - passed;
+    const dimensions = { JobName: stamp.job, JobRunId: stamp.runId, Type: 'count', Table: table };
+    metrics.push(
+      { name: 'glue.data.quality.rules.passed', value: passed, unit: 'Count', dimensions, timestampMs: stamp.at },
+      { name: 'glue.data.quality.rules.failed', value: failed, unit: 'Count', dimensions, timestampMs: stamp.at },
+      { name: 'glue.data.quality.score', value: rules.length === 0 ? 1 : passed / rules.length, unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at },
+    );
+    const warned = rules.filter((row) => row.action === 'warn' && row.outcome !== 'PASS').length;
+    const gated = rules.filter((row) => row.action === 'fail' && row.outcome !== 'PASS').length;
+    metrics.push(
+      { name: 'medallion.quality.rules.failed.warn', value: warned, unit: 'Count', dimensions, timestampMs: stamp.at },
+      { name: 'medallion.quality.rules.failed.fail', value: gated, unit: 'Count', dimensions, timestampMs: stamp.at },
+      { name: 'medallion.quality.rowsQuarantined', value: rules.reduce((sum, row) => sum + row.rowsQuarantined, 0), unit: 'Count', dimensions, timestampMs: stamp.at },
+      {
+        name: 'medallion.quality.anomalies',
+        value: rules.filter((row) => row.ruleType === 'DetectAnomalies' && row.outcome === 'FAIL').length,
+        unit: 'Count', dimensions, timestampMs: stamp.at,
+      },
+    );
+    // Each measured value, so a dashboard can chart a rule's metric over time.
+    for (const row of rows) {
+      if (row.metric === null || row.value === null) continue;
+      metrics.push({
+        name: 'medallion.quality.value', value: row.value, unit: 'None', timestampMs: stamp.at,
+        dimensions: { JobName: stamp.job, JobRunId: stamp.runId, Type: 'gauge', Table: table, Metric: row.metric },
+      });
+    }
+  }
+  return metrics;
+}

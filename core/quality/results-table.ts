@@ -1,0 +1,34 @@
+import { defineTable } from '../table/index.ts';
+
+/**
+ * Every quality evaluation: one row per rule (and analyzer metric) per evaluation, kept for good. Dynamic
+ * rules (`RowCount > avg(last(10))`) and DetectAnomalies read their history from here. Partitioned by the
+ * job that evaluated (`quality` for `medallion quality`), so each job writes only its own partition.
+ */
+export const QUALITY_RESULTS_TABLE = defineTable({
+  name: 'quality.results',
+  description: 'Every evaluation of a quality rule: the run, the table, the rule, its outcome, the measured value and the threshold.',
+  writeMode: 'append',
+  partitionBy: ['job'],
+  columns: [
+    { name: 'run_id', type: 'VARCHAR', description: 'The job run that evaluated the rule (a `quality-...` id for `medallion quality`).' },
+    { name: 'table_name', type: 'VARCHAR', description: 'The table (or landing source, `landing.<source>`) the rule set belongs to.' },
+    {
+      name: 'scope',
+      type: 'VARCHAR',
+      description: '`run`: over the rows one job run wrote, before they were committed; `table`: over the committed table (`medallion quality`).',
+    },
+    { name: 'ruleset', type: 'VARCHAR', description: 'The rule set file, e.g. quality/rules/silver.tasks.dqdl.' },
+    { name: 'rule', type: 'VARCHAR', description: 'The rule in DQDL, as the rule set states it (an analyzer for metric-only rows).' },
+    { name: 'rule_type', type: 'VARCHAR', description: 'DQDL rule type (RowCount, ColumnValues, ..., Composite, or Analyzer).' },
+    { name: 'action', type: 'VARCHAR', description: 'What a failure does: warn (recorded), quarantine (failing rows set aside), fail (nothing committed), analyze (metric only).' },
+    { name: 'outcome', type: 'VARCHAR', description: 'PASS, FAIL or ERROR (the rule could not be evaluated: the message says why); NULL for analyzers.' },
+    { name: 'metric', type: 'VARCHAR', description: "The metric measured, named as Glue names it (Dataset.*.RowCount, Column.status.Completeness, ...)." },
+    { name: 'value', type: 'DOUBLE', description: 'The measured value of the metric.' },
+    { name: 'threshold', type: 'VARCHAR', description: 'The constraint the value was held to, dynamic values resolved (e.g. > 950.5, between 1 and 10).' },
+    { name: 'message', type: 'VARCHAR', description: 'Why the rule failed or errored; empty when it passed.' },
+    { name: 'rows_quarantined', type: 'BIGINT', description: 'Rows a quarantine rule set aside in this run (0 for other actions).' },
+    { name: 'evaluated_at', type: 'TIMESTAMP', description: 'When the evaluation ran (the run start for job runs), UTC.' },
+    { name: 'job', type: 'VARCHAR', description: 'Partition: the job that evaluated the rule, or `quality` for `medallion quality`.' },
+  ],
+});
