@@ -79,10 +79,11 @@ interface Fit {
  *   leave-one-out error already seen: a weekend that looks like the earlier weekends passes. The price is
  *   a band too wide to catch much in those days.
  *
- * Defaults: `warmUp` 10, so the first verdict has seen each weekday at least once and a slope from 5
- * pairs; `deviations` 4, which a normal residual exceeds about once in 16,000 runs (3.5 flagged about one
- * normal day in 1,000 in simulation, once the estimated spread's own error counts), while a day at 30% or
- * 300% of the usual is 1.1 or more on the log scale, 14 spreads at the 2% floor; `period` 7 for daily runs.
+ * Defaults: `warmUp` 10, so the first verdict has seen each weekday at least once and has a slope from 5
+ * pairs; `deviations` 4: with normal noise of 3% it flagged about one normal day in 4,000 in simulation
+ * (3.5: one in 1,000, as the spread is itself estimated), while a day at 30% or 300% of the usual is 1.1 or
+ * more away on the log scale, dozens of spreads for ±5% noise and 55 at the 2% floor; `period` 7 for daily
+ * runs with a weekly pattern.
  *
  * Non-finite history values are skipped but keep their position, so later values keep their weekday. A
  * non-finite `value` is anomalous once the warm-up is over.
@@ -228,8 +229,8 @@ function leaveOneOutMedians(values: readonly number[]): number[] {
 
 /**
  * How much wider a band of `deviations` has to be when σ is estimated from few points: the ratio of
- * Student's t quantile to the normal one, from the Cornish–Fisher expansion (1.7 at 6 degrees of freedom,
- * 1.07 at 48, for 3.5 deviations).
+ * Student's t quantile to the normal one, from the Cornish–Fisher expansion (for 4 deviations: 2.2 at 6
+ * degrees of freedom, 1.1 at 48).
  */
 function studentFactor(deviations: number, degreesOfFreedom: number): number {
   const z2 = deviations * deviations;
