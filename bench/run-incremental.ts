@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalStorage, openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
+import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { arrivalOfKey } from './arrival-times.ts';
 
 /**
@@ -34,7 +35,8 @@ for (const [file] of newest) {
 const before = arrivals.size - heldBack.length;
 
 const lake = openLocalLake(dir);
-const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
+const quality = process.env.MEDALLION_BENCH_QUALITY === 'off' ? undefined : await loadPipelineRuleSets();
+const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }), ...(quality ? { quality } : {}) };
 const timed = async () => {
   const started = performance.now();
   const results = await runJobs(lake, PIPELINE_JOBS, enable);

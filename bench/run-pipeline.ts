@@ -1,5 +1,6 @@
 import { openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
+import { loadPipelineRuleSets } from '../jobs/quality.ts';
 
 /**
  * Runs every job once over the lake, as `medallion run --all` does (independent jobs side by side), in
@@ -9,7 +10,9 @@ const directory = process.argv[2];
 if (!directory) throw new Error('usage: run-pipeline.ts LAKE_DIR');
 const lake = openLocalLake(directory);
 const started = performance.now();
-const results = await runJobs(lake, PIPELINE_JOBS);
+// The pipeline as `medallion run --all` runs it: every output checked by its quality rules (MEDALLION_BENCH_QUALITY=off to leave them out).
+const quality = process.env.MEDALLION_BENCH_QUALITY === 'off' ? undefined : await loadPipelineRuleSets();
+const results = await runJobs(lake, PIPELINE_JOBS, quality ? { quality } : {});
 const totalMs = performance.now() - started;
 const jobs = results.map((result) => ({
   job: result.job,

@@ -17,3 +17,5 @@ export * from './quality/results-table.ts';
 export * from './quality/quality-gate.ts';
 export * from './quality/evaluate-tables.ts';
 export * from './alarms.ts';
+export * from './quality/evaluator/index.ts';
+export * from './quality/anomaly.ts';
