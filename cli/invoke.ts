@@ -10,6 +10,7 @@ import { addAthenaCommand } from './athena-command.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
+import { reconcileCommand } from './commands/reconcile.ts';
 import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../jobs/quality.ts';
 import { describeRun, runSettings, selectJobs, splitRunTokens } from './commands/run.ts';
 import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
@@ -279,6 +280,17 @@ export function createProgram(options: InvokeOptions): Command {
       const limit = Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('QUALITY_OPTIONS_INVALID', `--limit ${JSON.stringify(flags.limit)}: must be a whole number of at least 1`);
       await qualityHistoryCommand(lake(), table, { limit, failedOnly: flags.failed ?? false, format: flags.format }, io);
+    });
+
+  program
+    .command('reconcile')
+    .description('Prove that nothing was lost or doubled: per source and bronze run, landing records = bronze rows + quarantined, and bronze rows = silver events + duplicates + quarantined; lists every record that does not add up (exit 1).')
+    .option('--limit <n>', 'differences listed at most', '1000')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: { limit: string; format: OutputFormat }) => {
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('RECONCILE_OPTIONS_INVALID', `--limit ${JSON.stringify(flags.limit)}: must be a whole number of at least 1`);
+      await reconcileCommand(lake(), { limit, write: (columns, rows) => writeRows(io, flags.format, columns, rows) }, io);
     });
 
   addAthenaCommand(program, io);

@@ -122,10 +122,12 @@ export class QualityGate {
     const reason = `CASE ${predicates
       .map((entry) => `WHEN NOT ${entry.predicate} THEN ${quoteLiteral(`quality rule failed: ${printRule(entry.rule.rule)} (${set.source}:${entry.rule.line})`)}`)
       .join(' ')} END`;
-    const has = (column: string) => spec.columns.some((c) => c.name === column);
+    // Where the row came from, when the table keeps it (bronze: source_object; silver: _source_object).
+    const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
+    const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
     const setAside = `
-      SELECT ${has('source_object') ? 'row_.source_object' : 'NULL'}::VARCHAR AS source_object,
-             ${has('record_index') ? 'row_.record_index' : 'NULL'}::BIGINT AS record_index,
+      SELECT ${from('source_object')}::VARCHAR AS source_object,
+             ${from('record_index')}::BIGINT AS record_index,
              'quality_rule' AS reason_code, ${reason} AS reason, to_json(row_)::VARCHAR AS raw
       FROM ${relation} AS row_ WHERE NOT (${passes})`;
     return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };

@@ -1,0 +1,227 @@
+import {
+  attachTables, quoteIdentifier, quoteLiteral, readObjectRecords, selectUnreadObjects,
+  type Engine, type JobBookmarkState, type JobRunRecord, type Lake, type ObjectInfo, type ResultRow,
+} from '../core/index.ts';
+
+/** One CDC source of the reference pipeline, as reconciliation follows it from landing to silver. */
+export interface ReconciledSource {
+  readonly source: string;
+  readonly landingPrefix: string;
+  readonly bronzeJob: string;
+  readonly bronzeTable: string;
+  readonly silverJob: string;
+  /** The silver table of effective events (one row per event kept), with `_source_object` and `_record_index`. */
+  readonly silverEvents: string;
+}
+
+export const RECONCILED_SOURCES: readonly ReconciledSource[] = [
+  { source: 'tasks', landingPrefix: 'landing/tasks/', bronzeJob: 'bronze.tasks_cdc', bronzeTable: 'bronze.tasks_cdc', silverJob: 'silver.tasks', silverEvents: 'silver.task_events' },
+  { source: 'users', landingPrefix: 'landing/users/', bronzeJob: 'bronze.users_cdc', bronzeTable: 'bronze.users_cdc', silverJob: 'silver.users', silverEvents: 'silver.user_events' },
+];
+
+/** One line of the proof: what came in and where all of it went, for a source, a stage and a run. */
+export interface ReconcileCheck {
+  readonly source: string;
+  readonly stage: 'landing-bronze' | 'bronze-silver';
+  /** The bronze run that read the records (for bronze-silver: that brought the events). */
+  readonly runId: string | null;
+  /** landing-bronze: landing records; bronze-silver: bronze rows. */
+  readonly input: number;
+  /** landing-bronze: bronze rows; bronze-silver: effective events. */
+  readonly written: number;
+  readonly quarantined: number;
+  /** bronze-silver only: events dropped because an equal event was kept. */
+  readonly duplicates: number;
+  readonly balanced: boolean;
+}
+
+export interface ReconcileDifference {
+  readonly source: string;
+  readonly stage: 'landing-bronze' | 'bronze-silver';
+  readonly sourceObject: string | null;
+  readonly recordIndex: number | null;
+  readonly problem: string;
+}
+
+export interface ReconcileReport {
+  readonly checks: readonly ReconcileCheck[];
+  /** Every record that is missing, doubled or unaccounted for (at most `limit`); empty when everything adds up. */
+  readonly differences: readonly ReconcileDifference[];
+  /** Landing objects no bronze run has read yet (newer than its bookmark): not a difference. */
+  readonly pendingObjects: number;
+}
+
+/**
+ * Proves that nothing was lost or doubled between landing and silver: per source and per bronze run,
+ * landing records = bronze rows + quarantined, and bronze rows = effective silver events + duplicates +
+ * quarantined. Landing is cut into records again (the same cutting the bronze jobs use), independently of
+ * what bronze wrote; every landing record must be a bronze row or a quarantined record exactly once, and
+ * every bronze row must be an effective event, a duplicate of one, or quarantined by silver exactly once.
+ * A difference names the object and the record.
+ */
+export async function reconcileLake(lake: Lake, options: { sources?: readonly ReconciledSource[]; limit?: number } = {}): Promise<ReconcileReport> {
+  const sources = options.sources ?? RECONCILED_SOURCES;
+  const limit = options.limit ?? 1000;
+  const root = await lake.state.readRoot();
+  const engine = await lake.createEngine();
+  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  try {
+    const checks: ReconcileCheck[] = [];
+    const differences: ReconcileDifference[] = [];
+    let pendingObjects = 0;
+    for (const source of sources) {
+      const has = (table: string) => root.tables[table] !== undefined;
+      const bookmarkId = root.bookmarks[source.bronzeJob];
+      const bookmark = bookmarkId ? await lake.state.getDocument<JobBookmarkState>(bookmarkId) : undefined;
+      const runs = await lake.state.listRecords<JobRunRecord>(`runs/${source.bronzeJob}`);
+      const lastRead = Math.max(0, ...runs.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
+      pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId);
+      // Bronze rows carry their run's start (ingested_at), quarantined records their run id.
+      const finished = runs.filter((run) => run.JobRunState === 'SUCCEEDED' && run.CompletedOn !== undefined);
+      await engine.run(`CREATE OR REPLACE TEMP TABLE bronze_runs (run_id VARCHAR, started TIMESTAMP, completed TIMESTAMP)`);
+      if (finished.length > 0) {
+        await engine.run(`INSERT INTO bronze_runs VALUES ${finished.map((run) => `(${quoteLiteral(run.Id)}, ${quoteLiteral(run.StartedOn)}::TIMESTAMPTZ::TIMESTAMP, ${quoteLiteral(run.CompletedOn as string)}::TIMESTAMPTZ::TIMESTAMP)`).join(', ')}`);
+      }
+      if (!has(source.bronzeTable)) continue;
+
+      const landing = quoteIdentifier(`landing_${source.source}`);
+      const bronze = qualified(source.bronzeTable);
+      const quarantine = has('quarantine.records') ? 'quarantine.records' : '(SELECT NULL::VARCHAR AS job, NULL::VARCHAR AS source_object, NULL::BIGINT AS record_index, NULL::VARCHAR AS reason_code, NULL::VARCHAR AS run_id, NULL::TIMESTAMP AS quarantined_at WHERE false)';
+      const runOf = (column: string) => `(SELECT any_value(r.run_id) FROM bronze_runs r WHERE ${column} BETWEEN r.started AND r.completed)`;
+      await engine.run(`
+        CREATE OR REPLACE TEMP TABLE accounted AS
+        SELECT source_object, record_index, 'bronze' AS kind, ${runOf('ingested_at')} AS run_id FROM ${bronze}
+        UNION ALL
+        SELECT source_object, record_index, 'quarantine', run_id FROM ${quarantine} WHERE job = ${quoteLiteral(source.bronzeJob)}`);
+      const landingIssues = await engine.query(`
+        WITH expected AS (
+          SELECT l.source_object, r.i AS record_index FROM ${landing} l, range(l.records) r(i) WHERE l.read
+        ), counted AS (
+          SELECT source_object, record_index, count(*) AS n FROM accounted GROUP BY ALL
+        )
+        SELECT source_object, record_index, 'the landing record is neither in ${source.bronzeTable} nor quarantined' AS problem
+        FROM expected ANTI JOIN counted USING (source_object, record_index)
+        UNION ALL
+        SELECT source_object, record_index, 'the landing record is accounted for ' || n || ' times (bronze rows and quarantined records)' FROM counted WHERE n > 1
+        UNION ALL
+        SELECT c.source_object, c.record_index, 'no such landing record (its object has ' || coalesce(l.records::VARCHAR, 'no') || ' records)'
+        FROM counted c LEFT JOIN ${landing} l USING (source_object) WHERE l.records IS NULL OR c.record_index >= l.records OR c.record_index < 0
+        ORDER BY 1, 2 LIMIT ${limit}`);
+      differences.push(...landingIssues.rows.map((row) => difference(source.source, 'landing-bronze', row)));
+      const landingChecks = await engine.query(`
+        WITH per_object AS (
+          SELECT source_object, any_value(run_id) AS run_id, count(*) FILTER (WHERE kind = 'bronze') AS written,
+                 count(*) FILTER (WHERE kind = 'quarantine') AS quarantined
+          FROM accounted GROUP BY ALL
+        )
+        SELECT p.run_id, sum(l.records)::BIGINT AS input, sum(p.written)::BIGINT AS written, sum(p.quarantined)::BIGINT AS quarantined
+        FROM per_object p JOIN ${landing} l USING (source_object) GROUP BY ALL ORDER BY 1`);
+      for (const row of landingChecks.rows) {
+        const check = { source: source.source, stage: 'landing-bronze' as const, runId: text(row.run_id), input: Number(row.input), written: Number(row.written), quarantined: Number(row.quarantined), duplicates: 0 };
+        checks.push({ ...check, balanced: check.input === check.written + check.quarantined });
+      }
+
+      if (!has(source.silverEvents)) continue;
+      await engine.run(`
+        CREATE OR REPLACE TEMP TABLE silver_accounting AS
+        WITH b AS (
+          SELECT source_object, record_index, event_id, ${runOf('ingested_at')} AS run_id,
+                 row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS position
+          FROM ${bronze}
+        ), e AS (
+          SELECT _source_object AS source_object, _record_index AS record_index, count(*) AS n FROM ${qualified(source.silverEvents)} GROUP BY ALL
+        ), q AS (
+          SELECT source_object, record_index, count(*) AS n, bool_and(reason_code = 'quality_rule') AS only_quality
+          FROM ${quarantine} WHERE job = ${quoteLiteral(source.silverJob)} GROUP BY ALL
+        )
+        SELECT b.source_object, b.record_index, b.run_id, b.position, coalesce(e.n, 0) AS effective, coalesce(q.n, 0) AS quarantined,
+               coalesce(q.only_quality, false) AS only_quality
+        FROM b LEFT JOIN e USING (source_object, record_index) LEFT JOIN q USING (source_object, record_index)`);
+      const silverIssues = await engine.query(`
+        SELECT source_object, record_index,
+               CASE
+                 WHEN effective = 0 AND quarantined = 0 AND position = 1 THEN 'the bronze row is neither an effective event in ${source.silverEvents} nor quarantined'
+                 WHEN effective > 1 THEN 'the bronze row is an effective event ' || effective || ' times'
+                 WHEN effective > 0 AND position > 1 THEN 'the bronze row repeats an earlier event_id but was kept as an effective event'
+                 WHEN effective > 0 AND quarantined > 0 AND NOT only_quality THEN 'the bronze row is both an effective event and quarantined'
+                 WHEN quarantined > 1 THEN 'the bronze row is quarantined ' || quarantined || ' times'
+               END AS problem
+        FROM silver_accounting
+        WHERE (effective = 0 AND quarantined = 0 AND position = 1) OR effective > 1 OR (effective > 0 AND position > 1)
+           OR (effective > 0 AND quarantined > 0 AND NOT only_quality) OR quarantined > 1
+        UNION ALL
+        SELECT e._source_object, e._record_index, 'the effective event comes from no bronze row'
+        FROM ${qualified(source.silverEvents)} e ANTI JOIN ${bronze} b ON b.source_object = e._source_object AND b.record_index = e._record_index
+        ORDER BY 1, 2 LIMIT ${limit}`);
+      differences.push(...silverIssues.rows.map((row) => difference(source.source, 'bronze-silver', row)));
+      const silverChecks = await engine.query(`
+        SELECT run_id, count(*) AS input, count(*) FILTER (WHERE effective > 0) AS written,
+               count(*) FILTER (WHERE effective = 0 AND quarantined > 0) AS quarantined,
+               count(*) FILTER (WHERE effective = 0 AND quarantined = 0 AND position > 1) AS duplicates
+        FROM silver_accounting GROUP BY ALL ORDER BY 1`);
+      for (const row of silverChecks.rows) {
+        const check = {
+          source: source.source, stage: 'bronze-silver' as const, runId: text(row.run_id), input: Number(row.input), written: Number(row.written),
+          quarantined: Number(row.quarantined), duplicates: Number(row.duplicates),
+        };
+        checks.push({ ...check, balanced: check.input === check.written + check.quarantined + check.duplicates });
+      }
+    }
+    return { checks, differences: differences.slice(0, limit), pendingObjects };
+  } finally {
+    await attached.release();
+    engine.close();
+  }
+}
+
+/** `layer.table` as the attached views name it. */
+function qualified(table: string): string {
+  const [layer, name] = table.split('.') as [string, string];
+  return `${quoteIdentifier(layer)}.${quoteIdentifier(name)}`;
+}
+
+function text(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function difference(source: string, stage: ReconcileDifference['stage'], row: ResultRow): ReconcileDifference {
+  return { source, stage, sourceObject: text(row.source_object), recordIndex: row.record_index === null ? null : Number(row.record_index), problem: String(row.problem) };
+}
+
+/**
+ * Cuts every landing object of a source into records again and keeps, per object, how many records it
+ * holds and whether the bronze job has read it (by its bookmark, or, without one, by its last run).
+ * Returns how many objects are not read yet.
+ */
+async function countLanding(
+  lake: Lake,
+  engine: Engine,
+  source: ReconciledSource,
+  bookmark: JobBookmarkState | undefined,
+  lastRunStartMs: number,
+  bookmarkId: string | undefined,
+): Promise<number> {
+  const table = quoteIdentifier(`landing_${source.source}`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} (source_object VARCHAR, records BIGINT, read BOOLEAN)`);
+  const objects: ObjectInfo[] = [];
+  for await (const object of lake.storage.list(source.landingPrefix)) objects.push(object);
+  const landingBookmark = bookmark?.sources.landing;
+  const unread = new Set(
+    bookmarkId && landingBookmark?.kind === 'landing'
+      ? selectUnreadObjects(objects, landingBookmark).map((object) => object.key)
+      : objects.filter((object) => object.lastModifiedMs >= lastRunStartMs).map((object) => object.key),
+  );
+  let rows: string[] = [];
+  const flush = async () => {
+    if (rows.length > 0) await engine.run(`INSERT INTO ${table} VALUES ${rows.join(', ')}`);
+    rows = [];
+  };
+  for (const object of objects) {
+    let records = 0;
+    for await (const _record of readObjectRecords(await lake.storage.get(object.key))) records += 1;
+    rows.push(`(${quoteLiteral(object.key)}, ${records}, ${unread.has(object.key) ? 'false' : 'true'})`);
+    if (rows.length >= 1000) await flush();
+  }
+  await flush();
+  return unread.size;
+}
