@@ -17,7 +17,6 @@ export type LakeBucketName = (typeof LAKE_BUCKET_NAMES)[number];
 
 /** Key prefixes inside the landing+bronze bucket. */
 export const LANDING_PREFIX = 'landing/';
-export const LANDING_ERRORS_PREFIX = 'landing-errors/';
 export const BRONZE_PREFIX = 'bronze/';
 /** quarantine.records' prefix inside the quarantine bucket, which also holds quality/ (quality.results). */
 export const QUARANTINE_PREFIX = 'quarantine/';

@@ -7,7 +7,8 @@ import { LogGroup, LogStream } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config.ts';
-import { LANDING_ERRORS_PREFIX, LANDING_PREFIX } from './lake-storage.ts';
+import { LANDING_PREFIX } from './lake-storage.ts';
+import { firehoseErrorPrefix } from '../../core/index.ts';
 import type { SourceName } from './source-tables.ts';
 
 export interface LandingDeliveryStreamProps {
@@ -25,7 +26,7 @@ export interface LandingDeliveryStreamProps {
 export const landingPrefix = (source: SourceName): string => `${LANDING_PREFIX}${source}/!{timestamp:yyyy/MM/dd/HH}/`;
 /** Where Firehose writes records it could not deliver, by error type. */
 export const landingErrorPrefix = (source: SourceName): string =>
-  `${LANDING_ERRORS_PREFIX}${source}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`;
+  `${firehoseErrorPrefix(source)}!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`;
 
 /**
  * One Firehose delivery stream from a source's Kinesis stream to `landing/<source>/`, gzip, one
@@ -61,7 +62,8 @@ export class LandingDeliveryStream extends Construct {
       description: `Firehose delivery of the ${source} change stream to ${LANDING_PREFIX}${source}/`,
     });
 
-    const objectPrefixes = [`${LANDING_PREFIX}${source}/`, `${LANDING_ERRORS_PREFIX}${source}/`];
+    // The error output is inside the source's prefix (landing/<source>/errors/), where bronze quarantines it.
+    const objectPrefixes = [`${LANDING_PREFIX}${source}/`];
     const objectArns = objectPrefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`));
     const policy = new Policy(this, 'Policy', {
       roles: [this.role],

@@ -1,4 +1,4 @@
-import { defineJob, defineTable, landingSource, quoteLiteral, type Job, type TableName, type TableSpec } from '../../core/index.ts';
+import { defineJob, defineTable, firehoseErrorPrefix, landingSource, quoteLiteral, type Job, type TableName, type TableSpec } from '../../core/index.ts';
 
 /** Columns every bronze CDC table has: the raw event with a typed envelope, nothing dropped. */
 function bronzeCdcTable(name: TableName, sourceTable: string): TableSpec {
@@ -39,6 +39,11 @@ const ENVELOPE_PATHS = {
   oldImage: '$.dynamodb.OldImage',
   identityType: '$.userIdentity.type',
   identityPrincipal: '$.userIdentity.principalId',
+  // Firehose's error output (records it could not deliver): never data, whatever rawData holds.
+  errorCode: '$.errorCode',
+  errorMessage: '$.errorMessage',
+  rawData: '$.rawData',
+  attemptsMade: '$.attemptsMade',
 } as const;
 type EnvelopeField = keyof typeof ENVELOPE_PATHS;
 
@@ -56,7 +61,7 @@ function jsonObject(expression: string): string {
 }
 
 /** Every landing record with its envelope fields and `reason_code` (NULL when it passes). */
-function envelopesSql(landing: string, keyAttributes: readonly string[]): string {
+function envelopesSql(landing: string, keyAttributes: readonly string[], errorPrefix: string): string {
   const fields = Object.keys(ENVELOPE_PATHS) as EnvelopeField[];
   const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
   const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
@@ -68,7 +73,11 @@ function envelopesSql(landing: string, keyAttributes: readonly string[]): string
              ${jsonObject(field('keys'))} AS keys,
              ${jsonObject(field('newImage'))} AS new_image,
              ${jsonObject(field('oldImage'))} AS old_image,
-             coalesce(${jsonString(field('identityType'))} = 'Service' AND ${jsonString(field('identityPrincipal'))} = 'dynamodb.amazonaws.com', false) AS ttl_identity`;
+             coalesce(${jsonString(field('identityType'))} = 'Service' AND ${jsonString(field('identityPrincipal'))} = 'dynamodb.amazonaws.com', false) AS ttl_identity,
+             ${jsonString(field('errorCode'))} AS firehose_error_code,
+             ${jsonString(field('errorMessage'))} AS firehose_error_message,
+             try_cast(${field('attemptsMade')}::VARCHAR AS BIGINT) AS firehose_attempts,
+             ${field('rawData')} IS NOT NULL AS has_raw_data`;
   return `
     WITH cut AS (
       SELECT source_object, record_index, raw, split_error, object_last_modified,
@@ -99,8 +108,11 @@ function envelopesSql(landing: string, keyAttributes: readonly string[]): string
              END AS BIGINT)) AS event_ts
       FROM scaled
     )
-    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit),
+    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit, has_raw_data),
            CASE
+             -- An object under the source's Firehose error prefix, or a record shaped like Firehose's error
+             -- output (errorCode and rawData, no eventID), is a delivery failure, never data.
+             WHEN starts_with(source_object, ${quoteLiteral(errorPrefix)}) OR (event_id IS NULL AND firehose_error_code IS NOT NULL AND has_raw_data) THEN 'firehose_error'
              WHEN split_error IS NOT NULL THEN split_error
              WHEN envelope IS NULL THEN 'invalid_json'
              -- Valid JSON that starts with '{' is an object; checking the text spares a second parse.
@@ -134,7 +146,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
           name: 'envelopes',
           sql: `
             SELECT * EXCLUDE (raw), CASE WHEN reason_code IS NOT NULL THEN raw END AS raw
-            FROM (${envelopesSql(input('landing'), options.keyAttributes)})`,
+            FROM (${envelopesSql(input('landing'), options.keyAttributes, firehoseErrorPrefix(options.source))})`,
         },
       ],
       outputs: {
@@ -151,6 +163,9 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
       quarantine: `
         SELECT source_object, record_index, reason_code,
                CASE reason_code
+                 WHEN 'firehose_error' THEN 'Firehose could not deliver the record: ' ||
+                   coalesce(firehose_error_code, 'no errorCode') || coalesce(': ' || firehose_error_message, '') ||
+                   coalesce(' (' || firehose_attempts || ' attempts)', '') || '; raw holds its error record, with the record base64 in rawData'
                  WHEN 'corrupt_gzip' THEN 'the rest of the object could not be decompressed: ' || raw
                  WHEN 'invalid_utf8' THEN 'the record is not valid UTF-8'
                  WHEN 'record_too_large' THEN 'the record is over 3 MiB, larger than any DynamoDB change record (raw holds its first 64 KiB)'

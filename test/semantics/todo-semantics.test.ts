@@ -12,7 +12,7 @@ import {
   scaleRound,
   splitRecords,
 } from '../support/oracle.ts';
-import { expectPipelineMatchesOracle } from '../support/pipeline-check.ts';
+import { expectPipelineMatchesOracle, queryLake } from '../support/pipeline-check.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -307,6 +307,30 @@ describe('landing formats and bronze', () => {
     expect(exp.bronze.tasks.rows).toBe(40);
     expect(exp.bronze.tasks.quarantine).toEqual([
       expect.objectContaining({ record_index: 40, reason: 'corrupt_gzip' }),
+    ]);
+  });
+
+  it("quarantines Firehose's error output as firehose_error with its errorCode, never as data, and the good records around it go through", async () => {
+    const lake = await newLake();
+    const good = (id: string) => task(id, 'INSERT', '2025-11-01T10:00:00Z', 'u1', `t-${id}`, taskImage({ status: 'todo' }));
+    // rawData is a perfectly good change record: Firehose could not deliver it, so it is not data here.
+    const failed = (code: string, record: string) =>
+      JSON.stringify({ attemptsMade: 4, arrivalTimestamp: 1762000000000, errorCode: code, errorMessage: `${code} happened`, rawData: Buffer.from(record).toString('base64') });
+    await put(lake, 'landing/tasks/errors/processing-failed/2025/11/01/00/tasks-1-2025-11-01-00-00-00-e.gz',
+      zlib.gzipSync(lines(failed('S3.AccessDenied', good('lost-1')), failed('KMS.DisabledException', good('lost-2')), 'not even JSON')));
+    // An error record that ended up among the data records.
+    await put(lake, 'landing/tasks/2025/11/01/00/tasks-1-2025-11-01-00-00-00-d', lines(good('a'), failed('S3.AccessDenied', good('lost-3')), good('b')));
+    const { expected, lake: opened } = await expectPipelineMatchesOracle(lake);
+    expect(expected.bronze.tasks.table.map((row) => row.event_id)).toEqual(['a', 'b']);
+    expect(expected.silver.tasks.events.map((row) => row.event_id)).toEqual(['a', 'b']);
+    expect(expected.bronze.tasks.quarantine.map((q) => [q.source_object.split('-').pop(), q.record_index, q.reason])).toEqual([
+      ['d', 1, 'firehose_error'], ['e.gz', 0, 'firehose_error'], ['e.gz', 1, 'firehose_error'], ['e.gz', 2, 'firehose_error'],
+    ]);
+    const reasons = await queryLake(opened, "SELECT record_index, reason FROM quarantine.records WHERE source_object LIKE '%-e.gz' ORDER BY record_index");
+    expect(reasons.map((row) => row.reason)).toEqual([
+      expect.stringMatching(/^Firehose could not deliver the record: S3\.AccessDenied: S3\.AccessDenied happened \(4 attempts\)/),
+      expect.stringMatching(/^Firehose could not deliver the record: KMS\.DisabledException: /),
+      expect.stringMatching(/^Firehose could not deliver the record: no errorCode/),
     ]);
   });
 

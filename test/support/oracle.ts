@@ -22,6 +22,7 @@ export const SOURCES: readonly Source[] = ['tasks', 'users'];
 export type EventName = 'INSERT' | 'MODIFY' | 'REMOVE';
 
 export type BronzeReason =
+  | 'firehose_error'
   | 'corrupt_gzip'
   | 'record_too_large'
   | 'invalid_json'
@@ -410,7 +411,8 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-const OBJECT_KEY_RE = /^landing\/(tasks|users)\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/[^/]+$/;
+// Firehose's error output sits under landing/<source>/errors/<error type>/ before the time folders.
+const OBJECT_KEY_RE = /^landing\/(tasks|users)\/(?:errors\/[^/]+\/)?(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/[^/]+$/;
 
 async function listLandingObjects(lakeDir: string, source: Source): Promise<LandingObject[]> {
   const files = await listFiles(path.join(lakeDir, 'landing', source));
@@ -628,7 +630,9 @@ const EVENT_NAMES: ReadonlySet<string> = new Set(['INSERT', 'MODIFY', 'REMOVE'])
 
 type EnvelopeResult = { ok: true; row: Omit<BronzeRow, 'source_object' | 'record_index' | 'ingest_date'> } | { ok: false; reason: BronzeReason };
 
-export function checkEnvelope(text: string | null, source: Source): EnvelopeResult {
+export function checkEnvelope(text: string | null, source: Source, objectKey = ''): EnvelopeResult {
+  // Whatever Firehose could not deliver, under landing/<source>/errors/, is never data.
+  if (objectKey.startsWith(`landing/${source}/errors/`)) return { ok: false, reason: 'firehose_error' };
   if (text === null) return { ok: false, reason: 'corrupt_gzip' };
   if (Buffer.byteLength(text, 'utf8') > 3 * 1024 * 1024) return { ok: false, reason: 'record_too_large' };
   let rec: unknown;
@@ -639,6 +643,8 @@ export function checkEnvelope(text: string | null, source: Source): EnvelopeResu
   }
   if (!isPlainObject(rec)) return { ok: false, reason: 'not_an_object' };
   const eventId = rec['eventID'];
+  // A Firehose error record (errorCode and rawData, no eventID) in the data folders.
+  if (typeof eventId !== 'string' && typeof rec['errorCode'] === 'string' && rec['rawData'] !== undefined) return { ok: false, reason: 'firehose_error' };
   if (typeof eventId !== 'string' || eventId.length === 0) return { ok: false, reason: 'missing_event_id' };
   const eventName = rec['eventName'];
   if (typeof eventName !== 'string' || !EVENT_NAMES.has(eventName)) return { ok: false, reason: 'unknown_event_name' };
@@ -689,7 +695,7 @@ async function computeBronze(lakeDir: string, source: Source, tail: 'merge' | 's
     objectRecords(bytes, tail).forEach((text, recordIndex) => {
       result.records++;
       const placed = { source_object: obj.key, record_index: recordIndex, ingest_date: obj.ingestDate };
-      const checked = checkEnvelope(text, source);
+      const checked = checkEnvelope(text, source, obj.key);
       if (checked.ok) {
         result.table.push({ ...checked.row, ...placed });
       } else {

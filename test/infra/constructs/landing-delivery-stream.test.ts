@@ -41,7 +41,7 @@ describe.each(ENVS)('landing delivery streams (%s)', (envName) => {
       expect(s3).toMatchObject({
         BucketARN: { 'Fn::GetAtt': [bucket.logicalId, 'Arn'] },
         Prefix: `landing/${source}/!{timestamp:yyyy/MM/dd/HH}/`,
-        ErrorOutputPrefix: `landing-errors/${source}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`,
+        ErrorOutputPrefix: `landing/${source}/errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/`,
         CompressionFormat: 'GZIP',
         BufferingHints: {
           IntervalInSeconds: ENV_DEFAULTS[envName].firehoseBufferingIntervalSeconds,
@@ -90,7 +90,7 @@ describe.each(ENVS)('landing delivery streams (%s)', (envName) => {
       expect(bySid.LocateLandingBucket.Resource).toEqual(bucketArn);
       expect(bySid.WriteLandingPrefix).toMatchObject({
         Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
-        Resource: [objects(`landing/${source}/`), objects(`landing-errors/${source}/`)],
+        Resource: objects(`landing/${source}/`),
       });
       expect(bySid.EncryptLandingObjects).toMatchObject({
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],

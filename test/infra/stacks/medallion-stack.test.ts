@@ -22,9 +22,7 @@ const EXPECTED_ACKNOWLEDGMENTS: readonly (readonly [string, string])[] = [
   ['UsersDelivery/DeliveryStream', 'AwsSolutions-KDF1'],
   ['TasksDelivery/DeliveryStream', 'AwsSolutions-KDF1'],
   ['UsersDelivery/Policy', 'AwsSolutions-IAM5[Resource::<LakeLandingBronzeBucket5A7D0508.Arn>/landing/users/*]'],
-  ['UsersDelivery/Policy', 'AwsSolutions-IAM5[Resource::<LakeLandingBronzeBucket5A7D0508.Arn>/landing-errors/users/*]'],
   ['TasksDelivery/Policy', 'AwsSolutions-IAM5[Resource::<LakeLandingBronzeBucket5A7D0508.Arn>/landing/tasks/*]'],
-  ['TasksDelivery/Policy', 'AwsSolutions-IAM5[Resource::<LakeLandingBronzeBucket5A7D0508.Arn>/landing-errors/tasks/*]'],
   // ecr:GetAuthorizationToken takes no resource.
   ['Jobs/ExecutionRole', 'AwsSolutions-IAM5[Resource::*]'],
   // X-Ray, vended-log delivery and EcsRunTask's DescribeTasks/StopTask.
