@@ -16,6 +16,11 @@ function bronzeCdcTable(name: TableName, sourceTable: string): TableSpec {
       { name: 'new_image', type: 'JSON', description: 'dynamodb.NewImage in attribute-value JSON; NULL on REMOVE.' },
       { name: 'old_image', type: 'JSON', description: 'dynamodb.OldImage in attribute-value JSON; NULL on INSERT.' },
       { name: 'size_bytes', type: 'BIGINT', description: 'dynamodb.SizeBytes.' },
+      {
+        name: 'sequence_number',
+        type: 'VARCHAR',
+        description: 'dynamodb.SequenceNumber of a DynamoDB Streams record (digits, increasing per item), zero-padded to 40 digits so text order is numeric order; NULL for Kinesis records, which have none.',
+      },
       { name: 'deleted_by_ttl', type: 'BOOLEAN', description: "True for a REMOVE made by DynamoDB's TTL (userIdentity is the dynamodb.amazonaws.com service)." },
       { name: 'source_object', type: 'VARCHAR', description: 'Key of the landing object the record came from.' },
       { name: 'record_index', type: 'BIGINT', description: '0-based position of the record in that object.' },
@@ -35,6 +40,7 @@ const ENVELOPE_PATHS = {
   tableName: '$.tableName',
   sourceArn: '$.eventSourceARN',
   sizeBytes: '$.dynamodb.SizeBytes',
+  sequenceNumber: '$.dynamodb.SequenceNumber',
   newImage: '$.dynamodb.NewImage',
   oldImage: '$.dynamodb.OldImage',
   identityType: '$.userIdentity.type',
@@ -70,6 +76,8 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
   const extras = `,
              coalesce(${jsonString(field('tableName'))}, regexp_extract(${jsonString(field('sourceArn'))}, ':table/([^/]+)', 1)) AS table_name,
              try_cast(${field('sizeBytes')}::VARCHAR AS BIGINT) AS size_bytes,
+             ${field('sequenceNumber')} IS NOT NULL AS has_sequence_number,
+             ${jsonString(field('sequenceNumber'))} AS sequence_text,
              ${jsonObject(field('keys'))} AS keys,
              ${jsonObject(field('newImage'))} AS new_image,
              ${jsonObject(field('oldImage'))} AS old_image,
@@ -108,7 +116,8 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              END AS BIGINT)) AS event_ts
       FROM scaled
     )
-    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit, has_raw_data),
+    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit, has_raw_data, has_sequence_number, sequence_text),
+           CASE WHEN regexp_full_match(sequence_text, '[0-9]{1,40}') THEN lpad(sequence_text, 40, '0') END AS sequence_number,
            CASE
              -- An object under the source's Firehose error prefix, or a record shaped like Firehose's error
              -- output (errorCode and rawData, no eventID), is a delivery failure, never data.
@@ -121,6 +130,7 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              WHEN event_name IS NULL OR event_name NOT IN ('INSERT', 'MODIFY', 'REMOVE') THEN 'unknown_event_name'
              WHEN event_ts IS NULL THEN 'missing_event_time'
              WHEN NOT (${keyAttributes.map(keyPresent).join(' AND ')}) THEN 'missing_key'
+             WHEN has_sequence_number AND NOT coalesce(regexp_full_match(sequence_text, '[0-9]{1,40}'), false) THEN 'invalid_sequence_number'
            END AS reason_code
     FROM timed`;
 }
@@ -151,7 +161,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
       ],
       outputs: {
         [tableName]: `
-          SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes,
+          SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes, sequence_number,
                  event_name = 'REMOVE' AND ttl_identity AS deleted_by_ttl, source_object, record_index,
                  make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS ingested_at,
                  coalesce(
@@ -174,6 +184,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  WHEN 'missing_event_id' THEN 'eventID is missing or not a non-empty string'
                  WHEN 'unknown_event_name' THEN 'eventName ' || coalesce('"' || event_name || '"', 'is missing and') || ' is not INSERT, MODIFY or REMOVE'
                  WHEN 'missing_event_time' THEN 'dynamodb.ApproximateCreationDateTime is missing or not a valid epoch number'
+                 WHEN 'invalid_sequence_number' THEN 'dynamodb.SequenceNumber is not a string of 1 to 40 digits'
                  WHEN 'missing_key' THEN 'dynamodb.Keys lacks ${options.keyAttributes.join(' or ')} as a non-empty string (S)'
                END AS reason,
                CASE WHEN reason_code = 'corrupt_gzip' THEN '' ELSE raw END AS raw

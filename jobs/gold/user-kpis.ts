@@ -35,7 +35,7 @@ function userKpisSql(users: string, tasks: string, events: string): string {
              max(event_date) AS last_d
       FROM (
         SELECT user_id, task_id, event_name, event_ts, event_date,
-               status = 'done' AND lag(status) OVER (PARTITION BY user_id, task_id ORDER BY event_ts, _source_object, _record_index) IS DISTINCT FROM 'done' AS completes
+               status = 'done' AND lag(status) OVER (PARTITION BY user_id, task_id ORDER BY event_ts, _sequence_number, _source_object, _record_index) IS DISTINCT FROM 'done' AS completes
         FROM ${events})
       GROUP BY user_id, task_id
     ), per_user_tasks AS (

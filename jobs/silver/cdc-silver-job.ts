@@ -29,6 +29,11 @@ export interface SilverEntity {
 }
 
 const EVENT_METADATA: readonly ColumnSpec[] = [
+  {
+    name: '_sequence_number',
+    type: 'VARCHAR',
+    description: 'SequenceNumber of a DynamoDB Streams record, 40 digits (orders events of one key with the same event_ts); NULL for Kinesis records.',
+  },
   { name: '_source_object', type: 'VARCHAR', description: 'Landing object the event came from.' },
   { name: '_record_index', type: 'BIGINT', description: 'Position of the event in that object.' },
 ];
@@ -59,7 +64,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
   });
   const currentTable = defineTable({
     name: currentName,
-    description: `Current state of every ${entity.singular}: the image of its last effective event in event order (event_ts, source object, record index); deleted keys are absent.`,
+    description: `Current state of every ${entity.singular}: the image of its last effective event in event order (event_ts, sequence number, source object, record index); deleted keys are absent.`,
     writeMode: 'replace_partitions',
     partitionBy: entity.partitionByDateOf ? [entity.partitionByDateOf.partition] : [],
     columns: [
@@ -75,7 +80,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
   const keyNames = entity.keys.map((key) => quoteIdentifier(key.column));
   const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
   const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
-  const eventOrder = 'event_ts, source_object, record_index';
+  // Event order (docs/semantics.md): DynamoDB Streams records carry seconds, so events of one key in the same
+  // second are ordered by their SequenceNumber; Kinesis records have none (NULL sorts after any).
+  const eventOrder = 'event_ts, sequence_number, source_object, record_index';
   const partition = entity.partitionByDateOf ? quoteIdentifier(entity.partitionByDateOf.partition) : undefined;
   const partitionValue = entity.partitionByDateOf ? `, ${quoteIdentifier(entity.partitionByDateOf.column)}::DATE AS ${partition}` : '';
 
@@ -88,7 +95,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     incremental: true,
     transform: ({ mode, input, step, delta, before, previous }) => {
       const keyList = keyNames.join(', ');
-      const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, source_object, record_index, ${keyExtraction}`;
+      const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, sequence_number, source_object, record_index, ${keyExtraction}`;
       // Incremental: the bronze rows read before that share an event_id with a new row, and the first of
       // them in copy order (source object, record index).
       const seen = () => `
@@ -107,8 +114,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                     FROM ${delta('bronze')}) AS fresh
               LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
       const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
-      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, source_object AS _source_object, record_index AS _record_index${partitionValue}`;
-      const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC`).join(', ')}) = 1`;
+      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index${partitionValue}`;
+      const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC NULLS FIRST`).join(', ')}) = 1`;
       // Incremental: only keys with new events change. A key's state is its last effective event, so its new
       // state is the last, in event order, of its new events and the last event read before: the event its
       // current row came from, or, for a key with no current row, its last REMOVE (if it ever existed).
@@ -119,12 +126,12 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
           name: 'refolded',
           sql: `
             WITH candidates AS (
-              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, source_object, record_index FROM (${effective})
+              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, sequence_number, source_object, record_index FROM (${effective})
               UNION ALL
-              SELECT ${keyList}, ${typedColumns.join(', ')}, _event_id, 'MODIFY', _event_ts, _source_object, _record_index
+              SELECT ${keyList}, ${typedColumns.join(', ')}, _event_id, 'MODIFY', _event_ts, _sequence_number, _source_object, _record_index
               FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
               UNION ALL
-              SELECT ${keyList}, ${nullTyped}, event_id, event_name, event_ts, _source_object, _record_index
+              SELECT ${keyList}, ${nullTyped}, event_id, event_name, event_ts, _sequence_number, _source_object, _record_index
               FROM (SELECT * FROM ${previous(eventsName)} WHERE event_name = 'REMOVE')
               SEMI JOIN (SELECT * FROM ${step('touched')} ANTI JOIN ${previous(currentName)} USING (${keyList})) USING (${keyList}))
             SELECT ${currentColumns} FROM (SELECT * FROM candidates ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
@@ -165,7 +172,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         outputs: {
           [eventsName]: `
             SELECT event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
-                   source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
+                   sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
             FROM (${effective})`,
           [currentName]: current,
         },

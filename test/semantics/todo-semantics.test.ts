@@ -419,7 +419,7 @@ describe('silver typing', () => {
       ['q13', 'missing_attribute'], ['q14', 'missing_attribute'],
     ]);
     expect(s.events[0]).toEqual({
-      event_id: 'ok1', event_name: 'INSERT', deleted_by_ttl: false, event_ts_us: us(t), event_date: '2025-11-03',
+      event_id: 'ok1', event_name: 'INSERT', deleted_by_ttl: false, event_ts_us: us(t), event_date: '2025-11-03', sequence_number: null,
       user_id: 'u1', task_id: 't1', title: 'Renew passport', status: 'done', priority: 3, due_date: '2025-11-30',
       tags: ['Zeta', 'admin', 'travel'],
       created_at: us('2025-11-01T08:00:00.500Z'), updated_at: us('2025-11-02T00:00:00Z'),
@@ -513,6 +513,58 @@ describe('silver current state', () => {
         open_tasks_eod: 4, overdue_tasks_eod: 0, median_hours_to_complete: 0.5,
       },
     ]);
+  });
+});
+
+describe('DynamoDB Streams records', () => {
+  /** A Tasks record as a Lambda consumer of DynamoDB Streams writes it: seconds, SequenceNumber, table in the ARN. */
+  function streamsTask(id: string, name: string, seconds: number, sequence: unknown, taskId: string, image?: Json): string {
+    const dynamodb: Json = { ApproximateCreationDateTime: seconds, Keys: { userId: S('u1'), taskId: S(taskId) }, SequenceNumber: sequence, SizeBytes: 90, StreamViewType: 'NEW_AND_OLD_IMAGES' };
+    if (image) dynamodb['NewImage'] = image;
+    return JSON.stringify({
+      eventID: id, eventVersion: '1.1', eventName: name, eventSource: 'aws:dynamodb', awsRegion: 'eu-west-1',
+      eventSourceARN: 'arn:aws:dynamodb:eu-west-1:123456789012:table/Tasks/stream/2025-11-01T00:00:00.000', dynamodb,
+    });
+  }
+
+  it('orders events of one key within the same second by SequenceNumber (numerically), whatever the arrival order', async () => {
+    const lake = await newLake();
+    const second = Date.parse('2025-11-10T10:00:00Z') / 1000;
+    const first = 'landing/tasks/2025/11/10/10/tasks-1-2025-11-10-10-00-00-s1';
+    const later = 'landing/tasks/2025/11/10/11/tasks-1-2025-11-10-11-00-00-s2';
+    // Task a: INSERT, then in_progress, then done, all in one second; done arrives first, INSERT last.
+    // The sequence numbers differ in length: numeric order, not text order (9... < 10...).
+    await put(lake, first, lines(
+      streamsTask('a3', 'MODIFY', second, '300000000000000000000000', 'a', taskImage({ status: 'done' })),
+      streamsTask('b2', 'MODIFY', second, '2000000000000000000000', 'b', taskImage({ status: 'in_progress', title: 'b-second' })),
+      streamsTask('x1', 'INSERT', second, '12ab', 'x', taskImage({ status: 'todo' })), // invalid SequenceNumber
+      streamsTask('y1', 'INSERT', second, 7, 'y', taskImage({ status: 'todo' })), // not a string
+    ));
+    await put(lake, later, lines(
+      streamsTask('a2', 'MODIFY', second, '200000000000000000000000', 'a', taskImage({ status: 'in_progress' })),
+      streamsTask('a1', 'INSERT', second, '100000000000000000000000', 'a', taskImage({ status: 'todo' })),
+      streamsTask('b1', 'INSERT', second, '999999999999999999999', 'b', taskImage({ status: 'todo', title: 'b-first' })),
+    ));
+    const { expected, lake: opened } = await expectPipelineMatchesOracle(lake);
+    expect(expected.bronze.tasks.quarantine.map((q) => [q.record_index, q.reason])).toEqual([[2, 'invalid_sequence_number'], [3, 'invalid_sequence_number']]);
+    expect(expected.bronze.tasks.table.map((row) => [row.event_id, row.table_name, row.event_ts_us, row.sequence_number])).toEqual([
+      ['a3', 'Tasks', BigInt(second) * 1_000_000n, '0000000000000000300000000000000000000000'],
+      ['b2', 'Tasks', BigInt(second) * 1_000_000n, '0000000000000000002000000000000000000000'],
+      ['a2', 'Tasks', BigInt(second) * 1_000_000n, '0000000000000000200000000000000000000000'],
+      ['a1', 'Tasks', BigInt(second) * 1_000_000n, '0000000000000000100000000000000000000000'],
+      ['b1', 'Tasks', BigInt(second) * 1_000_000n, '0000000000000000000999999999999999999999'],
+    ]);
+    // Current state: the last event by SequenceNumber, not the last to arrive.
+    expect(expected.silver.tasks.current.map((row) => [row.task_id, row.event_id, row.status, row.title])).toEqual([
+      ['a', 'a3', 'done', 'a task'],
+      ['b', 'b2', 'in_progress', 'b-second'],
+    ]);
+    // a was completed once (todo -> in_progress -> done), at its INSERT's second: 0 hours.
+    expect(expected.gold.daily_task_kpis).toEqual([
+      expect.objectContaining({ dt: '2025-11-10', tasks_created: 2, tasks_completed: 1, open_tasks_eod: 1, median_hours_to_complete: 0 }),
+    ]);
+    const reasons = await queryLake(opened, "SELECT DISTINCT reason FROM quarantine.records WHERE reason_code = 'invalid_sequence_number'");
+    expect(reasons).toEqual([{ reason: 'dynamodb.SequenceNumber is not a string of 1 to 40 digits' }]);
   });
 });
 

@@ -30,7 +30,8 @@ export type BronzeReason =
   | 'missing_event_id'
   | 'unknown_event_name'
   | 'missing_event_time'
-  | 'missing_key';
+  | 'missing_key'
+  | 'invalid_sequence_number';
 
 export type SilverReason =
   | 'missing_new_image'
@@ -57,6 +58,8 @@ export interface BronzeRow {
   table_name: string | null;
   /** `dynamodb.SizeBytes` when it is a number, else null. */
   size_bytes: number | null;
+  /** dynamodb.SequenceNumber left-padded with zeros to 40 digits; null when absent. */
+  sequence_number: string | null;
   /** `dynamodb.Keys`, `dynamodb.NewImage`, `dynamodb.OldImage` as parsed JSON (null when absent). */
   keys: unknown;
   new_image: unknown;
@@ -92,6 +95,8 @@ interface EventBase {
   event_ts_us: bigint;
   /** UTC date of event_ts (the silver partition `event_date`). */
   event_date: string;
+  /** The bronze row's sequence_number (40 digits), null for Kinesis records. */
+  sequence_number: string | null;
   source_object: string;
   record_index: number;
   deleted_by_ttl: boolean;
@@ -657,6 +662,10 @@ export function checkEnvelope(text: string | null, source: Source, objectKey = '
     const s = isPlainObject(v) ? v['S'] : undefined;
     if (typeof s !== 'string' || s.length === 0) return { ok: false, reason: 'missing_key' };
   }
+  const sequence = ddb?.['SequenceNumber'];
+  if (sequence !== undefined && sequence !== null && !(typeof sequence === 'string' && /^[0-9]{1,40}$/.test(sequence))) {
+    return { ok: false, reason: 'invalid_sequence_number' };
+  }
   return {
     ok: true,
     row: {
@@ -665,6 +674,7 @@ export function checkEnvelope(text: string | null, source: Source, objectKey = '
       event_ts_us: eventTimeToUs(time, ddb?.['ApproximateCreationDateTimePrecision']),
       table_name: tableName(rec),
       size_bytes: typeof ddb?.['SizeBytes'] === 'number' ? ddb['SizeBytes'] : null,
+      sequence_number: typeof sequence === 'string' ? sequence.padStart(40, '0') : null,
       keys: keys ?? null,
       new_image: ddb?.['NewImage'] ?? null,
       old_image: ddb?.['OldImage'] ?? null,
@@ -800,13 +810,20 @@ function keyOf<E>(e: E, columns: readonly (keyof E & string)[]): string {
   return JSON.stringify(columns.map((c) => e[c]));
 }
 
-/** Event order of one key: event_ts, then source_object, then record_index. */
+/**
+ * Event order of one key: event_ts, then the DynamoDB Streams SequenceNumber (numeric; records without one
+ * after those with one), then source_object, then record_index.
+ */
 export function compareEventOrder(
-  a: { event_ts_us: bigint; source_object: string; record_index: number },
-  b: { event_ts_us: bigint; source_object: string; record_index: number },
+  a: { event_ts_us: bigint; sequence_number?: string | null; source_object: string; record_index: number },
+  b: { event_ts_us: bigint; sequence_number?: string | null; source_object: string; record_index: number },
 ): number {
+  const sa = a.sequence_number ?? null;
+  const sb = b.sequence_number ?? null;
+  const bySequence = sa === sb ? 0 : sa === null ? 1 : sb === null ? -1 : compareBigint(BigInt(sa), BigInt(sb));
   return (
     compareBigint(a.event_ts_us, b.event_ts_us) ||
+    bySequence ||
     compareStrings(a.source_object, b.source_object) ||
     a.record_index - b.record_index
   );
@@ -877,6 +894,7 @@ function typeRow<E extends EventBase>(row: BronzeRow, spec: SourceSpec<E>): { ev
       event[a.column] = t.value;
     }
   }
+  event['sequence_number'] = row.sequence_number;
   event['source_object'] = row.source_object;
   event['record_index'] = row.record_index;
   return { event: event as unknown as E };

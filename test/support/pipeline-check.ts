@@ -51,14 +51,14 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   for (const source of ['tasks', 'users'] as const) {
     const bronze = await queryLake(
       lake,
-      `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, source_object, record_index, ingest_date::VARCHAR AS ingest_date, table_name, size_bytes, deleted_by_ttl
+      `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, source_object, record_index, ingest_date::VARCHAR AS ingest_date, table_name, size_bytes, deleted_by_ttl, sequence_number
        FROM bronze.${source}_cdc ORDER BY source_object, record_index`,
     );
     expect(bronze, `bronze.${source}_cdc rows`).toEqual(
       expected.bronze[source].table.map((row) => ({
         event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), source_object: row.source_object,
         record_index: row.record_index, ingest_date: row.ingest_date, table_name: row.table_name, size_bytes: row.size_bytes,
-        deleted_by_ttl: row.deleted_by_ttl,
+        deleted_by_ttl: row.deleted_by_ttl, sequence_number: row.sequence_number,
       })),
     );
     const bronzeQuarantine = await queryLake(
@@ -85,13 +85,13 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   });
   const taskEvents = await queryLake(
     lake,
-    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, event_date::VARCHAR AS event_date, deleted_by_ttl, ${taskColumns}, _source_object, _record_index
+    `SELECT event_id, event_name, epoch_us(event_ts)::VARCHAR AS ts, event_date::VARCHAR AS event_date, deleted_by_ttl, ${taskColumns}, _sequence_number, _source_object, _record_index
      FROM silver.task_events ORDER BY _source_object, _record_index`,
   );
   expect(taskEvents, 'silver.task_events').toEqual(
     expected.silver.tasks.events.map((row) => ({
       event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), event_date: row.event_date, deleted_by_ttl: row.deleted_by_ttl, ...taskValues(row),
-      _source_object: row.source_object, _record_index: row.record_index,
+      _sequence_number: row.sequence_number, _source_object: row.source_object, _record_index: row.record_index,
     })),
   );
   const tasks = await queryLake(lake, `SELECT ${taskColumns}, _event_id, epoch_us(_event_ts)::VARCHAR AS _event_ts FROM silver.tasks ORDER BY user_id, task_id`);
