@@ -1,5 +1,5 @@
 import type { Engine } from '../engine/index.ts';
-import { quoteIdentifier } from '../engine/index.ts';
+import { literalList, quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
 import { TABLE_RELATION_RENDERERS, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
@@ -18,7 +18,25 @@ export async function readManifests(state: StateStore, root: LakeRoot, only?: re
 /** SQL that reads one committed table version; the files must be local (see Storage.fetchLocal). */
 export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest): Promise<{ sql: string; files: LocalFiles }> {
   const files = await storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
-  return { sql: TABLE_RELATION_RENDERERS[engine.name](manifest, files.paths), files };
+  try {
+    return { sql: TABLE_RELATION_RENDERERS[engine.name](manifest, files.paths, await columnsInFiles(engine, manifest, files.paths)), files };
+  } catch (error) {
+    await files.release();
+    throw error;
+  }
+}
+
+/**
+ * The columns a table version's files hold, read from their Parquet footers (DuckDB caches them for the
+ * query that follows), so a column declared after some files were written reads as NULL from them.
+ */
+async function columnsInFiles(engine: Engine, manifest: TableManifest, localPaths: ReadonlyMap<string, string>): Promise<ReadonlySet<string> | undefined> {
+  const paths = manifestFiles(manifest).filter((file) => file.rows > 0).map((file) => localPaths.get(file.key)).filter((path): path is string => path !== undefined);
+  if (paths.length === 0) return undefined;
+  const { rows } = await engine.query(`DESCRIBE SELECT * FROM read_parquet(${literalList(paths)}, union_by_name = true, hive_partitioning = false)`);
+  const present = new Set(rows.map((row) => String(row.column_name)));
+  // Nothing missing: the common case renders as before.
+  return manifest.columns.every((column) => present.has(column.name) || manifest.partitionBy.includes(column.name)) ? undefined : present;
 }
 
 /**

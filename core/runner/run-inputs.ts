@@ -112,8 +112,8 @@ export async function attachFiles(lake: Lake, engine: Engine, manifest: TableMan
 /** A view over the job's own output as last committed, for incremental plans (`previous(table)`). */
 export async function attachPrevious(lake: Lake, engine: Engine, root: LakeRoot, spec: TableSpec): Promise<() => Promise<void>> {
   const ref = root.tables[spec.name];
-  const manifest = ref
-    ? await lake.state.getDocument<TableManifest>(ref.manifest)
-    : emptyManifest(spec.name, spec.columns.map(({ name, type }) => ({ name, type })), spec.partitionBy);
+  // As the job declares the table now: a column added since the last commit reads as NULL from its files.
+  const columns = spec.columns.map(({ name, type }) => ({ name, type }));
+  const manifest = ref ? { ...(await lake.state.getDocument<TableManifest>(ref.manifest)), columns } : emptyManifest(spec.name, columns, spec.partitionBy);
   return attachFiles(lake, engine, manifest, manifestFiles(manifest), `previous_${spec.name.replace('.', '_')}`);
 }

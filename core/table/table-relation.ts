@@ -4,11 +4,18 @@ import type { TableManifest } from './manifest.ts';
 import { manifestFiles } from './manifest.ts';
 
 /** Renders the SQL relation that reads one committed table version from local file paths. */
-export type TableRelationRenderer = (manifest: TableManifest, localPaths: ReadonlyMap<string, string>) => string;
+export type TableRelationRenderer = (manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>) => string;
 
-function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<string, string>): string {
+/**
+ * `columnsInFiles`, when given, are the columns the files hold: a declared column none of them has (one
+ * added to the table after they were written) reads as NULL, as a new column of an old partition should.
+ */
+function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>): string {
   const files = manifestFiles(manifest).filter((file) => file.rows > 0);
-  const columnList = manifest.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
+  const stored = (name: string) => !columnsInFiles || columnsInFiles.has(name) || manifest.partitionBy.includes(name);
+  const columnList = manifest.columns
+    .map((column) => `${stored(column.name) ? quoteIdentifier(column.name) : 'NULL'}::${column.type} AS ${quoteIdentifier(column.name)}`)
+    .join(', ');
   if (files.length === 0) {
     return `(SELECT ${manifest.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ')} WHERE false)`;
   }
@@ -23,7 +30,7 @@ function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<st
     // One file: its partition values are spelled out. (DuckDB 1.5.5 fails an internal assertion when it
     // answers min/max of a hive partition column of a single file from Parquet statistics.)
     const columns = manifest.columns.map((column) => {
-      if (!manifest.partitionBy.includes(column.name)) return `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`;
+      if (!manifest.partitionBy.includes(column.name)) return `${stored(column.name) ? quoteIdentifier(column.name) : 'NULL'}::${column.type} AS ${quoteIdentifier(column.name)}`;
       const value = only.values[column.name];
       return `${value === null || value === undefined ? 'NULL' : quoteLiteral(value)}::${column.type} AS ${quoteIdentifier(column.name)}`;
     });
