@@ -2,7 +2,7 @@ import type { Job, TableSpec } from '../core/index.ts';
 import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../core/index.ts';
 import { tasksCdcJob, tasksCdcTable, usersCdcJob, usersCdcTable } from './bronze/index.ts';
 import { activeUsersJob, activeUsersTable, dailyTaskKpisJob, dailyTaskKpisTable, userKpisJob, userKpisTable } from './gold/index.ts';
-import { silverTasksJob, silverUsersJob, taskEventsTable, tasksTable, userEventsTable, usersTable } from './silver/index.ts';
+import { silverTasksJob, silverUsersJob, taskEventsTable, tasksHistoryTable, tasksTable, userEventsTable, usersHistoryTable, usersTable } from './silver/index.ts';
 
 export * from './bronze/index.ts';
 export * from './gold/index.ts';
@@ -15,6 +15,6 @@ export const PIPELINE_JOBS: readonly Job[] = [
 
 /** Every table the reference pipeline writes. */
 export const PIPELINE_TABLES: readonly TableSpec[] = [
-  tasksCdcTable, usersCdcTable, taskEventsTable, tasksTable, userEventsTable, usersTable,
+  tasksCdcTable, usersCdcTable, taskEventsTable, tasksTable, tasksHistoryTable, userEventsTable, usersTable, usersHistoryTable,
   dailyTaskKpisTable, activeUsersTable, userKpisTable, QUARANTINE_TABLE, QUALITY_RESULTS_TABLE,
 ];

@@ -42,7 +42,7 @@ const EVENT_METADATA: readonly ColumnSpec[] = [
  * The silver tables of one DynamoDB entity and the job that builds them (docs/semantics.md, "Silver"):
  * effective events (deduplicated by event_id, typed) and current state per key.
  */
-export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: TableSpec; currentTable: TableSpec } {
+export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: TableSpec; currentTable: TableSpec; historyTable: TableSpec } {
   const keyColumns: ColumnSpec[] = entity.keys.map((key) => ({ name: key.column, type: 'VARCHAR', description: key.description }));
   const eventsName = `silver.${entity.singular}_events` as TableName;
   const currentName = `silver.${entity.plural}` as TableName;
@@ -77,6 +77,28 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     ],
   });
 
+  const historyName = `silver.${entity.plural}_history` as TableName;
+  const historyTable = defineTable({
+    name: historyName,
+    description:
+      `Every version of every ${entity.singular} (slowly changing dimension, type 2): one row per effective event, valid from its ` +
+      `event_ts until the next event of the key in event order; a REMOVE makes a deleted version. The same whatever order the files arrived in.`,
+    writeMode: 'replace_partitions',
+    partitionBy: ['closed_date'],
+    columns: [
+      ...keyColumns,
+      ...entity.columns.map((column) => ({ ...column, description: `${column.description} NULL in a deleted version.` })),
+      { name: 'is_deleted', type: 'BOOLEAN', description: `True for a version made by a REMOVE: the ${entity.singular} did not exist then.` },
+      { name: 'is_current', type: 'BOOLEAN', description: 'True for the last version of the key (valid_to is NULL).' },
+      { name: 'valid_from', type: 'TIMESTAMP', description: 'event_ts of the event that made this version (UTC).' },
+      { name: 'valid_to', type: 'TIMESTAMP', description: 'event_ts of the next event of the key in event order; NULL while current.' },
+      { name: '_event_id', type: 'VARCHAR', description: 'The event that made this version.' },
+      { name: '_event_name', type: 'VARCHAR', description: 'Its eventName: INSERT, MODIFY or REMOVE.' },
+      ...EVENT_METADATA,
+      { name: 'closed_date', type: 'DATE', description: 'Partition: the UTC date of valid_to; NULL (one partition) for current versions.' },
+    ],
+  });
+
   const keyNames = entity.keys.map((key) => quoteIdentifier(key.column));
   const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
   const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
@@ -90,7 +112,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     name: `silver.${entity.plural}`,
     description: `Deduplicates and types ${entity.bronzeTable} into ${eventsName}, and folds the events into ${currentName}.`,
     sources: { bronze: tableSource(entity.bronzeTable) },
-    outputs: [eventsTable, currentTable],
+    outputs: [eventsTable, currentTable, historyTable],
     balance: { input: 'bronze', output: eventsName },
     incremental: true,
     transform: ({ mode, input, step, delta, before, previous }) => {
@@ -136,6 +158,19 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               SEMI JOIN (SELECT * FROM ${step('touched')} ANTI JOIN ${previous(currentName)} USING (${keyList})) USING (${keyList}))
             SELECT ${currentColumns} FROM (SELECT * FROM candidates ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
         },
+        {
+          name: 'history_touched',
+          sql: versions(`
+            SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})
+            UNION ALL
+            SELECT ${eventColumns}, _sequence_number, _source_object, _record_index
+            FROM ${previous(eventsName)} SEMI JOIN ${step('touched')} USING (${keyList})`),
+        },
+        {
+          name: 'history_rewritten',
+          sql: `SELECT DISTINCT closed_date FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
+                UNION SELECT DISTINCT closed_date FROM ${step('history_touched')}`,
+        },
         // Partitioned: the partitions the touched keys were in and the ones they land in are rewritten.
         ...(partition
           ? [{
@@ -149,6 +184,28 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         partition
           ? `(SELECT * FROM ${previous(currentName)} WHERE ${partition} IN (SELECT ${partition} FROM ${step('rewritten')}))`
           : previous(currentName);
+      // History: each effective event opens a version of its key that lasts until the key's next event.
+      const versions = (events: string) => `
+        SELECT ${keyList}, ${typedColumns.join(', ')}, event_name = 'REMOVE' AS is_deleted,
+               lead(event_ts) OVER key_order IS NULL AS is_current,
+               event_ts AS valid_from, lead(event_ts) OVER key_order AS valid_to,
+               event_id AS _event_id, event_name AS _event_name, sequence_number AS _sequence_number,
+               source_object AS _source_object, record_index AS _record_index,
+               (lead(event_ts) OVER key_order)::DATE AS closed_date
+        FROM (${events})
+        WINDOW key_order AS (PARTITION BY ${keyList} ORDER BY ${eventOrder})`;
+      const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
+      const history =
+        mode === 'full'
+          ? versions(`SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})`)
+          : // A touched key's versions are recomputed from all its events; the partitions they were in or land in
+            // are rewritten, with the versions of other keys in them as they were.
+            `SELECT * FROM ${step('history_touched')}
+             UNION ALL
+             SELECT kept.* FROM (
+               SELECT * FROM ${previous(historyName)} AS version
+               WHERE EXISTS (SELECT 1 FROM ${step('history_rewritten')} AS rewritten WHERE rewritten.closed_date IS NOT DISTINCT FROM version.closed_date)
+             ) AS kept ANTI JOIN ${step('touched')} USING (${keyList})`;
       const current =
         mode === 'full'
           ? `SELECT ${currentColumns} FROM (${effective} ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`
@@ -175,6 +232,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                    sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
             FROM (${effective})`,
           [currentName]: current,
+          [historyName]: history,
         },
         quarantine: `
           SELECT source_object, record_index, reason_code, reason,
@@ -185,7 +243,10 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         ...(mode === 'incremental'
           ? {
               appendTo: [eventsName],
-              ...(partition ? { replacePartitions: { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` } } : {}),
+              replacePartitions: {
+                ...(partition ? { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` } : {}),
+                [historyName]: `SELECT closed_date FROM ${step('history_rewritten')}`,
+              },
               // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
               needsFullRun: `
                 SELECT 1 FROM (SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_new FROM ${delta('bronze')} GROUP BY event_id) AS fresh
@@ -196,5 +257,5 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       };
     },
   });
-  return { job, eventsTable, currentTable };
+  return { job, eventsTable, currentTable, historyTable };
 }

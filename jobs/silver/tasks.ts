@@ -3,7 +3,7 @@ import { cdcSilverJob } from './cdc-silver-job.ts';
 export const TASK_STATUSES = ['todo', 'in_progress', 'done'] as const;
 
 /** silver.tasks (job), writing silver.task_events and silver.tasks. */
-export const { job: silverTasksJob, eventsTable: taskEventsTable, currentTable: tasksTable } = cdcSilverJob({
+export const { job: silverTasksJob, eventsTable: taskEventsTable, currentTable: tasksTable, historyTable: tasksHistoryTable } = cdcSilverJob({
   singular: 'task',
   plural: 'tasks',
   bronzeTable: 'bronze.tasks_cdc',

@@ -3,7 +3,7 @@ import { cdcSilverJob } from './cdc-silver-job.ts';
 export const USER_PLANS = ['free', 'pro', 'team'] as const;
 
 /** silver.users (job), writing silver.user_events and silver.users. */
-export const { job: silverUsersJob, eventsTable: userEventsTable, currentTable: usersTable } = cdcSilverJob({
+export const { job: silverUsersJob, eventsTable: userEventsTable, currentTable: usersTable, historyTable: usersHistoryTable } = cdcSilverJob({
   singular: 'user',
   plural: 'users',
   bronzeTable: 'bronze.users_cdc',

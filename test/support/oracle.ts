@@ -153,6 +153,12 @@ export interface SilverExpected<E> {
    * record_index.
    */
   current: E[];
+  /**
+   * Every version of every key (SCD2): each effective event opens a version valid from its event_ts until
+   * the next event of the key in event order (null for the last); a REMOVE makes a deleted version. Sorted
+   * by key, then event order.
+   */
+  history: (E & { is_deleted: boolean; is_current: boolean; valid_from_us: bigint; valid_to_us: bigint | null })[];
 }
 
 export interface DailyTaskKpi {
@@ -830,7 +836,7 @@ export function compareEventOrder(
 }
 
 function computeSilver<E extends EventBase>(bronzeRows: readonly BronzeRow[], spec: SourceSpec<E>): SilverExpected<E> {
-  const result: SilverExpected<E> = { effective: 0, duplicates: 0, quarantined: {}, quarantine: [], events: [], current: [] };
+  const result: SilverExpected<E> = { effective: 0, duplicates: 0, quarantined: {}, quarantine: [], events: [], current: [], history: [] };
   const sorted = [...bronzeRows].sort(
     (a, b) => compareStrings(a.source_object, b.source_object) || a.record_index - b.record_index,
   );
@@ -860,6 +866,28 @@ function computeSilver<E extends EventBase>(bronzeRows: readonly BronzeRow[], sp
     const prev = last.get(key);
     if (!prev || compareEventOrder(e, prev) > 0) last.set(key, e);
   }
+  const byKey = new Map<string, E[]>();
+  for (const e of result.events) {
+    const key = keyOf(e, spec.keyColumns);
+    byKey.set(key, [...(byKey.get(key) ?? []), e]);
+  }
+  const compareKeys = (a: E, b: E): number => {
+    for (const c of spec.keyColumns) {
+      const d = compareStrings(String(a[c]), String(b[c]));
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  for (const events of byKey.values()) {
+    const ordered = [...events].sort(compareEventOrder);
+    ordered.forEach((e, index) => {
+      const next = ordered[index + 1];
+      result.history.push({
+        ...e, is_deleted: e.event_name === 'REMOVE', is_current: next === undefined, valid_from_us: e.event_ts_us, valid_to_us: next?.event_ts_us ?? null,
+      });
+    });
+  }
+  result.history.sort((a, b) => compareKeys(a, b) || compareEventOrder(a, b));
   result.current = [...last.values()]
     .filter((e) => e.event_name !== 'REMOVE')
     .sort((a, b) => {

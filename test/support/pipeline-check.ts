@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { attachTables, openLocalLake, orderJobs, runJob, type JobRunResult, type Lake, type ResultRow } from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
-import { computeExpected, type Expected } from './oracle.ts';
+import { computeExpected, dateOfUs, type Expected } from './oracle.ts';
 
 /** Runs every job of the reference pipeline over the lake folder, in dependency order. */
 export async function runPipeline(lakeDir: string): Promise<{ lake: Lake; results: JobRunResult[] }> {
@@ -26,8 +26,8 @@ export async function queryLake(lake: Lake, sql: string): Promise<ResultRow[]> {
 /** Every committed pipeline table as sorted rows, leaving out only ingested_at (the time a bronze run read a record). */
 export async function tableContents(lake: Lake): Promise<Record<string, unknown[]>> {
   const tables = [
-    'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users',
-    'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis',
+    'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.tasks_history', 'silver.user_events', 'silver.users',
+    'silver.users_history', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis',
   ];
   const contents: Record<string, unknown[]> = {};
   for (const table of tables) {
@@ -99,6 +99,16 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
     expected.silver.tasks.current.map((row) => ({ ...taskValues(row), _event_id: row.event_id, _event_ts: us(row.event_ts_us) })),
   );
 
+  const historyColumns = `is_deleted, is_current, epoch_us(valid_from)::VARCHAR AS valid_from, epoch_us(valid_to)::VARCHAR AS valid_to,
+    (valid_to::DATE)::VARCHAR AS closed_date, _event_id, _event_name, _sequence_number, _source_object, _record_index`;
+  const historyValues = (row: Expected['silver']['tasks']['history'][number] | Expected['silver']['users']['history'][number]) => ({
+    is_deleted: row.is_deleted, is_current: row.is_current, valid_from: us(row.valid_from_us), valid_to: us(row.valid_to_us),
+    closed_date: row.valid_to_us === null ? null : dateOfUs(row.valid_to_us), _event_id: row.event_id, _event_name: row.event_name,
+    _sequence_number: row.sequence_number, _source_object: row.source_object, _record_index: row.record_index,
+  });
+  const tasksHistory = await queryLake(lake, `SELECT ${taskColumns}, ${historyColumns} FROM silver.tasks_history ORDER BY user_id, task_id, valid_from, _sequence_number, _source_object, _record_index`);
+  expect(tasksHistory, 'silver.tasks_history').toEqual(expected.silver.tasks.history.map((row) => ({ ...taskValues(row), ...historyValues(row) })));
+
   const userColumns = 'user_id, email, name, plan, country, epoch_us(created_at)::VARCHAR AS created_at';
   const userValues = (row: Expected['silver']['users']['events'][number]) => ({
     user_id: row.user_id, email: row.email, name: row.name, plan: row.plan, country: row.country, created_at: us(row.created_at),
@@ -110,6 +120,8 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   expect(userEvents, 'silver.user_events').toEqual(
     expected.silver.users.events.map((row) => ({ event_id: row.event_id, event_name: row.event_name, ts: us(row.event_ts_us), ...userValues(row) })),
   );
+  const usersHistory = await queryLake(lake, `SELECT ${userColumns}, ${historyColumns} FROM silver.users_history ORDER BY user_id, valid_from, _sequence_number, _source_object, _record_index`);
+  expect(usersHistory, 'silver.users_history').toEqual(expected.silver.users.history.map((row) => ({ ...userValues(row), ...historyValues(row) })));
   const users = await queryLake(lake, `SELECT ${userColumns}, _event_id FROM silver.users ORDER BY user_id`);
   expect(users, 'silver.users').toEqual(expected.silver.users.current.map((row) => ({ ...userValues(row), _event_id: row.event_id })));
 
