@@ -210,16 +210,23 @@ function endOfString(text: Buffer, position: number): number {
   return length;
 }
 
-/** Every record of one stored object, numbered; a gzip break becomes a final record that carries the error. */
+const UTF8_BYTE_ORDER_MARK = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * Every record of one stored object, numbered; a gzip break becomes a final record that carries the error.
+ * A UTF-8 byte-order mark at the start of the decoded text is an encoding marker, not data (RFC 8259 lets
+ * parsers ignore it), so it is dropped rather than making the first record invalid JSON.
+ */
 export async function* readObjectRecords(body: Buffer): AsyncGenerator<SplitRecord> {
-  const { text, brokenAt } = await decodeObjectBody(body);
+  const { text: decoded, brokenAt } = await decodeObjectBody(body);
+  const text = decoded.subarray(0, 3).equals(UTF8_BYTE_ORDER_MARK) ? decoded.subarray(3) : decoded;
   let recordIndex = 0;
   for (const raw of splitRecords(text)) {
     yield { recordIndex, raw };
     recordIndex += 1;
   }
   if (brokenAt !== undefined) {
-    yield { recordIndex, raw: Buffer.alloc(0), errorCode: 'corrupt_gzip', errorDetail: `gzip stream broken after ${text.length} decoded bytes: ${brokenAt}` };
+    yield { recordIndex, raw: Buffer.alloc(0), errorCode: 'corrupt_gzip', errorDetail: `gzip stream broken after ${decoded.length} decoded bytes: ${brokenAt}` };
   }
 }
 

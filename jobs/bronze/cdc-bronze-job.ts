@@ -87,12 +87,21 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              try_cast(${field('attemptsMade')}::VARCHAR AS BIGINT) AS firehose_attempts,
              ${field('rawData')} IS NOT NULL AS has_raw_data`;
   return `
-    WITH cut AS (
-      SELECT source_object, record_index, raw, split_error, object_last_modified,
-             CASE WHEN split_error IS NULL AND json_valid(raw) THEN json_extract(raw, ${paths}) END AS envelope
+    WITH screened AS (
+      -- DuckDB's JSON reader takes NaN and Infinity as numbers; JSON has neither, and other readers (Athena,
+      -- JSON.parse) refuse such a record, so it is invalid_json here too. (Outside strings only; the CASE keeps
+      -- the regular expressions off the records that cannot hold one.)
+      SELECT *,
+             CASE WHEN contains(raw, 'NaN') OR contains(raw, 'Infinity')
+                  THEN coalesce(regexp_matches(regexp_replace(raw, '"([^"\\\\]|\\\\.)*"', '', 'g'), '\\b(NaN|Infinity)\\b'), false)
+                  ELSE false END AS non_finite
       FROM ${landing}
+    ), cut AS (
+      SELECT source_object, record_index, raw, split_error, object_last_modified, non_finite,
+             CASE WHEN split_error IS NULL AND NOT non_finite AND json_valid(raw) THEN json_extract(raw, ${paths}) END AS envelope
+      FROM screened
     ), fields AS (
-      SELECT source_object, record_index, raw, split_error, object_last_modified, envelope,
+      SELECT source_object, record_index, raw, split_error, object_last_modified, envelope, non_finite,
              ${jsonString(field('eventId'))} AS event_id,
              ${jsonString(field('eventName'))} AS event_name,
              -- Integers stay exact as HUGEINT; only a fractional number goes through DOUBLE.
@@ -179,8 +188,10 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  WHEN 'corrupt_gzip' THEN 'the rest of the object could not be decompressed: ' || raw
                  WHEN 'invalid_utf8' THEN 'the record is not valid UTF-8'
                  WHEN 'record_too_large' THEN 'the record is over 3 MiB, larger than any DynamoDB change record (raw holds its first 64 KiB)'
-                 WHEN 'invalid_json' THEN 'the record is not valid JSON'
-                 WHEN 'not_an_object' THEN 'the record is a JSON ' || lower(json_type(raw)) || ', not an object'
+                 WHEN 'invalid_json' THEN 'the record is not valid JSON' || CASE WHEN non_finite THEN ' (NaN and Infinity are not JSON numbers)' ELSE '' END
+                 WHEN 'not_an_object' THEN 'the record is a JSON ' ||
+                   CASE json_type(raw) WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' WHEN 'ARRAY' THEN 'array' ELSE 'number' END ||
+                   ', not an object'
                  WHEN 'missing_event_id' THEN 'eventID is missing or not a non-empty string'
                  WHEN 'unknown_event_name' THEN 'eventName ' || coalesce('"' || event_name || '"', 'is missing and') || ' is not INSERT, MODIFY or REMOVE'
                  WHEN 'missing_event_time' THEN 'dynamodb.ApproximateCreationDateTime is missing or not a valid epoch number'

@@ -624,12 +624,17 @@ export function splitRecords(text: string): RawRecord[] {
 export function objectRecords(bytes: Buffer, brokenGzipTail: 'merge' | 'separate' = 'separate'): (string | null)[] {
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     const { data, broken } = gunzipMembers(bytes);
-    const records = splitRecords(data.toString('utf8'));
+    const records = splitRecords(withoutByteOrderMark(data.toString('utf8')));
     if (!broken) return records.map((r) => r.text);
     const kept = brokenGzipTail === 'merge' ? records.filter((r) => r.complete) : records;
     return [...kept.map((r) => r.text), null];
   }
-  return splitRecords(bytes.toString('utf8')).map((r) => r.text);
+  return splitRecords(withoutByteOrderMark(bytes.toString('utf8'))).map((r) => r.text);
+}
+
+/** A UTF-8 byte-order mark opening an object is an encoding marker, not part of its first record. */
+function withoutByteOrderMark(text: string): string {
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
 // ---------------------------------------------------------------------------------------------

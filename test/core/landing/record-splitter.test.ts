@@ -183,6 +183,18 @@ describe('readObjectRecords', () => {
     expect(records.map((record) => [record.recordIndex, record.raw.toString('utf8')])).toEqual([[0, '{"a":1}'], [1, '{"b":2}']]);
   });
 
+  it('drops a UTF-8 byte-order mark at the start of the decoded text, and only there', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const body of [Buffer.concat([bom, Buffer.from('{"a":1}\n{"b":2}\n')]), gzipSync(Buffer.concat([bom, Buffer.from('{"a":1}{"b":2}')]))]) {
+      const records = await recordsOf(body);
+      expect(records.map((record) => [record.recordIndex, record.raw.toString('utf8')])).toEqual([[0, '{"a":1}'], [1, '{"b":2}']]);
+    }
+    // A byte-order mark anywhere else is part of a record (and makes it invalid JSON downstream).
+    const inside = await recordsOf(Buffer.concat([Buffer.from('{"a":1}\n'), bom, Buffer.from('{"b":2}\n')]));
+    expect(inside.map((record) => record.raw)).toEqual([Buffer.from('{"a":1}'), Buffer.concat([bom, Buffer.from('{"b":2}')])]);
+    expect(await recordsOf(bom)).toEqual([]);
+  });
+
   it('adds a corrupt_gzip record after the records decoded before a break', async () => {
     const bad = gzipSync('{"c":3}\n');
     bad[bad.length - 6] = (bad[bad.length - 6] as number) ^ 0x01;
