@@ -2,7 +2,7 @@
 -- {{LANDING_TASKS}}, {{LANDING_USERS}} and {{OUT}} are replaced by the runner.
 -- It reads the landing files with DuckDB's own JSON reader (gzip and concatenated records handled by
 -- DuckDB, bad records skipped rather than quarantined), then does the same dedup, typing, current
--- state and KPI work as the jobs, writing Parquet at each layer.
+-- state, history (SCD2) and KPI work as the jobs, writing Parquet at each layer.
 SET TimeZone = 'UTC';
 
 CREATE TEMP TABLE landing_tasks AS
@@ -40,6 +40,12 @@ COPY (
   SELECT * FROM task_events
   QUALIFY row_number() OVER (PARTITION BY user_id, task_id ORDER BY event_ts DESC, source_object DESC) = 1
 ) TO '{{OUT}}/tasks.parquet' (FORMAT parquet, COMPRESSION zstd);
+
+COPY (
+  SELECT *, event_name = 'REMOVE' AS is_deleted, lead(event_ts) OVER w IS NULL AS is_current, event_ts AS valid_from,
+         lead(event_ts) OVER w AS valid_to, (lead(event_ts) OVER w)::DATE AS closed_date
+  FROM task_events WINDOW w AS (PARTITION BY user_id, task_id ORDER BY event_ts, source_object)
+) TO '{{OUT}}/tasks_history' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (closed_date));
 
 COPY (
   WITH o AS (
@@ -80,3 +86,9 @@ COPY (
   FROM read_parquet('{{OUT}}/bronze_users.parquet')
   QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY event_id) = 1
 ) TO '{{OUT}}/users.parquet' (FORMAT parquet);
+
+COPY (
+  SELECT user_id, (new_image->>'$.email.S') AS email, (new_image->>'$.plan.S') AS plan, event_name = 'REMOVE' AS is_deleted,
+         lead(event_id) OVER w IS NULL AS is_current, event_id AS valid_from, lead(event_id) OVER w AS valid_to
+  FROM read_parquet('{{OUT}}/bronze_users.parquet') WINDOW w AS (PARTITION BY user_id ORDER BY event_id)
+) TO '{{OUT}}/users_history.parquet' (FORMAT parquet);

@@ -136,28 +136,22 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                     FROM ${delta('bronze')}) AS fresh
               LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
       const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
-      const currentColumns = `${keyList}, ${typedColumns.join(', ')}, event_id AS _event_id, event_ts AS _event_ts, sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index${partitionValue}`;
-      const lastInEventOrder = `QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY ${eventOrder.split(', ').map((column) => `${column} DESC NULLS FIRST`).join(', ')}) = 1`;
-      // Incremental: only keys with new events change. A key's state is its last effective event, so its new
-      // state is the last, in event order, of its new events and the last event read before: the event its
-      // current row came from, or, for a key with no current row, its last REMOVE (if it ever existed).
-      const nullTyped = entity.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
+      // History: each effective event opens a version of its key that lasts until the key's next event in
+      // event order; a key's state is its current version unless that is a deletion. Incremental: only keys
+      // with new events change, and their versions are recomputed from all their events.
+      const versions = (events: string) => `
+        SELECT ${keyList}, ${typedColumns.join(', ')}, event_name = 'REMOVE' AS is_deleted,
+               lead(event_ts) OVER key_order IS NULL AS is_current,
+               event_ts AS valid_from, lead(event_ts) OVER key_order AS valid_to,
+               event_id AS _event_id, event_name AS _event_name, sequence_number AS _sequence_number,
+               source_object AS _source_object, record_index AS _record_index,
+               (lead(event_ts) OVER key_order)::DATE AS closed_date
+        FROM (${events})
+        WINDOW key_order AS (PARTITION BY ${keyList} ORDER BY ${eventOrder})`;
+      const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
+      const stateFromHistory = `${keyList}, ${typedColumns.join(', ')}, _event_id, valid_from AS _event_ts, _sequence_number, _source_object, _record_index${partitionValue}`;
       const incrementalSteps = () => [
         { name: 'touched', sql: `SELECT DISTINCT ${keyList} FROM (${effective})` },
-        {
-          name: 'refolded',
-          sql: `
-            WITH candidates AS (
-              SELECT ${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts, sequence_number, source_object, record_index FROM (${effective})
-              UNION ALL
-              SELECT ${keyList}, ${typedColumns.join(', ')}, _event_id, 'MODIFY', _event_ts, _sequence_number, _source_object, _record_index
-              FROM ${previous(currentName)} SEMI JOIN ${step('touched')} USING (${keyList})
-              UNION ALL
-              SELECT ${keyList}, ${nullTyped}, event_id, event_name, event_ts, _sequence_number, _source_object, _record_index
-              FROM (SELECT * FROM ${previous(eventsName)} WHERE event_name = 'REMOVE')
-              SEMI JOIN (SELECT * FROM ${step('touched')} ANTI JOIN ${previous(currentName)} USING (${keyList})) USING (${keyList}))
-            SELECT ${currentColumns} FROM (SELECT * FROM candidates ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`,
-        },
         {
           name: 'history_touched',
           sql: versions(`
@@ -166,6 +160,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             SELECT ${eventColumns}, _sequence_number, _source_object, _record_index
             FROM ${previous(eventsName)} SEMI JOIN ${step('touched')} USING (${keyList})`),
         },
+        // A touched key's state is its current version, unless that is a deletion.
+        { name: 'refolded', sql: `SELECT ${stateFromHistory} FROM ${step('history_touched')} WHERE is_current AND NOT is_deleted` },
         {
           name: 'history_rewritten',
           sql: `SELECT DISTINCT closed_date FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
@@ -184,20 +180,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         partition
           ? `(SELECT * FROM ${previous(currentName)} WHERE ${partition} IN (SELECT ${partition} FROM ${step('rewritten')}))`
           : previous(currentName);
-      // History: each effective event opens a version of its key that lasts until the key's next event.
-      const versions = (events: string) => `
-        SELECT ${keyList}, ${typedColumns.join(', ')}, event_name = 'REMOVE' AS is_deleted,
-               lead(event_ts) OVER key_order IS NULL AS is_current,
-               event_ts AS valid_from, lead(event_ts) OVER key_order AS valid_to,
-               event_id AS _event_id, event_name AS _event_name, sequence_number AS _sequence_number,
-               source_object AS _source_object, record_index AS _record_index,
-               (lead(event_ts) OVER key_order)::DATE AS closed_date
-        FROM (${events})
-        WINDOW key_order AS (PARTITION BY ${keyList} ORDER BY ${eventOrder})`;
-      const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
       const history =
         mode === 'full'
-          ? versions(`SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})`)
+          ? `SELECT * FROM ${step('history_all')}`
           : // A touched key's versions are recomputed from all its events; the partitions they were in or land in
             // are rewritten, with the versions of other keys in them as they were.
             `SELECT * FROM ${step('history_touched')}
@@ -206,9 +191,10 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                SELECT * FROM ${previous(historyName)} AS version
                WHERE EXISTS (SELECT 1 FROM ${step('history_rewritten')} AS rewritten WHERE rewritten.closed_date IS NOT DISTINCT FROM version.closed_date)
              ) AS kept ANTI JOIN ${step('touched')} USING (${keyList})`;
+      // The current state is the current versions that are not deletions: one sort of the events serves both.
       const current =
         mode === 'full'
-          ? `SELECT ${currentColumns} FROM (${effective} ${lastInEventOrder}) WHERE event_name <> 'REMOVE'`
+          ? `SELECT ${stateFromHistory} FROM ${step('history_all')} WHERE is_current AND NOT is_deleted`
           : `SELECT * FROM ${step('refolded')}
              UNION ALL
              SELECT * FROM ${untouched()} ANTI JOIN ${step('touched')} USING (${keyList})`;
@@ -224,7 +210,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                      CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
               FROM (${typeImagesSql(ranked, entity.rules)})`,
           },
-          ...(mode === 'incremental' ? incrementalSteps() : []),
+          ...(mode === 'incremental'
+            ? incrementalSteps()
+            : [{ name: 'history_all', sql: versions(`SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})`) }]),
         ],
         outputs: {
           [eventsName]: `
