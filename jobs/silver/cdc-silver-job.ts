@@ -1,5 +1,5 @@
 import {
-  defineJob, defineTable, quoteIdentifier, quoteLiteral, tableSource,
+  JobDefinitionError, defineJob, defineTable, quoteIdentifier, quoteLiteral, tableSource,
   type ColumnSpec, type Job, type TableName, type TableSpec,
 } from '../../core/index.ts';
 import { typeImagesSql, type AttributeRule } from './image-typing.ts';
@@ -26,6 +26,12 @@ export interface SilverEntity {
    * small table whose changes spread over all dates (users) is cheaper rewritten whole.
    */
   readonly partitionByDateOf?: { readonly column: string; readonly partition: string; readonly description: string };
+  /**
+   * What an image attribute the entity does not declare does (dlt's schema contracts): `discard_value`
+   * (the default) drops it and keeps the event; `freeze` quarantines the event (`unknown_attribute`, naming
+   * the attributes). `evolve` (a new attribute becomes a nullable column) is not built yet.
+   */
+  readonly schemaContract?: 'discard_value' | 'freeze' | 'evolve';
 }
 
 const EVENT_METADATA: readonly ColumnSpec[] = [
@@ -43,6 +49,9 @@ const EVENT_METADATA: readonly ColumnSpec[] = [
  * effective events (deduplicated by event_id, typed) and current state per key.
  */
 export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: TableSpec; currentTable: TableSpec; historyTable: TableSpec } {
+  if (entity.schemaContract === 'evolve') {
+    throw new JobDefinitionError(`silver.${entity.plural}`, 'schemaContract evolve is not supported yet: use discard_value (drop unknown attributes) or freeze (quarantine events that have them)');
+  }
   const keyColumns: ColumnSpec[] = entity.keys.map((key) => ({ name: key.column, type: 'VARCHAR', description: key.description }));
   const eventsName = `silver.${entity.singular}_events` as TableName;
   const currentName = `silver.${entity.plural}` as TableName;
@@ -208,7 +217,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               SELECT * EXCLUDE (keys, new_image),
                      CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
                      CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
-              FROM (${typeImagesSql(ranked, entity.rules)})`,
+              FROM (${typeImagesSql(ranked, entity.rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
           },
           ...(mode === 'incremental'
             ? incrementalSteps()

@@ -137,7 +137,7 @@ function reasonBranches(rules: readonly AttributeRule[], output: 'code' | 'reaso
  * (NULL when the event is valid). REMOVE events are not typed and always pass. Each image is parsed once;
  * each attribute's small JSON is then read a fixed few times, in layers, so checks never repeat work.
  */
-export function typeImagesSql(relation: string, rules: readonly AttributeRule[]): string {
+export function typeImagesSql(relation: string, rules: readonly AttributeRule[], options: { frozen?: { readonly otherAttributes: readonly string[] } } = {}): string {
   const paths = `[${rules.map((rule) => quoteLiteral(`$."${rule.attribute}"`)).join(', ')}]`;
   const helpers = rules.flatMap((rule) => Object.values(names(rule)));
   const cut = `SELECT *, ${rules.map((rule, index) => `_attributes[${index + 1}] AS ${names(rule).attribute}`).join(', ')}
@@ -154,15 +154,25 @@ export function typeImagesSql(relation: string, rules: readonly AttributeRule[])
   const columns = rules
     .map((rule) => `CASE WHEN event_name <> 'REMOVE' AND ${names(rule).state} = 'ok' THEN ${names(rule).typed} END AS ${quoteIdentifier(rule.column)}`)
     .join(',\n');
+  // A frozen schema: an image attribute that is neither a rule's nor a key's is not accepted.
+  const known = options.frozen ? [...rules.map((rule) => rule.attribute), ...options.frozen.otherAttributes] : [];
+  const unknown = `list_filter(json_keys(new_image), attribute -> attribute NOT IN (${known.map(quoteLiteral).join(', ')}))`;
+  const frozenCode = options.frozen ? `WHEN len(${unknown}) > 0 THEN 'unknown_attribute'` : '';
+  const frozenReason = options.frozen
+    ? `WHEN len(${unknown}) > 0 THEN 'attribute' || CASE WHEN len(${unknown}) > 1 THEN 's ' ELSE ' ' END || array_to_string(list_sort(${unknown}), ', ') ||
+         ' not declared, and the schema is frozen (declared: ${known.join(', ')})'`
+    : '';
   return `
     SELECT * EXCLUDE (_attributes, ${helpers.join(', ')}),
            ${columns},
            CASE WHEN event_name = 'REMOVE' THEN NULL
                 WHEN new_image IS NULL THEN 'missing_new_image'
+                ${frozenCode}
                 ${reasonBranches(rules, 'code')}
            END AS reason_code,
            CASE WHEN event_name = 'REMOVE' THEN NULL
                 WHEN new_image IS NULL THEN 'an ' || event_name || ' event has no NewImage'
+                ${frozenReason}
                 ${reasonBranches(rules, 'reason')}
            END AS reason
     FROM (${judged})`;

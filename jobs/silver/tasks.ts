@@ -7,6 +7,8 @@ export const { job: silverTasksJob, eventsTable: taskEventsTable, currentTable: 
   singular: 'task',
   plural: 'tasks',
   bronzeTable: 'bronze.tasks_cdc',
+  // A new Tasks attribute is dropped until the job declares it; the event itself is kept.
+  schemaContract: 'discard_value',
   keys: [
     { attribute: 'userId', column: 'user_id', description: 'Owner of the task (partition key of the Tasks table).' },
     { attribute: 'taskId', column: 'task_id', description: 'Task id, unique per user (sort key of the Tasks table).' },

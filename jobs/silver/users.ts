@@ -8,6 +8,8 @@ export const { job: silverUsersJob, eventsTable: userEventsTable, currentTable: 
   plural: 'users',
   bronzeTable: 'bronze.users_cdc',
   keys: [{ attribute: 'userId', column: 'user_id', description: 'User id (partition key of the Users table).' }],
+  // Users carry personal data: an attribute nobody declared (and reviewed) is quarantined, not dropped.
+  schemaContract: 'freeze',
   rules: [
     { attribute: 'email', column: 'email', required: true, kind: { type: 'string' } },
     { attribute: 'name', column: 'name', required: true, kind: { type: 'string' } },

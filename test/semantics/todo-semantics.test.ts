@@ -13,6 +13,7 @@ import {
   splitRecords,
 } from '../support/oracle.ts';
 import { expectPipelineMatchesOracle, queryLake } from '../support/pipeline-check.ts';
+import { cdcSilverJob } from '../../jobs/silver/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -513,6 +514,38 @@ describe('silver current state', () => {
         open_tasks_eod: 4, overdue_tasks_eod: 0, median_hours_to_complete: 0.5,
       },
     ]);
+  });
+});
+
+describe('schema contracts', () => {
+  it('drops an undeclared Tasks attribute and keeps the event (discard_value); quarantines a Users event that has one (freeze)', async () => {
+    const lake = await newLake();
+    const at = '2025-11-10T10:00:00Z';
+    await put(lake, 'landing/tasks/2025/11/10/10/tasks-1-2025-11-10-10-00-00-c1', lines(
+      task('t1', 'INSERT', at, 'u1', 'a', { ...taskImage({ status: 'todo' }), color: S('red'), estimate: { N: '12345678901234567890123456789012345678' } }),
+    ));
+    const uimg = (extra: Json = {}): Json => ({ userId: S('u1'), email: S('x@y.z'), name: S('X'), plan: S('pro'), createdAt: S('2025-01-01T00:00:00Z'), ...extra });
+    await put(lake, 'landing/users/2025/11/10/10/users-1-2025-11-10-10-00-00-c2', lines(
+      user('w1', 'INSERT', at, 'u1', uimg()),
+      user('w2', 'MODIFY', '2025-11-10T11:00:00Z', 'u1', uimg({ phone: S('+33 1 23'), birthday: S('1990-01-01') })),
+    ));
+    const { expected, lake: opened } = await expectPipelineMatchesOracle(lake);
+    expect(expected.silver.tasks.events.map((e) => [e.event_id, e.status])).toEqual([['t1', 'todo']]);
+    expect(expected.silver.users.quarantine.map((q) => [q.event_id, q.reason])).toEqual([['w2', 'unknown_attribute']]);
+    expect(expected.silver.users.current.map((r) => r.event_id)).toEqual(['w1']);
+    const [row] = await queryLake(opened, "SELECT reason FROM quarantine.records WHERE reason_code = 'unknown_attribute'");
+    expect(row?.reason).toBe('attributes birthday, phone not declared, and the schema is frozen (declared: email, name, plan, createdAt, country, userId)');
+  });
+
+  it('refuses the evolve contract, which is not built yet, when the job is defined', () => {
+    expect(() =>
+      cdcSilverJob({
+        singular: 'note', plural: 'notes', bronzeTable: 'bronze.notes_cdc', schemaContract: 'evolve',
+        keys: [{ attribute: 'noteId', column: 'note_id', description: 'Id.' }],
+        rules: [{ attribute: 'text', column: 'text', required: true, kind: { type: 'string' } }],
+        columns: [{ name: 'text', type: 'VARCHAR', description: 'Text.' }],
+      }),
+    ).toThrow(/schemaContract evolve is not supported yet/);
   });
 });
 

@@ -35,6 +35,7 @@ export type BronzeReason =
 
 export type SilverReason =
   | 'missing_new_image'
+  | 'unknown_attribute'
   | 'wrong_attribute_type'
   | 'missing_attribute'
   | 'invalid_status'
@@ -749,6 +750,8 @@ interface AttributeSpec {
 interface SourceSpec<E> {
   keyColumns: readonly (keyof E & string)[];
   attributes: readonly AttributeSpec[];
+  /** A frozen schema: image attributes other than these and `attributes` quarantine the event (unknown_attribute). */
+  frozen?: { otherAttributes: readonly string[] };
 }
 
 const asString = (p: string | string[]): unknown => p;
@@ -780,6 +783,7 @@ const TASKS_SPEC: SourceSpec<TaskEvent> = {
 
 const USERS_SPEC: SourceSpec<UserEvent> = {
   keyColumns: ['user_id'],
+  frozen: { otherAttributes: ['userId'] },
   attributes: [
     { attribute: 'email', column: 'email', tag: 'S', required: true, convert: asString },
     { attribute: 'name', column: 'name', tag: 'S', required: true, convert: asString },
@@ -921,6 +925,10 @@ function typeRow<E extends EventBase>(row: BronzeRow, spec: SourceSpec<E>): { ev
     if (row.new_image === null || row.new_image === undefined) return { reason: 'missing_new_image' };
     // An image that is not a JSON object has no attributes.
     const image = isPlainObject(row.new_image) ? row.new_image : {};
+    if (spec.frozen) {
+      const known = new Set([...spec.attributes.map((a) => a.attribute), ...spec.frozen.otherAttributes]);
+      if (Object.keys(image).some((name) => !known.has(name))) return { reason: 'unknown_attribute' };
+    }
     for (const a of spec.attributes) {
       const t = typeAttribute(image, a);
       if (!t.ok) return { reason: t.reason };
