@@ -13,7 +13,7 @@ const TINY = ['--days', '1', '--users', '5', '--tasks-per-day', '5', '--seed', '
 
 const JOBS = ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis'];
 const TABLES = [
-  'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users',
+  'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.tasks_history', 'silver.user_events', 'silver.users', 'silver.users_history',
   'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis', 'quarantine.records', 'quality.results',
 ];
 /** What each job reads, as a user learns it from the docs: a job runs after the jobs that write its inputs. */
@@ -340,7 +340,7 @@ describe('medallion query', () => {
 });
 
 describe('medallion tables', () => {
-  it('lists all 11 tables with the rows a count(*) query finds', async () => {
+  it('lists all 13 tables with the rows a count(*) query finds', async () => {
     const result = await cli(['--lake', lake, 'tables']);
     expect(result.code).toBe(0);
     const listed = boxTableRecords(result.stdout);
@@ -371,8 +371,8 @@ describe('medallion jobs', () => {
     expect(boxTableRecords(result.stdout)).toEqual([
       { job: 'bronze.tasks_cdc', reads: 'landing/tasks/', writes: 'bronze.tasks_cdc' },
       { job: 'bronze.users_cdc', reads: 'landing/users/', writes: 'bronze.users_cdc' },
-      { job: 'silver.tasks', reads: 'bronze.tasks_cdc', writes: 'silver.task_events, silver.tasks' },
-      { job: 'silver.users', reads: 'bronze.users_cdc', writes: 'silver.user_events, silver.users' },
+      { job: 'silver.tasks', reads: 'bronze.tasks_cdc', writes: 'silver.task_events, silver.tasks, silver.tasks_history' },
+      { job: 'silver.users', reads: 'bronze.users_cdc', writes: 'silver.user_events, silver.users, silver.users_history' },
       { job: 'gold.daily_task_kpis', reads: 'silver.task_events, silver.tasks', writes: 'gold.daily_task_kpis' },
       { job: 'gold.active_users', reads: 'silver.task_events', writes: 'gold.active_users' },
       { job: 'gold.user_kpis', reads: 'silver.task_events, silver.user_events, silver.users, silver.tasks', writes: 'gold.user_kpis' },

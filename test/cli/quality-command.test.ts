@@ -37,7 +37,10 @@ describe('medallion quality', () => {
     // Clean traffic: every rule over the committed tables passes, landing (just written) is fresh.
     expect(rows.filter((row) => row.outcome !== 'PASS')).toEqual([]);
     expect(new Set(rows.map((row) => row.table))).toEqual(
-      new Set(['landing.tasks', 'landing.users', 'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.user_events', 'silver.users', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis']),
+      new Set([
+        'landing.tasks', 'landing.users', 'bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.tasks_history',
+        'silver.user_events', 'silver.users', 'silver.users_history', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis',
+      ]),
     );
     // Rules over a job run's counts are not in a check of the committed tables.
     expect(rows.some((row) => row.rule.includes('from run'))).toBe(false);

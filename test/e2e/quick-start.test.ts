@@ -63,7 +63,7 @@ describe('quick start, as a user runs it', () => {
     expect(at.every((index) => index >= 0), demo.stdout).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     const rowsPerTable = boxTableRecords(lines.slice((at[0] ?? 0) + 1, at[1]).join('\n'));
-    expect(rowsPerTable).toHaveLength(11);
+    expect(rowsPerTable).toHaveLength(13);
     // Every job checked its outputs' quality rules; the summary counts them.
     expect(demo.stderr).toMatch(/^Quality: \d+ of \d+ rule evaluations passed/m);
     expect(Number(rowsPerTable.find((row) => row.table === 'quality.results')?.rows)).toBeGreaterThan(0);
