@@ -93,7 +93,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       `Every version of every ${entity.singular} (slowly changing dimension, type 2): one row per effective event, valid from its ` +
       `event_ts until the next event of the key in event order; a REMOVE makes a deleted version. The same whatever order the files arrived in.`,
     writeMode: 'replace_partitions',
-    partitionBy: ['closed_date'],
+    partitionBy: ['version_date'],
     columns: [
       ...keyColumns,
       ...entity.columns.map((column) => ({ ...column, description: `${column.description} NULL in a deleted version.` })),
@@ -104,7 +104,11 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       { name: '_event_id', type: 'VARCHAR', description: 'The event that made this version.' },
       { name: '_event_name', type: 'VARCHAR', description: 'Its eventName: INSERT, MODIFY or REMOVE.' },
       ...EVENT_METADATA,
-      { name: 'closed_date', type: 'DATE', description: 'Partition: the UTC date of valid_to; NULL (one partition) for current versions.' },
+      {
+        name: 'version_date',
+        type: 'DATE',
+        description: 'Partition: the UTC date of valid_to, or of valid_from while the version is current (a key that changes rewrites the days of its own versions only).',
+      },
     ],
   });
 
@@ -154,7 +158,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                event_ts AS valid_from, lead(event_ts) OVER key_order AS valid_to,
                event_id AS _event_id, event_name AS _event_name, sequence_number AS _sequence_number,
                source_object AS _source_object, record_index AS _record_index,
-               (lead(event_ts) OVER key_order)::DATE AS closed_date
+               coalesce(lead(event_ts) OVER key_order, event_ts)::DATE AS version_date
         FROM (${events})
         WINDOW key_order AS (PARTITION BY ${keyList} ORDER BY ${eventOrder})`;
       const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
@@ -173,8 +177,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         { name: 'refolded', sql: `SELECT ${stateFromHistory} FROM ${step('history_touched')} WHERE is_current AND NOT is_deleted` },
         {
           name: 'history_rewritten',
-          sql: `SELECT DISTINCT closed_date FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
-                UNION SELECT DISTINCT closed_date FROM ${step('history_touched')}`,
+          sql: `SELECT DISTINCT version_date FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
+                UNION SELECT DISTINCT version_date FROM ${step('history_touched')}`,
         },
         // Partitioned: the partitions the touched keys were in and the ones they land in are rewritten.
         ...(partition
@@ -198,7 +202,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
              UNION ALL
              SELECT kept.* FROM (
                SELECT * FROM ${previous(historyName)} AS version
-               WHERE EXISTS (SELECT 1 FROM ${step('history_rewritten')} AS rewritten WHERE rewritten.closed_date IS NOT DISTINCT FROM version.closed_date)
+               WHERE EXISTS (SELECT 1 FROM ${step('history_rewritten')} AS rewritten WHERE rewritten.version_date IS NOT DISTINCT FROM version.version_date)
              ) AS kept ANTI JOIN ${step('touched')} USING (${keyList})`;
       // The current state is the current versions that are not deletions: one sort of the events serves both.
       const current =
@@ -242,7 +246,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               appendTo: [eventsName],
               replacePartitions: {
                 ...(partition ? { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` } : {}),
-                [historyName]: `SELECT closed_date FROM ${step('history_rewritten')}`,
+                [historyName]: `SELECT version_date FROM ${step('history_rewritten')}`,
               },
               // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
               needsFullRun: `

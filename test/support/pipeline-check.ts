@@ -100,10 +100,10 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   );
 
   const historyColumns = `is_deleted, is_current, epoch_us(valid_from)::VARCHAR AS valid_from, epoch_us(valid_to)::VARCHAR AS valid_to,
-    (valid_to::DATE)::VARCHAR AS closed_date, _event_id, _event_name, _sequence_number, _source_object, _record_index`;
+    version_date::VARCHAR AS version_date, _event_id, _event_name, _sequence_number, _source_object, _record_index`;
   const historyValues = (row: Expected['silver']['tasks']['history'][number] | Expected['silver']['users']['history'][number]) => ({
     is_deleted: row.is_deleted, is_current: row.is_current, valid_from: us(row.valid_from_us), valid_to: us(row.valid_to_us),
-    closed_date: row.valid_to_us === null ? null : dateOfUs(row.valid_to_us), _event_id: row.event_id, _event_name: row.event_name,
+    version_date: dateOfUs(row.valid_to_us ?? row.valid_from_us), _event_id: row.event_id, _event_name: row.event_name,
     _sequence_number: row.sequence_number, _source_object: row.source_object, _record_index: row.record_index,
   });
   const tasksHistory = await queryLake(lake, `SELECT ${taskColumns}, ${historyColumns} FROM silver.tasks_history ORDER BY user_id, task_id, valid_from, _sequence_number, _source_object, _record_index`);
