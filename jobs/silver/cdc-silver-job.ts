@@ -93,7 +93,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       `Every version of every ${entity.singular} (slowly changing dimension, type 2): one row per effective event, valid from its ` +
       `event_ts until the next event of the key in event order; a REMOVE makes a deleted version. The same whatever order the files arrived in.`,
     writeMode: 'replace_partitions',
-    partitionBy: ['version_date'],
+    // Like the current state: a key's versions sit together (by the day the key was created), so a run that
+    // changes a few keys rewrites their days only. Unpartitioned when the current state is.
+    partitionBy: entity.partitionByDateOf ? [entity.partitionByDateOf.partition] : [],
     columns: [
       ...keyColumns,
       ...entity.columns.map((column) => ({ ...column, description: `${column.description} NULL in a deleted version.` })),
@@ -104,11 +106,13 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       { name: '_event_id', type: 'VARCHAR', description: 'The event that made this version.' },
       { name: '_event_name', type: 'VARCHAR', description: 'Its eventName: INSERT, MODIFY or REMOVE.' },
       ...EVENT_METADATA,
-      {
-        name: 'version_date',
-        type: 'DATE',
-        description: 'Partition: the UTC date of valid_to, or of valid_from while the version is current (a key that changes rewrites the days of its own versions only).',
-      },
+      ...(entity.partitionByDateOf
+        ? [{
+            name: entity.partitionByDateOf.partition,
+            type: 'DATE',
+            description: `${entity.partitionByDateOf.description} A deleted version is in the partition of the version before it.`,
+          }]
+        : []),
     ],
   });
 
@@ -152,13 +156,17 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       // History: each effective event opens a version of its key that lasts until the key's next event in
       // event order; a key's state is its current version unless that is a deletion. Incremental: only keys
       // with new events change, and their versions are recomputed from all their events.
+      // A version's partition: the key's creation day (a REMOVE has no image: the version before it decides).
+      const historyPartitionValue = entity.partitionByDateOf
+        ? `, coalesce(${quoteIdentifier(entity.partitionByDateOf.column)}, last_value(${quoteIdentifier(entity.partitionByDateOf.column)} IGNORE NULLS) OVER (key_order ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::DATE AS ${partition}`
+        : '';
       const versions = (events: string) => `
         SELECT ${keyList}, ${typedColumns.join(', ')}, event_name = 'REMOVE' AS is_deleted,
                lead(event_ts) OVER key_order IS NULL AS is_current,
                event_ts AS valid_from, lead(event_ts) OVER key_order AS valid_to,
                event_id AS _event_id, event_name AS _event_name, sequence_number AS _sequence_number,
-               source_object AS _source_object, record_index AS _record_index,
-               coalesce(lead(event_ts) OVER key_order, event_ts)::DATE AS version_date
+               source_object AS _source_object, record_index AS _record_index
+               ${historyPartitionValue}
         FROM (${events})
         WINDOW key_order AS (PARTITION BY ${keyList} ORDER BY ${eventOrder})`;
       const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
@@ -175,11 +183,13 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         },
         // A touched key's state is its current version, unless that is a deletion.
         { name: 'refolded', sql: `SELECT ${stateFromHistory} FROM ${step('history_touched')} WHERE is_current AND NOT is_deleted` },
-        {
-          name: 'history_rewritten',
-          sql: `SELECT DISTINCT version_date FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
-                UNION SELECT DISTINCT version_date FROM ${step('history_touched')}`,
-        },
+        ...(partition
+          ? [{
+              name: 'history_rewritten',
+              sql: `SELECT DISTINCT ${partition} FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
+                    UNION SELECT DISTINCT ${partition} FROM ${step('history_touched')}`,
+            }]
+          : []),
         // Partitioned: the partitions the touched keys were in and the ones they land in are rewritten.
         ...(partition
           ? [{
@@ -200,10 +210,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             // are rewritten, with the versions of other keys in them as they were.
             `SELECT * FROM ${step('history_touched')}
              UNION ALL
-             SELECT kept.* FROM (
-               SELECT * FROM ${previous(historyName)} AS version
-               WHERE EXISTS (SELECT 1 FROM ${step('history_rewritten')} AS rewritten WHERE rewritten.version_date IS NOT DISTINCT FROM version.version_date)
-             ) AS kept ANTI JOIN ${step('touched')} USING (${keyList})`;
+             SELECT kept.* FROM (SELECT * FROM ${previous(historyName)}${partition ? ` SEMI JOIN ${step('history_rewritten')} USING (${partition})` : ''}) AS kept
+             ANTI JOIN ${step('touched')} USING (${keyList})`;
       // The current state is the current versions that are not deletions: one sort of the events serves both.
       const current =
         mode === 'full'
@@ -246,7 +254,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               appendTo: [eventsName],
               replacePartitions: {
                 ...(partition ? { [currentName]: `SELECT ${partition} FROM ${step('rewritten')}` } : {}),
-                [historyName]: `SELECT version_date FROM ${step('history_rewritten')}`,
+                ...(partition ? { [historyName]: `SELECT ${partition} FROM ${step('history_rewritten')}` } : {}),
               },
               // A new copy that sorts before the copy read earlier would become the first copy: recompute in full.
               needsFullRun: `

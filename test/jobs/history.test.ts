@@ -31,7 +31,7 @@ function task(id: string, name: string, iso: string, status?: string): string {
   });
 }
 
-const HISTORY = `SELECT _event_id, status, is_deleted, is_current, strftime(valid_from, '%d %H:%M') AS valid_from, strftime(valid_to, '%d %H:%M') AS valid_to, version_date::VARCHAR AS version_date
+const HISTORY = `SELECT _event_id, status, is_deleted, is_current, strftime(valid_from, '%d %H:%M') AS valid_from, strftime(valid_to, '%d %H:%M') AS valid_to
                  FROM silver.tasks_history ORDER BY valid_from, _event_id`;
 
 describe('silver history (SCD2)', () => {
@@ -40,26 +40,26 @@ describe('silver history (SCD2)', () => {
     await lake.storage.put('landing/tasks/2025/11/01/12/a', `${task('e1', 'INSERT', '2025-11-01T10:00:00Z', 'todo')}\n${task('e3', 'MODIFY', '2025-11-01T12:00:00Z', 'done')}\n`);
     await runJobs(lake, PIPELINE_JOBS, enable);
     expect(await queryLake(lake, HISTORY)).toEqual([
-      { _event_id: 'e1', status: 'todo', is_deleted: false, is_current: false, valid_from: '01 10:00', valid_to: '01 12:00', version_date: '2025-11-01' },
-      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: true, valid_from: '01 12:00', valid_to: null, version_date: '2025-11-01' },
+      { _event_id: 'e1', status: 'todo', is_deleted: false, is_current: false, valid_from: '01 10:00', valid_to: '01 12:00' },
+      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: true, valid_from: '01 12:00', valid_to: null },
     ]);
 
     // A change made at 11:00 arrives after the 12:00 one: it splits [10:00, 12:00).
     await lake.storage.put('landing/tasks/2025/11/02/00/b', `${task('e2', 'MODIFY', '2025-11-01T11:00:00Z', 'in_progress')}\n`);
     await runJobs(lake, PIPELINE_JOBS, enable);
     expect(await queryLake(lake, HISTORY)).toEqual([
-      { _event_id: 'e1', status: 'todo', is_deleted: false, is_current: false, valid_from: '01 10:00', valid_to: '01 11:00', version_date: '2025-11-01' },
-      { _event_id: 'e2', status: 'in_progress', is_deleted: false, is_current: false, valid_from: '01 11:00', valid_to: '01 12:00', version_date: '2025-11-01' },
-      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: true, valid_from: '01 12:00', valid_to: null, version_date: '2025-11-01' },
+      { _event_id: 'e1', status: 'todo', is_deleted: false, is_current: false, valid_from: '01 10:00', valid_to: '01 11:00' },
+      { _event_id: 'e2', status: 'in_progress', is_deleted: false, is_current: false, valid_from: '01 11:00', valid_to: '01 12:00' },
+      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: true, valid_from: '01 12:00', valid_to: null },
     ]);
 
     // Deleted, then created again the next day.
     await lake.storage.put('landing/tasks/2025/11/02/01/c', `${task('e4', 'REMOVE', '2025-11-01T13:00:00Z')}\n${task('e5', 'INSERT', '2025-11-02T09:00:00Z', 'todo')}\n`);
     await runJobs(lake, PIPELINE_JOBS, enable);
     expect((await queryLake(lake, HISTORY)).slice(2)).toEqual([
-      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: false, valid_from: '01 12:00', valid_to: '01 13:00', version_date: '2025-11-01' },
-      { _event_id: 'e4', status: null, is_deleted: true, is_current: false, valid_from: '01 13:00', valid_to: '02 09:00', version_date: '2025-11-02' },
-      { _event_id: 'e5', status: 'todo', is_deleted: false, is_current: true, valid_from: '02 09:00', valid_to: null, version_date: '2025-11-02' },
+      { _event_id: 'e3', status: 'done', is_deleted: false, is_current: false, valid_from: '01 12:00', valid_to: '01 13:00' },
+      { _event_id: 'e4', status: null, is_deleted: true, is_current: false, valid_from: '01 13:00', valid_to: '02 09:00' },
+      { _event_id: 'e5', status: 'todo', is_deleted: false, is_current: true, valid_from: '02 09:00', valid_to: null },
     ]);
     // One current version per key, and it is the current state.
     expect(await queryLake(lake, 'SELECT count(*) AS n FROM silver.tasks_history WHERE is_current')).toEqual([{ n: 1 }]);

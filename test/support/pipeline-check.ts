@@ -100,14 +100,25 @@ export async function expectPipelineMatchesOracle(lakeDir: string): Promise<{ ex
   );
 
   const historyColumns = `is_deleted, is_current, epoch_us(valid_from)::VARCHAR AS valid_from, epoch_us(valid_to)::VARCHAR AS valid_to,
-    version_date::VARCHAR AS version_date, _event_id, _event_name, _sequence_number, _source_object, _record_index`;
+ _event_id, _event_name, _sequence_number, _source_object, _record_index`;
   const historyValues = (row: Expected['silver']['tasks']['history'][number] | Expected['silver']['users']['history'][number]) => ({
     is_deleted: row.is_deleted, is_current: row.is_current, valid_from: us(row.valid_from_us), valid_to: us(row.valid_to_us),
-    version_date: dateOfUs(row.valid_to_us ?? row.valid_from_us), _event_id: row.event_id, _event_name: row.event_name,
+ _event_id: row.event_id, _event_name: row.event_name,
     _sequence_number: row.sequence_number, _source_object: row.source_object, _record_index: row.record_index,
   });
-  const tasksHistory = await queryLake(lake, `SELECT ${taskColumns}, ${historyColumns} FROM silver.tasks_history ORDER BY user_id, task_id, valid_from, _sequence_number, _source_object, _record_index`);
-  expect(tasksHistory, 'silver.tasks_history').toEqual(expected.silver.tasks.history.map((row) => ({ ...taskValues(row), ...historyValues(row) })));
+  const tasksHistory = await queryLake(
+    lake,
+    `SELECT ${taskColumns}, ${historyColumns}, created_date::VARCHAR AS created_date FROM silver.tasks_history ORDER BY user_id, task_id, valid_from, _sequence_number, _source_object, _record_index`,
+  );
+  // A version's partition is the key's creation day: a deleted version's is the one of the version before it.
+  let createdOfKey: { key: string; created: bigint | null } = { key: '', created: null };
+  const withPartition = expected.silver.tasks.history.map((row) => {
+    const key = `${row.user_id}\u0000${row.task_id}`;
+    if (createdOfKey.key !== key) createdOfKey = { key, created: null };
+    if (row.created_at !== null) createdOfKey.created = row.created_at;
+    return { ...taskValues(row), ...historyValues(row), created_date: createdOfKey.created === null ? null : dateOfUs(createdOfKey.created) };
+  });
+  expect(tasksHistory, 'silver.tasks_history').toEqual(withPartition);
 
   const userColumns = 'user_id, email, name, plan, country, epoch_us(created_at)::VARCHAR AS created_at';
   const userValues = (row: Expected['silver']['users']['events'][number]) => ({
