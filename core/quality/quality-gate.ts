@@ -133,6 +133,13 @@ export class QualityGate {
     return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };
   }
 
+  /** Drops what `splitBatch` kept for one batch, once its rows are staged (a batch can be large). */
+  async releaseBatch(batch: number): Promise<void> {
+    for (const table of this.tallies.keys()) {
+      await this.engine.run(`DROP TABLE IF EXISTS ${quoteIdentifier(`quality_split_${table.replace('.', '_')}_${batch}`)}`);
+    }
+  }
+
   /** Rows quarantine rules set aside from `table` in this run. */
   rowsSetAside(table: string): number {
     return this.tallies.get(table)?.setAside ?? 0;

@@ -300,6 +300,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         const folder = path.posix.join(batchFolder, `quality-${table.replace('.', '_')}`);
         quarantineStage.copies.push(...(await copyToStaging(engine, quarantineStage, quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder)));
       }
+      await gate?.releaseBatch(batch);
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
     }
