@@ -14,21 +14,50 @@ export interface AttributeRule {
     | { readonly type: 'integer'; readonly min: number; readonly max: number; readonly invalidCode: string }
     | { readonly type: 'date' }
     | { readonly type: 'timestamp' }
-    | { readonly type: 'string_set' };
+    | { readonly type: 'string_set' }
+    /** BOOL, as BOOLEAN. */
+    | { readonly type: 'boolean' }
+    /** B (base64), as BLOB. */
+    | { readonly type: 'binary' }
+    /** BS, as BLOB[] in the order received. */
+    | { readonly type: 'binary_set' }
+    /**
+     * N as DECIMAL(38, scale), exactly: a number with more fraction digits than `scale`, more than 38 - scale
+     * integer digits, or not in plain decimal notation is invalid (quarantined, never rounded).
+     */
+    | { readonly type: 'decimal'; readonly scale: number; readonly invalidCode: string }
+    /** M or L, kept as JSON in DynamoDB's attribute-value form (every nested type exact). */
+    | { readonly type: 'json' };
 }
 
 const TIMESTAMP_PATTERN = String.raw`\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)`;
 const DATE_PATTERN = String.raw`\d{4}-\d{2}-\d{2}`;
 
-function expectedTag(rule: AttributeRule): 'S' | 'N' | 'SS' {
+type Tag = 'S' | 'N' | 'SS' | 'BOOL' | 'B' | 'BS' | 'M';
+
+function expectedTag(rule: AttributeRule): Tag {
   switch (rule.kind.type) {
     case 'integer':
+    case 'decimal':
       return 'N';
     case 'string_set':
       return 'SS';
+    case 'boolean':
+      return 'BOOL';
+    case 'binary':
+      return 'B';
+    case 'binary_set':
+      return 'BS';
+    case 'json':
+      return 'M';
     default:
       return 'S';
   }
+}
+
+/** The tags an attribute may carry: a JSON attribute takes a map or a list. */
+function acceptedTags(rule: AttributeRule): readonly string[] {
+  return rule.kind.type === 'json' ? ['M', 'L'] : [expectedTag(rule)];
 }
 
 /** Names of the per-attribute helper columns, computed once per row and read by every check. */
@@ -60,6 +89,19 @@ function typedValue(rule: AttributeRule): string {
       return `CASE WHEN regexp_full_match(${value}, '${TIMESTAMP_PATTERN}') THEN try_cast(${value} AS TIMESTAMPTZ)::TIMESTAMP END`;
     case 'string_set':
       return `list_sort(try_cast(json_extract(${attribute}, '$.SS') AS VARCHAR[]))`;
+    case 'boolean':
+      return `try_cast(json_extract_string(${attribute}, '$.BOOL') AS BOOLEAN)`;
+    case 'binary':
+      return `try(from_base64(${value}))`;
+    case 'binary_set':
+      return `list_transform(try_cast(json_extract(${attribute}, '$.BS') AS VARCHAR[]), member -> try(from_base64(member)))`;
+    case 'decimal': {
+      const integerDigits = 38 - rule.kind.scale;
+      const fraction = rule.kind.scale > 0 ? `(\\.[0-9]{1,${rule.kind.scale}})?` : '';
+      return `CASE WHEN regexp_full_match(${value}, '-?0*[0-9]{1,${integerDigits}}${fraction}') THEN try_cast(${value} AS DECIMAL(38, ${rule.kind.scale})) END`;
+    }
+    case 'json':
+      return `json_extract(${attribute}, '$')`;
   }
 }
 
@@ -67,7 +109,10 @@ function invalidCode(rule: AttributeRule): string | undefined {
   switch (rule.kind.type) {
     case 'enum':
     case 'integer':
+    case 'decimal':
       return rule.kind.invalidCode;
+    case 'binary':
+      return 'invalid_binary';
     case 'date':
       return 'invalid_date';
     case 'timestamp':
@@ -83,6 +128,10 @@ function allowedText(rule: AttributeRule): string {
       return `one of ${rule.kind.values.join(', ')}`;
     case 'integer':
       return `an integer from ${rule.kind.min} to ${rule.kind.max}`;
+    case 'decimal':
+      return `a decimal number with at most ${38 - rule.kind.scale} integer and ${rule.kind.scale} fraction digits`;
+    case 'binary':
+      return 'base64';
     case 'date':
       return 'a YYYY-MM-DD date';
     case 'timestamp':
@@ -99,14 +148,24 @@ function allowedText(rule: AttributeRule): string {
 function stateExpression(rule: AttributeRule): string {
   const { attribute, keys, valueType } = names(rule);
   const tag = expectedTag(rule);
-  const shapeOk =
-    tag === 'SS'
-      ? `${valueType} = 'ARRAY' AND json_array_length(${attribute}, '$.SS') > 0 AND list_bool_and([json_type(member) = 'VARCHAR' FOR member IN json_extract(${attribute}, '$.SS')::JSON[]])`
-      : `${valueType} = 'VARCHAR'`;
+  const stringMembers = (set: string) =>
+    `${valueType} = 'ARRAY' AND json_array_length(${attribute}, '$.${set}') > 0 AND list_bool_and([json_type(member) = 'VARCHAR' FOR member IN json_extract(${attribute}, '$.${set}')::JSON[]])`;
+  const shapes: Readonly<Record<Tag, string>> = {
+    S: `${valueType} = 'VARCHAR'`,
+    N: `${valueType} = 'VARCHAR'`,
+    B: `${valueType} = 'VARCHAR'`,
+    SS: stringMembers('SS'),
+    BS: stringMembers('BS'),
+    BOOL: `${valueType} = 'BOOLEAN'`,
+    // A map or a list: the one key is M or L, and the value's JSON type is checked below.
+    M: `json_type(${attribute}, '$.' || ${keys}[1]) = CASE ${keys}[1] WHEN 'M' THEN 'OBJECT' ELSE 'ARRAY' END`,
+  };
+  const tags = acceptedTags(rule);
+  const tagOk = tags.length === 1 ? `${keys} IS NOT DISTINCT FROM [${quoteLiteral(tag)}]` : `len(${keys}) = 1 AND ${keys}[1] IN (${tags.map(quoteLiteral).join(', ')})`;
   const invalid = invalidCode(rule) === undefined ? '' : `WHEN ${names(rule).typed} IS NULL THEN 'invalid'`;
   return `CASE
       WHEN ${attribute} IS NULL OR ${attribute} = '{"NULL":true}' THEN 'absent'
-      WHEN ${keys} IS DISTINCT FROM [${quoteLiteral(tag)}] OR NOT coalesce(${shapeOk}, false) THEN 'wrong_type'
+      WHEN NOT coalesce(${tagOk}, false) OR NOT coalesce(${shapes[tag]}, false) THEN 'wrong_type'
       ${invalid}
       ELSE 'ok' END`;
 }
@@ -121,7 +180,7 @@ function reasonBranches(rules: readonly AttributeRule[], output: 'code' | 'reaso
       const branches: string[] = [];
       if (rule.required) branches.push(`WHEN ${state} = 'absent' THEN ${pick('missing_attribute', quoteLiteral(`required attribute ${name} is missing`))}`);
       branches.push(
-        `WHEN ${state} = 'wrong_type' THEN ${pick('wrong_attribute_type', `'attribute ${name} is ' || ${attribute} || ', expected type ${tag}'`)}`,
+        `WHEN ${state} = 'wrong_type' THEN ${pick('wrong_attribute_type', `'attribute ${name} is ' || ${attribute} || ', expected type ${acceptedTags(rule).join(' or ')}'`)}`,
       );
       const code = invalidCode(rule);
       if (code !== undefined) {
