@@ -105,7 +105,7 @@ export class GlueCatalog implements Catalog {
     const missing = [...manifests.keys()].filter((name) => !this.specs.has(name));
     if (missing.length > 0) throw new GlueCatalogError(missing.join(', '), 'no table spec was given to the GlueCatalog for these committed tables');
     for (const layer of new Set([...manifests.keys()].map(layerOf))) await this.ensureDatabase(glueDatabaseName(this.options.databasePrefix, layer));
-    for (const [name, manifest] of manifests) await this.syncTable(this.specs.get(name) as TableSpec, manifest);
+    for (const [name, manifest] of manifests) await this.syncTable(withEvolvedColumns(this.specs.get(name) as TableSpec, manifest), manifest);
   }
 
   private async ensureDatabase(name: string): Promise<void> {
@@ -277,4 +277,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
   return out;
+}
+
+/** The spec with the columns schema evolution added to the committed table (its manifest), so Athena sees them. */
+export function withEvolvedColumns(spec: TableSpec, manifest: TableManifest): TableSpec {
+  const added = manifest.columns.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name));
+  if (added.length === 0) return spec;
+  const data = spec.columns.filter((column) => !spec.partitionBy.includes(column.name));
+  const partitions = spec.columns.filter((column) => spec.partitionBy.includes(column.name));
+  const extra = added.map((column) => ({ name: column.name, type: column.type, description: `Added by schema evolution (${column.origin}).`, origin: column.origin as string }));
+  return { ...spec, columns: [...data, ...extra, ...partitions] };
 }

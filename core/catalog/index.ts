@@ -9,3 +9,4 @@ export {
 } from './glue-table-input.ts';
 export { GLUE_BATCH_LIMITS, GlueCatalog, GlueCatalogError, planPartitions, type GlueCatalogOptions } from './glue-catalog.ts';
 export { athenaTableDdl, quoteAthenaIdentifier, quoteAthenaString, type AthenaDdlOptions } from './athena-ddl.ts';
+export { withEvolvedColumns } from './glue-catalog.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JobDefinitionError } from '../errors.ts';
-import type { Layer, TableName, TableSpec } from '../table/index.ts';
+import type { ColumnSpec, Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
 import { jobArgumentDeclarationProblems } from './job-arguments.ts';
 
@@ -58,6 +58,11 @@ export interface TransformContext {
   before(name: string): string;
   /** This job's own output table as last committed (empty when it has none yet). */
   previous(table: TableName): string;
+  /**
+   * An output's columns for this run: the declared ones and those schema evolution added (by earlier runs,
+   * or by this one's `evolve` SQL), partition columns last.
+   */
+  columns(table: TableName): readonly ColumnSpec[];
 }
 
 /**
@@ -85,6 +90,13 @@ export interface JobPlan {
    * and runs it in full. Evaluated after the steps, so it may read them.
    */
   readonly needsFullRun?: string;
+  /**
+   * Schema evolution: per output, SQL (run after the steps) returning columns to add, as rows (name, type,
+   * origin, description). Columns the table already has are ignored; when any is new, the runner plans the
+   * run again (`columns()` then includes it) and runs its steps again, and the table keeps it from then on.
+   * Not for perRecord jobs.
+   */
+  readonly evolve?: Readonly<Partial<Record<TableName, string>>>;
 }
 
 export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<string, SourceSpec>> {

@@ -13,7 +13,7 @@ import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import type { TableRef } from '../state/index.ts';
 import type { ObjectInfo } from '../storage/index.ts';
-import { commitTables, partitionKey, tablePrefix, type TableSpec, type TableWrite } from '../table/index.ts';
+import { commitTables, partitionKey, tablePrefix, type TableManifest, type TableSpec, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
 import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
 import {
@@ -190,16 +190,23 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         bytesRead += loaded.bytes;
       }
     }
+    // Each output as this run writes it: with the columns schema evolution added in earlier runs.
+    const specs = new Map<string, TableSpec>();
     for (const spec of job.outputs) {
-      releases.push(await attachPrevious(lake, engine, basedOn, spec));
+      const ref = basedOn.tables[spec.name];
+      const committed = ref ? (await lake.state.getDocument<TableManifest>(ref.manifest)).columns : [];
+      specs.set(spec.name, withColumns(spec, committed.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name))));
+    }
+    for (const spec of job.outputs) {
+      releases.push(await attachPrevious(lake, engine, basedOn, specs.get(spec.name) as TableSpec));
     }
 
     const inputNames = new Set(Object.keys(job.sources));
     let incremental = deltas !== undefined;
-    let plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full'));
+    let plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full', specs));
     checkPlan(job, plan);
     for (const spec of job.outputs) {
-      stages.push({ spec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
+      stages.push({ spec: specs.get(spec.name) as TableSpec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
     }
     const quarantineStage: OutputStage = {
       spec: QUARANTINE_TABLE,
@@ -265,6 +272,32 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         checkpoint();
         await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
       }
+      // Schema evolution: columns the steps found that the outputs lack. (Only for jobs that run in one batch.)
+      if (batch === 0 && plan.evolve && batchedName === undefined) {
+        let added = false;
+        for (const [table, sql] of Object.entries(plan.evolve)) {
+          const spec = specs.get(table);
+          if (!spec || sql === undefined) continue;
+          const { rows } = await engine.query(`SELECT name, type, origin, description FROM (${sql})`);
+          const fresh = rows
+            .filter((row) => !spec.columns.some((column) => column.name === String(row.name)))
+            .map((row) => ({ name: String(row.name), type: String(row.type), origin: String(row.origin), description: String(row.description ?? 'Added by schema evolution.') }));
+          if (fresh.length === 0) continue;
+          specs.set(table, withColumns(spec, fresh));
+          added = true;
+        }
+        if (added) {
+          for (const stage of stages) stage.spec = specs.get(stage.spec.name) ?? stage.spec;
+          // The job's own tables as last committed, now with the new columns (NULL in every old row).
+          for (const spec of job.outputs) releases.push(await attachPrevious(lake, engine, basedOn, specs.get(spec.name) as TableSpec));
+          plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full', specs));
+          checkPlan(job, plan);
+          for (const step of plan.steps ?? []) {
+            checkpoint();
+            await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+          }
+        }
+      }
       // (An incremental job has table sources only, so it runs in one batch.)
       if (incremental && plan.needsFullRun && (await countQuery(engine, plan.needsFullRun)) > 0) {
         // The new input changes what was read before (a late copy sorting first, say): recompute from all of it.
@@ -274,7 +307,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           recordsRead += all - (inputRows.get(name) ?? 0);
           inputRows.set(name, all);
         }
-        plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, 'full'));
+        plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, 'full', specs));
         checkPlan(job, plan);
         for (const step of plan.steps ?? []) {
           checkpoint();
@@ -468,6 +501,7 @@ function transformContext(
   args: Readonly<Record<string, string>>,
   inputs: ReadonlySet<string>,
   mode: 'full' | 'incremental',
+  specs: ReadonlyMap<string, TableSpec>,
 ): TransformContext {
   const known = (name: string) => {
     if (!inputs.has(name)) throw new JobDefinitionError(job.name, `transform asks for input ${name}, but the job's sources are ${[...inputs].join(', ')}`);
@@ -508,7 +542,24 @@ function transformContext(
       if (!job.outputs.some((output) => output.name === table)) throw new JobDefinitionError(job.name, `previous(${table}): not one of the job's outputs`);
       return quoteIdentifier(`previous_${table.replace('.', '_')}`);
     },
+    columns(table) {
+      const spec = specs.get(table);
+      if (!spec) throw new JobDefinitionError(job.name, `columns(${table}): not one of the job's outputs`);
+      return spec.columns;
+    },
   };
+}
+
+/** `spec` with `added` columns (kept as given) before its partition columns. */
+function withColumns(spec: TableSpec, added: readonly { name: string; type: string; origin?: string; description?: string }[]): TableSpec {
+  if (added.length === 0) return spec;
+  const extra = added.map((column) => ({
+    name: column.name, type: column.type, description: column.description ?? `Added by schema evolution (${column.origin ?? 'unknown origin'}).`,
+    ...(column.origin === undefined ? {} : { origin: column.origin }),
+  }));
+  const data = spec.columns.filter((column) => !spec.partitionBy.includes(column.name));
+  const partitions = spec.columns.filter((column) => spec.partitionBy.includes(column.name));
+  return { ...spec, columns: [...data, ...extra, ...partitions] };
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */

@@ -8,7 +8,8 @@ import { partitionKey, type DataFile, type PartitionEntry, type TableSpec } from
 
 /** One output being written: where it is staged and what each batch's COPY reported. */
 export interface OutputStage {
-  readonly spec: TableSpec;
+  /** The table as this run writes it (with columns schema evolution added). */
+  spec: TableSpec;
   readonly area: StagingArea;
   readonly copies: ResultRow[];
 }

@@ -108,7 +108,7 @@ export function applyWrite(previous: TableManifest, write: TableWrite, runId: st
   return {
     table: write.spec.name,
     version: previous.version + 1,
-    columns: write.spec.columns.map(({ name, type }) => ({ name, type })),
+    columns: write.spec.columns.map(({ name, type, origin }) => ({ name, type, ...(origin === undefined ? {} : { origin }) })),
     partitionBy: [...write.spec.partitionBy],
     partitions,
     committedAt,

@@ -20,7 +20,8 @@ export interface TableManifest {
   readonly table: TableName;
   /** Monotonic per table: 1 for the first commit. The commit sequence table bookmarks follow. */
   readonly version: number;
-  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  /** The table's columns as committed; `origin` marks a column added by schema evolution (see ColumnSpec). */
+  readonly columns: readonly { readonly name: string; readonly type: string; readonly origin?: string }[];
   readonly partitionBy: readonly string[];
   readonly partitions: Readonly<Record<string, PartitionEntry>>;
   readonly committedAt: string;

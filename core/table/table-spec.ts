@@ -12,6 +12,11 @@ export interface ColumnSpec {
   readonly type: string;
   /** What the column means, for the table reference. */
   readonly description: string;
+  /**
+   * Where a column added by schema evolution comes from, e.g. `dynamodb:N:priorityScore` (a DynamoDB
+   * attribute and its type); kept in the table's manifest so later runs type it the same way.
+   */
+  readonly origin?: string;
 }
 
 /**
@@ -40,6 +45,7 @@ export const TableSpecSchema = z
           name: z.string().refine((name) => IDENTIFIER.test(name) || METADATA_IDENTIFIER.test(name), 'must be snake_case (metadata columns start with _)'),
           type: z.string().min(1),
           description: z.string().min(1),
+          origin: z.string().optional(),
         }),
       )
       .min(1),

@@ -29,7 +29,8 @@ export interface SilverEntity {
   /**
    * What an image attribute the entity does not declare does (dlt's schema contracts): `discard_value`
    * (the default) drops it and keeps the event; `freeze` quarantines the event (`unknown_attribute`, naming
-   * the attributes). `evolve` (a new attribute becomes a nullable column) is not built yet.
+   * the attributes); `evolve` adds it as a nullable column of the three tables, typed by its DynamoDB type
+   * (see EVOLVED_TYPES), NULL in rows written before; a later value of another type is quarantined.
    */
   readonly schemaContract?: 'discard_value' | 'freeze' | 'evolve';
 }
@@ -49,9 +50,6 @@ const EVENT_METADATA: readonly ColumnSpec[] = [
  * effective events (deduplicated by event_id, typed) and current state per key.
  */
 export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: TableSpec; currentTable: TableSpec; historyTable: TableSpec } {
-  if (entity.schemaContract === 'evolve') {
-    throw new JobDefinitionError(`silver.${entity.plural}`, 'schemaContract evolve is not supported yet: use discard_value (drop unknown attributes) or freeze (quarantine events that have them)');
-  }
   const keyColumns: ColumnSpec[] = entity.keys.map((key) => ({ name: key.column, type: 'VARCHAR', description: key.description }));
   const eventsName = `silver.${entity.singular}_events` as TableName;
   const currentName = `silver.${entity.plural}` as TableName;
@@ -118,7 +116,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
 
   const keyNames = entity.keys.map((key) => quoteIdentifier(key.column));
   const keyExtraction = entity.keys.map((key) => `json_extract_string(keys, ${quoteLiteral(`$.${key.attribute}.S`)}) AS ${quoteIdentifier(key.column)}`).join(', ');
-  const typedColumns = entity.columns.map((column) => quoteIdentifier(column.name));
+  const declaredColumns = entity.columns.map((column) => quoteIdentifier(column.name));
   // Event order (docs/semantics.md): DynamoDB Streams records carry seconds, so events of one key in the same
   // second are ordered by their SequenceNumber; Kinesis records have none (NULL sorts after any).
   const eventOrder = 'event_ts, sequence_number, source_object, record_index';
@@ -132,7 +130,18 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     outputs: [eventsTable, currentTable, historyTable],
     balance: { input: 'bronze', output: eventsName },
     incremental: true,
-    transform: ({ mode, input, step, delta, before, previous }) => {
+    transform: ({ mode, input, step, delta, before, previous, columns }) => {
+      // Attributes schema evolution added (origin dynamodb:<type>:<attribute>), typed like declared ones.
+      const evolved = columns(eventsName).flatMap((column) => {
+        const match = /^dynamodb:([A-Z]+):(.+)$/.exec(column.origin ?? '');
+        return match ? [{ column: column.name, tag: match[1] as string, attribute: match[2] as string }] : [];
+      });
+      const rules: AttributeRule[] = [
+        ...entity.rules,
+        ...evolved.map((entry): AttributeRule => ({ attribute: entry.attribute, column: entry.column, required: false, kind: EVOLVED_KINDS[entry.tag] ?? { type: 'json' } })),
+      ];
+      const typedColumns = [...declaredColumns, ...evolved.map((entry) => quoteIdentifier(entry.column))];
+      const knownAttributes = [...rules.map((rule) => rule.attribute), ...entity.keys.map((key) => key.attribute)];
       const keyList = keyNames.join(', ');
       const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, sequence_number, source_object, record_index, ${keyExtraction}`;
       // Incremental: the bronze rows read before that share an event_id with a new row, and the first of
@@ -209,7 +218,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
           : // A touched key's versions are recomputed from all its events; the partitions they were in or land in
             // are rewritten, with the versions of other keys in them as they were.
             `SELECT * FROM ${step('history_touched')}
-             UNION ALL
+             UNION ALL BY NAME
              SELECT kept.* FROM (SELECT * FROM ${previous(historyName)}${partition ? ` SEMI JOIN ${step('history_rewritten')} USING (${partition})` : ''}) AS kept
              ANTI JOIN ${step('touched')} USING (${keyList})`;
       // The current state is the current versions that are not deletions: one sort of the events serves both.
@@ -217,11 +226,12 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
         mode === 'full'
           ? `SELECT ${stateFromHistory} FROM ${step('history_all')} WHERE is_current AND NOT is_deleted`
           : `SELECT * FROM ${step('refolded')}
-             UNION ALL
+             UNION ALL BY NAME
              SELECT * FROM ${untouched()} ANTI JOIN ${step('touched')} USING (${keyList})`;
       return {
         steps: [
           ...(mode === 'incremental' ? [{ name: 'seen', sql: seen() }] : []),
+          ...(entity.schemaContract === 'evolve' ? [{ name: 'discovered', sql: discoverySql(ranked, knownAttributes) }] : []),
           {
             name: 'typed',
             // Images are kept only for events that will be quarantined (as their raw text).
@@ -229,7 +239,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               SELECT * EXCLUDE (keys, new_image),
                      CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
                      CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
-              FROM (${typeImagesSql(ranked, entity.rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
+              FROM (${typeImagesSql(ranked, rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
           },
           ...(mode === 'incremental'
             ? incrementalSteps()
@@ -249,6 +259,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
           FROM ${step('typed')}
           WHERE copy_rank = 1 AND reason_code IS NOT NULL`,
         duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1`,
+        ...(entity.schemaContract === 'evolve'
+          ? { evolve: Object.fromEntries([eventsName, currentName, historyName].map((table) => [table, `SELECT * FROM ${step('discovered')}`])) }
+          : {}),
         ...(mode === 'incremental'
           ? {
               appendTo: [eventsName],
@@ -267,4 +280,50 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     },
   });
   return { job, eventsTable, currentTable, historyTable };
+}
+
+/** How an attribute added by schema evolution is typed, by its DynamoDB type. */
+const EVOLVED_KINDS: Readonly<Record<string, AttributeRule['kind']>> = {
+  S: { type: 'string' },
+  N: { type: 'number' },
+  BOOL: { type: 'boolean' },
+  B: { type: 'binary' },
+  SS: { type: 'string_set' },
+  NS: { type: 'number_set' },
+  BS: { type: 'binary_set' },
+  M: { type: 'json' },
+  L: { type: 'json' },
+};
+const EVOLVED_TYPES: Readonly<Record<string, string>> = {
+  S: 'VARCHAR', N: 'VARCHAR', BOOL: 'BOOLEAN', B: 'BLOB', SS: 'VARCHAR[]', NS: 'VARCHAR[]', BS: 'BLOB[]', M: 'JSON', L: 'JSON',
+};
+
+/**
+ * Image attributes nobody declared, with the DynamoDB type of their first occurrence (in copy order), as
+ * columns to add: name (the attribute in snake_case), DuckDB type (numbers as exact text), origin and a
+ * description. `{"NULL": true}` tells no type, so such an attribute waits for a typed value.
+ */
+function discoverySql(ranked: string, known: readonly string[]): string {
+  const typeOf = `CASE tag ${Object.entries(EVOLVED_TYPES).map(([tag, type]) => `WHEN ${quoteLiteral(tag)} THEN ${quoteLiteral(type)}`).join(' ')} END`;
+  return `
+    WITH attributes AS (
+      SELECT attribute, arg_min(tag, {'o': source_object, 'i': record_index}) AS tag
+      FROM (
+        SELECT source_object, record_index, attribute,
+               json_keys(json_extract(new_image, '/' || replace(replace(attribute, '~', '~0'), '/', '~1')))[1] AS tag
+        FROM (SELECT source_object, record_index, new_image, unnest(json_keys(new_image)) AS attribute
+              FROM ${ranked} WHERE event_name <> 'REMOVE' AND json_type(new_image) = 'OBJECT')
+      )
+      WHERE attribute NOT IN (${known.map(quoteLiteral).join(', ')}) AND tag IN (${Object.keys(EVOLVED_TYPES).map(quoteLiteral).join(', ')})
+      GROUP BY attribute
+    ), named AS (
+      SELECT attribute, tag,
+             regexp_replace(lower(regexp_replace(attribute, '([a-z0-9])([A-Z])', '\\1_\\2', 'g')), '[^a-z0-9_]', '_', 'g') AS snake
+      FROM attributes
+    )
+    SELECT CASE WHEN regexp_full_match(snake, '[a-z][a-z0-9_]*') THEN snake ELSE 'a_' || snake END AS name,
+           ${typeOf} AS type,
+           'dynamodb:' || tag || ':' || attribute AS origin,
+           'Attribute ' || attribute || ' (DynamoDB type ' || tag || '), added by schema evolution; NULL before it first appeared.' AS description
+    FROM named ORDER BY attribute`;
 }

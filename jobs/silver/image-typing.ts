@@ -27,19 +27,26 @@ export interface AttributeRule {
      */
     | { readonly type: 'decimal'; readonly scale: number; readonly invalidCode: string }
     /** M or L, kept as JSON in DynamoDB's attribute-value form (every nested type exact). */
-    | { readonly type: 'json' };
+    | { readonly type: 'json' }
+    /** N as its exact decimal text (VARCHAR): any number DynamoDB holds, unrounded. */
+    | { readonly type: 'number' }
+    /** NS as VARCHAR[] of exact decimal texts. */
+    | { readonly type: 'number_set' };
 }
 
 const TIMESTAMP_PATTERN = String.raw`\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)`;
 const DATE_PATTERN = String.raw`\d{4}-\d{2}-\d{2}`;
 
-type Tag = 'S' | 'N' | 'SS' | 'BOOL' | 'B' | 'BS' | 'M';
+type Tag = 'S' | 'N' | 'SS' | 'NS' | 'BOOL' | 'B' | 'BS' | 'M';
 
 function expectedTag(rule: AttributeRule): Tag {
   switch (rule.kind.type) {
     case 'integer':
     case 'decimal':
+    case 'number':
       return 'N';
+    case 'number_set':
+      return 'NS';
     case 'string_set':
       return 'SS';
     case 'boolean':
@@ -102,6 +109,10 @@ function typedValue(rule: AttributeRule): string {
     }
     case 'json':
       return `json_extract(${attribute}, '$')`;
+    case 'number':
+      return `CASE WHEN regexp_full_match(${value}, '-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?') THEN ${value} END`;
+    case 'number_set':
+      return `try_cast(json_extract(${attribute}, '$.NS') AS VARCHAR[])`;
   }
 }
 
@@ -113,6 +124,8 @@ function invalidCode(rule: AttributeRule): string | undefined {
       return rule.kind.invalidCode;
     case 'binary':
       return 'invalid_binary';
+    case 'number':
+      return 'invalid_number';
     case 'date':
       return 'invalid_date';
     case 'timestamp':
@@ -132,6 +145,8 @@ function allowedText(rule: AttributeRule): string {
       return `a decimal number with at most ${38 - rule.kind.scale} integer and ${rule.kind.scale} fraction digits`;
     case 'binary':
       return 'base64';
+    case 'number':
+      return 'a number';
     case 'date':
       return 'a YYYY-MM-DD date';
     case 'timestamp':
@@ -155,6 +170,7 @@ function stateExpression(rule: AttributeRule): string {
     N: `${valueType} = 'VARCHAR'`,
     B: `${valueType} = 'VARCHAR'`,
     SS: stringMembers('SS'),
+    NS: stringMembers('NS'),
     BS: stringMembers('BS'),
     BOOL: `${valueType} = 'BOOLEAN'`,
     // A map or a list: the one key is M or L, and the value's JSON type is checked below.
@@ -192,12 +208,20 @@ function reasonBranches(rules: readonly AttributeRule[], output: 'code' | 'reaso
 }
 
 /**
+ * The JSON path of an image attribute: `$."name"`, or a JSON Pointer (`/name`, with `~` and `/` escaped) for a
+ * name a quoted path cannot hold (one with a double quote or a backslash).
+ */
+export function attributePath(attribute: string): string {
+  return /^[^"\\]*$/.test(attribute) ? `$."${attribute}"` : `/${attribute.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+}
+
+/**
  * SELECT over `relation` (bronze rows) adding one typed column per rule, plus `reason_code` and `reason`
  * (NULL when the event is valid). REMOVE events are not typed and always pass. Each image is parsed once;
  * each attribute's small JSON is then read a fixed few times, in layers, so checks never repeat work.
  */
 export function typeImagesSql(relation: string, rules: readonly AttributeRule[], options: { frozen?: { readonly otherAttributes: readonly string[] } } = {}): string {
-  const paths = `[${rules.map((rule) => quoteLiteral(`$."${rule.attribute}"`)).join(', ')}]`;
+  const paths = `[${rules.map((rule) => quoteLiteral(attributePath(rule.attribute))).join(', ')}]`;
   const helpers = rules.flatMap((rule) => Object.values(names(rule)));
   const cut = `SELECT *, ${rules.map((rule, index) => `_attributes[${index + 1}] AS ${names(rule).attribute}`).join(', ')}
                FROM (SELECT *, json_extract(new_image, ${paths}) AS _attributes FROM ${relation})`;

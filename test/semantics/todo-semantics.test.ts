@@ -13,7 +13,6 @@ import {
   splitRecords,
 } from '../support/oracle.ts';
 import { expectPipelineMatchesOracle, queryLake } from '../support/pipeline-check.ts';
-import { cdcSilverJob } from '../../jobs/silver/index.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -535,17 +534,6 @@ describe('schema contracts', () => {
     expect(expected.silver.users.current.map((r) => r.event_id)).toEqual(['w1']);
     const [row] = await queryLake(opened, "SELECT reason FROM quarantine.records WHERE reason_code = 'unknown_attribute'");
     expect(row?.reason).toBe('attributes birthday, phone not declared, and the schema is frozen (declared: email, name, plan, createdAt, country, userId)');
-  });
-
-  it('refuses the evolve contract, which is not built yet, when the job is defined', () => {
-    expect(() =>
-      cdcSilverJob({
-        singular: 'note', plural: 'notes', bronzeTable: 'bronze.notes_cdc', schemaContract: 'evolve',
-        keys: [{ attribute: 'noteId', column: 'note_id', description: 'Id.' }],
-        rules: [{ attribute: 'text', column: 'text', required: true, kind: { type: 'string' } }],
-        columns: [{ name: 'text', type: 'VARCHAR', description: 'Text.' }],
-      }),
-    ).toThrow(/schemaContract evolve is not supported yet/);
   });
 });
 
