@@ -31,13 +31,20 @@ export interface AttributeRule {
     /** N as its exact decimal text (VARCHAR): any number DynamoDB holds, unrounded. */
     | { readonly type: 'number' }
     /** NS as VARCHAR[] of exact decimal texts. */
-    | { readonly type: 'number_set' };
+    | { readonly type: 'number_set' }
+    /**
+     * M as a typed STRUCT of declared fields (S and N as text, N exactly; BOOL as BOOLEAN); a missing field is
+     * NULL, a field of another type makes the value invalid (`wrong_attribute_type`), undeclared fields are left out.
+     */
+    | { readonly type: 'map'; readonly fields: readonly { readonly attribute: string; readonly column: string; readonly tag: 'S' | 'N' | 'BOOL' }[] }
+    /** L of one scalar type (S and N as text, BOOL) as a typed list; a member of another type makes it invalid. */
+    | { readonly type: 'list'; readonly of: 'S' | 'N' | 'BOOL' };
 }
 
 const TIMESTAMP_PATTERN = String.raw`\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)`;
 const DATE_PATTERN = String.raw`\d{4}-\d{2}-\d{2}`;
 
-type Tag = 'S' | 'N' | 'SS' | 'NS' | 'BOOL' | 'B' | 'BS' | 'M';
+type Tag = 'S' | 'N' | 'SS' | 'NS' | 'BOOL' | 'B' | 'BS' | 'M' | 'L';
 
 function expectedTag(rule: AttributeRule): Tag {
   switch (rule.kind.type) {
@@ -56,7 +63,10 @@ function expectedTag(rule: AttributeRule): Tag {
     case 'binary_set':
       return 'BS';
     case 'json':
+    case 'map':
       return 'M';
+    case 'list':
+      return 'L';
     default:
       return 'S';
   }
@@ -113,6 +123,21 @@ function typedValue(rule: AttributeRule): string {
       return `CASE WHEN regexp_full_match(${value}, '-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?') THEN ${value} END`;
     case 'number_set':
       return `try_cast(json_extract(${attribute}, '$.NS') AS VARCHAR[])`;
+    case 'map': {
+      const field = (entry: { attribute: string; tag: string }) => `json_extract(${attribute}, ${quoteLiteral(`$.M."${entry.attribute}"`)})`;
+      const fieldOk = (entry: { attribute: string; tag: string }) =>
+        `(${field(entry)} IS NULL OR json_extract_string(${field(entry)}, '$.NULL') = 'true' OR json_keys(${field(entry)}) = [${quoteLiteral(entry.tag)}])`;
+      const value = (entry: { attribute: string; tag: string }) =>
+        entry.tag === 'BOOL' ? `try_cast(json_extract_string(${field(entry)}, '$.BOOL') AS BOOLEAN)` : `json_extract_string(${field(entry)}, ${quoteLiteral(`$.${entry.tag}`)})`;
+      return `CASE WHEN ${rule.kind.fields.map(fieldOk).join(' AND ')} THEN struct_pack(${rule.kind.fields.map((entry) => `${quoteIdentifier(entry.column)} := ${value(entry)}`).join(', ')}) END`;
+    }
+    case 'list': {
+      const tag = rule.kind.of;
+      const members = `json_extract(${attribute}, '$.L')::JSON[]`;
+      const memberOk = `list_bool_and([json_keys(member) = [${quoteLiteral(tag)}] FOR member IN ${members}])`;
+      const memberValue = tag === 'BOOL' ? `try_cast(json_extract_string(member, '$.BOOL') AS BOOLEAN)` : `json_extract_string(member, ${quoteLiteral(`$.${tag}`)})`;
+      return `CASE WHEN coalesce(${memberOk}, true) THEN [${memberValue} FOR member IN ${members}] END`;
+    }
   }
 }
 
@@ -126,6 +151,9 @@ function invalidCode(rule: AttributeRule): string | undefined {
       return 'invalid_binary';
     case 'number':
       return 'invalid_number';
+    case 'map':
+    case 'list':
+      return 'wrong_attribute_type';
     case 'date':
       return 'invalid_date';
     case 'timestamp':
@@ -147,6 +175,10 @@ function allowedText(rule: AttributeRule): string {
       return 'base64';
     case 'number':
       return 'a number';
+    case 'map':
+      return `a map of ${rule.kind.fields.map((entry) => `${entry.attribute}: ${entry.tag}`).join(', ')}`;
+    case 'list':
+      return `a list of ${rule.kind.of}`;
     case 'date':
       return 'a YYYY-MM-DD date';
     case 'timestamp':
@@ -175,6 +207,7 @@ function stateExpression(rule: AttributeRule): string {
     BOOL: `${valueType} = 'BOOLEAN'`,
     // A map or a list: the one key is M or L, and the value's JSON type is checked below.
     M: `json_type(${attribute}, '$.' || ${keys}[1]) = CASE ${keys}[1] WHEN 'M' THEN 'OBJECT' ELSE 'ARRAY' END`,
+    L: `json_type(${attribute}, '$.L') = 'ARRAY'`,
   };
   const tags = acceptedTags(rule);
   const tagOk = tags.length === 1 ? `${keys} IS NOT DISTINCT FROM [${quoteLiteral(tag)}]` : `len(${keys}) = 1 AND ${keys}[1] IN (${tags.map(quoteLiteral).join(', ')})`;

@@ -65,3 +65,42 @@ describe('typing images: booleans, binary, exact decimals, maps and lists', () =
     ]);
   });
 });
+
+describe('typing images: maps and lists as typed values', () => {
+  const rules: readonly AttributeRule[] = [
+    {
+      attribute: 'address', column: 'address', required: false,
+      kind: { type: 'map', fields: [{ attribute: 'city', column: 'city', tag: 'S' }, { attribute: 'zip', column: 'zip', tag: 'N' }, { attribute: 'verified', column: 'verified', tag: 'BOOL' }] },
+    },
+    { attribute: 'scores', column: 'scores', required: false, kind: { type: 'list', of: 'N' } },
+  ];
+
+  async function typed(images: readonly unknown[]) {
+    const engine = await engines();
+    const rows = images.map((image, index) => `(${index}, 'MODIFY', ${quoteLiteral(JSON.stringify(image))}::JSON)`).join(', ');
+    const { rows: out } = await engine.query(`
+      SELECT n, address, scores, reason_code, reason
+      FROM (${typeImagesSql(`(SELECT * FROM (VALUES ${rows}) AS t(n, event_name, new_image))`, rules)}) ORDER BY n`);
+    return out;
+  }
+
+  it('types a map into a struct of its declared fields and a list into a typed list, numbers exact', async () => {
+    const rows = await typed([
+      { address: { M: { city: { S: 'Lyon' }, zip: { N: '69001' }, verified: { BOOL: true }, extra: { S: 'left out' } } }, scores: { L: [{ N: '1' }, { N: '12345678901234567890123456789012345678' }] } },
+      { address: { M: { city: { S: 'Nice' }, zip: { NULL: true } } }, scores: { L: [] } },
+    ]);
+    expect(rows).toEqual([
+      { n: 0, address: { city: 'Lyon', zip: '69001', verified: true }, scores: ['1', '12345678901234567890123456789012345678'], reason_code: null, reason: null },
+      { n: 1, address: { city: 'Nice', zip: null, verified: null }, scores: [], reason_code: null, reason: null },
+    ]);
+  });
+
+  it('quarantines a map whose field, or a list whose member, has another type, naming the expected shape', async () => {
+    const rows = await typed([{ address: { M: { zip: { S: '69001' } } } }, { scores: { L: [{ N: '1' }, { S: 'two' }] } }, { scores: { M: {} } }]);
+    expect(rows.map((row) => [row.reason_code, row.reason])).toEqual([
+      ['wrong_attribute_type', 'attribute address is "{"zip":{"S":"69001"}}", not a map of city: S, zip: N, verified: BOOL'],
+      ['wrong_attribute_type', 'attribute scores is "[{"N":"1"},{"S":"two"}]", not a list of N'],
+      ['wrong_attribute_type', 'attribute scores is {"M":{}}, expected type L'],
+    ]);
+  });
+});
