@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ConfigError, loadRuleSets, type TableRuleSet } from '../core/index.ts';
@@ -17,6 +18,10 @@ export function landingSourceNames(): string[] {
  * landing source it reads, and that every reference alias names a table: a typo fails here, not at 3 a.m.
  */
 export async function loadPipelineRuleSets(folder: string = PIPELINE_RULES_DIR): Promise<Map<string, TableRuleSet>> {
+  // A mistyped --rules must not switch the quality gates off without a word.
+  if (!existsSync(folder)) {
+    throw new ConfigError('QUALITY_RULES_MISSING', `no rule set folder ${folder}`, { hint: 'pass --rules DIR (or MEDALLION_QUALITY_RULES) naming a folder of <table>.dqdl files' });
+  }
   const sets = await loadRuleSets(folder, { displayRoot: folder === PIPELINE_RULES_DIR ? REPO_ROOT : process.cwd() });
   const known = new Set<string>([...PIPELINE_TABLES.map((table) => table.name), ...landingSourceNames()]);
   const problems: string[] = [];

@@ -1,4 +1,4 @@
-import { ConfigError, MedallionError, evaluateLakeQuality, type Lake, type ResultColumn, type ResultRow, type TableRuleSet } from '../../core/index.ts';
+import { ConfigError, MedallionError, evaluateLakeQuality, quoteLiteral, type Lake, type ResultColumn, type ResultRow, type TableRuleSet } from '../../core/index.ts';
 import type { OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 import { queryCommand } from './query.ts';
@@ -71,7 +71,7 @@ export async function qualityHistoryCommand(
     return;
   }
   const filters = [
-    table === undefined ? '' : `table_name = '${table.replaceAll("'", "''")}'`,
+    table === undefined ? '' : `table_name = ${quoteLiteral(table)}`,
     options.failedOnly ? "outcome IN ('FAIL', 'ERROR')" : '',
   ].filter(Boolean);
   const sql = `

@@ -6,7 +6,7 @@ import {
 import { MedallionError } from '../errors.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
-import { layerOf, manifestFiles, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { layerOf, manifestFiles, withAddedColumns, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { readManifests } from './attach-tables.ts';
 import type { Catalog, PublishOptions } from './catalog.ts';
 import {
@@ -281,10 +281,10 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /** The spec with the columns schema evolution added to the committed table (its manifest), so Athena sees them. */
 export function withEvolvedColumns(spec: TableSpec, manifest: TableManifest): TableSpec {
-  const added = manifest.columns.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name));
-  if (added.length === 0) return spec;
-  const data = spec.columns.filter((column) => !spec.partitionBy.includes(column.name));
-  const partitions = spec.columns.filter((column) => spec.partitionBy.includes(column.name));
-  const extra = added.map((column) => ({ name: column.name, type: column.type, description: `Added by schema evolution (${column.origin}).`, origin: column.origin as string }));
-  return { ...spec, columns: [...data, ...extra, ...partitions] };
+  return withAddedColumns(
+    spec,
+    manifest.columns
+      .filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name))
+      .map((column) => ({ ...column, description: `Added by schema evolution (${column.origin}).` })),
+  );
 }

@@ -9,7 +9,7 @@ import { qualityStagingPrefix } from '../runner/run-inputs.ts';
 import type { Rule } from './dqdl/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type QualityDataset } from './evaluator/index.ts';
-import { evaluationOf, metricHistory, qualityMetrics, qualityResultsSql, type QualityEvaluation } from './quality-gate.ts';
+import { analyzerEvaluations, evaluationOf, metricHistory, qualityMetrics, qualityResultsSql, type QualityEvaluation } from './quality-gate.ts';
 import { QUALITY_RESULTS_TABLE } from './results-table.ts';
 import type { QualityRule, TableRuleSet } from './rule-sets.ts';
 
@@ -95,14 +95,7 @@ export async function evaluateLakeQuality(
         { engine, primary, references, now, history: (metric) => historyOf(set.table, metric) },
       );
       result.results.forEach((ruleResult, index) => evaluations.push(evaluationOf(set, rules[index] as QualityRule, ruleResult, 0)));
-      for (const analyzer of result.analyzers) {
-        for (const [metric, value] of Object.entries(analyzer.metrics)) {
-          evaluations.push({
-            table: set.table, ruleset: set.source, rule: analyzer.analyzer, ruleType: 'Analyzer', action: 'analyze', outcome: null,
-            metric, value, threshold: null, message: '', rowsQuarantined: 0, line: 0,
-          });
-        }
-      }
+      evaluations.push(...analyzerEvaluations(set, result.analyzers));
     }
     const failures = evaluations.filter((evaluation) => evaluation.action === 'fail' && evaluation.outcome !== 'PASS');
     let commitSeq: number | undefined;

@@ -5,7 +5,7 @@ import { MedallionError } from '../errors.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import { TABLE_RELATION_RENDERERS, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { printRule } from './dqdl/printer.ts';
-import { evaluateRule, evaluateRuleset, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
+import { evaluateRule, evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
 import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
 
 /** One row of quality.results, before the run id, job and time are stamped on. */
@@ -53,7 +53,6 @@ interface QuarantineTally {
   /** Rows that failed any quarantine rule. */
   setAside: number;
   failed: Map<QualityRule, number>;
-  errors: Map<QualityRule, string>;
 }
 
 /**
@@ -71,6 +70,8 @@ export class QualityGate {
     private readonly engine: Engine,
     private readonly ruleSets: ReadonlyMap<string, TableRuleSet>,
     private readonly options: {
+      /** The job whose run this gate checks, for messages. */
+      readonly job: string;
       readonly now: Date;
       /** Attaches committed quality.results and returns the relation, or undefined when there is none yet. */
       readonly attachHistory: () => Promise<string | undefined>;
@@ -96,16 +97,13 @@ export class QualityGate {
     const relation = quoteIdentifier(`quality_split_${spec.name.replace('.', '_')}_${batch}`);
     await this.engine.run(`CREATE OR REPLACE TEMP TABLE ${relation} AS ${sql}`);
     const context = this.context({ relation, columns: spec.columns }, set, {});
-    const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map(), errors: new Map() };
+    const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map() };
     this.tallies.set(spec.name, tally);
     const predicates: { rule: QualityRule; predicate: string }[] = [];
     for (const rule of rules) {
       const result = await evaluateRule(rule.rule, context, set.ruleset.variables);
       if (result.outcome === 'ERROR' || result.rowPredicate === undefined) {
-        tally.errors.set(rule, result.message || 'the rule gives no row-level result');
-        throw new QualityGateError(`writing ${spec.name}`, [
-          evaluationOf(set, rule, result, 0),
-        ]);
+        throw new QualityGateError(this.options.job, [evaluationOf(set, rule, result.message ? result : { ...result, message: 'the rule gives no row-level result' }, 0)]);
       }
       predicates.push({ rule, predicate: `(${result.rowPredicate})` });
     }
@@ -187,14 +185,7 @@ export class QualityGate {
         evaluationOf(set, rule, vacuous ? { ...ruleResult, outcome: 'PASS', message: 'no rows written by this run: nothing to check' } : ruleResult, 0),
       );
     });
-    for (const analyzer of result.analyzers) {
-      for (const [metric, value] of Object.entries(analyzer.metrics)) {
-        evaluations.push({
-          table: set.table, ruleset: set.source, rule: analyzer.analyzer, ruleType: 'Analyzer', action: 'analyze', outcome: null,
-          metric, value, threshold: null, message: '', rowsQuarantined: 0, line: 0,
-        });
-      }
-    }
+    evaluations.push(...analyzerEvaluations(set, result.analyzers));
     return evaluations;
   }
 
@@ -240,6 +231,16 @@ export function evaluationOf(set: TableRuleSet, rule: QualityRule, result: RuleR
     rowsQuarantined,
     line: rule.line,
   };
+}
+
+/** quality.results rows for analyzers: one per metric, no outcome. */
+export function analyzerEvaluations(set: TableRuleSet, analyzers: readonly AnalyzerResult[]): QualityEvaluation[] {
+  return analyzers.flatMap((analyzer) =>
+    Object.entries(analyzer.metrics).map(([metric, value]): QualityEvaluation => ({
+      table: set.table, ruleset: set.source, rule: analyzer.analyzer, ruleType: 'Analyzer', action: 'analyze', outcome: null,
+      metric, value, threshold: null, message: '', rowsQuarantined: 0, line: 0,
+    })),
+  );
 }
 
 /** The `fail` rules that did not pass (an ERROR counts: a gate that cannot be checked does not open). */

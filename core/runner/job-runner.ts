@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { quoteIdentifier, type Engine } from '../engine/index.ts';
+import { quoteIdentifier, type Engine, type ResultRow } from '../engine/index.ts';
 import { JobDefinitionError, JobRunError, MedallionError } from '../errors.ts';
 import {
   advanceLandingBookmark, bookmarkDocumentId, selectBetween, selectUnreadObjects,
@@ -13,7 +13,7 @@ import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import type { TableRef } from '../state/index.ts';
 import type { ObjectInfo } from '../storage/index.ts';
-import { commitTables, partitionKey, tablePrefix, type TableManifest, type TableSpec, type TableWrite } from '../table/index.ts';
+import { commitTables, partitionKey, tablePrefix, withAddedColumns, type TableManifest, type TableSpec, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
 import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
 import {
@@ -195,7 +195,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     for (const spec of job.outputs) {
       const ref = basedOn.tables[spec.name];
       const committed = ref ? (await lake.state.getDocument<TableManifest>(ref.manifest)).columns : [];
-      specs.set(spec.name, withColumns(spec, committed.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name))));
+      specs.set(spec.name, withAddedColumns(spec, committed.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name))));
     }
     for (const spec of job.outputs) {
       releases.push(await attachPrevious(lake, engine, basedOn, specs.get(spec.name) as TableSpec));
@@ -216,6 +216,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     stages.push(quarantineStage);
     const gate = options.quality && job.outputs.some((output) => options.quality?.has(output.name))
       ? new QualityGate(engine, options.quality, {
+          job: job.name,
           now: startedAt,
           attachHistory: async () => {
             if (!basedOn.tables[QUALITY_RESULTS_TABLE.name]) return undefined;
@@ -279,11 +280,9 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           const spec = specs.get(table);
           if (!spec || sql === undefined) continue;
           const { rows } = await engine.query(`SELECT name, type, origin, description FROM (${sql})`);
-          const fresh = rows
-            .filter((row) => !spec.columns.some((column) => column.name === String(row.name)))
-            .map((row) => ({ name: String(row.name), type: String(row.type), origin: String(row.origin), description: String(row.description ?? 'Added by schema evolution.') }));
+          const fresh = newColumns(spec, rows);
           if (fresh.length === 0) continue;
-          specs.set(table, withColumns(spec, fresh));
+          specs.set(table, withAddedColumns(spec, fresh));
           added = true;
         }
         if (added) {
@@ -550,16 +549,23 @@ function transformContext(
   };
 }
 
-/** `spec` with `added` columns (kept as given) before its partition columns. */
-function withColumns(spec: TableSpec, added: readonly { name: string; type: string; origin?: string; description?: string }[]): TableSpec {
-  if (added.length === 0) return spec;
-  const extra = added.map((column) => ({
-    name: column.name, type: column.type, description: column.description ?? `Added by schema evolution (${column.origin ?? 'unknown origin'}).`,
-    ...(column.origin === undefined ? {} : { origin: column.origin }),
-  }));
-  const data = spec.columns.filter((column) => !spec.partitionBy.includes(column.name));
-  const partitions = spec.columns.filter((column) => spec.partitionBy.includes(column.name));
-  return { ...spec, columns: [...data, ...extra, ...partitions] };
+/**
+ * The columns of an `evolve` answer the table does not have yet (by origin: the same source is never added
+ * twice). A name already taken, by a declared column or one from another source (`fooBar` and `foo_bar` both
+ * become foo_bar), gets a numbered suffix, so no source's values are lost to another's column.
+ */
+function newColumns(spec: TableSpec, rows: readonly ResultRow[]): { name: string; type: string; origin: string; description: string }[] {
+  const taken = new Set(spec.columns.map((column) => column.name));
+  const fresh: { name: string; type: string; origin: string; description: string }[] = [];
+  for (const row of rows) {
+    const origin = String(row.origin);
+    if (spec.columns.some((column) => column.origin === origin)) continue;
+    let name = String(row.name);
+    for (let suffix = 2; taken.has(name); suffix += 1) name = `${String(row.name)}_${suffix}`;
+    taken.add(name);
+    fresh.push({ name, type: String(row.type), origin, description: String(row.description ?? `Added by schema evolution (${origin}).`) });
+  }
+  return fresh;
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */

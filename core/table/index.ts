@@ -3,6 +3,6 @@ export { emptyManifest, manifestFiles, manifestRows, partitionKey, type DataFile
 export { TABLE_RELATION_RENDERERS, type TableRelationRenderer } from './table-relation.ts';
 export { renderTableReference } from './table-reference.ts';
 export {
-  LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, tablePrefix,
+  LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, tablePrefix, withAddedColumns,
   type ColumnSpec, type Layer, type TableName, type TableSpec,
 } from './table-spec.ts';

@@ -64,6 +64,23 @@ export const TableSpecSchema = z
     }
   });
 
+/**
+ * `spec` with columns schema evolution added, after its data columns and before its partition columns (the
+ * order jobs write and catalogs publish). Returns `spec` itself when nothing is added.
+ */
+export function withAddedColumns(spec: TableSpec, added: readonly { name: string; type: string; origin?: string; description?: string }[]): TableSpec {
+  if (added.length === 0) return spec;
+  const extra = added.map((column) => ({
+    name: column.name,
+    type: column.type,
+    description: column.description ?? `Added by schema evolution (${column.origin ?? 'unknown origin'}).`,
+    ...(column.origin === undefined ? {} : { origin: column.origin }),
+  }));
+  const data = spec.columns.filter((column) => !spec.partitionBy.includes(column.name));
+  const partitions = spec.columns.filter((column) => spec.partitionBy.includes(column.name));
+  return { ...spec, columns: [...data, ...extra, ...partitions] };
+}
+
 /** Declares a table, checked when the module loads so a mistake fails fast with every problem listed. */
 export function defineTable(spec: TableSpec): TableSpec {
   const parsed = TableSpecSchema.safeParse(spec);

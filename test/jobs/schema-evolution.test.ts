@@ -43,7 +43,11 @@ const BATCHES: readonly (readonly [string, string])[] = [
     change('e2', 'INSERT', 60, 'b', { estimateHours: { N: '12345678901234567890.123456789' }, flags: { BOOL: true }, meta: { M: { tier: { S: 'gold' }, n: { N: '1' } } }, avatar: { B: Buffer.from('png').toString('base64') } }),
     change('e3', 'MODIFY', 61, 'a', { flags: { BOOL: false } }),
   ].join('\n')],
-  ['landing/tasks/2025/11/01/12/c', [change('e4', 'MODIFY', 120, 'b', { flags: { S: 'yes' } }), change('e5', 'MODIFY', 121, 'a', { ['odd "name"']: { S: 'x' } })].join('\n')],
+  ['landing/tasks/2025/11/01/12/c', [
+    change('e4', 'MODIFY', 120, 'b', { flags: { S: 'yes' } }),
+    // `Title` becomes title, which the declared attribute title has: it gets title_2, and keeps its value.
+    change('e5', 'MODIFY', 121, 'a', { ['odd "name"']: { S: 'x' }, Title: { S: 'shouting' } }),
+  ].join('\n')],
 ];
 
 async function newLake(): Promise<Lake> {
@@ -72,8 +76,10 @@ describe('schema contract evolve', () => {
       { name: 'estimate_hours', type: 'VARCHAR', origin: 'dynamodb:N:estimateHours' },
       { name: 'flags', type: 'BOOLEAN', origin: 'dynamodb:BOOL:flags' },
       { name: 'meta', type: 'JSON', origin: 'dynamodb:M:meta' },
+      { name: 'title_2', type: 'VARCHAR', origin: 'dynamodb:S:Title' },
       { name: 'odd__name_', type: 'VARCHAR', origin: 'dynamodb:S:odd "name"' },
     ]);
+    expect(await queryLake(lake, "SELECT title, title_2 FROM silver.evo_task_events WHERE event_id = 'e5'")).toEqual([{ title: 'task a', title_2: 'shouting' }]);
     expect(await queryLake(lake, 'SELECT event_id, estimate_hours, flags, meta::VARCHAR AS meta, hex(avatar) AS avatar, odd__name_ FROM silver.evo_task_events ORDER BY event_id')).toEqual([
       { event_id: 'e1', estimate_hours: null, flags: null, meta: null, avatar: null, odd__name_: null },
       { event_id: 'e2', estimate_hours: '12345678901234567890.123456789', flags: true, meta: '{"M":{"tier":{"S":"gold"},"n":{"N":"1"}}}', avatar: Buffer.from('png').toString('hex').toUpperCase(), odd__name_: null },

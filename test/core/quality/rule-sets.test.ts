@@ -101,5 +101,7 @@ describe('loadRuleSets', () => {
     await writeFile(path.join(dir, 'silver.nothing.dqdl'), 'Rules = [ RowCount > 0 ]');
     await expect(loadPipelineRuleSets(dir)).rejects.toThrow(/silver\.nothing\.dqdl: no table or landing source silver\.nothing/);
     expect(PIPELINE_RULES_DIR.endsWith(`quality${path.sep}rules${path.sep}`)).toBe(true);
+    // A mistyped folder is refused, not read as "no rules" (which would switch every gate off).
+    await expect(loadPipelineRuleSets(path.join(dir, 'typo'))).rejects.toThrow(/QUALITY_RULES_MISSING|no rule set folder .*typo/);
   });
 });
