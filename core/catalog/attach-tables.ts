@@ -2,7 +2,7 @@ import type { Engine } from '../engine/index.ts';
 import { literalList, quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
-import { TABLE_RELATION_RENDERERS, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
+import { TABLE_RELATION_RENDERERS, filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
 
 /** The committed manifests of a root, by table name. */
 export async function readManifests(state: StateStore, root: LakeRoot, only?: readonly string[]): Promise<Map<TableName, TableManifest>> {
@@ -31,6 +31,8 @@ export async function tableRelation(engine: Engine, storage: Storage, manifest: 
  * query that follows), so a column declared after some files were written reads as NULL from them.
  */
 async function columnsInFiles(engine: Engine, manifest: TableManifest, localPaths: ReadonlyMap<string, string>): Promise<ReadonlySet<string> | undefined> {
+  // The manifest says every file holds the table's columns: nothing to read from the footers.
+  if (filesHoldManifestColumns(manifest)) return undefined;
   const paths = manifestFiles(manifest).filter((file) => file.rows > 0).map((file) => localPaths.get(file.key)).filter((path): path is string => path !== undefined);
   if (paths.length === 0) return undefined;
   const { rows } = await engine.query(`DESCRIBE SELECT * FROM read_parquet(${literalList(paths)}, union_by_name = true, hive_partitioning = false)`);

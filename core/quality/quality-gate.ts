@@ -3,7 +3,7 @@ import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { MedallionError } from '../errors.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import { TABLE_RELATION_RENDERERS, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { TABLE_RELATION_RENDERERS, fileSchema, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRule, evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
 import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
@@ -264,6 +264,7 @@ function runDataset(counters: RunCounters): QualityDataset {
 export function stagedDataset(spec: TableSpec, copies: readonly ResultRow[]): QualityDataset {
   const partitions: Record<string, PartitionEntry> = {};
   const localPaths = new Map<string, string>();
+  const schema = fileSchema(spec.columns, spec.partitionBy);
   for (const row of copies) {
     const count = Number(row.count);
     if (count === 0) continue;
@@ -271,7 +272,7 @@ export function stagedDataset(spec: TableSpec, copies: readonly ResultRow[]): Qu
     localPaths.set(key, path.resolve(key));
     const values: Record<string, string> = {};
     for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
-    const file: DataFile = { key, rows: count, sizeBytes: Number(row.file_size_bytes ?? 0) };
+    const file: DataFile = { key, rows: count, sizeBytes: Number(row.file_size_bytes ?? 0), schema };
     const pkey = partitionKey(spec.partitionBy, values);
     partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
   }

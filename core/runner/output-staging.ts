@@ -4,7 +4,7 @@ import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { JobDefinitionError } from '../errors.ts';
 import type { Job, JobPlan } from '../job/index.ts';
 import type { StagingArea } from '../storage/index.ts';
-import { partitionKey, type DataFile, type PartitionEntry, type TableSpec } from '../table/index.ts';
+import { fileSchema, partitionKey, type DataFile, type PartitionEntry, type TableSpec } from '../table/index.ts';
 
 /** One output being written: where it is staged and what each batch's COPY reported. */
 export interface OutputStage {
@@ -64,6 +64,8 @@ async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder:
 export async function persistStage(stage: OutputStage): Promise<Record<string, PartitionEntry>> {
   const stored = new Map((await stage.area.persist()).map((object) => [object.key, object]));
   const partitions: Record<string, PartitionEntry> = {};
+  // Every file of a stage holds the stage's columns: COPY writes them cast to the declared types.
+  const schema = fileSchema(stage.spec.columns, stage.spec.partitionBy);
   for (const row of stage.copies) {
     const count = Number(row.count);
     if (count === 0) continue;
@@ -71,7 +73,7 @@ export async function persistStage(stage: OutputStage): Promise<Record<string, P
     const key = `${stage.area.prefix}${relative}`;
     const values: Record<string, string> = {};
     for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
-    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes) };
+    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes), schema };
     const pkey = partitionKey(stage.spec.partitionBy, values);
     partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
   }

@@ -1,5 +1,5 @@
 export { applyWrite, commitTables, type CommitRequest, type CommitResult, type TableWrite } from './commit.ts';
-export { emptyManifest, manifestFiles, manifestRows, partitionKey, type DataFile, type PartitionEntry, type TableManifest } from './manifest.ts';
+export { emptyManifest, fileSchema, filesHoldManifestColumns, manifestFiles, manifestRows, partitionKey, type DataFile, type PartitionEntry, type TableManifest } from './manifest.ts';
 export { TABLE_RELATION_RENDERERS, type TableRelationRenderer } from './table-relation.ts';
 export { renderTableReference } from './table-reference.ts';
 export {

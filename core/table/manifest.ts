@@ -1,9 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { TableName } from './table-spec.ts';
 
 export interface DataFile {
   readonly key: string;
   readonly rows: number;
   readonly sizeBytes: number;
+  /**
+   * The columns the file holds (names and types, partition columns left out), as `fileSchema` prints them.
+   * Readers skip the Parquet footers when every file of a version holds the table's columns; files written
+   * before this was recorded have none, and their footers are read.
+   */
+  readonly schema?: string;
 }
 
 /** Files of one partition, e.g. key `ingest_date=2025-11-01` (the empty string for an unpartitioned table). */
@@ -30,6 +37,21 @@ export interface TableManifest {
 
 export function emptyManifest(table: TableName, columns: TableManifest['columns'], partitionBy: readonly string[]): TableManifest {
   return { table, version: 0, columns, partitionBy, partitions: {}, committedAt: new Date(0).toISOString(), runId: '' };
+}
+
+/** A short fingerprint of the columns a data file holds: its name and type of every non-partition column, in order. */
+export function fileSchema(columns: readonly { readonly name: string; readonly type: string }[], partitionBy: readonly string[]): string {
+  const stored = columns.filter((column) => !partitionBy.includes(column.name)).map((column) => [column.name, column.type]);
+  return createHash('sha256').update(JSON.stringify(stored)).digest('hex').slice(0, 16);
+}
+
+/**
+ * True when every non-empty file of the version records that it holds exactly the manifest's columns: then
+ * no column reads as NULL for being missing and all files share one schema.
+ */
+export function filesHoldManifestColumns(manifest: TableManifest): boolean {
+  const expected = fileSchema(manifest.columns, manifest.partitionBy);
+  return manifestFiles(manifest).every((file) => file.rows === 0 || file.schema === expected);
 }
 
 export function manifestFiles(manifest: TableManifest): DataFile[] {

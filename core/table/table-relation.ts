@@ -1,7 +1,7 @@
 import type { EngineName } from '../engine/index.ts';
 import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { TableManifest } from './manifest.ts';
-import { manifestFiles } from './manifest.ts';
+import { filesHoldManifestColumns, manifestFiles } from './manifest.ts';
 
 /** Renders the SQL relation that reads one committed table version from local file paths. */
 export type TableRelationRenderer = (manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>) => string;
@@ -43,7 +43,9 @@ function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<st
     })
     .join(', ');
   const options = partitioned ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
-  return `(SELECT ${columnList} FROM read_parquet(${literalList(paths)}, union_by_name = true${options}))`;
+  // Files known to share the table's schema are bound from one footer; otherwise columns are matched by name across all.
+  const unionByName = !filesHoldManifestColumns(manifest);
+  return `(SELECT ${columnList} FROM read_parquet(${literalList(paths)}, union_by_name = ${unionByName}${options}))`;
 }
 
 /** One renderer per engine: a new engine does not compile until it says how to read a table. */

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { attachTables, defineJob, defineTable, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
+import {
+  TABLE_RELATION_RENDERERS, attachTables, defineJob, defineTable, fileSchema, filesHoldManifestColumns, manifestFiles, openLocalLake, runJob, tableSource,
+  type Lake, type TableManifest,
+} from '../../../core/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();
@@ -60,5 +63,28 @@ describe('a column added to a table', () => {
       { id: 12, note: 'was NULL', day: '2025-11-03' },
     ]);
     expect((await lake.state.readRoot()).tables['silver.items']?.version).toBe(2);
+  });
+
+  it('is told apart by the schema each file records: files that all hold the table\'s columns bind from one footer', async () => {
+    const lake = openLocalLake(await tempDir('file-schemas'), { threads: 1 });
+    await runJob(lake, seedJob);
+    await runJob(lake, v1);
+    const root = await lake.state.readRoot();
+    const manifest = await lake.state.getDocument<TableManifest>(root.tables['silver.items']?.manifest as string);
+    const files = manifestFiles(manifest);
+    expect(files.length).toBe(3);
+    // Partition columns are not in the files, so they are not in the fingerprint.
+    expect(files.every((file) => file.schema === fileSchema([{ name: 'id', type: 'BIGINT' }], []))).toBe(true);
+    expect(filesHoldManifestColumns(manifest)).toBe(true);
+    const paths = new Map(files.map((file) => [file.key, `/lake/${file.key}`]));
+    expect(TABLE_RELATION_RENDERERS.duckdb(manifest, paths)).toContain('union_by_name = false');
+    // The table as v2 declares it: the files lack the new column, so their footers decide.
+    const declaredLater = { ...manifest, columns: itemsV2.columns.map(({ name, type }) => ({ name, type })) };
+    expect(filesHoldManifestColumns(declaredLater)).toBe(false);
+    expect(TABLE_RELATION_RENDERERS.duckdb(declaredLater, paths)).toContain('union_by_name = true');
+    // A file written before schemas were recorded.
+    const [firstKey, firstEntry] = Object.entries(manifest.partitions)[0] as [string, TableManifest['partitions'][string]];
+    const older = { ...manifest, partitions: { ...manifest.partitions, [firstKey]: { ...firstEntry, files: firstEntry.files.map(({ key, rows, sizeBytes }) => ({ key, rows, sizeBytes })) } } };
+    expect(filesHoldManifestColumns(older)).toBe(false);
   });
 });
