@@ -16,36 +16,80 @@ export const userKpisTable = defineTable({
     {
       name: 'avg_hours_to_complete',
       type: 'DOUBLE',
-      description: "Mean over the user's done tasks of the hours from the task's earliest INSERT event to its latest completion; tasks with no INSERT event are left out; NULL when none is left.",
+      description: "Mean over the user's done tasks of the hours from the task's earliest INSERT event to its latest completion; tasks with no INSERT event are left out; NULL when none is left. Equals microseconds_to_complete / tasks_timed / 3.6e9.",
     },
     { name: 'last_active_date', type: 'DATE', description: "Date of the user's latest effective Tasks event; NULL when none." },
+    {
+      name: 'tasks_timed',
+      type: 'BIGINT',
+      description: 'The done tasks avg_hours_to_complete averages over (those with an INSERT event and a completion). Additive: sum it over users to average over a group.',
+    },
+    {
+      name: 'microseconds_to_complete',
+      type: 'HUGEINT',
+      description: 'Sum over those tasks of the microseconds from INSERT to latest completion, exact. Additive, like tasks_timed.',
+    },
   ],
 });
+
+const KEY_ORDER = 'PARTITION BY user_id, task_id ORDER BY event_ts, _sequence_number, _source_object, _record_index';
+/** The same order backwards (NULL sequence numbers, last in event order, come first). */
+const KEY_ORDER_REVERSED = 'PARTITION BY user_id, task_id ORDER BY event_ts DESC NULLS FIRST, _sequence_number DESC NULLS FIRST, _source_object DESC NULLS FIRST, _record_index DESC NULLS FIRST';
+
+/**
+ * What each task (key) of `events` adds to its user's row, from all of that key's events: whether it is
+ * in silver.tasks (its last event in event order is not a REMOVE) and with which status, its earliest
+ * INSERT, its latest completion, and the date of its latest event.
+ */
+function keyContributionsSql(events: string): string {
+  return `
+    SELECT user_id, task_id,
+           coalesce(in_tasks, false) AS in_tasks,
+           coalesce(in_tasks AND status = 'done', false) AS done,
+           coalesce(in_tasks AND status <> 'done', false) AS open,
+           coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL AS timed,
+           CASE WHEN coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL
+                THEN (epoch_us(completed_ts) - epoch_us(inserted_ts))::HUGEINT ELSE 0::HUGEINT END AS us_to_complete,
+           last_d
+    FROM (
+      SELECT user_id, task_id,
+             min(event_ts) FILTER (WHERE event_name = 'INSERT') AS inserted_ts,
+             max(event_ts) FILTER (WHERE completes) AS completed_ts,
+             max(event_date) AS last_d,
+             bool_or(event_name <> 'REMOVE') FILTER (WHERE is_last) AS in_tasks,
+             max(status) FILTER (WHERE is_last) AS status
+      FROM (
+        SELECT user_id, task_id, event_name, event_ts, event_date, status,
+               status = 'done' AND lag(status) OVER (${KEY_ORDER}) IS DISTINCT FROM 'done' AS completes,
+               row_number() OVER (${KEY_ORDER_REVERSED}) = 1 AS is_last
+        FROM ${events})
+      GROUP BY user_id, task_id)`;
+}
+
+/** The derived columns of a row from its counts. */
+function finishedRowSql(counts: string): string {
+  return `
+    SELECT user_id, plan, country, tasks_total, tasks_open, tasks_done,
+           CASE WHEN tasks_total = 0 THEN NULL ELSE tasks_done / tasks_total END AS completion_rate,
+           CASE WHEN tasks_timed = 0 THEN NULL ELSE (microseconds_to_complete / tasks_timed / 3600000000.0)::DOUBLE END AS avg_hours_to_complete,
+           last_active_date, tasks_timed, microseconds_to_complete
+    FROM ${counts}`;
+}
 
 /**
  * Rows for the users of `users` (rows of silver.users) from their tasks in `tasks` (silver.tasks) and
  * the task events in `events` (all events of those users' tasks).
  */
 function userKpisSql(users: string, tasks: string, events: string): string {
-  return `
-    WITH per_key AS (
-      SELECT user_id, task_id,
-             min(event_ts) FILTER (WHERE event_name = 'INSERT') AS inserted_ts,
-             max(event_ts) FILTER (WHERE completes) AS completed_ts,
-             max(event_date) AS last_d
-      FROM (
-        SELECT user_id, task_id, event_name, event_ts, event_date,
-               status = 'done' AND lag(status) OVER (PARTITION BY user_id, task_id ORDER BY event_ts, _sequence_number, _source_object, _record_index) IS DISTINCT FROM 'done' AS completes
-        FROM ${events})
-      GROUP BY user_id, task_id
-    ), per_user_tasks AS (
+  return finishedRowSql(`(
+    WITH per_key AS (${keyContributionsSql(events)}),
+    per_user_tasks AS (
       SELECT t.user_id, count(*) AS tasks_total,
              count(*) FILTER (WHERE t.status <> 'done') AS tasks_open,
              count(*) FILTER (WHERE t.status = 'done') AS tasks_done,
-             -- Summed as exact microseconds, so the result does not depend on the order DuckDB adds them in.
-             (sum(epoch_us(k.completed_ts) - epoch_us(k.inserted_ts)) FILTER (WHERE t.status = 'done')
-               / count(epoch_us(k.completed_ts) - epoch_us(k.inserted_ts)) FILTER (WHERE t.status = 'done')
-               / 3600000000.0)::DOUBLE AS avg_hours_to_complete
+             count(*) FILTER (WHERE t.status = 'done' AND k.timed) AS tasks_timed,
+             -- Exact microseconds, so the result does not depend on the order DuckDB adds them in.
+             coalesce(sum(k.us_to_complete) FILTER (WHERE t.status = 'done' AND k.timed), 0)::HUGEINT AS microseconds_to_complete
       FROM ${tasks} AS t LEFT JOIN per_key AS k USING (user_id, task_id)
       GROUP BY t.user_id
     ), per_user_activity AS (
@@ -53,18 +97,21 @@ function userKpisSql(users: string, tasks: string, events: string): string {
     )
     SELECT u.user_id, u.plan, u.country,
            coalesce(t.tasks_total, 0) AS tasks_total, coalesce(t.tasks_open, 0) AS tasks_open, coalesce(t.tasks_done, 0) AS tasks_done,
-           CASE WHEN coalesce(t.tasks_total, 0) = 0 THEN NULL ELSE t.tasks_done / t.tasks_total END AS completion_rate,
-           t.avg_hours_to_complete,
+           coalesce(t.tasks_timed, 0) AS tasks_timed, coalesce(t.microseconds_to_complete, 0)::HUGEINT AS microseconds_to_complete,
            a.last_active_date
     FROM ${users} AS u
     LEFT JOIN per_user_tasks AS t USING (user_id)
-    LEFT JOIN per_user_activity AS a USING (user_id)`;
+    LEFT JOIN per_user_activity AS a USING (user_id))`);
 }
 
 /**
- * gold.user_kpis (docs/semantics.md, "Gold"). A bookmarked run after silver only appended events recomputes
- * the rows of the users with new task or user events, reading the events of just their tasks; every other
- * row stays as committed. silver.users and silver.tasks are read as committed with those events.
+ * gold.user_kpis (docs/semantics.md, "Gold"). A bookmarked run after silver only appended events works by
+ * task, not by user: for each task with new events it computes what the task added to its user's row
+ * before (from the events read then) and what it adds now (from all its events), and applies the
+ * difference to the committed row; the counts and the exact microsecond sum behind the average are
+ * additive, and the latest event date only grows. Users new to silver.users are computed whole; plan and
+ * country are read from silver.users for every row; users no longer there are dropped. A table committed
+ * before tasks_timed and microseconds_to_complete existed is recomputed in full once.
  */
 export const userKpisJob = defineJob({
   name: 'gold.user_kpis',
@@ -81,22 +128,53 @@ export const userKpisJob = defineJob({
     if (mode === 'full') {
       return { outputs: { 'gold.user_kpis': `${userKpisSql(input('users'), input('tasks'), input('task_events'))} ORDER BY user_id` } };
     }
-    const touched = step('touched_users');
+    const committed = previous('gold.user_kpis');
+    const touchedKeys = step('touched_keys');
+    const newUsers = step('new_users');
     return {
       steps: [
+        { name: 'touched_keys', sql: `SELECT DISTINCT user_id, task_id FROM ${delta('task_events')}` },
+        { name: 'new_users', sql: `SELECT user_id FROM ${input('users')} ANTI JOIN ${committed} USING (user_id)` },
+        // All events of those tasks, read once: the ones not new are what the committed rows were computed from.
+        { name: 'touched_events', sql: `SELECT * FROM ${input('task_events')} SEMI JOIN ${touchedKeys} USING (user_id, task_id)` },
         {
-          name: 'touched_users',
-          sql: `SELECT user_id FROM ${delta('task_events')} UNION SELECT user_id FROM ${delta('user_events')}`,
+          // Per user: what its tasks with new events add now, less what they added before.
+          name: 'user_changes',
+          sql: `
+            SELECT now.user_id,
+                   sum(now.in_tasks::BIGINT - coalesce(was.in_tasks, false)::BIGINT) AS tasks_total,
+                   sum(now.open::BIGINT - coalesce(was.open, false)::BIGINT) AS tasks_open,
+                   sum(now.done::BIGINT - coalesce(was.done, false)::BIGINT) AS tasks_done,
+                   sum(now.timed::BIGINT - coalesce(was.timed, false)::BIGINT) AS tasks_timed,
+                   sum(now.us_to_complete - coalesce(was.us_to_complete, 0))::HUGEINT AS microseconds_to_complete,
+                   max(now.last_d) AS last_d
+            FROM (${keyContributionsSql(step('touched_events'))}) AS now
+            LEFT JOIN (${keyContributionsSql(`(SELECT * FROM ${step('touched_events')} ANTI JOIN ${delta('task_events')} USING (event_id))`)}) AS was
+              USING (user_id, task_id)
+            GROUP BY now.user_id`,
         },
       ],
+      // Rows committed before the additive columns existed read them as NULL: recompute those lakes in full once.
+      needsFullRun: `SELECT 1 FROM ${committed} WHERE tasks_timed IS NULL OR microseconds_to_complete IS NULL`,
       outputs: {
         'gold.user_kpis': `
-          SELECT * FROM ${previous('gold.user_kpis')} ANTI JOIN ${touched} USING (user_id)
+          ${finishedRowSql(`(
+            SELECT u.user_id, u.plan, u.country,
+                   p.tasks_total + coalesce(c.tasks_total, 0) AS tasks_total,
+                   p.tasks_open + coalesce(c.tasks_open, 0) AS tasks_open,
+                   p.tasks_done + coalesce(c.tasks_done, 0) AS tasks_done,
+                   p.tasks_timed + coalesce(c.tasks_timed, 0) AS tasks_timed,
+                   (p.microseconds_to_complete + coalesce(c.microseconds_to_complete, 0))::HUGEINT AS microseconds_to_complete,
+                   -- greatest() skips a NULL: either may be missing.
+                   greatest(p.last_active_date, c.last_d) AS last_active_date
+            FROM ${input('users')} AS u
+            JOIN ${committed} AS p USING (user_id)
+            LEFT JOIN ${step('user_changes')} AS c USING (user_id))`)}
           UNION ALL
           SELECT * FROM (${userKpisSql(
-            `(SELECT * FROM ${input('users')} SEMI JOIN ${touched} USING (user_id))`,
-            `(SELECT * FROM ${input('tasks')} SEMI JOIN ${touched} USING (user_id))`,
-            `(SELECT * FROM ${input('task_events')} SEMI JOIN ${touched} USING (user_id))`,
+            `(SELECT * FROM ${input('users')} SEMI JOIN ${newUsers} USING (user_id))`,
+            `(SELECT * FROM ${input('tasks')} SEMI JOIN ${newUsers} USING (user_id))`,
+            `(SELECT * FROM ${input('task_events')} SEMI JOIN ${newUsers} USING (user_id))`,
           )})`,
       },
     };

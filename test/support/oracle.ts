@@ -190,6 +190,9 @@ export interface UserKpi {
   completion_rate: number | null;
   avg_hours_to_complete: number | null;
   last_active_date: string | null;
+  tasks_timed: number;
+  /** Exact; a string when beyond 2^53, as the engine returns such integers. */
+  microseconds_to_complete: number | string;
 }
 
 export interface Expected {
@@ -1091,12 +1094,14 @@ function computeUserKpis(users: readonly UserEvent[], tasks: readonly TaskEvent[
     .map((user) => {
       const own = tasks.filter((task) => task.user_id === user.user_id);
       const done = own.filter((task) => task.status === 'done');
-      const hours = done.flatMap((task) => {
+      const spans = done.flatMap((task) => {
         const k = keyOf(task, TASKS_SPEC.keyColumns);
         const from = inserted.get(k);
         const to = completed.get(k);
-        return from === undefined || to === undefined ? [] : [Number(to - from) / US_PER_HOUR];
+        return from === undefined || to === undefined ? [] : [to - from];
       });
+      const hours = spans.map((us) => Number(us) / US_PER_HOUR);
+      const totalUs = spans.reduce((sum, us) => sum + us, 0n);
       const active = lastActive.get(user.user_id);
       return {
         user_id: user.user_id,
@@ -1108,6 +1113,8 @@ function computeUserKpis(users: readonly UserEvent[], tasks: readonly TaskEvent[
         completion_rate: own.length === 0 ? null : done.length / own.length,
         avg_hours_to_complete: hours.length === 0 ? null : hours.reduce((sum, value) => sum + value, 0) / hours.length,
         last_active_date: active === undefined ? null : formatDay(active),
+        tasks_timed: spans.length,
+        microseconds_to_complete: Number.isSafeInteger(Number(totalUs)) ? Number(totalUs) : totalUs.toString(),
       };
     });
 }
