@@ -11,7 +11,7 @@ import type { BookmarkOption, Job, JobPlan, TransformContext } from '../job/inde
 import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../landing/index.ts';
 import type { Lake } from '../lake.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import type { TableRef } from '../state/index.ts';
+import type { LakeRoot, TableRef } from '../state/index.ts';
 import type { ObjectInfo } from '../storage/index.ts';
 import { commitTables, partitionKey, tablePrefix, withAddedColumns, type TableManifest, type TableSpec, type TableWrite } from '../table/index.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
@@ -54,10 +54,10 @@ export interface RunOptions {
    */
   readonly faultPoint?: (point: FaultPoint, job: string) => void;
   /**
-   * When given, the run does not wait for the catalog to show its commit: it starts the publish and hands
-   * it here (`runJobs` lets the next job start meanwhile and waits for every publish before it returns).
+   * When given, the run does not publish its commit to the catalog: it hands the committed root and the
+   * tables it wrote here, and the caller publishes them (`runJobs` publishes once, after its last job).
    */
-  readonly onCatalogPublish?: (published: Promise<void>) => void;
+  readonly deferCatalogPublish?: (root: LakeRoot, tables: readonly string[]) => void;
   /**
    * Quality rule sets by table (see `loadRuleSets`). The rules of each output are applied to what the run
    * writes: quarantine rules set failing rows aside, fail rules stop the commit, and every evaluation is
@@ -468,13 +468,9 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       ...(bookmarkVersion === undefined ? {} : { bookmarkVersion }),
       ...(evaluations.length > 0 ? { quality: evaluations } : {}),
     };
-    const published = lake.catalog.publish(root, { tables: writes.map((write) => write.spec.name) });
-    if (options.onCatalogPublish) {
-      published.catch(() => undefined);
-      options.onCatalogPublish(published);
-    } else {
-      await published;
-    }
+    const written = writes.map((write) => write.spec.name);
+    if (options.deferCatalogPublish) options.deferCatalogPublish(root, written);
+    else await lake.catalog.publish(root, { tables: written });
     await lake.metrics.emit([
       ...runMetrics(result, completedAt.getTime()),
       ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at: completedAt.getTime() }) : []),

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
+import type { LakeRoot } from '../state/index.ts';
 import type { JobRunResult } from './job-runner.ts';
 import { orderJobs } from './job-order.ts';
 import { startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
@@ -17,7 +18,8 @@ export interface RunJobsOptions extends JobRunTuning {
  * Runs jobs as a graph (each as `startJobRun` runs it: locked, recorded, retried): each starts once every
  * job that writes a table it reads has succeeded, and
  * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
- * new job starts; the ones running finish, then the first error is thrown.
+ * new job starts; the ones running finish, then the first error is thrown. The catalog is published once,
+ * after the last job, with the newest commit (local views, or Glue for every table the jobs wrote).
  */
 export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobsOptions = {}): Promise<JobRunResult[]> {
   const ordered = orderJobs(jobs);
@@ -42,9 +44,17 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   const results: JobRunResult[] = [];
   const running = new Map<Job, Promise<void>>();
   let failure: unknown;
-  // Each commit's catalog publish runs while the next jobs work; all are awaited before returning.
-  const publishes: Promise<void>[] = [];
-  const tuning = { ...options, onCatalogPublish: (published: Promise<void>) => void publishes.push(published) };
+  // The catalog is published once, after the last job: the newest commit, with every table the jobs wrote,
+  // so tables the jobs commit together appear together (and a run of many jobs publishes once, not per job).
+  let newest: LakeRoot | undefined;
+  const written = new Set<string>();
+  const tuning: JobRunTuning = {
+    ...options,
+    deferCatalogPublish: (root, tables) => {
+      if (!newest || root.seq > newest.seq) newest = root;
+      for (const table of tables) written.add(table);
+    },
+  };
 
   for (;;) {
     if (failure === undefined) {
@@ -68,7 +78,8 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
-  const [published] = await Promise.allSettled([Promise.all(publishes)]);
+  // Published even after a failure: what the jobs before it committed is there to see.
+  const [published] = await Promise.allSettled(newest ? [lake.catalog.publish(newest, { tables: [...written] })] : []);
   if (failure !== undefined) throw failure;
   const stuck = ordered.filter((job) => !started.has(job));
   if (stuck.length > 0) {

@@ -35,8 +35,8 @@ export interface JobRunTuning {
   readonly onRecord?: (record: JobRunRecord) => void;
   /** See RunOptions.faultPoint: for crash tests only. */
   readonly faultPoint?: (point: FaultPoint, job: string) => void;
-  /** See RunOptions.onCatalogPublish. */
-  readonly onCatalogPublish?: (published: Promise<void>) => void;
+  /** See RunOptions.deferCatalogPublish. */
+  readonly deferCatalogPublish?: RunOptions['deferCatalogPublish'];
   /** See RunOptions.quality: rule sets by table. */
   readonly quality?: RunOptions['quality'];
 }
@@ -128,7 +128,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             signal,
             now,
             ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
-            ...(tuning.onCatalogPublish ? { onCatalogPublish: tuning.onCatalogPublish } : {}),
+            ...(tuning.deferCatalogPublish ? { deferCatalogPublish: tuning.deferCatalogPublish } : {}),
             ...(tuning.quality ? { quality: tuning.quality } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
