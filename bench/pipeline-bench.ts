@@ -25,10 +25,12 @@ const OptionsSchema = z.object({
   dir: z.string().min(1),
 });
 
-const TARGETS = { totalSeconds: 20, peakRssBytes: 2 * 1024 ** 3, ratioToHandwritten: 1.5, idleSeconds: 1, onePercentShare: 0.05 };
+const TARGETS = { totalSeconds: 20, peakRssBytes: 2 * 1024 ** 3, ratioToHandwritten: 1.5, idleSeconds: 1, onePercentShare: 0.05, goldRefreshShare: 0.1 };
 
 interface PipelineRun {
   totalMs: number;
+  /** From the first gold job's start to the last one's end. */
+  goldWallMs: number;
   jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number }[];
   peakRssBytes: number;
 }
@@ -38,7 +40,7 @@ interface IncrementalRun {
   idleCommitted: boolean;
   added: number;
   objects: number;
-  onePercent: { wallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
+  onePercent: { wallMs: number; goldWallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
 }
 interface HandwrittenRun {
   totalMs: number;
@@ -138,4 +140,13 @@ for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job
 lines.push(`target nothing new < ${TARGETS.idleSeconds} s, no commit: ${seconds(incremental.idle.wallMs)} s -> ${verdict(incremental.idle.wallMs < TARGETS.idleSeconds * 1000 && !incremental.idleCommitted)}`);
 const share = incremental.onePercent.wallMs / pipelineMs;
 lines.push(`target 1% new < ${TARGETS.onePercentShare * 100}% of the full run: ${(share * 100).toFixed(1)}% -> ${verdict(share < TARGETS.onePercentShare)}`);
+// Gold's own refresh: the gold stage of the run after the newest 1% landed (on a 90-day lake, about one day of
+// data) against the gold stage of the full run, each from its first gold job's start to its last one's end.
+const goldFullMs = median(pipelineRuns.map((r) => r.goldWallMs));
+const goldShare = incremental.onePercent.goldWallMs / goldFullMs;
+lines.push(
+  `target gold refresh < ${TARGETS.goldRefreshShare * 100}% of a full gold rebuild (on --days 90, the newest 1% is about a day): ` +
+    `${seconds(incremental.onePercent.goldWallMs)} s of ${seconds(goldFullMs)} s = ${(goldShare * 100).toFixed(1)}% -> ${verdict(goldShare < TARGETS.goldRefreshShare)}` +
+    (options.days === 90 ? '' : ` (this lake spans ${options.days} days)`),
+);
 process.stdout.write(`${lines.join('\n')}\n`);
