@@ -15,15 +15,24 @@ export interface DuckDbEngineOptions {
   readonly databasePath?: string;
 }
 
-/** DuckDB in-process, one connection, session time zone pinned to UTC so timestamps mean the same everywhere. */
+// ICU is built in but only loaded on first use; the zone can be set once it is.
+// Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.
+const SESSION_SETUP = "LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_order = false; SET parquet_metadata_cache = true";
+
+/** DuckDB in-process, one connection (plus its forks), session time zone pinned to UTC so timestamps mean the same everywhere. */
 export class DuckDbEngine implements Engine {
   readonly name = 'duckdb' as const;
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
+  /** The engine that created the instance, which closes it; undefined for that engine itself. */
+  private readonly parent: DuckDbEngine | undefined;
+  private readonly forks = new Set<DuckDbEngine>();
+  private closed = false;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, parent?: DuckDbEngine) {
     this.instance = instance;
     this.connection = connection;
+    this.parent = parent;
   }
 
   static async create(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
@@ -35,10 +44,17 @@ export class DuckDbEngine implements Engine {
     DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
     const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', config);
     const connection = await instance.connect();
-    // ICU is built in but only loaded on first use; the zone can be set once it is.
-    // Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.
-    await connection.run("LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_order = false; SET parquet_metadata_cache = true");
+    await connection.run(SESSION_SETUP);
     return new DuckDbEngine(instance, connection);
+  }
+
+  async fork(): Promise<Engine> {
+    const owner = this.parent ?? this;
+    const connection = await owner.instance.connect();
+    await connection.run(SESSION_SETUP);
+    const fork = new DuckDbEngine(owner.instance, connection, owner);
+    owner.forks.add(fork);
+    return fork;
   }
 
   async run(sql: string): Promise<void> {
@@ -67,9 +83,19 @@ export class DuckDbEngine implements Engine {
 
   interrupt(): void {
     this.connection.interrupt();
+    for (const fork of this.forks) fork.interrupt();
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.parent) {
+      this.parent.forks.delete(this);
+      this.connection.closeSync();
+      return;
+    }
+    for (const fork of this.forks) fork.close();
+    this.forks.clear();
     this.connection.closeSync();
     this.instance.closeSync();
   }

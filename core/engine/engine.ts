@@ -31,6 +31,12 @@ export interface Engine {
   query(sql: string): Promise<QueryResult>;
   /** A result of any size, delivered in chunks; returns the columns. */
   stream(sql: string, onRows: (rows: readonly ResultRow[], columns: readonly ResultColumn[]) => Promise<void> | void): Promise<readonly ResultColumn[]>;
+  /**
+   * Another session on the same database: it sees every table and view that is not TEMP, and its statements
+   * run alongside this one's (the runner writes a job's outputs side by side this way). Interrupting or
+   * closing this engine interrupts or closes its forks too.
+   */
+  fork(): Promise<Engine>;
   /** Stops the statement running now (it fails with an interruption error); for timeouts. */
   interrupt(): void;
   close(): void;

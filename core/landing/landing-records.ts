@@ -84,7 +84,7 @@ export async function loadLandingSpool(engine: Engine, spool: LandingSpool, rela
   const columns = `{'source_object': 'VARCHAR', 'last_modified_ms': 'BIGINT', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
   // Every line carries its object's key: joining an object table instead costs more than the bytes.
   await engine.run(`
-    CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(relation)} AS
+    CREATE OR REPLACE VIEW ${quoteIdentifier(relation)} AS
     SELECT CASE WHEN contains(encoding, 'k') THEN decode(from_base64(source_object)) ELSE source_object END AS source_object,
            record_index,
            make_timestamp(last_modified_ms * 1000) AS object_last_modified,

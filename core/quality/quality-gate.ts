@@ -95,7 +95,7 @@ export class QualityGate {
     const rules = set?.rules.filter((rule) => rule.action === 'quarantine') ?? [];
     if (!set || rules.length === 0) return { kept: sql };
     const relation = quoteIdentifier(`quality_split_${spec.name.replace('.', '_')}_${batch}`);
-    await this.engine.run(`CREATE OR REPLACE TEMP TABLE ${relation} AS ${sql}`);
+    await this.engine.run(`CREATE OR REPLACE TABLE ${relation} AS ${sql}`);
     const context = this.context({ relation, columns: spec.columns }, set, {});
     const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map() };
     this.tallies.set(spec.name, tally);

@@ -109,6 +109,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const startedAt = now();
   const runId = options.runId ?? newRunId(startedAt);
   const engine = await lake.createEngine();
+  // Sessions on the run's database that write outputs side by side with the engine's own (closed with it).
+  const copySessions: Engine[] = [];
   const stages: OutputStage[] = [];
   const releases: (() => Promise<void>)[] = [];
   let committed = false;
@@ -271,7 +273,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       if (batch === 0) options.faultPoint?.('input-read', job.name);
       for (const step of plan.steps ?? []) {
         checkpoint();
-        await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+        await engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
       }
       // Schema evolution: columns the steps found that the outputs lack. (Only for jobs that run in one batch.)
       if (batch === 0 && plan.evolve && batchedName === undefined) {
@@ -293,7 +295,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           checkPlan(job, plan);
           for (const step of plan.steps ?? []) {
             checkpoint();
-            await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+            await engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
           }
         }
       }
@@ -310,12 +312,13 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         checkPlan(job, plan);
         for (const step of plan.steps ?? []) {
           checkpoint();
-          await engine.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+          await engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
         }
       }
       if (incremental) readsSubset = true;
       const batchFolder = batchCount > 1 ? `batch-${String(batch).padStart(5, '0')}` : '';
       const setAside: { table: string; sql: string }[] = [];
+      const copies: StagedCopy[] = [];
       for (const stage of stages) {
         checkpoint();
         let sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
@@ -326,12 +329,14 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           sql = split.kept;
           if (split.setAside) setAside.push({ table: stage.spec.name, sql: split.setAside });
         }
-        if (sql !== undefined) stage.copies.push(...(await copyToStaging(engine, stage, sql, batchFolder, planSql)));
+        if (sql !== undefined) copies.push({ stage, sql, folder: batchFolder, ...(planSql === undefined ? {} : { planSql }) });
       }
       for (const { table, sql } of setAside) {
         const folder = path.posix.join(batchFolder, `quality-${table.replace('.', '_')}`);
-        quarantineStage.copies.push(...(await copyToStaging(engine, quarantineStage, quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder)));
+        copies.push({ stage: quarantineStage, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder });
       }
+      checkpoint();
+      await copyOutputs(engine, copies, copySessions);
       await gate?.releaseBatch(batch);
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
@@ -562,6 +567,43 @@ function newColumns(spec: TableSpec, rows: readonly ResultRow[]): { name: string
     fresh.push({ name, type: String(row.type), origin, description: String(row.description ?? `Added by schema evolution (${origin}).`) });
   }
   return fresh;
+}
+
+interface StagedCopy {
+  readonly stage: OutputStage;
+  readonly sql: string;
+  readonly folder: string;
+  readonly planSql?: string;
+}
+
+/** Outputs written at once: DuckDB's Parquet writer keeps about one and a half cores busy, so two share two well. */
+const OUTPUTS_AT_ONCE = 2;
+
+/**
+ * Writes a batch's outputs, up to OUTPUTS_AT_ONCE at a time, each on its own session of the run's database
+ * (`sessions` grows to the forks needed and is reused by later batches). Each stage's files are recorded in
+ * the order the copies were listed, whatever order they finish in; the first failure is thrown once all ended.
+ */
+async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessions: Engine[]): Promise<void> {
+  const results: ResultRow[][] = copies.map(() => []);
+  let next = 0;
+  const worker = async (session: Engine) => {
+    for (let index = next++; index < copies.length; index = next++) {
+      const copy = copies[index] as StagedCopy;
+      try {
+        results[index] = await copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql);
+      } catch (error) {
+        next = copies.length; // the run fails: start no other copy
+        throw error;
+      }
+    }
+  };
+  const width = Math.min(OUTPUTS_AT_ONCE, copies.length);
+  while (sessions.length < width - 1) sessions.push(await engine.fork());
+  const settled = await Promise.allSettled([engine, ...sessions.slice(0, width - 1)].map((session) => worker(session)));
+  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */

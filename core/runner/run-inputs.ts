@@ -52,7 +52,7 @@ export async function attachTableInput(
   }
   const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
   const { sql, files } = await tableRelation(engine, lake.storage, manifest);
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
+  await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
   const dataFiles = manifestFiles(manifest);
   return {
     rows: dataFiles.reduce((sum, file) => sum + file.rows, 0),
@@ -105,7 +105,7 @@ export async function attachFiles(lake: Lake, engine: Engine, manifest: TableMan
     ),
   };
   const { sql, files: local } = await tableRelation(engine, lake.storage, subset);
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
+  await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
   return () => local.release();
 }
 

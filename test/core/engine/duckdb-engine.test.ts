@@ -157,3 +157,32 @@ describe('DuckDbEngine.stream', () => {
     expect(delivered).toBe(0);
   });
 });
+
+describe('DuckDbEngine.fork', () => {
+  it('is another session on the same database: it sees tables and views, not TEMP ones, and keeps the session in UTC', async () => {
+    const duckdb = await engine();
+    await duckdb.run("CREATE TABLE shared AS SELECT 1 AS n; CREATE VIEW shared_view AS SELECT n + 1 AS m FROM shared; CREATE TEMP TABLE own AS SELECT 2 AS n");
+    const fork = await duckdb.fork();
+    expect((await fork.query('SELECT n, (SELECT m FROM shared_view) AS m FROM shared')).rows).toEqual([{ n: 1, m: 2 }]);
+    await expect(fork.query('SELECT * FROM own')).rejects.toThrow(/own/);
+    expect((await fork.query("SELECT TIMESTAMPTZ '2025-11-01 12:00:00+02' AS at")).rows).toEqual([{ at: '2025-11-01 10:00:00+00' }]);
+    // What a fork creates is there for the engine too.
+    await fork.run('CREATE TABLE from_fork AS SELECT 3 AS n');
+    expect((await duckdb.query('SELECT n FROM from_fork')).rows).toEqual([{ n: 3 }]);
+  });
+
+  it('runs statements alongside the engine, and is interrupted and closed with it', async () => {
+    const duckdb = await engine();
+    const fork = await duckdb.fork();
+    const slow = 'SELECT count(*) AS n FROM range(3000000000) AS a(x) WHERE x % 7 = 3';
+    // Both long statements are under way at once; interrupting the engine stops the fork's too.
+    const running = [duckdb.query(slow), fork.query(slow)].map((promise) => promise.then(() => 'finished', (error: unknown) => String(error)));
+    await sleep(200);
+    duckdb.interrupt();
+    const outcomes = await Promise.all(running);
+    expect(outcomes.every((outcome) => /interrupt/i.test(outcome))).toBe(true);
+    const other = await duckdb.fork();
+    duckdb.close();
+    await expect(other.query('SELECT 1')).rejects.toThrow();
+  });
+});
