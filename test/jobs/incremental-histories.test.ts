@@ -221,6 +221,16 @@ describe('incremental runs equal one full run on adversarial task histories', ()
     ));
   });
 
+  it("carries a key's state into the recomputed days from its last event in event order, ties broken by object and record", async () => {
+    // Two events of t1 in the same microsecond: the later record (done) is its state; a new MODIFY to done is no completion.
+    const expected = await expectIncrementalEqualsFull(inBatches(
+      [taskEvent('a1', 'INSERT', 1, 't1', 'todo', 5), taskEvent('a2', 'MODIFY', 1, 't1', 'done', 5), taskEvent('a3', 'INSERT', 1, 't2', 'in_progress', 1)],
+      [taskEvent('b1', 'MODIFY', 3, 't1', 'done', 5), taskEvent('b2', 'MODIFY', 3, 't2', 'todo', 1)],
+    ));
+    const rows = expected['gold.daily_task_kpis'] as { tasks_completed: number; open_tasks_eod: number; overdue_tasks_eod: number }[];
+    expect(rows.map((row) => [row.tasks_completed, row.open_tasks_eod, row.overdue_tasks_eod])).toEqual([[1, 1, 0], [0, 1, 1], [0, 1, 1]]);
+  });
+
   it('counts active users over 7 and 30 days, reaching back 29 days from the first recomputed day', async () => {
     const users = (batch: number, ...lines: string[]): Landed[] => lines.map((line) => ({ batch, source: 'users' as const, line }));
     const expected = await expectIncrementalEqualsFull([
