@@ -336,7 +336,9 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         copies.push({ stage: quarantineStage, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder });
       }
       checkpoint();
-      await copyOutputs(engine, copies, copySessions);
+      // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
+      // two large partitioned writers never hold their buffers at once.
+      await copyOutputs(engine, copies, copySessions, incremental ? OUTPUTS_AT_ONCE : 1);
       await gate?.releaseBatch(batch);
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
@@ -576,15 +578,15 @@ interface StagedCopy {
   readonly planSql?: string;
 }
 
-/** Outputs written at once: DuckDB's Parquet writer keeps about one and a half cores busy, so two share two well. */
+/** Outputs an incremental run writes at once: DuckDB's Parquet writer keeps about one and a half cores busy, so two share two well. */
 const OUTPUTS_AT_ONCE = 2;
 
 /**
- * Writes a batch's outputs, up to OUTPUTS_AT_ONCE at a time, each on its own session of the run's database
+ * Writes a batch's outputs, up to `width` at a time, each on its own session of the run's database
  * (`sessions` grows to the forks needed and is reused by later batches). Each stage's files are recorded in
  * the order the copies were listed, whatever order they finish in; the first failure is thrown once all ended.
  */
-async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessions: Engine[]): Promise<void> {
+async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessions: Engine[], width: number): Promise<void> {
   const results: ResultRow[][] = copies.map(() => []);
   let next = 0;
   const worker = async (session: Engine) => {
@@ -598,9 +600,9 @@ async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessio
       }
     }
   };
-  const width = Math.min(OUTPUTS_AT_ONCE, copies.length);
-  while (sessions.length < width - 1) sessions.push(await engine.fork());
-  const settled = await Promise.allSettled([engine, ...sessions.slice(0, width - 1)].map((session) => worker(session)));
+  const workers = Math.max(1, Math.min(width, copies.length));
+  while (sessions.length < workers - 1) sessions.push(await engine.fork());
+  const settled = await Promise.allSettled([engine, ...sessions.slice(0, workers - 1)].map((session) => worker(session)));
   const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
   if (failed) throw failed.reason;
   copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
