@@ -1,5 +1,10 @@
 import { defineJob, defineTable, tableSource } from '../../core/index.ts';
 
+/**
+ * Exact microseconds: DECIMAL(38,0), which Parquet stores exactly (a HUGEINT column would be written as a DOUBLE).
+ */
+const EXACT_US = 'DECIMAL(38,0)';
+
 export const userKpisTable = defineTable({
   name: 'gold.user_kpis',
   description: 'One row per user in silver.users: plan, country, their tasks by status, completion rate, hours to complete, last active date.',
@@ -26,7 +31,7 @@ export const userKpisTable = defineTable({
     },
     {
       name: 'microseconds_to_complete',
-      type: 'HUGEINT',
+      type: EXACT_US,
       description: 'Sum over those tasks of the microseconds from INSERT to latest completion, exact. Additive, like tasks_timed.',
     },
   ],
@@ -49,7 +54,7 @@ function keyContributionsSql(events: string): string {
            coalesce(in_tasks AND status <> 'done', false) AS open,
            coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL AS timed,
            CASE WHEN coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL
-                THEN (epoch_us(completed_ts) - epoch_us(inserted_ts))::HUGEINT ELSE 0::HUGEINT END AS us_to_complete,
+                THEN (epoch_us(completed_ts) - epoch_us(inserted_ts))::${EXACT_US} ELSE 0::${EXACT_US} END AS us_to_complete,
            last_d
     FROM (
       SELECT user_id, task_id,
@@ -89,7 +94,7 @@ function userKpisSql(users: string, tasks: string, events: string): string {
              count(*) FILTER (WHERE t.status = 'done') AS tasks_done,
              count(*) FILTER (WHERE t.status = 'done' AND k.timed) AS tasks_timed,
              -- Exact microseconds, so the result does not depend on the order DuckDB adds them in.
-             coalesce(sum(k.us_to_complete) FILTER (WHERE t.status = 'done' AND k.timed), 0)::HUGEINT AS microseconds_to_complete
+             coalesce(sum(k.us_to_complete) FILTER (WHERE t.status = 'done' AND k.timed), 0)::${EXACT_US} AS microseconds_to_complete
       FROM ${tasks} AS t LEFT JOIN per_key AS k USING (user_id, task_id)
       GROUP BY t.user_id
     ), per_user_activity AS (
@@ -97,7 +102,7 @@ function userKpisSql(users: string, tasks: string, events: string): string {
     )
     SELECT u.user_id, u.plan, u.country,
            coalesce(t.tasks_total, 0) AS tasks_total, coalesce(t.tasks_open, 0) AS tasks_open, coalesce(t.tasks_done, 0) AS tasks_done,
-           coalesce(t.tasks_timed, 0) AS tasks_timed, coalesce(t.microseconds_to_complete, 0)::HUGEINT AS microseconds_to_complete,
+           coalesce(t.tasks_timed, 0) AS tasks_timed, coalesce(t.microseconds_to_complete, 0)::${EXACT_US} AS microseconds_to_complete,
            a.last_active_date
     FROM ${users} AS u
     LEFT JOIN per_user_tasks AS t USING (user_id)
@@ -146,7 +151,7 @@ export const userKpisJob = defineJob({
                    sum(now.open::BIGINT - coalesce(was.open, false)::BIGINT) AS tasks_open,
                    sum(now.done::BIGINT - coalesce(was.done, false)::BIGINT) AS tasks_done,
                    sum(now.timed::BIGINT - coalesce(was.timed, false)::BIGINT) AS tasks_timed,
-                   sum(now.us_to_complete - coalesce(was.us_to_complete, 0))::HUGEINT AS microseconds_to_complete,
+                   sum(now.us_to_complete - coalesce(was.us_to_complete, 0))::${EXACT_US} AS microseconds_to_complete,
                    max(now.last_d) AS last_d
             FROM (${keyContributionsSql(step('touched_events'))}) AS now
             LEFT JOIN (${keyContributionsSql(`(SELECT * FROM ${step('touched_events')} ANTI JOIN ${delta('task_events')} USING (event_id))`)}) AS was
@@ -164,7 +169,7 @@ export const userKpisJob = defineJob({
                    p.tasks_open + coalesce(c.tasks_open, 0) AS tasks_open,
                    p.tasks_done + coalesce(c.tasks_done, 0) AS tasks_done,
                    p.tasks_timed + coalesce(c.tasks_timed, 0) AS tasks_timed,
-                   (p.microseconds_to_complete + coalesce(c.microseconds_to_complete, 0))::HUGEINT AS microseconds_to_complete,
+                   (p.microseconds_to_complete + coalesce(c.microseconds_to_complete, 0))::${EXACT_US} AS microseconds_to_complete,
                    -- greatest() skips a NULL: either may be missing.
                    greatest(p.last_active_date, c.last_d) AS last_active_date
             FROM ${input('users')} AS u

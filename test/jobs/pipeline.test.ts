@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLocalLake } from '../../core/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
-import { expectPipelineMatchesOracle, queryLake } from '../support/pipeline-check.ts';
+import { expectFilesHoldRecordedSchemas, expectPipelineMatchesOracle, queryLake } from '../support/pipeline-check.ts';
 
 const lakes: string[] = [];
 afterEach(async () => {
@@ -24,6 +24,8 @@ describe('the reference pipeline on simulated Todo API traffic', () => {
     it(`matches the independent computation on a lake with every fault kind (seed ${seed})`, async () => {
       const dir = await simulatedLake(seed, 0.03);
       const { expected, lake } = await expectPipelineMatchesOracle(dir);
+      // Every table's files were checked against their footers.
+      expect(await expectFilesHoldRecordedSchemas(lake)).toBeGreaterThan(20);
 
       // The faults really were there, so the comparison above covered them.
       const reasons = new Set((await queryLake(lake, 'SELECT DISTINCT reason_code FROM quarantine.records')).map((row) => row.reason_code));

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openLocalLake, runJobs, type Lake, type TableManifest } from '../../core/index.ts';
 import { tasksCdcJob } from '../../jobs/index.ts';
 import { cdcSilverJob } from '../../jobs/silver/index.ts';
-import { queryLake } from '../support/pipeline-check.ts';
+import { expectFilesHoldRecordedSchemas, queryLake } from '../support/pipeline-check.ts';
 
 const lakes: string[] = [];
 afterEach(async () => {
@@ -100,6 +100,8 @@ describe('schema contract evolve', () => {
     const full = await newLake();
     for (const [key, body] of BATCHES) await full.storage.put(key, `${body}\n`);
     await runJobs(full, JOBS);
+    // Files holding the evolved columns (BLOB, JSON, lists, ...) keep the declared types in their footers.
+    expect(await expectFilesHoldRecordedSchemas(full)).toBeGreaterThan(0);
     for (const table of ['silver.evo_task_events', 'silver.evo_tasks', 'silver.evo_tasks_history']) {
       expect(await queryLake(lake, `SELECT * EXCLUDE (_source_object, _record_index) FROM ${table} ORDER BY ALL`), table).toEqual(
         await queryLake(full, `SELECT * EXCLUDE (_source_object, _record_index) FROM ${table} ORDER BY ALL`),

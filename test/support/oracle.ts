@@ -191,8 +191,8 @@ export interface UserKpi {
   avg_hours_to_complete: number | null;
   last_active_date: string | null;
   tasks_timed: number;
-  /** Exact; a string when beyond 2^53, as the engine returns such integers. */
-  microseconds_to_complete: number | string;
+  /** Exact, as the engine returns a DECIMAL: its digits. */
+  microseconds_to_complete: string;
 }
 
 export interface Expected {
@@ -1114,7 +1114,7 @@ function computeUserKpis(users: readonly UserEvent[], tasks: readonly TaskEvent[
         avg_hours_to_complete: hours.length === 0 ? null : hours.reduce((sum, value) => sum + value, 0) / hours.length,
         last_active_date: active === undefined ? null : formatDay(active),
         tasks_timed: spans.length,
-        microseconds_to_complete: Number.isSafeInteger(Number(totalUs)) ? Number(totalUs) : totalUs.toString(),
+        microseconds_to_complete: totalUs.toString(),
       };
     });
 }

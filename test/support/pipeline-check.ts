@@ -1,5 +1,7 @@
 import { expect } from 'vitest';
-import { attachTables, openLocalLake, orderJobs, runJob, type JobRunResult, type Lake, type ResultRow } from '../../core/index.ts';
+import {
+  attachTables, fileSchema, literalList, manifestFiles, openLocalLake, orderJobs, runJob, type JobRunResult, type Lake, type ResultRow, type TableManifest,
+} from '../../core/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { computeExpected, dateOfUs, type Expected } from './oracle.ts';
 
@@ -9,6 +11,38 @@ export async function runPipeline(lakeDir: string): Promise<{ lake: Lake; result
   const results: JobRunResult[] = [];
   for (const job of orderJobs(PIPELINE_JOBS)) results.push(await runJob(lake, job));
   return { lake, results };
+}
+
+/**
+ * Every committed file whose manifest says it holds the table's columns does: its Parquet footer's column names
+ * and types (partition columns left out) are the declared ones, in order. Readers rely on it to skip the footers,
+ * and it catches a declared type Parquet cannot keep (DuckDB writes a HUGEINT column as a DOUBLE). Returns how
+ * many files were checked.
+ */
+export async function expectFilesHoldRecordedSchemas(lake: Lake): Promise<number> {
+  const root = await lake.state.readRoot();
+  const engine = await lake.createEngine();
+  let checked = 0;
+  try {
+    for (const [table, ref] of Object.entries(root.tables)) {
+      const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+      const declared = manifest.columns.filter((column) => !manifest.partitionBy.includes(column.name)).map(({ name, type }) => ({ name, type }));
+      const files = manifestFiles(manifest).filter((file) => file.rows > 0 && file.schema === fileSchema(declared, []));
+      const local = await lake.storage.fetchLocal(files.map((file) => file.key));
+      try {
+        for (const file of files) {
+          const { rows } = await engine.query(`DESCRIBE SELECT * FROM read_parquet(${literalList([local.paths.get(file.key) as string])}, hive_partitioning = false)`);
+          expect(rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) })), `${table}: ${file.key}`).toEqual(declared);
+          checked += 1;
+        }
+      } finally {
+        await local.release();
+      }
+    }
+  } finally {
+    engine.close();
+  }
+  return checked;
 }
 
 /** Rows of a SQL query over the committed tables. */
