@@ -109,8 +109,6 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const startedAt = now();
   const runId = options.runId ?? newRunId(startedAt);
   const engine = await lake.createEngine();
-  // Sessions on the run's database that write outputs side by side with the engine's own (closed with it).
-  const copySessions: Engine[] = [];
   const stages: OutputStage[] = [];
   const releases: (() => Promise<void>)[] = [];
   let committed = false;
@@ -338,7 +336,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       checkpoint();
       // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
       // two large partitioned writers never hold their buffers at once.
-      await copyOutputs(engine, copies, copySessions, incremental ? OUTPUTS_AT_ONCE : 1);
+      await copyOutputs(engine, copies, incremental ? OUTPUTS_AT_ONCE : 1);
       await gate?.releaseBatch(batch);
       if (plan.duplicates) recordsDuplicated += await countQuery(engine, plan.duplicates);
       if (batchSpool) await rm(batchSpool.path, { force: true });
@@ -582,11 +580,11 @@ interface StagedCopy {
 const OUTPUTS_AT_ONCE = 2;
 
 /**
- * Writes a batch's outputs, up to `width` at a time, each on its own session of the run's database
- * (`sessions` grows to the forks needed and is reused by later batches). Each stage's files are recorded in
- * the order the copies were listed, whatever order they finish in; the first failure is thrown once all ended.
+ * Writes a batch's outputs, up to `width` at a time, each beyond the first on a fork of the run's engine.
+ * Each stage's files are recorded in the order the copies were listed, whatever order they finish in; the
+ * first failure is thrown once all ended.
  */
-async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessions: Engine[], width: number): Promise<void> {
+async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], width: number): Promise<void> {
   const results: ResultRow[][] = copies.map(() => []);
   let next = 0;
   const worker = async (session: Engine) => {
@@ -600,11 +598,15 @@ async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], sessio
       }
     }
   };
-  const workers = Math.max(1, Math.min(width, copies.length));
-  while (sessions.length < workers - 1) sessions.push(await engine.fork());
-  const settled = await Promise.allSettled([engine, ...sessions.slice(0, workers - 1)].map((session) => worker(session)));
-  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
+  const forks: Engine[] = [];
+  try {
+    while (forks.length < Math.min(width, copies.length) - 1) forks.push(await engine.fork());
+    const settled = await Promise.allSettled([engine, ...forks].map((session) => worker(session)));
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    for (const fork of forks) fork.close();
+  }
   copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
 }
 
