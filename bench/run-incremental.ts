@@ -5,6 +5,7 @@ import { LocalStorage, openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { arrivalOfKey } from './arrival-times.ts';
+import { stageWallMs } from './stage-wall.ts';
 
 /**
  * Bookmarked runs on a copy of a benchmark lake (landing hard-linked, so the copy is instant): a first
@@ -40,9 +41,7 @@ const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable'
 const timed = async () => {
   const started = performance.now();
   const results = await runJobs(lake, PIPELINE_JOBS, enable);
-  const gold = results.filter((result) => result.job.startsWith('gold.') && !result.nothingNew);
-  const goldWallMs = gold.length === 0 ? 0 : Math.max(...gold.map((r) => Date.parse(r.completedAt))) - Math.min(...gold.map((r) => Date.parse(r.startedAt)));
-  return { wallMs: performance.now() - started, goldWallMs, jobs: results.map((result) => ({ job: result.job, wallMs: result.elapsedMs, recordsRead: result.recordsRead, nothingNew: result.nothingNew })) };
+  return { wallMs: performance.now() - started, goldWallMs: stageWallMs(results, 'gold.'), jobs: results.map((result) => ({ job: result.job, wallMs: result.elapsedMs, recordsRead: result.recordsRead, nothingNew: result.nothingNew })) };
 };
 
 const first = await timed();

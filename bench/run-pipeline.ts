@@ -1,6 +1,7 @@
 import { openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
+import { stageWallMs } from './stage-wall.ts';
 
 /**
  * Runs every job once over the lake, as `medallion run --all` does (independent jobs side by side), in
@@ -14,9 +15,7 @@ const started = performance.now();
 const quality = process.env.MEDALLION_BENCH_QUALITY === 'off' ? undefined : await loadPipelineRuleSets();
 const results = await runJobs(lake, PIPELINE_JOBS, quality ? { quality } : {});
 const totalMs = performance.now() - started;
-// The gold stage's wall time: from the first gold job's start to the last one's end (gold runs after silver).
-const gold = results.filter((result) => result.job.startsWith('gold.'));
-const goldWallMs = gold.length === 0 ? 0 : Math.max(...gold.map((r) => Date.parse(r.completedAt))) - Math.min(...gold.map((r) => Date.parse(r.startedAt)));
+const goldWallMs = stageWallMs(results, 'gold.');
 const jobs = results.map((result) => ({
   job: result.job,
   wallMs: result.elapsedMs,
