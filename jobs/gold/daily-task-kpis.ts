@@ -1,6 +1,6 @@
 import { defineJob, defineTable, tableSource } from '../../core/index.ts';
+import { KEY_ORDER } from './task-event-order.ts';
 
-const KEY_ORDER = 'PARTITION BY user_id, task_id ORDER BY event_ts, _sequence_number, _source_object, _record_index';
 
 export const dailyTaskKpisTable = defineTable({
   name: 'gold.daily_task_kpis',

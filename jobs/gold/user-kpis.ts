@@ -1,4 +1,5 @@
 import { defineJob, defineTable, tableSource } from '../../core/index.ts';
+import { KEY_ORDER, KEY_ORDER_REVERSED } from './task-event-order.ts';
 
 /**
  * Exact microseconds: DECIMAL(38,0), which Parquet stores exactly (a HUGEINT column would be written as a DOUBLE).
@@ -37,9 +38,6 @@ export const userKpisTable = defineTable({
   ],
 });
 
-const KEY_ORDER = 'PARTITION BY user_id, task_id ORDER BY event_ts, _sequence_number, _source_object, _record_index';
-/** The same order backwards (NULL sequence numbers, last in event order, come first). */
-const KEY_ORDER_REVERSED = 'PARTITION BY user_id, task_id ORDER BY event_ts DESC NULLS FIRST, _sequence_number DESC NULLS FIRST, _source_object DESC NULLS FIRST, _record_index DESC NULLS FIRST';
 
 /**
  * What each task (key) of `events` adds to its user's row, from all of that key's events: whether it is
@@ -52,9 +50,9 @@ function keyContributionsSql(events: string): string {
            coalesce(in_tasks, false) AS in_tasks,
            coalesce(in_tasks AND status = 'done', false) AS done,
            coalesce(in_tasks AND status <> 'done', false) AS open,
-           coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL AS timed,
-           CASE WHEN coalesce(in_tasks AND status = 'done', false) AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL
-                THEN (epoch_us(completed_ts) - epoch_us(inserted_ts))::${EXACT_US} ELSE 0::${EXACT_US} END AS us_to_complete,
+           -- (DuckDB lets a select list use the names it gives: done, then timed.)
+           done AND inserted_ts IS NOT NULL AND completed_ts IS NOT NULL AS timed,
+           CASE WHEN timed THEN (epoch_us(completed_ts) - epoch_us(inserted_ts))::${EXACT_US} ELSE 0::${EXACT_US} END AS us_to_complete,
            last_d
     FROM (
       SELECT user_id, task_id,
