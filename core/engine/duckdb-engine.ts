@@ -3,6 +3,7 @@ import {
   type DuckDBArrayType, type DuckDBConnection, type DuckDBListType, type DuckDBResult, type DuckDBStructType, type DuckDBType, type Json,
 } from '@duckdb/node-api';
 import type { Engine, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
+import { quoteIdentifier } from './sql.ts';
 
 export interface DuckDbEngineOptions {
   /** Worker threads; DuckDB's default is the core count. */
@@ -19,20 +20,31 @@ export interface DuckDbEngineOptions {
 // Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.
 const SESSION_SETUP = "LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_order = false; SET parquet_metadata_cache = true";
 
-/** DuckDB in-process, one connection (plus its forks), session time zone pinned to UTC so timestamps mean the same everywhere. */
+/**
+ * DuckDB in-process, one connection (plus its forks), session time zone pinned to UTC so timestamps mean the
+ * same everywhere. An engine is the instance's own (`create`), an isolate of it with a database of its own
+ * (`isolate`), or a fork of either (another session on the same database).
+ */
 export class DuckDbEngine implements Engine {
   readonly name = 'duckdb' as const;
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
-  /** The engine that created the instance, which closes it; undefined for that engine itself. */
+  /** The engine whose close closes this one (the instance's for an isolate, the forked one for a fork); undefined for the instance's own. */
   private readonly parent: DuckDbEngine | undefined;
-  private readonly forks = new Set<DuckDbEngine>();
+  /** The attached database this session works in (an isolate's, and its forks'); undefined for the instance's own. */
+  private readonly database: string | undefined;
+  /** Forks of this engine, and for the instance's own engine its isolates. */
+  private readonly children = new Set<DuckDbEngine>();
+  /** Databases of closed isolates, dropped at the next `isolate` (close is synchronous, DETACH is not). */
+  private readonly detachable: string[] = [];
+  private isolates = 0;
   private closed = false;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, parent?: DuckDbEngine) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, parent?: DuckDbEngine, database?: string) {
     this.instance = instance;
     this.connection = connection;
     this.parent = parent;
+    this.database = database;
   }
 
   static async create(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
@@ -48,13 +60,39 @@ export class DuckDbEngine implements Engine {
     return new DuckDbEngine(instance, connection);
   }
 
+  /** The engine that created the instance. */
+  private get owner(): DuckDbEngine {
+    let engine: DuckDbEngine = this;
+    while (engine.parent) engine = engine.parent;
+    return engine;
+  }
+
   async fork(): Promise<Engine> {
-    const owner = this.parent ?? this;
-    const connection = await owner.instance.connect();
-    await connection.run(SESSION_SETUP);
-    const fork = new DuckDbEngine(owner.instance, connection, owner);
-    owner.forks.add(fork);
+    this.assertOpen();
+    const connection = await this.instance.connect();
+    await connection.run(SESSION_SETUP + (this.database === undefined ? '' : `; USE ${quoteIdentifier(this.database)}`));
+    const fork = new DuckDbEngine(this.instance, connection, this, this.database);
+    this.children.add(fork);
     return fork;
+  }
+
+  async isolate(): Promise<Engine> {
+    const owner = this.owner;
+    owner.assertOpen();
+    // What closed isolates left attached goes first: their tables held memory until now.
+    for (const name of owner.detachable.splice(0)) await owner.connection.run(`DETACH DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    owner.isolates += 1;
+    const database = `isolate_${owner.isolates}`;
+    const connection = await owner.instance.connect();
+    try {
+      await connection.run(`${SESSION_SETUP}; ATTACH ':memory:' AS ${quoteIdentifier(database)}; USE ${quoteIdentifier(database)}`);
+    } catch (error) {
+      connection.closeSync();
+      throw error;
+    }
+    const isolate = new DuckDbEngine(owner.instance, connection, owner, database);
+    owner.children.add(isolate);
+    return isolate;
   }
 
   async run(sql: string): Promise<void> {
@@ -83,21 +121,26 @@ export class DuckDbEngine implements Engine {
 
   interrupt(): void {
     this.connection.interrupt();
-    for (const fork of this.forks) fork.interrupt();
+    for (const child of this.children) child.interrupt();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.parent) {
-      this.parent.forks.delete(this);
-      this.connection.closeSync();
+    for (const child of this.children) child.close();
+    this.children.clear();
+    this.connection.closeSync();
+    if (!this.parent) {
+      this.instance.closeSync();
       return;
     }
-    for (const fork of this.forks) fork.close();
-    this.forks.clear();
-    this.connection.closeSync();
-    this.instance.closeSync();
+    this.parent.children.delete(this);
+    // An isolate's database is dropped by the instance's next isolate, or with the instance.
+    if (this.database !== undefined && this.database !== this.parent.database) this.owner.detachable.push(this.database);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the engine is closed');
   }
 }
 

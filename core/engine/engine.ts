@@ -37,6 +37,13 @@ export interface Engine {
    * closing this engine interrupts or closes its forks too.
    */
   fork(): Promise<Engine>;
+  /**
+   * A session on the same instance with a database of its own: what it creates is invisible to this engine
+   * and to other isolates, while the instance's memory limit, threads and caches (Parquet footers read by one
+   * isolate serve the next) are shared. The jobs of one `runJobs` each run in an isolate. Closing an isolate
+   * closes its forks; its database is dropped by the next isolate, or with the instance.
+   */
+  isolate(): Promise<Engine>;
   /** Stops the statement running now (it fails with an interruption error); for timeouts. */
   interrupt(): void;
   close(): void;

@@ -64,6 +64,8 @@ export interface RunOptions {
    * committed to quality.results (with the outputs, or alone when a fail rule stopped the run).
    */
   readonly quality?: ReadonlyMap<string, TableRuleSet>;
+  /** Where the run's engine comes from (default `lake.createEngine()`); `runJobs` gives each job an isolate of one instance. */
+  readonly engine?: () => Promise<Engine>;
   readonly bookmark?: {
     readonly option: BookmarkOption;
     readonly from?: string;
@@ -108,14 +110,15 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const now = options.now ?? (() => new Date());
   const startedAt = now();
   const runId = options.runId ?? newRunId(startedAt);
-  const engine = await lake.createEngine();
+  // Opened once the run knows it has something to read: a run with nothing new needs none.
+  let opened: Engine | undefined;
   const stages: OutputStage[] = [];
   const releases: (() => Promise<void>)[] = [];
   let committed = false;
   let qualityStage: OutputStage | undefined;
   let qualityCommitted = false;
   const signal = options.signal;
-  const interrupt = () => engine.interrupt();
+  const interrupt = () => opened?.interrupt();
   signal?.addEventListener('abort', interrupt, { once: true });
   const checkpoint = () => signal?.throwIfAborted();
   try {
@@ -170,6 +173,9 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         recordsQuarantined: 0, recordsDuplicated: 0, commitSeq: basedOn.seq, nothingNew: true,
       };
     }
+    const engine = await (options.engine ?? (() => lake.createEngine()))();
+    opened = engine;
+    checkpoint();
     // An incremental job reads only what its table sources gained, when they only grew since its bookmark.
     const deltas = job.incremental && since ? await tableDeltas(lake, job, basedOn, since) : undefined;
     for (const [name, source] of Object.entries(job.sources)) {
@@ -490,7 +496,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     await Promise.allSettled(releases.map((release) => release()));
     await Promise.allSettled(stages.map((stage) => stage.area.dispose({ discardStored: !committed })));
     if (qualityStage) await qualityStage.area.dispose({ discardStored: !qualityCommitted }).catch(() => undefined);
-    engine.close();
+    opened?.close();
   }
 }
 

@@ -186,3 +186,40 @@ describe('DuckDbEngine.fork', () => {
     await expect(other.query('SELECT 1')).rejects.toThrow();
   });
 });
+
+describe('DuckDbEngine.isolate', () => {
+  it('has a database of its own: its tables are not the engine’s nor another isolate’s, and its forks share them', async () => {
+    const duckdb = await engine();
+    await duckdb.run('CREATE TABLE step_bounds AS SELECT 0 AS n');
+    const first = await duckdb.isolate();
+    const second = await duckdb.isolate();
+    await first.run('CREATE TABLE step_bounds AS SELECT 1 AS n');
+    await second.run('CREATE TABLE step_bounds AS SELECT 2 AS n');
+    expect((await duckdb.query('SELECT n FROM step_bounds')).rows).toEqual([{ n: 0 }]);
+    expect((await first.query('SELECT n FROM step_bounds')).rows).toEqual([{ n: 1 }]);
+    expect((await second.query('SELECT n FROM step_bounds')).rows).toEqual([{ n: 2 }]);
+    const fork = await first.fork();
+    expect((await fork.query('SELECT n FROM step_bounds')).rows).toEqual([{ n: 1 }]);
+    expect((await fork.query("SELECT TIMESTAMPTZ '2025-11-01 12:00:00+02' AS at")).rows).toEqual([{ at: '2025-11-01 10:00:00+00' }]);
+  });
+
+  it('drops a closed isolate’s database when the next one opens, and closes with the instance', async () => {
+    const duckdb = await engine();
+    const databases = async () => (await duckdb.query("SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'isolate%' ORDER BY 1")).rows.map((row) => row.database_name);
+    const first = await duckdb.isolate();
+    const fork = await first.fork();
+    await first.run('CREATE TABLE big AS SELECT range AS n FROM range(100000)');
+    first.close();
+    await expect(fork.query('SELECT 1')).rejects.toThrow();
+    const second = await duckdb.isolate();
+    expect(await databases()).toEqual(['isolate_2']);
+    await expect(second.query('SELECT count(*) FROM big')).rejects.toThrow(/big/);
+    const slow = second.query('SELECT count(*) AS n FROM range(3000000000) AS a(x) WHERE x % 7 = 3').then(() => 'finished', (error: unknown) => String(error));
+    await sleep(200);
+    duckdb.interrupt();
+    expect(await slow).toMatch(/interrupt/i);
+    duckdb.close();
+    await expect(second.query('SELECT 1')).rejects.toThrow();
+    await expect(duckdb.isolate()).rejects.toThrow(/closed/);
+  });
+});

@@ -1,0 +1,87 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { attachTables, defineJob, defineTable, landingSource, openLocalLake, runJobs, type Lake, type TableName } from '../../../core/index.ts';
+import { useTempDirs } from '../test-resources.ts';
+
+const tempDir = useTempDirs();
+
+/** A job whose one row names the database its SQL ran in, through a step every such job names alike. */
+function whereJob(name: TableName) {
+  return defineJob({
+    name,
+    description: 'Records where its SQL ran.',
+    sources: { things: landingSource('things') },
+    outputs: [
+      defineTable({
+        name,
+        description: 'Where the job ran.',
+        writeMode: 'replace_partitions',
+        partitionBy: [],
+        columns: [
+          { name: 'db', type: 'VARCHAR', description: 'The database the step was created in.' },
+          { name: 'job', type: 'VARCHAR', description: 'The job the step says it belongs to.' },
+        ],
+      }),
+    ],
+    transform: () => ({
+      steps: [{ name: 'here', sql: `SELECT current_database() AS db, '${name}' AS job` }],
+      outputs: { [name]: 'SELECT db, job FROM step_here' },
+    }),
+  });
+}
+
+/** The lake, counting the engines (DuckDB instances) runs open on it. */
+function counting(lake: Lake): { lake: Lake; opened: () => number } {
+  let opened = 0;
+  return {
+    lake: { ...lake, createEngine: () => ((opened += 1), lake.createEngine()) },
+    opened: () => opened,
+  };
+}
+
+/** A lake with one landing object under landing/things/. */
+async function lakeWithLanding(): Promise<Lake> {
+  const dir = await tempDir('run-jobs');
+  await mkdir(path.join(dir, 'landing/things/2025/11/01/00'), { recursive: true });
+  await writeFile(path.join(dir, 'landing/things/2025/11/01/00/things-1'), '{"n":1}\n');
+  return openLocalLake(dir);
+}
+
+describe('runJobs', () => {
+  it('runs the jobs on one DuckDB instance, each in a database of its own', async () => {
+    const lake = await lakeWithLanding();
+    const counted = counting(lake);
+    const jobs = [whereJob('silver.a'), whereJob('silver.b'), whereJob('silver.c')];
+    const results = await runJobs(counted.lake, jobs, { concurrency: 3 });
+    expect(results.map((result) => result.recordsWritten)).toEqual(expect.arrayContaining([{ 'silver.a': 1 }, { 'silver.b': 1 }, { 'silver.c': 1 }]));
+    expect(counted.opened()).toBe(1);
+
+    const engine = await lake.createEngine();
+    try {
+      const attached = await attachTables(engine, lake.storage, lake.state, await lake.state.readRoot());
+      const { rows } = await engine.query(
+        "SELECT job, db FROM (SELECT * FROM silver.a UNION ALL SELECT * FROM silver.b UNION ALL SELECT * FROM silver.c) ORDER BY job",
+      );
+      await attached.release();
+      // Each job read back its own step, not another's of the same name.
+      expect(rows.map((row) => row.job)).toEqual(['silver.a', 'silver.b', 'silver.c']);
+      const databases = rows.map((row) => String(row.db));
+      expect(new Set(databases).size).toBe(3);
+      expect(databases).not.toContain('memory');
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('opens no engine when no job has anything new', async () => {
+    const lake = await lakeWithLanding();
+    const jobs = [whereJob('silver.a'), whereJob('silver.b')];
+    const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
+    await runJobs(lake, jobs, enable);
+    const counted = counting(lake);
+    const again = await runJobs(counted.lake, jobs, enable);
+    expect(again.map((result) => result.nothingNew)).toEqual([true, true]);
+    expect(counted.opened()).toBe(0);
+  });
+});
