@@ -146,13 +146,15 @@ export class QualityGate {
   /**
    * Evaluates a table's rules over the rows the run staged for it (quarantine rules report what they
    * set aside). `outputs` are the run's other staged outputs, so a reference alias to one of them sees
-   * this run's rows.
+   * this run's rows. The rules' queries run on `session` when given (a fork of the gate's engine, so two
+   * tables' rules are evaluated side by side).
    */
   async evaluate(
     spec: TableSpec,
     staged: QualityDataset,
     counters: RunCounters,
     outputs: ReadonlyMap<string, QualityDataset>,
+    session: Engine = this.engine,
   ): Promise<QualityEvaluation[]> {
     const set = this.ruleSets.get(spec.name);
     if (!set) return [];
@@ -174,7 +176,7 @@ export class QualityGate {
       const dataset = outputs.get(table) ?? (await this.options.committedTable(table));
       if (dataset) references[alias] = dataset;
     }
-    const context = this.context(staged, set, references, 'run');
+    const context = this.context(staged, set, references, 'run', session);
     const result = await evaluateRuleset({ ...set.ruleset, rules: others.map((entry) => entry.rule) }, context);
     result.results.forEach((ruleResult, index) => {
       const rule = others[index] as QualityRule;
@@ -189,20 +191,26 @@ export class QualityGate {
     return evaluations;
   }
 
-  private context(primary: QualityDataset, set: TableRuleSet, references: Record<string, QualityDataset>, scope: 'run' | 'table' = 'run'): EvaluationContext {
+  private context(
+    primary: QualityDataset,
+    set: TableRuleSet,
+    references: Record<string, QualityDataset>,
+    scope: 'run' | 'table' = 'run',
+    engine: Engine = this.engine,
+  ): EvaluationContext {
     return {
-      engine: this.engine,
+      engine,
       primary,
       references,
       now: this.options.now,
-      history: (metric) => this.history(set.table, scope, metric),
+      history: (metric) => this.history(engine, set.table, scope, metric),
     };
   }
 
-  private async history(table: string, scope: 'run' | 'table', metric: string): Promise<readonly number[]> {
+  private async history(engine: Engine, table: string, scope: 'run' | 'table', metric: string): Promise<readonly number[]> {
     this.historyAttached ??= this.options.attachHistory();
     const relation = await this.historyAttached;
-    return relation === undefined ? [] : metricHistory(this.engine, relation, table, scope, metric);
+    return relation === undefined ? [] : metricHistory(engine, relation, table, scope, metric);
   }
 }
 

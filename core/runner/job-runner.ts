@@ -354,12 +354,14 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       const copied = (stage: OutputStage) => stage.copies.reduce((sum, row) => sum + Number(row.count ?? 0), 0);
       const staged = new Map<string, QualityDataset>();
       for (const stage of stages) if (stage !== quarantineStage) staged.set(stage.spec.name, stagedDataset(stage.spec, stage.copies));
-      for (const stage of stages) {
-        if (stage === quarantineStage || !gate.ruleSetOf(stage.spec.name)) continue;
+      const checked = stages.filter((stage) => stage !== quarantineStage && gate.ruleSetOf(stage.spec.name));
+      // Like the outputs: an incremental run's tables are checked side by side, a full run's one at a time.
+      const perTable = await inSessions(engine, checked, incremental ? OUTPUTS_AT_ONCE : 1, (stage, session) => {
         checkpoint();
         const counters = { recordsRead, recordsWritten: copied(stage), recordsQuarantined: copied(quarantineStage), recordsDuplicated };
-        evaluations.push(...(await gate.evaluate(stage.spec, staged.get(stage.spec.name) as QualityDataset, counters, staged)));
-      }
+        return gate.evaluate(stage.spec, staged.get(stage.spec.name) as QualityDataset, counters, staged, session);
+      });
+      evaluations.push(...perTable.flat());
       if (evaluations.length > 0) {
         qualityStage = { spec: QUALITY_RESULTS_TABLE, area: await lake.storage.createStagingArea(qualityStagingPrefix(job.name, runId)), copies: [] };
         qualityStage.copies.push(...(await copyToStaging(engine, qualityStage, qualityResultsSql(evaluations, { runId, job: job.name, scope: 'run', at: startedAt }), '')));
@@ -591,29 +593,38 @@ const OUTPUTS_AT_ONCE = 2;
  * first failure is thrown once all ended.
  */
 async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], width: number): Promise<void> {
-  const results: ResultRow[][] = copies.map(() => []);
+  const results = await inSessions(engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql));
+  copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
+}
+
+/**
+ * `work` for each item, up to `width` at a time: the first on `engine`, the others on forks of it, closed
+ * when all ended. Results come in the items' order, whatever order they finish in; after a failure no
+ * other item starts, and the first failure is thrown once the running ones ended.
+ */
+async function inSessions<T, R>(engine: Engine, items: readonly T[], width: number, work: (item: T, session: Engine) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
   let next = 0;
   const worker = async (session: Engine) => {
-    for (let index = next++; index < copies.length; index = next++) {
-      const copy = copies[index] as StagedCopy;
+    for (let index = next++; index < items.length; index = next++) {
       try {
-        results[index] = await copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql);
+        results[index] = await work(items[index] as T, session);
       } catch (error) {
-        next = copies.length; // the run fails: start no other copy
+        next = items.length;
         throw error;
       }
     }
   };
   const forks: Engine[] = [];
   try {
-    while (forks.length < Math.min(width, copies.length) - 1) forks.push(await engine.fork());
+    while (forks.length < Math.min(width, items.length) - 1) forks.push(await engine.fork());
     const settled = await Promise.allSettled([engine, ...forks].map((session) => worker(session)));
     const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed) throw failed.reason;
   } finally {
     for (const fork of forks) fork.close();
   }
-  copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
+  return results;
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */
