@@ -17,7 +17,7 @@ export interface Lake {
 }
 
 export interface LocalLakeOptions {
-  /** DuckDB memory limit per engine (instance), e.g. '2GB': the jobs of one `runJobs` share one instance, and so this limit. */
+  /** DuckDB memory limit per engine (instance), e.g. '2GB'; the bookmarked runs of one `runJobs` share one instance, and so this limit. */
   readonly memoryLimit?: string;
   readonly threads?: number;
 }

@@ -64,8 +64,12 @@ export interface RunOptions {
    * committed to quality.results (with the outputs, or alone when a fail rule stopped the run).
    */
   readonly quality?: ReadonlyMap<string, TableRuleSet>;
-  /** Where the run's engine comes from (default `lake.createEngine()`); `runJobs` gives each job an isolate of one instance. */
-  readonly engine?: () => Promise<Engine>;
+  /**
+   * Where a run that reads only what is new since its bookmark gets its engine (default `lake.createEngine()`);
+   * `runJobs` gives such runs isolates of one shared instance. A run that reads everything opens an instance
+   * of its own, so the memory of a large run is all returned when it ends.
+   */
+  readonly incrementalEngine?: () => Promise<Engine>;
   readonly bookmark?: {
     readonly option: BookmarkOption;
     readonly from?: string;
@@ -173,7 +177,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         recordsQuarantined: 0, recordsDuplicated: 0, commitSeq: basedOn.seq, nothingNew: true,
       };
     }
-    const engine = await (options.engine ?? (() => lake.createEngine()))();
+    const engine = since !== undefined && options.incrementalEngine ? await options.incrementalEngine() : await lake.createEngine();
     opened = engine;
     checkpoint();
     // An incremental job reads only what its table sources gained, when they only grew since its bookmark.

@@ -20,8 +20,8 @@ export interface RunJobsOptions extends JobRunTuning {
  * job that writes a table it reads has succeeded, and
  * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
  * new job starts; the ones running finish, then the first error is thrown. The catalog is published once,
- * after the last job, with the newest commit (local views, or Glue for every table the jobs wrote). The jobs
- * share one engine instance, each working in an isolate of it (`Engine.isolate`).
+ * after the last job, with the newest commit (local views, or Glue for every table the jobs wrote). Bookmarked
+ * runs share one engine instance, each working in an isolate of it (`Engine.isolate`).
  */
 export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobsOptions = {}): Promise<JobRunResult[]> {
   const ordered = orderJobs(jobs);
@@ -50,12 +50,13 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   // so tables the jobs commit together appear together (and a run of many jobs publishes once, not per job).
   let newest: LakeRoot | undefined;
   const written = new Set<string>();
-  // One DuckDB instance for all the jobs, each in an isolate (a database of its own): a job starts without
-  // creating an instance, and reads the Parquet footers earlier jobs cached (silver's outputs are gold's inputs).
+  // One DuckDB instance for the jobs' bookmarked runs, each in an isolate (a database of its own): such a run
+  // starts without creating an instance, and reads the Parquet footers earlier jobs cached (silver's outputs
+  // are gold's inputs). A run that reads everything opens its own (see RunOptions.incrementalEngine).
   let shared: Promise<Engine> | undefined;
   const tuning: JobRunTuning = {
     ...options,
-    engine: options.engine ?? (async () => (await (shared ??= lake.createEngine())).isolate()),
+    incrementalEngine: options.incrementalEngine ?? (async () => (await (shared ??= lake.createEngine())).isolate()),
     deferCatalogPublish: (root, tables) => {
       if (!newest || root.seq > newest.seq) newest = root;
       for (const table of tables) written.add(table);

@@ -39,8 +39,8 @@ export interface JobRunTuning {
   readonly deferCatalogPublish?: RunOptions['deferCatalogPublish'];
   /** See RunOptions.quality: rule sets by table. */
   readonly quality?: RunOptions['quality'];
-  /** See RunOptions.engine. */
-  readonly engine?: RunOptions['engine'];
+  /** See RunOptions.incrementalEngine. */
+  readonly incrementalEngine?: RunOptions['incrementalEngine'];
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -132,7 +132,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
             ...(tuning.deferCatalogPublish ? { deferCatalogPublish: tuning.deferCatalogPublish } : {}),
             ...(tuning.quality ? { quality: tuning.quality } : {}),
-            ...(tuning.engine ? { engine: tuning.engine } : {}),
+            ...(tuning.incrementalEngine ? { incrementalEngine: tuning.incrementalEngine } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
               ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),

@@ -40,21 +40,33 @@ function counting(lake: Lake): { lake: Lake; opened: () => number } {
   };
 }
 
-/** A lake with one landing object under landing/things/. */
-async function lakeWithLanding(): Promise<Lake> {
-  const dir = await tempDir('run-jobs');
+async function landObject(dir: string, name: string): Promise<void> {
   await mkdir(path.join(dir, 'landing/things/2025/11/01/00'), { recursive: true });
-  await writeFile(path.join(dir, 'landing/things/2025/11/01/00/things-1'), '{"n":1}\n');
-  return openLocalLake(dir);
+  await writeFile(path.join(dir, 'landing/things/2025/11/01/00', name), '{"n":1}\n');
+}
+
+/** A lake with one landing object under landing/things/. */
+async function lakeWithLanding(dir?: string): Promise<Lake> {
+  const root = dir ?? (await tempDir('run-jobs'));
+  await landObject(root, 'things-1');
+  return openLocalLake(root);
 }
 
 describe('runJobs', () => {
-  it('runs the jobs on one DuckDB instance, each in a database of its own', async () => {
-    const lake = await lakeWithLanding();
-    const counted = counting(lake);
+  it('runs bookmarked jobs on one DuckDB instance, each in a database of its own; a run that reads everything opens its own', async () => {
+    const dir = await tempDir('run-jobs');
+    const lake = await lakeWithLanding(dir);
     const jobs = [whereJob('silver.a'), whereJob('silver.b'), whereJob('silver.c')];
-    const results = await runJobs(counted.lake, jobs, { concurrency: 3 });
-    expect(results.map((result) => result.recordsWritten)).toEqual(expect.arrayContaining([{ 'silver.a': 1 }, { 'silver.b': 1 }, { 'silver.c': 1 }]));
+    const enable = { concurrency: 3, settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
+    // The first runs have no bookmark yet: each reads everything, in an instance of its own.
+    const first = counting(lake);
+    await runJobs(first.lake, jobs, enable);
+    expect(first.opened()).toBe(3);
+
+    await landObject(dir, 'things-2');
+    const counted = counting(lake);
+    const results = await runJobs(counted.lake, jobs, enable);
+    expect(results.map((result) => result.recordsRead)).toEqual([1, 1, 1]);
     expect(counted.opened()).toBe(1);
 
     const engine = await lake.createEngine();
