@@ -3,7 +3,7 @@ import { detectAnomaly } from '../anomaly.ts';
 import type { Analyzer, Constraint, Rule, RuleType, Ruleset, SimpleRule, Threshold } from '../dqdl/index.ts';
 import { printAnalyzer, printRule } from '../dqdl/index.ts';
 import {
-  customSql, dataTypeCompliance, findColumn, measureMetric, measured, queryOne, reference, source, toNumber,
+  AggregateBatcher, aggregate, customSql, dataTypeCompliance, findColumn, measureMetric, measured, reference, source, toNumber,
   type Measured, type MetricKind,
 } from './metrics.ts';
 import { columnKind, rowCheckSql, timestampLiteral, type Subject } from './row-sql.ts';
@@ -31,10 +31,10 @@ export function isRowLevel(rule: Rule): boolean {
  * });
  */
 export async function evaluateRuleset(ruleset: Ruleset, context: EvaluationContext): Promise<RulesetResult> {
-  const results: RuleResult[] = [];
-  for (const rule of ruleset.rules) results.push(await evaluateRule(rule, context, ruleset.variables));
-  const analyzers: AnalyzerResult[] = [];
-  for (const analyzer of ruleset.analyzers) analyzers.push(await runAnalyzer(analyzer, context));
+  // The rules are evaluated side by side, so the aggregates they need over the same rows come in one query.
+  const batched: EvaluationContext = context.aggregates ? context : { ...context, aggregates: new AggregateBatcher(context.engine) };
+  const results = await Promise.all(ruleset.rules.map((rule) => evaluateRule(rule, batched, ruleset.variables)));
+  const analyzers = await Promise.all(ruleset.analyzers.map((analyzer) => runAnalyzer(analyzer, batched)));
   const passed = results.filter((r) => r.outcome === 'PASS').length;
   return { results, analyzers, score: results.length === 0 ? 1 : passed / results.length };
 }
@@ -120,8 +120,8 @@ function outsideWherePasses(pass: string, where: string | undefined): string {
 }
 
 async function compliance(context: EvaluationContext, pass: string, where: string | undefined, metric: string, extra: Record<string, string> = {}): Promise<Measured> {
-  const extraSql = Object.entries(extra).map(([name, sql], i) => `, ${sql} AS extra_${i}`).join('');
-  const row = await queryOne(context.engine, `SELECT count(*)::DOUBLE AS total, (count(*) FILTER (WHERE ${pass}))::DOUBLE AS passed${extraSql} FROM ${source(context.primary, where)}`);
+  const extraSql = Object.fromEntries(Object.values(extra).map((sql, i) => [`extra_${i}`, sql]));
+  const row = await aggregate(context, source(context.primary, where), { total: 'count(*)::DOUBLE', passed: `(count(*) FILTER (WHERE ${pass}))::DOUBLE`, ...extraSql });
   const total = toNumber(row.total) ?? 0;
   const extras = Object.fromEntries(Object.keys(extra).map((name, i) => [name, toNumber(row[`extra_${i}`])]));
   return measured(metric, total === 0 ? null : (toNumber(row.passed) ?? 0) / total, extras);

@@ -1,7 +1,7 @@
 import { quoteIdentifier, type Engine, type ResultValue } from '../../engine/index.ts';
 import { RuleEvaluationError } from './values.ts';
 import { columnKind } from './row-sql.ts';
-import type { EvaluationContext, QualityDataset } from './types.ts';
+import type { AggregateSource, EvaluationContext, QualityDataset } from './types.ts';
 
 /** The rows a rule looks at: the dataset, filtered by the rule's `where` when it has one. */
 export function source(dataset: QualityDataset, where?: string): string {
@@ -24,6 +24,67 @@ export function reference(context: EvaluationContext, alias: string): QualityDat
 export async function queryOne(engine: Engine, sql: string): Promise<Readonly<Record<string, ResultValue>>> {
   const { rows } = await engine.query(sql);
   return rows[0] ?? {};
+}
+
+function aggregateSql(relation: string, expressions: Readonly<Record<string, string>>): string {
+  return `SELECT ${Object.entries(expressions).map(([alias, sql]) => `${sql} AS ${quoteIdentifier(alias)}`).join(', ')} FROM ${relation}`;
+}
+
+/** Aggregates over `relation` (e.g. `{ v: 'count(*)' }`), together with the other rules' in a ruleset evaluation. */
+export async function aggregate(context: EvaluationContext, relation: string, expressions: Readonly<Record<string, string>>): Promise<Readonly<Record<string, ResultValue>>> {
+  return context.aggregates ? context.aggregates.request(relation, expressions) : queryOne(context.engine, aggregateSql(relation, expressions));
+}
+
+interface AggregateRequest {
+  readonly relation: string;
+  readonly expressions: Readonly<Record<string, string>>;
+  readonly resolve: (row: Readonly<Record<string, ResultValue>>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Collects the aggregates rules ask for while they are evaluated side by side, and computes those over the
+ * same relation in one query (one scan instead of one per rule). When the combined query fails, each request
+ * runs alone, so an error belongs to the rule that caused it.
+ */
+export class AggregateBatcher implements AggregateSource {
+  private pending: AggregateRequest[] = [];
+
+  constructor(private readonly engine: Engine) {}
+
+  request(relation: string, expressions: Readonly<Record<string, string>>): Promise<Readonly<Record<string, ResultValue>>> {
+    return new Promise((resolve, reject) => {
+      // The first request of a turn schedules the flush; the others rules make in the same turn join it.
+      if (this.pending.length === 0) setImmediate(() => void this.flush());
+      this.pending.push({ relation, expressions, resolve, reject });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending.splice(0);
+    const byRelation = new Map<string, AggregateRequest[]>();
+    for (const request of batch) byRelation.set(request.relation, [...(byRelation.get(request.relation) ?? []), request]);
+    await Promise.all([...byRelation.values()].map((requests) => this.run(requests)));
+  }
+
+  private async run(requests: readonly AggregateRequest[]): Promise<void> {
+    const alone = (request: AggregateRequest) => queryOne(this.engine, aggregateSql(request.relation, request.expressions)).then(request.resolve, request.reject);
+    if (requests.length === 1) return alone(requests[0] as AggregateRequest);
+    const combined: Record<string, string> = {};
+    requests.forEach((request, index) => {
+      Object.entries(request.expressions).forEach(([alias, sql], position) => void (combined[`r${index}_${position}`] = sql));
+    });
+    let row: Readonly<Record<string, ResultValue>>;
+    try {
+      row = await queryOne(this.engine, aggregateSql((requests[0] as AggregateRequest).relation, combined));
+    } catch {
+      await Promise.all(requests.map(alone));
+      return;
+    }
+    requests.forEach((request, index) => {
+      request.resolve(Object.fromEntries(Object.keys(request.expressions).map((alias, position) => [alias, row[`r${index}_${position}`] ?? null])));
+    });
+  }
 }
 
 /** Results carry decimals and huge integers as strings. */
@@ -91,7 +152,7 @@ export async function measureMetric(kind: MetricKind, parameters: readonly strin
   const src = source(context.primary, where);
   const column = parameters[0] ?? '';
   const col = quoteIdentifier(column);
-  const one = async (expression: string): Promise<number | null> => toNumber((await queryOne(context.engine, `SELECT ${expression} AS v FROM ${src}`)).v);
+  const one = async (expression: string): Promise<number | null> => toNumber((await aggregate(context, src, { v: expression })).v);
   switch (kind) {
     case 'RowCount':
       return measured('Dataset.*.RowCount', await one('count(*)::DOUBLE'));
@@ -116,11 +177,11 @@ export async function measureMetric(kind: MetricKind, parameters: readonly strin
     case 'Entropy':
       return measured(`Column.${column}.Entropy`, (await frequencies(context, parameters, where)).entropy);
     case 'ColumnLength': {
-      const row = await queryOne(context.engine, `SELECT max(length(CAST(${col} AS VARCHAR))) AS hi, min(length(CAST(${col} AS VARCHAR))) AS lo FROM ${src}`);
+      const row = await aggregate(context, src, { hi: `max(length(CAST(${col} AS VARCHAR)))`, lo: `min(length(CAST(${col} AS VARCHAR)))` });
       return measured(`Column.${column}.MaximumLength`, toNumber(row.hi), { [`Column.${column}.MinimumLength`]: toNumber(row.lo) });
     }
     case 'ColumnValues': {
-      const row = await queryOne(context.engine, `SELECT max(CAST(${col} AS DOUBLE)) AS hi, min(CAST(${col} AS DOUBLE)) AS lo FROM ${src}`);
+      const row = await aggregate(context, src, { hi: `max(CAST(${col} AS DOUBLE))`, lo: `min(CAST(${col} AS DOUBLE))` });
       return measured(`Column.${column}.Maximum`, toNumber(row.hi), { [`Column.${column}.Minimum`]: toNumber(row.lo) });
     }
     case 'RowCountMatch': {
@@ -215,6 +276,6 @@ export async function dataTypeCompliance(context: EvaluationContext, column: str
   const col = quoteIdentifier(column);
   const any = specs.map((spec) => `(${spec.castable(col)})`).join(' OR ');
   const pass = negated ? `NOT coalesce(${any}, false)` : `coalesce(${any}, false)`;
-  const row = await queryOne(context.engine, `SELECT (count(*) FILTER (WHERE ${col} IS NOT NULL AND ${pass}))::DOUBLE / nullif(count(${col}), 0) AS v FROM ${source(context.primary, where)}`);
+  const row = await aggregate(context, source(context.primary, where), { v: `(count(*) FILTER (WHERE ${col} IS NOT NULL AND ${pass}))::DOUBLE / nullif(count(${col}), 0)` });
   return toNumber(row.v);
 }

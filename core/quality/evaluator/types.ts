@@ -1,4 +1,4 @@
-import type { Engine } from '../../engine/index.ts';
+import type { Engine, ResultValue } from '../../engine/index.ts';
 import type { RuleType } from '../dqdl/index.ts';
 
 export interface QualityDataset {
@@ -17,6 +17,13 @@ export interface EvaluationContext {
   readonly now: Date;
   /** Earlier values of a metric (oldest first), for dynamic rules (last(k) = newest k) and DetectAnomalies. Absent = no history. */
   readonly history?: (metric: string) => Promise<readonly number[]>;
+  /** Set by `evaluateRuleset`: computes the aggregates its rules ask for over the same rows in one query. */
+  readonly aggregates?: AggregateSource;
+}
+
+/** One row of aggregate expressions (by alias) over a relation. */
+export interface AggregateSource {
+  request(relation: string, expressions: Readonly<Record<string, string>>): Promise<Readonly<Record<string, ResultValue>>>;
 }
 
 export type Outcome = 'PASS' | 'FAIL' | 'ERROR';

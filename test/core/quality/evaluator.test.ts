@@ -384,6 +384,29 @@ describe('evaluateRuleset', () => {
   });
 });
 
+describe('evaluateRuleset, aggregates computed together', () => {
+  it('reads the rows once for the aggregates its rules ask for, with the values each rule gives alone', async () => {
+    const queries: string[] = [];
+    const counting: EvaluationContext = {
+      ...context,
+      engine: { ...engine, name: engine.name, query: (sql: string) => (queries.push(sql), engine.query(sql)) } as DuckDbEngine,
+    };
+    const text = 'Rules = [ RowCount > 0, Completeness "name" >= 0.5, ColumnValues "age" between 20 and 50, Mean "age" > 0, IsComplete "id" ]';
+    const together = await evaluateRuleset(parseDqdl(text), counting);
+    const alone = await Promise.all(parseDqdl(text).rules.map((rule) => evaluateRule(rule, context)));
+    expect(together.results).toEqual(alone);
+    expect(together.results.map((result) => result.outcome)).toEqual(['PASS', 'PASS', 'FAIL', 'PASS', 'PASS']);
+    expect(queries.filter((sql) => sql.includes('FROM "t"'))).toHaveLength(1);
+  });
+
+  it('keeps an error to the rule that caused it when the combined query fails', async () => {
+    const result = await evaluateRuleset(parseDqdl('Rules = [ RowCount > 0, Mean "name" > 0, Completeness "age" > 0.5 ]'), context);
+    expect(result.results.map((entry) => entry.outcome)).toEqual(['PASS', 'ERROR', 'PASS']);
+    expect(result.results[0]!.value).toBe(total);
+    expect(result.results[2]!.value).toBeCloseTo(share((r) => r.age !== null), 10);
+  });
+});
+
 describe('DetectAnomalies', () => {
   it('fails a metric far outside its history, passes one inside it, and passes while warming up', async () => {
     const steady = Array.from({ length: 30 }, (_, i) => 100 + (i % 3));
