@@ -139,7 +139,13 @@ export const userKpisJob = defineJob({
         { name: 'touched_keys', sql: `SELECT DISTINCT user_id, task_id FROM ${delta('task_events')}` },
         { name: 'new_users', sql: `SELECT user_id FROM ${input('users')} ANTI JOIN ${committed} USING (user_id)` },
         // All events of those tasks, read once: the ones not new are what the committed rows were computed from.
-        { name: 'touched_events', sql: `SELECT * FROM ${input('task_events')} SEMI JOIN ${touchedKeys} USING (user_id, task_id)` },
+        // (Only the columns a key's contribution and its event order need: the step is materialized.)
+        {
+          name: 'touched_events',
+          sql: `
+            SELECT event_id, user_id, task_id, event_name, event_ts, event_date, status, _sequence_number, _source_object, _record_index
+            FROM ${input('task_events')} SEMI JOIN ${touchedKeys} USING (user_id, task_id)`,
+        },
         {
           // Per user: what its tasks with new events add now, less what they added before.
           name: 'user_changes',
