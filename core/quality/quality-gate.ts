@@ -89,16 +89,49 @@ export class QualityGate {
    * the table has quarantine rules, of the rows to set aside in quarantine.records' shape (source_object,
    * record_index, reason_code, reason, raw). A rule that cannot be evaluated fails the run: it must not
    * let rows through unchecked.
+   *
+   * The rules are checked over the output's SQL first. A batch with nothing to set aside (the usual one) is
+   * written from that SQL as it stands, and `keptRows` says how many rows the writer must find: an output
+   * whose SQL gives other rows when read again fails the run rather than let a row through unchecked. A
+   * batch with rows to set aside is materialized, so its kept and set-aside rows come from one evaluation.
    */
-  async splitBatch(spec: TableSpec, sql: string, batch: number): Promise<{ kept: string; setAside?: string }> {
+  async splitBatch(spec: TableSpec, sql: string, batch: number): Promise<{ kept: string; setAside?: string; keptRows?: number }> {
     const set = this.ruleSets.get(spec.name);
     const rules = set?.rules.filter((rule) => rule.action === 'quarantine') ?? [];
     if (!set || rules.length === 0) return { kept: sql };
-    const relation = quoteIdentifier(`quality_split_${spec.name.replace('.', '_')}_${batch}`);
-    await this.engine.run(`CREATE OR REPLACE TABLE ${relation} AS ${sql}`);
-    const context = this.context({ relation, columns: spec.columns }, set, {});
     const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map() };
     this.tallies.set(spec.name, tally);
+
+    const direct = `(${sql})`;
+    const checked = await this.checkRows(spec, set, rules, direct);
+    if (checked.setAside === 0) {
+      tally.rows += checked.total;
+      return { kept: `SELECT * FROM ${direct} AS row_ WHERE ${checked.passes}`, keptRows: checked.total };
+    }
+    const relation = quoteIdentifier(`quality_split_${spec.name.replace('.', '_')}_${batch}`);
+    await this.engine.run(`CREATE OR REPLACE TABLE ${relation} AS ${sql}`);
+    const { predicates, passes, total, setAside: setAsideRows, failed } = await this.checkRows(spec, set, rules, relation);
+    tally.rows += total;
+    tally.setAside += setAsideRows;
+    predicates.forEach((entry, index) => tally.failed.set(entry.rule, (tally.failed.get(entry.rule) ?? 0) + (failed[index] ?? 0)));
+
+    const reason = `CASE ${predicates
+      .map((entry) => `WHEN NOT ${entry.predicate} THEN ${quoteLiteral(`quality rule failed: ${printRule(entry.rule.rule)} (${set.source}:${entry.rule.line})`)}`)
+      .join(' ')} END`;
+    // Where the row came from, when the table keeps it (bronze: source_object; silver: _source_object).
+    const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
+    const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
+    const setAside = `
+      SELECT ${from('source_object')}::VARCHAR AS source_object,
+             ${from('record_index')}::BIGINT AS record_index,
+             'quality_rule' AS reason_code, ${reason} AS reason, to_json(row_)::VARCHAR AS raw
+      FROM ${relation} AS row_ WHERE NOT (${passes})`;
+    return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };
+  }
+
+  /** The quarantine rules' row predicates over `relation`, and how many rows fail them (all, and per rule). */
+  private async checkRows(spec: TableSpec, set: TableRuleSet, rules: readonly QualityRule[], relation: string) {
+    const context = this.context({ relation, columns: spec.columns }, set, {});
     const predicates: { rule: QualityRule; predicate: string }[] = [];
     for (const rule of rules) {
       const result = await evaluateRule(rule.rule, context, set.ruleset.variables);
@@ -113,22 +146,13 @@ export class QualityGate {
         `${predicates.map((entry, index) => `count(*) FILTER (WHERE NOT ${entry.predicate}) AS f${index}`).join(', ')} FROM ${relation}`,
     );
     const row = counts.rows[0] ?? {};
-    tally.rows += Number(row.total ?? 0);
-    tally.setAside += Number(row.set_aside ?? 0);
-    predicates.forEach((entry, index) => tally.failed.set(entry.rule, (tally.failed.get(entry.rule) ?? 0) + Number(row[`f${index}`] ?? 0)));
-
-    const reason = `CASE ${predicates
-      .map((entry) => `WHEN NOT ${entry.predicate} THEN ${quoteLiteral(`quality rule failed: ${printRule(entry.rule.rule)} (${set.source}:${entry.rule.line})`)}`)
-      .join(' ')} END`;
-    // Where the row came from, when the table keeps it (bronze: source_object; silver: _source_object).
-    const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
-    const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
-    const setAside = `
-      SELECT ${from('source_object')}::VARCHAR AS source_object,
-             ${from('record_index')}::BIGINT AS record_index,
-             'quality_rule' AS reason_code, ${reason} AS reason, to_json(row_)::VARCHAR AS raw
-      FROM ${relation} AS row_ WHERE NOT (${passes})`;
-    return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };
+    return {
+      predicates,
+      passes,
+      total: Number(row.total ?? 0),
+      setAside: Number(row.set_aside ?? 0),
+      failed: predicates.map((_, index) => Number(row[`f${index}`] ?? 0)),
+    };
   }
 
   /** Drops what `splitBatch` kept for one batch, once its rows are staged (a batch can be large). */

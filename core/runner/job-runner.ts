@@ -331,13 +331,17 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
         checkpoint();
         let sql = stage === quarantineStage ? quarantineSql(job, runId, startedAt, plan) : outputSql(stage.spec, plan);
         const planSql = stage === quarantineStage ? plan.quarantine : plan.outputs[stage.spec.name];
+        let expectRows: number | undefined;
         if (gate && stage !== quarantineStage && sql !== undefined) {
           // Quarantine rules split the output: what passes is staged, the rest joins the quarantine below.
           const split = await gate.splitBatch(stage.spec, sql, batch);
           sql = split.kept;
+          expectRows = split.keptRows;
           if (split.setAside) setAside.push({ table: stage.spec.name, sql: split.setAside });
         }
-        if (sql !== undefined) copies.push({ stage, sql, folder: batchFolder, ...(planSql === undefined ? {} : { planSql }) });
+        if (sql !== undefined) {
+          copies.push({ stage, sql, folder: batchFolder, ...(planSql === undefined ? {} : { planSql }), ...(expectRows === undefined ? {} : { expectRows }) });
+        }
       }
       for (const { table, sql } of setAside) {
         const folder = path.posix.join(batchFolder, `quality-${table.replace('.', '_')}`);
@@ -586,6 +590,8 @@ interface StagedCopy {
   readonly sql: string;
   readonly folder: string;
   readonly planSql?: string;
+  /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
+  readonly expectRows?: number;
 }
 
 /** Outputs an incremental run writes at once: DuckDB's Parquet writer keeps about one and a half cores busy, so two share two well. */
@@ -598,6 +604,16 @@ const OUTPUTS_AT_ONCE = 2;
  */
 async function copyOutputs(engine: Engine, copies: readonly StagedCopy[], width: number): Promise<void> {
   const results = await inSessions(engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql));
+  copies.forEach((copy, index) => {
+    const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
+    if (copy.expectRows !== undefined && written !== copy.expectRows) {
+      throw new MedallionError(
+        'OUTPUT_NOT_REPEATABLE',
+        `${copy.stage.spec.name}: its SQL gave ${copy.expectRows} rows when its quarantine rules checked them and ${written} when it was written; nothing was committed`,
+        { hint: 'an output with quarantine rules is read twice and must give the same rows both times: no random(), no LIMIT without a total ORDER BY, no now()' },
+      );
+    }
+  });
   copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
 }
 

@@ -254,6 +254,23 @@ describe('quality rules in job runs', () => {
     expect(metrics.find((datum) => datum.name === 'glue.data.quality.rules.passed')?.dimensions).toMatchObject({ JobName: 'silver.items', JobRunId: result.runId });
   });
 
+  it('fails the run when an output checked by quarantine rules gives other rows when it is written', async () => {
+    const { objects } = items();
+    const lake = await lakeWith(objects);
+    // Rows only while the COPY runs: the rules see none (nothing to set aside), the writer would write them all.
+    const fickle = defineJob({
+      ...bronzeJob,
+      balance: undefined,
+      transform: (context) => {
+        const plan = bronzeJob.transform(context);
+        return { ...plan, outputs: { 'bronze.items': `SELECT * FROM (${plan.outputs['bronze.items'] as string}) WHERE current_query() LIKE 'COPY%'` } };
+      },
+    });
+    const quality = rules('bronze.items', 'Rules = [ ColumnValues "score" != 3  # action: quarantine\n]');
+    await expect(runJob(lake, fickle, { quality })).rejects.toThrow(/bronze.items: its SQL gave 0 rows when its quarantine rules checked them and 32 when it was written; nothing was committed/);
+    expect(Object.keys((await lake.state.readRoot()).tables)).toEqual([]);
+  });
+
   it('a quarantine rule that cannot be evaluated fails the run instead of letting rows through', async () => {
     const { objects } = items();
     const lake = await lakeWith(objects);
