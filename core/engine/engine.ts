@@ -40,7 +40,7 @@ export interface Engine {
   /**
    * A session on the same instance with a database of its own: what it creates is invisible to this engine
    * and to other isolates, while the instance's memory limit, threads and caches (Parquet footers read by one
-   * isolate serve the next) are shared. The jobs of one `runJobs` each run in an isolate. Closing an isolate
+   * isolate serve the next) are shared. The bookmarked runs of one `runJobs` each run in an isolate. Closing an isolate
    * closes its forks; its database is dropped by the next isolate, or with the instance.
    */
   isolate(): Promise<Engine>;

@@ -5,7 +5,7 @@ import { MedallionError } from '../errors.ts';
 import type { MetricDatum } from '../metrics/index.ts';
 import { TABLE_RELATION_RENDERERS, fileSchema, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { printRule } from './dqdl/printer.ts';
-import { evaluateRule, evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
+import { evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
 import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
 
 /** One row of quality.results, before the run id, job and time are stamped on. */
@@ -132,14 +132,16 @@ export class QualityGate {
   /** The quarantine rules' row predicates over `relation`, and how many rows fail them (all, and per rule). */
   private async checkRows(spec: TableSpec, set: TableRuleSet, rules: readonly QualityRule[], relation: string) {
     const context = this.context({ relation, columns: spec.columns }, set, {});
+    // Evaluated as one ruleset, so the rules read `relation` in one scan (it may be the output's SQL itself).
+    const { results } = await evaluateRuleset({ ...set.ruleset, rules: rules.map((rule) => rule.rule), analyzers: [] }, context);
     const predicates: { rule: QualityRule; predicate: string }[] = [];
-    for (const rule of rules) {
-      const result = await evaluateRule(rule.rule, context, set.ruleset.variables);
+    rules.forEach((rule, index) => {
+      const result = results[index] as RuleResult;
       if (result.outcome === 'ERROR' || result.rowPredicate === undefined) {
         throw new QualityGateError(this.options.job, [evaluationOf(set, rule, result.message ? result : { ...result, message: 'the rule gives no row-level result' }, 0)]);
       }
       predicates.push({ rule, predicate: `(${result.rowPredicate})` });
-    }
+    });
     const passes = predicates.map((entry) => entry.predicate).join(' AND ');
     const counts = await this.engine.query(
       `SELECT count(*) AS total, count(*) FILTER (WHERE NOT (${passes})) AS set_aside, ` +
