@@ -15,7 +15,8 @@ export const activeUsersTable = defineTable({
 
 /**
  * Rows for the days of `bounds` (first_d..last_d) from the (user_id, d) pairs of `userDays`, which must
- * hold every active day from first_d - 29 on. A user counts in the window ending on dt when one of its
+ * hold every active day from first_d on and, before first_d, at least each user's latest active day in the
+ * 29 days before it. A user counts in the window ending on dt when one of its
  * active days lies in it: each active day d covers the days from d until the user's next active day, at
  * most `width` of them, so per user the covered spans never overlap and a running sum counts them.
  */
@@ -75,8 +76,14 @@ export const activeUsersJob = defineJob({
                    greatest((SELECT max(dt) FROM ${committed}), (SELECT max(event_date) FROM ${delta('events')})) AS last_d`,
         },
         {
+          // Each user's active days from first_d on, and before them only its latest one in the 29 days before
+          // first_d: an earlier day's span ends by that one, so it changes no count from first_d on.
           name: 'user_days',
-          sql: `SELECT DISTINCT user_id, event_date AS d FROM ${input('events')} WHERE event_date >= (SELECT first_d - 29 FROM ${step('bounds')})`,
+          sql: `
+            SELECT user_id, max(event_date) AS d
+            FROM ${input('events')}
+            WHERE event_date >= (SELECT first_d - 29 FROM ${step('bounds')})
+            GROUP BY user_id, CASE WHEN event_date >= (SELECT first_d FROM ${step('bounds')}) THEN event_date END`,
         },
       ],
       outputs: {

@@ -1,5 +1,5 @@
 import { defineJob, defineTable, tableSource } from '../../core/index.ts';
-import { KEY_ORDER, KEY_ORDER_REVERSED } from './task-event-order.ts';
+import { KEY_ORDER } from './task-event-order.ts';
 
 /**
  * Exact microseconds: DECIMAL(38,0), which Parquet stores exactly (a HUGEINT column would be written as a DOUBLE).
@@ -62,10 +62,13 @@ function keyContributionsSql(events: string): string {
              bool_or(event_name <> 'REMOVE') FILTER (WHERE is_last) AS in_tasks,
              max(status) FILTER (WHERE is_last) AS status
       FROM (
+        -- Event order is total (the landing record breaks ties), so the row with nothing after it is the last;
+        -- one window, so one sort.
         SELECT user_id, task_id, event_name, event_ts, event_date, status,
-               status = 'done' AND lag(status) OVER (${KEY_ORDER}) IS DISTINCT FROM 'done' AS completes,
-               row_number() OVER (${KEY_ORDER_REVERSED}) = 1 AS is_last
-        FROM ${events})
+               status = 'done' AND lag(status) OVER key_order IS DISTINCT FROM 'done' AS completes,
+               lead(true) OVER key_order IS NULL AS is_last
+        FROM ${events}
+        WINDOW key_order AS (${KEY_ORDER}))
       GROUP BY user_id, task_id)`;
 }
 
