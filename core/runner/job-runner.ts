@@ -182,14 +182,24 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     checkpoint();
     // An incremental job reads only what its table sources gained, when they only grew since its bookmark.
     const deltas = job.incremental && since ? await tableDeltas(lake, job, basedOn, since) : undefined;
+    const deltaViews = new Map<string, () => Promise<() => Promise<void>>>();
+    const attachAskedFor = async (asked: JobPlan) => {
+      const text = planText(asked);
+      for (const [view, attach] of deltaViews) {
+        if (!text.includes(quoteIdentifier(view))) continue;
+        deltaViews.delete(view);
+        releases.push(await attach());
+      }
+    };
     for (const [name, source] of Object.entries(job.sources)) {
       if (source.kind !== 'table') continue;
       const loaded = await attachTableInput(lake, engine, basedOn, name, source.table);
       releases.push(loaded.release);
       const delta = deltas?.get(name);
       if (delta) {
-        releases.push(await attachFiles(lake, engine, delta.manifest, delta.added, `delta_${name}`));
-        releases.push(await attachFiles(lake, engine, delta.manifest, delta.before, `before_${name}`));
+        // Attached once the plan asks for them (see attachAskedFor): a job may read only the delta, or neither.
+        deltaViews.set(`delta_${name}`, () => attachFiles(lake, engine, delta.manifest, delta.added, `delta_${name}`));
+        deltaViews.set(`before_${name}`, () => attachFiles(lake, engine, delta.manifest, delta.before, `before_${name}`));
         const rows = delta.added.reduce((sum, file) => sum + file.rows, 0);
         inputRows.set(name, rows);
         recordsRead += rows;
@@ -215,6 +225,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     let incremental = deltas !== undefined;
     let plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full', specs));
     checkPlan(job, plan);
+    await attachAskedFor(plan);
     for (const spec of job.outputs) {
       stages.push({ spec: specs.get(spec.name) as TableSpec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
     }
@@ -301,6 +312,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
           for (const spec of job.outputs) releases.push(await attachPrevious(lake, engine, basedOn, specs.get(spec.name) as TableSpec));
           plan = job.transform(transformContext(job, runId, startedAt, options.args ?? {}, inputNames, incremental ? 'incremental' : 'full', specs));
           checkPlan(job, plan);
+          await attachAskedFor(plan);
           for (const step of plan.steps ?? []) {
             checkpoint();
             await engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
@@ -653,6 +665,18 @@ async function partitionValues(engine: Engine, spec: TableSpec, sql: string): Pr
   const { rows } = await engine.query(`SELECT DISTINCT ${columns.join(', ')} FROM (${sql})`);
   // The NULL partition's value is null, as COPY's RETURN_STATS reports it (see persistStage).
   return rows.map((row) => Object.fromEntries(spec.partitionBy.map((column) => [column, (row[column] === null ? null : String(row[column])) as string])));
+}
+
+/** Every piece of SQL in a plan, joined: what the relations it reads are looked up in. */
+function planText(plan: JobPlan): string {
+  const texts: string[] = [];
+  const collect = (value: unknown) => {
+    if (typeof value === 'string') texts.push(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect(plan);
+  return texts.join('\n');
 }
 
 /** Checks, before running anything, that the plan has SQL for exactly the declared outputs. */

@@ -124,7 +124,6 @@ export const userKpisJob = defineJob({
   description: 'Per-user KPIs for analysts: tasks by status, completion rate, average hours to complete, last active date.',
   sources: {
     task_events: tableSource('silver.task_events'),
-    user_events: tableSource('silver.user_events'),
     users: tableSource('silver.users', { snapshot: true }),
     tasks: tableSource('silver.tasks', { snapshot: true }),
   },

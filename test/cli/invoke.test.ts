@@ -375,7 +375,7 @@ describe('medallion jobs', () => {
       { job: 'silver.users', reads: 'bronze.users_cdc', writes: 'silver.user_events, silver.users, silver.users_history' },
       { job: 'gold.daily_task_kpis', reads: 'silver.task_events, silver.tasks', writes: 'gold.daily_task_kpis' },
       { job: 'gold.active_users', reads: 'silver.task_events', writes: 'gold.active_users' },
-      { job: 'gold.user_kpis', reads: 'silver.task_events, silver.user_events, silver.users, silver.tasks', writes: 'gold.user_kpis' },
+      { job: 'gold.user_kpis', reads: 'silver.task_events, silver.users, silver.tasks', writes: 'gold.user_kpis' },
     ]);
   });
 });
