@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { z } from 'zod';
+import { median } from './median.ts';
 
 /**
  * `npm run bench -- --events 1000000`: generates a lake (untimed, reused when it exists), then runs the
@@ -57,12 +58,6 @@ async function child<T>(script: string, args: string[]): Promise<T> {
   });
   const lastLine = stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(lastLine) as T;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);

@@ -5,6 +5,7 @@ import { LocalStorage, openLocalLake, runJobs } from '../core/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { arrivalOfKey } from './arrival-times.ts';
+import { median } from './median.ts';
 import { stageWallMs } from './stage-wall.ts';
 
 /**
@@ -75,11 +76,6 @@ for (let attempt = 0; attempt < repeat; attempt += 1) {
 }
 rmSync(dir, { recursive: true, force: true });
 rmSync(snapshot, { recursive: true, force: true });
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 const wall = onePercentRuns.map((run) => run.wallMs);
 // The run whose time is the median's (the lower middle one for an even count) gives the per-job figures.
 const typical = [...onePercentRuns].sort((a, b) => a.wallMs - b.wallMs)[Math.floor((onePercentRuns.length - 1) / 2)] as (typeof onePercentRuns)[number];
