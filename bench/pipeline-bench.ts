@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +43,10 @@ interface IncrementalRun {
   added: number;
   objects: number;
   /** Medians over the 1% runs; `jobs` from the run of median time. */
-  onePercent: { wallMs: number; goldWallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
+  onePercent: { wallMs: number; cpuMs: number; goldWallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
   onePercentRuns: { wallMs: number; goldWallMs: number }[];
+  /** Medians of the runs after only the newest object of each source landed: the fixed cost of a bookmarked run. */
+  floor: { objects: number; wallMs: number; cpuMs: number; goldWallMs: number; recordsRead: number };
 }
 interface HandwrittenRun {
   totalMs: number;
@@ -135,6 +138,15 @@ lines.push('');
 lines.push(`bookmarked runs (job-bookmark-enable) on a copy of the lake: first ${seconds(incremental.first.wallMs)} s, nothing new ${seconds(incremental.idle.wallMs)} s (committed: ${incremental.idleCommitted ? 'yes' : 'no'}), ${incremental.added} new objects (${((100 * incremental.added) / incremental.objects).toFixed(1)}% of ${incremental.objects}) ${seconds(incremental.onePercent.wallMs)} s`);
 lines.push(`  1% runs: ${incremental.onePercentRuns.map((r) => seconds(r.wallMs)).join(', ')} s (gold stage ${incremental.onePercentRuns.map((r) => seconds(r.goldWallMs)).join(', ')} s); the medians count`);
 for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job.padEnd(22)} ${seconds(job.wallMs).padStart(7)} s, read ${job.recordsRead}`);
+// The CPU a run used (all threads) over the cores: no schedule of its jobs finishes faster than that.
+const cores = availableParallelism();
+lines.push(`  1% run CPU: ${seconds(incremental.onePercent.cpuMs)} s over ${cores} cores, so no schedule finishes it under ${seconds(incremental.onePercent.cpuMs / cores)} s`);
+const { floor } = incremental;
+lines.push(
+  `  fixed cost: with only ${floor.objects} new object(s), the newest of each source (${floor.recordsRead} records), a bookmarked run takes ` +
+    `${seconds(floor.wallMs)} s (${((100 * floor.wallMs) / pipelineMs).toFixed(1)}% of the full run; CPU ${seconds(floor.cpuMs)} s), its gold stage ` +
+    `${seconds(floor.goldWallMs)} s (${((100 * floor.goldWallMs) / median(pipelineRuns.map((r) => r.goldWallMs))).toFixed(1)}% of a full gold rebuild)`,
+);
 lines.push(`target nothing new < ${TARGETS.idleSeconds} s, no commit: ${seconds(incremental.idle.wallMs)} s -> ${verdict(incremental.idle.wallMs < TARGETS.idleSeconds * 1000 && !incremental.idleCommitted)}`);
 const share = incremental.onePercent.wallMs / pipelineMs;
 lines.push(`target 1% new < ${TARGETS.onePercentShare * 100}% of the full run: ${(share * 100).toFixed(1)}% -> ${verdict(share < TARGETS.onePercentShare)}`);
