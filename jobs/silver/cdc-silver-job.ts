@@ -182,20 +182,23 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       const stateFromHistory = `${keyList}, ${typedColumns.join(', ')}, _event_id, valid_from AS _event_ts, _sequence_number, _source_object, _record_index${partitionValue}`;
       const incrementalSteps = () => [
         { name: 'touched', sql: `SELECT DISTINCT ${keyList} FROM (${effective})` },
+        // The touched keys' versions as committed: one per effective event read before (a version carries its
+        // event's columns), so one scan of the history serves both their events and the partitions they were in.
+        { name: 'previous_versions', sql: `SELECT * FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})` },
         {
           name: 'history_touched',
           sql: versions(`
             SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})
             UNION ALL
-            SELECT ${eventColumns}, _sequence_number, _source_object, _record_index
-            FROM ${previous(eventsName)} SEMI JOIN ${step('touched')} USING (${keyList})`),
+            SELECT ${keyList}, ${typedColumns.join(', ')}, _event_id, _event_name, valid_from, _sequence_number, _source_object, _record_index
+            FROM ${step('previous_versions')}`),
         },
         // A touched key's state is its current version, unless that is a deletion.
         { name: 'refolded', sql: `SELECT ${stateFromHistory} FROM ${step('history_touched')} WHERE is_current AND NOT is_deleted` },
         ...(partition
           ? [{
               name: 'history_rewritten',
-              sql: `SELECT DISTINCT ${partition} FROM ${previous(historyName)} SEMI JOIN ${step('touched')} USING (${keyList})
+              sql: `SELECT DISTINCT ${partition} FROM ${step('previous_versions')}
                     UNION SELECT DISTINCT ${partition} FROM ${step('history_touched')}`,
             }]
           : []),
