@@ -72,15 +72,18 @@ const copyLake = (from: string, to: string) => {
   }
 };
 copyLake(dir, snapshot);
+const land = (objects: Iterable<{ from: string; to: string }>) => {
+  for (const { from, to } of objects) {
+    mkdirSync(path.dirname(to), { recursive: true });
+    linkSync(from, to);
+  }
+};
 const added = heldBack.length;
 const onePercentRuns: Awaited<ReturnType<typeof timed>>[] = [];
 for (let attempt = 0; attempt < repeat; attempt += 1) {
   if (attempt > 0) copyLake(snapshot, dir);
   // The held-back objects land, with their Firehose modified times (newer than anything read so far).
-  for (const { from, to } of heldBack) {
-    mkdirSync(path.dirname(to), { recursive: true });
-    linkSync(from, to);
-  }
+  land(heldBack);
   onePercentRuns.push(await timed());
 }
 // The fixed cost of a bookmarked run: from the same lake, only the newest held-back object of each source lands
@@ -93,10 +96,7 @@ for (const object of heldBack) {
 const floorRuns: Awaited<ReturnType<typeof timed>>[] = [];
 for (let attempt = 0; attempt < repeat; attempt += 1) {
   copyLake(snapshot, dir);
-  for (const { from, to } of newestPerSource.values()) {
-    mkdirSync(path.dirname(to), { recursive: true });
-    linkSync(from, to);
-  }
+  land(newestPerSource.values());
   floorRuns.push(await timed());
 }
 rmSync(dir, { recursive: true, force: true });
