@@ -142,17 +142,18 @@ for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job
 const cores = availableParallelism();
 lines.push(`  1% run CPU: ${seconds(incremental.onePercent.cpuMs)} s over ${cores} cores, so no schedule finishes it under ${seconds(incremental.onePercent.cpuMs / cores)} s`);
 const { floor } = incremental;
+// The full run's gold stage, from its first gold job's start to its last one's end (also the gold target's base).
+const goldFullMs = median(pipelineRuns.map((r) => r.goldWallMs));
 lines.push(
   `  fixed cost: with only ${floor.objects} new object(s), the newest of each source (${floor.recordsRead} records), a bookmarked run takes ` +
     `${seconds(floor.wallMs)} s (${((100 * floor.wallMs) / pipelineMs).toFixed(1)}% of the full run; CPU ${seconds(floor.cpuMs)} s), its gold stage ` +
-    `${seconds(floor.goldWallMs)} s (${((100 * floor.goldWallMs) / median(pipelineRuns.map((r) => r.goldWallMs))).toFixed(1)}% of a full gold rebuild)`,
+    `${seconds(floor.goldWallMs)} s (${((100 * floor.goldWallMs) / goldFullMs).toFixed(1)}% of a full gold rebuild)`,
 );
 lines.push(`target nothing new < ${TARGETS.idleSeconds} s, no commit: ${seconds(incremental.idle.wallMs)} s -> ${verdict(incremental.idle.wallMs < TARGETS.idleSeconds * 1000 && !incremental.idleCommitted)}`);
 const share = incremental.onePercent.wallMs / pipelineMs;
 lines.push(`target 1% new < ${TARGETS.onePercentShare * 100}% of the full run: ${(share * 100).toFixed(1)}% -> ${verdict(share < TARGETS.onePercentShare)}`);
 // Gold's own refresh: the gold stage of the run after the newest 1% landed (on a 90-day lake, about one day of
 // data) against the gold stage of the full run, each from its first gold job's start to its last one's end.
-const goldFullMs = median(pipelineRuns.map((r) => r.goldWallMs));
 const goldShare = incremental.onePercent.goldWallMs / goldFullMs;
 lines.push(
   `target gold refresh < ${TARGETS.goldRefreshShare * 100}% of a full gold rebuild (on --days 90, the newest 1% is about a day): ` +
