@@ -1,4 +1,6 @@
-export { FAULT_POINTS, runJob, runMetrics, type FaultPoint, type JobRunResult, type RunOptions } from './job-runner.ts';
+export { runJob, type JobRunResult } from './job-runner.ts';
+export { FAULT_POINTS, type FaultPoint, type RunOptions, type RunTuning } from './run-options.ts';
+export { runMetrics } from './run-metrics.ts';
 export { quarantineStagingPrefix } from './run-inputs.ts';
 export { QUARANTINE_TABLE } from './quarantine-table.ts';
 export { newRunId } from './run-id.ts';

@@ -3,7 +3,9 @@ import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
 import type { BookmarkOption, Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
-import { runJob, runMetrics, type FaultPoint, type JobRunResult, type RunOptions } from './job-runner.ts';
+import { runJob, type JobRunResult } from './job-runner.ts';
+import { runMetrics } from './run-metrics.ts';
+import type { RunTuning } from './run-options.ts';
 import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { newRunId } from './run-id.ts';
 import { isTransientError } from './transient-errors.ts';
@@ -23,24 +25,15 @@ export interface JobRunSettings {
   readonly bookmark?: { readonly option: BookmarkOption; readonly from?: string; readonly to?: string };
 }
 
-/** Knobs the operator rarely touches but tests do. */
-export interface JobRunTuning {
+/** Knobs the operator rarely touches but tests do: the lock's lease and retries, over the run's own (`RunTuning`). */
+export interface JobRunTuning extends RunTuning {
   readonly leaseMs?: number;
   readonly heartbeatMs?: number;
   /** First retry delay; each next one doubles, with full jitter, up to `retryMaxDelayMs`. */
   readonly retryBaseDelayMs?: number;
   readonly retryMaxDelayMs?: number;
   readonly waitPollMs?: number;
-  readonly now?: () => Date;
   readonly onRecord?: (record: JobRunRecord) => void;
-  /** See RunOptions.faultPoint: for crash tests only. */
-  readonly faultPoint?: (point: FaultPoint, job: string) => void;
-  /** See RunOptions.deferCatalogPublish. */
-  readonly deferCatalogPublish?: RunOptions['deferCatalogPublish'];
-  /** See RunOptions.quality: rule sets by table. */
-  readonly quality?: RunOptions['quality'];
-  /** See RunOptions.incrementalEngine. */
-  readonly incrementalEngine?: RunOptions['incrementalEngine'];
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -124,15 +117,13 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
         const signal = AbortSignal.any([timeout, lost.signal]);
         try {
+          const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine } = tuning;
           const result = await runJob(lake, job, {
+            batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine,
             runId,
             args: settings.jobArguments ?? {},
             signal,
             now,
-            ...(tuning.faultPoint ? { faultPoint: tuning.faultPoint } : {}),
-            ...(tuning.deferCatalogPublish ? { deferCatalogPublish: tuning.deferCatalogPublish } : {}),
-            ...(tuning.quality ? { quality: tuning.quality } : {}),
-            ...(tuning.incrementalEngine ? { incrementalEngine: tuning.incrementalEngine } : {}),
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',
               ...(settings.bookmark?.from === undefined ? {} : { from: settings.bookmark.from }),

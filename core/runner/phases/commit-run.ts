@@ -1,0 +1,41 @@
+import { qualityMetrics, type QualityEvaluation } from '../../quality/quality-gate.ts';
+import type { LakeRoot } from '../../state/index.ts';
+import { commitTables } from '../../table/index.ts';
+import type { FaultPoint } from '../run-options.ts';
+import { runMetrics } from '../run-metrics.ts';
+import type { JobRunResult } from '../job-runner.ts';
+import type { RunWrites } from './decide-writes.ts';
+import type { NextBookmark } from './next-bookmark.ts';
+import type { ReadPlan } from './read-plan.ts';
+import type { RunContext } from './run-context.ts';
+
+/** Makes the run's writes and bookmark visible in one atomic swap of the lake's root. */
+export async function commitRun(run: RunContext, reads: ReadPlan, planned: RunWrites, bookmark: NextBookmark): Promise<LakeRoot> {
+  const { lake, job, runId, now, options } = run;
+  run.checkpoint();
+  const faultPoint = options.faultPoint;
+  const { root } = await commitTables(lake.state, {
+    runId,
+    basedOn: reads.basedOn,
+    writes: planned.writes,
+    now,
+    bookmarks: bookmark.bookmarks,
+    ...(faultPoint ? { faultPoint: (point: FaultPoint) => faultPoint(point, job.name) } : {}),
+  });
+  run.markCommitted();
+  faultPoint?.('after-commit', job.name);
+  return root;
+}
+
+/** Shows the committed tables in the catalog (or hands them to the caller that publishes) and emits the run's metrics. */
+export async function publishRun(run: RunContext, root: LakeRoot, planned: RunWrites, result: JobRunResult, evaluations: readonly QualityEvaluation[]): Promise<void> {
+  const { lake, job, runId, options } = run;
+  const written = planned.writes.map((write) => write.spec.name);
+  if (options.deferCatalogPublish) options.deferCatalogPublish(root, written);
+  else await lake.catalog.publish(root, { tables: written });
+  const at = Date.parse(result.completedAt);
+  await lake.metrics.emit([
+    ...runMetrics(result, at),
+    ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at }) : []),
+  ]);
+}

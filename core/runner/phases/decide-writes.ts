@@ -1,0 +1,77 @@
+import { quoteIdentifier, type Engine } from '../../engine/index.ts';
+import type { JobPlan } from '../../job/index.ts';
+import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
+import { partitionKey, type TableSpec, type TableWrite } from '../../table/index.ts';
+import { countRows, persistStage } from '../output-staging.ts';
+import { QUARANTINE_TABLE } from '../quarantine-table.ts';
+import type { JobPlanner } from './job-planner.ts';
+import type { ReadPlan } from './read-plan.ts';
+import type { RunContext } from './run-context.ts';
+import type { RunStaging } from './run-staging.ts';
+
+/** What the run commits: a write per table, and the rows it wrote and quarantined. */
+export interface RunWrites {
+  readonly writes: readonly TableWrite[];
+  readonly recordsWritten: Readonly<Record<string, number>>;
+  readonly recordsQuarantined: number;
+}
+
+/** How a run changes a table it writes: adds files, replaces some partitions, or replaces everything. */
+export type WriteKind = TableWrite['kind'];
+
+/**
+ * How an output is written. An incremental run appends to the outputs its plan names in `appendTo` and
+ * replaces the rest; a run that read all its input replaces its outputs; a run that read part of it
+ * (a bookmark or window left objects out) appends to an append table and replaces the partitions it
+ * wrote of any other. (An incremental plan's `replacePartitions` is decided by the caller.)
+ */
+export function writeKindOf(spec: TableSpec, plan: JobPlan, run: { readonly incremental: boolean; readonly readsSubset: boolean }): WriteKind {
+  if (run.incremental) return (plan.appendTo ?? []).includes(spec.name) ? 'append' : 'replace_all';
+  if (!run.readsSubset) return 'replace_all';
+  return spec.writeMode === 'append' ? 'append' : 'replace_partitions';
+}
+
+/**
+ * Stores what every stage wrote and decides each table's write. The quarantine: a run that read only
+ * part of its input adds its rows; one that read everything replaces the job's partition of it.
+ */
+export async function decideWrites(run: RunContext, reads: ReadPlan, planner: JobPlanner, staging: RunStaging): Promise<RunWrites> {
+  const { job, engine } = run;
+  const plan = planner.plan;
+  const readsSubset = reads.readsSubset || planner.incremental;
+  const writes: TableWrite[] = [];
+  const recordsWritten: Record<string, number> = {};
+  for (const stage of staging.outputs) {
+    const partitions = await persistStage(stage);
+    recordsWritten[stage.spec.name] = countRows(partitions);
+    const replaced = planner.incremental ? plan.replacePartitions?.[stage.spec.name] : undefined;
+    if (replaced !== undefined) {
+      // Partitions the plan replaces but wrote no row for become empty.
+      for (const values of await partitionValues(engine, stage.spec, replaced)) {
+        partitions[partitionKey(stage.spec.partitionBy, values)] ??= { values, files: [] };
+      }
+      writes.push({ spec: stage.spec, kind: 'replace_partitions', partitions });
+    } else {
+      writes.push({ spec: stage.spec, kind: writeKindOf(stage.spec, plan, { incremental: planner.incremental, readsSubset }), partitions });
+    }
+  }
+
+  const quarantined = await persistStage(staging.quarantine);
+  const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
+  writes.push(
+    readsSubset
+      ? { spec: QUARANTINE_TABLE, kind: 'append', partitions: quarantined }
+      : { spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: quarantined[own] ?? { values: { job: job.name }, files: [] } } },
+  );
+  const results = staging.qualityResults;
+  if (results) writes.push({ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions: await persistStage(results) });
+  return { writes, recordsWritten, recordsQuarantined: countRows(quarantined) };
+}
+
+/** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */
+async function partitionValues(engine: Engine, spec: TableSpec, sql: string): Promise<Record<string, string>[]> {
+  const columns = spec.partitionBy.map((column) => `${quoteIdentifier(column)}::${spec.columns.find((c) => c.name === column)?.type ?? 'VARCHAR'}::VARCHAR AS ${quoteIdentifier(column)}`);
+  const { rows } = await engine.query(`SELECT DISTINCT ${columns.join(', ')} FROM (${sql})`);
+  // The NULL partition's value is null, as COPY's RETURN_STATS reports it (see persistStage).
+  return rows.map((row) => Object.fromEntries(spec.partitionBy.map((column) => [column, (row[column] === null ? null : String(row[column])) as string])));
+}

@@ -1,0 +1,163 @@
+import path from 'node:path';
+import type { ResultRow } from '../../engine/index.ts';
+import { quoteIdentifier } from '../../engine/index.ts';
+import { MedallionError } from '../../errors.ts';
+import type { QualityGate } from '../../quality/quality-gate.ts';
+import { withAddedColumns, type TableSpec } from '../../table/index.ts';
+import { copyToStaging, countQuery, outputSql, quarantineSql, type OutputStage } from '../output-staging.ts';
+import type { JobPlanner } from './job-planner.ts';
+import { landingBatches, type InputBatch } from './landing-input.ts';
+import type { RunInputs } from './open-inputs.ts';
+import type { ReadPlan } from './read-plan.ts';
+import type { RunContext } from './run-context.ts';
+import type { RunStaging } from './run-staging.ts';
+import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
+
+/**
+ * Runs the plan over each input batch: loads the batch, materializes the steps, lets the plan change
+ * once (schema evolution, or an incremental run that must read everything), splits each output by its
+ * quarantine rules and writes what passes to the output's stage and the rest to the quarantine.
+ * Returns the rows counted as duplicates.
+ */
+export async function executePlan(
+  run: RunContext,
+  reads: ReadPlan,
+  inputs: RunInputs,
+  planner: JobPlanner,
+  staging: RunStaging,
+  gate: QualityGate | undefined,
+): Promise<{ recordsDuplicated: number }> {
+  const { engine, job, options } = run;
+  let recordsDuplicated = 0;
+  for await (const batch of landingBatches(run, reads, inputs.counts)) {
+    if (batch.index === 0) options.faultPoint?.('input-read', job.name);
+    await planner.runSteps();
+    if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging);
+    const copies = await stageBatch(run, planner, staging, gate, batch);
+    run.checkpoint();
+    // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
+    // two large partitioned writers never hold their buffers at once.
+    await copyOutputs(run, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1);
+    await gate?.releaseBatch(batch.index);
+    if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
+    await batch.done();
+  }
+  return { recordsDuplicated };
+}
+
+/**
+ * What the steps found can change the plan, once, before any output is written: new columns (schema
+ * evolution), or new input that changes what was read
+ * before (a late copy sorting first, say), which makes an incremental run recompute from all of it.
+ * Only for jobs that run in one batch: a `perRecord` job's plan cannot change between its batches.
+ */
+async function replanIfNeeded(run: RunContext, inputs: RunInputs, planner: JobPlanner, staging: RunStaging): Promise<void> {
+  if (planner.plan.evolve && (await evolveSchema(run, inputs, planner.plan.evolve))) {
+    staging.useSpecs(inputs.specs);
+    // The job's own tables as last committed, now with the new columns (NULL in every old row).
+    await inputs.attachPrevious();
+    await planner.replan(planner.mode);
+    await planner.runSteps();
+  }
+  // An incremental job has table sources only, so it runs in one batch.
+  if (planner.incremental && planner.plan.needsFullRun && (await countQuery(run.engine, planner.plan.needsFullRun)) > 0) {
+    for (const [name] of inputs.deltas ?? []) {
+      inputs.counts.recount(name, await countQuery(run.engine, `SELECT * FROM ${quoteIdentifier(`input_${name}`)}`));
+    }
+    await planner.replan('full');
+    await planner.runSteps();
+  }
+}
+
+/** Adds the columns each output's `evolve` SQL found and the table lacks; true when any was added. */
+async function evolveSchema(run: RunContext, inputs: RunInputs, evolve: Readonly<Partial<Record<string, string>>>): Promise<boolean> {
+  let added = false;
+  for (const [table, sql] of Object.entries(evolve)) {
+    const spec = inputs.specs.get(table);
+    if (!spec || sql === undefined) continue;
+    const { rows } = await run.engine.query(`SELECT name, type, origin, description FROM (${sql})`);
+    const fresh = newColumns(spec, rows);
+    if (fresh.length === 0) continue;
+    inputs.specs.set(table, withAddedColumns(spec, fresh));
+    added = true;
+  }
+  return added;
+}
+
+/**
+ * The columns of an `evolve` answer the table does not have yet (by origin: the same source is never added
+ * twice). A name already taken, by a declared column or one from another source (`fooBar` and `foo_bar` both
+ * become foo_bar), gets a numbered suffix, so no source's values are lost to another's column.
+ */
+function newColumns(spec: TableSpec, rows: readonly ResultRow[]): { name: string; type: string; origin: string; description: string }[] {
+  const taken = new Set(spec.columns.map((column) => column.name));
+  const fresh: { name: string; type: string; origin: string; description: string }[] = [];
+  for (const row of rows) {
+    const origin = String(row.origin);
+    if (spec.columns.some((column) => column.origin === origin)) continue;
+    let name = String(row.name);
+    for (let suffix = 2; taken.has(name); suffix += 1) name = `${String(row.name)}_${suffix}`;
+    taken.add(name);
+    fresh.push({ name, type: String(row.type), origin, description: String(row.description ?? `Added by schema evolution (${origin}).`) });
+  }
+  return fresh;
+}
+
+interface StagedCopy {
+  readonly stage: OutputStage;
+  readonly sql: string;
+  readonly folder: string;
+  readonly planSql?: string;
+  /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
+  readonly expectRows?: number;
+}
+
+/** The copies that write one batch: each output (less what its quarantine rules set aside), then the quarantine. */
+async function stageBatch(run: RunContext, planner: JobPlanner, staging: RunStaging, gate: QualityGate | undefined, batch: InputBatch): Promise<StagedCopy[]> {
+  const { job, runId, startedAt } = run;
+  const plan = planner.plan;
+  const setAside: { table: string; sql: string }[] = [];
+  const copies: StagedCopy[] = [];
+  for (const stage of staging.outputs) {
+    run.checkpoint();
+    let sql: string = outputSql(stage.spec, plan);
+    const planSql = plan.outputs[stage.spec.name];
+    let expectRows: number | undefined;
+    if (gate) {
+      // Quarantine rules split the output: what passes is staged, the rest joins the quarantine below.
+      const split = await gate.splitBatch(stage.spec, sql, batch.index);
+      sql = split.kept;
+      expectRows = split.keptRows;
+      if (split.setAside) setAside.push({ table: stage.spec.name, sql: split.setAside });
+    }
+    copies.push({ stage, sql, folder: batch.folder, ...(planSql === undefined ? {} : { planSql }), ...(expectRows === undefined ? {} : { expectRows }) });
+  }
+  run.checkpoint();
+  const quarantined = quarantineSql(job, runId, startedAt, plan);
+  if (quarantined !== undefined) copies.push({ stage: staging.quarantine, sql: quarantined, folder: batch.folder, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
+  for (const { table, sql } of setAside) {
+    const folder = path.posix.join(batch.folder, `quality-${table.replace('.', '_')}`);
+    copies.push({ stage: staging.quarantine, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder });
+  }
+  return copies;
+}
+
+/**
+ * Writes a batch's outputs, up to `width` at a time, each beyond the first on a fork of the run's engine.
+ * Each stage's files are recorded in the order the copies were listed, whatever order they finish in; the
+ * first failure is thrown once all ended.
+ */
+async function copyOutputs(run: RunContext, copies: readonly StagedCopy[], width: number): Promise<void> {
+  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql));
+  copies.forEach((copy, index) => {
+    const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
+    if (copy.expectRows !== undefined && written !== copy.expectRows) {
+      throw new MedallionError(
+        'OUTPUT_NOT_REPEATABLE',
+        `${copy.stage.spec.name}: its SQL gave ${copy.expectRows} rows when its quarantine rules checked them and ${written} when it was written; nothing was committed`,
+        { hint: 'an output with quarantine rules is read twice and must give the same rows both times: no random(), no LIMIT without a total ORDER BY, no now()' },
+      );
+    }
+  });
+  copies.forEach((copy, index) => copy.stage.copies.push(...(results[index] as ResultRow[])));
+}

@@ -1,0 +1,66 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../../landing/index.ts';
+import type { ObjectInfo } from '../../storage/index.ts';
+import type { ReadCounts } from './open-inputs.ts';
+import type { ReadPlan } from './read-plan.ts';
+import type { RunContext } from './run-context.ts';
+
+const DEFAULT_BATCH_BYTES = 128 * 1024 * 1024;
+
+/** One pass of the plan: a batch of a `perRecord` job's landing input, or the whole input of any other job. */
+export interface InputBatch {
+  readonly index: number;
+  readonly count: number;
+  /** The batch's sub-folder under each staging area ('' when the run has one batch). */
+  readonly folder: string;
+  /** Called when the batch's outputs are written: its spool is no longer read. */
+  done(): Promise<void>;
+}
+
+/**
+ * The run's landing input, as views `input_<source>` over local spools of cut records. A `perRecord`
+ * job's one landing source comes in batches (about `batchBytes` of objects each), the next batch being
+ * cut by Node while DuckDB works on this one; any other job's landing sources are loaded whole, before
+ * the first batch. Yields one batch at least, for jobs without landing input too.
+ */
+export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: ReadCounts): AsyncGenerator<InputBatch> {
+  const { lake, job, engine, options } = run;
+  const landing = Object.entries(job.sources).filter(([, source]) => source.kind === 'landing');
+  const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
+  const batches = batchedName !== undefined ? batchObjects([...(reads.landingObjects.get(batchedName) ?? [])], options.batchBytes ?? DEFAULT_BATCH_BYTES) : [];
+  const spoolDir = await mkdtemp(path.join(tmpdir(), 'medallion-spool-'));
+  run.defer(() => rm(spoolDir, { recursive: true, force: true }));
+  const spool = (objects: readonly ObjectInfo[], file: string) => spoolLandingObjects(lake.storage, objects, path.join(spoolDir, file), options.signal);
+
+  for (const [name, objects] of reads.landingObjects) {
+    if (name === batchedName) continue;
+    const whole = await spool(objects, `${name}.txt`);
+    await loadLandingSpool(engine, whole, `input_${name}`);
+    counts.add(name, whole.records, whole.bytesRead);
+  }
+
+  const count = Math.max(1, batches.length);
+  let next: Promise<LandingSpool> | undefined = batchedName !== undefined ? spool(batches[0] ?? [], 'batch-0.txt') : undefined;
+  for (let index = 0; index < count; index += 1) {
+    let current: LandingSpool | undefined;
+    if (batchedName !== undefined && next) {
+      current = await next;
+      // Start cutting the next batch now: Node does that while DuckDB works on this one.
+      next = index + 1 < batches.length ? spool(batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
+      next?.catch(() => undefined);
+      await loadLandingSpool(engine, current, `input_${batchedName}`);
+      counts.add(batchedName, current.records, current.bytesRead);
+    }
+    const finished = current;
+    yield {
+      index,
+      count,
+      folder: count > 1 ? `batch-${String(index).padStart(5, '0')}` : '',
+      done: async () => {
+        if (finished) await rm(finished.path, { force: true });
+      },
+    };
+  }
+}

@@ -1,0 +1,83 @@
+import { quoteIdentifier } from '../../engine/index.ts';
+import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
+import {
+  QualityGate, QualityGateError, gateFailures, qualityMetrics, qualityResultsSql, stagedDataset, type QualityEvaluation,
+} from '../../quality/quality-gate.ts';
+import type { QualityDataset } from '../../quality/evaluator/index.ts';
+import { commitTables } from '../../table/index.ts';
+import { copyToStaging, persistStage, type OutputStage } from '../output-staging.ts';
+import { attachTableInput } from '../run-inputs.ts';
+import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
+import type { ReadCounts } from './open-inputs.ts';
+import type { ReadPlan } from './read-plan.ts';
+import type { RunContext } from './run-context.ts';
+import type { RunStaging } from './run-staging.ts';
+
+/** The quality gate of a run whose outputs have rule sets (undefined when none has). */
+export function openGate(run: RunContext, reads: ReadPlan): QualityGate | undefined {
+  const { lake, job, options, engine } = run;
+  const ruleSets = options.quality;
+  if (!ruleSets || !job.outputs.some((output) => ruleSets.has(output.name))) return undefined;
+  const { basedOn } = reads;
+  return new QualityGate(engine, ruleSets, {
+    job: job.name,
+    now: run.startedAt,
+    attachHistory: async () => {
+      if (!basedOn.tables[QUALITY_RESULTS_TABLE.name]) return undefined;
+      const loaded = await attachTableInput(lake, engine, basedOn, 'quality_history', QUALITY_RESULTS_TABLE.name);
+      run.defer(loaded.release);
+      return quoteIdentifier('input_quality_history');
+    },
+    committedTable: async (table) => {
+      if (!basedOn.tables[table]) return undefined;
+      const name = `reference_${table.replace('.', '_')}`;
+      const loaded = await attachTableInput(lake, engine, basedOn, name, table);
+      run.defer(loaded.release);
+      const { rows } = await engine.query(`DESCRIBE ${quoteIdentifier(`input_${name}`)}`);
+      return { relation: quoteIdentifier(`input_${name}`), columns: rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) })) };
+    },
+  });
+}
+
+/**
+ * Every output's rules over the rows staged for it, before anything is stored or committed; the
+ * evaluations are staged for quality.results. When a `fail` rule did not pass, the run commits only
+ * those results (history and the operator need them) and throws QualityGateError.
+ */
+export async function gateOutputs(
+  run: RunContext,
+  gate: QualityGate,
+  reads: ReadPlan,
+  staging: RunStaging,
+  totals: { readonly counts: ReadCounts; readonly recordsDuplicated: number; readonly incremental: boolean },
+): Promise<QualityEvaluation[]> {
+  const { lake, job, runId, startedAt, now, engine } = run;
+  const copied = (stage: OutputStage) => stage.copies.reduce((sum, row) => sum + Number(row.count ?? 0), 0);
+  const staged = new Map<string, QualityDataset>(staging.outputs.map((stage) => [stage.spec.name, stagedDataset(stage.spec, stage.copies)]));
+  const checked = staging.outputs.filter((stage) => gate.ruleSetOf(stage.spec.name));
+  // Like the outputs: an incremental run's tables are checked side by side, a full run's one at a time.
+  const perTable = await inSessions(engine, checked, totals.incremental ? OUTPUTS_AT_ONCE : 1, (stage, session) => {
+    run.checkpoint();
+    const counters = {
+      recordsRead: totals.counts.recordsRead,
+      recordsWritten: copied(stage),
+      recordsQuarantined: copied(staging.quarantine),
+      recordsDuplicated: totals.recordsDuplicated,
+    };
+    return gate.evaluate(stage.spec, staged.get(stage.spec.name) as QualityDataset, counters, staged, session);
+  });
+  const evaluations = perTable.flat();
+  if (evaluations.length === 0) return evaluations;
+
+  const results = await staging.openQuality(run);
+  results.copies.push(...(await copyToStaging(engine, results, qualityResultsSql(evaluations, { runId, job: job.name, scope: 'run', at: startedAt }), '')));
+  const failures = gateFailures(evaluations);
+  if (failures.length > 0) {
+    const partitions = await persistStage(results);
+    await commitTables(lake.state, { runId, basedOn: reads.basedOn, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now, bookmarks: {} });
+    staging.markQualityCommitted();
+    await lake.metrics.emit(qualityMetrics(evaluations, { job: job.name, runId, at: now().getTime() })).catch(() => undefined);
+    throw new QualityGateError(job.name, failures);
+  }
+  return evaluations;
+}

@@ -1,0 +1,83 @@
+import type { Engine } from '../../engine/index.ts';
+import type { Job } from '../../job/index.ts';
+import type { Lake } from '../../lake.ts';
+import type { RunOptions } from '../run-options.ts';
+
+/** What every phase of one run shares: the lake, the job, who this run is, and what it must release. */
+export interface RunContext {
+  readonly lake: Lake;
+  readonly job: Job;
+  readonly options: RunOptions;
+  readonly runId: string;
+  readonly startedAt: Date;
+  readonly now: () => Date;
+  /** Throws once the run was aborted (a timeout, a lost lock). */
+  checkpoint(): void;
+  /** Registers work to undo when the run ends, however it ends (views detached, local copies removed). */
+  defer(release: () => Promise<void>): void;
+  /** Registers work for the end of the run, after the deferred releases (the staging areas' disposal). */
+  atEnd(dispose: () => Promise<void>): void;
+  /** The run's engine, once `useEngine` gave it one. */
+  readonly engine: Engine;
+  /** The run's commit went in: what it staged is part of the lake, and an abort no longer undoes it. */
+  readonly committed: boolean;
+  markCommitted(): void;
+}
+
+/**
+ * The resources of one run and their release: deferred releases first, then the end-of-run work (the
+ * staging areas, whose stored files are discarded unless they were committed), the engine last. An abort
+ * interrupts the engine's running statement.
+ */
+export class RunResources implements RunContext {
+  private readonly releases: (() => Promise<void>)[] = [];
+  private readonly disposals: (() => Promise<void>)[] = [];
+  private opened: Engine | undefined;
+  committed = false;
+  private readonly interrupt = () => this.opened?.interrupt();
+
+  constructor(
+    readonly lake: Lake,
+    readonly job: Job,
+    readonly options: RunOptions,
+    readonly runId: string,
+    readonly startedAt: Date,
+    readonly now: () => Date,
+  ) {
+    options.signal?.addEventListener('abort', this.interrupt, { once: true });
+  }
+
+  checkpoint(): void {
+    this.options.signal?.throwIfAborted();
+  }
+
+  defer(release: () => Promise<void>): void {
+    this.releases.push(release);
+  }
+
+  /** Registers work for the end of the run, after the deferred releases (the staging areas' disposal). */
+  atEnd(dispose: () => Promise<void>): void {
+    this.disposals.push(dispose);
+  }
+
+  markCommitted(): void {
+    this.committed = true;
+  }
+
+  useEngine(engine: Engine): Engine {
+    this.opened = engine;
+    return engine;
+  }
+
+  get engine(): Engine {
+    if (!this.opened) throw new Error(`job ${this.job.name}: the run has no engine yet`);
+    return this.opened;
+  }
+
+  async release(): Promise<void> {
+    this.options.signal?.removeEventListener('abort', this.interrupt);
+    await Promise.allSettled(this.releases.map((release) => release()));
+    for (const dispose of this.disposals) await dispose().catch(() => undefined);
+    this.opened?.close();
+  }
+}

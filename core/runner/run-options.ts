@@ -1,0 +1,65 @@
+import type { Engine } from '../engine/index.ts';
+import type { BookmarkOption } from '../job/index.ts';
+import type { TableRuleSet } from '../quality/rule-sets.ts';
+import type { LakeRoot } from '../state/index.ts';
+
+/** Where a run can be made to fail, in order (see RunOptions.faultPoint). */
+export const FAULT_POINTS = ['input-read', 'outputs-staged', 'manifests-written', 'before-swap', 'after-commit'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+/**
+ * How one run of a job behaves. `runJob` takes all of it; `startJobRun` and `runJobs` take the fields
+ * that are the same for every attempt and every job (`RunTuning`), and set the rest themselves.
+ */
+export interface RunOptions {
+  readonly runId?: string;
+  /** The job's arguments, over its defaults. */
+  readonly args?: Readonly<Record<string, string>>;
+  readonly now?: () => Date;
+  /** Landing bytes per batch for `perRecord` jobs (default 128 MiB). */
+  readonly batchBytes?: number;
+  /**
+   * Aborts the run (a timeout, a lost lock): the running statement is interrupted, nothing is committed
+   * and staged files are removed. A run already past its commit completes.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Glue's job bookmark option (default disable: read everything, leave the bookmark alone). `enable` reads
+   * only what is new and commits the bookmark with the outputs; `pause` reads what is new since the last
+   * committed bookmark (or between the bookmarks of runs `from` and `to`) and never commits it.
+   */
+  readonly bookmark?: {
+    readonly option: BookmarkOption;
+    readonly from?: string;
+    readonly to?: string;
+    /** Glue's Attempt and PreviousRunId, recorded in the committed bookmark. */
+    readonly attempt?: number;
+    readonly previousRunId?: string;
+  };
+  /**
+   * Called at named points of the run: after the first input batch is read, after outputs are staged,
+   * while publishing (manifests written), just before and just after the commit. Crash tests kill the
+   * process there; nothing else should use it.
+   */
+  readonly faultPoint?: (point: FaultPoint, job: string) => void;
+  /**
+   * When given, the run does not publish its commit to the catalog: it hands the committed root and the
+   * tables it wrote here, and the caller publishes them (`runJobs` publishes once, after its last job).
+   */
+  readonly deferCatalogPublish?: (root: LakeRoot, tables: readonly string[]) => void;
+  /**
+   * Quality rule sets by table (see `loadRuleSets`). The rules of each output are applied to what the run
+   * writes: quarantine rules set failing rows aside, fail rules stop the commit, and every evaluation is
+   * committed to quality.results (with the outputs, or alone when a fail rule stopped the run).
+   */
+  readonly quality?: ReadonlyMap<string, TableRuleSet>;
+  /**
+   * Where a run that reads only what is new since its bookmark gets its engine (default `lake.createEngine()`);
+   * `runJobs` gives such runs isolates of one shared instance. A run that reads everything opens an instance
+   * of its own, so the memory of a large run is all returned when it ends.
+   */
+  readonly incrementalEngine?: () => Promise<Engine>;
+}
+
+/** The run options that hold for every attempt of a job, and every job of `runJobs`. */
+export type RunTuning = Pick<RunOptions, 'now' | 'batchBytes' | 'faultPoint' | 'deferCatalogPublish' | 'quality' | 'incrementalEngine'>;
