@@ -4,7 +4,7 @@ export { runMetrics } from './run-metrics.ts';
 export { quarantineStagingPrefix } from './run-inputs.ts';
 export { QUARANTINE_TABLE } from './quarantine-table.ts';
 export { newRunId } from './run-id.ts';
-export { orderJobs } from './job-order.ts';
+export { jobGraph, orderJobs, type JobGraph, type RuleReferences } from './job-graph.ts';
 export { runJobs, type RunJobsOptions } from './run-jobs.ts';
 export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, type JobRunRecord, type JobRunState, type JobStateChangeEvent } from './job-run-record.ts';
 export { lockName, startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';

@@ -24,48 +24,10 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { type Job, QUALITY_JOB, type TableRuleSet, orderJobs } from '../../core/index.ts';
+import { type Job, QUALITY_JOB, type TableRuleSet, jobGraph } from '../../core/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { runbookUrl } from '../runbooks.ts';
 import { type JobCompute, type PipelineTask, logGroupNames } from './job-compute.ts';
-
-/**
- * The jobs in stages: a stage holds every job whose inputs are all written by earlier stages, so a
- * stage's jobs can run in parallel. Bronze jobs read only landing and form the first stage; a job
- * that reads a table of another job runs one stage after that job's stage, and so does a job whose
- * outputs' quality rules reference another job's table (silver.tasks' rules check user_id against
- * silver.users, so it runs after silver.users, not beside it). Refuses a cycle.
- *
- * @example
- * pipelineStages(PIPELINE_JOBS).map((stage) => stage.map((job) => job.name));
- * // [['bronze.tasks_cdc', 'bronze.users_cdc'], ['silver.tasks', 'silver.users'], ['gold.daily_task_kpis']]
- */
-export function pipelineStages(jobs: readonly Job[], ruleSets: readonly TableRuleSet[] = []): Job[][] {
-  const writerOf = new Map<string, Job>();
-  for (const job of jobs) for (const output of job.outputs) writerOf.set(output.name, job);
-  const referencesOf = (job: Job) => ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table)).flatMap((set) => Object.values(set.references));
-  const stageOf = new Map<Job, number>();
-  const pending = orderJobs(jobs);
-  // Jobs in read order; one whose references are not placed yet waits for a later pass.
-  for (let passes = 0; pending.length > 0; passes += 1) {
-    if (passes > jobs.length) throw new Error(`jobs ${pending.map((job) => job.name).join(', ')} wait on each other through their quality rules' references`);
-    for (const job of [...pending]) {
-      const upstream = [
-        ...Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
-        ...referencesOf(job),
-      ].flatMap((table) => {
-        const writer = writerOf.get(table);
-        return writer && writer !== job ? [writer] : [];
-      });
-      if (upstream.some((writer) => !stageOf.has(writer))) continue;
-      stageOf.set(job, Math.max(0, ...upstream.map((writer) => stageOf.get(writer)! + 1)));
-      pending.splice(pending.indexOf(job), 1);
-    }
-  }
-  const stages: Job[][] = [];
-  for (const job of jobs) (stages[stageOf.get(job)!] ??= []).push(job);
-  return stages;
-}
 
 /** A stage's state name: its position and the layers of its jobs (`Stage 2: silver`). */
 export const stageName = (stage: readonly Job[], index: number): string =>
@@ -214,7 +176,8 @@ export class PipelineOrchestration extends Construct {
     const removalPolicy = config.envName === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const stateMachineName = pipelineStateMachineName(config);
 
-    this.stages = pipelineStages(props.jobs, props.ruleSets ?? []);
+    // Each stage a Parallel of jobs that can run side by side, in the order the runner would run them.
+    this.stages = jobGraph(props.jobs, props.ruleSets ?? []).stages;
     const jobStates = new Map<string, EcsRunTask>();
     const runJob = (job: Job): IChainable => {
       const task = compute.tasks.get(job.name);

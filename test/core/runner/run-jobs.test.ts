@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attachTables, defineJob, defineTable, landingSource, openLocalLake, runJobs, type Lake, type TableName } from '../../../core/index.ts';
+import { attachTables, defineJob, defineTable, landingSource, openLocalLake, parseTableRuleSet, runJobs, type Lake, type TableName } from '../../../core/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();
@@ -95,5 +95,16 @@ describe('runJobs', () => {
     const again = await runJobs(counted.lake, jobs, enable);
     expect(again.map((result) => result.nothingNew)).toEqual([true, true]);
     expect(counted.opened()).toBe(0);
+  });
+
+  it('refuses jobs that wait on each other through their quality rules before any of them runs', async () => {
+    const dir = await tempDir('run-jobs');
+    const lake = await lakeWithLanding(dir);
+    const rules = (table: string, other: string) =>
+      parseTableRuleSet(table, `# reference other = ${other}\nRules = [ RowCountMatch "other" >= 0.0 ]\n`, `quality/rules/${table}.dqdl`);
+    const quality = new Map([['silver.a', rules('silver.a', 'silver.b')], ['silver.b', rules('silver.b', 'silver.a')]]);
+    await expect(runJobs(lake, [whereJob('silver.a'), whereJob('silver.b')], { quality })).rejects.toMatchObject({ code: 'JOB_CYCLE' });
+    expect((await lake.state.readRoot()).seq).toBe(0);
+    expect(await lake.state.listRecords('runs/silver.a')).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { Pass } from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSettings, selectJobs, splitRunTokens } from '../../../cli/commands/run.ts';
 import { bufferIo, invoke } from '../../../cli/index.ts';
-import { defineJob, defineTable, tableSource, type TableName } from '../../../core/index.ts';
+import { jobGraph } from '../../../core/index.ts';
 import {
   ENV_DEFAULTS,
   QUALITY_STATE_NAME,
@@ -16,7 +16,6 @@ import {
   jobTaskFamily,
   loadInfraConfig,
   pipelineRuleSets,
-  pipelineStages,
 } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, flatten, resourceByPrefix, tempOutdir, useTemplates } from '../infra-fixtures.ts';
@@ -50,63 +49,13 @@ function allStates(states: Record<string, State>): Record<string, State> {
   return found;
 }
 
-const table = (name: TableName) => defineTable({ name, description: `${name} for a test`, writeMode: 'replace_partitions', partitionBy: [], columns: [{ name: 'n', type: 'BIGINT', description: 'a number' }] });
-const job = (name: string, reads: TableName[], writes: TableName) =>
-  defineJob({
-    name,
-    description: `${name} for a test`,
-    sources: Object.fromEntries(reads.map((source, index) => [`s${index}`, tableSource(source)])),
-    outputs: [table(writes)],
-    transform: () => ({ outputs: {} }),
-  });
-
-describe('pipelineStages', () => {
-  it('puts each job one stage after the latest job whose table it reads: bronze, then silver, then gold', () => {
-    const stages = pipelineStages(PIPELINE_JOBS);
-    expect(stages.flat().map((candidate) => candidate.name).sort()).toEqual(PIPELINE_JOBS.map((candidate) => candidate.name).sort());
-    expect(stages.map((stage) => [...new Set(stage.map((candidate) => candidate.layer))])).toEqual([['bronze'], ['silver'], ['gold']]);
-    const stageOf = new Map(stages.flatMap((stage, index) => stage.map((candidate) => [candidate.name, index] as const)));
-    for (const reader of PIPELINE_JOBS) {
-      for (const source of Object.values(reader.sources)) {
-        if (source.kind !== 'table') continue;
-        const writer = PIPELINE_JOBS.find((candidate) => candidate.outputs.some((output) => output.name === source.table))!;
-        expect(stageOf.get(writer.name)!, `${reader.name} reads ${source.table}`).toBeLessThan(stageOf.get(reader.name)!);
-      }
-    }
-  });
-
-  it('runs a job that reads another job of its own layer in a later stage, and refuses a cycle', () => {
-    const kpis = job('gold.test_kpis', ['silver.tasks'], 'gold.test_kpis');
-    const rollup = job('gold.test_rollup', ['gold.test_kpis'], 'gold.test_rollup');
-    const stages = pipelineStages([...PIPELINE_JOBS, rollup, kpis]).map((stage) => stage.map((candidate) => candidate.name));
-    expect(stages[2]).toContain('gold.test_kpis');
-    expect(stages[3]).toEqual(['gold.test_rollup']);
-
-    const first = job('gold.test_a', ['gold.test_b'], 'gold.test_a');
-    const second = job('gold.test_b', ['gold.test_a'], 'gold.test_b');
-    expect(() => pipelineStages([first, second])).toThrow(/cycle/);
-  });
-
-  it("runs a job after the writers of the tables its quality rules reference (silver.tasks' rules check silver.users)", () => {
-    const ruleSets = pipelineRuleSets();
-    expect(ruleSets.find((set) => set.table === 'silver.tasks')?.references).toEqual({ users: 'silver.users' });
-    const stages = pipelineStages(PIPELINE_JOBS, ruleSets).map((stage) => stage.map((candidate) => candidate.name).sort());
-    expect(stages).toEqual([
-      ['bronze.tasks_cdc', 'bronze.users_cdc'],
-      ['silver.users'],
-      ['silver.tasks'],
-      ['gold.active_users', 'gold.daily_task_kpis', 'gold.user_kpis'],
-    ]);
-  });
-});
-
 describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
   it('runs the stages in order, each a Parallel of its jobs, then the quality step, and ends there', () => {
     const definition = definitionOf(template());
-    const stages = pipelineStages(PIPELINE_JOBS, pipelineRuleSets());
+    const stages = jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages;
     const order = topLevelOrder(definition);
     expect(order).toEqual([...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`), QUALITY_STATE_NAME]);
     order.slice(0, -1).forEach((name, index) => {
@@ -267,7 +216,7 @@ describe('pipeline orchestration extension point', () => {
     const definition = definitionOf(Template.fromStack(stack));
     const order = topLevelOrder(definition);
     expect(order.at(-1)).toBe('Quality checks');
-    expect(order.at(-2)).toBe(`Stage ${pipelineStages(PIPELINE_JOBS, pipelineRuleSets()).length}: gold`);
+    expect(order.at(-2)).toBe(`Stage ${jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length}: gold`);
     expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', End: true });
   });
 });
@@ -287,7 +236,7 @@ describe('pipeline commands on a lake', () => {
 
   it('runs every stage of the synthesized state machine, job by job, with the commands it passes', async () => {
     const states = allStates(definitionOf(templates().dev).States);
-    for (const stage of pipelineStages(PIPELINE_JOBS, pipelineRuleSets())) {
+    for (const stage of jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages) {
       for (const pipelineJob of stage) {
         const command = states[jobStateName(pipelineJob)]!.Parameters.Overrides.ContainerOverrides[0].Command as string[];
         const io = bufferIo();
