@@ -3,6 +3,7 @@ import { JobDefinitionError } from '../errors.ts';
 import type { ColumnSpec, Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
 import { jobArgumentDeclarationProblems } from './job-arguments.ts';
+import { markDefined } from './job-registry.ts';
 
 /** Raw Firehose objects under a landing prefix, cut into records by the framework. */
 export interface LandingSourceSpec {
@@ -178,5 +179,5 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
   if (problems.length > 0) {
     throw new JobDefinitionError(spec.name, problems.join('; '));
   }
-  return Object.freeze({ ...spec, layer }) as Job;
+  return markDefined(Object.freeze({ ...spec, layer }) as Job);
 }

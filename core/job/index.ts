@@ -5,3 +5,4 @@ export {
 export {
   BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
 } from './job-arguments.ts';
+export { isJob, jobsExportedBy, tablesWrittenBy } from './job-registry.ts';

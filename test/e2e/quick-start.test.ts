@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boxTableRecords, linesOf, stackFrames } from '../cli/cli-output.ts';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD_TIMEOUT_MS = 45_000;
@@ -56,14 +57,14 @@ describe('quick start, as a user runs it', () => {
   it('runs the demo end to end: exit 0, every job succeeds, and the three sections are printed', () => {
     expect(stackFrames(demo.stderr)).toEqual([]);
     expect(demo.code, demo.stderr).toBe(0);
-    expect(linesOf(demo.stderr).filter((line) => / SUCCEEDED in /.test(line))).toHaveLength(7);
+    expect(linesOf(demo.stderr).filter((line) => / SUCCEEDED in /.test(line))).toHaveLength(PIPELINE_JOBS.length);
 
     const lines = demo.stdout.split('\n');
     const at = ['Rows per table', 'Quarantined records', 'gold.daily_task_kpis'].map((heading) => lines.indexOf(heading));
     expect(at.every((index) => index >= 0), demo.stdout).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     const rowsPerTable = boxTableRecords(lines.slice((at[0] ?? 0) + 1, at[1]).join('\n'));
-    expect(rowsPerTable).toHaveLength(13);
+    expect(rowsPerTable.map((row) => row.table).sort()).toEqual(PIPELINE_TABLES.map((table) => table.name).sort());
     // Every job checked its outputs' quality rules; the summary counts them.
     expect(demo.stderr).toMatch(/^Quality: \d+ of \d+ rule evaluations passed/m);
     expect(Number(rowsPerTable.find((row) => row.table === 'quality.results')?.rows)).toBeGreaterThan(0);
