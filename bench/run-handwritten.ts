@@ -1,7 +1,8 @@
 import { readFile, rm, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDbEngine, quoteLiteral } from '../core/index.ts';
+import { quoteLiteral } from '../core/index.ts';
+import { DuckDbEngine } from '../core/engine/index.ts';
 
 /** Runs bench/handwritten.sql over a lake's landing files (its own process, for a clean peak RSS) and prints JSON timings. */
 const directory = process.argv[2];

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { LocalStorage, openLocalLake, runJobs } from '../core/index.ts';
+import { openLocalLake } from '../core/index.ts';
+import { runJobs } from '../core/runner/index.ts';
+import { LocalStorage } from '../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { arrivalOfKey } from './arrival-times.ts';

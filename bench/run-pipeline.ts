@@ -1,4 +1,5 @@
-import { openLocalLake, runJobs } from '../core/index.ts';
+import { openLocalLake } from '../core/index.ts';
+import { runJobs } from '../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { stageWallMs } from './stage-wall.ts';

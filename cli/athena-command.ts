@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ConfigError, athenaTableDdl, glueDatabaseName, layerOf, quoteAthenaIdentifier, s3LakeLayout, type TableSpec } from '../core/index.ts';
+import type { TableSpec } from '../core/index.ts';
+import { athenaTableDdl, glueDatabaseName, quoteAthenaIdentifier, s3LakeLayout } from '../core/catalog/index.ts';
+import { ConfigError } from '../core/errors.ts';
+import { layerOf } from '../core/table/index.ts';
 import { PIPELINE_TABLES } from '../jobs/index.ts';
 import type { CliIo } from './io.ts';
 

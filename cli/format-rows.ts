@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
-import type { ResultColumn, ResultRow, ResultValue } from '../core/index.ts';
+import type { ResultColumn, ResultRow, ResultValue } from '../core/engine/index.ts';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

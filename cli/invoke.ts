@@ -1,8 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import {
-  ConfigError, describeError, getJobBookmark, MedallionError, openAwsLake, openLocalLake, resetJobBookmark, runJobs, type AwsLakeConfig,
-  type Job, type Lake, type ResultColumn, type ResultRow,
-} from '../core/index.ts';
+import { openLocalLake, type Job, type Lake } from '../core/index.ts';
+import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
+import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
+import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
+import { ConfigError, describeError, MedallionError } from '../core/errors.ts';
+import { runJobs } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../core/index.ts';
+import { ConfigError } from '../core/errors.ts';
 
 const LakeDirectorySchema = z.string().trim().min(1, 'must not be empty');
 

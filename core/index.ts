@@ -1,21 +1,16 @@
-export * from './catalog/index.ts';
-export * from './engine/index.ts';
-export * from './errors.ts';
-export * from './job/index.ts';
-export * from './landing/index.ts';
-export * from './lake.ts';
-export * from './metrics/index.ts';
-export * from './runner/index.ts';
-export * from './state/index.ts';
-export * from './storage/index.ts';
-export * from './table/index.ts';
-export * from './bookmark/index.ts';
-export * from './aws-lake.ts';
-export * from './quality/dqdl/index.ts';
-export * from './quality/rule-sets.ts';
-export * from './quality/results-table.ts';
-export * from './quality/quality-gate.ts';
-export * from './quality/evaluate-tables.ts';
-export * from './alarms.ts';
-export * from './quality/evaluator/index.ts';
-export * from './quality/anomaly.ts';
+/**
+ * medallion for job authors: define jobs and their tables, name their sources, quote SQL, and run a job
+ * over a folder lake to test it. Everything else in core (the runner's phases, the state store, the
+ * catalog, the quality evaluator, the AWS adapters) is the framework's own; the CLI and infra import it
+ * from its folders' front doors (`core/runner/index.ts`, `core/layout/index.ts`, ...).
+ *
+ * @example
+ * import { defineJob, defineTable, tableSource } from '../../core/index.ts';
+ */
+export { defineJob, landingSource, tableSource, type Job, type JobPlan, type SourceSpec, type TransformContext } from './job/index.ts';
+export { defineTable, type ColumnSpec, type TableName, type TableSpec } from './table/index.ts';
+export { quoteIdentifier, quoteLiteral } from './engine/index.ts';
+export { LANDING_RECORD_COLUMNS, firehoseErrorPrefix } from './landing/index.ts';
+export { JobDefinitionError } from './errors.ts';
+export { openLocalLake, type Lake } from './lake.ts';
+export { runJob, type JobRunResult } from './runner/index.ts';

@@ -1,3 +1,4 @@
+import { LAKE_FOLDERS, type LakeFolder } from '../core/layout/index.ts';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 
 /** One place in S3: a bucket and a key prefix inside it ('' or ending in '/'). */
@@ -6,9 +7,9 @@ export interface LakeLocation {
   readonly prefix: string;
 }
 
-/** The first folder of every lake key (`landing/tasks/...`, `silver/tasks/...`). */
-export const LAKE_KEY_ROOTS = ['landing', 'bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
-export type LakeKeyRoot = (typeof LAKE_KEY_ROOTS)[number];
+/** The first folder of every lake key (`landing/tasks/...`, `silver/tasks/...`): core/layout's key space. */
+export const LAKE_KEY_ROOTS = LAKE_FOLDERS;
+export type LakeKeyRoot = LakeFolder;
 
 /**
  * Where each part of the lake's key space lives in S3, by the rule `S3Storage` (core/storage) follows:

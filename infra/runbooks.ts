@@ -1,4 +1,4 @@
-import { ALARMS, runbookPath } from '../core/index.ts';
+import { ALARMS, runbookPath } from '../core/alarms.ts';
 import type { InfraConfig } from './config.ts';
 
 /**

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { ConfigError, loadRuleSets, type TableRuleSet } from '../core/index.ts';
+import { ConfigError } from '../core/errors.ts';
+import { loadRuleSets, type TableRuleSet } from '../core/quality/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from './index.ts';
 
 /** The reference pipeline's rule sets: `quality/rules/<table>.dqdl` in the repository. */

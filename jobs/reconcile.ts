@@ -1,7 +1,10 @@
-import {
-  attachTables, quoteIdentifier, quoteLiteral, readObjectRecords, selectUnreadObjects,
-  type Engine, type JobBookmarkState, type JobRunRecord, type Lake, type ObjectInfo, type ResultRow,
-} from '../core/index.ts';
+import { quoteIdentifier, quoteLiteral, type Lake } from '../core/index.ts';
+import { selectUnreadObjects, type JobBookmarkState } from '../core/bookmark/index.ts';
+import { attachTables } from '../core/catalog/index.ts';
+import type { Engine, ResultRow } from '../core/engine/index.ts';
+import { readObjectRecords } from '../core/landing/index.ts';
+import type { JobRunRecord } from '../core/runner/index.ts';
+import type { ObjectInfo } from '../core/storage/index.ts';
 
 /** One CDC source of the reference pipeline, as reconciliation follows it from landing to silver. */
 export interface ReconciledSource {

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { renderTableReference } from '../core/index.ts';
+import { renderTableReference } from '../core/table/index.ts';
 import { PIPELINE_TABLES } from '../jobs/index.ts';
 
 /** `npm run docs`: rewrites docs/tables.md from the table specs. */

@@ -1,4 +1,7 @@
-import { attachTables, runJobs, type Lake, type QualityEvaluation, type TableRuleSet } from '../../core/index.ts';
+import type { Lake } from '../../core/index.ts';
+import { attachTables } from '../../core/catalog/index.ts';
+import type { QualityEvaluation, TableRuleSet } from '../../core/quality/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding, type GenerateOptions, type GenerateSummary } from '../../simulator/index.ts';
 import { renderTable } from '../format-rows.ts';

@@ -1,4 +1,7 @@
-import { ConfigError, MedallionError, evaluateLakeQuality, quoteLiteral, type Lake, type ResultColumn, type ResultRow, type TableRuleSet } from '../../core/index.ts';
+import { quoteLiteral, type Lake } from '../../core/index.ts';
+import type { ResultColumn, ResultRow } from '../../core/engine/index.ts';
+import { ConfigError, MedallionError } from '../../core/errors.ts';
+import { evaluateLakeQuality, type TableRuleSet } from '../../core/quality/index.ts';
 import type { OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 import { queryCommand } from './query.ts';

@@ -1,4 +1,7 @@
-import { attachTables, MedallionError, type Engine, type Lake, type ResultColumn, type ResultRow } from '../../core/index.ts';
+import type { Lake } from '../../core/index.ts';
+import { attachTables } from '../../core/catalog/index.ts';
+import type { Engine, ResultColumn, ResultRow } from '../../core/engine/index.ts';
+import { MedallionError } from '../../core/errors.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 

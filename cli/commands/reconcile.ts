@@ -1,4 +1,6 @@
-import { MedallionError, type Lake, type ResultColumn, type ResultRow } from '../../core/index.ts';
+import type { Lake } from '../../core/index.ts';
+import type { ResultColumn, ResultRow } from '../../core/engine/index.ts';
+import { MedallionError } from '../../core/errors.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import type { CliIo } from '../io.ts';
 

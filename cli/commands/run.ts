@@ -1,4 +1,7 @@
-import { ConfigError, orderJobs, resolveJobArguments, type Job, type JobRunResult, type JobRunSettings } from '../../core/index.ts';
+import type { Job, JobRunResult } from '../../core/index.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { resolveJobArguments } from '../../core/job/index.ts';
+import { orderJobs, type JobRunSettings } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 /** Jobs named on the command line (or all of them), in dependency order; unknown names are refused together. */

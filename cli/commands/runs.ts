@@ -1,4 +1,6 @@
-import type { JobRunRecord, Lake, ResultRow } from '../../core/index.ts';
+import type { Lake } from '../../core/index.ts';
+import type { ResultRow } from '../../core/engine/index.ts';
+import type { JobRunRecord } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 export const RUN_COLUMNS = [

@@ -1,4 +1,7 @@
-import { readManifests, manifestFiles, type Lake, type ResultRow } from '../../core/index.ts';
+import type { Lake } from '../../core/index.ts';
+import { readManifests } from '../../core/catalog/index.ts';
+import type { ResultRow } from '../../core/engine/index.ts';
+import { manifestFiles } from '../../core/table/index.ts';
 import { PIPELINE_TABLES } from '../../jobs/index.ts';
 
 /** One row per table: committed version, rows, partitions, files and bytes; declared tables not written yet show version 0. */

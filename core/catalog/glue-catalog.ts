@@ -11,8 +11,9 @@ import { readManifests } from './attach-tables.ts';
 import type { Catalog, PublishOptions } from './catalog.ts';
 import {
   GLUE_PARAMETERS, checkLayout, filesDigest, glueDatabaseName, gluePartitionInput, glueTableInput, renderSymlinkManifest,
-  symlinkFolder, symlinkPartitionPath, type S3LakeLayout,
+  symlinkPartitionPath, type S3LakeLayout,
 } from './glue-table-input.ts';
+import { symlinkFolder } from '../layout/index.ts';
 
 /** Glue's batch limits: BatchCreatePartition and BatchUpdatePartition take 100 entries, BatchDeletePartition 25. */
 export const GLUE_BATCH_LIMITS = { create: 100, update: 100, delete: 25 } as const;

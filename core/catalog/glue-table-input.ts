@@ -3,6 +3,7 @@ import type { Column, PartitionInput, StorageDescriptor, TableInput } from '@aws
 import { ConfigError } from '../errors.ts';
 import { LAYERS, dataColumns, layerOf, shortNameOf, type DataFile, type Layer, type PartitionEntry, type TableName, type TableSpec } from '../table/index.ts';
 import { glueTypes } from './glue-types.ts';
+import { symlinkFolder, symlinkRoot } from '../layout/index.ts';
 import { parseS3Uri } from '../storage/index.ts';
 import type { S3Location } from '../storage/s3-storage.ts';
 
@@ -107,16 +108,6 @@ export function glueDatabaseName(databasePrefix: string, layer: Layer): string {
 /** `col=value/...` with each value percent-encoded, so a value cannot add folders to a symlink path. */
 export function symlinkPartitionPath(partitionBy: readonly string[], values: Readonly<Record<string, string>>): string {
   return partitionBy.map((column) => `${column}=${encodeURIComponent(values[column] ?? '')}`).join('/');
-}
-
-/** The folder (a lake key prefix ending in '/') of a partition's symlink manifest at a table version. */
-export function symlinkFolder(table: TableName, version: number, partitionPath = ''): string {
-  return `${layerOf(table)}/_symlink/${shortNameOf(table)}/v${version}/${partitionPath === '' ? '' : `${partitionPath}/`}`;
-}
-
-/** The folder above every version's manifests; a partitioned table's own Location (never read: partitions are). */
-export function symlinkRoot(table: TableName): string {
-  return `${layerOf(table)}/_symlink/${shortNameOf(table)}/`;
 }
 
 /** The symlink manifest's text: one `s3://` URI per committed file, sorted, newline-terminated. */

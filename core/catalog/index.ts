@@ -4,7 +4,7 @@ export { LocalCatalog } from './local-catalog.ts';
 export { GlueTypeError, SCALAR_TYPES, glueType, glueTypes, parseDuckDbType, type DuckDbType } from './glue-types.ts';
 export {
   GLUE_PARAMETERS, SYMLINK_PARQUET_FORMAT, checkLayout, filesDigest, glueColumns, glueDatabaseName, gluePartitionInput, glueTableInput,
-  renderSymlinkManifest, s3LakeLayout, s3Uri, symlinkFolder, symlinkPartitionPath, symlinkRoot, tableLocation,
+  renderSymlinkManifest, s3LakeLayout, s3Uri, symlinkPartitionPath, tableLocation,
   type GlueTableOptions, type S3LakeLayout, type S3LakeLocation,
 } from './glue-table-input.ts';
 export { GLUE_BATCH_LIMITS, GlueCatalog, GlueCatalogError, planPartitions, type GlueCatalogOptions } from './glue-catalog.ts';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { JobDefinitionError } from '../errors.ts';
 import type { ColumnSpec, Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
+import { landingPrefix } from '../layout/index.ts';
 import { jobArgumentDeclarationProblems } from './job-arguments.ts';
 import { markDefined } from './job-registry.ts';
 
@@ -29,7 +30,7 @@ export interface TableSourceSpec {
 export type SourceSpec = LandingSourceSpec | TableSourceSpec;
 
 export function landingSource(source: string, options: { bandMs?: number } = {}): LandingSourceSpec {
-  return { kind: 'landing', prefix: `landing/${source}/`, ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }) };
+  return { kind: 'landing', prefix: landingPrefix(source), ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }) };
 }
 
 export function tableSource(table: TableName, options: { snapshot?: boolean } = {}): TableSourceSpec {

@@ -5,4 +5,5 @@ export {
 export {
   BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
 } from './job-arguments.ts';
+export { newRunId } from './run-id.ts';
 export { isJob, jobsExportedBy, tablesWrittenBy } from './job-registry.ts';

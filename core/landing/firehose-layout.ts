@@ -1,3 +1,5 @@
+import { landingPrefix } from '../layout/index.ts';
+
 /**
  * Where Firehose puts what it could not deliver for a landing source: `landing/<source>/errors/`, inside
  * the source's prefix, so the bronze job's listing and bookmark cover it and every such record is
@@ -9,5 +11,5 @@
  * firehoseErrorPrefix('tasks'); // 'landing/tasks/errors/'
  */
 export function firehoseErrorPrefix(source: string): string {
-  return `landing/${source}/errors/`;
+  return `${landingPrefix(source)}errors/`;
 }

@@ -1,11 +1,10 @@
 import { quoteIdentifier, quoteLiteral, type Engine } from '../engine/index.ts';
 import { tableRelation } from '../catalog/index.ts';
 import type { Lake } from '../lake.ts';
-import { newRunId } from '../runner/run-id.ts';
+import { newRunId } from '../job/index.ts';
+import { landingPrefixOf, qualityStagingPrefix, QUALITY_JOB } from '../layout/index.ts';
 import type { LakeRoot } from '../state/index.ts';
-import { commitTables, type TableManifest } from '../table/index.ts';
-import { copyToStaging, persistStage, type OutputStage } from '../runner/output-staging.ts';
-import { qualityStagingPrefix } from '../runner/run-inputs.ts';
+import { commitTables, copyToStaging, persistStage, type OutputStage, type TableManifest } from '../table/index.ts';
 import type { Rule } from './dqdl/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type QualityDataset } from './evaluator/index.ts';
@@ -14,7 +13,7 @@ import { QUALITY_RESULTS_TABLE } from './results-table.ts';
 import type { QualityRule, TableRuleSet } from './rule-sets.ts';
 
 /** The job name quality.results and the metrics carry for `medallion quality` evaluations. */
-export const QUALITY_JOB = 'quality';
+export { QUALITY_JOB };
 
 /** The columns of a landing source's dataset: one row per object under landing/<source>/. */
 export const LANDING_OBJECT_COLUMNS = [
@@ -141,7 +140,7 @@ async function attachDataset(lake: Lake, engine: Engine, root: LakeRoot, table: 
       await engine.run(`INSERT INTO ${view} VALUES ${batch.join(', ')}`);
       batch = [];
     };
-    for await (const object of lake.storage.list(`landing/${table.slice('landing.'.length)}/`)) {
+    for await (const object of lake.storage.list(landingPrefixOf(table))) {
       batch.push(`(${quoteLiteral(object.key)}, make_timestamp(${Math.round(object.lastModifiedMs) * 1000}::BIGINT), ${object.sizeBytes})`);
       if (batch.length >= 2000) await flush();
     }

@@ -1,9 +1,7 @@
 export { runJob, type JobRunResult } from './job-runner.ts';
 export { FAULT_POINTS, type FaultPoint, type RunOptions, type RunTuning } from './run-options.ts';
 export { runMetrics } from './run-metrics.ts';
-export { quarantineStagingPrefix } from './run-inputs.ts';
 export { QUARANTINE_TABLE } from './quarantine-table.ts';
-export { newRunId } from './run-id.ts';
 export { jobGraph, orderJobs, type JobGraph, type RuleReferences } from './job-graph.ts';
 export { runJobs, type RunJobsOptions } from './run-jobs.ts';
 export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, type JobRunRecord, type JobRunState, type JobStateChangeEvent } from './job-run-record.ts';

@@ -1,5 +1,5 @@
 import { JobRunError, MedallionError } from '../errors.ts';
-import type { Job } from '../job/index.ts';
+import { newRunId, type Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { QualityEvaluation } from '../quality/quality-gate.ts';
 import { checkBalance } from './phases/balance-check.ts';
@@ -13,7 +13,6 @@ import { gateOutputs, openGate } from './phases/quality-phase.ts';
 import { planReads, type ReadPlan } from './phases/read-plan.ts';
 import { RunResources } from './phases/run-context.ts';
 import { RunStaging } from './phases/run-staging.ts';
-import { newRunId } from './run-id.ts';
 import type { RunOptions } from './run-options.ts';
 
 export interface JobRunResult {

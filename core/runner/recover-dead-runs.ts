@@ -1,6 +1,7 @@
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
-import { manifestFiles, tablePrefix, type TableManifest } from '../table/index.ts';
+import { jobRunFolders } from '../layout/index.ts';
+import { manifestFiles, type TableManifest } from '../table/index.ts';
 import type { JobRunRecord } from './job-run-record.ts';
 import { QUARANTINE_TABLE } from './quarantine-table.ts';
 import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
@@ -46,12 +47,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
   }
 
   let removedFiles = 0;
-  const prefixes = [
-    ...job.outputs.map((output) => tablePrefix(output.name)),
-    `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`,
-    `${tablePrefix(QUALITY_RESULTS_TABLE.name)}${job.name}/`,
-  ];
-  for (const prefix of prefixes) {
+  for (const prefix of jobRunFolders(job)) {
     const byRun = new Map<string, string[]>();
     for await (const object of lake.storage.list(prefix)) {
       const runFolder = object.key.slice(prefix.length).split('/')[0] ?? '';

@@ -7,19 +7,7 @@ import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
 import type { LocalFiles } from '../storage/index.ts';
-import { emptyManifest, manifestFiles, tablePrefix, type DataFile, type TableManifest, type TableSpec } from '../table/index.ts';
-import { QUARANTINE_TABLE } from './quarantine-table.ts';
-import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
-
-/** Where a run stages its quarantine rows: under the job's name, so cleanup finds a job's own leftovers. */
-export function quarantineStagingPrefix(job: Job, runId: string): string {
-  return `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/${runId}`;
-}
-
-/** Where a run stages its quality results: under the job's name, like its quarantine. */
-export function qualityStagingPrefix(job: string, runId: string): string {
-  return `${tablePrefix(QUALITY_RESULTS_TABLE.name)}${job}/${runId}`;
-}
+import { emptyManifest, manifestFiles, type DataFile, type TableManifest, type TableSpec } from '../table/index.ts';
 
 export function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
   const bookmark = state?.sources[source];

@@ -7,7 +7,7 @@ import { runJob, type JobRunResult } from './job-runner.ts';
 import { runMetrics } from './run-metrics.ts';
 import type { RunTuning } from './run-options.ts';
 import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
-import { newRunId } from './run-id.ts';
+import { newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
 

@@ -3,6 +3,7 @@ export { emptyManifest, fileSchema, filesHoldManifestColumns, manifestFiles, man
 export { TABLE_RELATION_RENDERERS, type TableRelationRenderer } from './table-relation.ts';
 export { renderTableReference } from './table-reference.ts';
 export {
-  LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, tablePrefix, withAddedColumns,
+  LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, withAddedColumns,
   type ColumnSpec, type Layer, type TableName, type TableSpec,
 } from './table-spec.ts';
+export { castColumns, copyToStaging, countQuery, countRows, persistStage, type OutputStage } from './table-staging.ts';

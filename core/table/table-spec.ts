@@ -99,9 +99,6 @@ export function shortNameOf(name: TableName): string {
 }
 
 /** Where a table's files live in storage: `<layer>/<table>/`. */
-export function tablePrefix(name: TableName): string {
-  return `${layerOf(name)}/${shortNameOf(name)}/`;
-}
 
 /** Columns that hold data in the files (partition columns live in the path). */
 export function dataColumns(spec: TableSpec): readonly ColumnSpec[] {

@@ -28,11 +28,12 @@ import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { Job, TableName, TableRuleSet } from '../../core/index.ts';
-import { QUALITY_JOB, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerOf, shortNameOf, tablePrefix } from '../../core/index.ts';
+import type { Job, TableName } from '../../core/index.ts';
+import type { TableRuleSet } from '../../core/quality/index.ts';
+import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { shortNameOf } from '../../core/table/index.ts';
 import type { InfraConfig } from '../config.ts';
-import { LAKE_KEY_ROOTS, type LakeLayout, type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
-import { type LakeAccess, jobRuleSets, landingPrefixOf, qualityResultsPrefix, referencedTables } from '../quality-rules.ts';
+import { type LakeLayout, type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
 import { type CatalogLayer, glueDatabaseName } from './lake-catalog.ts';
 
 /**
@@ -97,9 +98,6 @@ export function logGroupNames(config: InfraConfig): { readonly jobs: string; rea
   };
 }
 
-/** Where the Glue catalog writes a table's symlink manifests: `<layer>/_symlink/<table>/`. */
-export const symlinkPrefix = (table: TableName): string => `${layerOf(table)}/_symlink/${shortNameOf(table)}/`;
-
 /** `silver.tasks` -> `SilverTasks`, for construct ids and state names that must be stable. */
 export function jobConstructId(job: Job): string {
   return job.name
@@ -115,53 +113,6 @@ export function jobTaskFamily(config: InfraConfig, job: Job): string {
 
 /** The quality step's task definition family: `medallion-<env>-quality`. */
 export const qualityTaskFamily = (config: InfraConfig): string => `medallion-${config.envName}-${QUALITY_JOB}`;
-
-/**
- * What a job's role may do in the lake: read its sources; write its outputs, its own quarantine partition
- * and the symlink manifests of those tables; publish their partitions. When its outputs have rule sets
- * (its quality gate), also read quality.results (the history dynamic rules and anomaly detection compare
- * against) and the tables those rule sets reference, write its own quality.results prefix, and publish
- * quality.results.
- */
-export function jobLakeAccess(job: Job, ruleSets: readonly TableRuleSet[]): LakeAccess {
-  const gated = jobRuleSets(job, ruleSets);
-  const sourcePrefixes = Object.values(job.sources).map((source) => (source.kind === 'landing' ? source.prefix : tablePrefix(source.table)));
-  const qualityReads = gated.length > 0 ? [tablePrefix(QUALITY_RESULTS_TABLE.name), ...referencedTables(gated).map(tablePrefix)] : [];
-  // Every file a run writes stays under its staging prefix (the table's, or the job's folder of the
-  // quarantine and quality.results tables, which several jobs append to); commits only record the keys.
-  const published: TableName[] = [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, ...(gated.length > 0 ? [QUALITY_RESULTS_TABLE.name] : [])];
-  return {
-    reads: [...new Set([...sourcePrefixes, ...qualityReads])],
-    lists: [],
-    writes: [
-      ...job.outputs.map((output) => tablePrefix(output.name)),
-      `${tablePrefix(QUARANTINE_TABLE.name)}${job.name}/`,
-      ...(gated.length > 0 ? [qualityResultsPrefix(job.name)] : []),
-      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
-      // quarantine and quality.results manifests are per table version, so they cannot be split by job.
-      ...published.map(symlinkPrefix),
-    ],
-    publishes: published,
-    catalogReads: Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
-  };
-}
-
-/**
- * What the quality step's role may do in the lake: read every table that has a rule set, the tables
- * those rule sets reference and quality.results (history); list (not read) the landing prefixes whose
- * freshness it checks; write only its own quality.results prefix (`quality/results/quality/`) and the
- * table's symlink manifests; publish quality.results.
- */
-export function qualityStepLakeAccess(ruleSets: readonly TableRuleSet[]): LakeAccess {
-  const tables = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
-  return {
-    reads: [...new Set([...tables, ...referencedTables(ruleSets), QUALITY_RESULTS_TABLE.name].map(tablePrefix))],
-    lists: ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => landingPrefixOf(set.table)),
-    writes: [qualityResultsPrefix(QUALITY_JOB), symlinkPrefix(QUALITY_RESULTS_TABLE.name)],
-    publishes: [QUALITY_RESULTS_TABLE.name],
-    catalogReads: [],
-  };
-}
 
 export interface JobComputeProps {
   readonly config: InfraConfig;
@@ -382,7 +333,7 @@ export class JobCompute extends Construct {
   private taskEnvironment(config: InfraConfig, layout: LakeLayout): Record<string, string> {
     const s3 = (location: LakeLocation) => `s3://${location.bucket.bucketName}/${location.prefix}`;
     const fallback = layout.landing;
-    const perFolder = LAKE_KEY_ROOTS.filter((root) => layout[root].bucket !== fallback.bucket || layout[root].prefix !== fallback.prefix).map(
+    const perFolder = LAKE_FOLDERS.filter((root) => layout[root].bucket !== fallback.bucket || layout[root].prefix !== fallback.prefix).map(
       (root) => [`MEDALLION_LAKE_${root.toUpperCase()}`, s3(layout[root])] as const,
     );
     return {

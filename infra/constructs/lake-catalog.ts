@@ -3,7 +3,8 @@ import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config.ts';
-import { glueTableInput, type S3LakeLayout, type TableSpec } from '../../core/index.ts';
+import type { TableSpec } from '../../core/index.ts';
+import { glueTableInput, type S3LakeLayout } from '../../core/catalog/index.ts';
 import type { TableInput } from '@aws-sdk/client-glue';
 
 /** The layers analysts see as Glue databases (`gold.daily_task_kpis`, `quality.results`). */

@@ -18,16 +18,10 @@ import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import {
-  ALARMS,
-  type AlarmComparison,
-  type AlarmDefinition,
-  type AlarmScope,
-  JOB_DURATION_ALARM_RATIO,
-  type Job,
-  QUALITY_JOB,
-  type TableRuleSet,
-} from '../../core/index.ts';
+import type { Job } from '../../core/index.ts';
+import { ALARMS, type AlarmComparison, type AlarmDefinition, type AlarmScope, JOB_DURATION_ALARM_RATIO } from '../../core/alarms.ts';
+import { QUALITY_JOB } from '../../core/layout/index.ts';
+import type { TableRuleSet } from '../../core/quality/index.ts';
 import { ConfigError, type InfraConfig } from '../config.ts';
 import { runbookUrl } from '../runbooks.ts';
 import type { SourceName } from './source-tables.ts';

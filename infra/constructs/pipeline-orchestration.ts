@@ -24,7 +24,10 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { type Job, QUALITY_JOB, type TableRuleSet, jobGraph } from '../../core/index.ts';
+import type { Job } from '../../core/index.ts';
+import { QUALITY_JOB } from '../../core/layout/index.ts';
+import type { TableRuleSet } from '../../core/quality/index.ts';
+import { jobGraph } from '../../core/runner/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { runbookUrl } from '../runbooks.ts';
 import { type JobCompute, type PipelineTask, logGroupNames } from './job-compute.ts';

@@ -1,7 +1,8 @@
 import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { Job, TableRuleSet, TableSpec } from '../../core/index.ts';
+import type { Job, TableSpec } from '../../core/index.ts';
+import type { TableRuleSet } from '../../core/quality/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { AlertTopic } from '../constructs/alert-topic.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';

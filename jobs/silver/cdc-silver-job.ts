@@ -1,7 +1,4 @@
-import {
-  JobDefinitionError, defineJob, defineTable, quoteIdentifier, quoteLiteral, tableSource,
-  type ColumnSpec, type Job, type TableName, type TableSpec,
-} from '../../core/index.ts';
+import { JobDefinitionError, defineJob, defineTable, quoteIdentifier, quoteLiteral, tableSource, type ColumnSpec, type Job, type TableName, type TableSpec } from '../../core/index.ts';
 import { typeImagesSql, type AttributeRule } from './image-typing.ts';
 
 export interface KeyColumn {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferIo, invoke } from '../../cli/index.ts';
-import { jobGraph } from '../../core/index.ts';
+import { jobGraph } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 import { resolveLakeDirectory } from '../../cli/lake-option.ts';
 import { boxTableRecords, linesOf, parseBoxTable, parseRunLines, stackFrames, type RunLine } from './cli-output.ts';

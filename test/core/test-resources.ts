@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { DuckDbEngine } from '../../core/index.ts';
+import { DuckDbEngine } from '../../core/engine/index.ts';
 
 /** A fresh temporary folder per call, removed after each test. */
 export function useTempDirs(): (label?: string) => Promise<string> {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { renderTableReference } from '../../core/index.ts';
+import { renderTableReference } from '../../core/table/index.ts';
 import { PIPELINE_TABLES } from '../../jobs/index.ts';
 
 describe('docs/tables.md', () => {

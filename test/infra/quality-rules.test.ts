@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
-import { QUALITY_RESULTS_TABLE, tablePrefix } from '../../core/index.ts';
+import { tablePrefix } from '../../core/layout/index.ts';
+import { QUALITY_RESULTS_TABLE } from '../../core/quality/index.ts';
 import { LAKE_KEY_ROOTS, jobLakeAccess, lakeLayout, locateLakePrefix, pipelineRuleSets, qualityStepLakeAccess } from '../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../jobs/quality.ts';

@@ -4,9 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DuckDbEngine, DynamoDbStateStore, LocalMetricsSink, LocalStorage, S3Storage, openLocalLake, runJobs, type Lake,
-} from '../../core/index.ts';
+import { openLocalLake, type Lake } from '../../core/index.ts';
+import { DuckDbEngine } from '../../core/engine/index.ts';
+import { LocalMetricsSink } from '../../core/metrics/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
+import { DynamoDbStateStore } from '../../core/state/index.ts';
+import { LocalStorage, S3Storage } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';

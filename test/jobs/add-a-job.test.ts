@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobGraph, openLocalLake, runJobs, type Job, type TableSpec } from '../../core/index.ts';
+import { openLocalLake, type Job, type TableSpec } from '../../core/index.ts';
+import { jobGraph, runJobs } from '../../core/runner/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { queryLake } from '../support/pipeline-check.ts';
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { attachTables, openLocalLake, runJobs, type Engine, type Lake, type ResultRow } from '../../core/index.ts';
+import { openLocalLake, type Lake } from '../../core/index.ts';
+import { attachTables } from '../../core/catalog/index.ts';
+import type { Engine, ResultRow } from '../../core/engine/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { useTempDirs } from '../core/test-resources.ts';

@@ -1,7 +1,9 @@
 import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStorage, openLocalLake, runJobs } from '../../core/index.ts';
+import { openLocalLake } from '../../core/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
+import { LocalStorage } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
 import { expectPipelineMatchesOracle, tableContents } from '../support/pipeline-check.ts';

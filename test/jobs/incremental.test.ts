@@ -1,7 +1,9 @@
 import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStorage, openLocalLake, runJobs, type ObjectInfo } from '../../core/index.ts';
+import { openLocalLake } from '../../core/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
+import { LocalStorage, type ObjectInfo } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';

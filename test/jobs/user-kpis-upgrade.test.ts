@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { LocalStorage, defineJob, defineTable, openLocalLake, runJobs, type ObjectInfo } from '../../core/index.ts';
+import { defineJob, defineTable, openLocalLake } from '../../core/index.ts';
+import { runJobs } from '../../core/runner/index.ts';
+import { LocalStorage, type ObjectInfo } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { userKpisJob, userKpisTable } from '../../jobs/gold/user-kpis.ts';
 import { generateLanding } from '../../simulator/index.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient, ScanCommand, waitUntilTableExists, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { invoke } from '../../cli/invoke.ts';
-import { LocalStorage } from '../../core/index.ts';
+import { LocalStorage } from '../../core/storage/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
 import { loopbackClientConfig, startDynalite, type LocalServer } from '../support/local-aws.ts';

@@ -3,7 +3,8 @@
  * one fault point of one job, as a machine that loses power would.
  * Usage: crash-child.ts LAKE_DIR JOB_NAME FAULT_POINT
  */
-import { openLocalLake, runJobs, type FaultPoint } from '../../core/index.ts';
+import { openLocalLake } from '../../core/index.ts';
+import { runJobs, type FaultPoint } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 const [lakeDir, jobName, point] = process.argv.slice(2);

@@ -1,7 +1,9 @@
 import { expect } from 'vitest';
-import {
-  attachTables, fileSchema, literalList, manifestFiles, openLocalLake, orderJobs, runJob, type JobRunResult, type Lake, type ResultRow, type TableManifest,
-} from '../../core/index.ts';
+import { openLocalLake, runJob, type JobRunResult, type Lake } from '../../core/index.ts';
+import { attachTables } from '../../core/catalog/index.ts';
+import { literalList, type ResultRow } from '../../core/engine/index.ts';
+import { orderJobs } from '../../core/runner/index.ts';
+import { fileSchema, manifestFiles, type TableManifest } from '../../core/table/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { computeExpected, dateOfUs, type Expected } from './oracle.ts';
 

@@ -1,8 +1,7 @@
 import { quoteIdentifier, type Engine } from '../../engine/index.ts';
 import type { JobPlan } from '../../job/index.ts';
 import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
-import { partitionKey, type TableSpec, type TableWrite } from '../../table/index.ts';
-import { countRows, persistStage } from '../output-staging.ts';
+import { countRows, partitionKey, persistStage, type TableSpec, type TableWrite } from '../../table/index.ts';
 import { QUARANTINE_TABLE } from '../quarantine-table.ts';
 import type { JobPlanner } from './job-planner.ts';
 import type { ReadPlan } from './read-plan.ts';

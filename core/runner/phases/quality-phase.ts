@@ -4,8 +4,7 @@ import {
   QualityGate, QualityGateError, gateFailures, qualityMetrics, qualityResultsSql, stagedDataset, type QualityEvaluation,
 } from '../../quality/quality-gate.ts';
 import type { QualityDataset } from '../../quality/evaluator/index.ts';
-import { commitTables } from '../../table/index.ts';
-import { copyToStaging, persistStage, type OutputStage } from '../output-staging.ts';
+import { commitTables, copyToStaging, persistStage, type OutputStage } from '../../table/index.ts';
 import { attachTableInput } from '../run-inputs.ts';
 import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
 import type { ReadCounts } from './open-inputs.ts';

@@ -1,8 +1,6 @@
-import type { TableSpec } from '../../table/index.ts';
-import { tablePrefix } from '../../table/index.ts';
-import type { OutputStage } from '../output-staging.ts';
+import type { OutputStage, TableSpec } from '../../table/index.ts';
 import { QUARANTINE_TABLE } from '../quarantine-table.ts';
-import { qualityStagingPrefix, quarantineStagingPrefix } from '../run-inputs.ts';
+import { qualityStagingPrefix, quarantineStagingPrefix, tableStagingPrefix } from '../../layout/index.ts';
 import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
 import type { RunContext } from './run-context.ts';
 
@@ -24,9 +22,9 @@ export class RunStaging {
     // Disposed when the run ends, also when it fails half-way through opening.
     run.atEnd(() => staging.dispose(run.committed));
     for (const spec of job.outputs) {
-      staging.outputs.push({ spec: specs.get(spec.name) as TableSpec, area: await lake.storage.createStagingArea(`${tablePrefix(spec.name)}${runId}`), copies: [] });
+      staging.outputs.push({ spec: specs.get(spec.name) as TableSpec, area: await lake.storage.createStagingArea(tableStagingPrefix(spec.name, runId)), copies: [] });
     }
-    staging.quarantineStage = { spec: QUARANTINE_TABLE, area: await lake.storage.createStagingArea(quarantineStagingPrefix(job, runId)), copies: [] };
+    staging.quarantineStage = { spec: QUARANTINE_TABLE, area: await lake.storage.createStagingArea(quarantineStagingPrefix(job.name, runId)), copies: [] };
     return staging;
   }
 

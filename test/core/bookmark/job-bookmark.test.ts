@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { advanceLandingBookmark, bookmarkEntry, selectBetween, selectUnreadObjects, type ObjectInfo } from '../../../core/index.ts';
+import { advanceLandingBookmark, bookmarkEntry, selectBetween, selectUnreadObjects } from '../../../core/bookmark/index.ts';
+import type { ObjectInfo } from '../../../core/storage/index.ts';
 
 const MINUTE = 60_000;
 const object = (key: string, lastModifiedMs: number): ObjectInfo => ({ key, lastModifiedMs, sizeBytes: 1 });

@@ -1,6 +1,7 @@
 import { HiveSQL } from 'dt-sql-parser';
 import { describe, expect, it } from 'vitest';
-import { athenaTableDdl, defineTable, glueTableInput, quoteAthenaIdentifier, quoteAthenaString, s3LakeLayout } from '../../../core/index.ts';
+import { defineTable } from '../../../core/index.ts';
+import { athenaTableDdl, glueTableInput, quoteAthenaIdentifier, quoteAthenaString, s3LakeLayout } from '../../../core/catalog/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 
 const layout = s3LakeLayout({ default: 's3://example-lake-bucket/lake' });

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  FileStateStore, LocalStorage, attachTables, commitTables, defineTable, quoteLiteral,
-  type Engine, type StateStore, type Storage,
-} from '../../../core/index.ts';
+import { defineTable, quoteLiteral } from '../../../core/index.ts';
+import { attachTables } from '../../../core/catalog/index.ts';
+import type { Engine } from '../../../core/engine/index.ts';
+import { FileStateStore, type StateStore } from '../../../core/state/index.ts';
+import { LocalStorage, type Storage } from '../../../core/storage/index.ts';
+import { commitTables } from '../../../core/table/index.ts';
 import { useEngines, useTempDirs } from '../test-resources.ts';
 import { commitParquet } from './committed-parquet.ts';
 

@@ -1,8 +1,10 @@
 import path from 'node:path';
-import {
-  commitTables, partitionKey, quoteIdentifier, quoteLiteral, tablePrefix,
-  type CommitResult, type Engine, type PartitionEntry, type StateStore, type Storage, type TableSpec,
-} from '../../../core/index.ts';
+import { quoteIdentifier, quoteLiteral, type TableSpec } from '../../../core/index.ts';
+import type { Engine } from '../../../core/engine/index.ts';
+import { tablePrefix } from '../../../core/layout/index.ts';
+import type { StateStore } from '../../../core/state/index.ts';
+import type { Storage } from '../../../core/storage/index.ts';
+import { commitTables, partitionKey, type CommitResult, type PartitionEntry } from '../../../core/table/index.ts';
 
 /**
  * Writes the rows of `sql` as Parquet with DuckDB into a staging area of `spec`'s table, the way a run does,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defineTable, emptyManifest, glueTableInput, s3LakeLayout, withEvolvedColumns, type TableManifest } from '../../../core/index.ts';
+import { defineTable } from '../../../core/index.ts';
+import { glueTableInput, s3LakeLayout, withEvolvedColumns } from '../../../core/catalog/index.ts';
+import { emptyManifest, type TableManifest } from '../../../core/table/index.ts';
 
 const layout = s3LakeLayout({ default: 's3://example-lake-bucket/lake' });
 const spec = defineTable({

@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CreateTableCommandInput, PartitionInput, TableInput } from '@aws-sdk/client-glue';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  FileStateStore, GLUE_BATCH_LIMITS, GlueCatalog, LocalStorage, commitTables, defineTable, glueTableInput, gluePartitionInput, partitionKey,
-  s3LakeLayout, symlinkFolder, tablePrefix, type LakeRoot, type PartitionEntry, type TableSpec,
-} from '../../../core/index.ts';
+import { defineTable, type TableSpec } from '../../../core/index.ts';
+import { GLUE_BATCH_LIMITS, GlueCatalog, glueTableInput, gluePartitionInput, s3LakeLayout } from '../../../core/catalog/index.ts';
+import { symlinkFolder, tablePrefix } from '../../../core/layout/index.ts';
+import { FileStateStore, type LakeRoot } from '../../../core/state/index.ts';
+import { LocalStorage } from '../../../core/storage/index.ts';
+import { commitTables, partitionKey, type PartitionEntry } from '../../../core/table/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 import { capturingGlue } from './glue-capture.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GlueTypeError, glueColumns, glueType, glueTypes, parseDuckDbType } from '../../../core/index.ts';
+import { GlueTypeError, glueColumns, glueType, glueTypes, parseDuckDbType } from '../../../core/catalog/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 
 describe('DuckDB to Glue types', () => {

@@ -1,7 +1,12 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DuckDbEngine, FileStateStore, LocalCatalog, LocalStorage, commitTables, defineTable } from '../../../core/index.ts';
+import { defineTable } from '../../../core/index.ts';
+import { LocalCatalog } from '../../../core/catalog/index.ts';
+import { DuckDbEngine } from '../../../core/engine/index.ts';
+import { FileStateStore } from '../../../core/state/index.ts';
+import { LocalStorage } from '../../../core/storage/index.ts';
+import { commitTables } from '../../../core/table/index.ts';
 import { useEngines, useTempDirs } from '../test-resources.ts';
 import { commitParquet } from './committed-parquet.ts';
 

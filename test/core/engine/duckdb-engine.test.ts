@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { ResultRow } from '../../../core/index.ts';
+import type { ResultRow } from '../../../core/engine/index.ts';
 import { useEngines } from '../test-resources.ts';
 
 const execFileAsync = promisify(execFile);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JobDefinitionError, defineJob, defineTable, landingSource, tableSource, type JobSpec, type SourceSpec } from '../../../core/index.ts';
+import { JobDefinitionError, defineJob, defineTable, landingSource, tableSource, type SourceSpec } from '../../../core/index.ts';
+import type { JobSpec } from '../../../core/job/index.ts';
 
 const column = { name: 'id', type: 'BIGINT', description: 'Id.' };
 const silverOut = defineTable({ name: 'silver.out', description: 'Output.', writeMode: 'replace_partitions', partitionBy: [], columns: [column] });

@@ -1,6 +1,6 @@
 import { deflateRawSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeObjectBody, isGzip, isNewlineDelimited, readObjectRecords, splitRecords, type SplitRecord } from '../../../core/index.ts';
+import { decodeObjectBody, isGzip, isNewlineDelimited, readObjectRecords, splitRecords, type SplitRecord } from '../../../core/landing/index.ts';
 
 /** `n` newline-delimited change records with varied content (so deflate cannot squeeze them to nothing). */
 function makeRecords({ n, seed }: { n: number; seed: number }): string[] {

@@ -1,6 +1,8 @@
 import { CloudWatchClient, PutMetricDataCommand, type PutMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
-import { CloudWatchMetricsSink, runMetrics, type JobRunResult } from '../../../core/index.ts';
+import type { JobRunResult } from '../../../core/index.ts';
+import { CloudWatchMetricsSink } from '../../../core/metrics/index.ts';
+import { runMetrics } from '../../../core/runner/index.ts';
 
 /** A CloudWatch client whose requests stop before the network: the test sees each command's input. */
 function capturingCloudWatch(): { client: CloudWatchClient; inputs: PutMetricDataCommandInput[] } {

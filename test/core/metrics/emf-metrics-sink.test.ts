@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  EmfMetricsSink, defineJob, defineTable, openLocalLake, parseTableRuleSet, runJob, tableSource, type Lake,
-} from '../../../core/index.ts';
+import { defineJob, defineTable, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
+import { EmfMetricsSink } from '../../../core/metrics/index.ts';
+import { parseTableRuleSet } from '../../../core/quality/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

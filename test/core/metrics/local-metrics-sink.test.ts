@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalMetricsSink, prometheusName, type MetricDatum } from '../../../core/index.ts';
+import { LocalMetricsSink, prometheusName, type MetricDatum } from '../../../core/metrics/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

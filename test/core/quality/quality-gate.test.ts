@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  QualityGateError, attachTables, defineJob, defineTable, landingSource, openLocalLake, parseTableRuleSet, runJob, startJobRun, tableSource,
-  type JobRunRecord, type Lake, type MetricDatum, type ResultRow, type TableRuleSet,
-} from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
+import { attachTables } from '../../../core/catalog/index.ts';
+import type { ResultRow } from '../../../core/engine/index.ts';
+import type { MetricDatum } from '../../../core/metrics/index.ts';
+import { QualityGateError, parseTableRuleSet, type TableRuleSet } from '../../../core/quality/index.ts';
+import { startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
 import { collect, useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadRuleSets, parseTableRuleSet, printRule } from '../../../core/index.ts';
+import { ConfigError } from '../../../core/errors.ts';
+import { loadRuleSets, parseTableRuleSet, printRule } from '../../../core/quality/index.ts';
 import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../../../jobs/quality.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { useTempDirs } from '../test-resources.ts';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defineJob, defineTable, jobGraph, landingSource, orderJobs, tableSource, type Job, type SourceSpec, type TableName } from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, tableSource, type Job, type SourceSpec, type TableName } from '../../../core/index.ts';
+import { ConfigError } from '../../../core/errors.ts';
+import { jobGraph, orderJobs } from '../../../core/runner/index.ts';
 import { pipelineRuleSets } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 

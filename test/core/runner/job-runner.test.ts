@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import {
-  EMPTY_ROOT, JobRunError, MedallionError, attachTables, defineJob, defineTable, landingSource, openLocalLake, runJob, tableSource,
-  type Lake, type MetricDatum, type ResultRow, type TableManifest,
-} from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
+import { attachTables } from '../../../core/catalog/index.ts';
+import type { ResultRow } from '../../../core/engine/index.ts';
+import { JobRunError, MedallionError } from '../../../core/errors.ts';
+import type { MetricDatum } from '../../../core/metrics/index.ts';
+import { EMPTY_ROOT } from '../../../core/state/index.ts';
+import type { TableManifest } from '../../../core/table/index.ts';
 import { collect, useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

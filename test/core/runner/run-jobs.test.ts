@@ -1,7 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attachTables, defineJob, defineTable, landingSource, openLocalLake, parseTableRuleSet, runJobs, type Lake, type TableName } from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, openLocalLake, type Lake, type TableName } from '../../../core/index.ts';
+import { attachTables } from '../../../core/catalog/index.ts';
+import { parseTableRuleSet } from '../../../core/quality/index.ts';
+import { runJobs } from '../../../core/runner/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  defineJob, defineTable, landingSource, lockName, openLocalLake, startJobRun,
-  type JobRunRecord, type Lake, type Storage,
-} from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, openLocalLake, type Lake } from '../../../core/index.ts';
+import { lockName, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import type { Storage } from '../../../core/storage/index.ts';
 import { tasksCdcJob } from '../../../jobs/index.ts';
 import { generateLanding } from '../../../simulator/index.ts';
 import { collect, useTempDirs } from '../test-resources.ts';

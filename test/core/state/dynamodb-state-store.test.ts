@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbStateStore, MedallionError } from '../../../core/index.ts';
+import { MedallionError } from '../../../core/errors.ts';
+import { DynamoDbStateStore } from '../../../core/state/index.ts';
 import { loopbackClientConfig, startDynalite, type LocalServer } from '../../support/local-aws.ts';
 import { stateStoreContract } from './state-store-contract.ts';
 

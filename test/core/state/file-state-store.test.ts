@@ -3,7 +3,8 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FileStateStore, MedallionError } from '../../../core/index.ts';
+import { MedallionError } from '../../../core/errors.ts';
+import { FileStateStore } from '../../../core/state/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 import { commitRoots, nextRoot, stateStoreContract } from './state-store-contract.ts';
 

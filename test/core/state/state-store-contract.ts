@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_ROOT, LockLostError, MedallionError, NotFoundError, type LakeRoot, type LockLease, type StateStore } from '../../../core/index.ts';
+import { LockLostError, MedallionError, NotFoundError } from '../../../core/errors.ts';
+import { EMPTY_ROOT, type LakeRoot, type LockLease, type StateStore } from '../../../core/state/index.ts';
 
 /** A fixed clock for lock tests: leases are judged by the `nowMs` passed in, never by the wall clock. */
 const T0 = Date.UTC(2025, 10, 1);

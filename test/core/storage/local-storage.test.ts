@@ -1,7 +1,7 @@
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalStorage, compareKeys } from '../../../core/index.ts';
+import { LocalStorage, compareKeys } from '../../../core/storage/index.ts';
 import { collect, useTempDirs } from '../test-resources.ts';
 import { storageContract } from './storage-contract.ts';
 

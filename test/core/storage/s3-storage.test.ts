@@ -1,7 +1,8 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, MedallionError, S3Storage, parseS3Uri } from '../../../core/index.ts';
+import { ConfigError, MedallionError } from '../../../core/errors.ts';
+import { S3Storage, parseS3Uri } from '../../../core/storage/index.ts';
 import { collect } from '../test-resources.ts';
 import { loopbackClientConfig, startS3rver, type LocalServer } from '../../support/local-aws.ts';
 import { storageContract } from './storage-contract.ts';

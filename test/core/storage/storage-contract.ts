@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, NotFoundError, quoteLiteral, type Storage } from '../../../core/index.ts';
+import { quoteLiteral } from '../../../core/index.ts';
+import { ConfigError, NotFoundError } from '../../../core/errors.ts';
+import type { Storage } from '../../../core/storage/index.ts';
 import { collect, useEngines } from '../test-resources.ts';
 
 async function keysOf(storage: Storage, prefix: string): Promise<string[]> {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  TABLE_RELATION_RENDERERS, attachTables, defineJob, defineTable, fileSchema, filesHoldManifestColumns, manifestFiles, openLocalLake, runJob, tableSource,
-  type Lake, type TableManifest,
-} from '../../../core/index.ts';
+import { defineJob, defineTable, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
+import { attachTables } from '../../../core/catalog/index.ts';
+import { TABLE_RELATION_RENDERERS, fileSchema, filesHoldManifestColumns, manifestFiles, type TableManifest } from '../../../core/table/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  CommitConflictError, EMPTY_ROOT, FileStateStore, applyWrite, commitTables, defineTable, emptyManifest,
-  type CommitResult, type DataFile, type LakeRoot, type PartitionEntry, type StateStore, type TableManifest, type TableSpec, type TableWrite,
-} from '../../../core/index.ts';
+import { defineTable, type TableSpec } from '../../../core/index.ts';
+import { CommitConflictError } from '../../../core/errors.ts';
+import { EMPTY_ROOT, FileStateStore, type LakeRoot, type StateStore } from '../../../core/state/index.ts';
+import { applyWrite, commitTables, emptyManifest, type CommitResult, type DataFile, type PartitionEntry, type TableManifest, type TableWrite } from '../../../core/table/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { glueTableInput, s3LakeLayout } from '../../../core/index.ts';
+import { glueTableInput, s3LakeLayout } from '../../../core/catalog/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
 

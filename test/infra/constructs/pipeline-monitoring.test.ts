@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ALARMS, type AlarmDefinition } from '../../../core/index.ts';
+import { ALARMS, type AlarmDefinition } from '../../../core/alarms.ts';
 import { ALARM_THRESHOLD_SETTINGS, ConfigError, ENV_DEFAULTS, ENV_NAMES, PIPELINE_ALARM_IDS, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, buildApp, flatten, resourceByPrefix, stackOf, useTemplates, type CfnResources } from '../infra-fixtures.ts';

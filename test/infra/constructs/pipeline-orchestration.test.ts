@@ -6,7 +6,7 @@ import { Pass } from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSettings, selectJobs, splitRunTokens } from '../../../cli/commands/run.ts';
 import { bufferIo, invoke } from '../../../cli/index.ts';
-import { jobGraph } from '../../../core/index.ts';
+import { jobGraph } from '../../../core/runner/index.ts';
 import {
   ENV_DEFAULTS,
   QUALITY_STATE_NAME,

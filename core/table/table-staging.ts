@@ -2,11 +2,11 @@ import path from 'node:path';
 import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { JobDefinitionError } from '../errors.ts';
-import type { Job, JobPlan } from '../job/index.ts';
 import type { StagingArea } from '../storage/index.ts';
-import { fileSchema, partitionKey, type DataFile, type PartitionEntry, type TableSpec } from '../table/index.ts';
+import { fileSchema, partitionKey, type DataFile, type PartitionEntry } from './manifest.ts';
+import type { TableSpec } from './table-spec.ts';
 
-/** One output being written: where it is staged and what each batch's COPY reported. */
+/** One table being written by a run: where it is staged and what each COPY into it reported. */
 export interface OutputStage {
   /** The table as this run writes it (with columns schema evolution added). */
   spec: TableSpec;
@@ -14,21 +14,9 @@ export interface OutputStage {
   readonly copies: ResultRow[];
 }
 
+/** The table's columns, each cast to its declared type (what COPY writes to Parquet). */
 export function castColumns(spec: TableSpec): string {
   return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
-}
-
-export function outputSql(spec: TableSpec, plan: JobPlan): string {
-  return `SELECT ${castColumns(spec)} FROM (${plan.outputs[spec.name] as string})`;
-}
-
-export function quarantineSql(job: Job, runId: string, startedAt: Date, plan: JobPlan): string | undefined {
-  if (!plan.quarantine) return undefined;
-  return `
-    SELECT ${quoteLiteral(job.layer)} AS layer, source_object::VARCHAR AS source_object, record_index::BIGINT AS record_index,
-           reason_code::VARCHAR AS reason_code, reason::VARCHAR AS reason, raw::VARCHAR AS raw, ${quoteLiteral(runId)} AS run_id,
-           make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS quarantined_at, ${quoteLiteral(job.name)} AS job
-    FROM (${plan.quarantine})`;
 }
 
 /** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */

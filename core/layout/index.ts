@@ -1,0 +1,7 @@
+export {
+  LAKE_FOLDERS, QUALITY_JOB, jobQualityResultsPrefix, jobQuarantinePrefix, jobRunFolders, landingPrefix, qualityStagingPrefix, quarantineStagingPrefix,
+  symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
+} from './lake-keys.ts';
+export {
+  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, referencedTables, type LakeAccess, type RuleSetTables,
+} from './lake-access.ts';

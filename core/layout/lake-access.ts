@@ -1,0 +1,96 @@
+import type { Job } from '../job/index.ts';
+import type { TableName } from '../table/index.ts';
+import { jobQualityResultsPrefix, jobQuarantinePrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
+
+/** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
+export interface LakeAccess {
+  /** Prefixes whose objects it reads (and lists). */
+  readonly reads: readonly string[];
+  /** Prefixes it only lists, never reads an object of (landing freshness is a listing). */
+  readonly lists: readonly string[];
+  /** Prefixes it writes, overwrites and deletes under (and reads back). */
+  readonly writes: readonly string[];
+  /** Tables whose partitions it publishes to the catalog. */
+  readonly publishes: readonly TableName[];
+  /** Tables whose catalog entries it reads. */
+  readonly catalogReads: readonly TableName[];
+}
+
+/** A rule set's table and the tables its rules reference (`TableRuleSet` has both). */
+export interface RuleSetTables {
+  readonly table: string;
+  readonly references: Readonly<Record<string, string>>;
+}
+
+const QUARANTINE: TableName = 'quarantine.records';
+const QUALITY_RESULTS: TableName = 'quality.results';
+
+/** The rule sets of a job's outputs: the job's quality gate applies exactly these. */
+export function jobRuleSets<R extends RuleSetTables>(job: Job, ruleSets: readonly R[]): R[] {
+  return ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table));
+}
+
+/** The tables a set of rule sets compares against (`# reference users = silver.users`). */
+export function referencedTables(ruleSets: readonly RuleSetTables[]): TableName[] {
+  return [...new Set(ruleSets.flatMap((set) => Object.values(set.references)))] as TableName[];
+}
+
+/** The landing source a `landing.<source>` rule set checks, as a lake prefix (`landing/tasks/`). */
+export function landingPrefixOf(ruleSetTable: string): string {
+  return landingPrefix(ruleSetTable.slice('landing.'.length));
+}
+
+/**
+ * What a run of `job` touches: it reads its sources; writes its outputs, its own quarantine folder and
+ * the symlink manifests of those tables; publishes their partitions. When its outputs have rule sets (its
+ * quality gate), it also reads quality.results (the history dynamic rules and anomaly detection compare
+ * against) and the tables those rule sets reference, writes its own quality.results folder, and
+ * publishes quality.results.
+ */
+export function jobLakeAccess(job: Job, ruleSets: readonly RuleSetTables[]): LakeAccess {
+  const gated = jobRuleSets(job, ruleSets);
+  const sourcePrefixes = Object.values(job.sources).map((source) => (source.kind === 'landing' ? source.prefix : tablePrefix(source.table)));
+  const qualityReads = gated.length > 0 ? [tablePrefix(QUALITY_RESULTS), ...referencedTables(gated).map(tablePrefix)] : [];
+  // Every file a run writes stays under its staging prefix (the table's, or the job's folder of the
+  // quarantine and quality.results tables, which several jobs append to); commits only record the keys.
+  const published: TableName[] = [...job.outputs.map((output) => output.name), QUARANTINE, ...(gated.length > 0 ? [QUALITY_RESULTS] : [])];
+  return {
+    reads: [...new Set([...sourcePrefixes, ...qualityReads])],
+    lists: [],
+    writes: [
+      ...job.outputs.map((output) => tablePrefix(output.name)),
+      jobQuarantinePrefix(job.name),
+      ...(gated.length > 0 ? [jobQualityResultsPrefix(job.name)] : []),
+      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
+      // quarantine and quality.results manifests are per table version, so they cannot be split by job.
+      ...published.map(symlinkRoot),
+    ],
+    publishes: published,
+    catalogReads: Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
+  };
+}
+
+/**
+ * What the quality step touches: it reads every table that has a rule set, the tables those rule sets
+ * reference and quality.results (history); lists (not reads) the landing prefixes whose freshness it
+ * checks; writes only its own quality.results folder (`quality/results/quality/`) and that table's symlink
+ * manifests; publishes quality.results.
+ */
+export function qualityStepLakeAccess(ruleSets: readonly RuleSetTables[]): LakeAccess {
+  const tables = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
+  return {
+    reads: [...new Set([...tables, ...referencedTables(ruleSets), QUALITY_RESULTS].map(tablePrefix))],
+    lists: ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => landingPrefixOf(set.table)),
+    writes: [jobQualityResultsPrefix(QUALITY_JOB), symlinkRoot(QUALITY_RESULTS)],
+    publishes: [QUALITY_RESULTS],
+    catalogReads: [],
+  };
+}
+
+/** Whether `access` lets its holder do `what` to the object at `key` (writing implies reading back; reading implies listing). */
+export function accessAllows(access: LakeAccess, what: 'read' | 'list' | 'write', key: string): boolean {
+  const under = (prefixes: readonly string[]) => prefixes.some((prefix) => key.startsWith(prefix));
+  if (what === 'write') return under(access.writes);
+  if (what === 'read') return under(access.reads) || under(access.writes);
+  return under(access.reads) || under(access.writes) || under(access.lists);
+}

@@ -1,0 +1,75 @@
+import { layerOf, shortNameOf, type TableName } from '../table/index.ts';
+
+/**
+ * The lake's key space, in one place. Every object the runtime writes or reads has its key from these
+ * functions, and infra grants each role exactly the prefixes `jobLakeAccess` derives from them, so the two
+ * cannot drift (test/integration/lake-access.test.ts records every key a pipeline run touches and checks
+ * it against its role's grant).
+ *
+ * ```
+ * landing/<source>/YYYY/MM/DD/HH/<object>          Firehose objects (errors/ for what it could not deliver)
+ * <layer>/<table>/<run id>/[batch-N/][col=v/]*.parquet   a table's files, staged and kept by run
+ * quarantine/records/<job>/<run id>/...            the quarantine, one folder per job
+ * quality/results/<job>/<run id>/...               quality.results, one folder per job (and `quality`)
+ * <layer>/_symlink/<table>/v<version>/[<partition>/]manifest   Athena's view of a committed version
+ * ```
+ * (The folder lake also keeps `_state/`, `_catalog/` and `_metrics/`, which are not lake keys.)
+ */
+export const LAKE_FOLDERS = ['landing', 'bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
+export type LakeFolder = (typeof LAKE_FOLDERS)[number];
+
+/** The job name the quality step (`medallion quality`) records its evaluations under. */
+export const QUALITY_JOB = 'quality';
+
+const QUARANTINE_TABLE_NAME: TableName = 'quarantine.records';
+const QUALITY_RESULTS_TABLE_NAME: TableName = 'quality.results';
+
+/** Where a landing source's objects arrive: `landing/tasks/`. */
+export function landingPrefix(source: string): string {
+  return `landing/${source}/`;
+}
+
+/** A table's folder: `silver/tasks/`. */
+export function tablePrefix(table: TableName): string {
+  return `${layerOf(table)}/${shortNameOf(table)}/`;
+}
+
+/** Where a run of a job stages an output: `silver/tasks/<run id>` (committed files stay there). */
+export function tableStagingPrefix(table: TableName, runId: string): string {
+  return `${tablePrefix(table)}${runId}`;
+}
+
+/** A job's folder of the quarantine, which every job appends to: `quarantine/records/<job>/`. */
+export function jobQuarantinePrefix(job: string): string {
+  return `${tablePrefix(QUARANTINE_TABLE_NAME)}${job}/`;
+}
+
+/** Where a run stages its quarantine rows: under the job's folder, so cleanup finds a job's own leftovers. */
+export function quarantineStagingPrefix(job: string, runId: string): string {
+  return `${jobQuarantinePrefix(job)}${runId}`;
+}
+
+/** A job's folder of quality.results (the quality step's is `quality/results/quality/`). */
+export function jobQualityResultsPrefix(job: string): string {
+  return `${tablePrefix(QUALITY_RESULTS_TABLE_NAME)}${job}/`;
+}
+
+/** Where a run stages its quality results: under the job's folder, like its quarantine. */
+export function qualityStagingPrefix(job: string, runId: string): string {
+  return `${jobQualityResultsPrefix(job)}${runId}`;
+}
+
+/** The folder above every version's symlink manifests of a table; a partitioned table's own Glue Location. */
+export function symlinkRoot(table: TableName): string {
+  return `${layerOf(table)}/_symlink/${shortNameOf(table)}/`;
+}
+
+/** The folder of a partition's symlink manifest at a table version. */
+export function symlinkFolder(table: TableName, version: number, partitionPath = ''): string {
+  return `${symlinkRoot(table)}v${version}/${partitionPath === '' ? '' : `${partitionPath}/`}`;
+}
+
+/** The folders a job's runs write to and leave files in: each output's, and its quarantine and quality results folders. */
+export function jobRunFolders(job: { readonly name: string; readonly outputs: readonly { readonly name: TableName }[] }): string[] {
+  return [...job.outputs.map((output) => tablePrefix(output.name)), jobQuarantinePrefix(job.name), jobQualityResultsPrefix(job.name)];
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { openLocalLake, type Lake } from '../../core/index.ts';
+import { accessAllows, jobLakeAccess, qualityStepLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { evaluateLakeQuality } from '../../core/quality/index.ts';
+import { jobGraph, startJobRun } from '../../core/runner/index.ts';
+import type { Storage, StagingArea } from '../../core/storage/index.ts';
+import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { loadPipelineRuleSets } from '../../jobs/quality.ts';
+import { generateLanding } from '../../simulator/index.ts';
+import { useTempDirs } from '../core/test-resources.ts';
+
+const tempDir = useTempDirs();
+
+type Touch = { readonly what: 'read' | 'list' | 'write'; readonly key: string };
+
+/** A storage that records every key it is asked to read, list or write, into whatever `touches` holds now. */
+function recording(storage: Storage): { storage: Storage; touches: { current: Touch[] } } {
+  const touches = { current: [] as Touch[] };
+  const note = (what: Touch['what'], key: string) => touches.current.push({ what, key });
+  const stagingArea = (area: StagingArea): StagingArea => ({
+    localDir: area.localDir,
+    prefix: area.prefix,
+    persist: async () => {
+      const stored = await area.persist();
+      for (const object of stored) note('write', object.key);
+      return stored;
+    },
+    dispose: async (options) => {
+      // Discarding stored files deletes under the area's prefix.
+      if (options?.discardStored) note('write', area.prefix);
+      await area.dispose(options);
+    },
+  });
+  return {
+    touches,
+    storage: {
+      location: storage.location,
+      list: (prefix, options) => (note('list', prefix), storage.list(prefix, options)),
+      stat: (key) => (note('read', key), storage.stat(key)),
+      get: (key) => (note('read', key), storage.get(key)),
+      getStream: (key) => (note('read', key), storage.getStream(key)),
+      put: (key, body) => (note('write', key), storage.put(key, body)),
+      delete: (keys) => (keys.forEach((key) => note('write', key)), storage.delete(keys)),
+      fetchLocal: (keys) => (keys.forEach((key) => note('read', key)), storage.fetchLocal(keys)),
+      createStagingArea: async (prefix) => (note('write', prefix), stagingArea(await storage.createStagingArea(prefix))),
+    },
+  };
+}
+
+/** The touches `access` does not allow, as `what key` lines. */
+const refused = (access: LakeAccess, touches: readonly Touch[]) =>
+  touches.filter((touch) => !accessAllows(access, touch.what, touch.key)).map((touch) => `${touch.what} ${touch.key}`);
+
+describe("every key a run touches is under a prefix its role is granted (core/layout, as infra's IAM policies grant it)", () => {
+  it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality step', async () => {
+    const dir = await tempDir('lake-access');
+    const local = openLocalLake(dir, { threads: 2 });
+    const { storage, touches } = recording(local.storage);
+    const lake: Lake = { ...local, storage };
+    const quality = await loadPipelineRuleSets();
+    const ruleSets = [...quality.values()];
+    const graph = jobGraph(PIPELINE_JOBS, ruleSets);
+    const bookmarked = { bookmark: { option: 'job-bookmark-enable' as const } };
+
+    const perJob = new Map<string, Touch[]>();
+    for (const [day, start] of [[0, '2025-11-01'], [1, '2025-11-03']] as const) {
+      await generateLanding(local.storage, { seed: 21 + day, days: 2, users: 12, tasksPerDay: 20, faultRate: 0.05, start });
+      for (const job of graph.ordered) {
+        touches.current = [];
+        await startJobRun(lake, job, bookmarked, { quality, deferCatalogPublish: () => undefined });
+        perJob.set(job.name, [...(perJob.get(job.name) ?? []), ...touches.current]);
+      }
+    }
+    for (const job of graph.ordered) {
+      const touched = perJob.get(job.name) ?? [];
+      // The recording saw the run's work: it staged and stored files for every output.
+      for (const output of job.outputs) expect(touched.some((touch) => touch.what === 'write' && touch.key.startsWith(`${output.name.replace('.', '/')}/jr_`)), output.name).toBe(true);
+      expect(refused(jobLakeAccess(job, ruleSets), touched), job.name).toEqual([]);
+    }
+
+    touches.current = [];
+    await evaluateLakeQuality(lake, ruleSets);
+    expect(touches.current.some((touch) => touch.what === 'write')).toBe(true);
+    expect(refused(qualityStepLakeAccess(ruleSets), touches.current)).toEqual([]);
+  });
+
+  it('catches a key outside the grant (the check itself can fail)', () => {
+    const silverTasks = PIPELINE_JOBS.find((job) => job.name === 'silver.tasks')!;
+    const access = jobLakeAccess(silverTasks, []);
+    expect(refused(access, [{ what: 'write', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }, { what: 'write', key: 'quarantine/records/silver.users/jr_1/x' }])).toHaveLength(2);
+    expect(refused(access, [{ what: 'write', key: 'silver/tasks/jr_1/data_0.parquet' }, { what: 'read', key: 'bronze/tasks_cdc/jr_0/data_0.parquet' }])).toEqual([]);
+  });
+});
