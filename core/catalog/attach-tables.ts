@@ -2,7 +2,7 @@ import type { Engine } from '../engine/index.ts';
 import { literalList, quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
-import { TABLE_RELATION_RENDERERS, filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
+import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
 
 /** The committed manifests of a root, by table name. */
 export async function readManifests(state: StateStore, root: LakeRoot, only?: readonly string[]): Promise<Map<TableName, TableManifest>> {
@@ -19,7 +19,7 @@ export async function readManifests(state: StateStore, root: LakeRoot, only?: re
 export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest): Promise<{ sql: string; files: LocalFiles }> {
   const files = await storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
   try {
-    return { sql: TABLE_RELATION_RENDERERS[engine.name](manifest, files.paths, await columnsInFiles(engine, manifest, files.paths)), files };
+    return { sql: tableVersionSql(manifest, files.paths, await columnsInFiles(engine, manifest, files.paths)), files };
   } catch (error) {
     await files.release();
     throw error;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DuckDbEngine, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
-import { TABLE_RELATION_RENDERERS, layerOf, manifestFiles, shortNameOf, type TableManifest, type TableName } from '../table/index.ts';
+import { layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
 import { readManifests } from './attach-tables.ts';
 import type { Catalog } from './catalog.ts';
 
@@ -105,7 +105,7 @@ export class LocalCatalog implements Catalog {
     for (const [name, manifest] of manifests) {
       const files = await this.storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
       try {
-        const relation = TABLE_RELATION_RENDERERS.duckdb(manifest, files.paths);
+        const relation = tableVersionSql(manifest, files.paths);
         views.push({
           name,
           manifestId: root.tables[name]?.manifest ?? '',

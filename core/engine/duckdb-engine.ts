@@ -26,7 +26,6 @@ const SESSION_SETUP = "LOAD icu; SET TimeZone = 'UTC'; SET preserve_insertion_or
  * (`isolate`), or a fork of either (another session on the same database).
  */
 export class DuckDbEngine implements Engine {
-  readonly name = 'duckdb' as const;
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
   /** The engine whose close closes this one (the instance's for an isolate, the forked one for a fork); undefined for the instance's own. */

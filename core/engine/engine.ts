@@ -1,6 +1,3 @@
-/** The engines the framework can render SQL for. Adding one makes every `Record<EngineName, ...>` fail to compile until it is handled. */
-export type EngineName = 'duckdb';
-
 /** A JSON-safe value as results come back: integers that fit a double are numbers; larger ones, decimals, dates and timestamps are strings. */
 export type ResultValue = string | number | boolean | null | ResultValue[] | { [key: string]: ResultValue };
 export type ResultRow = Record<string, ResultValue>;
@@ -17,15 +14,16 @@ export interface QueryResult {
 }
 
 /**
- * Runs SQL. Data work happens inside the engine; only small results (counts, manifests, query output
- * in chunks) come back to Node.
+ * A session on DuckDB, the runtime's one engine: the SQL the framework and the jobs write is DuckDB SQL
+ * (docs/architecture.md says what another engine would need). Data work happens inside it; only small
+ * results (counts, manifests, query output in chunks) come back to Node. The port exists so runs can
+ * share an instance (`isolate`), write side by side (`fork`) and be stopped (`interrupt`).
  *
  * @example
  * const engine = await DuckDbEngine.create();
  * const { rows } = await engine.query('select 42 as answer');
  */
 export interface Engine {
-  readonly name: EngineName;
   run(sql: string): Promise<void>;
   /** A small result, materialized. */
   query(sql: string): Promise<QueryResult>;

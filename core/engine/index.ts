@@ -1,3 +1,3 @@
-export type { Engine, EngineName, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
+export type { Engine, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
 export { DuckDbEngine, type DuckDbEngineOptions } from './duckdb-engine.ts';
 export { literalList, quoteIdentifier, quoteLiteral } from './sql.ts';

@@ -3,5 +3,5 @@ export {
   symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {
-  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, referencedTables, type LakeAccess, type RuleSetTables,
+  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, referencedTables, type JobFootprint, type LakeAccess, type RuleSetTables,
 } from './lake-access.ts';

@@ -1,4 +1,3 @@
-import type { Job } from '../job/index.ts';
 import type { TableName } from '../table/index.ts';
 import { jobQualityResultsPrefix, jobQuarantinePrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
@@ -16,6 +15,13 @@ export interface LakeAccess {
   readonly catalogReads: readonly TableName[];
 }
 
+/** What the layout needs to know of a job (a `Job` is one): its name, where its sources are, what it writes. */
+export interface JobFootprint {
+  readonly name: string;
+  readonly sources: Readonly<Record<string, { readonly kind: 'landing'; readonly prefix: string } | { readonly kind: 'table'; readonly table: TableName }>>;
+  readonly outputs: readonly { readonly name: TableName }[];
+}
+
 /** A rule set's table and the tables its rules reference (`TableRuleSet` has both). */
 export interface RuleSetTables {
   readonly table: string;
@@ -26,7 +32,7 @@ const QUARANTINE: TableName = 'quarantine.records';
 const QUALITY_RESULTS: TableName = 'quality.results';
 
 /** The rule sets of a job's outputs: the job's quality gate applies exactly these. */
-export function jobRuleSets<R extends RuleSetTables>(job: Job, ruleSets: readonly R[]): R[] {
+export function jobRuleSets<R extends RuleSetTables>(job: JobFootprint, ruleSets: readonly R[]): R[] {
   return ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table));
 }
 
@@ -47,7 +53,7 @@ export function landingPrefixOf(ruleSetTable: string): string {
  * against) and the tables those rule sets reference, writes its own quality.results folder, and
  * publishes quality.results.
  */
-export function jobLakeAccess(job: Job, ruleSets: readonly RuleSetTables[]): LakeAccess {
+export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTables[]): LakeAccess {
   const gated = jobRuleSets(job, ruleSets);
   const sourcePrefixes = Object.values(job.sources).map((source) => (source.kind === 'landing' ? source.prefix : tablePrefix(source.table)));
   const qualityReads = gated.length > 0 ? [tablePrefix(QUALITY_RESULTS), ...referencedTables(gated).map(tablePrefix)] : [];

@@ -3,7 +3,7 @@ import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { MedallionError } from '../errors.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import { TABLE_RELATION_RENDERERS, fileSchema, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { fileSchema, tableVersionSql, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
 import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
@@ -314,7 +314,7 @@ export function stagedDataset(spec: TableSpec, copies: readonly ResultRow[]): Qu
     table: spec.name as TableName, version: 0, columns: spec.columns.map(({ name, type }) => ({ name, type })), partitionBy: spec.partitionBy,
     partitions, committedAt: new Date(0).toISOString(), runId: '',
   };
-  return { relation: TABLE_RELATION_RENDERERS.duckdb(manifest, localPaths), columns: manifest.columns };
+  return { relation: tableVersionSql(manifest, localPaths), columns: manifest.columns };
 }
 
 /** quality.results rows as SQL, stamped with the run. */

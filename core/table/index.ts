@@ -1,6 +1,6 @@
 export { applyWrite, commitTables, type CommitRequest, type CommitResult, type TableWrite } from './commit.ts';
 export { emptyManifest, fileSchema, filesHoldManifestColumns, manifestFiles, manifestRows, partitionKey, type DataFile, type PartitionEntry, type TableManifest } from './manifest.ts';
-export { TABLE_RELATION_RENDERERS, type TableRelationRenderer } from './table-relation.ts';
+export { tableVersionSql } from './table-relation.ts';
 export { renderTableReference } from './table-reference.ts';
 export {
   LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, withAddedColumns,

@@ -1,16 +1,13 @@
-import type { EngineName } from '../engine/index.ts';
 import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { TableManifest } from './manifest.ts';
 import { filesHoldManifestColumns, manifestFiles } from './manifest.ts';
 
-/** Renders the SQL relation that reads one committed table version from local file paths. */
-export type TableRelationRenderer = (manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>) => string;
-
 /**
- * `columnsInFiles`, when given, are the columns the files hold: a declared column none of them has (one
+ * The DuckDB relation that reads one committed table version from local file paths, every column cast to
+ * its declared type. `columnsInFiles`, when given, are the columns the files hold: a declared column none of them has (one
  * added to the table after they were written) reads as NULL, as a new column of an old partition should.
  */
-function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>): string {
+export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>): string {
   const files = manifestFiles(manifest).filter((file) => file.rows > 0);
   const stored = (name: string) => !columnsInFiles || columnsInFiles.has(name) || manifest.partitionBy.includes(name);
   const columnList = manifest.columns
@@ -47,8 +44,3 @@ function duckdbTableRelation(manifest: TableManifest, localPaths: ReadonlyMap<st
   const unionByName = !filesHoldManifestColumns(manifest);
   return `(SELECT ${columnList} FROM read_parquet(${literalList(paths)}, union_by_name = ${unionByName}${options}))`;
 }
-
-/** One renderer per engine: a new engine does not compile until it says how to read a table. */
-export const TABLE_RELATION_RENDERERS: Record<EngineName, TableRelationRenderer> = {
-  duckdb: duckdbTableRelation,
-};

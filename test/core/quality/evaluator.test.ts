@@ -389,7 +389,7 @@ describe('evaluateRuleset, aggregates computed together', () => {
     const queries: string[] = [];
     const counting: EvaluationContext = {
       ...context,
-      engine: { ...engine, name: engine.name, query: (sql: string) => (queries.push(sql), engine.query(sql)) } as DuckDbEngine,
+      engine: { ...engine, query: (sql: string) => (queries.push(sql), engine.query(sql)) } as unknown as DuckDbEngine,
     };
     const text = 'Rules = [ RowCount > 0, Completeness "name" >= 0.5, ColumnValues "age" between 20 and 50, Mean "age" > 0, IsComplete "id" ]';
     const together = await evaluateRuleset(parseDqdl(text), counting);

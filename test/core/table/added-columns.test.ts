@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, openLocalLake, runJob, tableSource, type Lake } from '../../../core/index.ts';
 import { attachTables } from '../../../core/catalog/index.ts';
-import { TABLE_RELATION_RENDERERS, fileSchema, filesHoldManifestColumns, manifestFiles, type TableManifest } from '../../../core/table/index.ts';
+import { fileSchema, tableVersionSql, filesHoldManifestColumns, manifestFiles, type TableManifest } from '../../../core/table/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 
 const tempDir = useTempDirs();
@@ -76,11 +76,11 @@ describe('a column added to a table', () => {
     expect(files.every((file) => file.schema === fileSchema([{ name: 'id', type: 'BIGINT' }], []))).toBe(true);
     expect(filesHoldManifestColumns(manifest)).toBe(true);
     const paths = new Map(files.map((file) => [file.key, `/lake/${file.key}`]));
-    expect(TABLE_RELATION_RENDERERS.duckdb(manifest, paths)).toContain('union_by_name = false');
+    expect(tableVersionSql(manifest, paths)).toContain('union_by_name = false');
     // The table as v2 declares it: the files lack the new column, so their footers decide.
     const declaredLater = { ...manifest, columns: itemsV2.columns.map(({ name, type }) => ({ name, type })) };
     expect(filesHoldManifestColumns(declaredLater)).toBe(false);
-    expect(TABLE_RELATION_RENDERERS.duckdb(declaredLater, paths)).toContain('union_by_name = true');
+    expect(tableVersionSql(declaredLater, paths)).toContain('union_by_name = true');
     // A file written before schemas were recorded.
     const [firstKey, firstEntry] = Object.entries(manifest.partitions)[0] as [string, TableManifest['partitions'][string]];
     const older = { ...manifest, partitions: { ...manifest.partitions, [firstKey]: { ...firstEntry, files: firstEntry.files.map(({ key, rows, sizeBytes }) => ({ key, rows, sizeBytes })) } } };
