@@ -3,7 +3,10 @@ import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config.ts';
-import type { TableSpec } from '../../core/index.ts';
+import { type Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { TableName, TableSpec } from '../../core/index.ts';
+import type { LakeAccess } from '../../core/layout/index.ts';
+import { shortNameOf } from '../../core/table/index.ts';
 import { glueTableInput, type S3LakeLayout } from '../../core/catalog/index.ts';
 import type { TableInput } from '@aws-sdk/client-glue';
 
@@ -34,9 +37,12 @@ export class LakeCatalog extends Construct {
   readonly databases: Readonly<Record<CatalogLayer, CfnDatabase>>;
   readonly tables: Readonly<Record<string, CfnTable>>;
 
+  private readonly config: InfraConfig;
+
   constructor(scope: Construct, id: string, props: LakeCatalogProps) {
     super(scope, id);
     const { config, locations } = props;
+    this.config = config;
     const account = Stack.of(this).account;
     // In prod the catalog outlives the stack: tables carry the partitions the jobs have registered.
     const removalPolicy = config.envName === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
@@ -80,6 +86,54 @@ export class LakeCatalog extends Construct {
       tables[spec.name] = table;
     }
     this.tables = tables;
+  }
+
+  /**
+   * Lets the holder of `policy` publish partitions of the tables it writes (`access.publishes`: its outputs,
+   * the quarantine, quality.results) and read the catalog entries of the tables it reads, and no others.
+   */
+  grantTableAccess(policy: Policy, access: LakeAccess): void {
+    const stack = Stack.of(this);
+    const catalogArn = stack.formatArn({ service: 'glue', resource: 'catalog' });
+    const tableArns = (names: readonly TableName[]) => {
+      const databases = new Set<string>();
+      const tables: string[] = [];
+      for (const name of names) {
+        const database = glueDatabaseName(this.config, name.split('.')[0] as CatalogLayer);
+        databases.add(stack.formatArn({ service: 'glue', resource: 'database', resourceName: database }));
+        tables.push(stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${database}/${shortNameOf(name)}` }));
+      }
+      return [catalogArn, ...databases, ...tables];
+    };
+    policy.addStatements(
+      new PolicyStatement({
+        sid: 'PublishOwnPartitions',
+        actions: [
+          'glue:GetDatabase',
+          'glue:GetTable',
+          'glue:UpdateTable',
+          'glue:GetPartition',
+          'glue:GetPartitions',
+          'glue:BatchGetPartition',
+          'glue:CreatePartition',
+          'glue:BatchCreatePartition',
+          'glue:UpdatePartition',
+          'glue:BatchUpdatePartition',
+          'glue:DeletePartition',
+          'glue:BatchDeletePartition',
+        ],
+        resources: tableArns(access.publishes),
+      }),
+    );
+    if (access.catalogReads.length > 0) {
+      policy.addStatements(
+        new PolicyStatement({
+          sid: 'ReadSourceCatalog',
+          actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+          resources: tableArns(access.catalogReads),
+        }),
+      );
+    }
   }
 }
 

@@ -1,15 +1,19 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
   Bucket,
   BucketEncryption,
+  type IBucket,
   ObjectOwnership,
   StorageClass,
   type LifecycleRule,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { LakeAccess } from '../../core/layout/index.ts';
 import type { InfraConfig } from '../config.ts';
+import { type LakeLayout, type LakeLocation, lakeLayout, locateLakePrefix } from '../lake-layout.ts';
 
 /** The lake's data buckets, by the layer (or use) they hold. */
 export const LAKE_BUCKET_NAMES = ['landingBronze', 'silver', 'gold', 'quarantine', 'athenaResults'] as const;
@@ -95,6 +99,8 @@ export class LakeStorage extends Construct {
   readonly key: Key;
   readonly accessLogBucket: Bucket;
   readonly buckets: Readonly<Record<LakeBucketName, Bucket>>;
+  /** Where each folder of the lake's key space lives (core/layout's keys, in these buckets). */
+  readonly layout: LakeLayout;
 
   constructor(scope: Construct, id: string, props: LakeStorageProps) {
     super(scope, id);
@@ -156,5 +162,73 @@ export class LakeStorage extends Construct {
       quarantine: makeBucket('quarantine'),
       athenaResults: makeBucket('athenaResults'),
     };
+    this.layout = lakeLayout(this.buckets);
+  }
+
+  /**
+   * Lets the holder of `policy` (`who`, in the reasons cdk-nag is given) list, read and write exactly the
+   * lake prefixes `access` names (core/layout's `jobLakeAccess` or `qualityStepLakeAccess`), through the
+   * lake key: decrypt what it reads, encrypt only into the buckets it writes.
+   */
+  grantLakeAccess(policy: Policy, who: string, access: LakeAccess): void {
+    const stack = Stack.of(this);
+    const reads = access.reads.map((prefix) => locateLakePrefix(this.layout, prefix));
+    const lists = access.lists.map((prefix) => locateLakePrefix(this.layout, prefix));
+    const writes = access.writes.map((prefix) => locateLakePrefix(this.layout, prefix));
+
+    const buckets = new Map<IBucket, string[]>();
+    for (const location of [...reads, ...lists, ...writes]) buckets.set(location.bucket, [...(buckets.get(location.bucket) ?? []), location.prefix]);
+    const objectArns = (locations: readonly LakeLocation[]) => locations.map((location) => location.bucket.arnForObjects(`${location.prefix}*`));
+    const bucketArns = (locations: readonly LakeLocation[]) => [...new Set(locations.map((location) => location.bucket))].map((bucket) => bucket.bucketArn);
+
+    policy.addStatements(
+      ...[...buckets].map(
+        ([bucket, prefixes], index) =>
+          new PolicyStatement({
+            sid: `ListOwnPrefixes${index}`,
+            actions: ['s3:ListBucket'],
+            resources: [bucket.bucketArn],
+            conditions: { StringLike: { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) } },
+          }),
+      ),
+      ...(reads.length > 0 ? [new PolicyStatement({ sid: 'ReadSources', actions: ['s3:GetObject'], resources: objectArns(reads) })] : []),
+      new PolicyStatement({
+        sid: 'WriteOwnTables',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: objectArns(writes),
+      }),
+      new PolicyStatement({
+        sid: 'DecryptLakeObjects',
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` },
+          // With S3 bucket keys the encryption context is the bucket ARN (object ARNs for older objects).
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': bucketArns([...reads, ...writes]).flatMap((arn) => [arn, `${arn}/*`]) },
+        },
+      }),
+      new PolicyStatement({
+        sid: 'EncryptOwnTables',
+        actions: ['kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:aws:s3:arn': bucketArns(writes).flatMap((arn) => [arn, `${arn}/*`]) },
+        },
+      }),
+    );
+
+    // cdk-nag names each wildcard finding by the resource as it renders it: `<BucketLogicalId.Arn>/prefix*`.
+    const acknowledged = new Set<string>();
+    for (const location of [...reads, ...writes]) {
+      const bucketLogicalId = String(stack.resolve((location.bucket.node.defaultChild as CfnResource).logicalId));
+      const findingId = `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${location.prefix}*]`;
+      if (acknowledged.has(findingId)) continue;
+      acknowledged.add(findingId);
+      Validations.of(policy).acknowledge({
+        id: findingId,
+        reason: `A run names its objects itself (run folders, partitions, part files), so ${who} may use any key under this one table or landing prefix, and no other prefix of the bucket.`,
+      });
+    }
   }
 }

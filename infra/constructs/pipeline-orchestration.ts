@@ -75,7 +75,7 @@ export function pipelineTaskStep(scope: Construct, step: PipelineTaskStep): EcsR
     launchTarget: new EcsFargateLaunchTarget({ platformVersion: FargatePlatformVersion.LATEST }),
     containerOverrides: [{ containerDefinition: task.container, command: [...task.command] }],
     subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-    securityGroups: [compute.securityGroup],
+    securityGroups: [compute.network.securityGroup],
     assignPublicIp: false,
     propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
     // The runner's own --timeout ends a job run first; this covers image pull and a hung container.
@@ -213,7 +213,7 @@ export class PipelineOrchestration extends Construct {
     this.logGroup = new LogGroup(this, 'Logs', {
       logGroupName: logGroupNames(config).pipeline,
       retention: config.logRetentionDays,
-      encryptionKey: compute.key,
+      encryptionKey: compute.state.key,
       removalPolicy,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {

@@ -13,7 +13,7 @@ import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts'
 import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
 import { PipelineOrchestration, qualityCheckStep } from '../constructs/pipeline-orchestration.ts';
 import { SOURCE_NAMES, SourceTables, type SourceName } from '../constructs/source-tables.ts';
-import { type LakeLocation, lakeLayout, locateLakePrefix } from '../lake-layout.ts';
+import { type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
 
 export interface MedallionStackProps extends StackProps {
   readonly config: InfraConfig;
@@ -75,8 +75,7 @@ export class MedallionStack extends Stack {
       LandingDeliveryStream
     >;
 
-    const { buckets } = this.lake;
-    const layout = lakeLayout(buckets);
+    const { buckets, layout } = this.lake;
     this.catalog = new LakeCatalog(this, 'Catalog', {
       config,
       tables: props.tables,
@@ -87,8 +86,8 @@ export class MedallionStack extends Stack {
     this.compute = new JobCompute(this, 'Jobs', {
       config,
       jobs: props.jobs,
-      layout,
-      lakeKey: this.lake.key,
+      lake: this.lake,
+      catalog: this.catalog,
       imageDirectory: props.imageDirectory,
       ruleSets: props.ruleSets,
     });
@@ -113,7 +112,7 @@ export class MedallionStack extends Stack {
       ruleSets: props.ruleSets,
       alertTopic: this.alerts.topic,
       sources: { users: monitoredSource('users'), tasks: monitoredSource('tasks') },
-      stateTable: this.compute.stateTable,
+      stateTable: this.compute.state.stateTable,
       stateMachine: this.pipeline.stateMachine,
       schedule: this.pipeline.schedule,
     });
