@@ -7,9 +7,7 @@ export interface LakeLocation {
   readonly prefix: string;
 }
 
-/** The first folder of every lake key (`landing/tasks/...`, `silver/tasks/...`): core/layout's key space. */
-export const LAKE_KEY_ROOTS = LAKE_FOLDERS;
-export type LakeKeyRoot = LakeFolder;
+
 
 /**
  * Where each part of the lake's key space lives in S3, by the rule `S3Storage` (core/storage) follows:
@@ -17,13 +15,13 @@ export type LakeKeyRoot = LakeFolder;
  * `s3://<silver bucket>/`, `silver/tasks/<run>/part-0.parquet` is `s3://<silver bucket>/silver/tasks/<run>/part-0.parquet`.
  * The Glue tables point at the same places.
  */
-export type LakeLayout = Readonly<Record<LakeKeyRoot, LakeLocation>>;
+export type LakeLayout = Readonly<Record<LakeFolder, LakeLocation>>;
 
 /** The S3 location of a lake key prefix (`silver/tasks/` is the silver bucket's `silver/tasks/`). */
 export function locateLakePrefix(layout: LakeLayout, lakePrefix: string): LakeLocation {
-  const root = lakePrefix.slice(0, Math.max(lakePrefix.indexOf('/'), 0)) as LakeKeyRoot;
+  const root = lakePrefix.slice(0, Math.max(lakePrefix.indexOf('/'), 0)) as LakeFolder;
   const location = layout[root];
-  if (!location) throw new Error(`lake key ${JSON.stringify(lakePrefix)} starts with no known folder (${LAKE_KEY_ROOTS.join(', ')})`);
+  if (!location) throw new Error(`lake key ${JSON.stringify(lakePrefix)} starts with no known folder (${LAKE_FOLDERS.join(', ')})`);
   return { bucket: location.bucket, prefix: `${location.prefix}${lakePrefix}` };
 }
 

@@ -1,7 +1,6 @@
 import type { Job, TableSpec } from '../core/index.ts';
 import { jobsExportedBy, tablesWrittenBy } from '../core/job/index.ts';
-import { QUALITY_RESULTS_TABLE } from '../core/quality/index.ts';
-import { QUARANTINE_TABLE } from '../core/runner/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../core/table/index.ts';
 import * as bronze from './bronze/index.ts';
 import * as gold from './gold/index.ts';
 import * as silver from './silver/index.ts';

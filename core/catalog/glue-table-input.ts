@@ -4,8 +4,7 @@ import { ConfigError } from '../errors.ts';
 import { LAYERS, dataColumns, layerOf, shortNameOf, type DataFile, type Layer, type PartitionEntry, type TableName, type TableSpec } from '../table/index.ts';
 import { glueTypes } from './glue-types.ts';
 import { symlinkFolder, symlinkRoot } from '../layout/index.ts';
-import { parseS3Uri } from '../storage/index.ts';
-import type { S3Location } from '../storage/s3-storage.ts';
+import { parseS3Uri, type S3Location } from '../storage/index.ts';
 
 /**
  * How Athena reads a medallion table: through symlink manifests, never by listing folders.

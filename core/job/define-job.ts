@@ -180,5 +180,5 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
   if (problems.length > 0) {
     throw new JobDefinitionError(spec.name, problems.join('; '));
   }
-  return markDefined(Object.freeze({ ...spec, layer }) as Job);
+  return Object.freeze(markDefined({ ...spec, layer })) as Job;
 }

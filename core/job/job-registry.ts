@@ -2,17 +2,18 @@ import { ConfigError } from '../errors.ts';
 import { LAYERS, type TableSpec } from '../table/index.ts';
 import type { Job } from './define-job.ts';
 
-const defined = new WeakSet<object>();
+/** The mark `defineJob` puts on the jobs it checked (a registered symbol: it holds across copies of this module). */
+const DEFINED = Symbol.for('medallion.job');
 
 /** Marks a job as made by `defineJob` (checked), so a registry can find it among a module's exports. */
-export function markDefined(job: Job): Job {
-  defined.add(job);
+export function markDefined<T extends object>(job: T): T {
+  Object.defineProperty(job, DEFINED, { value: true, enumerable: false });
   return job;
 }
 
-/** A value `defineJob` returned. */
+/** A value `defineJob` returned (a copy made with `{ ...job }` is not: it was never checked). */
 export function isJob(value: unknown): value is Job {
-  return typeof value === 'object' && value !== null && defined.has(value);
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DEFINED] === true;
 }
 
 /**
@@ -29,6 +30,7 @@ export function jobsExportedBy(modules: readonly Readonly<Record<string, unknown
   const layerOrder = (job: Job) => (LAYERS as readonly string[]).indexOf(job.layer);
   const ordered = [...jobs].sort((a, b) => layerOrder(a) - layerOrder(b) || a.name.localeCompare(b.name));
   const problems: string[] = [];
+  if (ordered.length === 0) problems.push('the modules export no job made by defineJob');
   for (const [index, job] of ordered.entries()) {
     if (ordered.findIndex((other) => other.name === job.name) !== index) problems.push(`two jobs are named ${job.name}`);
   }

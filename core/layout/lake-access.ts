@@ -1,4 +1,4 @@
-import type { TableName } from '../table/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
 import { jobQualityResultsPrefix, jobQuarantinePrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
@@ -28,8 +28,8 @@ export interface RuleSetTables {
   readonly references: Readonly<Record<string, string>>;
 }
 
-const QUARANTINE: TableName = 'quarantine.records';
-const QUALITY_RESULTS: TableName = 'quality.results';
+const QUARANTINE = QUARANTINE_TABLE.name;
+const QUALITY_RESULTS = QUALITY_RESULTS_TABLE.name;
 
 /** The rule sets of a job's outputs: the job's quality gate applies exactly these. */
 export function jobRuleSets<R extends RuleSetTables>(job: JobFootprint, ruleSets: readonly R[]): R[] {

@@ -1,4 +1,4 @@
-import { layerOf, shortNameOf, type TableName } from '../table/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerOf, shortNameOf, type TableName } from '../table/index.ts';
 
 /**
  * The lake's key space, in one place. Every object the runtime writes or reads has its key from these
@@ -8,7 +8,7 @@ import { layerOf, shortNameOf, type TableName } from '../table/index.ts';
  *
  * ```
  * landing/<source>/YYYY/MM/DD/HH/<object>          Firehose objects (errors/ for what it could not deliver)
- * <layer>/<table>/<run id>/[batch-N/][col=v/]*.parquet   a table's files, staged and kept by run
+ * <layer>/<table>/<run id>/[batch-00000/][col=v/]*.parquet   a table's files, staged and kept by run
  * quarantine/records/<job>/<run id>/...            the quarantine, one folder per job
  * quality/results/<job>/<run id>/...               quality.results, one folder per job (and `quality`)
  * <layer>/_symlink/<table>/v<version>/[<partition>/]manifest   Athena's view of a committed version
@@ -20,9 +20,6 @@ export type LakeFolder = (typeof LAKE_FOLDERS)[number];
 
 /** The job name the quality step (`medallion quality`) records its evaluations under. */
 export const QUALITY_JOB = 'quality';
-
-const QUARANTINE_TABLE_NAME: TableName = 'quarantine.records';
-const QUALITY_RESULTS_TABLE_NAME: TableName = 'quality.results';
 
 /** Where a landing source's objects arrive: `landing/tasks/`. */
 export function landingPrefix(source: string): string {
@@ -41,7 +38,7 @@ export function tableStagingPrefix(table: TableName, runId: string): string {
 
 /** A job's folder of the quarantine, which every job appends to: `quarantine/records/<job>/`. */
 export function jobQuarantinePrefix(job: string): string {
-  return `${tablePrefix(QUARANTINE_TABLE_NAME)}${job}/`;
+  return `${tablePrefix(QUARANTINE_TABLE.name)}${job}/`;
 }
 
 /** Where a run stages its quarantine rows: under the job's folder, so cleanup finds a job's own leftovers. */
@@ -51,7 +48,7 @@ export function quarantineStagingPrefix(job: string, runId: string): string {
 
 /** A job's folder of quality.results (the quality step's is `quality/results/quality/`). */
 export function jobQualityResultsPrefix(job: string): string {
-  return `${tablePrefix(QUALITY_RESULTS_TABLE_NAME)}${job}/`;
+  return `${tablePrefix(QUALITY_RESULTS_TABLE.name)}${job}/`;
 }
 
 /** Where a run stages its quality results: under the job's folder, like its quarantine. */

@@ -4,16 +4,13 @@ import type { Lake } from '../lake.ts';
 import { newRunId } from '../job/index.ts';
 import { landingPrefixOf, qualityStagingPrefix, QUALITY_JOB } from '../layout/index.ts';
 import type { LakeRoot } from '../state/index.ts';
-import { commitTables, copyToStaging, persistStage, type OutputStage, type TableManifest } from '../table/index.ts';
+import { QUALITY_RESULTS_TABLE, commitTables, copyToStaging, persistStage, type OutputStage, type TableManifest } from '../table/index.ts';
 import type { Rule } from './dqdl/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type QualityDataset } from './evaluator/index.ts';
 import { analyzerEvaluations, evaluationOf, metricHistory, qualityMetrics, qualityResultsSql, type QualityEvaluation } from './quality-gate.ts';
-import { QUALITY_RESULTS_TABLE } from './results-table.ts';
 import type { QualityRule, TableRuleSet } from './rule-sets.ts';
 
-/** The job name quality.results and the metrics carry for `medallion quality` evaluations. */
-export { QUALITY_JOB };
 
 /** The columns of a landing source's dataset: one row per object under landing/<source>/. */
 export const LANDING_OBJECT_COLUMNS = [

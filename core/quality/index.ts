@@ -1,6 +1,5 @@
 export * from './dqdl/index.ts';
 export * from './rule-sets.ts';
-export * from './results-table.ts';
 export * from './quality-gate.ts';
 export * from './evaluate-tables.ts';
 export * from './evaluator/index.ts';

@@ -1,7 +1,7 @@
-export { runJob, type JobRunResult } from './job-runner.ts';
+export { runJob } from './job-runner.ts';
+export type { JobRunResult } from './run-result.ts';
 export { FAULT_POINTS, type FaultPoint, type RunOptions, type RunTuning } from './run-options.ts';
 export { runMetrics } from './run-metrics.ts';
-export { QUARANTINE_TABLE } from './quarantine-table.ts';
 export { jobGraph, orderJobs, type JobGraph, type RuleReferences } from './job-graph.ts';
 export { runJobs, type RunJobsOptions } from './run-jobs.ts';
 export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, type JobRunRecord, type JobRunState, type JobStateChangeEvent } from './job-run-record.ts';

@@ -4,11 +4,11 @@ import type { Job } from '../job/index.ts';
 /**
  * The jobs of a pipeline as a graph: each waits for the jobs that write the tables it reads and the
  * tables its outputs' quality rules reference (silver.tasks' rules check user_id against silver.users).
- * The runner (`runJobs`), `medallion run` and the CDK stages all take their order from here.
+ * `runJobs` (and so `medallion run` and `run --all`) and the CDK pipeline's stages take their order from here.
  *
  * @example
  * jobGraph(PIPELINE_JOBS, ruleSets).stages.map((stage) => stage.map((job) => job.name));
- * // [['bronze.tasks_cdc', 'bronze.users_cdc'], ['silver.users'], ['silver.tasks'], ['gold.daily_task_kpis', ...]]
+ * // [['bronze.tasks_cdc', 'bronze.users_cdc'], ['silver.users'], ['silver.tasks'], ['gold.active_users', ...]]
  */
 export interface JobGraph {
   /** Every job after the jobs it waits for; independent jobs keep the order they were given in. */

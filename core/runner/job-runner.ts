@@ -1,7 +1,6 @@
 import { JobRunError, MedallionError } from '../errors.ts';
 import { newRunId, type Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
-import type { QualityEvaluation } from '../quality/quality-gate.ts';
 import { checkBalance } from './phases/balance-check.ts';
 import { commitRun, publishRun } from './phases/commit-run.ts';
 import { decideWrites } from './phases/decide-writes.ts';
@@ -9,33 +8,12 @@ import { executePlan } from './phases/execute-plan.ts';
 import { JobPlanner } from './phases/job-planner.ts';
 import { nextBookmark } from './phases/next-bookmark.ts';
 import { openTableInputs } from './phases/open-inputs.ts';
-import { gateOutputs, openGate } from './phases/quality-phase.ts';
+import { gateOutputs, openGate } from './phases/gate-outputs.ts';
 import { planReads, type ReadPlan } from './phases/read-plan.ts';
 import { RunResources } from './phases/run-context.ts';
 import { RunStaging } from './phases/run-staging.ts';
 import type { RunOptions } from './run-options.ts';
-
-export interface JobRunResult {
-  readonly job: string;
-  readonly runId: string;
-  readonly state: 'SUCCEEDED';
-  readonly startedAt: string;
-  readonly completedAt: string;
-  readonly elapsedMs: number;
-  readonly recordsRead: number;
-  readonly bytesRead: number;
-  readonly recordsWritten: Readonly<Record<string, number>>;
-  readonly recordsQuarantined: number;
-  readonly recordsDuplicated: number;
-  /** The root sequence the run committed (or the one it found, when it had nothing new to commit). */
-  readonly commitSeq: number;
-  /** A bookmarked run that found nothing new: it committed nothing. */
-  readonly nothingNew: boolean;
-  /** The bookmark version this run committed, when it committed one. */
-  readonly bookmarkVersion?: number;
-  /** The quality rules evaluated on the run's outputs (committed to quality.results). */
-  readonly quality?: readonly QualityEvaluation[];
-}
+import type { JobRunResult } from './run-result.ts';
 
 /**
  * Runs one job: decides what it reads, executes its SQL in an engine, stages the outputs as Parquet, checks

@@ -1,10 +1,8 @@
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
-import { manifestFiles, type TableManifest } from '../table/index.ts';
+import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManifest } from '../table/index.ts';
 import type { JobRunRecord } from './job-run-record.ts';
-import { QUARANTINE_TABLE } from './quarantine-table.ts';
-import { QUALITY_RESULTS_TABLE } from '../quality/results-table.ts';
 
 export interface Recovery {
   /** Runs left in STARTING or RUNNING by a process that died, now marked ERROR. */

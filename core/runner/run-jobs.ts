@@ -2,7 +2,7 @@ import type { Engine } from '../engine/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
-import type { JobRunResult } from './job-runner.ts';
+import type { JobRunResult } from './run-result.ts';
 import { jobGraph } from './job-graph.ts';
 import { startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
 

@@ -1,5 +1,5 @@
 import type { MetricDatum } from '../metrics/index.ts';
-import type { JobRunResult } from './job-runner.ts';
+import type { JobRunResult } from './run-result.ts';
 
 /** Glue's job metric names, plus the record accounting Glue does not have. */
 export function runMetrics(result: JobRunResult, timestampMs: number): MetricDatum[] {

@@ -1,6 +1,6 @@
 import type { Engine } from '../engine/index.ts';
 import type { BookmarkOption } from '../job/index.ts';
-import type { TableRuleSet } from '../quality/rule-sets.ts';
+import type { TableRuleSet } from '../quality/index.ts';
 import type { LakeRoot } from '../state/index.ts';
 
 /** Where a run can be made to fail, in order (see RunOptions.faultPoint). */

@@ -7,3 +7,4 @@ export {
   type ColumnSpec, type Layer, type TableName, type TableSpec,
 } from './table-spec.ts';
 export { castColumns, copyToStaging, countQuery, countRows, persistStage, type OutputStage } from './table-staging.ts';
+export { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from './framework-tables.ts';

@@ -98,8 +98,6 @@ export function shortNameOf(name: TableName): string {
   return name.slice(name.indexOf('.') + 1);
 }
 
-/** Where a table's files live in storage: `<layer>/<table>/`. */
-
 /** Columns that hold data in the files (partition columns live in the path). */
 export function dataColumns(spec: TableSpec): readonly ColumnSpec[] {
   return spec.columns.filter((column) => !spec.partitionBy.includes(column.name));

@@ -19,8 +19,11 @@ export function castColumns(spec: TableSpec): string {
   return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
 }
 
-/** Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's per-file stats. */
-/** `planSql` is the job's own SQL for the output (before the casts to the declared types), for error messages. */
+/**
+ * Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's
+ * per-file stats. `planSql` is the job's own SQL for the output (before the casts to the declared types),
+ * for error messages.
+ */
 export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string, planSql?: string): Promise<ResultRow[]> {
   try {
     return await copyRows(engine, stage, sql, folder);

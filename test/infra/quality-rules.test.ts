@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { App, Stack } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { tablePrefix } from '../../core/layout/index.ts';
-import { QUALITY_RESULTS_TABLE } from '../../core/quality/index.ts';
-import { LAKE_KEY_ROOTS, jobLakeAccess, lakeLayout, locateLakePrefix, pipelineRuleSets, qualityStepLakeAccess } from '../../infra/index.ts';
+import { QUALITY_RESULTS_TABLE } from '../../core/table/index.ts';
+import { LAKE_FOLDERS } from '../../core/layout/index.ts';
+import { jobLakeAccess, lakeLayout, locateLakePrefix, pipelineRuleSets, qualityStepLakeAccess } from '../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../jobs/quality.ts';
 
@@ -51,7 +52,7 @@ describe('lake layout', () => {
     const stack = new Stack(new App(), 'LayoutTest');
     const buckets = { landingBronze: new Bucket(stack, 'LandingBronze'), silver: new Bucket(stack, 'Silver'), gold: new Bucket(stack, 'Gold'), quarantine: new Bucket(stack, 'Quarantine') };
     const layout = lakeLayout(buckets);
-    expect(LAKE_KEY_ROOTS).toContain('quality');
+    expect(LAKE_FOLDERS).toContain('quality');
     expect(locateLakePrefix(layout, 'quality/results/silver.tasks/')).toEqual({ bucket: buckets.quarantine, prefix: 'quality/results/silver.tasks/' });
   });
 });

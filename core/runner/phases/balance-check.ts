@@ -1,5 +1,5 @@
 import { MedallionError } from '../../errors.ts';
-import type { QualityGate } from '../../quality/quality-gate.ts';
+import type { QualityGate } from '../../quality/index.ts';
 import type { ReadCounts } from './open-inputs.ts';
 import type { RunContext } from './run-context.ts';
 import type { RunWrites } from './decide-writes.ts';

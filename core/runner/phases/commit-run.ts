@@ -1,9 +1,9 @@
-import { qualityMetrics, type QualityEvaluation } from '../../quality/quality-gate.ts';
+import { qualityMetrics, type QualityEvaluation } from '../../quality/index.ts';
 import type { LakeRoot } from '../../state/index.ts';
 import { commitTables } from '../../table/index.ts';
 import type { FaultPoint } from '../run-options.ts';
 import { runMetrics } from '../run-metrics.ts';
-import type { JobRunResult } from '../job-runner.ts';
+import type { JobRunResult } from '../run-result.ts';
 import type { RunWrites } from './decide-writes.ts';
 import type { NextBookmark } from './next-bookmark.ts';
 import type { ReadPlan } from './read-plan.ts';

@@ -1,8 +1,6 @@
 import { quoteIdentifier, type Engine } from '../../engine/index.ts';
 import type { JobPlan } from '../../job/index.ts';
-import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
-import { countRows, partitionKey, persistStage, type TableSpec, type TableWrite } from '../../table/index.ts';
-import { QUARANTINE_TABLE } from '../quarantine-table.ts';
+import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, countRows, partitionKey, persistStage, type TableSpec, type TableWrite } from '../../table/index.ts';
 import type { JobPlanner } from './job-planner.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
@@ -37,7 +35,8 @@ export function writeKindOf(spec: TableSpec, plan: JobPlan, run: { readonly incr
 export async function decideWrites(run: RunContext, reads: ReadPlan, planner: JobPlanner, staging: RunStaging): Promise<RunWrites> {
   const { job, engine } = run;
   const plan = planner.plan;
-  const readsSubset = reads.readsSubset || planner.incremental;
+  // The run read part of its input: a bookmark or window left objects out, or it read only what its tables gained.
+  const readPart = reads.readsSubset || planner.incremental;
   const writes: TableWrite[] = [];
   const recordsWritten: Record<string, number> = {};
   for (const stage of staging.outputs) {
@@ -51,14 +50,14 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
       }
       writes.push({ spec: stage.spec, kind: 'replace_partitions', partitions });
     } else {
-      writes.push({ spec: stage.spec, kind: writeKindOf(stage.spec, plan, { incremental: planner.incremental, readsSubset }), partitions });
+      writes.push({ spec: stage.spec, kind: writeKindOf(stage.spec, plan, { incremental: planner.incremental, readsSubset: reads.readsSubset }), partitions });
     }
   }
 
   const quarantined = await persistStage(staging.quarantine);
   const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
   writes.push(
-    readsSubset
+    readPart
       ? { spec: QUARANTINE_TABLE, kind: 'append', partitions: quarantined }
       : { spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: quarantined[own] ?? { values: { job: job.name }, files: [] } } },
   );

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { ResultRow } from '../../engine/index.ts';
 import { quoteIdentifier } from '../../engine/index.ts';
 import { MedallionError } from '../../errors.ts';
-import type { QualityGate } from '../../quality/quality-gate.ts';
+import type { QualityGate } from '../../quality/index.ts';
 import { copyToStaging, countQuery, withAddedColumns, type OutputStage, type TableSpec } from '../../table/index.ts';
 import { outputSql, quarantineSql } from '../output-sql.ts';
 import type { JobPlanner } from './job-planner.ts';
@@ -14,8 +14,9 @@ import type { RunStaging } from './run-staging.ts';
 import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
 
 /**
- * Runs the plan over each input batch: loads the batch, materializes the steps, lets the plan change
- * once (schema evolution, or an incremental run that must read everything), splits each output by its
+ * Runs the plan over each input batch: loads the batch (adding its records to `inputs.counts`, which are
+ * complete once this returns), materializes the steps, lets the plan change before the first batch is
+ * written (schema evolution, an incremental run that must read everything), splits each output by its
  * quarantine rules and writes what passes to the output's stage and the rest to the quarantine.
  * Returns the rows counted as duplicates.
  */
@@ -46,8 +47,8 @@ export async function executePlan(
 }
 
 /**
- * What the steps found can change the plan, once, before any output is written: new columns (schema
- * evolution), or new input that changes what was read
+ * What the steps found can change the plan before any output is written: new columns (schema
+ * evolution, then the plan is made again), and new input that changes what was read
  * before (a late copy sorting first, say), which makes an incremental run recompute from all of it.
  * Only for jobs that run in one batch: a `perRecord` job's plan cannot change between its batches.
  */

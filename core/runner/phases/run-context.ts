@@ -64,9 +64,9 @@ export class RunResources implements RunContext {
     this.committed = true;
   }
 
-  useEngine(engine: Engine): Engine {
+  /** The run's engine from now on; closed when the run ends. */
+  useEngine(engine: Engine): void {
     this.opened = engine;
-    return engine;
   }
 
   get engine(): Engine {

@@ -1,7 +1,5 @@
-import type { OutputStage, TableSpec } from '../../table/index.ts';
-import { QUARANTINE_TABLE } from '../quarantine-table.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type OutputStage, type TableSpec } from '../../table/index.ts';
 import { qualityStagingPrefix, quarantineStagingPrefix, tableStagingPrefix } from '../../layout/index.ts';
-import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
 import type { RunContext } from './run-context.ts';
 
 /**
@@ -32,11 +30,6 @@ export class RunStaging {
   get quarantine(): OutputStage {
     if (!this.quarantineStage) throw new Error('the run has no quarantine stage yet');
     return this.quarantineStage;
-  }
-
-  /** Every stage the batches write to: the outputs, then the quarantine. */
-  get all(): readonly OutputStage[] {
-    return [...this.outputs, this.quarantine];
   }
 
   /** The stage of the quality results, once `openQuality` created it. */

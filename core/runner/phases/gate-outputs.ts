@@ -1,10 +1,9 @@
 import { quoteIdentifier } from '../../engine/index.ts';
-import { QUALITY_RESULTS_TABLE } from '../../quality/results-table.ts';
 import {
   QualityGate, QualityGateError, gateFailures, qualityMetrics, qualityResultsSql, stagedDataset, type QualityEvaluation,
-} from '../../quality/quality-gate.ts';
-import type { QualityDataset } from '../../quality/evaluator/index.ts';
-import { commitTables, copyToStaging, persistStage, type OutputStage } from '../../table/index.ts';
+} from '../../quality/index.ts';
+import type { QualityDataset } from '../../quality/index.ts';
+import { QUALITY_RESULTS_TABLE, commitTables, copyToStaging, persistStage, type OutputStage } from '../../table/index.ts';
 import { attachTableInput } from '../run-inputs.ts';
 import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
 import type { ReadCounts } from './open-inputs.ts';

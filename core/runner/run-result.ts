@@ -1,0 +1,24 @@
+import type { QualityEvaluation } from '../quality/index.ts';
+
+/** What a successful run of a job did: what it read, wrote, quarantined and committed. */
+export interface JobRunResult {
+  readonly job: string;
+  readonly runId: string;
+  readonly state: 'SUCCEEDED';
+  readonly startedAt: string;
+  readonly completedAt: string;
+  readonly elapsedMs: number;
+  readonly recordsRead: number;
+  readonly bytesRead: number;
+  readonly recordsWritten: Readonly<Record<string, number>>;
+  readonly recordsQuarantined: number;
+  readonly recordsDuplicated: number;
+  /** The root sequence the run committed (or the one it found, when it had nothing new to commit). */
+  readonly commitSeq: number;
+  /** A bookmarked run that found nothing new: it committed nothing. */
+  readonly nothingNew: boolean;
+  /** The bookmark version this run committed, when it committed one. */
+  readonly bookmarkVersion?: number;
+  /** The quality rules evaluated on the run's outputs (committed to quality.results). */
+  readonly quality?: readonly QualityEvaluation[];
+}
