@@ -11,6 +11,7 @@ import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-
 import { newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 
 /** How one job run behaves, as Glue's job properties and run arguments set it. */
 export interface JobRunSettings {
@@ -58,7 +59,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   const timeoutMinutes = settings.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
   const maxRetries = settings.maxRetries ?? 0;
   const owner = newRunId(now());
-  let lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
+  const lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
   try {
     await recoverDeadRuns(lake, job, now);
   } catch (error) {
@@ -67,14 +68,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   }
 
   // The heartbeat: a run that cannot renew its lease has lost the job to another run and must stop.
-  const lost = new AbortController();
-  const heartbeat = setInterval(() => {
-    lake.state.renewLock(lease, leaseMs, now().getTime()).then(
-      (renewed) => void (lease = renewed),
-      (error: unknown) => lost.abort(error),
-    );
-  }, tuning.heartbeatMs ?? Math.floor(leaseMs / 3));
-  heartbeat.unref();
+  const keeper = new LeaseKeeper(lake.state, lease, { leaseMs, everyMs: tuning.heartbeatMs ?? Math.floor(leaseMs / 3), now });
+  const lost = keeper.lost;
 
   let previousRunId: string | undefined;
   try {
@@ -116,7 +111,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         await record('RUNNING');
 
         const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
-        const signal = AbortSignal.any([timeout, lost.signal]);
+        const signal = AbortSignal.any([timeout, lost]);
         try {
           const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine } = tuning;
           const result = await runJob(lake, job, {
@@ -142,8 +137,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             await record('TIMEOUT', { CompletedOn: now().toISOString(), ErrorMessage: timedOut.message });
             throw timedOut;
           }
-          await record('FAILED', { CompletedOn: now().toISOString(), ErrorMessage: describeError(lost.signal.aborted ? lost.signal.reason : error) });
-          throw lost.signal.aborted ? lost.signal.reason : error;
+          await record('FAILED', { CompletedOn: now().toISOString(), ErrorMessage: describeError(lost.aborted ? lost.reason : error) });
+          throw lost.aborted ? lost.reason : error;
         }
       },
       {
@@ -152,12 +147,12 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         minTimeout: tuning.retryBaseDelayMs ?? 1000,
         maxTimeout: tuning.retryMaxDelayMs ?? 60_000,
         randomize: true,
-        shouldRetry: ({ error }) => !lost.signal.aborted && isTransientError(error),
+        shouldRetry: ({ error }) => !lost.aborted && isTransientError(error),
       },
     );
   } finally {
-    clearInterval(heartbeat);
-    await lake.state.releaseLock(lease).catch(() => undefined);
+    // After the renewal in flight: releasing the generation it is about to replace would leave the lock held.
+    await lake.state.releaseLock(await keeper.stop()).catch(() => undefined);
   }
 }
 

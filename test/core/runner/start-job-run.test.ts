@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, type Lake } from '../../../core/index.ts';
 import { lockName, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import type { StateStore } from '../../../core/state/index.ts';
 import type { Storage } from '../../../core/storage/index.ts';
 import { tasksCdcJob } from '../../../jobs/index.ts';
 import { generateLanding } from '../../../simulator/index.ts';
@@ -133,5 +134,64 @@ describe('startJobRun', () => {
     expect(deadHolder).toBeDefined();
     const result = await startJobRun(lake, tasksCdcJob);
     expect(result.state).toBe('SUCCEEDED');
+  });
+
+  it('renews its lease one renewal at a time: a renewal slower than the heartbeat neither ends the run nor keeps the lock', async () => {
+    const { lake } = await landingLake();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let renewals = 0;
+    const state: StateStore = Object.create(lake.state) as StateStore;
+    state.renewLock = async (lease, leaseMs, nowMs) => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        // Far slower than the 2 ms heartbeat: a timer-driven heartbeat would start the next renewals meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        const renewed = await lake.state.renewLock(lease, leaseMs, nowMs);
+        renewals += 1;
+        return renewed;
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const result = await startJobRun({ ...lake, state }, tasksCdcJob, {}, { heartbeatMs: 2 });
+    expect(result.state).toBe('SUCCEEDED');
+    expect(renewals).toBeGreaterThan(0);
+    expect(mostInFlight).toBe(1);
+    // Released after the last renewal ended, so the next run starts at once.
+    expect((await lake.state.readLock(lockName(tasksCdcJob)))?.released).toBe(true);
+    expect((await startJobRun(lake, tasksCdcJob)).state).toBe('SUCCEEDED');
+  });
+
+  it('keeps the lock through renewals that fail for a moment (throttling), and stops when another run took it', async () => {
+    const { lake } = await landingLake();
+    let failures = 3;
+    const flaky: StateStore = Object.create(lake.state) as StateStore;
+    flaky.renewLock = async (lease, leaseMs, nowMs) => {
+      if (failures > 0) {
+        failures -= 1;
+        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
+      }
+      return lake.state.renewLock(lease, leaseMs, nowMs);
+    };
+    expect((await startJobRun({ ...lake, state: flaky }, tasksCdcJob, {}, { heartbeatMs: 2 })).state).toBe('SUCCEEDED');
+    expect(failures).toBe(0);
+
+    // Another run takes the lock over while this one works: the first renewal after that ends the run, with nothing committed.
+    const before = (await lake.state.readRoot()).seq;
+    const takenOver: StateStore = Object.create(lake.state) as StateStore;
+    let stolen = false;
+    takenOver.renewLock = async (lease, leaseMs, nowMs) => {
+      if (!stolen) {
+        stolen = true;
+        await lake.state.releaseLock(lease);
+        await lake.state.acquireLock(lease.name, 'jr_other', 60_000, nowMs);
+      }
+      return lake.state.renewLock(lease, leaseMs, nowMs);
+    };
+    await expect(startJobRun({ ...lake, state: takenOver }, slowJob, {}, { heartbeatMs: 2 })).rejects.toMatchObject({ code: 'LOCK_LOST' });
+    expect((await lake.state.readRoot()).seq).toBe(before);
+    expect((await lake.state.readLock(lockName(slowJob)))?.owner).toBe('jr_other');
   });
 });
