@@ -5,7 +5,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { isCurrentLease, lockLost } from './lock-lease.ts';
-import { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+
+/** The item of the committed root at `seq`: `root#000000000042`, sorted and one per sequence. */
+const rootKey = (seq: number): string => `root#${String(seq).padStart(12, '0')}`;
 
 /** Bytes of compressed document per item: well under DynamoDB's 400 KB item limit. */
 const DOCUMENT_PART_BYTES = 300 * 1024;
@@ -14,8 +17,10 @@ type Item = Record<string, AttributeValue>;
 
 /**
  * State in one DynamoDB table with a string partition key `pk` and a string sort key `sk`:
- * - the root: item (`root`, `HEAD`), replaced only by a put conditioned on the sequence it replaces,
- *   which makes the swap atomic and exclusive;
+ * - roots: one item per committed root (`root#<seq>`, `root`), created by a put conditioned on the item not
+ *   existing, which makes the swap atomic and exclusive; the item (`root`, `HEAD`) is a hint to the newest,
+ *   moved forward after each commit (readers walk past a hint that lags). A swap whose answer was lost is
+ *   decided by reading its sequence's item back (`sameCommit`);
  * - documents (manifests, bookmarks): items (`doc#<id>`, `part#<n>`) holding the gzipped JSON in parts,
  *   written before any root names them, never rewritten;
  * - locks: item (`lock#<name>`, `lock`) with owner, generation and lease end; every acquire, renew and
@@ -54,25 +59,59 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async readRoot(): Promise<LakeRoot> {
-    const item = await this.get('root', 'HEAD');
-    return item ? this.parse<LakeRoot>(item, 'the root') : EMPTY_ROOT;
+    const head = await this.get('root', 'HEAD');
+    // HEAD is a hint that may lag behind the newest committed root (it is moved after the commit): walk forward.
+    let current = head ? this.parse<LakeRoot>(head, 'the root') : EMPTY_ROOT;
+    for (let next = await this.rootAt(current.seq + 1); next; next = await this.rootAt(current.seq + 1)) current = next;
+    return current;
   }
 
   async swapRoot(next: LakeRoot): Promise<boolean> {
     if (next.seq < 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: sequences start at 1`);
-    if (next.seq > 1) {
-      const current = await this.readRoot();
-      if (current.seq < next.seq - 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
+    if (next.seq > 1 && !(await this.rootExists(next.seq - 1))) {
+      throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
     const body = JSON.stringify(next);
-    if (await this.conditionalPut(
-      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(next.seq) }, body: { S: body } },
-      next.seq === 1 ? 'attribute_not_exists(pk)' : 'seq = :previous',
-      next.seq === 1 ? {} : { ':previous': { N: String(next.seq - 1) } },
-    )) return true;
-    // The SDK retries a write whose answer was lost; if the first try went through, the retry fails its
-    // condition. The root being exactly ours means this swap won.
-    return JSON.stringify(await this.readRoot()) === body;
+    let written: boolean;
+    try {
+      written = await this.conditionalPut({ pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, 'attribute_not_exists(pk)', {});
+    } catch (error) {
+      // The answer was lost (the SDK's retries ran out): whether the write went in is read back.
+      const landed = await this.rootAt(next.seq);
+      if (!landed) throw error;
+      written = sameCommit(landed, next);
+      if (!written) return false;
+    }
+    if (!written) {
+      // The SDK retries a write whose answer was lost, and the retry fails its condition when the first try
+      // went in; the root at this sequence says whose it is, whatever was committed after it since.
+      const landed = await this.rootAt(next.seq);
+      if (!(landed && sameCommit(landed, next))) return false;
+    }
+    await this.moveHead(next.seq, body);
+    return true;
+  }
+
+  /** The committed root at `seq`, if there is one. */
+  private async rootAt(seq: number): Promise<LakeRoot | undefined> {
+    const item = await this.get(rootKey(seq), 'root');
+    return item ? this.parse<LakeRoot>(item, `root ${seq}`) : undefined;
+  }
+
+  /** Root `seq` was committed: as its own item, or (lakes committed before roots had items) as HEAD or before it. */
+  private async rootExists(seq: number): Promise<boolean> {
+    if (await this.rootAt(seq)) return true;
+    const head = await this.get('root', 'HEAD');
+    return Number(head?.seq?.N ?? 0) >= seq;
+  }
+
+  /** Moves the HEAD hint forward to `seq` (never back); a failure only leaves the hint behind, which readers walk past. */
+  private async moveHead(seq: number, body: string): Promise<void> {
+    await this.conditionalPut(
+      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(seq) }, body: { S: body } },
+      'attribute_not_exists(pk) OR seq < :seq',
+      { ':seq': { N: String(seq) } },
+    ).catch(() => false);
   }
 
   async putDocument(id: string, body: unknown): Promise<void> {

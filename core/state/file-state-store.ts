@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { isCurrentLease, lockLost } from './lock-lease.ts';
-import { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 const SEQ_WIDTH = 12;
 const GENERATION_FILE = /^(\d+)\.json$/;
@@ -83,7 +83,11 @@ export class FileStateStore implements StateStore {
     if (next.seq > 1 && !(await this.readRootFile(next.seq - 1))) {
       throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
-    if (!(await this.createExclusive(target, JSON.stringify(next)))) return false;
+    if (!(await this.createExclusive(target, JSON.stringify(next)))) {
+      // The sequence is taken: by this very commit (a repeated call), or by another.
+      const landed = await this.readRootFile(next.seq);
+      return landed !== undefined && sameCommit(landed, next);
+    }
     await this.writeHeadHint(next.seq);
     return true;
   }

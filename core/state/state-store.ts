@@ -17,6 +17,18 @@ export interface LakeRoot {
   readonly tables: Readonly<Record<string, TableRef>>;
   /** Job name to bookmark document id. */
   readonly bookmarks: Readonly<Record<string, string>>;
+  /**
+   * The commit's own identity (its run id and a nonce of the commit call), so a swap whose answer was lost
+   * is recognised as the one that went in: a store decides an ambiguous swap by reading the root at its
+   * sequence back (see `sameCommit`). Roots committed before it existed have none.
+   */
+  readonly commitId?: string;
+}
+
+/** Whether root `landed` is the commit `mine` (by its identity, or whole for roots without one). */
+export function sameCommit(landed: LakeRoot, mine: LakeRoot): boolean {
+  if (landed.commitId !== undefined || mine.commitId !== undefined) return landed.commitId === mine.commitId && landed.seq === mine.seq;
+  return JSON.stringify(landed) === JSON.stringify(mine);
 }
 
 export const EMPTY_ROOT: LakeRoot = Object.freeze({ seq: 0, committedAt: new Date(0).toISOString(), runId: null, tables: {}, bookmarks: {} });
@@ -53,7 +65,11 @@ export interface LockState {
 export interface StateStore {
   readonly location: string;
   readRoot(): Promise<LakeRoot>;
-  /** Makes `next` the root if the current root is still at `next.seq - 1`; false when another commit came first. */
+  /**
+   * Makes `next` the root if the current root is still at `next.seq - 1`: true when `next` is the root at
+   * its sequence (also when a retried or duplicated request found its own earlier write there), false when
+   * another commit holds that sequence. Throws only when it cannot tell.
+   */
   swapRoot(next: LakeRoot): Promise<boolean>;
   putDocument(id: string, body: unknown): Promise<void>;
   getDocument<T>(id: string): Promise<T>;

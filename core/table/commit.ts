@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { CommitConflictError, MedallionError } from '../errors.ts';
 import type { LakeRoot, StateStore, TableRef } from '../state/index.ts';
 import type { DataFile, PartitionEntry, TableManifest } from './manifest.ts';
@@ -42,6 +43,8 @@ const MAX_COMMIT_ATTEMPTS = 20;
  */
 export async function commitTables(state: StateStore, request: CommitRequest): Promise<CommitResult> {
   const now = request.now ?? (() => new Date());
+  // One identity for every attempt of this commit: a store that lost a swap's answer recognises its own root.
+  const commitId = `${request.runId}#${randomUUID()}`;
   for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
     const current = await state.readRoot();
     const committedAt = now().toISOString();
@@ -79,6 +82,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       runId: request.runId,
       tables,
       bookmarks: { ...current.bookmarks, ...(request.bookmarks ?? {}) },
+      commitId,
     };
     request.faultPoint?.('before-swap');
     if (await state.swapRoot(next)) return { root: next, manifests };

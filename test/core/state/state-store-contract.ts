@@ -69,6 +69,17 @@ export function stateStoreContract(implementation: string, makeStore: () => Prom
       expect((await store.readRoot()).seq).toBe(2);
     });
 
+    it('recognises its own commit when a swap is repeated (a retried request), also after later commits, and no other', async () => {
+      const store = await makeStore();
+      const first: LakeRoot = { ...nextRoot(EMPTY_ROOT, 'first'), commitId: 'jr_first#1' };
+      expect(await store.swapRoot(first)).toBe(true);
+      const second: LakeRoot = { ...nextRoot(first, 'second'), commitId: 'jr_second#1' };
+      expect(await store.swapRoot(second)).toBe(true);
+      expect(await store.swapRoot(first)).toBe(true);
+      expect(await store.swapRoot({ ...first, commitId: 'jr_other#1' })).toBe(false);
+      expect(await store.readRoot()).toEqual(second);
+    });
+
     it('lets exactly one of many concurrent swaps to the same sequence win', async () => {
       const store = await makeStore();
       const base = await commitRoots(store, 2);
