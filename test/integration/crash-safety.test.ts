@@ -1,15 +1,19 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { FAULT_POINTS, runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
 import { queryLake } from '../support/pipeline-check.ts';
+import { requestedCpuLoad, startCpuLoad } from '../support/cpu-load.ts';
 
 const tempDir = useTempDirs();
+// MEDALLION_TEST_CPU_LOAD=N runs this file beside N busy processes, as a loaded CI machine would.
+const stopLoad = startCpuLoad(requestedCpuLoad());
+afterAll(stopLoad);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LANDING = { seed: 6, days: 2, users: 20, tasksPerDay: 30, faultRate: 0.03 } as const;
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
