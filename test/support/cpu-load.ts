@@ -16,6 +16,8 @@ export function startCpuLoad(count: number): () => void {
 
 /** The CPU load a test run asked for (MEDALLION_TEST_CPU_LOAD, busy processes; 0 by default). */
 export function requestedCpuLoad(): number {
-  const value = Number(process.env.MEDALLION_TEST_CPU_LOAD ?? 0);
-  return Number.isInteger(value) && value > 0 ? value : 0;
+  const raw = process.env.MEDALLION_TEST_CPU_LOAD ?? '0';
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`MEDALLION_TEST_CPU_LOAD=${raw}: give a whole number of busy processes (0 for none)`);
+  return value;
 }
