@@ -72,20 +72,18 @@ export class DynamoDbStateStore implements StateStore {
       throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
     const body = JSON.stringify(next);
-    let written: boolean;
+    let written = false;
+    let failure: unknown;
     try {
       written = await this.conditionalPut({ pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, 'attribute_not_exists(pk)', {});
     } catch (error) {
-      // The answer was lost (the SDK's retries ran out): whether the write went in is read back.
-      const landed = await this.rootAt(next.seq);
-      if (!landed) throw error;
-      written = sameCommit(landed, next);
-      if (!written) return false;
+      failure = error;
     }
     if (!written) {
-      // The SDK retries a write whose answer was lost, and the retry fails its condition when the first try
-      // went in; the root at this sequence says whose it is, whatever was committed after it since.
+      // The SDK retries a write whose answer was lost: the retry fails its condition when the first try went
+      // in, or its retries run out. The root at this sequence says whose it is, whatever came after it since.
       const landed = await this.rootAt(next.seq);
+      if (!landed && failure !== undefined) throw failure;
       if (!(landed && sameCommit(landed, next))) return false;
     }
     await this.moveHead(next.seq, body);
