@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/index.ts';
 import type { BookmarkOption } from '../job/index.ts';
 import type { TableRuleSet } from '../quality/index.ts';
-import type { LakeRoot } from '../state/index.ts';
+import type { LakeRoot, LockLease } from '../state/index.ts';
 
 /** Where a run can be made to fail, in order (see RunOptions.faultPoint). */
 export const FAULT_POINTS = ['input-read', 'outputs-staged', 'manifests-written', 'before-swap', 'after-commit'] as const;
@@ -23,6 +23,12 @@ export interface RunOptions {
    * and staged files are removed. A run already past its commit completes.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The lease of the job's lock as last renewed (`startJobRun` passes its heartbeat's): every commit of the
+   * run goes in only while that lease still holds the lock, so a run that lost its lock to another (its
+   * lease ran out while it was stopped or stalled) commits nothing. A run without a lock is not fenced.
+   */
+  readonly fence?: () => LockLease;
   /**
    * Glue's job bookmark option (default disable: read everything, leave the bookmark alone). `enable` reads
    * only what is new and commits the bookmark with the outputs; `pause` reads what is new since the last

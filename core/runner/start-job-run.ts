@@ -119,6 +119,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             runId,
             args: settings.jobArguments ?? {},
             signal,
+            fence: () => keeper.current,
             now,
             bookmark: {
               option: settings.bookmark?.option ?? 'job-bookmark-disable',

@@ -1,26 +1,36 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
-  waitUntilTableExists, type AttributeValue, type DynamoDBClient,
+  TransactionCanceledException, TransactWriteItemsCommand, waitUntilTableExists, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
-import { isCurrentLease, lockLost } from './lock-lease.ts';
+import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 /** The item of the committed root at `seq`: `root#000000000042`, sorted and one per sequence. */
 const rootKey = (seq: number): string => `root#${String(seq).padStart(12, '0')}`;
+
+/** Tries of a fenced swap that DynamoDB cancelled for a conflicting write in flight (our own heartbeat, say). */
+const FENCED_SWAP_TRIES = 8;
 
 /** Bytes of compressed document per item: well under DynamoDB's 400 KB item limit. */
 const DOCUMENT_PART_BYTES = 300 * 1024;
 
 type Item = Record<string, AttributeValue>;
 
+/** How a conditional root put ended: it went in, the sequence was taken, or the lock no longer fenced it. */
+type SwapOutcome = 'written' | 'lost' | 'fenced';
+
 /**
  * State in one DynamoDB table with a string partition key `pk` and a string sort key `sk`:
  * - roots: one item per committed root (`root#<seq>`, `root`), created by a put conditioned on the item not
  *   existing, which makes the swap atomic and exclusive; the item (`root`, `HEAD`) is a hint to the newest,
  *   moved forward after each commit (readers walk past a hint that lags). A swap whose answer was lost is
- *   decided by reading its sequence's item back (`sameCommit`);
+ *   decided by reading its sequence's item back (`sameCommit`). A fenced swap is a transaction of that put
+ *   and a condition check on the lock item (its owner, not released), with an idempotency token drawn
+ *   from the commit's identity;
  * - documents (manifests, bookmarks): items (`doc#<id>`, `part#<n>`) holding the gzipped JSON in parts,
  *   written before any root names them, never rewritten;
  * - locks: item (`lock#<name>`, `lock`) with owner, generation and lease end; every acquire, renew and
@@ -66,28 +76,71 @@ export class DynamoDbStateStore implements StateStore {
     return current;
   }
 
-  async swapRoot(next: LakeRoot): Promise<boolean> {
+  async swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean> {
     if (next.seq < 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: sequences start at 1`);
     if (next.seq > 1 && !(await this.rootExists(next.seq - 1))) {
       throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     }
     const body = JSON.stringify(next);
-    let written = false;
+    const item: Item = { pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } };
+    let outcome: SwapOutcome = 'lost';
     let failure: unknown;
     try {
-      written = await this.conditionalPut({ pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, 'attribute_not_exists(pk)', {});
+      if (fence) outcome = await this.fencedPut(item, fence, next);
+      else outcome = (await this.conditionalPut(item, 'attribute_not_exists(pk)', {})) ? 'written' : 'lost';
     } catch (error) {
       failure = error;
     }
-    if (!written) {
+    if (outcome !== 'written') {
       // The SDK retries a write whose answer was lost: the retry fails its condition when the first try went
-      // in, or its retries run out. The root at this sequence says whose it is, whatever came after it since.
+      // in, or its retries run out. The root at this sequence says whose it is, whatever came after it since
+      // (a lease taken over after our commit went in included).
       const landed = await this.rootAt(next.seq);
-      if (!landed && failure !== undefined) throw failure;
-      if (!(landed && sameCommit(landed, next))) return false;
+      if (!(landed && sameCommit(landed, next))) {
+        if (fence && outcome === 'fenced') throw commitFenced(fence, await this.readLock(fence.name));
+        if (!landed && failure !== undefined) throw failure;
+        return false;
+      }
     }
     await this.moveHead(next.seq, body);
     return true;
+  }
+
+  /**
+   * Puts a root item only while `fence.owner` holds the lock: one transaction, so no takeover falls between
+   * the check and the put. Its token makes a repeated request (the SDK's retry of a lost answer) a no-op
+   * that answers success; a cancellation says which condition failed.
+   */
+  private async fencedPut(item: Item, fence: LockLease, next: LakeRoot): Promise<SwapOutcome> {
+    const token = next.commitId === undefined ? undefined : createHash('sha256').update(`${next.commitId}@${next.seq}`).digest('hex').slice(0, 36);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand({
+          ...(token === undefined ? {} : { ClientRequestToken: token }),
+          TransactItems: [
+            { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: { pk: { S: `lock#${fence.name}` }, sk: { S: 'lock' } },
+                ConditionExpression: '#owner = :owner AND #released = :no',
+                ExpressionAttributeNames: { '#owner': 'owner', '#released': 'released' },
+                ExpressionAttributeValues: { ':owner': { S: fence.owner }, ':no': { BOOL: false } },
+              },
+            },
+          ],
+        }));
+        return 'written';
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw stateError(this.location, `committing ${item.pk?.S ?? 'a root'} fenced by lock ${fence.name}`, error);
+        const [put, check] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+        if (check === 'ConditionalCheckFailed') return 'fenced';
+        if (put === 'ConditionalCheckFailed') return 'lost';
+        // A write to either item in flight (the run's own heartbeat renewing the lock): try again shortly.
+        if (attempt >= FENCED_SWAP_TRIES) throw stateError(this.location, `committing ${item.pk?.S ?? 'a root'} fenced by lock ${fence.name}`, error);
+        await sleep(20 * 2 ** attempt * Math.random());
+      }
+    }
   }
 
   /** The committed root at `seq`, if there is one. */

@@ -2,7 +2,7 @@ import { link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promis
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MedallionError, NotFoundError } from '../errors.ts';
-import { isCurrentLease, lockLost } from './lock-lease.ts';
+import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 const SEQ_WIDTH = 12;
@@ -16,6 +16,12 @@ const GENERATION_FILE = /^(\d+)\.json$/;
  * A lock is the folder `locks/<name>/` of generation files made the same way; the highest generation is
  * the lock's state, so taking, renewing and releasing are each one exclusive create. Records are
  * `records/<collection>/<id>.json`, replaced by rename.
+ *
+ * Fencing goes through the roots, the one sequence every commit takes a place in: taking a lock over from
+ * a holder whose lease ran out commits a root that records the new generation (`fences`), before the new
+ * holder does anything; a fenced swap is refused when the root it follows records a takeover after the
+ * swapper's lease. Two files cannot change in one step, but a takeover and a commit both need the next
+ * root's place, and only one gets it.
  */
 export class FileStateStore implements StateStore {
   readonly directory: string;
@@ -77,19 +83,54 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async swapRoot(next: LakeRoot): Promise<boolean> {
+  async swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean> {
     const target = this.rootPath(next.seq);
     await mkdir(path.dirname(target), { recursive: true });
-    if (next.seq > 1 && !(await this.readRootFile(next.seq - 1))) {
-      throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
+    const previous = next.seq > 1 ? await this.readRootFile(next.seq - 1) : EMPTY_ROOT;
+    if (!previous) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
+    if (fence) {
+      // A repeated call of a commit that went in is still its own, whatever happened to the lock since.
+      const landed = await this.readRootFile(next.seq);
+      if (landed && sameCommit(landed, next)) return true;
+      const latest = await this.readLock(fence.name);
+      const takenOverAt = previous.fences?.[fence.name] ?? 0;
+      if (takenOverAt > fence.generation || !latest || latest.released || latest.owner !== fence.owner) throw commitFenced(fence, latest);
     }
-    if (!(await this.createExclusive(target, JSON.stringify(next)))) {
+    // The store keeps the fences: a caller's root cannot drop or move one.
+    const { fences: _ignored, ...rest } = next;
+    const stored: LakeRoot = previous.fences ? { ...rest, fences: previous.fences } : rest;
+    if (!(await this.createExclusive(target, JSON.stringify(stored)))) {
       // The sequence is taken: by this very commit (a repeated call), or by another.
       const landed = await this.readRootFile(next.seq);
       return landed !== undefined && sameCommit(landed, next);
     }
     await this.writeHeadHint(next.seq);
     return true;
+  }
+
+  /**
+   * Records in the next root that `lease` took its lock over from a holder whose lease ran out, so that
+   * holder's fenced swaps are refused from here on (see the class comment). Another commit taking the place
+   * first only means trying the next one.
+   */
+  private async fenceTakeover(lease: LockLease): Promise<void> {
+    for (let attempt = 0; attempt < 1000; attempt += 1) {
+      const current = await this.readRoot();
+      if ((current.fences?.[lease.name] ?? 0) >= lease.generation) return;
+      const fenceRoot: LakeRoot = {
+        ...current,
+        seq: current.seq + 1,
+        committedAt: new Date().toISOString(),
+        runId: null,
+        commitId: `takeover#${lease.name}#${lease.generation}#${lease.owner}`,
+        fences: { ...current.fences, [lease.name]: lease.generation },
+      };
+      if (await this.createExclusive(this.rootPath(fenceRoot.seq), JSON.stringify(fenceRoot))) {
+        await this.writeHeadHint(fenceRoot.seq);
+        return;
+      }
+    }
+    throw new MedallionError('COMMIT_CONTENDED', `could not fence lock ${lease.name} for ${lease.owner}: too many concurrent commits`, { hint: 'try again' });
   }
 
   async putDocument(id: string, body: unknown): Promise<void> {
@@ -114,7 +155,15 @@ export class FileStateStore implements StateStore {
     const latest = await this.readLock(name);
     if (latest && !latest.released && latest.expiresAtMs > nowMs) return undefined;
     const lease: LockLease = { name, owner, generation: (latest?.generation ?? 0) + 1, expiresAtMs: nowMs + leaseMs };
-    return (await this.writeLockGeneration({ ...lease, released: false })) ? lease : undefined;
+    if (!(await this.writeLockGeneration({ ...lease, released: false }))) return undefined;
+    // A holder whose lease ran out may be alive (stopped, or its event loop blocked) and about to commit.
+    if (latest && !latest.released) {
+      await this.fenceTakeover(lease).catch(async (error: unknown) => {
+        await this.releaseLock(lease).catch(() => undefined);
+        throw error;
+      });
+    }
+    return lease;
   }
 
   async renewLock(lease: LockLease, leaseMs: number, nowMs: number): Promise<LockLease> {

@@ -13,3 +13,9 @@ export function lockLost(lease: LockLease, latest: LockState | undefined): LockL
   if (latest.released) return new LockLostError(lease.name, `${held}, but the lock was released at generation ${latest.generation} by ${latest.owner}`);
   return new LockLostError(lease.name, `${held}, but ${latest.owner} holds it now at generation ${latest.generation}`);
 }
+
+/** The error for a commit refused because its lease `fence` no longer holds the lock. */
+export function commitFenced(fence: LockLease, latest: LockState | undefined): LockLostError {
+  const lost = lockLost(fence, latest);
+  return new LockLostError(fence.name, `its commit was refused (fenced): ${lost.message.slice(`lock ${fence.name}: `.length)}; another run took the job over after this run's lease ran out`);
+}

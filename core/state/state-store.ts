@@ -23,6 +23,12 @@ export interface LakeRoot {
    * sequence back (see `sameCommit`). Roots committed before it existed have none.
    */
   readonly commitId?: string;
+  /**
+   * Lock name to the generation at which a lock was last taken over from a holder whose lease ran out:
+   * the file store's fence (see FileStateStore.swapRoot). A store carries it forward from root to root
+   * itself; other stores leave it out.
+   */
+  readonly fences?: Readonly<Record<string, number>>;
 }
 
 /** Whether root `landed` is the commit `mine` (by its identity, or whole for roots without one). */
@@ -69,8 +75,12 @@ export interface StateStore {
    * Makes `next` the root if the current root is still at `next.seq - 1`: true when `next` is the root at
    * its sequence (also when a retried or duplicated request found its own earlier write there), false when
    * another commit holds that sequence. Throws only when it cannot tell.
+   *
+   * With `fence`, the swap is also conditioned, in the same atomic step, on `fence.owner` still holding
+   * lock `fence.name` (not released, not taken over since, whatever renewals moved its generation): a
+   * holder whose lease ran out and was taken over gets LockLostError, and nothing of its commit lands.
    */
-  swapRoot(next: LakeRoot): Promise<boolean>;
+  swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean>;
   putDocument(id: string, body: unknown): Promise<void>;
   getDocument<T>(id: string): Promise<T>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CommitConflictError, MedallionError } from '../errors.ts';
-import type { LakeRoot, StateStore, TableRef } from '../state/index.ts';
+import type { LakeRoot, LockLease, StateStore, TableRef } from '../state/index.ts';
 import type { DataFile, PartitionEntry, TableManifest } from './manifest.ts';
 import { emptyManifest } from './manifest.ts';
 import type { TableSpec } from './table-spec.ts';
@@ -25,6 +25,11 @@ export interface CommitRequest {
   /** Job name to bookmark document id, moved in the same commit. */
   readonly bookmarks?: Readonly<Record<string, string>>;
   readonly now?: () => Date;
+  /**
+   * The lease of the job's lock, as last renewed: the swap goes in only while it still holds the lock, so a
+   * run whose lease ran out and was taken over cannot commit (LockLostError). Without it, nothing fences.
+   */
+  readonly fence?: () => LockLease;
   /** Called at named points of the commit; tests use it to kill the process there. */
   readonly faultPoint?: (point: 'manifests-written' | 'before-swap') => void;
 }
@@ -85,7 +90,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       commitId,
     };
     request.faultPoint?.('before-swap');
-    if (await state.swapRoot(next)) return { root: next, manifests };
+    if (await state.swapRoot(next, request.fence?.())) return { root: next, manifests };
   }
   throw new MedallionError('COMMIT_CONTENDED', `run ${request.runId} could not commit after ${MAX_COMMIT_ATTEMPTS} attempts: too many concurrent commits`, {
     hint: 'rerun the job; if it keeps happening, fewer jobs should run at once',

@@ -8,14 +8,14 @@ import { LocalStorage } from '../../core/storage/index.ts';
 import { invoke } from '../../cli/invoke.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
-import { loopbackClientConfig, startDynalite, startS3rver, type LocalServer } from '../support/local-aws.ts';
+import { loopbackClientConfig, startDynamoDbLocal, startS3rver, type LocalServer } from '../support/local-aws.ts';
 
 const tempDir = useTempDirs();
 let s3Server: LocalServer;
 let dynamoServer: LocalServer;
 
 beforeAll(async () => {
-  [s3Server, dynamoServer] = await Promise.all([startS3rver(), startDynalite()]);
+  [s3Server, dynamoServer] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
 });
 afterAll(async () => {
   await Promise.all([s3Server.close(), dynamoServer.close()]);

@@ -13,7 +13,7 @@ import { LocalStorage, S3Storage } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
-import { loopbackClientConfig, startDynalite, startS3rver, type LocalServer } from '../support/local-aws.ts';
+import { loopbackClientConfig, startDynamoDbLocal, startS3rver, type LocalServer } from '../support/local-aws.ts';
 import { tableContents } from '../support/pipeline-check.ts';
 import { startFaultyProxy } from '../support/faulty-proxy.ts';
 
@@ -24,7 +24,7 @@ let s3: S3Client;
 let dynamo: DynamoDBClient;
 
 beforeAll(async () => {
-  [s3Server, dynamoServer] = await Promise.all([startS3rver(), startDynalite()]);
+  [s3Server, dynamoServer] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
   s3 = new S3Client({ ...loopbackClientConfig(s3Server.endpoint), forcePathStyle: true });
   dynamo = new DynamoDBClient(loopbackClientConfig(dynamoServer.endpoint));
 });
@@ -51,7 +51,7 @@ async function awsLake(): Promise<Lake> {
   };
 }
 
-describe('the pipeline on S3 and DynamoDB (s3rver and dynalite on loopback)', () => {
+describe('the pipeline on S3 and DynamoDB (s3rver and DynamoDB Local on loopback)', () => {
   it('gives the same tables as the folder lake from the same landing objects, and a bookmarked rerun finds nothing new', async () => {
     const localDir = await tempDir('local');
     await generateLanding(new LocalStorage(localDir), { seed: 5, days: 2, users: 15, tasksPerDay: 25, faultRate: 0.03 });

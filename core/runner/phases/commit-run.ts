@@ -13,13 +13,14 @@ import type { RunContext } from './run-context.ts';
 export async function commitRun(run: RunContext, reads: ReadPlan, planned: RunWrites, bookmark: NextBookmark): Promise<LakeRoot> {
   const { lake, job, runId, now, options } = run;
   run.checkpoint();
-  const faultPoint = options.faultPoint;
+  const { faultPoint, fence } = options;
   const { root } = await commitTables(lake.state, {
     runId,
     basedOn: reads.basedOn,
     writes: planned.writes,
     now,
     bookmarks: bookmark.bookmarks,
+    ...(fence ? { fence } : {}),
     ...(faultPoint ? { faultPoint: (point: FaultPoint) => faultPoint(point, job.name) } : {}),
   });
   run.markCommitted();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LockLostError, MedallionError, NotFoundError } from '../../../core/errors.ts';
 import { EMPTY_ROOT, type LakeRoot, type LockLease, type StateStore } from '../../../core/state/index.ts';
@@ -30,9 +31,10 @@ export async function commitRoots(store: StateStore, count: number): Promise<Lak
 
 /**
  * What every StateStore must do, whatever holds the state. `makeStore` returns an empty store;
- * the caller cleans up after each test.
+ * the caller cleans up after each test. `fencing: false` leaves out fenced swaps, for a test server that
+ * lacks what they need (dynalite has no transactions).
  */
-export function stateStoreContract(implementation: string, makeStore: () => Promise<StateStore>): void {
+export function stateStoreContract(implementation: string, makeStore: () => Promise<StateStore>, { fencing = true } = {}): void {
   describe(`StateStore contract: ${implementation}`, () => {
     it('reads the empty root from an empty store', async () => {
       const store = await makeStore();
@@ -218,6 +220,84 @@ export function stateStoreContract(implementation: string, makeStore: () => Prom
         const won = leases.filter((lease) => lease !== undefined);
         expect(won).toHaveLength(1);
         expect(await store.readLock('silver.tasks')).toEqual({ ...won[0], released: false });
+      });
+    });
+
+    describe.runIf(fencing)('fenced swaps', () => {
+      const LOCK = 'job-bronze.tasks_cdc';
+      // A commit's identity is unique (run id and a nonce), as commitTables makes it.
+      const commit = (previous: LakeRoot, runId: string): LakeRoot => ({ ...nextRoot(previous, runId), commitId: `${runId}#${randomUUID()}` });
+
+      /** The lease of `owner`, taken at T0 (a clock the test moves by hand). */
+      async function leaseOf(store: StateStore, owner: string, nowMs = T0): Promise<LockLease> {
+        const lease = await store.acquireLock(LOCK, owner, LEASE_MS, nowMs);
+        if (!lease) throw new Error(`expected ${owner} to take ${LOCK}`);
+        return lease;
+      }
+
+      it('goes in while the lease holds the lock, also after renewals moved its generation', async () => {
+        const store = await makeStore();
+        const lease = await leaseOf(store, 'run_a');
+        const first = commit(EMPTY_ROOT, 'run_a');
+        expect(await store.swapRoot(first, lease)).toBe(true);
+        const renewed = await store.renewLock(await store.renewLock(lease, LEASE_MS, T0 + 1_000), LEASE_MS, T0 + 2_000);
+        // The run hands the lease it last knew; a renewal that went in since does not fence it.
+        const second = commit(first, 'run_a');
+        expect(await store.swapRoot(second, lease)).toBe(true);
+        expect(await store.swapRoot(commit(second, 'run_a'), renewed)).toBe(true);
+        expect((await store.readRoot()).seq).toBe(3);
+      });
+
+      it('refuses, with LockLostError naming the new holder and nothing landed, once the lease ran out and was taken over', async () => {
+        const store = await makeStore();
+        const stalled = await leaseOf(store, 'run_a');
+        const base = await store.readRoot();
+        const taker = await leaseOf(store, 'run_b', stalled.expiresAtMs + 1);
+        const before = await store.readRoot();
+        const error = await store.swapRoot(commit(before, 'run_a'), stalled).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(LockLostError);
+        expect((error as LockLostError).message).toMatch(/fenced.*run_b/);
+        // Nor does a swap that follows the root the stalled run had read.
+        expect(await store.swapRoot(commit(base, 'run_a'), stalled).catch((caught: unknown) => caught)).toBeInstanceOf(LockLostError);
+        expect(await store.readRoot()).toEqual(before);
+        expect(await store.swapRoot(commit(before, 'run_b'), taker)).toBe(true);
+        expect((await store.readRoot()).runId).toBe('run_b');
+      });
+
+      it('refuses a lease that was released, and one whose lock never existed', async () => {
+        const store = await makeStore();
+        const lease = await leaseOf(store, 'run_a');
+        await store.releaseLock(lease);
+        expect(await store.swapRoot(commit(EMPTY_ROOT, 'run_a'), lease).catch((caught: unknown) => caught)).toBeInstanceOf(LockLostError);
+        const never: LockLease = { name: 'job-nobody', owner: 'run_z', generation: 1, expiresAtMs: T0 + LEASE_MS };
+        expect(await store.swapRoot(commit(EMPTY_ROOT, 'run_z'), never).catch((caught: unknown) => caught)).toBeInstanceOf(LockLostError);
+        expect((await store.readRoot()).seq).toBe(0);
+      });
+
+      it('recognises its own commit when the swap is repeated after the lease was taken over (an answer lost before the takeover)', async () => {
+        const store = await makeStore();
+        const lease = await leaseOf(store, 'run_a');
+        const mine = commit(EMPTY_ROOT, 'run_a');
+        expect(await store.swapRoot(mine, lease)).toBe(true);
+        await leaseOf(store, 'run_b', lease.expiresAtMs + 1);
+        expect(await store.swapRoot(mine, lease)).toBe(true);
+        expect((await store.readRoot()).tables).toEqual(mine.tables);
+      });
+
+      it('orders every takeover against a racing commit: a commit that went in is seen by the new holder, or it was refused', async () => {
+        for (let trial = 0; trial < 12; trial += 1) {
+          const store = await makeStore();
+          const stalled = await leaseOf(store, 'run_a');
+          const next = commit(await store.readRoot(), 'run_a');
+          const [swapped, seenByTaker] = await Promise.all([
+            store.swapRoot(next, stalled).catch((caught: unknown) => caught),
+            // What the new holder's recovery reads right after taking the lock.
+            store.acquireLock(LOCK, 'run_b', LEASE_MS, stalled.expiresAtMs + 1).then(async (lease) => (lease ? store.readRoot() : undefined)),
+          ]);
+          expect(seenByTaker).toBeDefined();
+          if (swapped === true) expect(seenByTaker!.tables).toEqual(next.tables);
+          else expect(swapped === false || swapped instanceof LockLostError).toBe(true);
+        }
       });
     });
 
