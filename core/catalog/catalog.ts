@@ -15,4 +15,9 @@ export interface Catalog {
 
 export interface PublishOptions {
   readonly tables?: readonly string[];
+  /**
+   * Show the lake's version even where the catalog shows a newer one (the Glue catalog refuses to move a
+   * table back otherwise): for a lake whose state was replaced or restored from a backup.
+   */
+  readonly force?: boolean;
 }

@@ -13,18 +13,25 @@ import {
   GLUE_PARAMETERS, checkLayout, filesDigest, glueDatabaseName, gluePartitionInput, glueTableInput, renderSymlinkManifest,
   symlinkPartitionPath, type S3LakeLayout,
 } from './glue-table-input.ts';
-import { symlinkFolder } from '../layout/index.ts';
+import { symlinkCurrentFolder, symlinkFolder } from '../layout/index.ts';
+import { NotFoundError } from '../errors.ts';
 
 /** Glue's batch limits: BatchCreatePartition and BatchUpdatePartition take 100 entries, BatchDeletePartition 25. */
 export const GLUE_BATCH_LIMITS = { create: 100, update: 100, delete: 25 } as const;
 
+/** Tries of one table's claim (a conditional UpdateTable) and of its partition plan, when other publishers keep changing them. */
+const MAX_PUBLISH_TRIES = 10;
+
+/** How publishing one table ended: it shows this version, or a newer version than this one claimed it. */
+type TableOutcome = 'published' | 'superseded';
+
 /** Glue refused part of a publish; what was already done is safe to redo, so publishing again resumes it. */
 export class GlueCatalogError extends MedallionError {
   readonly table: string;
-  constructor(table: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(table: string, message: string, options: { cause?: unknown; hint?: string } = {}) {
     super('GLUE_PUBLISH_FAILED', `table ${table}: ${message}`, {
       ...options,
-      hint: 'the lake commit stands; Athena shows the previous version of this table until a publish succeeds (the next commit retries it)',
+      hint: options.hint ?? `the lake commit stands; Athena shows the previous version of this table until a publish succeeds (the next pipeline run retries it, or: medallion catalog publish ${table})`,
     });
     this.table = table;
   }
@@ -64,8 +71,17 @@ interface PartitionPlan {
  * location without its manifest, and never a staged or superseded file.
  *
  * Publishing is idempotent (a second publish of the same root only reads) and resumable (a failed
- * publish is completed by the next one). Publishes in one process run one at a time and each ends on
- * the newest root; a publish never moves a table back to an older version than Glue already shows.
+ * publish is completed by the next one). Publishers in many processes are ordered by the table's
+ * `medallion.version` parameter, which only moves forward:
+ * 1. a publisher claims the table for its version with UpdateTable conditioned on the VersionId it read
+ *    (a concurrent change makes it read again); it never claims a table that shows a newer version;
+ * 2. it brings the data pointers up to its version: an unpartitioned table's `current/` manifest, or the
+ *    partitions, leaving alone any partition a newer version wrote (each carries the version that wrote
+ *    it); a partition created or deleted meanwhile by another publisher makes it plan again;
+ * 3. it reads the claim back: when a newer version claimed the table meanwhile, its own late writes may
+ *    have landed after the newer publisher's, so it publishes the newest root again.
+ * The last publisher to write thus always ends on the newest version. Publishes in one process also run
+ * one at a time.
  *
  * @example
  * const catalog = new GlueCatalog({ glue: new GlueClient({}), storage, state, layout, databasePrefix: 'medallion', tables: PIPELINE_TABLES });
@@ -86,27 +102,40 @@ export class GlueCatalog implements Catalog {
 
   /** With `tables`, only those tables (what a job's commit wrote) are brought up to date. */
   publish(root: LakeRoot, options: PublishOptions = {}): Promise<void> {
-    const next = this.queue.then(() => this.publishNewest(root, options.tables));
+    const next = this.queue.then(() => this.publishNewest(root, options.tables, options.force ?? false));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async publishNewest(requested: LakeRoot, tables: readonly string[] | undefined): Promise<void> {
+  private async publishNewest(requested: LakeRoot, tables: readonly string[] | undefined, force: boolean): Promise<void> {
     let root = requested;
     for (;;) {
       const newest = await this.options.state.readRoot();
-      if (newest.seq > root.seq) root = newest;
-      await this.sync(root, tables);
-      if ((await this.options.state.readRoot()).seq === root.seq) return;
+      const moved = newest.seq > root.seq;
+      if (moved) root = newest;
+      const superseded = await this.sync(root, tables, force);
+      if (superseded.length > 0 && !moved && (await this.options.state.readRoot()).seq === root.seq) {
+        // Glue shows a version of these tables that no commit of this lake made.
+        throw new GlueCatalogError(superseded.join(', '), `Glue shows a newer version than the lake's newest commit (root ${root.seq})`, {
+          hint: `was the lake's state replaced or restored from a backup? Check with \`medallion tables\`, then make Glue show the lake's version: medallion catalog publish --force ${superseded.join(' ')}`,
+        });
+      }
+      if (superseded.length === 0 && (await this.options.state.readRoot()).seq === root.seq) return;
     }
   }
 
-  private async sync(root: LakeRoot, tables: readonly string[] | undefined): Promise<void> {
+  /** Brings each table up to `root`; returns the tables a newer version claimed meanwhile (publish again). */
+  private async sync(root: LakeRoot, tables: readonly string[] | undefined, force: boolean): Promise<string[]> {
     const manifests = await readManifests(this.options.state, root, tables);
     const missing = [...manifests.keys()].filter((name) => !this.specs.has(name));
     if (missing.length > 0) throw new GlueCatalogError(missing.join(', '), 'no table spec was given to the GlueCatalog for these committed tables');
     for (const layer of new Set([...manifests.keys()].map(layerOf))) await this.ensureDatabase(glueDatabaseName(this.options.databasePrefix, layer));
-    for (const [name, manifest] of manifests) await this.syncTable(withEvolvedColumns(this.specs.get(name) as TableSpec, manifest), manifest);
+    const superseded: string[] = [];
+    for (const [name, manifest] of manifests) {
+      const outcome = await this.syncTable(withEvolvedColumns(this.specs.get(name) as TableSpec, manifest), manifest, force);
+      if (outcome === 'superseded') superseded.push(name);
+    }
+    return superseded;
   }
 
   private async ensureDatabase(name: string): Promise<void> {
@@ -128,31 +157,57 @@ export class GlueCatalog implements Catalog {
     this.knownDatabases.add(name);
   }
 
-  private async syncTable(spec: TableSpec, manifest: TableManifest): Promise<void> {
-    const { glue, catalogId, layout, storage } = this.options;
+  private async syncTable(spec: TableSpec, manifest: TableManifest, force: boolean): Promise<TableOutcome> {
     const database = glueDatabaseName(this.options.databasePrefix, layerOf(spec.name));
-    const input = glueTableInput(spec, { layout, version: manifest.version });
-    const existing = await this.getTable(database, input.Name as string);
-    const publishedVersion = Number(existing?.Parameters?.[GLUE_PARAMETERS.version] ?? -1);
-    // Another publisher already showed a newer commit of this table.
-    if (publishedVersion > manifest.version) return;
+    const input = glueTableInput(spec, { layout: this.options.layout, version: manifest.version });
+    const name = input.Name as string;
+    if (!(await this.claimTable(spec, database, input, manifest.version, force))) return 'superseded';
+    if (spec.partitionBy.length > 0) await this.syncPartitions(spec, manifest, database, name, force);
+    else await this.syncCurrentManifest(spec, manifest);
+    // A newer version claimed the table after this one did: this publisher's writes may have landed after its.
+    return !force && shownVersion(await this.getTable(database, name)) > manifest.version ? 'superseded' : 'published';
+  }
 
-    const partitioned = spec.partitionBy.length > 0;
-    if (!partitioned && !(existing && sameTable(existing, input))) {
-      // The manifest first: Glue never points at a folder without one.
-      const folder = symlinkFolder(spec.name, manifest.version);
-      await storage.put(`${folder}manifest`, renderSymlinkManifest(layout, manifestFiles(manifest)));
-    }
-    try {
-      if (!existing) {
-        await glue.send(new CreateTableCommand({ CatalogId: catalogId, DatabaseName: database, TableInput: input }));
-      } else if (!sameTable(existing, input)) {
-        await glue.send(new UpdateTableCommand({ CatalogId: catalogId, DatabaseName: database, TableInput: input, SkipArchive: true }));
+  /**
+   * Makes Glue's table definition say `version`: created when missing (an AlreadyExists from a racing
+   * publisher turns into an update), updated conditioned on the VersionId read. False when Glue shows a
+   * newer version (unless `force`).
+   */
+  private async claimTable(spec: TableSpec, database: string, input: TableInput, version: number, force: boolean): Promise<boolean> {
+    const { glue, catalogId } = this.options;
+    for (let attempt = 1; attempt <= MAX_PUBLISH_TRIES; attempt += 1) {
+      const existing = await this.getTable(database, input.Name as string);
+      try {
+        if (!existing) {
+          await glue.send(new CreateTableCommand({ CatalogId: catalogId, DatabaseName: database, TableInput: input }));
+          return true;
+        }
+        if (!force && shownVersion(existing) > version) return false;
+        if (sameTable(existing, input)) return true;
+        await glue.send(new UpdateTableCommand({
+          CatalogId: catalogId, DatabaseName: database, TableInput: input, SkipArchive: true,
+          ...(existing.VersionId === undefined ? {} : { VersionId: existing.VersionId }),
+        }));
+        return true;
+      } catch (error) {
+        // Another publisher created or changed the table since it was read: read it again.
+        if (isGlueError(error, 'AlreadyExistsException') || isGlueError(error, 'ConcurrentModificationException')) continue;
+        throw new GlueCatalogError(spec.name, `could not ${existing ? 'update' : 'create'} ${database}.${input.Name}: ${describe(error)}`, { cause: error });
       }
-    } catch (error) {
-      throw new GlueCatalogError(spec.name, `could not ${existing ? 'update' : 'create'} ${database}.${input.Name}: ${describe(error)}`, { cause: error });
     }
-    if (partitioned) await this.syncPartitions(spec, manifest, database, input.Name as string);
+    throw new GlueCatalogError(spec.name, `${database}.${input.Name} kept changing under ${MAX_PUBLISH_TRIES} tries to publish version ${version}`);
+  }
+
+  /** Rewrites an unpartitioned table's `current/` manifest when it does not list the version's files yet. */
+  private async syncCurrentManifest(spec: TableSpec, manifest: TableManifest): Promise<void> {
+    const { storage, layout } = this.options;
+    const key = `${symlinkCurrentFolder(spec.name)}manifest`;
+    const text = renderSymlinkManifest(layout, manifestFiles(manifest));
+    const shown = await storage.get(key).then((body) => body.toString('utf8'), (error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (shown !== text) await storage.put(key, text);
   }
 
   private async getTable(database: string, name: string): Promise<Table | undefined> {
@@ -164,27 +219,42 @@ export class GlueCatalog implements Catalog {
     }
   }
 
-  private async syncPartitions(spec: TableSpec, manifest: TableManifest, database: string, table: string): Promise<void> {
+  /**
+   * Makes the partitions match the manifest. A partition another publisher created, changed or deleted
+   * between the listing and the write (Glue reports AlreadyExists or EntityNotFound for it) makes it list
+   * and plan again.
+   */
+  private async syncPartitions(spec: TableSpec, manifest: TableManifest, database: string, table: string, force: boolean): Promise<void> {
     const { glue, catalogId, storage } = this.options;
-    const plan = planPartitions(spec, manifest, await this.getPartitions(database, table), this.options.layout);
-    for (const [key, text] of plan.symlinks) await storage.put(key, text);
     const target = { CatalogId: catalogId, DatabaseName: database, TableName: table };
-    for (const batch of chunks(plan.create, GLUE_BATCH_LIMITS.create)) {
-      const response = await glue.send(new BatchCreatePartitionCommand({ ...target, PartitionInputList: batch }));
-      this.checkErrors(spec.name, 'create', response.Errors);
+    for (let attempt = 1; attempt <= MAX_PUBLISH_TRIES; attempt += 1) {
+      const plan = planPartitions(spec, manifest, await this.getPartitions(database, table), this.options.layout, { force });
+      for (const [key, text] of plan.symlinks) await storage.put(key, text);
+      let raced = false;
+      const settle = (action: string, errors: readonly PartitionError[] | undefined, racing: readonly string[]) => {
+        const others = (errors ?? []).filter((error) => !racing.includes(error.ErrorDetail?.ErrorCode ?? ''));
+        raced ||= (errors ?? []).length > others.length;
+        this.checkErrors(spec.name, action, others);
+      };
+      for (const batch of chunks(plan.create, GLUE_BATCH_LIMITS.create)) {
+        const response = await glue.send(new BatchCreatePartitionCommand({ ...target, PartitionInputList: batch }));
+        settle('create', response.Errors, ['AlreadyExistsException']);
+      }
+      for (const batch of chunks(plan.update, GLUE_BATCH_LIMITS.update)) {
+        const response = await glue.send(new BatchUpdatePartitionCommand({
+          ...target,
+          Entries: batch.map((entry) => ({ PartitionValueList: entry.values, PartitionInput: entry.input })),
+        }));
+        settle('update', (response.Errors ?? []).map((error) => ({ PartitionValues: error.PartitionValueList, ErrorDetail: error.ErrorDetail })), ['EntityNotFoundException']);
+      }
+      for (const batch of chunks(plan.remove, GLUE_BATCH_LIMITS.delete)) {
+        const response = await glue.send(new BatchDeletePartitionCommand({ ...target, PartitionsToDelete: batch.map((values) => ({ Values: values })) }));
+        // Already gone is what a delete wants.
+        settle('delete', (response.Errors ?? []).filter((error) => error.ErrorDetail?.ErrorCode !== 'EntityNotFoundException'), []);
+      }
+      if (!raced) return;
     }
-    for (const batch of chunks(plan.update, GLUE_BATCH_LIMITS.update)) {
-      const response = await glue.send(new BatchUpdatePartitionCommand({
-        ...target,
-        Entries: batch.map((entry) => ({ PartitionValueList: entry.values, PartitionInput: entry.input })),
-      }));
-      const errors = (response.Errors ?? []).map((error) => ({ PartitionValues: error.PartitionValueList, ErrorDetail: error.ErrorDetail }));
-      this.checkErrors(spec.name, 'update', errors);
-    }
-    for (const batch of chunks(plan.remove, GLUE_BATCH_LIMITS.delete)) {
-      const response = await glue.send(new BatchDeletePartitionCommand({ ...target, PartitionsToDelete: batch.map((values) => ({ Values: values })) }));
-      this.checkErrors(spec.name, 'delete', response.Errors);
-    }
+    throw new GlueCatalogError(spec.name, `the partitions of ${database}.${table} kept changing under ${MAX_PUBLISH_TRIES} tries to publish version ${manifest.version}`);
   }
 
   private async getPartitions(database: string, table: string): Promise<Partition[]> {
@@ -207,24 +277,32 @@ export class GlueCatalog implements Catalog {
 
 /**
  * What to change so Glue's partitions match a manifest. A partition whose digest matches keeps its
- * location (its manifest is still right); a changed or new one gets a manifest at this version.
+ * location (its manifest is still right); a changed or new one gets a manifest at this version. A
+ * partition that a newer version wrote is neither changed nor deleted (unless `force`).
  */
-export function planPartitions(spec: TableSpec, manifest: TableManifest, existing: readonly Partition[], layout: S3LakeLayout): PartitionPlan {
+export function planPartitions(spec: TableSpec, manifest: TableManifest, existing: readonly Partition[], layout: S3LakeLayout, options: { readonly force?: boolean } = {}): PartitionPlan {
   const plan: PartitionPlan = { create: [], update: [], remove: [], symlinks: new Map() };
   const current = new Map(existing.map((partition) => [JSON.stringify(partition.Values ?? []), partition]));
+  const newer = (partition: Partition | undefined) => !options.force && shownVersion(partition) > manifest.version;
   const wanted = new Set<string>();
   for (const entry of Object.values(manifest.partitions) as PartitionEntry[]) {
     const values = spec.partitionBy.map((key) => entry.values[key] ?? '');
     const id = JSON.stringify(values);
     wanted.add(id);
+    const found = current.get(id);
+    if (newer(found)) continue;
     const text = renderSymlinkManifest(layout, entry.files);
     const digest = filesDigest(text);
-    const found = current.get(id);
     const unchangedFiles = found?.Parameters?.[GLUE_PARAMETERS.filesDigest] === digest && found.StorageDescriptor?.Location !== undefined;
     const folder = symlinkFolder(spec.name, manifest.version, symlinkPartitionPath(spec.partitionBy, entry.values));
-    const input = gluePartitionInput(spec, entry, { layout, symlinkFolderKey: folder, digest });
+    const input = gluePartitionInput(spec, entry, { layout, symlinkFolderKey: folder, digest, version: manifest.version });
     if (unchangedFiles) {
-      const kept: PartitionInput = { ...input, StorageDescriptor: { ...input.StorageDescriptor, Location: found.StorageDescriptor?.Location } };
+      // The files did not change: keep the location and the version that wrote them.
+      const kept: PartitionInput = {
+        ...input,
+        Parameters: { ...input.Parameters, [GLUE_PARAMETERS.version]: found.Parameters?.[GLUE_PARAMETERS.version] ?? String(manifest.version) },
+        StorageDescriptor: { ...input.StorageDescriptor, Location: found.StorageDescriptor?.Location },
+      };
       if (!sameStorage(found.StorageDescriptor, kept.StorageDescriptor)) plan.update.push({ values, input: kept });
       continue;
     }
@@ -232,8 +310,14 @@ export function planPartitions(spec: TableSpec, manifest: TableManifest, existin
     if (found) plan.update.push({ values, input });
     else plan.create.push(input);
   }
-  for (const [id, partition] of current) if (!wanted.has(id)) plan.remove.push(partition.Values ?? JSON.parse(id));
+  for (const [id, partition] of current) if (!wanted.has(id) && !newer(partition)) plan.remove.push(partition.Values ?? JSON.parse(id));
   return plan;
+}
+
+/** The table version a Glue table or partition shows (`medallion.version`); -1 when it has none. */
+function shownVersion(entity: { readonly Parameters?: Record<string, string> | undefined } | undefined): number {
+  const value = Number(entity?.Parameters?.[GLUE_PARAMETERS.version] ?? -1);
+  return Number.isFinite(value) ? value : -1;
 }
 
 function columnsKey(columns: readonly Column[] | undefined): string {

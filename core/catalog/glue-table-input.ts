@@ -3,7 +3,7 @@ import type { Column, PartitionInput, StorageDescriptor, TableInput } from '@aws
 import { ConfigError } from '../errors.ts';
 import { LAYERS, dataColumns, layerOf, shortNameOf, type DataFile, type Layer, type PartitionEntry, type TableName, type TableSpec } from '../table/index.ts';
 import { glueTypes } from './glue-types.ts';
-import { symlinkFolder, symlinkRoot } from '../layout/index.ts';
+import { symlinkCurrentFolder, symlinkRoot } from '../layout/index.ts';
 import { parseS3Uri, type S3Location } from '../storage/index.ts';
 
 /**
@@ -122,8 +122,8 @@ export function filesDigest(manifestText: string): string {
 export interface GlueTableOptions {
   readonly layout: S3LakeLayout;
   /**
-   * The table version the definition describes. An unpartitioned table's Location is this version's
-   * symlink folder; version 0 is the empty table (a folder with no manifest).
+   * The table version the definition describes (its `medallion.version` parameter; 0 in the stack's
+   * definition). The Location does not depend on it (see tableLocation).
    */
   readonly version: number;
 }
@@ -162,10 +162,13 @@ function storageDescriptor(columns: Column[], location: string): StorageDescript
   };
 }
 
-/** The Location of a table at `version`: a partitioned table's symlink root, an unpartitioned table's version folder. */
-export function tableLocation(spec: TableSpec, options: GlueTableOptions): string {
-  const folder = spec.partitionBy.length > 0 ? symlinkRoot(spec.name) : symlinkFolder(spec.name, options.version);
-  return s3Uri(options.layout, folder);
+/**
+ * The Location of a table: a partitioned table's symlink root (its partitions have locations of their own),
+ * an unpartitioned table's `current/` folder, whose manifest each publish rewrites. It never changes with a
+ * commit, so the stack's definition and the runtime's agree, and a deploy keeps Athena on the current version.
+ */
+export function tableLocation(spec: TableSpec, options: Pick<GlueTableOptions, 'layout'>): string {
+  return s3Uri(options.layout, spec.partitionBy.length > 0 ? symlinkRoot(spec.name) : symlinkCurrentFolder(spec.name));
 }
 
 /**
@@ -195,13 +198,18 @@ export function glueTableInput(spec: TableSpec, options: GlueTableOptions): Tabl
 
 /**
  * Glue's PartitionInput for one committed partition whose symlink manifest lies in `symlinkFolderKey`
- * (a lake key prefix, see symlinkFolder). `digest` is filesDigest of that manifest's text.
+ * (a lake key prefix, see symlinkFolder). `digest` is filesDigest of that manifest's text; `version` the
+ * table version whose commit wrote these files (a publisher of an older version leaves the partition alone).
  */
-export function gluePartitionInput(spec: TableSpec, partition: PartitionEntry, options: { readonly layout: S3LakeLayout; readonly symlinkFolderKey: string; readonly digest: string }): PartitionInput {
+export function gluePartitionInput(
+  spec: TableSpec,
+  partition: PartitionEntry,
+  options: { readonly layout: S3LakeLayout; readonly symlinkFolderKey: string; readonly digest: string; readonly version: number },
+): PartitionInput {
   const { columns } = glueColumns(spec);
   return {
     Values: spec.partitionBy.map((key) => partition.values[key] ?? ''),
-    Parameters: { [GLUE_PARAMETERS.filesDigest]: options.digest },
+    Parameters: { [GLUE_PARAMETERS.filesDigest]: options.digest, [GLUE_PARAMETERS.version]: String(options.version) },
     StorageDescriptor: storageDescriptor(columns, s3Uri(options.layout, options.symlinkFolderKey)),
   };
 }

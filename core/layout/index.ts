@@ -1,6 +1,6 @@
 export {
   LAKE_FOLDERS, QUALITY_JOB, jobQualityResultsPrefix, jobQuarantinePrefix, jobRunFolders, landingPrefix, qualityStagingPrefix, quarantineStagingPrefix,
-  symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
+  symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {
   accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, referencedTables, type JobFootprint, type LakeAccess, type RuleSetTables,

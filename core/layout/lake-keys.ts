@@ -61,6 +61,14 @@ export function symlinkRoot(table: TableName): string {
   return `${layerOf(table)}/_symlink/${shortNameOf(table)}/`;
 }
 
+/**
+ * The folder of an unpartitioned table's current symlink manifest: its Glue location, the same in the stack's
+ * definition and every publish, so a deploy never points Athena away from the current version.
+ */
+export function symlinkCurrentFolder(table: TableName): string {
+  return `${symlinkRoot(table)}current/`;
+}
+
 /** The folder of a partition's symlink manifest at a table version. */
 export function symlinkFolder(table: TableName, version: number, partitionPath = ''): string {
   return `${symlinkRoot(table)}v${version}/${partitionPath === '' ? '' : `${partitionPath}/`}`;

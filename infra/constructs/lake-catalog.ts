@@ -62,10 +62,11 @@ export class LakeCatalog extends Construct {
     this.databases = databases;
 
     // The tables as the jobs' catalog publishes them (core/catalog: symlink-manifest Parquet tables, same
-    // columns, types and comments), at version 0: an empty manifest folder until the first commit, so
-    // Athena never reads a table's files directly. Each commit's publish then moves the location to that
-    // version's manifests; a deploy that changes a table's definition puts it back at version 0 until the
-    // next commit publishes again.
+    // columns, types and comments), at version 0. The stack owns the definition; the runtime owns what moves
+    // with commits: the `medallion.version` parameter, the partitions, and an unpartitioned table's `current/`
+    // manifest. The Location is the same in both (the symlink root, or the `current/` folder), so a deploy that
+    // changes a table's definition leaves Athena on the current version; the next publish sets the version
+    // parameter back.
     const layout = Object.fromEntries(
       CATALOG_LAYERS.map((layer) => {
         const { bucket, prefix } = locations[layer];

@@ -3,6 +3,8 @@ import { GlueClient, type GlueClientConfig } from '@aws-sdk/client-glue';
 
 /** One request the SDK serialized: the operation from `X-Amz-Target` and the parsed JSON body. */
 export interface CapturedGlueRequest {
+  /** Which client sent it (see `client`): 0 for the first. */
+  readonly client: number;
   readonly operation: string;
   readonly target: string;
   readonly contentType: string;
@@ -15,12 +17,26 @@ type Stored = Record<string, any>;
 
 const READS = new Set(['GetDatabase', 'GetTable', 'GetPartitions']);
 
+export interface CapturedGlue {
+  readonly glue: GlueClient;
+  /** Another client of the same catalog (another process publishing), numbered in `requests`. */
+  client(): GlueClient;
+  readonly requests: CapturedGlueRequest[];
+  writes(): CapturedGlueRequest[];
+  readonly tables: Map<string, Stored>;
+  readonly partitions: Map<string, Map<string, Stored>>;
+}
+
 /**
  * A GlueClient whose request handler never touches the network: it records each HTTP request the SDK
  * serialized (AWS JSON 1.1) and answers with canned JSON shaped as Glue answers, from a small record of
  * what was created, so a catalog's whole flow runs through the real SDK serializers and deserializers.
+ * As Glue does, a table has a VersionId that every change moves, and an UpdateTable naming an older one
+ * fails with ConcurrentModificationException; batch partition calls report, per partition, one that
+ * already exists (create) or does not (update, delete). With `delay`, each request waits that long
+ * before Glue acts on it, so the requests of several clients interleave as they would over a network.
  */
-export function capturingGlue(): { glue: GlueClient; requests: CapturedGlueRequest[]; writes: () => CapturedGlueRequest[]; tables: Map<string, Stored>; partitions: Map<string, Map<string, Stored>> } {
+export function capturingGlue(options: { readonly delay?: (client: number, operation: string) => Promise<void> } = {}): CapturedGlue {
   const requests: CapturedGlueRequest[] = [];
   const databases = new Set<string>();
   const tables = new Map<string, Stored>();
@@ -45,13 +61,18 @@ export function capturingGlue(): { glue: GlueClient; requests: CapturedGlueReque
       case 'CreateTable':
         if (!databases.has(body.DatabaseName)) return fail('EntityNotFoundException', `Database ${body.DatabaseName} not found.`);
         if (tables.has(tableId)) return fail('AlreadyExistsException', `Table ${tableId} already exists.`);
-        tables.set(tableId, body.TableInput);
+        tables.set(tableId, { ...body.TableInput, VersionId: '0' });
         partitions.set(tableId, new Map());
         return ok({});
-      case 'UpdateTable':
-        if (!tables.has(tableId)) return fail('EntityNotFoundException', `Table ${tableId} not found.`);
-        tables.set(tableId, body.TableInput);
+      case 'UpdateTable': {
+        const table = tables.get(tableId);
+        if (!table) return fail('EntityNotFoundException', `Table ${tableId} not found.`);
+        if (body.VersionId !== undefined && body.VersionId !== table.VersionId) {
+          return fail('ConcurrentModificationException', `Update table failed due to concurrent modifications: version ${body.VersionId} is not the current version ${table.VersionId}.`);
+        }
+        tables.set(tableId, { ...body.TableInput, VersionId: String(Number(table.VersionId) + 1) });
         return ok({});
+      }
       case 'GetPartitions': {
         // Pages of 40, so a catalog must follow NextToken.
         const all = [...(partitions.get(tableId)?.values() ?? [])];
@@ -73,31 +94,40 @@ export function capturingGlue(): { glue: GlueClient; requests: CapturedGlueReque
       case 'BatchUpdatePartition': {
         if ((body.Entries ?? []).length > 100) return fail('InvalidInputException', 'at most 100 entries');
         const store = partitions.get(tableId) as Map<string, Stored>;
-        for (const entry of body.Entries) store.set(JSON.stringify(entry.PartitionValueList), entry.PartitionInput);
-        return ok({ Errors: [] });
+        const Errors = [];
+        for (const entry of body.Entries) {
+          const id = JSON.stringify(entry.PartitionValueList);
+          if (store.has(id)) store.set(id, entry.PartitionInput);
+          else Errors.push({ PartitionValueList: entry.PartitionValueList, ErrorDetail: { ErrorCode: 'EntityNotFoundException', ErrorMessage: 'Partition not found.' } });
+        }
+        return ok({ Errors });
       }
       case 'BatchDeletePartition': {
         if ((body.PartitionsToDelete ?? []).length > 25) return fail('InvalidInputException', 'at most 25 partitions');
         const store = partitions.get(tableId) as Map<string, Stored>;
-        for (const values of body.PartitionsToDelete) store.delete(JSON.stringify(values.Values));
-        return ok({ Errors: [] });
+        const Errors = [];
+        for (const values of body.PartitionsToDelete) {
+          if (!store.delete(JSON.stringify(values.Values))) Errors.push({ PartitionValues: values.Values, ErrorDetail: { ErrorCode: 'EntityNotFoundException', ErrorMessage: 'Partition not found.' } });
+        }
+        return ok({ Errors });
       }
       default:
         return fail('UnknownOperationException', operation);
     }
   };
 
-  const requestHandler: Handler = {
+  const requestHandler = (client: number): Handler => ({
     async handle(request: { method: string; protocol: string; hostname: string; port?: number; path: string; headers: Record<string, string>; body?: unknown }) {
       const target = request.headers['x-amz-target'] ?? '';
       const operation = target.replace(/^AWSGlue\./, '');
       const text = typeof request.body === 'string' ? request.body : new TextDecoder().decode((request.body ?? new Uint8Array()) as Uint8Array);
       const body = text === '' ? {} : (JSON.parse(text) as Stored);
+      await options.delay?.(client, operation);
       requests.push({
-        operation, target, contentType: request.headers['content-type'] ?? '',
+        client, operation, target, contentType: request.headers['content-type'] ?? '',
         url: `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}${request.path}`, body,
       });
-      const result = answer(operation, body);
+      const result = answer(operation, structuredClone(body));
       return {
         response: {
           statusCode: result.status,
@@ -109,14 +139,15 @@ export function capturingGlue(): { glue: GlueClient; requests: CapturedGlueReque
     },
     updateHttpClientConfig() {},
     httpHandlerConfigs: () => ({}),
-  } as unknown as Handler;
+  }) as unknown as Handler;
 
-  const glue = new GlueClient({
+  let clients = 0;
+  const client = () => new GlueClient({
     region: 'us-east-1',
     endpoint: 'http://127.0.0.1',
     credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'example-secret' },
     maxAttempts: 1,
-    requestHandler,
+    requestHandler: requestHandler(clients++),
   });
-  return { glue, requests, writes: () => requests.filter((request) => !READS.has(request.operation)), tables, partitions };
+  return { glue: client(), client, requests, writes: () => requests.filter((request) => !READS.has(request.operation)), tables, partitions };
 }

@@ -86,14 +86,15 @@ describe('Glue TableInput and PartitionInput', () => {
       });
       const location = input.StorageDescriptor?.Location ?? '';
       if (spec.partitionBy.length > 0) expect(location).toMatch(/\/_symlink\/[a-z_]+\/$/);
-      else expect(location).toMatch(/\/_symlink\/[a-z_]+\/v3\/$/);
+      else expect(location).toMatch(/\/_symlink\/[a-z_]+\/current\/$/);
     }
   });
 
   it('locate a partition at its symlink folder with its values in partition-key order', () => {
     const entry = Object.values(partitions(eventsTable, 'run-1', [0]))[0] as PartitionEntry;
-    const input: PartitionInput = gluePartitionInput(eventsTable, entry, { layout, symlinkFolderKey: symlinkFolder(eventsTable.name, 7, 'ingest_date=2025-01-01'), digest: 'abc' });
+    const input: PartitionInput = gluePartitionInput(eventsTable, entry, { layout, symlinkFolderKey: symlinkFolder(eventsTable.name, 7, 'ingest_date=2025-01-01'), digest: 'abc', version: 7 });
     expect(input.Values).toEqual(['2025-01-01']);
+    expect(input.Parameters).toEqual({ 'medallion.files_sha256': 'abc', 'medallion.version': '7' });
     expect(input.StorageDescriptor?.Location).toBe('s3://example-lake-bucket/lake/bronze/_symlink/example_events/v7/ingest_date=2025-01-01/');
     expect(input.StorageDescriptor?.Columns?.map((column) => `${column.Name} ${column.Type}`)).toEqual([
       'event_id string', 'payload struct<user_id:string,tags:array<string>,amount:decimal(12,2)>',
@@ -164,7 +165,7 @@ describe('GlueCatalog', () => {
       }
     }
     const createTotals = writes.find((request) => request.operation === 'CreateTable' && request.body.TableInput.Name === 'example_totals');
-    expect(createTotals?.body.TableInput.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/v1/');
+    expect(createTotals?.body.TableInput.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/current/');
 
     // The symlink manifests list exactly the committed files, as s3:// URIs.
     const manifestText = await readFile(path.join(lake.dir, 'bronze/_symlink/example_events/v1/ingest_date=2025-01-02/manifest'), 'utf8');
@@ -172,7 +173,7 @@ describe('GlueCatalog', () => {
       's3://example-lake-bucket/lake/bronze/example_events/run-1/ingest_date=2025-01-02/data_0.parquet\n' +
         's3://example-lake-bucket/lake/bronze/example_events/run-1/ingest_date=2025-01-02/data_1.parquet\n',
     );
-    expect(await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/v1/manifest'), 'utf8')).toBe('s3://example-gold-bucket/gold/example_totals/run-1/data_0.parquet\n');
+    expect(await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/current/manifest'), 'utf8')).toBe('s3://example-gold-bucket/gold/example_totals/run-1/data_0.parquet\n');
 
     // Publishing the same root again only reads, in Glue and in storage.
     const before = lake.requests.length;
@@ -232,8 +233,9 @@ describe('GlueCatalog', () => {
       writes: [{ spec: totalsTable, kind: 'replace_all', partitions: { '': { values: {}, files: [{ key: 'gold/example_totals/run-2/b.parquet', rows: 1, sizeBytes: 1 }] } } }],
     });
     await lake.catalog.publish(first.root);
-    expect(lake.tables.get('example_gold.example_totals')?.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/v2/');
-    expect(await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/v2/manifest'), 'utf8')).toBe('s3://example-gold-bucket/gold/example_totals/run-2/b.parquet\n');
+    expect(lake.tables.get('example_gold.example_totals')?.Parameters['medallion.version']).toBe('2');
+    expect(lake.tables.get('example_gold.example_totals')?.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/current/');
+    expect(await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/current/manifest'), 'utf8')).toBe('s3://example-gold-bucket/gold/example_totals/run-2/b.parquet\n');
   });
 
   it('refuses a committed table it has no spec for, naming it', async () => {
@@ -244,5 +246,131 @@ describe('GlueCatalog', () => {
       writes: [{ spec: other, kind: 'replace_all', partitions: { '': { values: {}, files: [] } } }],
     });
     await expect(lake.catalog.publish(commit.root)).rejects.toThrow(/GLUE|gold\.unknown_totals/);
+  });
+});
+
+/** A small seeded generator, so a failing interleaving can be replayed by its seed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('GlueCatalog publishers racing (several processes publishing the same tables)', () => {
+  const tempDir = useTempDirs();
+
+  /** Commit `index` of a run: each rewrites a moving window of days (dropping some, adding some) and the totals. */
+  function nextCommit(index: number): TableWriteOf[] {
+    const runId = `run-${index}`;
+    const days = Array.from({ length: 8 }, (_, offset) => index * 3 + offset);
+    return [
+      { spec: eventsTable, kind: 'replace_all', partitions: partitions(eventsTable, runId, days) },
+      { spec: totalsTable, kind: 'replace_all', partitions: { '': { values: {}, files: [{ key: `gold/example_totals/${runId}/data_0.parquet`, rows: index, sizeBytes: 10 }] } } },
+    ];
+  }
+  type TableWriteOf = Parameters<typeof commitTables>[1]['writes'][number];
+
+  /** What Glue and the symlink manifests must show for the lake's newest root, derived from its manifests alone. */
+  async function expectShowsNewest(lake: Awaited<ReturnType<typeof setUp>>): Promise<void> {
+    const root = await lake.state.readRoot();
+    const events = await lake.state.getDocument<{ version: number; partitions: Record<string, PartitionEntry> }>(root.tables['bronze.example_events']!.manifest);
+    const totals = await lake.state.getDocument<{ version: number; partitions: Record<string, PartitionEntry> }>(root.tables['gold.example_totals']!.manifest);
+    expect(lake.tables.get('example_bronze.example_events')?.Parameters['medallion.version']).toBe(String(events.version));
+    expect(lake.tables.get('example_gold.example_totals')?.Parameters['medallion.version']).toBe(String(totals.version));
+    const glued = lake.partitions.get('example_bronze.example_events') as Map<string, Record<string, any>>;
+    const wanted = Object.values(events.partitions).map((entry) => entry.values.ingest_date as string).sort();
+    expect([...glued.keys()].map((id) => JSON.parse(id)[0] as string).sort()).toEqual(wanted);
+    for (const entry of Object.values(events.partitions)) {
+      const location = glued.get(JSON.stringify([entry.values.ingest_date]))?.StorageDescriptor.Location as string;
+      const key = location.replace('s3://example-lake-bucket/lake/', '');
+      const listed = (await readFile(path.join(lake.dir, key, 'manifest'), 'utf8')).trim().split('\n');
+      expect(listed, entry.values.ingest_date).toEqual(entry.files.map((file) => `s3://example-lake-bucket/lake/${file.key}`).sort());
+    }
+    const current = await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/current/manifest'), 'utf8');
+    expect(current).toBe(`s3://example-gold-bucket/${Object.values(totals.partitions)[0]!.files[0]!.key}\n`);
+  }
+
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`ends on the newest commit whatever the interleaving, and no publisher fails (seed ${seed})`, async () => {
+      const random = seeded(seed);
+      const dir = await tempDir();
+      const storage = new LocalStorage(dir);
+      const state = new FileStateStore(path.join(dir, '_state'));
+      // Each Glue request waits 0-4 ms before Glue acts on it: the publishers' requests interleave.
+      const capture = capturingGlue({ delay: () => new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 5))) });
+      const publishers = [capture.glue, capture.client()].map((glue) => new GlueCatalog({ glue, storage, state, layout, databasePrefix: 'example', tables: [eventsTable, totalsTable] }));
+      const lake = { dir, storage, state, catalog: publishers[0]!, ...capture };
+
+      // Jobs commit one after another; each commit's process publishes it without waiting for the others' publishes.
+      const publishing: Promise<void>[] = [];
+      let root = await state.readRoot();
+      for (let index = 1; index <= 5; index += 1) {
+        ({ root } = await commitTables(state, { runId: `run-${index}`, basedOn: root, writes: nextCommit(index) }));
+        publishing.push(publishers[Math.floor(random() * 2)]!.publish(root));
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 6)));
+      }
+      const outcomes = await Promise.allSettled(publishing);
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+      await expectShowsNewest(lake);
+      // Both publishers wrote: the race was real.
+      expect(new Set(capture.writes().map((request) => request.client)).size).toBe(2);
+    });
+  }
+
+  it('a publisher whose writes land after a newer publisher finished puts the newest back (its late writes are not the last word)', async () => {
+    // Publisher 0's partition writes wait until publisher 1 has published in full.
+    let newerDone!: () => void;
+    const gate = new Promise<void>((resolve) => (newerDone = resolve));
+    const dir = await tempDir();
+    const storage = new LocalStorage(dir);
+    const state = new FileStateStore(path.join(dir, '_state'));
+    const capture = capturingGlue({ delay: (client, operation) => (client === 0 && operation.startsWith('Batch') ? gate : Promise.resolve()) });
+    const [older, newer] = [capture.glue, capture.client()].map((glue) => new GlueCatalog({ glue, storage, state, layout, databasePrefix: 'example', tables: [eventsTable, totalsTable] }));
+    const lake = { dir, storage, state, catalog: older!, ...capture };
+
+    const first = await commitTables(state, { runId: 'run-1', basedOn: await state.readRoot(), writes: nextCommit(1) });
+    await newer!.publish(first.root);
+    const second = await commitTables(state, { runId: 'run-2', basedOn: first.root, writes: nextCommit(2) });
+    // The older publisher read root 2 just before run-3 committed: it claims version 2 and plans, then stalls.
+    const third = await commitTables(state, { runId: 'run-3', basedOn: second.root, writes: nextCommit(3) });
+    const realRead = state.readRoot.bind(state);
+    vi.spyOn(state, 'readRoot').mockImplementationOnce(async () => second.root).mockImplementation(realRead);
+    const stale = older!.publish(second.root);
+    while (!capture.requests.some((request) => request.client === 0 && request.operation === 'GetPartitions')) await new Promise((resolve) => setTimeout(resolve, 1));
+    await newer!.publish(third.root);
+    await expectShowsNewest(lake);
+    newerDone();
+    await stale;
+    // Its version-2 writes landed after version 3's, and it then published version 3 again.
+    const versionsWritten = capture.requests
+      .filter((request) => request.client === 0 && request.operation === 'BatchUpdatePartition')
+      .flatMap((request) => request.body.Entries.map((entry: { PartitionInput: PartitionInput }) => entry.PartitionInput.Parameters?.['medallion.version']));
+    expect(versionsWritten).toContain('2');
+    expect(versionsWritten).toContain('3');
+    await expectShowsNewest(lake);
+  });
+
+  it('refuses to move a table back to an older version than Glue shows, unless forced (a lake whose state was replaced)', async () => {
+    const lake = await setUp(tempDir);
+    let root = await lake.state.readRoot();
+    for (let index = 1; index <= 3; index += 1) ({ root } = await commitTables(lake.state, { runId: `run-${index}`, basedOn: root, writes: nextCommit(index) }));
+    await lake.catalog.publish(root);
+    // The same catalog, and a lake whose state starts over (a new state folder).
+    const replaced = new FileStateStore(path.join(lake.dir, '_state_replaced'));
+    const { root: older } = await commitTables(replaced, { runId: 'run-9', basedOn: await replaced.readRoot(), writes: nextCommit(9) });
+    const catalog = new GlueCatalog({ glue: lake.glue, storage: lake.storage, state: replaced, layout, databasePrefix: 'example', tables: [eventsTable, totalsTable] });
+    const error = await catalog.publish(older).catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/newer version than the lake's newest commit/);
+    expect((error as { hint?: string }).hint).toContain('medallion catalog publish --force');
+    expect(lake.tables.get('example_gold.example_totals')?.Parameters['medallion.version']).toBe('3');
+    await catalog.publish(older, { force: true });
+    expect(lake.tables.get('example_gold.example_totals')?.Parameters['medallion.version']).toBe('1');
+    const glued = lake.partitions.get('example_bronze.example_events') as Map<string, Record<string, any>>;
+    expect([...glued.keys()].map((id) => JSON.parse(id)[0] as string).sort()).toEqual(Array.from({ length: 8 }, (_, offset) => day(27 + offset)));
   });
 });

@@ -1,7 +1,28 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CreateDatabaseCommand, CreateTableCommand, UpdateTableCommand, type TableInput } from '@aws-sdk/client-glue';
 import { describe, expect, it } from 'vitest';
-import { glueTableInput, s3LakeLayout } from '../../../core/catalog/index.ts';
+import { GlueCatalog, glueTableInput, s3LakeLayout } from '../../../core/catalog/index.ts';
+import { FileStateStore } from '../../../core/state/index.ts';
+import { LocalStorage } from '../../../core/storage/index.ts';
+import { commitTables } from '../../../core/table/index.ts';
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
+import { capturingGlue } from '../../core/catalog/glue-capture.ts';
 import { ENVS, resourceByPrefix, useTemplates, type CfnResources } from '../infra-fixtures.ts';
+
+/** A template value with its `Ref`s to buckets replaced by their names and `Fn::Join`s joined, as CloudFormation resolves them. */
+function resolve(value: unknown, names: Readonly<Record<string, string>>): unknown {
+  if (Array.isArray(value)) return value.map((item) => resolve(item, names));
+  if (value === null || typeof value !== 'object') return value;
+  const object = value as Record<string, unknown>;
+  if ('Ref' in object) return names[object.Ref as string] ?? `unresolved-${String(object.Ref)}`;
+  if ('Fn::Join' in object) {
+    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => resolve(part, names)).join(separator);
+  }
+  return Object.fromEntries(Object.entries(object).map(([key, item]) => [key, resolve(item, names)]));
+}
 
 const templates = useTemplates();
 // Each layer has its bucket; a table's objects keep their whole lake key there (`silver/tasks/...`), as S3Storage stores them.
@@ -55,7 +76,7 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
 
     const [bucketName, prefix] = LAYER_BUCKETS[layer];
     const bucket = resourceByPrefix(templates()[envName], 'AWS::S3::Bucket', `Lake${bucketName}Bucket`);
-    // The very definition the jobs' catalog publishes (version 0: an empty manifest folder until the first commit).
+    // The very definition the jobs' catalog publishes (version 0; the location does not depend on the version).
     const published = glueTableInput(spec, { layout: s3LakeLayout({ default: 's3://example-lake-bucket/' }), version: 0 });
     const symlinkPath = (published.StorageDescriptor?.Location ?? '').replace('s3://example-lake-bucket/', '');
     expect(symlinkPath.startsWith(`${prefix}_symlink/${name}/`)).toBe(true);
@@ -75,6 +96,52 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
       for (const resource of Object.values(templates()[envName].findResources(type))) {
         expect(resource.DeletionPolicy, type).toBe(envName === 'prod' ? 'Retain' : 'Delete');
       }
+    }
+  });
+
+  it('keeps Athena on the current version of an unpartitioned table when a deploy rewrites its definition', async () => {
+    // The stack creates gold.daily_task_kpis as its template says; the jobs commit and publish two versions;
+    // then a deploy that changed the table updates it (CloudFormation sends the template's whole TableInput).
+    const bucket = resourceByPrefix(templates()[envName], 'AWS::S3::Bucket', 'LakeGoldBucket').logicalId;
+    const cfn = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}gold` && candidate.TableInput.Name === 'daily_task_kpis')!;
+    const templateInput = resolve(cfn.TableInput, { [bucket]: 'example-gold-bucket' }) as TableInput;
+    const spec = PIPELINE_TABLES.find((candidate) => candidate.name === 'gold.daily_task_kpis')!;
+    expect(spec.partitionBy).toEqual([]);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'medallion-redeploy-'));
+    try {
+      const storage = new LocalStorage(dir);
+      const state = new FileStateStore(path.join(dir, '_state'));
+      const { glue, tables } = capturingGlue();
+      const database = `${databasePrefix}gold`;
+      await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database } }));
+      await glue.send(new CreateTableCommand({ DatabaseName: database, TableInput: templateInput }));
+      const catalog = new GlueCatalog({
+        glue, storage, state, layout: s3LakeLayout({ default: 's3://example-lake-bucket/', gold: 's3://example-gold-bucket' }),
+        databasePrefix: databasePrefix.slice(0, -1), tables: PIPELINE_TABLES,
+      });
+      let root = await state.readRoot();
+      for (const runId of ['run-1', 'run-2']) {
+        ({ root } = await commitTables(state, {
+          runId, basedOn: root,
+          writes: [{ spec, kind: 'replace_all', partitions: { '': { values: {}, files: [{ key: `gold/daily_task_kpis/${runId}/data_0.parquet`, rows: 3, sizeBytes: 100 }] } } }],
+        }));
+        await catalog.publish(root, { tables: [spec.name] });
+      }
+      const shown = async () => {
+        const location = tables.get(`${database}.daily_task_kpis`)!.StorageDescriptor.Location as string;
+        return readFile(path.join(dir, location.replace('s3://example-gold-bucket/', ''), 'manifest'), 'utf8');
+      };
+      expect(await shown()).toBe('s3://example-gold-bucket/gold/daily_task_kpis/run-2/data_0.parquet\n');
+
+      await glue.send(new UpdateTableCommand({ DatabaseName: database, TableInput: templateInput }));
+      expect(tables.get(`${database}.daily_task_kpis`)!.Parameters['medallion.version']).toBe('0');
+      expect(await shown()).toBe('s3://example-gold-bucket/gold/daily_task_kpis/run-2/data_0.parquet\n');
+      // The next publish (any run of the pipeline, or `medallion catalog publish`) puts the version back.
+      await catalog.publish(root, { tables: [spec.name] });
+      expect(tables.get(`${database}.daily_task_kpis`)!.Parameters['medallion.version']).toBe('2');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
