@@ -9,6 +9,7 @@ import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
+import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
@@ -186,7 +187,15 @@ export function createProgram(options: InvokeOptions): Command {
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
       const settings = runSettings(line, jobs);
       const quality = await ruleSets();
-      await runJobs(lake(), jobs, { quality, settingsFor: (job) => settings.get(job) ?? {}, onResult: (result) => void io.out(`${describeRun(result)}\n`) });
+      await runJobs(lake(), jobs, {
+        quality,
+        settingsFor: (job) => settings.get(job) ?? {},
+        onResult: (result) => void io.out(`${describeRun(result)}\n`),
+        // A failed publish does not fail the run (its commits stand), but the person at the terminal must know.
+        onCatalogPublish: (outcome) => {
+          if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
+        },
+      });
     });
 
   const bookmark = program.command('bookmark').description("A job's bookmark, as Glue's GetJobBookmark / ResetJobBookmark show it.");
@@ -296,6 +305,7 @@ export function createProgram(options: InvokeOptions): Command {
     });
 
   addAthenaCommand(program, io);
+  addCatalogCommand(program, io, lake);
 
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),

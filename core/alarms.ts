@@ -159,6 +159,14 @@ export const ALARMS: readonly AlarmDefinition[] = [
   },
   {
     ...base,
+    id: 'catalog-publish-failed',
+    title: 'Committed tables not shown in the catalog',
+    meaning: "A job's commit went in, but publishing it to the Glue Data Catalog failed after retries: Athena shows the previous version of its tables.",
+    severity: 'critical', per: 'job', namespace: 'medallion', metric: 'medallion.catalog.publishFailures', dimensions: ['JobName'],
+    statistic: 'Sum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodMinutes: 5, evaluationPeriods: 1, datapointsToAlarm: 1,
+  },
+  {
+    ...base,
     id: 'quality-check-failed',
     title: 'The quality step found a failing rule',
     meaning: "`medallion quality` (the pipeline's last step) found a rule with action fail that did not pass over a committed table.",

@@ -102,10 +102,13 @@ export class JobRunError extends MedallionError {
   }
 }
 
-/** A message safe to show: the error's own description, without stack or secrets. */
+/**
+ * A message safe to show: the error's own description, without stack or secrets. A named error (an AWS
+ * SDK's `AccessDeniedException`, say) keeps its name: it is often what says what went wrong.
+ */
 export function describeError(error: unknown): string {
   if (error instanceof MedallionError) return error.describe();
-  if (error instanceof Error) return scrubSecrets(error.message);
+  if (error instanceof Error) return scrubSecrets(error.name && error.name !== 'Error' && !error.message.startsWith(error.name) ? `${error.name}: ${error.message}` : error.message);
   return scrubSecrets(String(error));
 }
 

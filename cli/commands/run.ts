@@ -25,8 +25,9 @@ export function describeRun(result: JobRunResult): string {
     result.recordsQuarantined > 0 ? `${result.recordsQuarantined} quarantined` : '',
     result.recordsDuplicated > 0 ? `${result.recordsDuplicated} duplicates` : '',
   ].filter(Boolean);
-  if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)`;
-  return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)`;
+  const warnings = (result.warnings ?? []).map((warning) => `\n  warning: ${warning}`).join('');
+  if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)${warnings}`;
+  return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)${warnings}`;
 }
 
 /** Flags of `medallion run` that take no value; every other `--name` takes one, as Glue's arguments do. */

@@ -8,3 +8,4 @@ export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, type JobRunRecord
 export { lockName, startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
 export { isTransientError } from './transient-errors.ts';
 export { recoverDeadRuns, type Recovery } from './recover-dead-runs.ts';
+export { CATALOG_PUBLISH_FAILURES_METRIC, CATALOG_PUBLISH_RECORD, publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';

@@ -59,8 +59,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       ...(bookmark.version === undefined ? {} : { bookmarkVersion: bookmark.version }),
       ...(evaluations.length > 0 ? { quality: evaluations } : {}),
     });
-    await publishRun(run, root, planned, result, evaluations);
-    return result;
+    return await publishRun(run, root, planned, result, evaluations);
   } catch (error) {
     if (options.signal?.aborted && !run.committed) throw options.signal.reason;
     if (error instanceof MedallionError) throw error;

@@ -2,9 +2,11 @@ import type { Engine } from '../engine/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../table/index.ts';
 import type { JobRunResult } from './run-result.ts';
 import { jobGraph } from './job-graph.ts';
 import { startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
+import { publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
 
 export interface RunJobsOptions extends JobRunTuning {
   /** Jobs that may run at the same time when neither reads the other's tables (default 2). */
@@ -12,6 +14,8 @@ export interface RunJobsOptions extends JobRunTuning {
   readonly onResult?: (result: JobRunResult) => void;
   /** Run settings (retries, timeout, arguments) per job. */
   readonly settingsFor?: (job: Job) => JobRunSettings;
+  /** How the one catalog publish after the jobs went (it does not fail the jobs: see publishCommitted). */
+  readonly onCatalogPublish?: (outcome: CatalogPublishOutcome) => void;
 }
 
 /**
@@ -19,7 +23,9 @@ export interface RunJobsOptions extends JobRunTuning {
  * job that writes a table it reads has succeeded, and
  * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
  * new job starts; the ones running finish, then the first error is thrown. The catalog is published once,
- * after the last job, with the newest commit (local views, or Glue for every table the jobs wrote). Bookmarked
+ * after the last job, with the newest root (local views, or Glue for every table the jobs write), also when
+ * no job had anything new: a publish that failed before is completed. A publish that fails does not fail the
+ * jobs, which committed (see publishCommitted and `onCatalogPublish`). Bookmarked
  * runs share one engine instance, each working in an isolate of it (`Engine.isolate`).
  */
 export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobsOptions = {}): Promise<JobRunResult[]> {
@@ -37,6 +43,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   // so tables the jobs commit together appear together (and a run of many jobs publishes once, not per job).
   let newest: LakeRoot | undefined;
   const written = new Set<string>();
+  const committers = new Set<string>();
   // One DuckDB instance for the jobs' bookmarked runs, each in an isolate (a database of its own): such a run
   // starts without creating an instance, and reads the Parquet footers earlier jobs cached (silver's outputs
   // are gold's inputs). A run that reads everything opens its own (see RunOptions.incrementalEngine).
@@ -59,6 +66,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
         const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, tuning).then(
           (result) => {
             done.add(job);
+            if (!result.nothingNew) committers.add(job.name);
             results.push(result);
             options.onResult?.(result);
           },
@@ -73,9 +81,19 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     await Promise.race(running.values());
   }
   if (shared) (await shared.catch(() => undefined))?.close();
-  // Published even after a failure: what the jobs before it committed is there to see.
-  const [published] = await Promise.allSettled(newest ? [lake.catalog.publish(newest, { tables: [...written] })] : []);
+  // Published even after a failure (what the jobs before it committed is there to see), and when nothing was
+  // new: the tables the jobs write are brought up to the lake's root, which completes a publish that failed before.
+  const root = newest ?? (await lake.state.readRoot().catch(() => undefined));
+  const writable = [...graph.ordered.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name];
+  const tables = [...new Set([...written, ...writable])].filter((table) => written.has(table) || root?.tables[table] !== undefined);
+  if (root && tables.length > 0) {
+    const outcome = await publishCommitted(lake, root, tables, {
+      jobs: committers.size > 0 ? [...committers] : ordered.map((job) => job.name),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.retryBaseDelayMs === undefined ? {} : { retryBaseDelayMs: options.retryBaseDelayMs }),
+    });
+    options.onCatalogPublish?.(outcome);
+  }
   if (failure !== undefined) throw failure;
-  if (published?.status === 'rejected') throw published.reason;
   return results;
 }

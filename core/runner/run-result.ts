@@ -1,4 +1,5 @@
 import type { QualityEvaluation } from '../quality/index.ts';
+import type { CatalogPublishOutcome } from './publish-catalog.ts';
 
 /** What a successful run of a job did: what it read, wrote, quarantined and committed. */
 export interface JobRunResult {
@@ -21,4 +22,11 @@ export interface JobRunResult {
   readonly bookmarkVersion?: number;
   /** The quality rules evaluated on the run's outputs (committed to quality.results). */
   readonly quality?: readonly QualityEvaluation[];
+  /**
+   * How showing the commit in the catalog went, when this run published it itself (`runJobs` publishes once
+   * for all its jobs instead: see RunJobsOptions.onCatalogPublish). A failed publish does not fail the run.
+   */
+  readonly catalog?: CatalogPublishOutcome;
+  /** What went wrong after the commit without undoing it (metrics that could not be emitted, say). */
+  readonly warnings?: readonly string[];
 }

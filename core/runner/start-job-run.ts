@@ -91,6 +91,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           MaxRetries: maxRetries,
         };
         previousRunId = runId;
+        const eventFailures: string[] = [];
         const record = async (state: JobRunState, extra: Partial<JobRunRecord> = {}) => {
           const at = now();
           const next: JobRunRecord = {
@@ -103,7 +104,10 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           await lake.state.putRecord(`runs/${job.name}`, runId, next);
           tuning.onRecord?.(next);
           if (state !== 'STARTING' && state !== 'RUNNING') {
-            await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' }));
+            // The run's record is what counts; an event that cannot go out must not change its outcome.
+            await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' })).catch((error: unknown) => {
+              eventFailures.push(`the ${state} event could not be emitted: ${describeError(error)}`);
+            });
           }
           return next;
         };
@@ -131,7 +135,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           });
           const metrics = Object.fromEntries(runMetrics(result, 0).map((datum) => [datum.name, datum.value]));
           await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
-          return result;
+          return eventFailures.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...eventFailures] } : result;
         } catch (error) {
           if (timeout.aborted) {
             const timedOut = new JobTimeoutError(job.name, runId, timeoutMinutes);

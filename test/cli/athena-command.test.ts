@@ -19,7 +19,7 @@ describe('medallion athena ddl', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout.startsWith('CREATE DATABASE IF NOT EXISTS `analytics_gold`;\n')).toBe(true);
     expect(result.stdout).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `analytics_gold`.`daily_task_kpis` (');
-    expect(result.stdout).toContain("LOCATION 's3://example-lake-bucket/lake/gold/_symlink/daily_task_kpis/v0/'");
+    expect(result.stdout).toContain("LOCATION 's3://example-lake-bucket/lake/gold/_symlink/daily_task_kpis/current/'");
     expect(result.stdout.match(/CREATE EXTERNAL TABLE/g)).toHaveLength(1);
     expect(new HiveSQL().validate(result.stdout)).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { ALARMS } from '../../core/alarms.ts';
 import { BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES } from '../../core/job/index.ts';
 import { createProgram } from '../../cli/invoke.ts';
 import { bufferIo } from '../../cli/io.ts';
-import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 import { PIPELINE_RULES_DIR } from '../../jobs/quality.ts';
 
 const repoRoot = path.join(import.meta.dirname, '..', '..');
@@ -23,6 +23,7 @@ const POSITIONALS: Readonly<Record<string, ReadonlySet<string>>> = {
   'bookmark reset': jobNames,
   quality: ruleSetNames,
   'quality history': ruleSetNames,
+  'catalog publish': new Set(PIPELINE_TABLES.map((spec) => spec.name)),
 };
 /** Glue-style arguments `medallion run` takes besides its own options (it ignores unknown ones, as Glue does, so typos must be caught here). */
 const RUN_ARGUMENTS = new Set([...FRAMEWORK_ARGUMENT_NAMES.map((name) => `--${name}`), ...PIPELINE_JOBS.flatMap((job) => Object.keys(job.defaultArguments ?? {}).map((name) => `--${name}`))]);

@@ -2,6 +2,8 @@ import { qualityMetrics, type QualityEvaluation } from '../../quality/index.ts';
 import type { LakeRoot } from '../../state/index.ts';
 import { commitTables } from '../../table/index.ts';
 import type { FaultPoint } from '../run-options.ts';
+import { describeError } from '../../errors.ts';
+import { publishCommitted } from '../publish-catalog.ts';
 import { runMetrics } from '../run-metrics.ts';
 import type { JobRunResult } from '../run-result.ts';
 import type { RunWrites } from './decide-writes.ts';
@@ -28,15 +30,25 @@ export async function commitRun(run: RunContext, reads: ReadPlan, planned: RunWr
   return root;
 }
 
-/** Shows the committed tables in the catalog (or hands them to the caller that publishes) and emits the run's metrics. */
-export async function publishRun(run: RunContext, root: LakeRoot, planned: RunWrites, result: JobRunResult, evaluations: readonly QualityEvaluation[]): Promise<void> {
-  const { lake, job, runId, options } = run;
+/**
+ * Shows the committed tables in the catalog (or hands them to the caller that publishes) and emits the run's
+ * metrics. The run has committed: nothing here fails it. A catalog that cannot be published is retried,
+ * recorded and alarmed (publishCommitted); metrics that cannot be emitted become a warning of the run.
+ */
+export async function publishRun(run: RunContext, root: LakeRoot, planned: RunWrites, result: JobRunResult, evaluations: readonly QualityEvaluation[]): Promise<JobRunResult> {
+  const { lake, job, runId, options, now } = run;
   const written = planned.writes.map((write) => write.spec.name);
+  let published: JobRunResult = result;
   if (options.deferCatalogPublish) options.deferCatalogPublish(root, written);
-  else await lake.catalog.publish(root, { tables: written });
+  else published = { ...published, catalog: await publishCommitted(lake, root, written, { jobs: [job.name], now }) };
   const at = Date.parse(result.completedAt);
-  await lake.metrics.emit([
-    ...runMetrics(result, at),
-    ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at }) : []),
-  ]);
+  try {
+    await lake.metrics.emit([
+      ...runMetrics(result, at),
+      ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at }) : []),
+    ]);
+  } catch (error) {
+    published = { ...published, warnings: [...(published.warnings ?? []), `the run's metrics could not be emitted: ${describeError(error)}`] };
+  }
+  return published;
 }

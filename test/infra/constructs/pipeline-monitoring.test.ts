@@ -25,7 +25,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
   const template = () => templates()[envName];
 
   it('has exactly the pipeline alarms: per source, for the state table, for the state machine and its schedule, per job, per landing source', () => {
-    const jobAlarms = ['job-duration', 'quality-gate-failed', 'quality-rules-warn', 'quality-anomaly', 'quarantine-rate'];
+    const jobAlarms = ['job-duration', 'quality-gate-failed', 'quality-rules-warn', 'quality-anomaly', 'quarantine-rate', 'catalog-publish-failed'];
     const expected = [
       ...SOURCES.flatMap((source) => ['firehose-data-freshness', 'firehose-throttling', 'kinesis-iterator-age', 'dynamodb-throttling'].map((id) => `${id}-${source}`)),
       'dynamodb-throttling-state',

@@ -1,0 +1,65 @@
+import pRetry from 'p-retry';
+import { describeError } from '../errors.ts';
+import type { Lake } from '../lake.ts';
+import type { LakeRoot } from '../state/index.ts';
+import { isTransientError } from './transient-errors.ts';
+
+/** How the catalog publish after a commit went; recorded in the state store (see CATALOG_PUBLISH_RECORD). */
+export interface CatalogPublishOutcome {
+  readonly ok: boolean;
+  /** The root published (a publish shows that root or a newer one). */
+  readonly rootSeq: number;
+  /** The tables it was to bring up to date; every table when empty. */
+  readonly tables: readonly string[];
+  /** Jobs whose commits it published. */
+  readonly jobs: readonly string[];
+  readonly attempts: number;
+  readonly at: string;
+  readonly error?: string;
+}
+
+/** Where the last publish's outcome is kept: `medallion catalog status` shows it, the runbook starts from it. */
+export const CATALOG_PUBLISH_RECORD = { collection: 'catalog', id: 'last-publish' } as const;
+
+/** The metric a failed publish emits, per job whose tables it left unpublished (the catalog-publish-failed alarm). */
+export const CATALOG_PUBLISH_FAILURES_METRIC = 'medallion.catalog.publishFailures';
+
+export interface PublishCommittedOptions {
+  readonly jobs: readonly string[];
+  readonly now?: () => Date;
+  /** Retries of a publish that failed for a transient reason (throttling, a dropped connection); default 3. */
+  readonly retries?: number;
+  readonly retryBaseDelayMs?: number;
+}
+
+/**
+ * Shows committed tables in the catalog after their commit. The commit already stands, so this never
+ * throws: a transient failure is retried with backoff, and one that persists is recorded in the state
+ * store and emits `medallion.catalog.publishFailures` for each job (an alarm), while the run still
+ * succeeds. Athena then shows the previous version of those tables until a publish succeeds: the next
+ * run's, or `medallion catalog publish`.
+ */
+export async function publishCommitted(lake: Lake, root: LakeRoot, tables: readonly string[], options: PublishCommittedOptions): Promise<CatalogPublishOutcome> {
+  const now = options.now ?? (() => new Date());
+  let attempts = 0;
+  let outcome: CatalogPublishOutcome;
+  try {
+    await pRetry(
+      async () => {
+        attempts += 1;
+        await lake.catalog.publish(root, { tables });
+      },
+      { retries: options.retries ?? 3, minTimeout: options.retryBaseDelayMs ?? 1000, factor: 2, randomize: true, shouldRetry: ({ error }) => isTransientError(error) },
+    );
+    outcome = { ok: true, rootSeq: root.seq, tables, jobs: options.jobs, attempts, at: now().toISOString() };
+  } catch (error) {
+    outcome = { ok: false, rootSeq: root.seq, tables, jobs: options.jobs, attempts, at: now().toISOString(), error: describeError(error) };
+    const at = now().getTime();
+    await lake.metrics
+      .emit(options.jobs.map((job) => ({ name: CATALOG_PUBLISH_FAILURES_METRIC, value: 1, unit: 'Count' as const, dimensions: { JobName: job, Type: 'count' }, timestampMs: at })))
+      .catch(() => undefined);
+  }
+  // Losing this record loses only what `catalog status` shows; the metric and the run's output carry the failure too.
+  await lake.state.putRecord(CATALOG_PUBLISH_RECORD.collection, CATALOG_PUBLISH_RECORD.id, outcome).catch(() => undefined);
+  return outcome;
+}
