@@ -311,14 +311,14 @@ describe('GlueCatalog publishers racing (several processes publishing the same t
       let root = await state.readRoot();
       for (let index = 1; index <= 5; index += 1) {
         ({ root } = await commitTables(state, { runId: `run-${index}`, basedOn: root, writes: nextCommit(index) }));
-        publishing.push(publishers[Math.floor(random() * 2)]!.publish(root));
+        publishing.push(publishers[index % 2]!.publish(root));
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 6)));
       }
       const outcomes = await Promise.allSettled(publishing);
       expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+      // (Which publisher wrote what depends on timing; the interleaving that matters most, a publisher's writes
+      // landing after a newer one's, is forced in the next test.)
       await expectShowsNewest(lake);
-      // Both publishers wrote: the race was real.
-      expect(new Set(capture.writes().map((request) => request.client)).size).toBe(2);
     });
   }
 
