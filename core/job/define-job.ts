@@ -99,6 +99,13 @@ export interface JobPlan {
    * Not for perRecord jobs.
    */
   readonly evolve?: Readonly<Partial<Record<TableName, string>>>;
+  /**
+   * Per output: the step whose rows are exactly that output's rows (its SQL is `SELECT * FROM` the step, or
+   * a projection of it). The output's quarantine rules are applied to the step as soon as it is made, so
+   * every later step and output reads only the rows that passed, and what they set aside goes to the
+   * quarantine: required for an output other outputs derive from (see JobSpec.derivedOutputs).
+   */
+  readonly gateAt?: Readonly<Partial<Record<TableName, string>>>;
 }
 
 export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<string, SourceSpec>> {
@@ -125,6 +132,14 @@ export interface JobSpec<Sources extends Record<string, SourceSpec> = Record<str
   readonly incremental?: boolean;
   /** Job arguments (`--name value`) with their defaults. */
   readonly defaultArguments?: Readonly<Record<string, string>>;
+  /**
+   * Outputs computed from another output's rows, each naming that source output (`silver.tasks` and
+   * `silver.tasks_history` from `silver.task_events`). The source's quarantine rules are applied where its
+   * rows are made (the plan's `gateAt` step), so a row they set aside is out of every table; a quarantine
+   * rule on a derived output is refused (it would take a row out of it and not out of its source): use
+   * `warn` or `fail` there, or put the rule on the source.
+   */
+  readonly derivedOutputs?: Readonly<Partial<Record<TableName, TableName>>>;
   transform(context: TransformContext): JobPlan;
 }
 
@@ -176,6 +191,12 @@ export function defineJob<Sources extends Record<string, SourceSpec>>(spec: JobS
   if (spec.balance) {
     if (!(spec.balance.input in spec.sources)) problems.push(`balance names unknown input ${spec.balance.input}`);
     if (!spec.outputs.some((output) => output.name === spec.balance?.output)) problems.push(`balance names unknown output ${spec.balance.output}`);
+  }
+  const outputNames = new Set<string>(spec.outputs.map((output) => output.name));
+  for (const [derived, source] of Object.entries(spec.derivedOutputs ?? {})) {
+    if (!outputNames.has(derived)) problems.push(`derivedOutputs names ${derived}, which is not an output`);
+    if (source === undefined || !outputNames.has(source)) problems.push(`derivedOutputs derives ${derived} from ${String(source)}, which is not an output`);
+    else if (spec.derivedOutputs?.[source] !== undefined) problems.push(`derivedOutputs derives ${derived} from ${source}, which is itself derived`);
   }
   if (problems.length > 0) {
     throw new JobDefinitionError(spec.name, problems.join('; '));

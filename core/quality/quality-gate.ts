@@ -63,7 +63,8 @@ interface QuarantineTally {
  * rule did not pass, alone.
  */
 export class QualityGate {
-  private readonly tallies = new Map<string, QuarantineTally>();
+  /** Per table, per batch: a batch split again (its steps made again after a replan) replaces its tally. */
+  private readonly tallies = new Map<string, Map<number, QuarantineTally>>();
   private historyAttached: Promise<string | undefined> | undefined;
 
   constructor(
@@ -99,8 +100,10 @@ export class QualityGate {
     const set = this.ruleSets.get(spec.name);
     const rules = set?.rules.filter((rule) => rule.action === 'quarantine') ?? [];
     if (!set || rules.length === 0) return { kept: sql };
-    const tally = this.tallies.get(spec.name) ?? { rows: 0, setAside: 0, failed: new Map() };
-    this.tallies.set(spec.name, tally);
+    const tally: QuarantineTally = { rows: 0, setAside: 0, failed: new Map() };
+    const batches = this.tallies.get(spec.name) ?? new Map<number, QuarantineTally>();
+    batches.set(batch, tally);
+    this.tallies.set(spec.name, batches);
 
     const direct = `(${sql})`;
     const checked = await this.checkRows(spec, set, rules, direct);
@@ -166,7 +169,20 @@ export class QualityGate {
 
   /** Rows quarantine rules set aside from `table` in this run. */
   rowsSetAside(table: string): number {
-    return this.tallies.get(table)?.setAside ?? 0;
+    return this.tally(table)?.setAside ?? 0;
+  }
+
+  /** A table's tallies of every batch, summed. */
+  private tally(table: string): QuarantineTally | undefined {
+    const batches = this.tallies.get(table);
+    if (!batches) return undefined;
+    const sum: QuarantineTally = { rows: 0, setAside: 0, failed: new Map() };
+    for (const tally of batches.values()) {
+      sum.rows += tally.rows;
+      sum.setAside += tally.setAside;
+      for (const [rule, failed] of tally.failed) sum.failed.set(rule, (sum.failed.get(rule) ?? 0) + failed);
+    }
+    return sum;
   }
 
   /**
@@ -185,7 +201,7 @@ export class QualityGate {
     const set = this.ruleSets.get(spec.name);
     if (!set) return [];
     const evaluations: QualityEvaluation[] = [];
-    const tally = this.tallies.get(spec.name);
+    const tally = this.tally(spec.name);
     for (const rule of set.rules.filter((entry) => entry.action === 'quarantine')) {
       const failed = tally?.failed.get(rule) ?? 0;
       const rows = tally?.rows ?? 0;

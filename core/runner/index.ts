@@ -9,3 +9,4 @@ export { lockName, startJobRun, type JobRunSettings, type JobRunTuning } from '.
 export { isTransientError } from './transient-errors.ts';
 export { recoverDeadRuns, type Recovery } from './recover-dead-runs.ts';
 export { CATALOG_PUBLISH_FAILURES_METRIC, CATALOG_PUBLISH_RECORD, publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
+export { checkRulePlacement } from './rule-placement.ts';

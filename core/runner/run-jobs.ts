@@ -5,6 +5,7 @@ import type { LakeRoot } from '../state/index.ts';
 import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../table/index.ts';
 import type { JobRunResult } from './run-result.ts';
 import { jobGraph } from './job-graph.ts';
+import { checkRulePlacement } from './rule-placement.ts';
 import { startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
 import { publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
 
@@ -32,6 +33,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   // A job waits for the writers of the tables it reads, and of the tables its outputs' quality rules
   // reference (silver.tasks' rules check user_id against silver.users). A cycle is refused before any job runs.
   const graph = jobGraph(jobs, options.quality?.values());
+  checkRulePlacement(jobs, options.quality);
   const ordered = graph.ordered;
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const done = new Set<Job>();

@@ -125,6 +125,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     description: `Deduplicates and types ${entity.bronzeTable} into ${eventsName}, and folds the events into ${currentName}.`,
     sources: { bronze: tableSource(entity.bronzeTable) },
     outputs: [eventsTable, currentTable, historyTable],
+    // Current state and history are folded from the effective events (see gateAt in the plan).
+    derivedOutputs: { [currentName]: eventsName, [historyName]: eventsName },
     balance: { input: 'bronze', output: eventsName },
     incremental: true,
     transform: ({ mode, input, step, delta, before, previous, columns }) => {
@@ -158,7 +160,14 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
               FROM (SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS rank_in_delta
                     FROM ${delta('bronze')}) AS fresh
               LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
-      const effective = `SELECT * FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
+      // The effective events (silver.task_events' rows) are a step of their own, the one current state and
+      // history are made from: the events table's quarantine rules apply there (gateAt), so an event they set
+      // aside is in none of the three tables.
+      const eventsSql = `
+        SELECT event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
+               sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
+        FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
+      const effective = `SELECT *, _sequence_number AS sequence_number, _source_object AS source_object, _record_index AS record_index FROM ${step('events')}`;
       // History: each effective event opens a version of its key that lasts until the key's next event in
       // event order; a key's state is its current version unless that is a deletion. Incremental: only keys
       // with new events change, and their versions are recomputed from all their events.
@@ -241,15 +250,14 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                      CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
               FROM (${typeImagesSql(ranked, rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
           },
+          { name: 'events', sql: eventsSql },
           ...(mode === 'incremental'
             ? incrementalSteps()
             : [{ name: 'history_all', sql: versions(`SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})`) }]),
         ],
+        gateAt: { [eventsName]: 'events' },
         outputs: {
-          [eventsName]: `
-            SELECT event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
-                   sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
-            FROM (${effective})`,
+          [eventsName]: `SELECT * FROM ${step('events')}`,
           [currentName]: current,
           [historyName]: history,
         },

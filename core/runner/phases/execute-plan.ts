@@ -32,9 +32,12 @@ export async function executePlan(
   let recordsDuplicated = 0;
   for await (const batch of landingBatches(run, reads, inputs.counts)) {
     if (batch.index === 0) options.faultPoint?.('input-read', job.name);
-    await planner.runSteps();
-    if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging);
-    const copies = await stageBatch(run, planner, staging, gate, batch);
+    // Rows the quarantine rules of outputs gated at a step set aside, by output (made again on a replan).
+    const gatedAside = new Map<string, string>();
+    const made = gate ? (step: string) => gateStep(run, planner, staging, gate, batch, step, gatedAside) : undefined;
+    await planner.runSteps(made);
+    if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging, made);
+    const copies = await stageBatch(run, planner, staging, gate, batch, gatedAside);
     run.checkpoint();
     // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
     // two large partitioned writers never hold their buffers at once.
@@ -52,13 +55,13 @@ export async function executePlan(
  * before (a late copy sorting first, say), which makes an incremental run recompute from all of it.
  * Only for jobs that run in one batch: a `perRecord` job's plan cannot change between its batches.
  */
-async function replanIfNeeded(run: RunContext, inputs: RunInputs, planner: JobPlanner, staging: RunStaging): Promise<void> {
+async function replanIfNeeded(run: RunContext, inputs: RunInputs, planner: JobPlanner, staging: RunStaging, made?: (step: string) => Promise<void>): Promise<void> {
   if (planner.plan.evolve && (await evolveSchema(run, inputs, planner.plan.evolve))) {
     staging.useSpecs(inputs.specs);
     // The job's own tables as last committed, now with the new columns (NULL in every old row).
     await inputs.attachPrevious();
     await planner.replan(planner.mode);
-    await planner.runSteps();
+    await planner.runSteps(made);
   }
   // An incremental job has table sources only, so it runs in one batch.
   if (planner.incremental && planner.plan.needsFullRun && (await countQuery(run.engine, planner.plan.needsFullRun)) > 0) {
@@ -66,7 +69,28 @@ async function replanIfNeeded(run: RunContext, inputs: RunInputs, planner: JobPl
       inputs.counts.recount(name, await countQuery(run.engine, `SELECT * FROM ${quoteIdentifier(`input_${name}`)}`));
     }
     await planner.replan('full');
-    await planner.runSteps();
+    await planner.runSteps(made);
+  }
+}
+
+/**
+ * Applies the quarantine rules of the outputs whose rows `step` makes (JobPlan.gateAt) to the step, right
+ * after it is made: the rows they set aside leave the step, so every later step and output (current state
+ * and history derived from events, say) reads only the rows that passed; the set-aside rows are kept in
+ * `setAside` for the quarantine.
+ */
+async function gateStep(run: RunContext, planner: JobPlanner, staging: RunStaging, gate: QualityGate, batch: InputBatch, step: string, setAside: Map<string, string>): Promise<void> {
+  for (const [table, gatedStep] of Object.entries(planner.plan.gateAt ?? {})) {
+    if (gatedStep !== step) continue;
+    const stage = staging.outputs.find((candidate) => candidate.spec.name === table);
+    if (!stage) continue;
+    const relation = quoteIdentifier(`step_${step}`);
+    const split = await gate.splitBatch(stage.spec, `SELECT * FROM ${relation}`, batch.index);
+    setAside.delete(table);
+    if (split.setAside === undefined) continue;
+    // The split was materialized apart from the step, so the step can be made again from what passed.
+    await run.engine.run(`CREATE OR REPLACE TABLE ${relation} AS ${split.kept}`);
+    setAside.set(table, split.setAside);
   }
 }
 
@@ -114,17 +138,24 @@ interface StagedCopy {
 }
 
 /** The copies that write one batch: each output (less what its quarantine rules set aside), then the quarantine. */
-async function stageBatch(run: RunContext, planner: JobPlanner, staging: RunStaging, gate: QualityGate | undefined, batch: InputBatch): Promise<StagedCopy[]> {
+async function stageBatch(
+  run: RunContext,
+  planner: JobPlanner,
+  staging: RunStaging,
+  gate: QualityGate | undefined,
+  batch: InputBatch,
+  gatedAside: ReadonlyMap<string, string>,
+): Promise<StagedCopy[]> {
   const { job, runId, startedAt } = run;
   const plan = planner.plan;
-  const setAside: { table: string; sql: string }[] = [];
+  const setAside: { table: string; sql: string }[] = [...gatedAside].map(([table, sql]) => ({ table, sql }));
   const copies: StagedCopy[] = [];
   for (const stage of staging.outputs) {
     run.checkpoint();
     let sql: string = outputSql(stage.spec, plan);
     const planSql = plan.outputs[stage.spec.name];
     let expectRows: number | undefined;
-    if (gate) {
+    if (gate && plan.gateAt?.[stage.spec.name] === undefined) {
       // Quarantine rules split the output: what passes is staged, the rest joins the quarantine below.
       const split = await gate.splitBatch(stage.spec, sql, batch.index);
       sql = split.kept;

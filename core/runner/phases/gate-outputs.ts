@@ -6,6 +6,7 @@ import type { QualityDataset } from '../../quality/index.ts';
 import { QUALITY_RESULTS_TABLE, commitTables, copyToStaging, persistStage, type OutputStage } from '../../table/index.ts';
 import { attachTableInput } from '../run-inputs.ts';
 import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
+import { checkRulePlacement } from '../rule-placement.ts';
 import type { ReadCounts } from './open-inputs.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
@@ -16,6 +17,7 @@ export function openGate(run: RunContext, reads: ReadPlan): QualityGate | undefi
   const { lake, job, options, engine } = run;
   const ruleSets = options.quality;
   if (!ruleSets || !job.outputs.some((output) => ruleSets.has(output.name))) return undefined;
+  checkRulePlacement([job], ruleSets);
   const { basedOn } = reads;
   return new QualityGate(engine, ruleSets, {
     job: job.name,

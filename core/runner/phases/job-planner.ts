@@ -49,11 +49,12 @@ export class JobPlanner {
     await this.inputs.attachAskedFor(plan);
   }
 
-  /** Materializes the plan's steps, in order, each once. */
-  async runSteps(): Promise<void> {
+  /** Materializes the plan's steps, in order, each once; `made` runs after each (the quality gate's `gateAt` splits). */
+  async runSteps(made?: (step: string) => Promise<void>): Promise<void> {
     for (const step of this.plan.steps ?? []) {
       this.run.checkpoint();
       await this.run.engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+      await made?.(step.name);
     }
   }
 }
@@ -122,6 +123,14 @@ function checkPlan(job: Job, plan: JobPlan): void {
   }
   for (const name of Object.keys(plan.outputs)) {
     if (!job.outputs.some((spec) => spec.name === name)) problems.push(`SQL for ${name}, which is not a declared output`);
+  }
+  const steps = new Set((plan.steps ?? []).map((step) => step.name));
+  for (const [name, step] of Object.entries(plan.gateAt ?? {})) {
+    if (!job.outputs.some((spec) => spec.name === name)) problems.push(`gateAt names ${name}, which is not a declared output`);
+    if (step === undefined || !steps.has(step)) problems.push(`gateAt puts ${name}'s quarantine rules at step ${String(step)}, which the plan does not have`);
+  }
+  for (const source of new Set(Object.values(job.derivedOutputs ?? {}))) {
+    if (source !== undefined && plan.gateAt?.[source] === undefined) problems.push(`${source} has outputs derived from it, so the plan must say where its rows are made (gateAt)`);
   }
   for (const name of Object.keys(plan.replacePartitions ?? {})) {
     const spec = job.outputs.find((output) => output.name === name);

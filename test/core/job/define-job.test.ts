@@ -86,4 +86,15 @@ describe('defineJob', () => {
   it.each(['quarantine.records', 'silver', 'silver.', 'platinum.x', 'silver.Tasks', 'silver.1x'])('refuses the job name %j', (name) => {
     expect(problemsOf(spec({ name })).message).toContain(`name ${JSON.stringify(name)}`);
   });
+
+  it('refuses derivedOutputs that name tables it does not write, or derive from a derived table', () => {
+    const second = defineTable({ ...silverOut, name: 'silver.out_history' });
+    const third = defineTable({ ...silverOut, name: 'silver.out_current' });
+    const outputs = [silverOut, second, third];
+    expect(defineJob(spec({ outputs, derivedOutputs: { 'silver.out_history': 'silver.out', 'silver.out_current': 'silver.out' } })).derivedOutputs).toBeDefined();
+    const error = problemsOf(spec({ outputs, derivedOutputs: { 'silver.nope': 'silver.out', 'silver.out_history': 'silver.gone', 'silver.out_current': 'silver.out_history' } }));
+    expect(error.message).toContain('derivedOutputs names silver.nope, which is not an output');
+    expect(error.message).toContain('derives silver.out_history from silver.gone, which is not an output');
+    expect(error.message).toContain('derives silver.out_current from silver.out_history, which is itself derived');
+  });
 });
