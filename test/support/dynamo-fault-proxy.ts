@@ -12,12 +12,14 @@ export interface DynamoRequest {
  * - `drop-response`: forward it (DynamoDB applies it), run `meanwhile`, then cut the connection before the
  *   answer arrives, as a network does; the SDK retries the request;
  * - `throttle`: answer 400 ThrottlingException without forwarding;
- * - `reset`: cut the connection without forwarding.
+ * - `reset`: cut the connection without forwarding;
+ * - `delay`: forward it after `ms`, as a slow network does (requests sent after it may overtake it).
  */
 export type DynamoFault =
   | { readonly kind: 'drop-response'; readonly meanwhile?: () => Promise<void> }
   | { readonly kind: 'throttle' }
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'delay'; readonly ms: number };
 
 export interface DynamoFaultProxy {
   readonly endpoint: string;
@@ -27,8 +29,8 @@ export interface DynamoFaultProxy {
 }
 
 /**
- * An HTTP proxy on 127.0.0.1 in front of a DynamoDB endpoint (dynalite) that injects the faults `decide`
- * picks per request: the lost answer after a write, throttling, a reset connection.
+ * An HTTP proxy on 127.0.0.1 in front of a DynamoDB endpoint (dynalite, DynamoDB Local) that injects the
+ * faults `decide` picks per request: the lost answer after a write, throttling, a reset connection, a delay.
  */
 export async function startDynamoFaultProxy(upstream: string, decide: (request: DynamoRequest) => DynamoFault | undefined): Promise<DynamoFaultProxy> {
   const target = new URL(upstream);
@@ -56,22 +58,26 @@ export async function startDynamoFaultProxy(upstream: string, decide: (request: 
         request.socket.destroy();
         return;
       }
-      const forwarded = http.request(
-        { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
-        (upstreamResponse) => {
-          if (fault?.kind === 'drop-response') {
-            upstreamResponse.resume();
-            upstreamResponse.on('end', () => {
-              void (fault.meanwhile ?? (async () => undefined))().finally(() => request.socket.destroy());
-            });
-            return;
-          }
-          response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-          upstreamResponse.pipe(response);
-        },
-      );
-      forwarded.on('error', () => response.socket?.destroy());
-      forwarded.end(raw);
+      const forward = () => {
+        const forwarded = http.request(
+          { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
+          (upstreamResponse) => {
+            if (fault?.kind === 'drop-response') {
+              upstreamResponse.resume();
+              upstreamResponse.on('end', () => {
+                void (fault.meanwhile ?? (async () => undefined))().finally(() => request.socket.destroy());
+              });
+              return;
+            }
+            response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+            upstreamResponse.pipe(response);
+          },
+        );
+        forwarded.on('error', () => response.socket?.destroy());
+        forwarded.end(raw);
+      };
+      if (fault?.kind === 'delay') setTimeout(forward, fault.ms);
+      else forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
