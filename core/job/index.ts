@@ -6,4 +6,5 @@ export {
   BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
 } from './job-arguments.ts';
 export { newRunId } from './run-id.ts';
+export { jobLockName } from './job-lock.ts';
 export { isJob, jobsExportedBy, tablesWrittenBy } from './job-registry.ts';

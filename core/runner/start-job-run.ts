@@ -8,7 +8,7 @@ import type { JobRunResult } from './run-result.ts';
 import { runMetrics } from './run-metrics.ts';
 import type { RunTuning } from './run-options.ts';
 import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
-import { newRunId } from '../job/index.ts';
+import { jobLockName, newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
@@ -42,7 +42,7 @@ const DEFAULT_TIMEOUT_MINUTES = 2880;
 const DEFAULT_LEASE_MS = 60_000;
 
 export function lockName(job: Job): string {
-  return `job-${job.name}`;
+  return jobLockName(job.name);
 }
 
 /**

@@ -105,4 +105,22 @@ describe('medallion run with Glue arguments', () => {
     }
     expect((await cli(['run', 'bronze.users_cdc'])).code).toBe(0);
   });
+
+  it('refuses a bookmark reset while a run of the job holds it (its commit would put its own bookmark back), and resets once it ended', async () => {
+    const state = openLocalLake(lake).state;
+    expect((await cli(['run', 'bronze.users_cdc', '--job-bookmark-option', 'job-bookmark-enable'])).code).toBe(0);
+    const before = await state.readRoot();
+    const lease = await state.acquireLock('job-bronze.users_cdc', 'jr_running', 60_000, Date.now());
+    expect(lease).toBeDefined();
+    try {
+      const refused = await cli(['bookmark', 'reset', 'bronze.users_cdc']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^error: JOB_ALREADY_RUNNING: job bronze\.users_cdc is already running \(run jr_running/);
+      expect(await state.readRoot()).toEqual(before);
+    } finally {
+      if (lease) await state.releaseLock(lease);
+    }
+    expect(JSON.parse((await cli(['bookmark', 'reset', 'bronze.users_cdc'])).stdout)).toMatchObject({ Version: 0 });
+    expect((await state.readLock('job-bronze.users_cdc'))?.released).toBe(true);
+  });
 });
