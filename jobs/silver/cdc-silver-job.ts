@@ -228,7 +228,10 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             // are rewritten, with the versions of other keys in them as they were.
             `SELECT * FROM ${step('history_touched')}
              UNION ALL BY NAME
-             SELECT kept.* FROM (SELECT * FROM ${previous(historyName)}${partition ? ` SEMI JOIN ${step('history_rewritten')} USING (${partition})` : ''}) AS kept
+             SELECT kept.* FROM (SELECT * FROM ${previous(historyName)} AS h${
+               // NULL-safe: a version whose key's first event was a delete has no creation day yet (partition NULL).
+               partition ? ` SEMI JOIN ${step('history_rewritten')} AS r ON h.${partition} IS NOT DISTINCT FROM r.${partition}` : ''
+             }) AS kept
              ANTI JOIN ${step('touched')} USING (${keyList})`;
       // The current state is the current versions that are not deletions: one sort of the events serves both.
       const current =
