@@ -71,6 +71,12 @@ interface Evaluation {
 
 const ALL_ROWS: Threshold = { kind: 'compare', op: '=', value: { kind: 'number', value: 1, raw: '1.0' } };
 
+/** Rule types whose measure over no rows passes: a share of rows that are complete, unique or compliant. */
+const VACUOUS_OVER_NO_ROWS: ReadonlySet<string> = new Set([
+  'IsComplete', 'Completeness', 'IsUnique', 'Uniqueness', 'IsPrimaryKey', 'ColumnValues', 'ColumnLength', 'DataFreshness',
+]);
+const NO_ROWS_MESSAGE = 'No rows to check (none in the dataset, or none its where clause selects): nothing to be wrong';
+
 async function evaluateSimple(rule: SimpleRule, context: EvaluationContext, variables: Ruleset['variables']): Promise<RuleResult> {
   const base = { rule: printRule(rule), ruleType: rule.type };
   let partial: Measured | undefined;
@@ -93,6 +99,11 @@ async function evaluateSimple(rule: SimpleRule, context: EvaluationContext, vari
     }
     const constraint = evaluation.constraint;
     if (!constraint) throw new RuleEvaluationError(`${rule.type} needs an expression to compare with`);
+    if (value === null && VACUOUS_OVER_NO_ROWS.has(rule.type)) {
+      // Completeness, uniqueness and compliance of no rows (none in the dataset, or none its where clause selects):
+      // nothing was there to be wrong. A rule that needs rows says so (RowCount > 0).
+      return { ...common, outcome: 'PASS', message: NO_ROWS_MESSAGE };
+    }
     if (value === null) {
       return { ...common, outcome: 'FAIL', message: 'No value to compare: the rule found no rows (or only NULL values) to measure' };
     }
@@ -152,6 +163,7 @@ async function evaluateType(rule: SimpleRule, context: EvaluationContext, metric
       for (const name of rule.parameters) completeness[`Column.${name}.Completeness`] = (await measureMetric('Completeness', [name], where, context)).value;
       const uniqueness = await measureMetric('Uniqueness', rule.parameters, where, context);
       const m = measured(uniqueness.metric, uniqueness.value, completeness);
+      if (uniqueness.value === null) return { measured: m, verdict: { pass: true, threshold: '= 1.0', message: NO_ROWS_MESSAGE } };
       const pass = uniqueness.value === 1 && Object.values(completeness).every((v) => v === 1);
       const incomplete = Object.entries(completeness).filter(([, v]) => v !== 1).map(([name, v]) => `${name} is ${v === null ? 'not measurable' : formatNumber(v)}`);
       const message = pass ? '' : [...incomplete, ...(uniqueness.value === 1 ? [] : [`Value: ${uniqueness.value === null ? 'null' : formatNumber(uniqueness.value)} does not meet the constraint requirement!`])].join('; ');

@@ -425,3 +425,21 @@ describe('DetectAnomalies', () => {
     expect(await run('DetectAnomalies "ColumnLength" "code"')).toMatchObject({ outcome: 'PASS', metric: 'Column.code.MaximumLength', value: 4 });
   });
 });
+
+describe('rules over no rows', () => {
+  it('completeness, uniqueness and compliance of no rows pass (none selected by the where clause), saying so; a rule that needs rows fails', async () => {
+    const none = 'where "id > 100"';
+    for (const text of [
+      `ColumnValues "age" <= 1 ${none}`, `ColumnLength "code" <= 2 ${none}`, `IsComplete "name" ${none}`, `Completeness "name" > 0.9 ${none}`,
+      `IsUnique "grp" ${none}`, `Uniqueness "grp" > 0.5 ${none}`, `IsPrimaryKey "id" ${none}`, `DataFreshness "updated" <= 1 hours ${none}`,
+    ]) {
+      const result = await run(text);
+      expect(result, text).toMatchObject({ outcome: 'PASS', value: null });
+      expect(result.message, text).toMatch(/^No rows to check/);
+    }
+    // Rows with only NULL values are rows: measured (and failed, as a NULL does not compare), not vacuous.
+    expect(await run('ColumnValues "age" <= 100 where "age is null"')).toMatchObject({ outcome: 'FAIL', value: 0 });
+    expect(await run(`RowCount > 0 ${none}`)).toMatchObject({ outcome: 'FAIL' });
+    expect(await run(`Mean "age" > 0 ${none}`)).toMatchObject({ outcome: 'FAIL', message: expect.stringMatching(/^No value to compare/) });
+  });
+});
