@@ -1,3 +1,4 @@
+import { bookmarkDocumentId } from '../bookmark/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
@@ -5,26 +6,64 @@ import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManif
 import type { JobRunRecord } from './job-run-record.ts';
 
 export interface Recovery {
-  /** Runs left in STARTING or RUNNING by a process that died, now marked ERROR. */
+  /** Runs left in STARTING or RUNNING by a process that died before its commit, now marked ERROR. */
   readonly deadRuns: readonly string[];
+  /** Runs whose process died after their commit went in (before recording it), now marked SUCCEEDED. */
+  readonly committedRuns: readonly string[];
   /** Staged files of runs that never committed, now removed. */
   readonly removedFiles: number;
 }
 
 /**
  * Tidies up after runs of `job` whose process died. Call it only while holding the job's lock: then no
- * other run of the job is alive, so a run record still STARTING or RUNNING belongs to a dead process
- * (it becomes ERROR), and a run folder that no committed manifest references and whose run never
+ * other run of the job is alive, so a run record still STARTING or RUNNING belongs to a dead process: it
+ * becomes SUCCEEDED when its commit is live (the process died after the commit, before recording it), else
+ * ERROR. A run folder that no committed manifest references and whose run never
  * succeeded holds staged files nobody will ever see (they are removed). Files of runs that succeeded and
  * were superseded since are left for vacuum: an older snapshot may still read them.
  */
 export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = () => new Date()): Promise<Recovery> {
   const collection = `runs/${job.name}`;
   const records = await lake.state.listRecords<JobRunRecord>(collection);
+
+  // Only this job writes its outputs, and no run of it committed since the dead one held the lock: an output
+  // whose committed version this run made says its commit went in.
+  const root = await lake.state.readRoot();
+  const referenced = new Set<string>();
+  const committedBy = new Map<string, { committedAt: string; written: number }>();
+  const outputs = new Set<string>(job.outputs.map((output) => output.name));
+  for (const table of [...outputs, QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name]) {
+    const ref = root.tables[table];
+    if (!ref) continue;
+    const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+    const files = manifestFiles(manifest);
+    for (const file of files) referenced.add(file.key);
+    if (!outputs.has(table)) continue;
+    const entry = committedBy.get(manifest.runId) ?? { committedAt: manifest.committedAt, written: 0 };
+    entry.written += files.filter((file) => file.key.split('/').includes(manifest.runId)).reduce((sum, file) => sum + file.rows, 0);
+    committedBy.set(manifest.runId, entry);
+  }
+
   const deadRuns: string[] = [];
+  const committedRuns: string[] = [];
   for (const record of records) {
     if (record.JobRunState !== 'STARTING' && record.JobRunState !== 'RUNNING') continue;
     const at = now().toISOString();
+    // A run that wrote no output (an incremental run with nothing to change) still moved its bookmark.
+    const committed = committedBy.get(record.Id) ?? (root.bookmarks[job.name] === bookmarkDocumentId(job.name, record.Id) ? { committedAt: root.committedAt, written: 0 } : undefined);
+    if (committed) {
+      // Its commit is live: the run succeeded, whatever happened to its process after.
+      await lake.state.putRecord(collection, record.Id, {
+        ...record,
+        JobRunState: 'SUCCEEDED',
+        LastModifiedOn: at,
+        CompletedOn: committed.committedAt,
+        ExecutionTime: Math.max(0, Math.round((Date.parse(committed.committedAt) - Date.parse(record.StartedOn)) / 1000)),
+        Metrics: { 'medallion.job.recordsWritten': committed.written },
+      } satisfies JobRunRecord);
+      committedRuns.push(record.Id);
+      continue;
+    }
     await lake.state.putRecord(collection, record.Id, {
       ...record,
       JobRunState: 'ERROR',
@@ -34,15 +73,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
     } satisfies JobRunRecord);
     deadRuns.push(record.Id);
   }
-  const succeeded = new Set(records.filter((record) => record.JobRunState === 'SUCCEEDED').map((record) => record.Id));
-
-  const root = await lake.state.readRoot();
-  const referenced = new Set<string>();
-  for (const table of [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name]) {
-    const ref = root.tables[table];
-    if (!ref) continue;
-    for (const file of manifestFiles(await lake.state.getDocument<TableManifest>(ref.manifest))) referenced.add(file.key);
-  }
+  const succeeded = new Set([...records.filter((record) => record.JobRunState === 'SUCCEEDED').map((record) => record.Id), ...committedRuns]);
 
   let removedFiles = 0;
   for (const prefix of jobRunFolders(job)) {
@@ -58,5 +89,5 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
       removedFiles += keys.length;
     }
   }
-  return { deadRuns, removedFiles };
+  return { deadRuns, committedRuns, removedFiles };
 }

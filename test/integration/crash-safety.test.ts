@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
+import type { LocalCatalog } from '../../core/catalog/index.ts';
 import { FAULT_POINTS, runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
@@ -60,6 +61,8 @@ describe('a run killed at any step leaves the lake as a clean run would', async 
     { job: 'silver.tasks', point: 'outputs-staged' },
     { job: 'silver.tasks', point: 'before-swap' },
     { job: 'gold.daily_task_kpis', point: 'after-commit' },
+    // The last job: its rerun finds nothing new anywhere, and must still publish the commit the dead run did not.
+    { job: PIPELINE_JOBS.at(-1)!.name, point: 'after-commit' },
   ];
   for (const { job, point } of cases) {
     it(`SIGKILL in ${job} at ${point}, then a rerun`, async () => {
@@ -79,10 +82,19 @@ describe('a run killed at any step leaves the lake as a clean run would', async 
       expect(results).toHaveLength(PIPELINE_JOBS.length);
       expect(await contents(lake)).toEqual(expected);
 
-      // The dead run is marked ERROR, and no staged file of a run that never committed is left behind.
-      const runs = await lake.state.listRecords<{ Id: string; JobRunState: string }>(`runs/${job}`);
+      // The dead run is marked ERROR (SUCCEEDED when its commit went in before it died, with what it wrote),
+      // and no staged file of a run that never committed is left behind.
+      const runs = await lake.state.listRecords<{ Id: string; JobRunState: string; Metrics?: Record<string, number> }>(`runs/${job}`);
       expect(runs.filter((run) => run.JobRunState === 'RUNNING' || run.JobRunState === 'STARTING')).toEqual([]);
       const dead = runs.filter((run) => run.JobRunState === 'ERROR').map((run) => run.Id);
+      // The catalog (views.sql, lake.duckdb) shows the newest commit, also when the run died before publishing it.
+      expect(await (lake.catalog as LocalCatalog).publishedSeq()).toBe((await lake.state.readRoot()).seq);
+      if (point === 'after-commit') {
+        expect(dead).toEqual([]);
+        const killed = runs.find((run) => afterCrash.runId === run.Id);
+        expect(killed).toMatchObject({ JobRunState: 'SUCCEEDED', Metrics: { 'medallion.job.recordsWritten': expect.any(Number) } });
+        return;
+      }
       expect(dead).toHaveLength(1);
       const prefix = `${job.split('.')[0]}/${job.split('.')[1] === 'tasks' ? 'task_events' : job.split('.')[1]}/`;
       const committedRoot = await lake.state.readRoot();
