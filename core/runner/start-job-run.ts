@@ -11,6 +11,7 @@ import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-
 import { jobLockName, newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
+import { removeOrphanSpoolFolders } from '../landing/index.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 
 /** How one job run behaves, as Glue's job properties and run arguments set it. */
@@ -62,6 +63,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   const lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
   try {
     await recoverDeadRuns(lake, job, now);
+    // Spool and spill folders of processes that died (any job's: they share the machine's temp folder).
+    await removeOrphanSpoolFolders();
   } catch (error) {
     await lake.state.releaseLock(lease).catch(() => undefined);
     throw error;

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,7 +32,7 @@ async function contents(lake: Lake): Promise<Record<string, unknown[]>> {
 }
 
 /** Runs the pipeline in a child process that SIGKILLs itself at `point` of `job`. */
-function crashAt(lakeDir: string, job: string, point: string): Promise<{ signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function crashAt(lakeDir: string, job: string, point: string): Promise<{ signal: NodeJS.Signals | null; pid: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/support/crash-child.ts'), lakeDir, job, point], {
       cwd: root,
@@ -44,7 +46,7 @@ function crashAt(lakeDir: string, job: string, point: string): Promise<{ signal:
     child.once('error', reject);
     child.once('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve({ signal, stdout, stderr });
+      resolve({ signal, pid: child.pid as number, stdout, stderr });
     });
   });
 }
@@ -80,6 +82,8 @@ describe('a run killed at any step leaves the lake as a clean run would', async 
       await new Promise((resolve) => setTimeout(resolve, 600));
       const results = await runJobs(lake, PIPELINE_JOBS, enable);
       expect(results).toHaveLength(PIPELINE_JOBS.length);
+      // The dead process's landing spool is gone too.
+      expect((await readdir(tmpdir())).filter((name) => name.startsWith(`medallion-spool-${crashed.pid}-`))).toEqual([]);
       expect(await contents(lake)).toEqual(expected);
 
       // The dead run is marked ERROR (SUCCEEDED when its commit went in before it died, with what it wrote),

@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { batchObjects, loadLandingSpool, spoolLandingObjects, type LandingSpool } from '../../landing/index.ts';
+import { batchObjects, checkSpoolSpace, loadLandingSpool, makeSpoolFolder, spoolLandingObjects, type LandingSpool } from '../../landing/index.ts';
 import type { ObjectInfo } from '../../storage/index.ts';
 import type { ReadCounts } from './open-inputs.ts';
 import type { ReadPlan } from './read-plan.ts';
@@ -30,8 +30,14 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
   const landing = Object.entries(job.sources).filter(([, source]) => source.kind === 'landing');
   const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
   const batches = batchedName !== undefined ? batchObjects([...(reads.landingObjects.get(batchedName) ?? [])], options.batchBytes ?? DEFAULT_BATCH_BYTES) : [];
-  const spoolDir = await mkdtemp(path.join(tmpdir(), 'medallion-spool-'));
-  run.defer(() => rm(spoolDir, { recursive: true, force: true }));
+  if (landing.length > 0) {
+    // Room for this run's spool: the batch read and the next one being cut.
+    const largest = Math.max(0, ...[...reads.landingObjects.values()].map((objects) => objects.reduce((sum, object) => sum + object.sizeBytes, 0)));
+    await checkSpoolSpace(tmpdir(), batchedName !== undefined ? 2 * Math.min(largest, options.batchBytes ?? DEFAULT_BATCH_BYTES) : largest);
+  }
+  // Only a run that reads landing objects spools them.
+  const spoolDir = landing.length > 0 ? await makeSpoolFolder() : tmpdir();
+  if (landing.length > 0) run.defer(() => rm(spoolDir, { recursive: true, force: true }));
   const spool = (objects: readonly ObjectInfo[], file: string) => spoolLandingObjects(lake.storage, objects, path.join(spoolDir, file), options.signal);
 
   for (const [name, objects] of reads.landingObjects) {
