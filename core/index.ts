@@ -11,6 +11,6 @@ export { defineJob, landingSource, tableSource, type Job, type JobPlan, type Sou
 export { defineTable, type ColumnSpec, type TableName, type TableSpec } from './table/index.ts';
 export { quoteIdentifier, quoteLiteral } from './engine/index.ts';
 export { LANDING_RECORD_COLUMNS, firehoseErrorPrefix } from './landing/index.ts';
-export { JobDefinitionError } from './errors.ts';
+export { ConfigError, JobDefinitionError } from './errors.ts';
 export { openLocalLake, type Lake } from './lake.ts';
 export { runJob, type JobRunResult } from './runner/index.ts';

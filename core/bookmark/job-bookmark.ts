@@ -12,7 +12,15 @@ export interface LandingBookmark {
   readonly watermarkMs: number;
   readonly bandMs: number;
   readonly recent: readonly { readonly key: string; readonly lastModifiedMs: number }[];
+  /**
+   * Objects read whose modified time was past the run's start plus the skew (a wrong clock, a touched
+   * file): read once, remembered here, and never allowed to move the watermark past that time.
+   */
+  readonly ahead?: readonly { readonly key: string; readonly lastModifiedMs: number }[];
 }
+
+/** How far past a run's start an object's modified time may be and still move the watermark: clocks drift. */
+export const MODIFIED_TIME_SKEW_MS = 15 * 60_000;
 
 /** Where a job is in a table source: the source table's commit sequence (its version) it last read. */
 export interface TableBookmark {
@@ -68,7 +76,8 @@ export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefin
   };
 }
 
-function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>): boolean {
+function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>, aheadKeys: ReadonlySet<string>): boolean {
+  if (aheadKeys.has(`${object.key}@${object.lastModifiedMs}`)) return true;
   if (object.lastModifiedMs > bookmark.watermarkMs) return false;
   if (object.lastModifiedMs <= bookmark.watermarkMs - bookmark.bandMs) return true;
   return recentKeys.has(object.key);
@@ -83,21 +92,28 @@ function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: Reado
 export function selectUnreadObjects(objects: readonly ObjectInfo[], bookmark: LandingBookmark | undefined): ObjectInfo[] {
   if (!bookmark) return [...objects];
   const recentKeys = new Set(bookmark.recent.map((entry) => entry.key));
-  return objects.filter((object) => !isRead(object, bookmark, recentKeys));
+  const aheadKeys = new Set((bookmark.ahead ?? []).map((entry) => `${entry.key}@${entry.lastModifiedMs}`));
+  return objects.filter((object) => !isRead(object, bookmark, recentKeys, aheadKeys));
 }
 
-/** The bookmark after reading `read` on top of `previous`. */
-export function advanceLandingBookmark(previous: LandingBookmark | undefined, read: readonly ObjectInfo[], bandMs = DEFAULT_BAND_MS): LandingBookmark {
-  const watermarkMs = Math.max(previous?.watermarkMs ?? 0, ...read.map((object) => object.lastModifiedMs));
+/**
+ * The bookmark after reading `read` on top of `previous`. An object modified after `nowMs` plus the skew
+ * does not move the watermark (one such object would make every later object look read): it is
+ * remembered as read instead (`ahead`), until the watermark passes its time.
+ */
+export function advanceLandingBookmark(previous: LandingBookmark | undefined, read: readonly ObjectInfo[], bandMs: number, nowMs: number): LandingBookmark {
+  const ceiling = nowMs + MODIFIED_TIME_SKEW_MS;
+  const watermarkMs = Math.max(previous?.watermarkMs ?? 0, ...read.filter((object) => object.lastModifiedMs <= ceiling).map((object) => object.lastModifiedMs));
   const band = previous?.bandMs ?? bandMs;
   const byKey = new Map<string, number>();
-  for (const entry of previous?.recent ?? []) byKey.set(entry.key, entry.lastModifiedMs);
-  for (const object of read) byKey.set(object.key, object.lastModifiedMs);
-  const recent = [...byKey.entries()]
-    .filter(([, lastModifiedMs]) => lastModifiedMs > watermarkMs - band)
+  for (const entry of [...(previous?.recent ?? []), ...(previous?.ahead ?? []), ...read]) byKey.set(entry.key, entry.lastModifiedMs);
+  const entries = [...byKey.entries()]
     .map(([key, lastModifiedMs]) => ({ key, lastModifiedMs }))
     .sort((a, b) => a.lastModifiedMs - b.lastModifiedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { kind: 'landing', watermarkMs, bandMs: band, recent };
+  // Read objects past the watermark stay remembered until it passes them; then they join the band's.
+  const recent = entries.filter((entry) => entry.lastModifiedMs > watermarkMs - band && entry.lastModifiedMs <= watermarkMs);
+  const ahead = entries.filter((entry) => entry.lastModifiedMs > watermarkMs);
+  return { kind: 'landing', watermarkMs, bandMs: band, recent, ...(ahead.length > 0 ? { ahead } : {}) };
 }
 
 /**

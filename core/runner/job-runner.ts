@@ -58,6 +58,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       nothingNew: false,
       ...(bookmark.version === undefined ? {} : { bookmarkVersion: bookmark.version }),
       ...(evaluations.length > 0 ? { quality: evaluations } : {}),
+      ...(bookmark.warnings ? { warnings: bookmark.warnings } : {}),
     });
     return await publishRun(run, root, planned, result, evaluations);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { defineJob, defineTable, firehoseErrorPrefix, landingSource, quoteLiteral, type Job, type TableName, type TableSpec } from '../../core/index.ts';
+import { ConfigError, defineJob, defineTable, firehoseErrorPrefix, landingSource, quoteLiteral, type Job, type TableName, type TableSpec } from '../../core/index.ts';
 
 /** Columns every bronze CDC table has: the raw event with a typed envelope, nothing dropped. */
 function bronzeCdcTable(name: TableName, sourceTable: string): TableSpec {
@@ -67,7 +67,7 @@ function jsonObject(expression: string): string {
 }
 
 /** Every landing record with its envelope fields and `reason_code` (NULL when it passes). */
-function envelopesSql(landing: string, keyAttributes: readonly string[], errorPrefix: string): string {
+function envelopesSql(landing: string, keyAttributes: readonly string[], errorPrefix: string, times: EventTimeBounds): string {
   const fields = Object.keys(ENVELOPE_PATHS) as EnvelopeField[];
   const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
   const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
@@ -138,10 +138,39 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              WHEN coalesce(event_id, '') = '' THEN 'missing_event_id'
              WHEN event_name IS NULL OR event_name NOT IN ('INSERT', 'MODIFY', 'REMOVE') THEN 'unknown_event_name'
              WHEN event_ts IS NULL THEN 'missing_event_time'
+             WHEN event_ts < ${times.floorSql} OR event_ts > ${times.ceilingSql} THEN 'event_time_out_of_range'
              WHEN NOT (${keyAttributes.map(keyPresent).join(' AND ')}) THEN 'missing_key'
              WHEN has_sequence_number AND NOT coalesce(regexp_full_match(sequence_text, '[0-9]{1,40}'), false) THEN 'invalid_sequence_number'
            END AS reason_code
     FROM timed`;
+}
+
+/** The event times bronze accepts: none before the floor, none later than the run's start plus the skew. */
+interface EventTimeBounds {
+  readonly floorSql: string;
+  readonly ceilingSql: string;
+  readonly describe: string;
+}
+
+/**
+ * Job arguments bounding event times. An event before DynamoDB Streams existed (2014), or far in the future,
+ * is a broken clock or a corrupt record: one such row would stretch every daily table over centuries.
+ */
+export const EVENT_TIME_ARGUMENTS = { 'event-time-floor': '2014-01-01', 'event-time-skew-hours': '24' } as const;
+
+function eventTimeBounds(job: string, args: Readonly<Record<string, string>>, startedAt: Date): EventTimeBounds {
+  const floor = args['event-time-floor'] ?? EVENT_TIME_ARGUMENTS['event-time-floor'];
+  const skew = Number(args['event-time-skew-hours'] ?? EVENT_TIME_ARGUMENTS['event-time-skew-hours']);
+  const problems: string[] = [];
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(floor) || Number.isNaN(Date.parse(`${floor}T00:00:00Z`))) problems.push(`--event-time-floor ${JSON.stringify(floor)} is not a date (YYYY-MM-DD)`);
+  if (!Number.isFinite(skew) || skew < 0 || skew > 24 * 366) problems.push(`--event-time-skew-hours ${JSON.stringify(args['event-time-skew-hours'])} is not a number of hours from 0 to 8784`);
+  if (problems.length > 0) throw new ConfigError('JOB_ARGUMENTS_INVALID', `${job}: ${problems.join('; ')}`, { hint: 'e.g. --event-time-floor 2014-01-01 --event-time-skew-hours 24' });
+  const ceiling = new Date(startedAt.getTime() + skew * 3_600_000);
+  return {
+    floorSql: `TIMESTAMP ${quoteLiteral(`${floor} 00:00:00`)}`,
+    ceilingSql: `make_timestamp(${ceiling.getTime() * 1000}::BIGINT)`,
+    describe: `before ${floor} or more than ${skew} hours after the run started (${ceiling.toISOString()})`,
+  };
 }
 
 /**
@@ -158,14 +187,17 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
     outputs: [table],
     balance: { input: 'landing', output: tableName },
     perRecord: true,
-    transform: ({ input, step, startedAt }) => ({
+    defaultArguments: EVENT_TIME_ARGUMENTS,
+    transform: ({ input, step, startedAt, args }) => {
+      const times = eventTimeBounds(tableName, args, startedAt);
+      return {
       steps: [
         {
           // Parse each record once; the raw text is kept only for records that will be quarantined.
           name: 'envelopes',
           sql: `
             SELECT * EXCLUDE (raw), CASE WHEN reason_code IS NOT NULL THEN raw END AS raw
-            FROM (${envelopesSql(input('landing'), options.keyAttributes, firehoseErrorPrefix(options.source))})`,
+            FROM (${envelopesSql(input('landing'), options.keyAttributes, firehoseErrorPrefix(options.source), times)})`,
         },
       ],
       outputs: {
@@ -195,13 +227,15 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  WHEN 'missing_event_id' THEN 'eventID is missing or not a non-empty string'
                  WHEN 'unknown_event_name' THEN 'eventName ' || coalesce('"' || event_name || '"', 'is missing and') || ' is not INSERT, MODIFY or REMOVE'
                  WHEN 'missing_event_time' THEN 'dynamodb.ApproximateCreationDateTime is missing or not a valid epoch number'
+                 WHEN 'event_time_out_of_range' THEN 'dynamodb.ApproximateCreationDateTime is ' || strftime(event_ts, '%Y-%m-%dT%H:%M:%S.%fZ') || ', ' || ${quoteLiteral(times.describe)}
                  WHEN 'invalid_sequence_number' THEN 'dynamodb.SequenceNumber is not a string of 1 to 40 digits'
                  WHEN 'missing_key' THEN 'dynamodb.Keys lacks ${options.keyAttributes.join(' or ')} as a non-empty string (S)'
                END AS reason,
                CASE WHEN reason_code = 'corrupt_gzip' THEN '' ELSE raw END AS raw
         FROM ${step('envelopes')}
         WHERE reason_code IS NOT NULL`,
-    }),
+      };
+    },
   });
   return { job, table };
 }

@@ -10,10 +10,12 @@ describe('landing bookmarks', () => {
   const band = 15 * MINUTE;
   const t0 = 1_800_000_000_000;
   const first = [object('a', t0), object('b', t0 + MINUTE), object('c', t0 + 2 * MINUTE)];
+  // When the runs start: after every object these tests land, unless a test says otherwise.
+  const now = t0 + 120 * MINUTE;
 
   it('reads everything without a bookmark, then nothing until something new lands', () => {
     expect(keys(selectUnreadObjects(first, undefined))).toEqual(['a', 'b', 'c']);
-    const bookmark = advanceLandingBookmark(undefined, first, band);
+    const bookmark = advanceLandingBookmark(undefined, first, band, now);
     expect(bookmark.watermarkMs).toBe(t0 + 2 * MINUTE);
     expect(selectUnreadObjects(first, bookmark)).toEqual([]);
     const later = [...first, object('d', t0 + 3 * MINUTE)];
@@ -21,32 +23,61 @@ describe('landing bookmarks', () => {
   });
 
   it('reads once an object that lands late with a modified time inside the band', () => {
-    const bookmark = advanceLandingBookmark(undefined, first, band);
+    const bookmark = advanceLandingBookmark(undefined, first, band, now);
     const late = object('late', t0 + MINUTE / 2);
     const next = selectUnreadObjects([...first, late], bookmark);
     expect(keys(next)).toEqual(['late']);
-    const after = advanceLandingBookmark(bookmark, next, band);
+    const after = advanceLandingBookmark(bookmark, next, band, now);
     expect(selectUnreadObjects([...first, late], after)).toEqual([]);
   });
 
   it('counts an object older than the band as read, and forgets keys that fall out of the band', () => {
-    const bookmark = advanceLandingBookmark(undefined, first, band);
+    const bookmark = advanceLandingBookmark(undefined, first, band, now);
     const ancient = object('ancient', t0 - 20 * MINUTE);
     expect(selectUnreadObjects([...first, ancient], bookmark)).toEqual([]);
-    const muchLater = advanceLandingBookmark(bookmark, [object('z', t0 + 60 * MINUTE)], band);
+    const muchLater = advanceLandingBookmark(bookmark, [object('z', t0 + 60 * MINUTE)], band, now);
     expect(muchLater.recent.map((entry) => entry.key)).toEqual(['z']);
   });
 
   it('keeps objects with the same modified time apart by key', () => {
     const sameTime = [object('k1', t0), object('k2', t0)];
-    const bookmark = advanceLandingBookmark(undefined, [sameTime[0] as ObjectInfo], band);
+    const bookmark = advanceLandingBookmark(undefined, [sameTime[0] as ObjectInfo], band, now);
     expect(keys(selectUnreadObjects(sameTime, bookmark))).toEqual(['k2']);
   });
 
+  it('never lets an object modified in the future move the watermark: it is read once, and later objects still are', () => {
+    // An object touched with a clock in 2100, read by a run at `now`.
+    const future = object('touched', Date.UTC(2100, 0, 1));
+    const bookmark = advanceLandingBookmark(undefined, [...first, future], band, now);
+    expect(bookmark.watermarkMs).toBe(t0 + 2 * MINUTE);
+    expect(bookmark.ahead).toEqual([{ key: 'touched', lastModifiedMs: future.lastModifiedMs }]);
+    expect(selectUnreadObjects([...first, future], bookmark)).toEqual([]);
+    const later = object('d', t0 + 130 * MINUTE);
+    expect(keys(selectUnreadObjects([...first, future, later], bookmark))).toEqual(['d']);
+    const next = advanceLandingBookmark(bookmark, [later], band, now + 20 * MINUTE);
+    expect(next.watermarkMs).toBe(later.lastModifiedMs);
+    // Rewritten with a new modified time, it is new again.
+    expect(keys(selectUnreadObjects([...first, future, later, object('touched', Date.UTC(2100, 0, 2))], next))).toEqual(['touched']);
+    // A little drift (under the skew) moves the watermark as usual.
+    const drift = object('drift', now + 10 * MINUTE);
+    expect(advanceLandingBookmark(undefined, [drift], band, now).watermarkMs).toBe(drift.lastModifiedMs);
+  });
+
+  it('moves an object read ahead of the watermark into the band once the watermark passes it, so it is never read twice', () => {
+    const soon = object('soon', now + 60 * MINUTE);
+    const bookmark = advanceLandingBookmark(undefined, [...first, soon], band, now);
+    expect(bookmark.ahead?.map((entry) => entry.key)).toEqual(['soon']);
+    const passing = object('e', now + 61 * MINUTE);
+    const next = advanceLandingBookmark(bookmark, [passing], band, now + 70 * MINUTE);
+    expect(next.ahead).toBeUndefined();
+    expect(next.recent.map((entry) => entry.key)).toEqual(['soon', 'e']);
+    expect(selectUnreadObjects([...first, soon, passing], next)).toEqual([]);
+  });
+
   it('selects between two bookmarks exactly what the runs after the first read', () => {
-    const b1 = advanceLandingBookmark(undefined, first, band);
+    const b1 = advanceLandingBookmark(undefined, first, band, now);
     const second = [object('d', t0 + 5 * MINUTE), object('e', t0 + 6 * MINUTE)];
-    const b2 = advanceLandingBookmark(b1, second, band);
+    const b2 = advanceLandingBookmark(b1, second, band, now);
     const all = [...first, ...second, object('f', t0 + 7 * MINUTE)];
     expect(keys(selectBetween(all, b1, b2))).toEqual(['d', 'e']);
     expect(keys(selectBetween(all, undefined, b1))).toEqual(['a', 'b', 'c']);
