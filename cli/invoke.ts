@@ -237,11 +237,12 @@ export function createProgram(options: InvokeOptions): Command {
 
   program
     .command('query')
-    .description('Run SQL over the committed tables, named layer.table (e.g. gold.daily_task_kpis).')
+    .description('Run a read-only SQL query over the committed tables, named layer.table (e.g. gold.daily_task_kpis): no writes, and no other files unless --allow-local-files.')
     .argument('<sql>', 'a SQL query')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
-    .action(async (sql: string, flags: { format: OutputFormat }) => {
-      await queryCommand(lake(), sql, flags.format, io);
+    .option('--allow-local-files', "let the query read files on this machine besides the lake's tables (it still cannot write)")
+    .action(async (sql: string, flags: { format: OutputFormat; allowLocalFiles?: boolean }) => {
+      await queryCommand(lake(), sql, flags.format, io, { allowLocalFiles: flags.allowLocalFiles ?? false });
     });
 
   program

@@ -1,6 +1,7 @@
+import path from 'node:path';
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
-import type { Engine, ResultColumn, ResultRow } from '../../core/engine/index.ts';
+import { literalList, type Engine, type ResultColumn, type ResultRow } from '../../core/engine/index.ts';
 import { MedallionError } from '../../core/errors.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
@@ -8,26 +9,61 @@ import type { CliIo } from '../io.ts';
 /** Rows the table format shows at most; past that it says how many were left out. */
 export const TABLE_ROW_LIMIT = 10_000;
 
+/** What an analyst's query may be: a query, or the plan of one. */
+const READ_ONLY_KINDS = new Set(['SELECT', 'EXPLAIN']);
+
 /**
- * Runs SQL over the committed tables, named `layer.table`, and writes the result.
- * Returns the number of rows.
+ * Runs SQL over the committed tables, named `layer.table`, and writes the result. Returns the number of rows.
+ *
+ * Read-only: only queries run (no COPY, CREATE, ATTACH, SET, PRAGMA, ...), checked by preparing each
+ * statement first; and DuckDB reaches only the folders of the tables' files (`enable_external_access` off,
+ * `allowed_directories` those folders, the configuration locked), unless `allowLocalFiles`, which lets a
+ * query read other files on this machine (never write them).
  */
-export async function queryCommand(lake: Lake, sql: string, format: OutputFormat, io: CliIo): Promise<number> {
+export async function queryCommand(lake: Lake, sql: string, format: OutputFormat, io: CliIo, options: { readonly allowLocalFiles?: boolean } = {}): Promise<number> {
   if (sql.trim() === '') throw new MedallionError('QUERY_EMPTY', 'the query is empty', { exitCode: 2, hint: 'pass a SQL statement, e.g. "SELECT * FROM gold.daily_task_kpis"' });
   const engine = await lake.createEngine();
   const root = await lake.state.readRoot();
   const attached = await attachTables(engine, lake.storage, lake.state, root);
   try {
+    const kinds = await engine.statementKinds(sql).catch((error: unknown) => {
+      throw queryFailed(error);
+    });
+    const refused = kinds.findIndex((kind) => !READ_ONLY_KINDS.has(kind));
+    if (refused >= 0) {
+      throw new MedallionError('QUERY_NOT_READ_ONLY', `medallion query runs queries only; statement ${refused + 1} is ${kinds[refused]}`, {
+        exitCode: 2,
+        hint: 'use SELECT (or WITH ... SELECT, EXPLAIN); to export a result, use --format csv or json and redirect it',
+      });
+    }
+    if (!options.allowLocalFiles) {
+      // The tables' folders, and DuckDB's own spill folder (a large sort or join spills there).
+      const [spill] = (await engine.query("SELECT current_setting('temp_directory') AS dir")).rows;
+      const allowed = [...attached.directories, ...(spill?.dir ? [`${String(spill.dir)}${path.sep}`] : [])];
+      await engine.run(`SET allowed_directories = ${literalList(allowed)}`);
+      await engine.run('SET enable_external_access = false');
+      await engine.run('SET lock_configuration = true');
+    }
     return await streamQuery(engine, sql, format, io);
   } catch (error) {
-    if (error instanceof MedallionError) throw error;
-    // DuckDB's message names the problem and where; its first lines are what a person needs.
-    const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
-    throw new MedallionError('QUERY_FAILED', message, { exitCode: 2, hint: 'tables are named layer.table; `medallion tables` lists them' });
+    throw queryFailed(error);
   } finally {
     await attached.release();
     engine.close();
   }
+}
+
+/** DuckDB's message names the problem and where; its first lines are what a person needs. */
+function queryFailed(error: unknown): MedallionError {
+  if (error instanceof MedallionError) return error;
+  const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
+  const outside = /file system operations are disabled by configuration/.test(message);
+  return new MedallionError('QUERY_FAILED', message, {
+    exitCode: 2,
+    hint: outside
+      ? 'medallion query reads the lake\'s tables only; pass --allow-local-files to let it read other files on this machine'
+      : 'tables are named layer.table; `medallion tables` lists them',
+  });
 }
 
 async function streamQuery(engine: Engine, sql: string, format: OutputFormat, io: CliIo): Promise<number> {

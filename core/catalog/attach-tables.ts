@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Engine } from '../engine/index.ts';
 import { literalList, quoteIdentifier } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
@@ -43,14 +44,15 @@ async function columnsInFiles(engine: Engine, manifest: TableManifest, localPath
 
 /**
  * Creates a view `layer.table` in `engine` for every committed table of `root`, so SQL can name
- * tables as analysts do. Call `release` when done (it removes temporary copies on S3 lakes).
+ * tables as analysts do. Call `release` when done (it removes temporary copies on S3 lakes). `directories`
+ * are the local folders the views read.
  */
 export async function attachTables(
   engine: Engine,
   storage: Storage,
   state: StateStore,
   root: LakeRoot,
-): Promise<{ tables: Map<TableName, TableManifest>; release(): Promise<void> }> {
+): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; release(): Promise<void> }> {
   const manifests = await readManifests(state, root);
   const held: LocalFiles[] = [];
   try {
@@ -69,5 +71,7 @@ export async function attachTables(
     await Promise.all(held.map((files) => files.release()));
     throw error;
   }
-  return { tables: manifests, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
+  // The local folders the views read from: a read-only session may allow exactly these (see `medallion query`).
+  const directories = [...new Set(held.flatMap((files) => [...files.paths.values()].map((file) => `${path.dirname(file)}${path.sep}`)))].sort();
+  return { tables: manifests, directories, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
 }

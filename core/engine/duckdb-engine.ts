@@ -1,5 +1,5 @@
 import {
-  DuckDBInstance, DuckDBTimestampTZValue, DuckDBTypeId, JsonDuckDBValueConverter,
+  DuckDBInstance, DuckDBTimestampTZValue, DuckDBTypeId, JsonDuckDBValueConverter, StatementType,
   type DuckDBArrayType, type DuckDBConnection, type DuckDBListType, type DuckDBResult, type DuckDBStructType, type DuckDBType, type Json,
 } from '@duckdb/node-api';
 import type { Engine, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
@@ -96,6 +96,17 @@ export class DuckDbEngine implements Engine {
 
   async run(sql: string): Promise<void> {
     await this.connection.run(sql);
+  }
+
+  async statementKinds(sql: string): Promise<string[]> {
+    const extracted = await this.connection.extractStatements(sql);
+    const kinds: string[] = [];
+    for (let index = 0; index < extracted.count; index += 1) {
+      const prepared = await extracted.prepare(index);
+      kinds.push(StatementType[prepared.statementType] ?? 'UNKNOWN');
+      prepared.destroySync();
+    }
+    return kinds;
   }
 
   async query(sql: string): Promise<QueryResult> {

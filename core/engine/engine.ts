@@ -27,6 +27,11 @@ export interface Engine {
   run(sql: string): Promise<void>;
   /** A small result, materialized. */
   query(sql: string): Promise<QueryResult>;
+  /**
+   * The kind of each statement of `sql` (`SELECT`, `COPY`, `ATTACH`, ...), found by preparing them, never
+   * running them: how a read-only caller refuses anything but a query.
+   */
+  statementKinds(sql: string): Promise<string[]>;
   /** A result of any size, delivered in chunks; returns the columns. */
   stream(sql: string, onRows: (rows: readonly ResultRow[], columns: readonly ResultColumn[]) => Promise<void> | void): Promise<readonly ResultColumn[]>;
   /**
