@@ -20,7 +20,7 @@ import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 import type { CliIo } from './io.ts';
-import { resolveLakeDirectory } from './lake-option.ts';
+import { checkLakeFolder, resolveLakeDirectory } from './lake-option.ts';
 
 export interface InvokeOptions {
   readonly io: CliIo;
@@ -127,7 +127,8 @@ export function createProgram(options: InvokeOptions): Command {
       // One line: what is wrong and where to look.
       outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
     });
-  const lake = () => {
+  /** The lake the global options name; a folder lake must exist unless the command makes one (`create`). */
+  const lake = (options: { readonly create?: boolean } = {}) => {
     const flags = program.opts<{ lake?: string; storage?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
     const storage = flags.storage ?? env.MEDALLION_STORAGE;
     if (storage !== undefined && !storage.startsWith('s3://')) {
@@ -137,7 +138,9 @@ export function createProgram(options: InvokeOptions): Command {
       throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${storage} and --lake ${flags.lake} name different lakes; give one`);
     }
     const where = resolveLakeDirectory(storage ?? flags.lake, env);
-    return where.startsWith('s3://') ? openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES) : openLake(where);
+    if (where.startsWith('s3://')) return openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES);
+    if (!options.create) checkLakeFolder(where);
+    return openLake(where);
   };
 
   const ruleSets = () => {
@@ -164,7 +167,7 @@ export function createProgram(options: InvokeOptions): Command {
         }
         return;
       }
-      const summary = await generateLanding(lake().storage, options);
+      const summary = await generateLanding(lake({ create: true }).storage, options);
       await io.out(`${JSON.stringify(summary, null, 2)}\n`);
     });
 
@@ -312,7 +315,7 @@ export function createProgram(options: InvokeOptions): Command {
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),
   ).action(async (flags: GenerateFlags) => {
     const lakeOption = program.opts<{ lake?: string }>().lake;
-    await demoCommand(lake(), generateOptions(flags), io, lakeOption, await ruleSets());
+    await demoCommand(lake({ create: true }), generateOptions(flags), io, lakeOption, await ruleSets());
   });
 
   return program;
