@@ -10,6 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
 import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
+import { addLockCommand } from './commands/lock.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
@@ -310,6 +311,7 @@ export function createProgram(options: InvokeOptions): Command {
 
   addAthenaCommand(program, io);
   addCatalogCommand(program, io, lake);
+  addLockCommand(program, io, lake);
 
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),

@@ -10,3 +10,4 @@ export { isTransientError } from './transient-errors.ts';
 export { recoverDeadRuns, type Recovery } from './recover-dead-runs.ts';
 export { CATALOG_PUBLISH_FAILURES_METRIC, CATALOG_PUBLISH_RECORD, publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
 export { checkRulePlacement } from './rule-placement.ts';
+export { releaseJobLock, type LockRelease } from './lock-admin.ts';
