@@ -52,6 +52,8 @@ export interface ReconcileReport {
   readonly differences: readonly ReconcileDifference[];
   /** Landing objects no bronze run has read yet (newer than its bookmark): not a difference. */
   readonly pendingObjects: number;
+  /** Bronze rows no silver run has read yet (committed after the last silver run started): not a difference. */
+  readonly pendingBronzeRows: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
     const checks: ReconcileCheck[] = [];
     const differences: ReconcileDifference[] = [];
     let pendingObjects = 0;
+    let pendingBronzeRows = 0;
     for (const source of sources) {
       const has = (table: string) => root.tables[table] !== undefined;
       const bookmarkId = root.bookmarks[source.bronzeJob];
@@ -125,6 +128,9 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
       }
 
       if (!has(source.silverEvents)) continue;
+      // Bronze rows committed after the last silver run started are pending: silver cannot have read them yet.
+      const silverRuns = await lake.state.listRecords<JobRunRecord>(`runs/${source.silverJob}`);
+      const lastSilverStart = Math.max(0, ...silverRuns.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
       await engine.run(`
         CREATE OR REPLACE TEMP TABLE silver_accounting AS
         WITH b AS (
@@ -138,8 +144,11 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
           FROM ${quarantine} WHERE job = ${quoteLiteral(source.silverJob)} GROUP BY ALL
         )
         SELECT b.source_object, b.record_index, b.run_id, b.position, coalesce(e.n, 0) AS effective, coalesce(q.n, 0) AS quarantined,
-               coalesce(q.only_quality, false) AS only_quality
-        FROM b LEFT JOIN e USING (source_object, record_index) LEFT JOIN q USING (source_object, record_index)`);
+               coalesce(q.only_quality, false) AS only_quality,
+               coalesce(r.completed > make_timestamp(${lastSilverStart * 1000}::BIGINT), false) AND coalesce(e.n, 0) = 0 AND coalesce(q.n, 0) = 0 AS pending
+        FROM b LEFT JOIN e USING (source_object, record_index) LEFT JOIN q USING (source_object, record_index)
+        LEFT JOIN bronze_runs r ON r.run_id = b.run_id`);
+      pendingBronzeRows += Number((await engine.query('SELECT count(*) AS n FROM silver_accounting WHERE pending')).rows[0]?.n ?? 0);
       const silverIssues = await engine.query(`
         SELECT source_object, record_index,
                CASE
@@ -150,7 +159,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
                  WHEN quarantined > 1 THEN 'the bronze row is quarantined ' || quarantined || ' times'
                END AS problem
         FROM silver_accounting
-        WHERE (effective = 0 AND quarantined = 0 AND position = 1) OR effective > 1 OR (effective > 0 AND position > 1)
+        WHERE (effective = 0 AND quarantined = 0 AND position = 1 AND NOT pending) OR effective > 1 OR (effective > 0 AND position > 1)
            OR (effective > 0 AND quarantined > 0 AND NOT only_quality) OR quarantined > 1
         UNION ALL
         SELECT e._source_object, e._record_index, 'the effective event comes from no bronze row'
@@ -161,7 +170,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         SELECT run_id, count(*) AS input, count(*) FILTER (WHERE effective > 0) AS written,
                count(*) FILTER (WHERE effective = 0 AND quarantined > 0) AS quarantined,
                count(*) FILTER (WHERE effective = 0 AND quarantined = 0 AND position > 1) AS duplicates
-        FROM silver_accounting GROUP BY ALL ORDER BY 1`);
+        FROM silver_accounting WHERE NOT pending GROUP BY ALL ORDER BY 1`);
       for (const row of silverChecks.rows) {
         const check = {
           source: source.source, stage: 'bronze-silver' as const, runId: text(row.run_id), input: Number(row.input), written: Number(row.written),
@@ -170,7 +179,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         checks.push({ ...check, balanced: check.input === check.written + check.quarantined + check.duplicates });
       }
     }
-    return { checks, differences: differences.slice(0, limit), pendingObjects };
+    return { checks, differences: differences.slice(0, limit), pendingObjects, pendingBronzeRows };
   } finally {
     await attached.release();
     engine.close();

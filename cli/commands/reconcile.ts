@@ -41,6 +41,7 @@ export async function reconcileCommand(
     })),
   );
   if (report.pendingObjects > 0) io.err(`${report.pendingObjects} landing object${report.pendingObjects === 1 ? '' : 's'} not read by a bronze run yet (left out)\n`);
+  if (report.pendingBronzeRows > 0) io.err(`${report.pendingBronzeRows} bronze row${report.pendingBronzeRows === 1 ? '' : 's'} not read by a silver run yet (left out)\n`);
   if (report.differences.length === 0 && report.checks.every((check) => check.balanced)) {
     io.err('every landing record is accounted for exactly once, in bronze and in silver\n');
     return;
