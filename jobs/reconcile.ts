@@ -3,7 +3,7 @@ import { selectUnreadObjects, type JobBookmarkState } from '../core/bookmark/ind
 import { attachTables } from '../core/catalog/index.ts';
 import type { Engine, ResultRow } from '../core/engine/index.ts';
 import { readObjectRecords } from '../core/landing/index.ts';
-import type { JobRunRecord } from '../core/runner/index.ts';
+import { readRunRecords } from '../core/runner/index.ts';
 import type { ObjectInfo } from '../core/storage/index.ts';
 
 /** One CDC source of the reference pipeline, as reconciliation follows it from landing to silver. */
@@ -79,7 +79,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
       const has = (table: string) => root.tables[table] !== undefined;
       const bookmarkId = root.bookmarks[source.bronzeJob];
       const bookmark = bookmarkId ? await lake.state.getDocument<JobBookmarkState>(bookmarkId) : undefined;
-      const runs = await lake.state.listRecords<JobRunRecord>(`runs/${source.bronzeJob}`);
+      const { records: runs } = await readRunRecords(lake.state, source.bronzeJob);
       const lastRead = Math.max(0, ...runs.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
       pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId);
       // Bronze rows carry their run's start (ingested_at), quarantined records their run id.
@@ -129,7 +129,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
 
       if (!has(source.silverEvents)) continue;
       // Bronze rows committed after the last silver run started are pending: silver cannot have read them yet.
-      const silverRuns = await lake.state.listRecords<JobRunRecord>(`runs/${source.silverJob}`);
+      const { records: silverRuns } = await readRunRecords(lake.state, source.silverJob);
       const lastSilverStart = Math.max(0, ...silverRuns.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
       await engine.run(`
         CREATE OR REPLACE TEMP TABLE silver_accounting AS

@@ -36,6 +36,7 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
         hint: 'use SELECT (or WITH ... SELECT, EXPLAIN); to export a result, use --format csv or json and redirect it',
       });
     }
+    for (const { table, problem } of attached.damaged) io.err(`warning: table ${table} cannot be read (${problem}); the other tables can\n`);
     if (!options.allowLocalFiles) {
       // The tables' folders, and DuckDB's own spill folder (a large sort or join spills there).
       const [spill] = (await engine.query("SELECT current_setting('temp_directory') AS dir")).rows;
@@ -58,11 +59,15 @@ function queryFailed(error: unknown): MedallionError {
   if (error instanceof MedallionError) return error;
   const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
   const outside = /file system operations are disabled by configuration/.test(message);
-  return new MedallionError('QUERY_FAILED', message, {
-    exitCode: 2,
-    hint: outside
-      ? 'medallion query reads the lake\'s tables only; pass --allow-local-files to let it read other files on this machine'
-      : 'tables are named layer.table; `medallion tables` lists them',
+  // A damaged table is a data failure (1), not a mistake in the query (2).
+  const damaged = /table \S+ \(version \d+\) cannot be read/.test(message);
+  return new MedallionError(damaged ? 'TABLE_DAMAGED' : 'QUERY_FAILED', message, {
+    exitCode: damaged ? 1 : 2,
+    hint: damaged
+      ? 'a file of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version'
+      : outside
+        ? 'medallion query reads the lake\'s tables only; pass --allow-local-files to let it read other files on this machine'
+        : 'tables are named layer.table; `medallion tables` lists them',
   });
 }
 

@@ -1,6 +1,6 @@
 import type { Lake } from '../../core/index.ts';
 import type { ResultRow } from '../../core/engine/index.ts';
-import type { JobRunRecord } from '../../core/runner/index.ts';
+import { readRunRecords, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 
 export const RUN_COLUMNS = [
@@ -11,9 +11,19 @@ export const RUN_COLUMNS = [
 /** Job runs, newest first: one row per attempt, with the run's metrics under Glue's names. */
 export async function listRuns(lake: Lake, jobNames: readonly string[] = PIPELINE_JOBS.map((job) => job.name)): Promise<ResultRow[]> {
   const records: JobRunRecord[] = [];
-  for (const job of jobNames) records.push(...(await lake.state.listRecords<JobRunRecord>(`runs/${job}`)));
+  const unreadable: (UnreadableRunRecord & { job: string })[] = [];
+  for (const job of jobNames) {
+    const read = await readRunRecords(lake.state, job);
+    records.push(...read.records);
+    unreadable.push(...read.unreadable.map((entry) => ({ ...entry, job })));
+  }
   records.sort((a, b) => b.StartedOn.localeCompare(a.StartedOn) || b.Attempt - a.Attempt);
-  return records.map((run) => ({
+  // A damaged record is shown as such, first, never hidden and never stopping the list.
+  const damaged = unreadable.map((entry) => ({
+    job: entry.job, run_id: entry.id, attempt: null, previous_run_id: null, state: 'UNREADABLE', started_on: null, completed_on: null, execution_s: null,
+    records_read: null, bytes_read: null, records_written: null, records_quarantined: null, elapsed_ms: null, error: entry.problem,
+  }));
+  return [...damaged, ...records.map((run) => ({
     job: run.JobName,
     run_id: run.Id,
     attempt: run.Attempt,
@@ -28,5 +38,5 @@ export async function listRuns(lake: Lake, jobNames: readonly string[] = PIPELIN
     records_quarantined: run.Metrics?.['medallion.job.recordsQuarantined'] ?? null,
     elapsed_ms: run.Metrics?.['glue.driver.aggregate.elapsedTime'] ?? null,
     error: run.ErrorMessage ?? null,
-  }));
+  }))];
 }

@@ -1,9 +1,15 @@
 import path from 'node:path';
 import type { Engine } from '../engine/index.ts';
-import { literalList, quoteIdentifier } from '../engine/index.ts';
+import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
 import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
+
+/** A committed table whose files cannot be read, and why. */
+export interface DamagedTable {
+  readonly table: TableName;
+  readonly problem: string;
+}
 
 /** The committed manifests of a root, by table name. */
 export async function readManifests(state: StateStore, root: LakeRoot, only?: readonly string[]): Promise<Map<TableName, TableManifest>> {
@@ -52,9 +58,10 @@ export async function attachTables(
   storage: Storage,
   state: StateStore,
   root: LakeRoot,
-): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; release(): Promise<void> }> {
+): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; damaged: DamagedTable[]; release(): Promise<void> }> {
   const manifests = await readManifests(state, root);
   const held: LocalFiles[] = [];
+  const damaged: DamagedTable[] = [];
   try {
     const schemas = new Set<string>();
     for (const [name, manifest] of manifests) {
@@ -63,9 +70,20 @@ export async function attachTables(
         await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
         schemas.add(schema);
       }
-      const relation = await tableRelation(engine, storage, manifest);
-      held.push(relation.files);
-      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(schema)}.${quoteIdentifier(shortNameOf(name))} AS SELECT * FROM ${relation.sql}`);
+      const view = `${quoteIdentifier(schema)}.${quoteIdentifier(shortNameOf(name))}`;
+      try {
+        const relation = await tableRelation(engine, storage, manifest);
+        held.push(relation.files);
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS SELECT * FROM ${relation.sql}`);
+      } catch (error) {
+        // One damaged table (a truncated file, a file removed by hand) is one table: the others stay
+        // queryable, and a query that reads this one fails naming it.
+        const problem = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
+        damaged.push({ table: name, problem });
+        const message = quoteLiteral(`table ${name} (version ${manifest.version}) cannot be read: ${problem}`);
+        const columns = manifest.columns.map((column) => `CAST(error(${message}) AS ${column.type}) AS ${quoteIdentifier(column.name)}`).join(', ');
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${columns || `error(${message}) AS damaged`} FROM range(1)`);
+      }
     }
   } catch (error) {
     await Promise.all(held.map((files) => files.release()));
@@ -73,5 +91,5 @@ export async function attachTables(
   }
   // The local folders the views read from: a read-only session may allow exactly these (see `medallion query`).
   const directories = [...new Set(held.flatMap((files) => [...files.paths.values()].map((file) => `${path.dirname(file)}${path.sep}`)))].sort();
-  return { tables: manifests, directories, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
+  return { tables: manifests, directories, damaged, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
 }

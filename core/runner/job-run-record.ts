@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { StateStore } from '../state/index.ts';
 
 /** Glue's JobRun states. */
 export const JOB_RUN_STATES = ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED', 'SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR', 'WAITING'] as const;
@@ -71,4 +73,39 @@ export function jobStateChangeEvent(record: JobRunRecord, where: { account: stri
       message: record.ErrorMessage ?? STATE_MESSAGES[record.JobRunState] ?? record.JobRunState,
     },
   };
+}
+
+const JobRunRecordSchema = z.looseObject({
+  Id: z.string().min(1),
+  Attempt: z.number().int().min(0),
+  JobName: z.string().min(1),
+  StartedOn: z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'is not a time'),
+  JobRunState: z.enum(JOB_RUN_STATES),
+  Arguments: z.record(z.string(), z.string()),
+  ExecutionTime: z.number(),
+});
+
+/** A run record that cannot be read, and why: `runs` shows it, recovery and reconcile leave it out. */
+export interface UnreadableRunRecord {
+  readonly id: string;
+  readonly problem: string;
+}
+
+/**
+ * A job's run records (`runs/<job>`), each checked against the JobRun shape. One damaged record (changed by
+ * hand, a disk error) is reported in `unreadable` with what is wrong, never stops the others being read.
+ */
+export async function readRunRecords(state: StateStore, job: string): Promise<{ records: JobRunRecord[]; unreadable: UnreadableRunRecord[] }> {
+  const unreadable: UnreadableRunRecord[] = [];
+  const raw = await state.listRecords<unknown>(`runs/${job}`, { onUnreadable: (id, error) => unreadable.push({ id, problem: error.message }) });
+  const records: JobRunRecord[] = [];
+  for (const value of raw) {
+    const parsed = JobRunRecordSchema.safeParse(value);
+    if (parsed.success) records.push(parsed.data as unknown as JobRunRecord);
+    else {
+      const id = typeof (value as { Id?: unknown })?.Id === 'string' ? (value as { Id: string }).Id : '?';
+      unreadable.push({ id, problem: `run record ${job}/${id} is not a job run: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'record'} ${issue.message}`).join('; ')}` });
+    }
+  }
+  return { records, unreadable };
 }

@@ -3,7 +3,7 @@ import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
 import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManifest } from '../table/index.ts';
-import type { JobRunRecord } from './job-run-record.ts';
+import { readRunRecords, type JobRunRecord } from './job-run-record.ts';
 
 export interface Recovery {
   /** Runs left in STARTING or RUNNING by a process that died before its commit, now marked ERROR. */
@@ -24,7 +24,8 @@ export interface Recovery {
  */
 export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = () => new Date()): Promise<Recovery> {
   const collection = `runs/${job.name}`;
-  const records = await lake.state.listRecords<JobRunRecord>(collection);
+  // A damaged record cannot be judged: it is left as it is, and so are its run's files.
+  const { records, unreadable } = await readRunRecords(lake.state, job.name);
 
   // Only this job writes its outputs, and no run of it committed since the dead one held the lock: an output
   // whose committed version this run made says its commit went in.
@@ -73,6 +74,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
     } satisfies JobRunRecord);
     deadRuns.push(record.Id);
   }
+  const unknown = new Set(unreadable.map((entry) => entry.id));
   const succeeded = new Set([...records.filter((record) => record.JobRunState === 'SUCCEEDED').map((record) => record.Id), ...committedRuns]);
 
   let removedFiles = 0;
@@ -84,7 +86,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
       byRun.set(runFolder, [...(byRun.get(runFolder) ?? []), object.key]);
     }
     for (const [runFolder, keys] of byRun) {
-      if (succeeded.has(runFolder) || keys.some((key) => referenced.has(key))) continue;
+      if (succeeded.has(runFolder) || unknown.has(runFolder) || keys.some((key) => referenced.has(key))) continue;
       await lake.storage.delete(keys);
       removedFiles += keys.length;
     }

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
-import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 /** The item of the committed root at `seq`: `root#000000000042`, sorted and one per sequence. */
 const rootKey = (seq: number): string => `root#${String(seq).padStart(12, '0')}`;
@@ -256,9 +256,18 @@ export class DynamoDbStateStore implements StateStore {
     return item ? this.parse<T>(item, `record ${collection}/${id}`) : undefined;
   }
 
-  async listRecords<T>(collection: string): Promise<T[]> {
+  async listRecords<T>(collection: string, options: ListRecordsOptions = {}): Promise<T[]> {
     checkCollection(collection);
-    return (await this.query(`rec#${collection}`)).map((item) => this.parse<T>(item, `a record of ${collection}`));
+    const records: T[] = [];
+    for (const item of await this.query(`rec#${collection}`)) {
+      try {
+        records.push(this.parse<T>(item, `record ${collection}/${item.sk?.S ?? '?'}`));
+      } catch (error) {
+        if (!options.onUnreadable || !(error instanceof MedallionError)) throw error;
+        options.onUnreadable(item.sk?.S ?? '?', error);
+      }
+    }
+    return records;
   }
 
   private async writeLock(lease: LockLease, released: boolean, previousGeneration: number | undefined): Promise<boolean> {

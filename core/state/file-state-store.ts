@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
-import { EMPTY_ROOT, sameCommit, type LakeRoot, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 
 const SEQ_WIDTH = 12;
 const GENERATION_FILE = /^(\d+)\.json$/;
@@ -68,14 +68,16 @@ export class FileStateStore implements StateStore {
   }
 
   async readRoot(): Promise<LakeRoot> {
-    let seq = await this.readHeadHint();
-    // The hint may lag behind the newest root; walk forward to the last one that exists.
-    let root = seq > 0 ? await this.readRootFile(seq) : EMPTY_ROOT;
-    if (seq > 0 && root === undefined) {
-      seq = await this.latestListedSeq();
-      root = seq > 0 ? await this.readRootFile(seq) : EMPTY_ROOT;
+    const seq = await this.readHeadHint();
+    // The hint may lag behind the newest root, never run ahead of it (it moves after the root is written):
+    // a root it names that is missing was removed, and reading an older one would roll the lake back.
+    const root = seq > 0 ? await this.readRootFile(seq) : EMPTY_ROOT;
+    if (root === undefined) {
+      throw new MedallionError('STATE_CORRUPT', `root ${seq}, the lake's newest commit as ${path.join(this.directory, 'HEAD')} says, is missing from ${path.join(this.directory, 'roots')}`, {
+        hint: `restore ${this.rootPath(seq)} from a backup of the lake folder; reading an older root instead would silently undo commits`,
+      });
     }
-    let current = root ?? EMPTY_ROOT;
+    let current = root;
     for (;;) {
       const next = await this.readRootFile(current.seq + 1);
       if (!next) return current;
@@ -208,7 +210,7 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async listRecords<T>(collection: string): Promise<T[]> {
+  async listRecords<T>(collection: string, options: ListRecordsOptions = {}): Promise<T[]> {
     const directory = this.recordDirectory(collection);
     let entries;
     try {
@@ -222,7 +224,16 @@ export class FileStateStore implements StateStore {
       .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
       .map((entry) => entry.name.slice(0, -'.json'.length))
       .sort((left, right) => Buffer.compare(Buffer.from(left), Buffer.from(right)));
-    return Promise.all(ids.map(async (id) => parseStateFile<T>(path.join(directory, `${id}.json`), await readFile(path.join(directory, `${id}.json`), 'utf8'))));
+    const records = await Promise.all(ids.map(async (id) => {
+      try {
+        return { record: parseStateFile<T>(path.join(directory, `${id}.json`), await readFile(path.join(directory, `${id}.json`), 'utf8')) };
+      } catch (error) {
+        if (!options.onUnreadable || !(error instanceof MedallionError)) throw error;
+        options.onUnreadable(id, error);
+        return undefined;
+      }
+    }));
+    return records.filter((entry) => entry !== undefined).map((entry) => entry.record);
   }
 
   /**
@@ -292,18 +303,6 @@ export class FileStateStore implements StateStore {
   private async writeHeadHint(seq: number): Promise<void> {
     const temporary = await this.writeTemporary(this.directory, String(seq));
     await rename(temporary, path.join(this.directory, 'HEAD'));
-  }
-
-  private async latestListedSeq(): Promise<number> {
-    try {
-      const names = await readdir(path.join(this.directory, 'roots'));
-      return names.reduce((max, name) => {
-        const seq = Number(name.replace(/\.json$/, ''));
-        return Number.isSafeInteger(seq) && seq > max ? seq : max;
-      }, 0);
-    } catch {
-      return 0;
-    }
   }
 
   private async writeTemporary(directory: string, text: string): Promise<string> {

@@ -1,3 +1,3 @@
-export { EMPTY_ROOT, type LakeRoot, type LockLease, type LockState, type StateStore, type TableRef } from './state-store.ts';
+export { EMPTY_ROOT, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore, type TableRef } from './state-store.ts';
 export { FileStateStore } from './file-state-store.ts';
 export { DynamoDbStateStore } from './dynamodb-state-store.ts';

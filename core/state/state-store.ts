@@ -1,3 +1,7 @@
+export interface ListRecordsOptions {
+  readonly onUnreadable?: (id: string, error: Error) => void;
+}
+
 /** A pointer to one committed table version. */
 export interface TableRef {
   readonly version: number;
@@ -102,6 +106,10 @@ export interface StateStore {
   /** Mutable records, such as job runs: the last write of an id wins. `collection` is like `runs/silver.tasks`. */
   putRecord(collection: string, id: string, body: unknown): Promise<void>;
   getRecord<T>(collection: string, id: string): Promise<T | undefined>;
-  /** Every record of a collection, in the byte order of their UTF-8 ids (DynamoDB's sort-key order). */
-  listRecords<T>(collection: string): Promise<T[]>;
+  /**
+   * Every record of a collection, in the byte order of their UTF-8 ids (DynamoDB's sort-key order). A record
+   * that cannot be read (damaged outside medallion) throws STATE_CORRUPT, or, with `onUnreadable`, is left
+   * out and reported there, so one bad record does not hide the others.
+   */
+  listRecords<T>(collection: string, options?: ListRecordsOptions): Promise<T[]>;
 }

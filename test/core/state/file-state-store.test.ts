@@ -100,14 +100,19 @@ describe('FileStateStore', () => {
     expect(await new FileStateStore(stateDir).readRoot()).toEqual(last);
   });
 
-  it('reads the newest root when the HEAD hint is missing, unreadable, or names a root that does not exist', async () => {
+  it('reads the newest root when the HEAD hint is missing or unreadable; a root HEAD names that is missing is an error, not a rollback', async () => {
     const { stateDir, store, last } = await storeWithRoots(3);
     await rm(path.join(stateDir, 'HEAD'));
     expect(await store.readRoot()).toEqual(last);
     await writeFile(path.join(stateDir, 'HEAD'), 'not a number');
     expect(await store.readRoot()).toEqual(last);
-    await writeFile(path.join(stateDir, 'HEAD'), '99');
-    expect(await store.readRoot()).toEqual(last);
+    // HEAD moves only after its root is written: a root it names that is gone was removed.
+    await writeFile(path.join(stateDir, 'HEAD'), '3');
+    await rm(path.join(stateDir, 'roots', `${'3'.padStart(12, '0')}.json`));
+    const error = await store.readRoot().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MedallionError);
+    expect((error as MedallionError).code).toBe('STATE_CORRUPT');
+    expect((error as Error).message).toMatch(/root 3, the lake's newest commit as .*HEAD says, is missing/);
   });
 
   it('leaves no temporary files after winning and losing swaps', async () => {
