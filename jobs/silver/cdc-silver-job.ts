@@ -142,23 +142,30 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       const typedColumns = [...declaredColumns, ...evolved.map((entry) => quoteIdentifier(entry.column))];
       const knownAttributes = [...rules.map((rule) => rule.attribute), ...entity.keys.map((key) => key.attribute)];
       const keyList = keyNames.join(', ');
-      const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, sequence_number, source_object, record_index, ${keyExtraction}`;
+      // What a copy of an event says: two copies of one eventID that say different things are a conflict, not a duplicate.
+      const content = `md5(concat_ws('|', event_name, event_ts::VARCHAR, coalesce(keys::VARCHAR, ''), coalesce(new_image::VARCHAR, ''), coalesce(sequence_number, '')))`;
+      const bronzeColumns = `event_id, event_name, event_ts, deleted_by_ttl, keys, new_image, sequence_number, source_object, record_index, ${keyExtraction}, ${content} AS content`;
+      const conflicting = 'copy_rank > 1 AND content <> first_content';
       // Incremental: the bronze rows read before that share an event_id with a new row, and the first of
       // them in copy order (source object, record index).
       const seen = () => `
-        SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen
+        SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen,
+               arg_min(${content}, {'o': source_object, 'i': record_index}) AS first_content
         FROM ${before('bronze')}
         WHERE event_id IN (SELECT event_id FROM ${delta('bronze')})
         GROUP BY event_id`;
       // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
       const ranked =
         mode === 'full'
-          ? `(SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS copy_rank
-              FROM ${input('bronze')})`
+          ? `(SELECT *, row_number() OVER copies AS copy_rank, first_value(content) OVER copies AS first_content
+              FROM (SELECT ${bronzeColumns} FROM ${input('bronze')})
+              WINDOW copies AS (PARTITION BY event_id ORDER BY source_object, record_index))`
           : // A new row whose event was read before is a duplicate of that earlier first copy.
-            `(SELECT fresh.*, CASE WHEN seen.event_id IS NULL THEN fresh.rank_in_delta ELSE 2 END AS copy_rank
-              FROM (SELECT ${bronzeColumns}, row_number() OVER (PARTITION BY event_id ORDER BY source_object, record_index) AS rank_in_delta
-                    FROM ${delta('bronze')}) AS fresh
+            `(SELECT fresh.* EXCLUDE (first_in_delta), CASE WHEN seen.event_id IS NULL THEN fresh.rank_in_delta ELSE 2 END AS copy_rank,
+                     coalesce(seen.first_content, fresh.first_in_delta) AS first_content
+              FROM (SELECT *, row_number() OVER copies AS rank_in_delta, first_value(content) OVER copies AS first_in_delta
+                    FROM (SELECT ${bronzeColumns} FROM ${delta('bronze')})
+                    WINDOW copies AS (PARTITION BY event_id ORDER BY source_object, record_index)) AS fresh
               LEFT JOIN ${step('seen')} AS seen ON seen.event_id = fresh.event_id)`;
       // The effective events (silver.task_events' rows) are a step of their own, the one current state and
       // history are made from: the events table's quarantine rules apply there (gateAt), so an event they set
@@ -249,8 +256,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             // Images are kept only for events that will be quarantined (as their raw text).
             sql: `
               SELECT * EXCLUDE (keys, new_image),
-                     CASE WHEN reason_code IS NOT NULL THEN keys END AS keys,
-                     CASE WHEN reason_code IS NOT NULL THEN new_image END AS new_image
+                     CASE WHEN reason_code IS NOT NULL OR (${conflicting}) THEN keys END AS keys,
+                     CASE WHEN reason_code IS NOT NULL OR (${conflicting}) THEN new_image END AS new_image
               FROM (${typeImagesSql(ranked, rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
           },
           { name: 'events', sql: eventsSql },
@@ -268,8 +275,15 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
           SELECT source_object, record_index, reason_code, reason,
                  json_object('event_id', event_id, 'event_name', event_name, 'event_ts', event_ts::VARCHAR, 'keys', keys, 'new_image', new_image)::VARCHAR AS raw
           FROM ${step('typed')}
-          WHERE copy_rank = 1 AND reason_code IS NOT NULL`,
-        duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1`,
+          WHERE copy_rank = 1 AND reason_code IS NOT NULL
+          UNION ALL
+          -- A later copy of an eventID that says something else than the first: kept here with its difference, never applied.
+          SELECT source_object, record_index, 'conflicting_duplicate' AS reason_code,
+                 'eventID ' || event_id || ' was read before with different content (name, time, keys or image); the first copy is the event, this one is kept here' AS reason,
+                 json_object('event_id', event_id, 'event_name', event_name, 'event_ts', event_ts::VARCHAR, 'keys', keys, 'new_image', new_image)::VARCHAR AS raw
+          FROM ${step('typed')}
+          WHERE ${conflicting}`,
+        duplicates: `SELECT event_id FROM ${step('typed')} WHERE copy_rank > 1 AND NOT (${conflicting})`,
         ...(entity.schemaContract === 'evolve'
           ? { evolve: Object.fromEntries([eventsName, currentName, historyName].map((table) => [table, `SELECT * FROM ${step('discovered')}`])) }
           : {}),

@@ -144,7 +144,9 @@ async function expectCase(badInputCase: BadInputCase): Promise<void> {
       SELECT (SELECT count(*) FROM ${bronzeTable})::INTEGER AS bronze_rows,
              (SELECT count(*) FROM quarantine.records WHERE job = ${sqlText(bronzeJob)})::INTEGER AS bronze_quarantined,
              (SELECT count(*) FROM ${eventsTable})::INTEGER AS effective_events,
-             (SELECT count(*) - count(DISTINCT event_id) FROM ${bronzeTable})::INTEGER AS duplicates,
+             -- Later copies of an eventID: duplicates, but those that say something else are quarantined instead.
+             ((SELECT count(*) - count(DISTINCT event_id) FROM ${bronzeTable})
+               - (SELECT count(*) FROM quarantine.records WHERE job = ${sqlText(silverJob)} AND reason_code = 'conflicting_duplicate'))::INTEGER AS duplicates,
              (SELECT count(*) FROM quarantine.records WHERE job = ${sqlText(silverJob)})::INTEGER AS silver_quarantined`);
     const { bronze_rows, bronze_quarantined, effective_events, duplicates, silver_quarantined } = counts as {
       bronze_rows: number; bronze_quarantined: number; effective_events: number; duplicates: number; silver_quarantined: number;

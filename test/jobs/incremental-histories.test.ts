@@ -289,6 +289,16 @@ describe('incremental runs equal one full run on adversarial task histories', ()
     ));
   });
 
+  it('quarantines a later copy of an eventID that says something else, whether it lands in the same run or a later one', async () => {
+    const expected = await expectIncrementalEqualsFull(inBatches(
+      [taskEvent('a1', 'INSERT', 1, 't1', 'todo'), taskEvent('a2', 'INSERT', 1, 't2', 'todo')],
+      [taskEvent('a1', 'INSERT', 1, 't1', 'done'), taskEvent('a2', 'INSERT', 1, 't2', 'todo')],
+    ));
+    const quarantined = expected['quarantine.records'] as { reason_code: string }[];
+    expect(quarantined.filter((row) => row.reason_code === 'conflicting_duplicate')).toHaveLength(1);
+    expect((expected['silver.tasks'] as { task_id: string; status: string }[]).map((row) => [row.task_id, row.status])).toEqual([['t1', 'todo'], ['t2', 'todo']]);
+  });
+
   for (const seed of [1, 2, 3, 4]) {
     it(`seed ${seed}: every table equals a full run's after five bookmarked batches`, async () => {
       const expected = await expectIncrementalEqualsFull(histories(seed, 5));

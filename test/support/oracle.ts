@@ -42,7 +42,9 @@ export type SilverReason =
   | 'invalid_priority'
   | 'invalid_date'
   | 'invalid_timestamp'
-  | 'invalid_plan';
+  | 'invalid_plan'
+  /** A later copy of an eventID whose content (name, time, keys, image, sequence number) differs from the first. */
+  | 'conflicting_duplicate';
 
 /** One bronze row (the columns tests usually compare, plus the raw envelope parts). */
 export interface BronzeRow {
@@ -852,13 +854,19 @@ function computeSilver<E extends EventBase>(bronzeRows: readonly BronzeRow[], sp
   const sorted = [...bronzeRows].sort(
     (a, b) => compareStrings(a.source_object, b.source_object) || a.record_index - b.record_index,
   );
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
+  const contentOf = (row: BronzeRow) => JSON.stringify([row.event_name, String(row.event_ts_us), row.keys ?? null, row.new_image ?? null, row.sequence_number]);
   for (const row of sorted) {
-    if (seen.has(row.event_id)) {
-      result.duplicates++;
+    const first = seen.get(row.event_id);
+    if (first !== undefined) {
+      if (first === contentOf(row)) result.duplicates++;
+      else {
+        bump(result.quarantined, 'conflicting_duplicate');
+        result.quarantine.push({ event_id: row.event_id, event_name: row.event_name, source_object: row.source_object, record_index: row.record_index, reason: 'conflicting_duplicate' });
+      }
       continue;
     }
-    seen.add(row.event_id);
+    seen.set(row.event_id, contentOf(row));
     const typed = typeRow(row, spec);
     if ('reason' in typed) {
       bump(result.quarantined, typed.reason);
