@@ -387,7 +387,8 @@ describe('silver typing', () => {
       task('q13', 'INSERT', t, 'u1', 't16', img({}, ['updatedAt'])), // missing_attribute
       task('q14', 'INSERT', t, 'u1', 't17', img({ status: S('done') }, ['createdAt'])), // missing_attribute
     ));
-    // A later object repeats a quarantined event and a good one: both are duplicates.
+    // A later object repeats a quarantined event and a good one, each with other content: both are quarantined
+    // as conflicting duplicates (the first copy is the event, whatever became of it).
     await put(lake, 'landing/tasks/2025/11/03/11/tasks-1-2025-11-03-11-00-00-s2', lines(
       task('q1', 'MODIFY', t, 'u1', 't4', img({})),
       task('ok1', 'MODIFY', t, 'u1', 't1', img({ status: S('in_progress') })),
@@ -404,11 +405,11 @@ describe('silver typing', () => {
     const exp = (await expectPipelineMatchesOracle(lake)).expected;
     const s = exp.silver.tasks;
     expect(exp.bronze.tasks.rows).toBe(19);
-    expect(s.duplicates).toBe(2);
+    expect(s.duplicates).toBe(0);
     expect(s.effective).toBe(3);
     expect(s.quarantined).toEqual({
       missing_new_image: 1, wrong_attribute_type: 3, missing_attribute: 4, invalid_status: 1,
-      invalid_priority: 2, invalid_date: 1, invalid_timestamp: 2,
+      invalid_priority: 2, invalid_date: 1, invalid_timestamp: 2, conflicting_duplicate: 2,
     });
     expect(s.effective + s.duplicates + s.quarantine.length).toBe(exp.bronze.tasks.rows);
     expect(s.quarantine.map((q) => [q.event_id, q.reason])).toEqual([
@@ -416,7 +417,7 @@ describe('silver typing', () => {
       ['q4', 'missing_attribute'], ['q5', 'invalid_status'], ['q6', 'invalid_priority'],
       ['q7', 'invalid_priority'], ['q8', 'wrong_attribute_type'], ['q9', 'invalid_date'],
       ['q10', 'wrong_attribute_type'], ['q11', 'invalid_timestamp'], ['q12', 'invalid_timestamp'],
-      ['q13', 'missing_attribute'], ['q14', 'missing_attribute'],
+      ['q13', 'missing_attribute'], ['q14', 'missing_attribute'], ['q1', 'conflicting_duplicate'], ['ok1', 'conflicting_duplicate'],
     ]);
     expect(s.events[0]).toEqual({
       event_id: 'ok1', event_name: 'INSERT', deleted_by_ttl: false, event_ts_us: us(t), event_date: '2025-11-03', sequence_number: null,
@@ -469,7 +470,7 @@ describe('silver current state', () => {
       task('b2', 'MODIFY', at('10:20'), 'u1', 'b', taskImage({ status: 'in_progress' })), // late and older than b3
       task('c3', 'INSERT', at('10:20'), 'u1', 'c', taskImage({ status: 'todo', title: 'again' })), // re-insert
       task('d2', 'REMOVE', at('10:05'), 'u1', 'd'),
-      task('b1', 'INSERT', at('09:00'), 'u1', 'b', taskImage({ status: 'done' })), // duplicate of b1
+      task('b1', 'INSERT', at('09:00'), 'u1', 'b', taskImage({ status: 'done' })), // a later copy of b1 that says something else
       task('f2', 'MODIFY', at('10:00'), 'u1', 'f', taskImage({ status: 'todo', title: 'f-o2' })), // same ts, later object
     )));
     const u1 = 'landing/users/2025/11/10/10/users-1-2025-11-10-10-00-00-u1';
@@ -489,8 +490,8 @@ describe('silver current state', () => {
     const exp = (await expectPipelineMatchesOracle(lake)).expected;
     const s = exp.silver.tasks;
     expect(exp.bronze.tasks.rows).toBe(15);
-    expect(s).toMatchObject({ effective: 14, duplicates: 1, quarantined: {} });
-    // The first b1 (o1, index 1) is kept, not the later copy with an earlier timestamp.
+    expect(s).toMatchObject({ effective: 14, duplicates: 0, quarantined: { conflicting_duplicate: 1 } });
+    // The first b1 (o1, index 1) is kept, not the later copy with an earlier timestamp, which is quarantined.
     expect(s.events.find((e) => e.event_id === 'b1')).toMatchObject({ source_object: o1, record_index: 1, status: 'todo' });
     expect(s.current.map((r) => [r.task_id, r.event_id, r.status, r.title, r.source_object, r.record_index])).toEqual([
       ['a', 'a2', 'in_progress', 'a task', o1, 0],
