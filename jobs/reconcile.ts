@@ -2,7 +2,7 @@ import { quoteIdentifier, quoteLiteral, type Lake } from '../core/index.ts';
 import { selectUnreadObjects, type JobBookmarkState } from '../core/bookmark/index.ts';
 import { attachTables } from '../core/catalog/index.ts';
 import type { Engine, ResultRow } from '../core/engine/index.ts';
-import { readObjectRecords } from '../core/landing/index.ts';
+import { countLandingRecords, type LandingLimits } from '../core/landing/index.ts';
 import { readRunRecords } from '../core/runner/index.ts';
 import type { ObjectInfo } from '../core/storage/index.ts';
 
@@ -15,6 +15,8 @@ export interface ReconciledSource {
   readonly silverJob: string;
   /** The silver table of effective events (one row per event kept), with `_source_object` and `_record_index`. */
   readonly silverEvents: string;
+  /** The bronze job's landing limits, when not the defaults: an object over them counts as one record, as bronze counts it. */
+  readonly limits?: LandingLimits;
 }
 
 export const RECONCILED_SOURCES: readonly ReconciledSource[] = [
@@ -228,9 +230,7 @@ async function countLanding(
     if (rows.length > 0) await engine.run(`INSERT INTO ${table} VALUES ${rows.join(', ')}`);
     rows = [];
   };
-  for (const object of objects) {
-    let records = 0;
-    for await (const _record of readObjectRecords(await lake.storage.get(object.key))) records += 1;
+  for await (const { object, records } of countLandingRecords(lake.storage, objects, source.limits)) {
     rows.push(`(${quoteLiteral(object.key)}, ${records}, ${unread.has(object.key) ? 'false' : 'true'})`);
     if (rows.length >= 1000) await flush();
   }

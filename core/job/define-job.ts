@@ -3,6 +3,7 @@ import { JobDefinitionError } from '../errors.ts';
 import type { ColumnSpec, Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
 import { landingPrefix } from '../layout/index.ts';
+import { DEFAULT_LANDING_LIMITS, type LandingLimits } from '../landing/record-splitter.ts';
 import { jobArgumentDeclarationProblems } from './job-arguments.ts';
 import { markDefined } from './job-registry.ts';
 
@@ -13,6 +14,8 @@ export interface LandingSourceSpec {
   readonly prefix: string;
   /** Width of the band of recent objects the bookmark remembers by key (default 15 minutes). */
   readonly bandMs?: number;
+  /** What one object may hold before it is quarantined whole, unread (default DEFAULT_LANDING_LIMITS). */
+  readonly limits?: LandingLimits;
 }
 
 /** A committed table of the lake. */
@@ -29,8 +32,13 @@ export interface TableSourceSpec {
 
 export type SourceSpec = LandingSourceSpec | TableSourceSpec;
 
-export function landingSource(source: string, options: { bandMs?: number } = {}): LandingSourceSpec {
-  return { kind: 'landing', prefix: landingPrefix(source), ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }) };
+export function landingSource(source: string, options: { bandMs?: number; limits?: Partial<LandingLimits> } = {}): LandingSourceSpec {
+  return {
+    kind: 'landing',
+    prefix: landingPrefix(source),
+    ...(options.bandMs === undefined ? {} : { bandMs: options.bandMs }),
+    ...(options.limits === undefined ? {} : { limits: { ...DEFAULT_LANDING_LIMITS, ...options.limits } }),
+  };
 }
 
 export function tableSource(table: TableName, options: { snapshot?: boolean } = {}): TableSourceSpec {

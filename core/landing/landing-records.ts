@@ -1,8 +1,10 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { ObjectInfo, Storage } from '../storage/index.ts';
-import { isUtf8, readObjectRecords } from './record-splitter.ts';
+import { cutPool, type CutResult } from './cut-pool.ts';
+import { DEFAULT_LANDING_LIMITS, type LandingLimits } from './record-splitter.ts';
+import { FIELD_SEPARATOR, MAX_LINE_BYTES, SpoolLines, oversizedObjectRecord, writeAll } from './spool-lines.ts';
 
 /** Columns of the relation a landing source becomes. */
 export const LANDING_RECORD_COLUMNS = [
@@ -12,8 +14,6 @@ export const LANDING_RECORD_COLUMNS = [
   'raw VARCHAR',
   'split_error VARCHAR',
 ] as const;
-
-const FIELD_SEPARATOR = '\x1f';
 
 /** Records of some landing objects, cut apart and written to a local spool file DuckDB reads. */
 export interface LandingSpool {
@@ -25,58 +25,98 @@ export interface LandingSpool {
 
 /**
  * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath`,
- * one line each. Node holds one object at a time; the data work is left to DuckDB.
+ * one line each, in the objects' order. The cutting is done by the cut pool's worker threads, several
+ * objects at a time; this thread only fetches and writes, so its event loop stays free. An object over
+ * `limits` becomes one record that says so. The data work is left to DuckDB.
  */
 export async function spoolLandingObjects(
   storage: Storage,
   objects: readonly ObjectInfo[],
   spoolPath: string,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; limits?: LandingLimits } = {},
 ): Promise<LandingSpool> {
+  const limits = options.limits ?? DEFAULT_LANDING_LIMITS;
   let records = 0;
   let bytesRead = 0;
-  // Plain synchronous writes into one reused buffer: a stream's backpressure waits and per-object
-  // buffers cost more (idle time and garbage collection) than the cutting itself.
   const spool = openSync(spoolPath, 'w');
-  const lines = new SpoolBuffer(1 << 24);
   try {
-    // Fetch ahead: object stores answer faster with several reads in flight.
-    const pending = new Map<number, Promise<Buffer>>();
-    const fetchAhead = (from: number) => {
-      for (let index = from; index < Math.min(objects.length, from + PREFETCH_OBJECTS); index += 1) {
-        if (!pending.has(index)) {
-          const fetched = storage.get((objects[index] as ObjectInfo).key);
-          fetched.catch(() => undefined);
-          pending.set(index, fetched);
-        }
-      }
-    };
-    let yieldedAt = performance.now();
-    for (const ordinal of objects.keys()) {
-      // Cutting is synchronous work; let the event loop in every few milliseconds so the engine's
-      // finished queries are answered and it keeps working on the previous batch meanwhile.
-      if (performance.now() - yieldedAt > YIELD_EVERY_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        yieldedAt = performance.now();
-        // A run that timed out or lost its lock stops cutting records too.
-        signal?.throwIfAborted();
-      }
-      fetchAhead(ordinal);
-      const body = await (pending.get(ordinal) as Promise<Buffer>);
-      pending.delete(ordinal);
-      const object = spoolObject(objects[ordinal] as ObjectInfo);
-      bytesRead += body.length;
-      lines.reset();
-      for await (const record of readObjectRecords(body)) {
-        records += 1;
-        lines.add(object, record.recordIndex, record.raw, record.errorCode ?? '', record.errorDetail);
-      }
-      writeAll(spool, lines.contents());
+    for await (const cut of cutInOrder(storage, objects, limits, 'lines', options.signal)) {
+      records += cut.records;
+      bytesRead += cut.bytesRead;
+      // Plain synchronous writes: the lines of one object at a time, already in one buffer.
+      writeAll(spool, cut.lines);
     }
   } finally {
     closeSync(spool);
   }
   return { path: spoolPath, objects, records, bytesRead };
+}
+
+/** How many records each object holds, cut as `spoolLandingObjects` cuts them (reconcile's count). */
+export async function* countLandingRecords(
+  storage: Storage,
+  objects: readonly ObjectInfo[],
+  limits: LandingLimits = DEFAULT_LANDING_LIMITS,
+): AsyncGenerator<{ object: ObjectInfo; records: number }> {
+  let ordinal = 0;
+  for await (const cut of cutInOrder(storage, objects, limits, 'count')) {
+    yield { object: objects[ordinal] as ObjectInfo, records: cut.records };
+    ordinal += 1;
+  }
+}
+
+/**
+ * Fetches ahead (object stores answer faster with several reads in flight, up to PREFETCH_OBJECTS and
+ * PREFETCH_BYTES of stored data) and has the pool cut a few objects at once, yielding the results in the
+ * objects' order. What waits in memory is bounded by those numbers, not by the input.
+ */
+async function* cutInOrder(
+  storage: Storage,
+  objects: readonly ObjectInfo[],
+  limits: LandingLimits,
+  mode: 'lines' | 'count',
+  signal?: AbortSignal,
+): AsyncGenerator<CutResult & { bytesRead: number }> {
+  const pool = cutPool();
+  const fetched: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
+  const cutting: Promise<CutResult & { bytesRead: number }>[] = [];
+  let fetchedBytes = 0;
+  let next = 0;
+  const fetchAhead = () => {
+    while (next < objects.length && fetched.length < PREFETCH_OBJECTS && (fetched.length === 0 || fetchedBytes < PREFETCH_BYTES)) {
+      const object = objects[next] as ObjectInfo;
+      next += 1;
+      // An object whose stored bytes alone are over the limit is not fetched at all.
+      const body = object.sizeBytes > limits.maxObjectBytes ? Promise.resolve(undefined) : storage.get(object.key);
+      body.catch(() => undefined);
+      fetched.push({ object, body });
+      fetchedBytes += Math.min(object.sizeBytes, limits.maxObjectBytes);
+    }
+  };
+  const startCut = () => {
+    const head = fetched.shift();
+    if (!head) return;
+    fetchedBytes -= Math.min(head.object.sizeBytes, limits.maxObjectBytes);
+    const cut = head.body.then(async (body) => {
+      if (body === undefined) {
+        const lines = new SpoolLines(1024);
+        const records = mode === 'count' ? 1 : lines.addAll(head.object, [oversizedObjectRecord(head.object.sizeBytes, limits)]);
+        return { records, lines: lines.contents(), bytesRead: 0 };
+      }
+      return { ...(await pool.cut(mode, head.object, body, limits)), bytesRead: body.length };
+    });
+    cut.catch(() => undefined);
+    cutting.push(cut);
+  };
+  for (let written = 0; written < objects.length; written += 1) {
+    signal?.throwIfAborted();
+    fetchAhead();
+    while (cutting.length < pool.size + 1 && fetched.length > 0) {
+      startCut();
+      fetchAhead();
+    }
+    yield await (cutting.shift() as Promise<CutResult & { bytesRead: number }>);
+  }
 }
 
 /** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
@@ -116,91 +156,6 @@ export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): 
   return batches;
 }
 
+
 const PREFETCH_OBJECTS = 16;
-const YIELD_EVERY_MS = 5;
-/**
- * A DynamoDB item is at most 400 KB, so a change record with both images stays far below this; anything
- * longer is not a change record and is quarantined (`record_too_large`) with its first bytes.
- */
-export const MAX_RECORD_BYTES = 3 * 1024 * 1024;
-const KEPT_BYTES_OF_LARGE_RECORD = 64 * 1024;
-// Base64 grows a record by a third; the line limit must hold the largest record that passes.
-const MAX_LINE_BYTES = Math.ceil((MAX_RECORD_BYTES * 4) / 3) + 1024;
-const SEPARATOR_BYTE = 0x1f;
-const NEWLINE_BYTE = 0x0a;
-const RETURN_BYTE = 0x0d;
-
-/** An object's fields as every one of its spool lines starts: key (base64 when it holds a separator) and modified time. */
-interface SpoolObject {
-  readonly prefix: Buffer;
-  readonly keyEncoded: boolean;
-}
-
-function spoolObject(object: ObjectInfo): SpoolObject {
-  const keyEncoded = /[\n\r\x1f]/.test(object.key);
-  const key = keyEncoded ? Buffer.from(object.key, 'utf8').toString('base64') : object.key;
-  return {
-    prefix: Buffer.from(`${key}${FIELD_SEPARATOR}${Math.round(object.lastModifiedMs)}${FIELD_SEPARATOR}`, 'utf8'),
-    keyEncoded,
-  };
-}
-
-/**
- * The spool lines of one object, written into one growing buffer: key, modified time, record index,
- * error code, encoding flags, then the record's bytes as they are (base64 when they hold a line or field
- * separator).
- */
-class SpoolBuffer {
-  private buffer: Buffer;
-  private length = 0;
-
-  constructor(initialBytes: number) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
-  }
-
-  add(object: SpoolObject, recordIndex: number, raw: Buffer, errorCode: string, errorDetail?: string): void {
-    let code = errorCode;
-    let payload: Buffer = errorDetail === undefined ? raw : Buffer.from(errorDetail, 'utf8');
-    if (code === '' && payload.length > MAX_RECORD_BYTES) {
-      code = 'record_too_large';
-      payload = payload.subarray(0, KEPT_BYTES_OF_LARGE_RECORD);
-    }
-    // A record that is not UTF-8 keeps its readable part; the bronze job quarantines it by this code.
-    if (code === '' && !isUtf8(payload)) {
-      code = 'invalid_utf8';
-      payload = Buffer.from(payload.toString('utf8'), 'utf8');
-    }
-    let encoding = object.keyEncoded ? 'k' : '';
-    if (payload.indexOf(NEWLINE_BYTE) >= 0 || payload.indexOf(RETURN_BYTE) >= 0 || payload.indexOf(SEPARATOR_BYTE) >= 0) {
-      payload = Buffer.from(payload.toString('base64'), 'latin1');
-      encoding += 'p';
-    }
-    const fields = `${recordIndex}${FIELD_SEPARATOR}${code}${FIELD_SEPARATOR}${encoding}${FIELD_SEPARATOR}`;
-    this.reserve(object.prefix.length + fields.length + payload.length + 1);
-    this.length += object.prefix.copy(this.buffer, this.length);
-    this.length += this.buffer.write(fields, this.length, 'latin1');
-    this.length += payload.copy(this.buffer, this.length);
-    this.buffer[this.length] = NEWLINE_BYTE;
-    this.length += 1;
-  }
-
-  reset(): void {
-    this.length = 0;
-  }
-
-  contents(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-
-  private reserve(bytes: number): void {
-    if (this.length + bytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-  }
-}
-
-function writeAll(fd: number, data: Buffer): void {
-  let written = 0;
-  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-}
+const PREFETCH_BYTES = 64 * 1024 * 1024;

@@ -5,8 +5,35 @@ import { constants as zlibConstants, crc32, inflateRawSync } from 'node:zlib';
 export interface SplitRecord {
   readonly recordIndex: number;
   readonly raw: Buffer;
-  readonly errorCode?: 'corrupt_gzip';
+  readonly errorCode?: 'corrupt_gzip' | 'object_too_large' | 'too_many_records';
   readonly errorDetail?: string;
+}
+
+/**
+ * What one landing object may hold. An object over either limit is not read: it becomes one record
+ * quarantined with the reason (`object_too_large`, `too_many_records`), after decompressing at most
+ * `maxObjectBytes`, so a small gzip that inflates to gigabytes costs no more memory than a normal object.
+ */
+export interface LandingLimits {
+  /** Bytes of an object's decompressed text (and of its stored bytes). */
+  readonly maxObjectBytes: number;
+  /** Records in one object. */
+  readonly maxObjectRecords: number;
+}
+
+/**
+ * Firehose delivers at most 128 MiB per object (its largest buffer, before compression), and a DynamoDB
+ * change record is at least about 200 bytes, so a delivered object stays far under both.
+ */
+export const DEFAULT_LANDING_LIMITS: LandingLimits = { maxObjectBytes: 256 * 1024 * 1024, maxObjectRecords: 1_000_000 };
+
+const UNLIMITED: LandingLimits = { maxObjectBytes: Number.POSITIVE_INFINITY, maxObjectRecords: Number.POSITIVE_INFINITY };
+
+/** Thrown inside decoding when the text grows past the limit. */
+class TooLarge extends Error {}
+
+function isBufferTooLarge(error: unknown): boolean {
+  return error instanceof RangeError && (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -22,28 +49,58 @@ export function isGzip(body: Buffer): boolean {
  * cut deflate data, CRC or length mismatch, trailing bytes that are neither a member nor zero padding)
  * keeps everything decoded before the break and says where it broke, so no good record is lost.
  */
-export async function decodeObjectBody(body: Buffer): Promise<{ text: Buffer; brokenAt?: string }> {
-  if (!isGzip(body)) return { text: body };
+export async function decodeObjectBody(body: Buffer, maxBytes = Number.POSITIVE_INFINITY): Promise<DecodedBody> {
+  return decodeObjectBodySync(body, maxBytes);
+}
+
+/** An object's text; `tooLarge` when it is longer than the limit (and `text` is then empty). */
+export interface DecodedBody {
+  readonly text: Buffer;
+  readonly brokenAt?: string;
+  readonly tooLarge?: true;
+}
+
+function decodeObjectBodySync(body: Buffer, maxBytes: number): DecodedBody {
+  if (!isGzip(body)) return body.length > maxBytes ? { text: Buffer.alloc(0), tooLarge: true } : { text: body };
+  try {
+    return decodeGzip(body, maxBytes);
+  } catch (error) {
+    if (error instanceof TooLarge) return { text: Buffer.alloc(0), tooLarge: true };
+    throw error;
+  }
+}
+
+/** Every gzip member in turn; throws TooLarge as soon as the text would pass `maxBytes`. */
+function decodeGzip(body: Buffer, maxBytes: number): DecodedBody {
   const decoded: Buffer[] = [];
-  const broken = (reason: string) => ({ text: Buffer.concat(decoded), brokenAt: reason });
+  let decodedBytes = 0;
+  // One member's text is returned as it is: copying it into a new buffer would double the memory.
+  const joined = () => (decoded.length === 1 ? (decoded[0] as Buffer) : Buffer.concat(decoded));
+  const broken = (reason: string) => ({ text: joined(), brokenAt: reason });
   let offset = 0;
   while (offset < body.length) {
     if (!isGzip(body.subarray(offset))) {
       const rest = body.subarray(offset);
-      return rest.every((byte) => byte === 0) ? { text: Buffer.concat(decoded) } : broken(`${rest.length} bytes after the last gzip member are not gzip`);
+      return rest.every((byte) => byte === 0) ? { text: joined() } : broken(`${rest.length} bytes after the last gzip member are not gzip`);
     }
     const dataStart = gzipHeaderLength(body, offset);
     if (dataStart === undefined) return broken(`gzip header at byte ${offset} is not valid`);
     const deflated = body.subarray(dataStart);
     let member: { buffer: Buffer; consumed: number };
+    // The output is capped while inflating: zlib stops at the cap instead of filling memory first.
+    const remaining = maxBytes - decodedBytes;
+    const cap = Number.isFinite(remaining) ? { maxOutputLength: Math.max(1, remaining + 1) } : {};
     try {
-      const result = inflateRawSync(deflated, { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      const result = inflateRawSync(deflated, { info: true, ...cap }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
       member = { buffer: result.buffer, consumed: result.engine.bytesWritten };
     } catch (error) {
-      decoded.push(longestDecodablePrefix(deflated));
+      if (isBufferTooLarge(error)) throw new TooLarge();
+      decoded.push(longestDecodablePrefix(deflated, remaining));
       return broken(`deflate data of the member at byte ${offset} is corrupt or cut (${(error as Error).message})`);
     }
+    if (member.buffer.length > remaining) throw new TooLarge();
     decoded.push(member.buffer);
+    decodedBytes += member.buffer.length;
     const trailer = dataStart + member.consumed;
     if (trailer + 8 > body.length) return broken(`gzip member at byte ${offset} is cut before its trailer`);
     if (body.readUInt32LE(trailer) !== crc32(member.buffer) || body.readUInt32LE(trailer + 4) !== member.buffer.length % 2 ** 32) {
@@ -51,7 +108,7 @@ export async function decodeObjectBody(body: Buffer): Promise<{ text: Buffer; br
     }
     offset = trailer + 8;
   }
-  return { text: Buffer.concat(decoded) };
+  return { text: joined() };
 }
 
 const FLAG_HEADER_CRC = 0x02;
@@ -81,13 +138,18 @@ function gzipHeaderLength(body: Buffer, offset: number): number | undefined {
 }
 
 /** What inflating decodes before the first error: the output of the longest prefix that inflates cleanly. */
-function longestDecodablePrefix(deflated: Buffer): Buffer {
+function longestDecodablePrefix(deflated: Buffer, maxBytes: number): Buffer {
+  const cap = Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, maxBytes + 1) } : {};
   const attempt = (length: number): Buffer | undefined => {
+    let output: Buffer;
     try {
-      return inflateRawSync(deflated.subarray(0, length), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    } catch {
+      output = inflateRawSync(deflated.subarray(0, length), { finishFlush: zlibConstants.Z_SYNC_FLUSH, ...cap });
+    } catch (error) {
+      if (isBufferTooLarge(error)) throw new TooLarge();
       return undefined;
     }
+    if (output.length > maxBytes) throw new TooLarge();
+    return output;
   };
   let good = 0;
   let goodOutput: Buffer = Buffer.alloc(0);
@@ -215,11 +277,34 @@ const UTF8_BYTE_ORDER_MARK = Buffer.from([0xef, 0xbb, 0xbf]);
 /**
  * Every record of one stored object, numbered; a gzip break becomes a final record that carries the error.
  * A UTF-8 byte-order mark at the start of the decoded text is an encoding marker, not data (RFC 8259 lets
- * parsers ignore it), so it is dropped rather than making the first record invalid JSON.
+ * parsers ignore it), so it is dropped rather than making the first record invalid JSON. An object over
+ * `limits` is one record that says so (see LandingLimits).
  */
-export async function* readObjectRecords(body: Buffer): AsyncGenerator<SplitRecord> {
-  const { text: decoded, brokenAt } = await decodeObjectBody(body);
+export async function* readObjectRecords(body: Buffer, limits: LandingLimits = UNLIMITED): AsyncGenerator<SplitRecord> {
+  yield* objectRecords(body, limits);
+}
+
+/** readObjectRecords, synchronously (the cutting workers' form). */
+export function* objectRecords(body: Buffer, limits: LandingLimits = UNLIMITED): Generator<SplitRecord> {
+  const { text: decoded, brokenAt, tooLarge } = decodeObjectBodySync(body, limits.maxObjectBytes);
+  if (tooLarge) {
+    const what = isGzip(body) ? 'decompresses to' : 'holds';
+    yield { recordIndex: 0, raw: Buffer.alloc(0), errorCode: 'object_too_large', errorDetail: `the object ${what} more than ${limits.maxObjectBytes} bytes (the limit); it was not read` };
+    return;
+  }
   const text = decoded.subarray(0, 3).equals(UTF8_BYTE_ORDER_MARK) ? decoded.subarray(3) : decoded;
+  // Every record is at least one byte, so only a text longer than the limit can hold too many records;
+  // those are counted first, as nothing of an object over the limit is read.
+  if (text.length > limits.maxObjectRecords) {
+    let count = 0;
+    for (const _raw of splitRecords(text)) {
+      count += 1;
+      if (count > limits.maxObjectRecords) {
+        yield { recordIndex: 0, raw: Buffer.alloc(0), errorCode: 'too_many_records', errorDetail: `the object holds more than ${limits.maxObjectRecords} records (the limit); it was not read` };
+        return;
+      }
+    }
+  }
   let recordIndex = 0;
   for (const raw of splitRecords(text)) {
     yield { recordIndex, raw };

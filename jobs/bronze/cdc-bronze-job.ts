@@ -218,6 +218,8 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                    coalesce(firehose_error_code, 'no errorCode') || coalesce(': ' || firehose_error_message, '') ||
                    coalesce(' (' || firehose_attempts || ' attempts)', '') || '; raw holds its error record, with the record base64 in rawData'
                  WHEN 'corrupt_gzip' THEN 'the rest of the object could not be decompressed: ' || raw
+                 WHEN 'object_too_large' THEN raw
+                 WHEN 'too_many_records' THEN raw
                  WHEN 'invalid_utf8' THEN 'the record is not valid UTF-8'
                  WHEN 'record_too_large' THEN 'the record is over 3 MiB, larger than any DynamoDB change record (raw holds its first 64 KiB)'
                  WHEN 'invalid_json' THEN 'the record is not valid JSON' || CASE WHEN non_finite THEN ' (NaN and Infinity are not JSON numbers)' ELSE '' END
@@ -231,7 +233,7 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
                  WHEN 'invalid_sequence_number' THEN 'dynamodb.SequenceNumber is not a string of 1 to 40 digits'
                  WHEN 'missing_key' THEN 'dynamodb.Keys lacks ${options.keyAttributes.join(' or ')} as a non-empty string (S)'
                END AS reason,
-               CASE WHEN reason_code = 'corrupt_gzip' THEN '' ELSE raw END AS raw
+               CASE WHEN reason_code IN ('corrupt_gzip', 'object_too_large', 'too_many_records') THEN '' ELSE raw END AS raw
         FROM ${step('envelopes')}
         WHERE reason_code IS NOT NULL`,
       };

@@ -38,23 +38,28 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
   // Only a run that reads landing objects spools them.
   const spoolDir = landing.length > 0 ? await makeSpoolFolder() : tmpdir();
   if (landing.length > 0) run.defer(() => rm(spoolDir, { recursive: true, force: true }));
-  const spool = (objects: readonly ObjectInfo[], file: string) => spoolLandingObjects(lake.storage, objects, path.join(spoolDir, file), options.signal);
+  const limitsOf = (name: string) => {
+    const source = job.sources[name];
+    return source?.kind === 'landing' ? source.limits : undefined;
+  };
+  const spool = (name: string, objects: readonly ObjectInfo[], file: string) =>
+    spoolLandingObjects(lake.storage, objects, path.join(spoolDir, file), { signal: options.signal, limits: limitsOf(name) });
 
   for (const [name, objects] of reads.landingObjects) {
     if (name === batchedName) continue;
-    const whole = await spool(objects, `${name}.txt`);
+    const whole = await spool(name, objects, `${name}.txt`);
     await loadLandingSpool(engine, whole, `input_${name}`);
     counts.add(name, whole.records, whole.bytesRead);
   }
 
   const count = Math.max(1, batches.length);
-  let next: Promise<LandingSpool> | undefined = batchedName !== undefined ? spool(batches[0] ?? [], 'batch-0.txt') : undefined;
+  let next: Promise<LandingSpool> | undefined = batchedName !== undefined ? spool(batchedName, batches[0] ?? [], 'batch-0.txt') : undefined;
   for (let index = 0; index < count; index += 1) {
     let current: LandingSpool | undefined;
     if (batchedName !== undefined && next) {
       current = await next;
       // Start cutting the next batch now: Node does that while DuckDB works on this one.
-      next = index + 1 < batches.length ? spool(batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
+      next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
       next?.catch(() => undefined);
       await loadLandingSpool(engine, current, `input_${batchedName}`);
       counts.add(batchedName, current.records, current.bytesRead);

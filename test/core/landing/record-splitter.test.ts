@@ -223,3 +223,40 @@ describe('readObjectRecords', () => {
     expect((lines[decoded.length - 1] as string).startsWith(decoded.at(-1) as string)).toBe(true);
   });
 });
+
+describe('readObjectRecords with limits', () => {
+  const limited = async (body: Buffer, maxObjectBytes: number, maxObjectRecords: number) => {
+    const out: SplitRecord[] = [];
+    for await (const record of readObjectRecords(body, { maxObjectBytes, maxObjectRecords })) out.push(record);
+    return out;
+  };
+  const text = 'a\nbb\nccc\n'; // 9 bytes, 3 records
+
+  it('reads an object at exactly the limits, plain or gzip, in one member or several', async () => {
+    for (const body of [Buffer.from(text), gzipSync(text), Buffer.concat([gzipSync('a\nbb\n'), gzipSync('ccc\n')])]) {
+      expect((await limited(body, 9, 3)).map((record) => record.raw.toString())).toEqual(['a', 'bb', 'ccc']);
+    }
+  });
+
+  it('makes an object one byte over the limit one object_too_large record, whatever the form', async () => {
+    for (const body of [Buffer.from(text), gzipSync(text), Buffer.concat([gzipSync('a\nbb\n'), gzipSync('ccc\n')])]) {
+      const records = await limited(body, 8, 3);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ recordIndex: 0, errorCode: 'object_too_large' });
+      expect(records[0]?.errorDetail).toMatch(/more than 8 bytes/);
+    }
+  });
+
+  it('makes an object with one record too many one too_many_records record', async () => {
+    expect((await limited(Buffer.from(text), 100, 2)).map((record) => record.errorCode)).toEqual(['too_many_records']);
+    // Concatenated JSON counts its values, not its bytes.
+    expect((await limited(Buffer.from('{"a":1}{"b":2}{"c":3}'), 100, 2)).map((record) => record.errorCode)).toEqual(['too_many_records']);
+    expect((await limited(Buffer.from('{"a":1}{"b":2}'), 100, 2)).map((record) => record.errorCode)).toEqual([undefined, undefined]);
+  });
+
+  it('stops a corrupt stream that inflates past the limit as too large, not as corrupt', async () => {
+    const whole = gzipSync(Buffer.alloc(1024 * 1024, 'z'));
+    const records = await limited(whole.subarray(0, whole.length - 20), 64 * 1024, 10);
+    expect(records.map((record) => record.errorCode)).toEqual(['object_too_large']);
+  });
+});
