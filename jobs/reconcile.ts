@@ -56,6 +56,14 @@ export interface ReconcileReport {
   readonly pendingObjects: number;
   /** Bronze rows no silver run has read yet (committed after the last silver run started): not a difference. */
   readonly pendingBronzeRows: number;
+  /** Landing objects, folders and links that cannot be read (bronze sets them aside and retries them): not counted. */
+  readonly unreadable: readonly UnreadableLanding[];
+}
+
+export interface UnreadableLanding {
+  readonly source: string;
+  readonly key: string;
+  readonly error: string;
 }
 
 /**
@@ -76,6 +84,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
     const checks: ReconcileCheck[] = [];
     const differences: ReconcileDifference[] = [];
     let pendingObjects = 0;
+    const unreadable: UnreadableLanding[] = [];
     let pendingBronzeRows = 0;
     for (const source of sources) {
       const has = (table: string) => root.tables[table] !== undefined;
@@ -83,7 +92,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
       const bookmark = bookmarkId ? await lake.state.getDocument<JobBookmarkState>(bookmarkId) : undefined;
       const { records: runs } = await readRunRecords(lake.state, source.bronzeJob);
       const lastRead = Math.max(0, ...runs.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
-      pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId);
+      pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId, unreadable);
       // Bronze rows carry their run's start (ingested_at), quarantined records their run id.
       const finished = runs.filter((run) => run.JobRunState === 'SUCCEEDED' && run.CompletedOn !== undefined);
       await engine.run(`CREATE OR REPLACE TEMP TABLE bronze_runs (run_id VARCHAR, started TIMESTAMP, completed TIMESTAMP)`);
@@ -103,7 +112,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         SELECT source_object, record_index, 'quarantine', run_id FROM ${quarantine} WHERE job = ${quoteLiteral(source.bronzeJob)}`);
       const landingIssues = await engine.query(`
         WITH expected AS (
-          SELECT l.source_object, r.i AS record_index FROM ${landing} l, range(l.records) r(i) WHERE l.read
+          SELECT l.source_object, r.i AS record_index FROM ${landing} l, range(l.records) r(i) WHERE l.read AND NOT l.unreadable
         ), counted AS (
           SELECT source_object, record_index, count(*) AS n FROM accounted GROUP BY ALL
         )
@@ -113,7 +122,8 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         SELECT source_object, record_index, 'the landing record is accounted for ' || n || ' times (bronze rows and quarantined records)' FROM counted WHERE n > 1
         UNION ALL
         SELECT c.source_object, c.record_index, 'no such landing record (its object has ' || coalesce(l.records::VARCHAR, 'no') || ' records)'
-        FROM counted c LEFT JOIN ${landing} l USING (source_object) WHERE l.records IS NULL OR c.record_index >= l.records OR c.record_index < 0
+        FROM counted c LEFT JOIN ${landing} l USING (source_object)
+        WHERE NOT coalesce(l.unreadable, false) AND (l.records IS NULL OR c.record_index >= l.records OR c.record_index < 0)
         ORDER BY 1, 2 LIMIT ${limit}`);
       differences.push(...landingIssues.rows.map((row) => difference(source.source, 'landing-bronze', row)));
       const landingChecks = await engine.query(`
@@ -123,7 +133,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
           FROM accounted GROUP BY ALL
         )
         SELECT p.run_id, sum(l.records)::BIGINT AS input, sum(p.written)::BIGINT AS written, sum(p.quarantined)::BIGINT AS quarantined
-        FROM per_object p JOIN ${landing} l USING (source_object) GROUP BY ALL ORDER BY 1`);
+        FROM per_object p JOIN ${landing} l USING (source_object) WHERE NOT l.unreadable GROUP BY ALL ORDER BY 1`);
       for (const row of landingChecks.rows) {
         const check = { source: source.source, stage: 'landing-bronze' as const, runId: text(row.run_id), input: Number(row.input), written: Number(row.written), quarantined: Number(row.quarantined), duplicates: 0 };
         checks.push({ ...check, balanced: check.input === check.written + check.quarantined });
@@ -181,7 +191,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         checks.push({ ...check, balanced: check.input === check.written + check.quarantined + check.duplicates });
       }
     }
-    return { checks, differences: differences.slice(0, limit), pendingObjects, pendingBronzeRows };
+    return { checks, differences: differences.slice(0, limit), pendingObjects, pendingBronzeRows, unreadable };
   } finally {
     await attached.release();
     engine.close();
@@ -214,11 +224,15 @@ async function countLanding(
   bookmark: JobBookmarkState | undefined,
   lastRunStartMs: number,
   bookmarkId: string | undefined,
+  unreadable: UnreadableLanding[],
 ): Promise<number> {
   const table = quoteIdentifier(`landing_${source.source}`);
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} (source_object VARCHAR, records BIGINT, read BOOLEAN)`);
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} (source_object VARCHAR, records BIGINT, read BOOLEAN, unreadable BOOLEAN)`);
   const objects: ObjectInfo[] = [];
-  for await (const object of lake.storage.list(source.landingPrefix)) objects.push(object);
+  for await (const object of lake.storage.list(source.landingPrefix, { reportUnreadable: true })) {
+    if (object.unreadable !== undefined) unreadable.push({ source: source.source, key: object.key, error: object.unreadable });
+    else objects.push(object);
+  }
   const landingBookmark = bookmark?.sources.landing;
   const unread = new Set(
     bookmarkId && landingBookmark?.kind === 'landing'
@@ -230,8 +244,13 @@ async function countLanding(
     if (rows.length > 0) await engine.run(`INSERT INTO ${table} VALUES ${rows.join(', ')}`);
     rows = [];
   };
-  for await (const { object, records } of countLandingRecords(lake.storage, objects, source.limits)) {
-    rows.push(`(${quoteLiteral(object.key)}, ${records}, ${unread.has(object.key) ? 'false' : 'true'})`);
+  for await (const { object, records, unreadable: why } of countLandingRecords(lake.storage, objects, source.limits)) {
+    // An object that cannot be read cannot be counted: it is listed, and what bronze holds of it is left alone.
+    if (why !== undefined) {
+      unreadable.push({ source: source.source, key: object.key, error: why });
+      unread.delete(object.key);
+    }
+    rows.push(`(${quoteLiteral(object.key)}, ${why === undefined ? records : 'NULL'}, ${unread.has(object.key) ? 'false' : 'true'}, ${why !== undefined})`);
     if (rows.length >= 1000) await flush();
   }
   await flush();

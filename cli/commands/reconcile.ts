@@ -42,8 +42,12 @@ export async function reconcileCommand(
   );
   if (report.pendingObjects > 0) io.err(`${report.pendingObjects} landing object${report.pendingObjects === 1 ? '' : 's'} not read by a bronze run yet (left out)\n`);
   if (report.pendingBronzeRows > 0) io.err(`${report.pendingBronzeRows} bronze row${report.pendingBronzeRows === 1 ? '' : 's'} not read by a silver run yet (left out)\n`);
+  for (const entry of report.unreadable) {
+    io.err(`cannot read landing ${entry.key.endsWith('/') ? 'folder' : 'object'} ${entry.key} (${entry.error}): not counted; bronze sets it aside and reads it once it can\n`);
+  }
   if (report.differences.length === 0 && report.checks.every((check) => check.balanced)) {
-    io.err('every landing record is accounted for exactly once, in bronze and in silver\n');
+    const readable = report.unreadable.length > 0 ? ' (but the unreadable ones above)' : '';
+    io.err(`every landing record${readable} is accounted for exactly once, in bronze and in silver\n`);
     return;
   }
   await options.write(

@@ -1,5 +1,5 @@
 export {
   DEFAULT_BAND_MS, MODIFIED_TIME_SKEW_MS, advanceLandingBookmark, bookmarkDocumentId, bookmarkEntry, selectBetween, selectUnreadObjects,
-  type JobBookmarkEntry, type JobBookmarkState, type LandingBookmark, type SourceBookmark, type TableBookmark,
+  type JobBookmarkEntry, type JobBookmarkState, type RetryEntry, type LandingBookmark, type SourceBookmark, type TableBookmark,
 } from './job-bookmark.ts';
 export { getJobBookmark, resetJobBookmark } from './bookmark-admin.ts';

@@ -17,6 +17,19 @@ export interface LandingBookmark {
    * file): read once, remembered here, and never allowed to move the watermark past that time.
    */
   readonly ahead?: readonly { readonly key: string; readonly lastModifiedMs: number }[];
+  /**
+   * Objects, folders (keys ending in '/') and links the last run could not read, and why. What they cover
+   * is judged by the bookmark as it stood before they failed (`readUpTo`), not by the watermark since, so
+   * every run tries them again and, once they read, reads exactly what that bookmark had not read.
+   */
+  readonly retry?: readonly RetryEntry[];
+}
+
+/** An object or folder a run could not read (see LandingBookmark.retry). */
+export interface RetryEntry {
+  readonly key: string;
+  readonly error: string;
+  readonly readUpTo?: { readonly watermarkMs: number; readonly bandMs: number; readonly recent: readonly string[] };
 }
 
 /** How far past a run's start an object's modified time may be and still move the watermark: clocks drift. */
@@ -77,10 +90,24 @@ export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefin
 }
 
 function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>, aheadKeys: ReadonlySet<string>): boolean {
+  for (const entry of bookmark.retry ?? []) {
+    if (!coveredBy(entry, object.key)) continue;
+    // What an unreadable entry covers is judged by the bookmark as it stood before the entry failed.
+    const before = entry.readUpTo;
+    if (!before) return false;
+    if (object.lastModifiedMs > before.watermarkMs) return false;
+    if (object.lastModifiedMs <= before.watermarkMs - before.bandMs) return true;
+    return before.recent.includes(object.key);
+  }
   if (aheadKeys.has(`${object.key}@${object.lastModifiedMs}`)) return true;
   if (object.lastModifiedMs > bookmark.watermarkMs) return false;
   if (object.lastModifiedMs <= bookmark.watermarkMs - bookmark.bandMs) return true;
   return recentKeys.has(object.key);
+}
+
+/** Whether `key` is the entry's object, or lies under it (a folder, or a link that may lead to one). */
+function coveredBy(entry: RetryEntry, key: string): boolean {
+  return key === entry.key || key.startsWith(entry.key.endsWith('/') ? entry.key : `${entry.key}/`);
 }
 
 /**
@@ -101,7 +128,13 @@ export function selectUnreadObjects(objects: readonly ObjectInfo[], bookmark: La
  * does not move the watermark (one such object would make every later object look read): it is
  * remembered as read instead (`ahead`), until the watermark passes its time.
  */
-export function advanceLandingBookmark(previous: LandingBookmark | undefined, read: readonly ObjectInfo[], bandMs: number, nowMs: number): LandingBookmark {
+export function advanceLandingBookmark(
+  previous: LandingBookmark | undefined,
+  read: readonly ObjectInfo[],
+  bandMs: number,
+  nowMs: number,
+  unreadable: readonly { key: string; error: string }[] = [],
+): LandingBookmark {
   const ceiling = nowMs + MODIFIED_TIME_SKEW_MS;
   const watermarkMs = Math.max(previous?.watermarkMs ?? 0, ...read.filter((object) => object.lastModifiedMs <= ceiling).map((object) => object.lastModifiedMs));
   const band = previous?.bandMs ?? bandMs;
@@ -113,7 +146,15 @@ export function advanceLandingBookmark(previous: LandingBookmark | undefined, re
   // Read objects past the watermark stay remembered until it passes them; then they join the band's.
   const recent = entries.filter((entry) => entry.lastModifiedMs > watermarkMs - band && entry.lastModifiedMs <= watermarkMs);
   const ahead = entries.filter((entry) => entry.lastModifiedMs > watermarkMs);
-  return { kind: 'landing', watermarkMs, bandMs: band, recent, ...(ahead.length > 0 ? { ahead } : {}) };
+  // What this run could not read is tried again; a folder keeps the view of it it had when it first failed.
+  const retry = unreadable.map(({ key, error }): RetryEntry => {
+    const earlier = previous?.retry?.find((entry) => entry.key === key);
+    if (earlier) return { ...earlier, error };
+    if (!previous) return { key, error };
+    const recentUnder = previous.recent.map((entry) => entry.key).filter((recentKey) => coveredBy({ key, error }, recentKey));
+    return { key, error, readUpTo: { watermarkMs: previous.watermarkMs, bandMs: previous.bandMs, recent: recentUnder } };
+  });
+  return { kind: 'landing', watermarkMs, bandMs: band, recent, ...(ahead.length > 0 ? { ahead } : {}), ...(retry.length > 0 ? { retry } : {}) };
 }
 
 /**

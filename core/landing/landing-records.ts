@@ -21,6 +21,8 @@ export interface LandingSpool {
   readonly objects: readonly ObjectInfo[];
   readonly records: number;
   readonly bytesRead: number;
+  /** Objects that could not be fetched, and why (see isUnreadableObjectError): none of their records is in the spool. */
+  readonly unreadable: readonly { object: ObjectInfo; error: string }[];
 }
 
 /**
@@ -38,9 +40,14 @@ export async function spoolLandingObjects(
   const limits = options.limits ?? DEFAULT_LANDING_LIMITS;
   let records = 0;
   let bytesRead = 0;
+  const unreadable: { object: ObjectInfo; error: string }[] = [];
   const spool = openSync(spoolPath, 'w');
   try {
     for await (const cut of cutInOrder(storage, objects, limits, 'lines', options.signal)) {
+      if (cut.unreadable !== undefined) {
+        unreadable.push({ object: cut.object, error: cut.unreadable });
+        continue;
+      }
       records += cut.records;
       bytesRead += cut.bytesRead;
       // Plain synchronous writes: the lines of one object at a time, already in one buffer.
@@ -49,7 +56,7 @@ export async function spoolLandingObjects(
   } finally {
     closeSync(spool);
   }
-  return { path: spoolPath, objects, records, bytesRead };
+  return { path: spoolPath, objects, records, bytesRead, unreadable };
 }
 
 /** How many records each object holds, cut as `spoolLandingObjects` cuts them (reconcile's count). */
@@ -57,12 +64,21 @@ export async function* countLandingRecords(
   storage: Storage,
   objects: readonly ObjectInfo[],
   limits: LandingLimits = DEFAULT_LANDING_LIMITS,
-): AsyncGenerator<{ object: ObjectInfo; records: number }> {
-  let ordinal = 0;
+): AsyncGenerator<{ object: ObjectInfo; records: number; unreadable?: string }> {
   for await (const cut of cutInOrder(storage, objects, limits, 'count')) {
-    yield { object: objects[ordinal] as ObjectInfo, records: cut.records };
-    ordinal += 1;
+    yield { object: cut.object, records: cut.records, ...(cut.unreadable === undefined ? {} : { unreadable: cut.unreadable }) };
   }
+}
+
+/**
+ * Whether fetching an object failed because of the object itself (no permission, gone since it was listed,
+ * not a file, archived), which no retry within the run mends, rather than the store (throttling, network),
+ * which fails the run.
+ */
+export function isUnreadableObjectError(error: unknown): boolean {
+  const { code, name } = error as { code?: string; name?: string };
+  return ['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'OBJECT_NOT_FOUND'].includes(code ?? '')
+    || ['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMS.DisabledException', 'KMS.AccessDeniedException'].includes(name ?? '');
 }
 
 /**
@@ -76,10 +92,10 @@ async function* cutInOrder(
   limits: LandingLimits,
   mode: 'lines' | 'count',
   signal?: AbortSignal,
-): AsyncGenerator<CutResult & { bytesRead: number }> {
+): AsyncGenerator<ObjectCut> {
   const pool = cutPool();
   const fetched: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
-  const cutting: Promise<CutResult & { bytesRead: number }>[] = [];
+  const cutting: Promise<ObjectCut>[] = [];
   let fetchedBytes = 0;
   let next = 0;
   const fetchAhead = () => {
@@ -97,14 +113,21 @@ async function* cutInOrder(
     const head = fetched.shift();
     if (!head) return;
     fetchedBytes -= Math.min(head.object.sizeBytes, limits.maxObjectBytes);
-    const cut = head.body.then(async (body) => {
-      if (body === undefined) {
-        const lines = new SpoolLines(1024);
-        const records = mode === 'count' ? 1 : lines.addAll(head.object, [oversizedObjectRecord(head.object.sizeBytes, limits)]);
-        return { records, lines: lines.contents(), bytesRead: 0 };
-      }
-      return { ...(await pool.cut(mode, head.object, body, limits)), bytesRead: body.length };
-    });
+    const object = head.object;
+    const cut = head.body.then(
+      async (body): Promise<ObjectCut> => {
+        if (body === undefined) {
+          const lines = new SpoolLines(1024);
+          const records = mode === 'count' ? 1 : lines.addAll(object, [oversizedObjectRecord(object.sizeBytes, limits)]);
+          return { object, records, lines: lines.contents(), bytesRead: 0 };
+        }
+        return { object, ...(await pool.cut(mode, object, body, limits)), bytesRead: body.length };
+      },
+      (error: unknown): ObjectCut => {
+        if (!isUnreadableObjectError(error)) throw error;
+        return { object, records: 0, lines: new Uint8Array(0), bytesRead: 0, unreadable: (error as Error).message };
+      },
+    );
     cut.catch(() => undefined);
     cutting.push(cut);
   };
@@ -115,7 +138,7 @@ async function* cutInOrder(
       startCut();
       fetchAhead();
     }
-    yield await (cutting.shift() as Promise<CutResult & { bytesRead: number }>);
+    yield await (cutting.shift() as Promise<ObjectCut>);
   }
 }
 
@@ -156,6 +179,9 @@ export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): 
   return batches;
 }
 
+
+/** One object, cut (or counted); `unreadable` says why it could not be fetched. */
+type ObjectCut = CutResult & { readonly object: ObjectInfo; readonly bytesRead: number; readonly unreadable?: string };
 
 const PREFETCH_OBJECTS = 16;
 const PREFETCH_BYTES = 64 * 1024 * 1024;

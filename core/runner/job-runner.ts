@@ -9,7 +9,7 @@ import { JobPlanner } from './phases/job-planner.ts';
 import { nextBookmark } from './phases/next-bookmark.ts';
 import { openTableInputs } from './phases/open-inputs.ts';
 import { gateOutputs, openGate } from './phases/gate-outputs.ts';
-import { planReads, type ReadPlan } from './phases/read-plan.ts';
+import { planReads, type ReadPlan, type UnreadableEntry } from './phases/read-plan.ts';
 import { RunResources } from './phases/run-context.ts';
 import { RunStaging } from './phases/run-staging.ts';
 import type { RunOptions } from './run-options.ts';
@@ -45,7 +45,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     options.faultPoint?.('outputs-staged', job.name);
     const planned = await decideWrites(run, reads, planner, staging);
     checkBalance(run, inputs.counts, planned, recordsDuplicated, gate);
-    const bookmark = await nextBookmark(run, reads);
+    const bookmark = await nextBookmark(run, reads, inputs.counts.setAside);
+    const warnings = [...unreadableWarnings([...reads.unreadable, ...inputs.counts.setAside]), ...(bookmark.warnings ?? [])];
     const root = await commitRun(run, reads, planned, bookmark);
 
     const result = runResult(run, {
@@ -58,7 +59,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       nothingNew: false,
       ...(bookmark.version === undefined ? {} : { bookmarkVersion: bookmark.version }),
       ...(evaluations.length > 0 ? { quality: evaluations } : {}),
-      ...(bookmark.warnings ? { warnings: bookmark.warnings } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
     });
     return await publishRun(run, root, planned, result, evaluations);
   } catch (error) {
@@ -72,9 +73,18 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
 
 /** A bookmarked run that found nothing new since its bookmark: it commits nothing and opens no engine. */
 function nothingNew(run: RunResources, reads: ReadPlan): JobRunResult {
+  const warnings = unreadableWarnings(reads.unreadable);
   return runResult(run, {
     recordsRead: 0, bytesRead: 0, recordsWritten: {}, recordsQuarantined: 0, recordsDuplicated: 0, commitSeq: reads.basedOn.seq, nothingNew: true,
+    ...(warnings.length > 0 ? { warnings } : {}),
   });
+}
+
+/** One warning per landing object, folder or link the run could not read. */
+function unreadableWarnings(entries: readonly UnreadableEntry[]): string[] {
+  return entries.map((entry) =>
+    `landing ${entry.key.endsWith('/') ? 'folder' : 'object'} ${entry.key} could not be read (${entry.error}): set aside, not read; ` +
+    'every run tries it again until it reads (medallion reconcile lists it)');
 }
 
 function runResult(run: RunResources, outcome: Omit<JobRunResult, 'job' | 'runId' | 'state' | 'startedAt' | 'completedAt' | 'elapsedMs'>): JobRunResult {

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import path from 'node:path';
@@ -29,11 +29,20 @@ export class LocalStorage implements Storage {
     // List the deepest folder the prefix names fully, then filter by the rest of the prefix.
     const slash = prefix.lastIndexOf('/');
     const folderKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    yield* this.walk(folderKey, prefix, options.modifiedAfterMs, { folders: 0 });
+    yield* this.walk(folderKey, prefix, options, { folders: 0, realPaths: new Set() });
   }
 
-  private async *walk(folderKey: string, prefix: string, modifiedAfterMs: number | undefined, visited: { folders: number }): AsyncIterable<ObjectInfo> {
+  /**
+   * Lists a folder in key order. Symbolic links are followed: a link to a file is an object under the
+   * link's key (with the file's size and time), a link to a folder is walked like a folder, unless it leads
+   * back into a folder being walked (a cycle), which, like a dangling link, is reported as unreadable.
+   */
+  private async *walk(folderKey: string, prefix: string, options: ListOptions, visited: { folders: number; realPaths: Set<string> }): AsyncIterable<ObjectInfo> {
+    const modifiedAfterMs = options.modifiedAfterMs;
     const folder = folderKey === '' ? this.root : this.pathOf(folderKey);
+    const unreadable = (error: unknown): ObjectInfo => ({
+      key: `${folderKey}/`, sizeBytes: 0, lastModifiedMs: 0, unreadable: (error as Error).message,
+    });
     // Folders are read synchronously (a listing is thousands of small reads, each far cheaper than a trip
     // through the thread pool), giving other work a turn every few dozen folders.
     visited.folders += 1;
@@ -50,29 +59,65 @@ export class LocalStorage implements Storage {
         if (filesAreOld && info.nlink === 2) return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        if (options.reportUnreadable && `${folderKey}/`.startsWith(prefix)) {
+          yield unreadable(error);
+          return;
+        }
         throw error;
       }
     }
     let entries;
+    let realPath: string;
     try {
       entries = readdirSync(folder, { withFileTypes: true });
+      realPath = realpathSync(folder);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (options.reportUnreadable && `${folderKey}/`.startsWith(prefix)) {
+        yield unreadable(error);
+        return;
+      }
       throw error;
     }
-    if (filesAreOld) entries = entries.filter((entry) => entry.isDirectory());
-    const names = entries.map((entry) => ({ entry, key: folderKey === '' ? entry.name : `${folderKey}/${entry.name}` }));
-    // Key order: a folder's children sort as if the folder name were followed by '/'.
-    names.sort((a, b) => compareKeys(a.entry.isDirectory() ? `${a.key}/` : a.key, b.entry.isDirectory() ? `${b.key}/` : b.key));
-    for (const { entry, key } of names) {
-      if (entry.name.startsWith('.tmp-')) continue;
-      if (entry.isDirectory()) {
-        const asFolder = `${key}/`;
-        if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) yield* this.walk(key, prefix, modifiedAfterMs, visited);
-      } else if (!filesAreOld && entry.isFile() && key.startsWith(prefix)) {
-        const info = statSync(path.join(folder, entry.name));
-        yield { key, sizeBytes: info.size, lastModifiedMs: info.mtimeMs };
+    visited.realPaths.add(realPath);
+    try {
+      // A link is taken for what it leads to; one that leads nowhere stays a link (reported below).
+      const typed = entries.map((entry) => {
+        const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
+        let kind: 'folder' | 'file' | 'link' | 'other' = entry.isDirectory() ? 'folder' : entry.isFile() ? 'file' : 'other';
+        if (entry.isSymbolicLink()) {
+          try {
+            const target = statSync(path.join(folder, entry.name));
+            kind = target.isDirectory() ? 'folder' : target.isFile() ? 'file' : 'other';
+          } catch {
+            kind = 'link';
+          }
+        }
+        return { entry, key, kind };
+      });
+      const names = filesAreOld ? typed.filter((item) => item.kind === 'folder') : typed;
+      // Key order: a folder's children sort as if the folder name were followed by '/'.
+      names.sort((a, b) => compareKeys(a.kind === 'folder' ? `${a.key}/` : a.key, b.kind === 'folder' ? `${b.key}/` : b.key));
+      for (const { entry, key, kind } of names) {
+        if (entry.name.startsWith('.tmp-')) continue;
+        const full = path.join(folder, entry.name);
+        if (kind === 'folder') {
+          const asFolder = `${key}/`;
+          if (!(asFolder.startsWith(prefix) || prefix.startsWith(asFolder))) continue;
+          if (entry.isSymbolicLink() && visited.realPaths.has(realpathSync(full))) {
+            if (options.reportUnreadable && asFolder.startsWith(prefix)) yield { key: asFolder, sizeBytes: 0, lastModifiedMs: 0, unreadable: `the link ${full} leads back into a folder above it (a cycle)` };
+            continue;
+          }
+          yield* this.walk(key, prefix, options, visited);
+        } else if (kind === 'file' && key.startsWith(prefix)) {
+          const info = statSync(full);
+          yield { key, sizeBytes: info.size, lastModifiedMs: info.mtimeMs };
+        } else if (kind === 'link' && key.startsWith(prefix) && options.reportUnreadable) {
+          yield { key, sizeBytes: 0, lastModifiedMs: 0, unreadable: `the link ${full} leads to ${readlinkOrWhy(full)}, which does not exist or cannot be reached` };
+        }
       }
+    } finally {
+      visited.realPaths.delete(realPath);
     }
   }
 
@@ -144,6 +189,14 @@ export class LocalStorage implements Storage {
         if (options?.discardStored) await rm(localDir, { recursive: true, force: true });
       },
     };
+  }
+}
+
+function readlinkOrWhy(link: string): string {
+  try {
+    return readlinkSync(link);
+  } catch (error) {
+    return `(unreadable: ${(error as Error).message})`;
   }
 }
 

@@ -5,6 +5,11 @@ export interface ObjectInfo {
   readonly key: string;
   readonly sizeBytes: number;
   readonly lastModifiedMs: number;
+  /**
+   * Only in a listing with `reportUnreadable`: a folder (its key ends with '/') or a link that could not be
+   * listed or followed, and why. It holds no data; its objects are listed once it can be read.
+   */
+  readonly unreadable?: string;
 }
 
 /**
@@ -37,6 +42,12 @@ export interface ListOptions {
    * folder); S3 lists everything. Objects modified later are always listed.
    */
   readonly modifiedAfterMs?: number;
+  /**
+   * A folder lake's folder that cannot be listed (permissions), or a link that leads nowhere or in a
+   * circle, is listed as an entry with `unreadable` set instead of failing the listing (landing input:
+   * one bad folder must not stop the lake). Without it, such a folder fails the listing.
+   */
+  readonly reportUnreadable?: boolean;
 }
 
 /**

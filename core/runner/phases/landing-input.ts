@@ -50,6 +50,7 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
     const whole = await spool(name, objects, `${name}.txt`);
     await loadLandingSpool(engine, whole, `input_${name}`);
     counts.add(name, whole.records, whole.bytesRead);
+    counts.setAside.push(...whole.unreadable.map(({ object, error }) => ({ source: name, key: object.key, error })));
   }
 
   const count = Math.max(1, batches.length);
@@ -63,6 +64,7 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       next?.catch(() => undefined);
       await loadLandingSpool(engine, current, `input_${batchedName}`);
       counts.add(batchedName, current.records, current.bytesRead);
+      counts.setAside.push(...current.unreadable.map(({ object, error }) => ({ source: batchedName, key: object.key, error })));
     }
     const finished = current;
     yield {

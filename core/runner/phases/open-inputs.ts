@@ -1,3 +1,4 @@
+import type { UnreadableEntry } from './read-plan.ts';
 import { quoteIdentifier } from '../../engine/index.ts';
 import type { JobPlan } from '../../job/index.ts';
 import { withAddedColumns, type TableManifest, type TableSpec } from '../../table/index.ts';
@@ -10,6 +11,8 @@ export class ReadCounts {
   readonly rowsOf = new Map<string, number>();
   recordsRead = 0;
   bytesRead = 0;
+  /** Landing objects that could not be fetched (permissions, gone since the listing): set aside, not read. */
+  readonly setAside: UnreadableEntry[] = [];
 
   add(source: string, rows: number, bytes: number): void {
     this.rowsOf.set(source, (this.rowsOf.get(source) ?? 0) + rows);

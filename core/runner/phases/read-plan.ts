@@ -22,6 +22,18 @@ export interface ReadPlan {
   readonly readsSubset: boolean;
   /** There is something to read: without it, a bookmarked run ends with nothing committed. */
   readonly anythingNew: boolean;
+  /**
+   * Landing folders and links the listing could not read; the objects that cannot be fetched join them
+   * while the run reads (see ReadCounts.setAside). Set aside, reported, and tried again by the next run.
+   */
+  readonly unreadable: UnreadableEntry[];
+}
+
+/** A landing object, folder (key ending in '/') or link that could not be read, and why. */
+export interface UnreadableEntry {
+  readonly source: string;
+  readonly key: string;
+  readonly error: string;
 }
 
 /**
@@ -50,6 +62,7 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   }
 
   const landingObjects = new Map<string, ObjectInfo[]>();
+  const unreadableEntries: UnreadableEntry[] = [];
   let readsSubset = false;
   for (const [name, source] of Object.entries(job.sources)) {
     if (source.kind !== 'landing') continue;
@@ -57,17 +70,25 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
     const readUpTo = window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
     if (readUpTo) readsSubset = true;
     const objects: ObjectInfo[] = [];
-    const listing = lake.storage.list(source.prefix, readUpTo ? { modifiedAfterMs: readUpTo.watermarkMs - readUpTo.bandMs } : {});
-    for await (const object of listing) objects.push(object);
+    // Objects the last run could not read may be readable now without their folder having changed: while
+    // there are any, the listing is whole.
+    const hint = readUpTo && !(readUpTo.retry?.length) ? { modifiedAfterMs: readUpTo.watermarkMs - readUpTo.bandMs } : {};
+    for await (const object of lake.storage.list(source.prefix, { ...hint, reportUnreadable: true })) {
+      if (object.unreadable !== undefined) unreadableEntries.push({ source: name, key: object.key, error: object.unreadable });
+      else objects.push(object);
+    }
     const selected = window
       ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
       : selectUnreadObjects(objects, landingBookmarkOf(since, name));
     if (selected.length < objects.length) readsSubset = true;
     if (selected.length > 0) anythingNew = true;
+    // A folder or link that turned unreadable since the bookmark is news too: the bookmark must keep it.
+    const known = new Set((landingBookmarkOf(since, name)?.retry ?? []).map((entry) => entry.key));
+    if (unreadableEntries.some((entry) => entry.source === name && !known.has(entry.key))) anythingNew = true;
     landingObjects.set(name, selected);
   }
   return {
-    basedOn, option, tableVersions, landingObjects, readsSubset, anythingNew,
+    basedOn, option, tableVersions, landingObjects, readsSubset, anythingNew, unreadable: unreadableEntries,
     ...(current ? { current } : {}),
     ...(since ? { since } : {}),
   };
