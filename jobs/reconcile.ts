@@ -5,6 +5,7 @@ import type { Engine, ResultRow } from '../core/engine/index.ts';
 import { countLandingRecords, type LandingLimits } from '../core/landing/index.ts';
 import { readRunRecords } from '../core/runner/index.ts';
 import type { ObjectInfo } from '../core/storage/index.ts';
+import { readBookmark } from '../core/state/state-documents.ts';
 
 /** One CDC source of the reference pipeline, as reconciliation follows it from landing to silver. */
 export interface ReconciledSource {
@@ -89,7 +90,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
     for (const source of sources) {
       const has = (table: string) => root.tables[table] !== undefined;
       const bookmarkId = root.bookmarks[source.bronzeJob];
-      const bookmark = bookmarkId ? await lake.state.getDocument<JobBookmarkState>(bookmarkId) : undefined;
+      const bookmark = bookmarkId ? await readBookmark(lake.state, bookmarkId) : undefined;
       const { records: runs } = await readRunRecords(lake.state, source.bronzeJob);
       const lastRead = Math.max(0, ...runs.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
       pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId, unreadable);

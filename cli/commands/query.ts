@@ -60,11 +60,11 @@ function queryFailed(error: unknown): MedallionError {
   const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
   const outside = /file system operations are disabled by configuration/.test(message);
   // A damaged table is a data failure (1), not a mistake in the query (2).
-  const damaged = /table \S+ \(version \d+\) cannot be read/.test(message);
+  const damaged = /table \S+ (\(version \d+\) )?cannot be read/.test(message);
   return new MedallionError(damaged ? 'TABLE_DAMAGED' : 'QUERY_FAILED', message, {
     exitCode: damaged ? 1 : 2,
     hint: damaged
-      ? 'a file of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version'
+      ? 'a file or the manifest of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version'
       : outside
         ? 'medallion query reads the lake\'s tables only; pass --allow-local-files to let it read other files on this machine'
         : 'tables are named layer.table; `medallion tables` lists them',

@@ -3,12 +3,13 @@ import { ConfigError, JobBusyError, MedallionError } from '../errors.ts';
 import { jobLockName } from '../job/index.ts';
 import type { StateStore } from '../state/index.ts';
 import { bookmarkDocumentId, bookmarkEntry, type JobBookmarkEntry, type JobBookmarkState } from './job-bookmark.ts';
+import { readBookmark } from '../state/state-documents.ts';
 
 /** Glue's GetJobBookmark: the job's current bookmark entry (version 0 when it has none). */
 export async function getJobBookmark(state: StateStore, jobName: string): Promise<JobBookmarkEntry> {
   const root = await state.readRoot();
   const id = root.bookmarks[jobName];
-  return bookmarkEntry(jobName, id ? await state.getDocument<JobBookmarkState>(id) : undefined);
+  return bookmarkEntry(jobName, id ? await readBookmark(state, id) : undefined);
 }
 
 /** How long a reset holds the job's lock at most (it takes a few state-store calls). */
@@ -24,7 +25,7 @@ export async function resetJobBookmark(state: StateStore, jobName: string, runId
   let target: JobBookmarkState | undefined;
   if (runId !== undefined) {
     try {
-      target = await state.getDocument<JobBookmarkState>(bookmarkDocumentId(jobName, runId));
+      target = await readBookmark(state, bookmarkDocumentId(jobName, runId));
     } catch {
       throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${jobName} committed no bookmark`, {
         hint: `pick a run id from \`medallion runs ${jobName}\` whose run used job-bookmark-enable`,

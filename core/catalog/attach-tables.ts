@@ -4,6 +4,7 @@ import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
 import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
+import { readManifest } from '../state/state-documents.ts';
 
 /** A committed table whose files cannot be read, and why. */
 export interface DamagedTable {
@@ -17,7 +18,7 @@ export async function readManifests(state: StateStore, root: LakeRoot, only?: re
   const manifests = new Map<TableName, TableManifest>();
   for (const name of names) {
     const ref = root.tables[name];
-    if (ref) manifests.set(name as TableName, await state.getDocument<TableManifest>(ref.manifest));
+    if (ref) manifests.set(name as TableName, await readManifest(state, ref.manifest));
   }
   return manifests;
 }
@@ -59,18 +60,29 @@ export async function attachTables(
   state: StateStore,
   root: LakeRoot,
 ): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; damaged: DamagedTable[]; release(): Promise<void> }> {
-  const manifests = await readManifests(state, root);
+  const manifests = new Map<TableName, TableManifest>();
   const held: LocalFiles[] = [];
   const damaged: DamagedTable[] = [];
   try {
     const schemas = new Set<string>();
-    for (const [name, manifest] of manifests) {
+    for (const name of Object.keys(root.tables).sort() as TableName[]) {
       const schema = layerOf(name);
       if (!schemas.has(schema)) {
         await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
         schemas.add(schema);
       }
       const view = `${quoteIdentifier(schema)}.${quoteIdentifier(shortNameOf(name))}`;
+      let manifest: TableManifest;
+      try {
+        manifest = await readManifest(state, (root.tables[name] as { manifest: string }).manifest);
+        manifests.set(name, manifest);
+      } catch (error) {
+        // A manifest that is missing or damaged is one damaged table too.
+        const problem = describeProblem(error);
+        damaged.push({ table: name, problem });
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS SELECT error(${quoteLiteral(`table ${name} cannot be read: ${problem}`)}) AS damaged FROM range(1)`);
+        continue;
+      }
       try {
         const relation = await tableRelation(engine, storage, manifest);
         held.push(relation.files);
@@ -78,7 +90,7 @@ export async function attachTables(
       } catch (error) {
         // One damaged table (a truncated file, a file removed by hand) is one table: the others stay
         // queryable, and a query that reads this one fails naming it.
-        const problem = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
+        const problem = describeProblem(error);
         damaged.push({ table: name, problem });
         const message = quoteLiteral(`table ${name} (version ${manifest.version}) cannot be read: ${problem}`);
         const columns = manifest.columns.map((column) => `CAST(error(${message}) AS ${column.type}) AS ${quoteIdentifier(column.name)}`).join(', ');
@@ -92,4 +104,10 @@ export async function attachTables(
   // The local folders the views read from: a read-only session may allow exactly these (see `medallion query`).
   const directories = [...new Set(held.flatMap((files) => [...files.paths.values()].map((file) => `${path.dirname(file)}${path.sep}`)))].sort();
   return { tables: manifests, directories, damaged, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
+}
+
+function describeProblem(error: unknown): string {
+  const hint = (error as { hint?: string }).hint;
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
+  return hint ? `${message} (${hint})` : message;
 }

@@ -10,6 +10,7 @@ import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type QualityDataset } from './evaluator/index.ts';
 import { analyzerEvaluations, evaluationOf, metricHistory, qualityMetrics, qualityResultsSql, type QualityEvaluation } from './quality-gate.ts';
 import type { QualityRule, TableRuleSet } from './rule-sets.ts';
+import { readManifest } from '../state/state-documents.ts';
 
 
 /** The columns of a landing source's dataset: one row per object under landing/<source>/. */
@@ -146,7 +147,7 @@ async function attachDataset(lake: Lake, engine: Engine, root: LakeRoot, table: 
   }
   const ref = root.tables[table];
   if (!ref) return undefined;
-  const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+  const manifest = await readManifest(lake.state, ref.manifest);
   const { sql, files } = await tableRelation(engine, lake.storage, manifest);
   releases.push(() => files.release());
   await engine.run(`CREATE OR REPLACE TEMP VIEW ${view} AS SELECT * FROM ${sql}`);

@@ -4,6 +4,7 @@ import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
 import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManifest } from '../table/index.ts';
 import { readRunRecords, type JobRunRecord } from './job-run-record.ts';
+import { readManifest } from '../state/state-documents.ts';
 
 export interface Recovery {
   /** Runs left in STARTING or RUNNING by a process that died before its commit, now marked ERROR. */
@@ -36,7 +37,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
   for (const table of [...outputs, QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name]) {
     const ref = root.tables[table];
     if (!ref) continue;
-    const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+    const manifest = await readManifest(lake.state, ref.manifest);
     const files = manifestFiles(manifest);
     for (const file of files) referenced.add(file.key);
     if (!outputs.has(table)) continue;

@@ -8,6 +8,7 @@ import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
 import type { LocalFiles } from '../storage/index.ts';
 import { emptyManifest, manifestFiles, type DataFile, type TableManifest, type TableSpec } from '../table/index.ts';
+import { readManifest, readBookmark } from '../state/state-documents.ts';
 
 export function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
   const bookmark = state?.sources[source];
@@ -17,7 +18,7 @@ export function landingBookmarkOf(state: JobBookmarkState | undefined, source: s
 /** The bookmark committed by run `runId`, for a pause window; a run that committed none is refused. */
 export async function bookmarkOfRun(lake: Lake, job: string, runId: string): Promise<JobBookmarkState> {
   try {
-    return await lake.state.getDocument<JobBookmarkState>(bookmarkDocumentId(job, runId));
+    return await readBookmark(lake.state, bookmarkDocumentId(job, runId));
   } catch {
     throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${job} committed no bookmark`, {
       hint: `pick run ids from \`medallion runs ${job}\` whose runs used job-bookmark-enable`,
@@ -38,7 +39,7 @@ export async function attachTableInput(
       hint: `run the job that writes ${table} first, or use \`medallion run --all\``,
     });
   }
-  const manifest = await lake.state.getDocument<TableManifest>(ref.manifest);
+  const manifest = await readManifest(lake.state, ref.manifest);
   const { sql, files } = await tableRelation(engine, lake.storage, manifest);
   await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(`input_${name}`)} AS SELECT * FROM ${sql}`);
   const dataFiles = manifestFiles(manifest);
@@ -71,8 +72,8 @@ export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: J
     const ref = root.tables[source.table];
     if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;
     const [current, then] = await Promise.all([
-      lake.state.getDocument<TableManifest>(ref.manifest),
-      lake.state.getDocument<TableManifest>(seen.manifest),
+      readManifest(lake.state, ref.manifest),
+      readManifest(lake.state, seen.manifest),
     ]);
     const currentKeys = new Set(manifestFiles(current).map((file) => file.key));
     const before = manifestFiles(then);
@@ -102,6 +103,6 @@ export async function attachPrevious(lake: Lake, engine: Engine, root: LakeRoot,
   const ref = root.tables[spec.name];
   // As the job declares the table now: a column added since the last commit reads as NULL from its files.
   const columns = spec.columns.map(({ name, type }) => ({ name, type }));
-  const manifest = ref ? { ...(await lake.state.getDocument<TableManifest>(ref.manifest)), columns } : emptyManifest(spec.name, columns, spec.partitionBy);
+  const manifest = ref ? { ...(await readManifest(lake.state, ref.manifest)), columns } : emptyManifest(spec.name, columns, spec.partitionBy);
   return attachFiles(lake, engine, manifest, manifestFiles(manifest), `previous_${spec.name.replace('.', '_')}`);
 }

@@ -8,6 +8,7 @@ import {
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { checkRoot } from './state-documents.ts';
 
 /** The item of the committed root at `seq`: `root#000000000042`, sorted and one per sequence. */
 const rootKey = (seq: number): string => `root#${String(seq).padStart(12, '0')}`;
@@ -71,7 +72,7 @@ export class DynamoDbStateStore implements StateStore {
   async readRoot(): Promise<LakeRoot> {
     const head = await this.get('root', 'HEAD');
     // HEAD is a hint that may lag behind the newest committed root (it is moved after the commit): walk forward.
-    let current = head ? this.parse<LakeRoot>(head, 'the root') : EMPTY_ROOT;
+    let current = head ? checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`) : EMPTY_ROOT;
     for (let next = await this.rootAt(current.seq + 1); next; next = await this.rootAt(current.seq + 1)) current = next;
     return current;
   }
@@ -146,7 +147,7 @@ export class DynamoDbStateStore implements StateStore {
   /** The committed root at `seq`, if there is one. */
   private async rootAt(seq: number): Promise<LakeRoot | undefined> {
     const item = await this.get(rootKey(seq), 'root');
-    return item ? this.parse<LakeRoot>(item, `root ${seq}`) : undefined;
+    return item ? checkRoot(this.parse<unknown>(item, `root ${seq}`), `root ${seq} in ${this.location}`) : undefined;
   }
 
   /** Root `seq` was committed: as its own item, or (lakes committed before roots had items) as HEAD or before it. */

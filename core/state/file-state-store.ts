@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
+import { checkRoot } from './state-documents.ts';
 
 const SEQ_WIDTH = 12;
 const GENERATION_FILE = /^(\d+)\.json$/;
@@ -284,7 +285,7 @@ export class FileStateStore implements StateStore {
 
   private async readRootFile(seq: number): Promise<LakeRoot | undefined> {
     try {
-      return parseStateFile<LakeRoot>(this.rootPath(seq), await readFile(this.rootPath(seq), 'utf8'));
+      return checkRoot(parseStateFile<unknown>(this.rootPath(seq), await readFile(this.rootPath(seq), 'utf8')), `state file ${this.rootPath(seq)}`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;

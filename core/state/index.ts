@@ -1,3 +1,4 @@
 export { EMPTY_ROOT, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore, type TableRef } from './state-store.ts';
 export { FileStateStore } from './file-state-store.ts';
 export { DynamoDbStateStore } from './dynamodb-state-store.ts';
+export { readBookmark, readManifest } from './state-documents.ts';

@@ -4,6 +4,7 @@ import type { LakeRoot, LockLease, StateStore, TableRef } from '../state/index.t
 import type { DataFile, PartitionEntry, TableManifest } from './manifest.ts';
 import { emptyManifest } from './manifest.ts';
 import type { TableSpec } from './table-spec.ts';
+import { readManifest } from '../state/state-documents.ts';
 
 /**
  * How a run changes one table.
@@ -60,9 +61,9 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       const currentRef = current.tables[name];
       const baseRef = request.basedOn.tables[name];
       const empty = emptyManifest(name, write.spec.columns.map(({ name: column, type }) => ({ name: column, type })), write.spec.partitionBy);
-      const previous = currentRef ? await state.getDocument<TableManifest>(currentRef.manifest) : empty;
+      const previous = currentRef ? await readManifest(state, currentRef.manifest) : empty;
       if (write.kind !== 'append' && currentRef && currentRef.version !== (baseRef?.version ?? 0)) {
-        const base = baseRef ? await state.getDocument<TableManifest>(baseRef.manifest) : empty;
+        const base = baseRef ? await readManifest(state, baseRef.manifest) : empty;
         const moved = changedPartitions(base, previous, write.kind === 'replace_all' ? undefined : Object.keys(write.partitions));
         if (moved.length > 0) {
           throw new CommitConflictError(

@@ -67,4 +67,55 @@ describe('a damaged lake: one bad file is one bad table, one bad record is one b
       expect(result.stderr).toMatch(new RegExp(`^error: STATE_CORRUPT: root ${head}, the lake's newest commit .* is missing`));
     }
   });
+
+  it('a manifest of the wrong shape: reported with its id and what is wrong (exit 1); the other tables stay queryable', async () => {
+    const state = openLocalLake(lake).state;
+    const root = await state.readRoot();
+    const id = root.tables['gold.daily_task_kpis']!.manifest;
+    const file = path.join(lake, '_state', 'documents', `${id}.json`);
+    const manifest = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    delete manifest.partitions;
+    await writeFile(file, JSON.stringify(manifest));
+
+    const other = await cli('query', 'SELECT count(*) AS n FROM silver.tasks', '--format', 'json');
+    expect(other.code, other.stderr).toBe(0);
+    const damaged = await cli('query', 'SELECT * FROM gold.daily_task_kpis');
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(new RegExp(`TABLE_DAMAGED: .*table gold\\.daily_task_kpis cannot be read: state document ${id} .* is not a valid table manifest: partitions: `));
+    const run = await cli('run', 'gold.daily_task_kpis');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/STATE_CORRUPT: state document .* is not a valid table manifest: partitions/);
+    expect(run.stderr).not.toMatch(/Cannot convert undefined/);
+    expect(stackFrames(run.stderr)).toEqual([]);
+  });
+
+  it('a bookmark of the wrong shape: reported with its id and the repair (exit 1), which works', async () => {
+    await cli('run', '--all', '--job-bookmark-option', 'job-bookmark-enable');
+    const root = await openLocalLake(lake).state.readRoot();
+    const id = root.bookmarks['bronze.tasks_cdc']!;
+    const file = path.join(lake, '_state', 'documents', `${id}.json`);
+    const bookmark = JSON.parse(await readFile(file, 'utf8')) as { sources: Record<string, unknown> };
+    bookmark.sources.landing = { kind: 'landing', watermarkMs: 'yesterday' };
+    await writeFile(file, JSON.stringify(bookmark));
+
+    const run = await cli('run', 'bronze.tasks_cdc', '--job-bookmark-option', 'job-bookmark-enable');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`STATE_CORRUPT: state document ${id} .* is not a valid job bookmark: sources\\.landing\\.watermarkMs: .*medallion bookmark reset bronze\\.tasks_cdc`));
+    expect((await cli('bookmark', 'reset', 'bronze.tasks_cdc')).code).toBe(0);
+    const again = await cli('run', 'bronze.tasks_cdc', '--job-bookmark-option', 'job-bookmark-enable');
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('a root of the wrong shape: every command names it (exit 1)', async () => {
+    const head = (await readFile(path.join(lake, '_state', 'HEAD'), 'utf8')).trim();
+    const file = path.join(lake, '_state', 'roots', `${head.padStart(12, '0')}.json`);
+    const root = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    root.tables = null;
+    await writeFile(file, JSON.stringify(root));
+    for (const command of [['tables'], ['query', 'SELECT 1'], ['run', '--all'], ['reconcile']]) {
+      const result = await cli(...command);
+      expect(result.code, command.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(/^error: STATE_CORRUPT: state file .*roots.* is not a valid lake root: tables: /m);
+    }
+  });
 });

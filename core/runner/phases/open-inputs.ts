@@ -5,6 +5,7 @@ import { withAddedColumns, type TableManifest, type TableSpec } from '../../tabl
 import { attachFiles, attachPrevious, attachTableInput, tableDeltas, type TableDelta } from '../run-inputs.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
+import { readManifest } from '../../state/state-documents.ts';
 
 /** Rows and bytes a run read, in total and per source (what the balance check and the metrics use). */
 export class ReadCounts {
@@ -67,7 +68,7 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
   const specs = new Map<string, TableSpec>();
   for (const spec of job.outputs) {
     const ref = basedOn.tables[spec.name];
-    const committed = ref ? (await lake.state.getDocument<TableManifest>(ref.manifest)).columns : [];
+    const committed = ref ? (await readManifest(lake.state, ref.manifest)).columns : [];
     const evolved = committed.filter((column) => column.origin !== undefined && !spec.columns.some((own) => own.name === column.name));
     specs.set(spec.name, withAddedColumns(spec, evolved));
   }

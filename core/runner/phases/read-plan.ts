@@ -4,6 +4,7 @@ import type { LakeRoot } from '../../state/index.ts';
 import type { ObjectInfo } from '../../storage/index.ts';
 import { bookmarkOfRun, landingBookmarkOf } from '../run-inputs.ts';
 import type { RunContext } from './run-context.ts';
+import { readBookmark } from '../../state/state-documents.ts';
 
 /** What a run will read, decided before anything is opened. */
 export interface ReadPlan {
@@ -46,7 +47,7 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   const basedOn = await lake.state.readRoot();
   const option = options.bookmark?.option ?? 'job-bookmark-disable';
   const committedBookmark = basedOn.bookmarks[job.name];
-  const current = committedBookmark ? await lake.state.getDocument<JobBookmarkState>(committedBookmark) : undefined;
+  const current = committedBookmark ? await readBookmark(lake.state, committedBookmark) : undefined;
   const window = option === 'job-bookmark-pause' && options.bookmark?.from !== undefined
     ? { from: await bookmarkOfRun(lake, job.name, options.bookmark.from), to: await bookmarkOfRun(lake, job.name, options.bookmark.to ?? '') }
     : undefined;
