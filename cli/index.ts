@@ -1,2 +1,2 @@
 export { EXIT, invoke, type InvokeOptions } from './invoke.ts';
-export { bufferIo, processIo, type CliIo } from './io.ts';
+export { bufferIo, processIo, streamIo, type CliIo } from './io.ts';

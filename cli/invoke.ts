@@ -3,7 +3,7 @@ import { openLocalLake, type Job, type Lake } from '../core/index.ts';
 import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
-import { ConfigError, describeError, MedallionError } from '../core/errors.ts';
+import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
 import { runJobs } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -60,6 +60,15 @@ function addGenerateOptions(command: Command): Command {
     .option('--users <n>', 'Todo API users')
     .option('--tasks-per-day <n>', 'tasks created per day (about 3 change events each)')
     .option('--fault-rate <rate>', 'rate of each fault kind (duplicates, late files, malformed records, ...), 0 to 1');
+}
+
+/** A count option: digits only, from `min` to the largest whole number JavaScript and DuckDB both hold exactly. */
+function wholeNumberOption(flag: string, text: string, code: string, min = 1): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || !Number.isSafeInteger(value)) {
+    throw new ConfigError(code, `${flag} ${JSON.stringify(text)}: must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}`);
+  }
+  return value;
 }
 
 /**
@@ -191,15 +200,31 @@ export function createProgram(options: InvokeOptions): Command {
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
       const settings = runSettings(line, jobs);
       const quality = await ruleSets();
+      // Output that cannot be written (a full disk, a closed pipe) does not stop the pipeline halfway: the
+      // runs finish, and the command then fails saying so.
+      let outputFailure: unknown;
+      const print = (text: string) => {
+        try {
+          Promise.resolve(io.out(text)).catch((error: unknown) => void (outputFailure ??= error));
+        } catch (error) {
+          outputFailure ??= error;
+        }
+      };
       await runJobs(lake(), jobs, {
         quality,
         settingsFor: (job) => settings.get(job) ?? {},
-        onResult: (result) => void io.out(`${describeRun(result)}\n`),
+        onResult: (result) => print(`${describeRun(result)}\n`),
         // A failed publish does not fail the run (its commits stand), but the person at the terminal must know.
         onCatalogPublish: (outcome) => {
           if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
         },
       });
+      if (outputFailure !== undefined) {
+        throw new MedallionError('OUTPUT_FAILED', `the runs finished, but their report could not be written: ${describeError(outputFailure)}`, {
+          cause: outputFailure,
+          hint: '`medallion runs` shows what each run did',
+        });
+      }
     });
 
   const bookmark = program.command('bookmark').description("A job's bookmark, as Glue's GetJobBookmark / ResetJobBookmark show it.");
@@ -293,8 +318,7 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--limit <n>', 'rows at most', '50')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (table: string | undefined, flags: { failed?: boolean; limit: string; format: OutputFormat }) => {
-      const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('QUALITY_OPTIONS_INVALID', `--limit ${JSON.stringify(flags.limit)}: must be a whole number of at least 1`);
+      const limit = wholeNumberOption('--limit', flags.limit, 'QUALITY_OPTIONS_INVALID');
       await qualityHistoryCommand(lake(), table, { limit, failedOnly: flags.failed ?? false, format: flags.format }, io);
     });
 
@@ -304,8 +328,7 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--limit <n>', 'differences listed at most', '1000')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: { limit: string; format: OutputFormat }) => {
-      const limit = Number(flags.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('RECONCILE_OPTIONS_INVALID', `--limit ${JSON.stringify(flags.limit)}: must be a whole number of at least 1`);
+      const limit = wholeNumberOption('--limit', flags.limit, 'RECONCILE_OPTIONS_INVALID');
       await reconcileCommand(lake(), { limit, write: (columns, rows) => writeRows(io, flags.format, columns, rows) }, io);
     });
 
@@ -350,14 +373,19 @@ function reportError(error: unknown, io: CliIo, env: NodeJS.ProcessEnv): number 
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   if (error instanceof MedallionError) {
-    io.err(`error: ${error.describe()}\n`);
+    const system = error.hint === undefined ? systemProblemOf(error.cause) : undefined;
+    io.err(`error: ${error.describe()}${system ? ` (${system.code}: ${system.hint})` : ''}\n`);
     if (env.MEDALLION_DEBUG && error.cause instanceof Error) io.err(`${error.cause.stack ?? ''}\n`);
     return error.exitCode;
   }
-  io.err(`error: internal: ${describeError(error)}\n`);
+  // Not a usage error either way: the machine (a full disk, a permission) or a fault of medallion's own.
+  const system = systemProblemOf(error);
+  io.err(system ? `error: ${system.code}: ${describeError(error)} (${system.hint})\n` : `error: internal: ${describeError(error)}\n`);
   if (env.MEDALLION_DEBUG && error instanceof Error) io.err(`${error.stack ?? ''}\n`);
-  return EXIT.usage;
+  return EXIT.failure;
 }
+
+
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -5,14 +5,32 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  return streamIo(process.stdout, process.stderr);
+}
+
+/**
+ * Output to two streams. Writing respects backpressure, so a large query result streams instead of piling
+ * up in memory; each wait for 'drain' removes its listeners when it ends, however many waits there are.
+ */
+export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): CliIo {
   return {
     out: (text) =>
       new Promise<void>((resolve, reject) => {
-        // Respect backpressure so a large query result streams instead of piling up in memory.
-        if (process.stdout.write(text)) resolve();
-        else process.stdout.once('drain', resolve).once('error', reject);
+        if (stdout.write(text)) {
+          resolve();
+          return;
+        }
+        const drained = () => {
+          stdout.off('error', failed);
+          resolve();
+        };
+        const failed = (error: Error) => {
+          stdout.off('drain', drained);
+          reject(error);
+        };
+        stdout.once('drain', drained).once('error', failed);
       }),
-    err: (text) => void process.stderr.write(text),
+    err: (text) => void stderr.write(text),
   };
 }
 

@@ -18,7 +18,7 @@ export const GenerateOptionsSchema = z.object({
   days: z.number().int().min(1).max(3660).default(7),
   users: z.number().int().min(1).max(999_999).default(200),
   /** Tasks created per day, on average over a week (weekdays see more, weekends fewer). */
-  tasksPerDay: z.number().int().min(0).default(300),
+  tasksPerDay: z.number().int().min(0).max(1_000_000).default(300),
   /** Rate of each fault kind, per event or per object; 0 gives clean data. */
   faultRate: z.number().min(0).max(1).default(0.01),
   /** Prefix of every landing key; empty or ending in '/'. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
 import { literalList, type Engine, type ResultColumn, type ResultRow } from '../../core/engine/index.ts';
-import { MedallionError } from '../../core/errors.ts';
+import { MedallionError, systemProblemOf } from '../../core/errors.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
 
@@ -58,6 +58,9 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
 function queryFailed(error: unknown): MedallionError {
   if (error instanceof MedallionError) return error;
   const message = (error instanceof Error ? error.message : String(error)).split('\n').filter(Boolean).slice(0, 3).join(' ');
+  // The machine refused (a full disk, for the output or DuckDB's spill): not a mistake in the query.
+  const system = systemProblemOf(error);
+  if (system) return new MedallionError(system.code, message, { exitCode: 1, hint: system.hint, cause: error });
   const outside = /file system operations are disabled by configuration/.test(message);
   // A damaged table is a data failure (1), not a mistake in the query (2).
   const damaged = /table \S+ (\(version \d+\) )?cannot be read/.test(message);
