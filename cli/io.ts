@@ -11,26 +11,50 @@ export function processIo(): CliIo {
 /**
  * Output to two streams. Writing respects backpressure, so a large query result streams instead of piling
  * up in memory; each wait for 'drain' removes its listeners when it ends, however many waits there are.
+ * A stream that fails or closes (a full disk, a reader that went away: `| head`) fails every later write
+ * instead of crashing the process with an unhandled 'error' event or waiting for a 'drain' that never comes.
  */
 export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): CliIo {
+  let broken: Error | undefined;
+  stdout.on('error', (error: Error) => void (broken ??= error));
+  // Nothing can be told when stderr itself is gone.
+  stderr.on('error', () => undefined);
   return {
     out: (text) =>
       new Promise<void>((resolve, reject) => {
-        if (stdout.write(text)) {
+        if (broken) {
+          reject(broken);
+          return;
+        }
+        let written: boolean;
+        try {
+          written = stdout.write(text);
+        } catch (error) {
+          broken ??= error as Error;
+          reject(broken);
+          return;
+        }
+        if (written) {
           resolve();
           return;
         }
-        const drained = () => {
-          stdout.off('error', failed);
-          resolve();
+        const settle = (error?: Error) => {
+          stdout.off('drain', drained).off('error', failed).off('close', closed);
+          if (error) reject(error);
+          else resolve();
         };
-        const failed = (error: Error) => {
-          stdout.off('drain', drained);
-          reject(error);
-        };
-        stdout.once('drain', drained).once('error', failed);
+        const drained = () => settle();
+        const failed = (error: Error) => settle(error);
+        const closed = () => settle(broken ?? new Error('the output was closed'));
+        stdout.once('drain', drained).once('error', failed).once('close', closed);
       }),
-    err: (text) => void stderr.write(text),
+    err: (text) => {
+      try {
+        stderr.write(text);
+      } catch {
+        // As above: nowhere left to say it.
+      }
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import { quoteIdentifier, quoteLiteral, type Lake } from '../core/index.ts';
 import { selectUnreadObjects, type JobBookmarkState } from '../core/bookmark/index.ts';
 import { attachTables } from '../core/catalog/index.ts';
 import type { Engine, ResultRow } from '../core/engine/index.ts';
-import { countLandingRecords, type LandingLimits } from '../core/landing/index.ts';
+import { countLandingRecords, listLanding, type LandingLimits } from '../core/landing/index.ts';
+import { PIPELINE_JOBS } from './index.ts';
 import { readRunRecords } from '../core/runner/index.ts';
 import type { ObjectInfo } from '../core/storage/index.ts';
 import { readBookmark } from '../core/state/state-documents.ts';
@@ -16,8 +17,6 @@ export interface ReconciledSource {
   readonly silverJob: string;
   /** The silver table of effective events (one row per event kept), with `_source_object` and `_record_index`. */
   readonly silverEvents: string;
-  /** The bronze job's landing limits, when not the defaults: an object over them counts as one record, as bronze counts it. */
-  readonly limits?: LandingLimits;
 }
 
 export const RECONCILED_SOURCES: readonly ReconciledSource[] = [
@@ -94,6 +93,13 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
       const { records: runs } = await readRunRecords(lake.state, source.bronzeJob);
       const lastRead = Math.max(0, ...runs.filter((run) => run.JobRunState === 'SUCCEEDED').map((run) => Date.parse(run.StartedOn)));
       pendingObjects += await countLanding(lake, engine, source, bookmark, lastRead, bookmarkId, unreadable);
+      // What bronze holds of objects under an unreadable folder or link cannot be checked against landing now.
+      await engine.run('CREATE OR REPLACE TEMP TABLE unreadable_keys (key VARCHAR, under VARCHAR)');
+      const mine = unreadable.filter((entry) => entry.source === source.source);
+      for (let start = 0; start < mine.length; start += 1000) {
+        const rows = mine.slice(start, start + 1000).map((entry) => `(${quoteLiteral(entry.key)}, ${quoteLiteral(entry.key.endsWith('/') ? entry.key : `${entry.key}/`)})`);
+        await engine.run(`INSERT INTO unreadable_keys VALUES ${rows.join(', ')}`);
+      }
       // Bronze rows carry their run's start (ingested_at), quarantined records their run id.
       const finished = runs.filter((run) => run.JobRunState === 'SUCCEEDED' && run.CompletedOn !== undefined);
       await engine.run(`CREATE OR REPLACE TEMP TABLE bronze_runs (run_id VARCHAR, started TIMESTAMP, completed TIMESTAMP)`);
@@ -125,6 +131,7 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
         SELECT c.source_object, c.record_index, 'no such landing record (its object has ' || coalesce(l.records::VARCHAR, 'no') || ' records)'
         FROM counted c LEFT JOIN ${landing} l USING (source_object)
         WHERE NOT coalesce(l.unreadable, false) AND (l.records IS NULL OR c.record_index >= l.records OR c.record_index < 0)
+          AND NOT EXISTS (SELECT 1 FROM unreadable_keys u WHERE c.source_object = u.key OR starts_with(c.source_object, u.under))
         ORDER BY 1, 2 LIMIT ${limit}`);
       differences.push(...landingIssues.rows.map((row) => difference(source.source, 'landing-bronze', row)));
       const landingChecks = await engine.query(`
@@ -229,11 +236,9 @@ async function countLanding(
 ): Promise<number> {
   const table = quoteIdentifier(`landing_${source.source}`);
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} (source_object VARCHAR, records BIGINT, read BOOLEAN, unreadable BOOLEAN)`);
-  const objects: ObjectInfo[] = [];
-  for await (const object of lake.storage.list(source.landingPrefix, { reportUnreadable: true })) {
-    if (object.unreadable !== undefined) unreadable.push({ source: source.source, key: object.key, error: object.unreadable });
-    else objects.push(object);
-  }
+  const listed = await listLanding(lake.storage, source.landingPrefix);
+  const objects = listed.objects;
+  unreadable.push(...listed.unreadable.map((entry) => ({ source: source.source, ...entry })));
   const landingBookmark = bookmark?.sources.landing;
   const unread = new Set(
     bookmarkId && landingBookmark?.kind === 'landing'
@@ -245,7 +250,7 @@ async function countLanding(
     if (rows.length > 0) await engine.run(`INSERT INTO ${table} VALUES ${rows.join(', ')}`);
     rows = [];
   };
-  for await (const { object, records, unreadable: why } of countLandingRecords(lake.storage, objects, source.limits)) {
+  for await (const { object, records, unreadable: why } of countLandingRecords(lake.storage, objects, landingLimitsOf(source.bronzeJob))) {
     // An object that cannot be read cannot be counted: it is listed, and what bronze holds of it is left alone.
     if (why !== undefined) {
       unreadable.push({ source: source.source, key: object.key, error: why });
@@ -256,4 +261,11 @@ async function countLanding(
   }
   await flush();
   return unread.size;
+}
+
+/** The landing limits of a bronze job's landing source: an object over them counts as one record, as bronze counts it. */
+function landingLimitsOf(jobName: string): LandingLimits | undefined {
+  const job = PIPELINE_JOBS.find((candidate) => candidate.name === jobName);
+  const landing = Object.values(job?.sources ?? {}).find((source) => source.kind === 'landing');
+  return landing?.kind === 'landing' ? landing.limits : undefined;
 }

@@ -47,12 +47,20 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
     }
     return await streamQuery(engine, sql, format, io);
   } catch (error) {
-    throw queryFailed(error);
+    // A query over a damaged table may fail before reading it (a column its stand-in view lacks): name the table.
+    const failed = queryFailed(error);
+    const named = attached.damaged.find((entry) => sql.toLowerCase().includes(entry.table.toLowerCase()));
+    if (named && failed.code === 'QUERY_FAILED') {
+      throw new MedallionError('TABLE_DAMAGED', `table ${named.table} cannot be read: ${named.problem}`, { exitCode: 1, hint: DAMAGED_HINT, cause: error });
+    }
+    throw failed;
   } finally {
     await attached.release();
     engine.close();
   }
 }
+
+const DAMAGED_HINT = 'a file or the manifest of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version';
 
 /** DuckDB's message names the problem and where; its first lines are what a person needs. */
 function queryFailed(error: unknown): MedallionError {
@@ -67,7 +75,7 @@ function queryFailed(error: unknown): MedallionError {
   return new MedallionError(damaged ? 'TABLE_DAMAGED' : 'QUERY_FAILED', message, {
     exitCode: damaged ? 1 : 2,
     hint: damaged
-      ? 'a file or the manifest of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version'
+      ? DAMAGED_HINT
       : outside
         ? 'medallion query reads the lake\'s tables only; pass --allow-local-files to let it read other files on this machine'
         : 'tables are named layer.table; `medallion tables` lists them',

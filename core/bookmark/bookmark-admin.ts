@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, JobBusyError, MedallionError } from '../errors.ts';
+import { ConfigError, JobBusyError, MedallionError, NotFoundError } from '../errors.ts';
 import { jobLockName } from '../job/index.ts';
 import type { StateStore } from '../state/index.ts';
 import { bookmarkDocumentId, bookmarkEntry, type JobBookmarkEntry, type JobBookmarkState } from './job-bookmark.ts';
@@ -12,6 +12,21 @@ export async function getJobBookmark(state: StateStore, jobName: string): Promis
   return bookmarkEntry(jobName, id ? await readBookmark(state, id) : undefined);
 }
 
+/**
+ * The bookmark run `runId` of the job committed (a pause window's ends, a reset's target). A run that
+ * committed none is refused as a usage error; a bookmark that is there but damaged is STATE_CORRUPT.
+ */
+export async function bookmarkOfRun(state: StateStore, jobName: string, runId: string): Promise<JobBookmarkState> {
+  try {
+    return await readBookmark(state, bookmarkDocumentId(jobName, runId));
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${jobName} committed no bookmark`, {
+      hint: `pick a run id (in full) from \`medallion runs ${jobName}\` whose run used job-bookmark-enable`,
+    });
+  }
+}
+
 /** How long a reset holds the job's lock at most (it takes a few state-store calls). */
 const RESET_LEASE_MS = 60_000;
 
@@ -22,16 +37,7 @@ const RESET_LEASE_MS = 60_000;
  * job is going (whose commit would put its own bookmark back), and never interleaves with one.
  */
 export async function resetJobBookmark(state: StateStore, jobName: string, runId?: string): Promise<JobBookmarkEntry> {
-  let target: JobBookmarkState | undefined;
-  if (runId !== undefined) {
-    try {
-      target = await readBookmark(state, bookmarkDocumentId(jobName, runId));
-    } catch {
-      throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${jobName} committed no bookmark`, {
-        hint: `pick a run id from \`medallion runs ${jobName}\` whose run used job-bookmark-enable`,
-      });
-    }
-  }
+  const target = runId === undefined ? undefined : await bookmarkOfRun(state, jobName, runId);
   const lease = await state.acquireLock(jobLockName(jobName), `bookmark-reset-${randomUUID()}`, RESET_LEASE_MS, Date.now());
   if (!lease) {
     const holder = await state.readLock(jobLockName(jobName));

@@ -29,7 +29,14 @@ export interface LandingBookmark {
 export interface RetryEntry {
   readonly key: string;
   readonly error: string;
-  readonly readUpTo?: { readonly watermarkMs: number; readonly bandMs: number; readonly recent: readonly string[] };
+  readonly readUpTo?: {
+    readonly watermarkMs: number;
+    readonly bandMs: number;
+    /** Keys read in the band below the watermark, under the entry. */
+    readonly recent: readonly string[];
+    /** Objects read past the watermark (modified in the future), under the entry, as `key@lastModifiedMs`. */
+    readonly ahead?: readonly string[];
+  };
 }
 
 /** How far past a run's start an object's modified time may be and still move the watermark: clocks drift. */
@@ -90,11 +97,13 @@ export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefin
 }
 
 function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>, aheadKeys: ReadonlySet<string>): boolean {
-  for (const entry of bookmark.retry ?? []) {
-    if (!coveredBy(entry, object.key)) continue;
+  // The most specific entry that covers the object decides.
+  const covering = (bookmark.retry ?? []).filter((entry) => coveredBy(entry, object.key)).sort((a, b) => b.key.length - a.key.length);
+  for (const entry of covering.slice(0, 1)) {
     // What an unreadable entry covers is judged by the bookmark as it stood before the entry failed.
     const before = entry.readUpTo;
     if (!before) return false;
+    if (before.ahead?.includes(`${object.key}@${object.lastModifiedMs}`)) return true;
     if (object.lastModifiedMs > before.watermarkMs) return false;
     if (object.lastModifiedMs <= before.watermarkMs - before.bandMs) return true;
     return before.recent.includes(object.key);
@@ -148,12 +157,29 @@ export function advanceLandingBookmark(
   const ahead = entries.filter((entry) => entry.lastModifiedMs > watermarkMs);
   // What this run could not read is tried again; a folder keeps the view of it it had when it first failed.
   const retry = unreadable.map(({ key, error }): RetryEntry => {
-    const earlier = previous?.retry?.find((entry) => entry.key === key);
-    if (earlier) return { ...earlier, error };
+    // An entry keeps the view of the first entry that covered it (a file that stays unreadable once its
+    // folder reads again is still judged as the folder was), else takes the bookmark before this run.
+    const earlier = previous?.retry?.find((entry) => coveredBy(entry, key));
+    if (earlier) return earlier.readUpTo ? { key, error, readUpTo: earlier.readUpTo } : { key, error };
     if (!previous) return { key, error };
-    const recentUnder = previous.recent.map((entry) => entry.key).filter((recentKey) => coveredBy({ key, error }, recentKey));
-    return { key, error, readUpTo: { watermarkMs: previous.watermarkMs, bandMs: previous.bandMs, recent: recentUnder } };
+    const under = (entryKey: string) => coveredBy({ key, error }, entryKey);
+    const aheadUnder = (previous.ahead ?? []).filter((entry) => under(entry.key)).map((entry) => `${entry.key}@${entry.lastModifiedMs}`);
+    return {
+      key,
+      error,
+      readUpTo: {
+        watermarkMs: previous.watermarkMs,
+        bandMs: previous.bandMs,
+        recent: previous.recent.map((entry) => entry.key).filter(under),
+        ...(aheadUnder.length > 0 ? { ahead: aheadUnder } : {}),
+      },
+    };
   });
+  // Earlier entries under a new one could not even be tried: they stay, each with its own view.
+  const tried = new Set(retry.map((entry) => entry.key));
+  for (const earlier of previous?.retry ?? []) {
+    if (!tried.has(earlier.key) && retry.some((entry) => entry.key !== earlier.key && coveredBy(entry, earlier.key))) retry.push(earlier);
+  }
   return { kind: 'landing', watermarkMs, bandMs: band, recent, ...(ahead.length > 0 ? { ahead } : {}), ...(retry.length > 0 ? { retry } : {}) };
 }
 

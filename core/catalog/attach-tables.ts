@@ -5,6 +5,7 @@ import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
 import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
 import { readManifest } from '../state/state-documents.ts';
+import { NotFoundError, type MedallionError } from '../errors.ts';
 
 /** A committed table whose files cannot be read, and why. */
 export interface DamagedTable {
@@ -77,10 +78,11 @@ export async function attachTables(
         manifest = await readManifest(state, (root.tables[name] as { manifest: string }).manifest);
         manifests.set(name, manifest);
       } catch (error) {
-        // A manifest that is missing or damaged is one damaged table too.
+        // A manifest that is missing or damaged is one damaged table too; a store that did not answer is not.
+        if (!(error instanceof NotFoundError) && (error as MedallionError).code !== 'STATE_CORRUPT') throw error;
         const problem = describeProblem(error);
         damaged.push({ table: name, problem });
-        await engine.run(`CREATE OR REPLACE VIEW ${view} AS SELECT error(${quoteLiteral(`table ${name} cannot be read: ${problem}`)}) AS damaged FROM range(1)`);
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS ${failingSelect(`table ${name} cannot be read: ${problem}`, [])}`);
         continue;
       }
       try {
@@ -92,9 +94,7 @@ export async function attachTables(
         // queryable, and a query that reads this one fails naming it.
         const problem = describeProblem(error);
         damaged.push({ table: name, problem });
-        const message = quoteLiteral(`table ${name} (version ${manifest.version}) cannot be read: ${problem}`);
-        const columns = manifest.columns.map((column) => `CAST(error(${message}) AS ${column.type}) AS ${quoteIdentifier(column.name)}`).join(', ');
-        await engine.run(`CREATE OR REPLACE VIEW ${view} AS SELECT ${columns || `error(${message}) AS damaged`} FROM range(1)`);
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS ${failingSelect(`table ${name} (version ${manifest.version}) cannot be read: ${problem}`, manifest.columns)}`);
       }
     }
   } catch (error) {
@@ -104,6 +104,15 @@ export async function attachTables(
   // The local folders the views read from: a read-only session may allow exactly these (see `medallion query`).
   const directories = [...new Set(held.flatMap((files) => [...files.paths.values()].map((file) => `${path.dirname(file)}${path.sep}`)))].sort();
   return { tables: manifests, directories, damaged, release: async () => void (await Promise.all(held.map((files) => files.release()))) };
+}
+
+/**
+ * A relation with the table's columns that fails with `message` whatever reads it: the error is in the
+ * filter, which every query evaluates, even `count(*)` (a failing column would be pruned).
+ */
+function failingSelect(message: string, columns: readonly { readonly name: string; readonly type: string }[]): string {
+  const list = columns.map((column) => `CAST(NULL AS ${column.type}) AS ${quoteIdentifier(column.name)}`).join(', ');
+  return `SELECT ${list || 'NULL AS damaged'} FROM range(1) WHERE error(${quoteLiteral(message)}) IS NULL`;
 }
 
 function describeProblem(error: unknown): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JobDefinitionError } from '../errors.ts';
+import { ConfigError, JobDefinitionError } from '../errors.ts';
 import type { ColumnSpec, Layer, TableName, TableSpec } from '../table/index.ts';
 import { layerOf } from '../table/index.ts';
 import { landingPrefix } from '../layout/index.ts';
@@ -33,6 +33,15 @@ export interface TableSourceSpec {
 export type SourceSpec = LandingSourceSpec | TableSourceSpec;
 
 export function landingSource(source: string, options: { bandMs?: number; limits?: Partial<LandingLimits> } = {}): LandingSourceSpec {
+  const { maxObjectBytes, maxObjectRecords } = { ...DEFAULT_LANDING_LIMITS, ...options.limits };
+  // A text is decoded into one buffer: past 1 GiB the limit would not bound memory, and past the largest
+  // buffer every object would fail to decode.
+  if (!Number.isSafeInteger(maxObjectBytes) || maxObjectBytes < 1 || maxObjectBytes > MAX_OBJECT_BYTES_LIMIT) {
+    throw new ConfigError('LANDING_LIMITS_INVALID', `landing source ${source}: maxObjectBytes ${maxObjectBytes} is not a whole number of bytes from 1 to ${MAX_OBJECT_BYTES_LIMIT} (1 GiB)`);
+  }
+  if (!Number.isSafeInteger(maxObjectRecords) || maxObjectRecords < 1) {
+    throw new ConfigError('LANDING_LIMITS_INVALID', `landing source ${source}: maxObjectRecords ${maxObjectRecords} is not a whole number of at least 1`);
+  }
   return {
     kind: 'landing',
     prefix: landingPrefix(source),
@@ -44,6 +53,8 @@ export function landingSource(source: string, options: { bandMs?: number; limits
 export function tableSource(table: TableName, options: { snapshot?: boolean } = {}): TableSourceSpec {
   return { kind: 'table', table, ...(options.snapshot ? { snapshot: true } : {}) };
 }
+
+const MAX_OBJECT_BYTES_LIMIT = 1024 ** 3;
 
 /** What a transform can refer to. Relation names come back quoted, ready to drop into SQL. */
 export interface TransformContext {

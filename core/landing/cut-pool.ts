@@ -44,9 +44,9 @@ export class CutPool {
   constructor(readonly size: number) {}
 
   cut(mode: CutRequest['mode'], object: SpooledObject, body: Buffer, limits: LandingLimits): Promise<CutResult> {
-    // A body that owns its whole memory is handed over; a slice of shared memory is copied.
-    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
-    const sent = owned ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
+    // A copy is handed over (the caller's buffer stays whole: a store may keep it): compressed bytes, cheap
+    // beside the cutting.
+    const sent = new Uint8Array(body);
     const request: CutRequest = { id: (this.nextId += 1), mode, object: { key: object.key, lastModifiedMs: object.lastModifiedMs }, body: sent, limits };
     return new Promise<CutResult>((resolve, reject) => {
       this.queue.push({ request, transfer: [sent.buffer as ArrayBuffer], resolve, reject });
@@ -67,9 +67,15 @@ export class CutPool {
       const worker = this.idle.pop() ?? (this.started < this.size ? this.startWorker() : undefined);
       if (!worker) return;
       const pending = this.queue.shift() as Pending;
+      try {
+        worker.postMessage(pending.request, pending.transfer);
+      } catch (error) {
+        this.idle.push(worker);
+        pending.reject(error as Error);
+        continue;
+      }
       this.busy.set(worker, pending);
       worker.ref();
-      worker.postMessage(pending.request, pending.transfer);
     }
   }
 

@@ -1,4 +1,4 @@
-export { LANDING_RECORD_COLUMNS, batchObjects, countLandingRecords, loadLandingSpool, spoolLandingObjects, type LandingSpool } from './landing-records.ts';
+export { LANDING_RECORD_COLUMNS, batchObjects, countLandingRecords, listLanding, loadLandingSpool, spoolLandingObjects, type LandingSpool } from './landing-records.ts';
 export { MAX_RECORD_BYTES } from './spool-lines.ts';
 export {
   DEFAULT_LANDING_LIMITS,

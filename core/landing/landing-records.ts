@@ -59,6 +59,21 @@ export async function spoolLandingObjects(
   return { path: spoolPath, objects, records, bytesRead, unreadable };
 }
 
+/** A landing source's objects, and the folders and links under it that could not be listed or followed. */
+export async function listLanding(
+  storage: Storage,
+  prefix: string,
+  options: { modifiedAfterMs?: number } = {},
+): Promise<{ objects: ObjectInfo[]; unreadable: { key: string; error: string }[] }> {
+  const objects: ObjectInfo[] = [];
+  const unreadable: { key: string; error: string }[] = [];
+  for await (const object of storage.list(prefix, { ...options, reportUnreadable: true })) {
+    if (object.unreadable !== undefined) unreadable.push({ key: object.key, error: object.unreadable });
+    else objects.push(object);
+  }
+  return { objects, unreadable };
+}
+
 /** How many records each object holds, cut as `spoolLandingObjects` cuts them (reconcile's count). */
 export async function* countLandingRecords(
   storage: Storage,
@@ -76,10 +91,17 @@ export async function* countLandingRecords(
  * which fails the run.
  */
 export function isUnreadableObjectError(error: unknown): boolean {
-  const { code, name } = error as { code?: string; name?: string };
-  return ['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'OBJECT_NOT_FOUND'].includes(code ?? '')
-    || ['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMS.DisabledException', 'KMS.AccessDeniedException'].includes(name ?? '');
+  // Stores wrap what the system or S3 said (S3Storage's STORAGE_ERROR): the reason is in the causes.
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const { code, name } = current as { code?: string; name: string };
+    if (UNREADABLE_CODES.has(code ?? '') || UNREADABLE_S3_ERRORS.has(name) || name.startsWith('KMS.')) return true;
+  }
+  return false;
 }
+
+const UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'OBJECT_NOT_FOUND']);
+/** S3's answers about one object: no permission (its ACL or its KMS key), gone, or archived. */
+const UNREADABLE_S3_ERRORS: ReadonlySet<string> = new Set(['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMSAccessDeniedException', 'KMSDisabledException', 'KMSInvalidStateException']);
 
 /**
  * Fetches ahead (object stores answer faster with several reads in flight, up to PREFETCH_OBJECTS and
@@ -121,7 +143,9 @@ async function* cutInOrder(
           const records = mode === 'count' ? 1 : lines.addAll(object, [oversizedObjectRecord(object.sizeBytes, limits)]);
           return { object, records, lines: lines.contents(), bytesRead: 0 };
         }
-        return { object, ...(await pool.cut(mode, object, body, limits)), bytesRead: body.length };
+        // Its length first: the pool may hand the body's memory to the worker.
+        const bytesRead = body.length;
+        return { object, ...(await pool.cut(mode, object, body, limits)), bytesRead };
       },
       (error: unknown): ObjectCut => {
         if (!isUnreadableObjectError(error)) throw error;

@@ -11,6 +11,7 @@ import { evaluateRuleset, type QualityDataset } from './evaluator/index.ts';
 import { analyzerEvaluations, evaluationOf, metricHistory, qualityMetrics, qualityResultsSql, type QualityEvaluation } from './quality-gate.ts';
 import type { QualityRule, TableRuleSet } from './rule-sets.ts';
 import { readManifest } from '../state/state-documents.ts';
+import { listLanding } from '../landing/index.ts';
 
 
 /** The columns of a landing source's dataset: one row per object under landing/<source>/. */
@@ -138,7 +139,8 @@ async function attachDataset(lake: Lake, engine: Engine, root: LakeRoot, table: 
       await engine.run(`INSERT INTO ${view} VALUES ${batch.join(', ')}`);
       batch = [];
     };
-    for await (const object of lake.storage.list(landingPrefixOf(table))) {
+    // A folder that cannot be listed is left out here: the bronze run reports it, and reconcile lists it.
+    for (const object of (await listLanding(lake.storage, landingPrefixOf(table))).objects) {
       batch.push(`(${quoteLiteral(object.key)}, make_timestamp(${Math.round(object.lastModifiedMs) * 1000}::BIGINT), ${object.sizeBytes})`);
       if (batch.length >= 2000) await flush();
     }

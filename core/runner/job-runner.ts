@@ -42,6 +42,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       ? await gateOutputs(run, gate, reads, staging, { counts: inputs.counts, recordsDuplicated, incremental: planner.incremental })
       : [];
 
+    refuseRebuildWithout(run, reads, [...reads.unreadable, ...inputs.counts.setAside], planner.incremental);
     options.faultPoint?.('outputs-staged', job.name);
     const planned = await decideWrites(run, reads, planner, staging);
     checkBalance(run, inputs.counts, planned, recordsDuplicated, gate);
@@ -80,12 +81,30 @@ function nothingNew(run: RunResources, reads: ReadPlan): JobRunResult {
   });
 }
 
+/**
+ * A run that read all its input replaces its outputs: one that could not read some landing objects would
+ * drop their rows from tables that hold them. It is refused (a bookmarked run sets them aside instead); a
+ * first run, with nothing committed to lose, goes on.
+ */
+function refuseRebuildWithout(run: RunResources, reads: ReadPlan, unreadable: readonly UnreadableEntry[], incremental: boolean): void {
+  if (unreadable.length === 0 || reads.readsSubset || incremental) return;
+  if (!run.job.outputs.some((spec) => reads.basedOn.tables[spec.name] !== undefined)) return;
+  const named = unreadable.slice(0, 3).map((entry) => `${entry.key} (${entry.error})`).join('; ');
+  throw new MedallionError('LANDING_UNREADABLE', `job ${run.job.name} reads all its landing input and replaces its tables, but ${unreadable.length} landing object(s) or folder(s) could not be read: ${named}${unreadable.length > 3 ? '; ...' : ''}`, {
+    hint: 'make them readable and rerun; or run with --job-bookmark-option job-bookmark-enable, which sets them aside and reads them once they can be read',
+  });
+}
+
 /** One warning per landing object, folder or link the run could not read. */
 function unreadableWarnings(entries: readonly UnreadableEntry[]): string[] {
-  return entries.map((entry) =>
+  const shown = entries.slice(0, MAX_UNREADABLE_WARNINGS).map((entry) =>
     `landing ${entry.key.endsWith('/') ? 'folder' : 'object'} ${entry.key} could not be read (${entry.error}): set aside, not read; ` +
     'every run tries it again until it reads (medallion reconcile lists it)');
+  const more = entries.length - shown.length;
+  return more > 0 ? [...shown, `and ${more} more landing objects or folders could not be read (medallion reconcile lists them all)`] : shown;
 }
+
+const MAX_UNREADABLE_WARNINGS = 10;
 
 function runResult(run: RunResources, outcome: Omit<JobRunResult, 'job' | 'runId' | 'state' | 'startedAt' | 'completedAt' | 'elapsedMs'>): JobRunResult {
   const completedAt = run.now();

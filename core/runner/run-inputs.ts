@@ -1,29 +1,18 @@
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier } from '../engine/index.ts';
 import { tableRelation } from '../catalog/index.ts';
-import { ConfigError, MedallionError } from '../errors.ts';
-import { bookmarkDocumentId, type JobBookmarkState, type LandingBookmark } from '../bookmark/index.ts';
+import { MedallionError } from '../errors.ts';
+import type { JobBookmarkState, LandingBookmark } from '../bookmark/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
 import type { LocalFiles } from '../storage/index.ts';
 import { emptyManifest, manifestFiles, type DataFile, type TableManifest, type TableSpec } from '../table/index.ts';
-import { readManifest, readBookmark } from '../state/state-documents.ts';
+import { readManifest } from '../state/state-documents.ts';
 
 export function landingBookmarkOf(state: JobBookmarkState | undefined, source: string): LandingBookmark | undefined {
   const bookmark = state?.sources[source];
   return bookmark?.kind === 'landing' ? bookmark : undefined;
-}
-
-/** The bookmark committed by run `runId`, for a pause window; a run that committed none is refused. */
-export async function bookmarkOfRun(lake: Lake, job: string, runId: string): Promise<JobBookmarkState> {
-  try {
-    return await readBookmark(lake.state, bookmarkDocumentId(job, runId));
-  } catch {
-    throw new ConfigError('BOOKMARK_RUN_UNKNOWN', `run ${runId} of job ${job} committed no bookmark`, {
-      hint: `pick run ids from \`medallion runs ${job}\` whose runs used job-bookmark-enable`,
-    });
-  }
 }
 
 export async function attachTableInput(

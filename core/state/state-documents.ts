@@ -36,7 +36,7 @@ const SourceBookmarkSchema = z.discriminatedUnion('kind', [
       .array(z.looseObject({
         key: z.string(),
         error: z.string(),
-        readUpTo: z.looseObject({ watermarkMs: z.number(), bandMs: z.number().nonnegative(), recent: z.array(z.string()) }).optional(),
+        readUpTo: z.looseObject({ watermarkMs: z.number(), bandMs: z.number().nonnegative(), recent: z.array(z.string()), ahead: z.array(z.string()).optional() }).optional(),
       }))
       .optional(),
   }),

@@ -29,15 +29,28 @@ export class LocalStorage implements Storage {
     // List the deepest folder the prefix names fully, then filter by the rest of the prefix.
     const slash = prefix.lastIndexOf('/');
     const folderKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    yield* this.walk(folderKey, prefix, options, { folders: 0, realPaths: new Set() });
+    let base: string | undefined;
+    try {
+      base = options.reportUnreadable ? realpathSync(folderKey === '' ? this.root : this.pathOf(folderKey)) : undefined;
+    } catch {
+      base = undefined;
+    }
+    yield* this.walk(folderKey, prefix, options, { folders: 0, realPaths: new Set(), base });
   }
 
   /**
-   * Lists a folder in key order. Symbolic links are followed: a link to a file is an object under the
-   * link's key (with the file's size and time), a link to a folder is walked like a folder, unless it leads
-   * back into a folder being walked (a cycle), which, like a dangling link, is reported as unreadable.
+   * Lists a folder in key order. With `reportUnreadable` (landing input), symbolic links are followed: a
+   * link to a file is an object under the link's key (with the file's size and time), a link to a folder is
+   * walked like a folder. A link that leads nowhere, back into a folder being walked (a cycle), or to
+   * something already under the listed folder (whose objects are listed under their own keys: following it
+   * would list them twice) is reported as unreadable instead. Other listings leave links out.
    */
-  private async *walk(folderKey: string, prefix: string, options: ListOptions, visited: { folders: number; realPaths: Set<string> }): AsyncIterable<ObjectInfo> {
+  private async *walk(
+    folderKey: string,
+    prefix: string,
+    options: ListOptions,
+    visited: { folders: number; realPaths: Set<string>; readonly base: string | undefined },
+  ): AsyncIterable<ObjectInfo> {
     const modifiedAfterMs = options.modifiedAfterMs;
     const folder = folderKey === '' ? this.root : this.pathOf(folderKey);
     const unreadable = (error: unknown): ObjectInfo => ({
@@ -85,35 +98,38 @@ export class LocalStorage implements Storage {
       const typed = entries.map((entry) => {
         const key = folderKey === '' ? entry.name : `${folderKey}/${entry.name}`;
         let kind: 'folder' | 'file' | 'link' | 'other' = entry.isDirectory() ? 'folder' : entry.isFile() ? 'file' : 'other';
-        if (entry.isSymbolicLink()) {
+        let problem: string | undefined;
+        if (entry.isSymbolicLink() && options.reportUnreadable) {
+          const full = path.join(folder, entry.name);
           try {
-            const target = statSync(path.join(folder, entry.name));
+            const target = statSync(full);
             kind = target.isDirectory() ? 'folder' : target.isFile() ? 'file' : 'other';
+            const real = realpathSync(full);
+            if (visited.realPaths.has(real)) problem = `the link ${full} leads back into a folder above it (a cycle)`;
+            else if (visited.base !== undefined && (real === visited.base || real.startsWith(`${visited.base}${path.sep}`))) {
+              problem = `the link ${full} leads to ${real}, which is listed under its own key already (read once, there)`;
+            }
           } catch {
-            kind = 'link';
+            problem = `the link ${full} leads to ${readlinkOrWhy(full)}, which does not exist or cannot be reached`;
           }
+          if (problem !== undefined) kind = 'link';
         }
-        return { entry, key, kind };
+        return { entry, key, kind, problem };
       });
       const names = filesAreOld ? typed.filter((item) => item.kind === 'folder') : typed;
       // Key order: a folder's children sort as if the folder name were followed by '/'.
       names.sort((a, b) => compareKeys(a.kind === 'folder' ? `${a.key}/` : a.key, b.kind === 'folder' ? `${b.key}/` : b.key));
-      for (const { entry, key, kind } of names) {
+      for (const { entry, key, kind, problem } of names) {
         if (entry.name.startsWith('.tmp-')) continue;
         const full = path.join(folder, entry.name);
         if (kind === 'folder') {
           const asFolder = `${key}/`;
-          if (!(asFolder.startsWith(prefix) || prefix.startsWith(asFolder))) continue;
-          if (entry.isSymbolicLink() && visited.realPaths.has(realpathSync(full))) {
-            if (options.reportUnreadable && asFolder.startsWith(prefix)) yield { key: asFolder, sizeBytes: 0, lastModifiedMs: 0, unreadable: `the link ${full} leads back into a folder above it (a cycle)` };
-            continue;
-          }
-          yield* this.walk(key, prefix, options, visited);
+          if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) yield* this.walk(key, prefix, options, visited);
         } else if (kind === 'file' && key.startsWith(prefix)) {
           const info = statSync(full);
           yield { key, sizeBytes: info.size, lastModifiedMs: info.mtimeMs };
-        } else if (kind === 'link' && key.startsWith(prefix) && options.reportUnreadable) {
-          yield { key, sizeBytes: 0, lastModifiedMs: 0, unreadable: `the link ${full} leads to ${readlinkOrWhy(full)}, which does not exist or cannot be reached` };
+        } else if (kind === 'link' && key.startsWith(prefix) && problem !== undefined) {
+          yield { key, sizeBytes: 0, lastModifiedMs: 0, unreadable: problem };
         }
       }
     } finally {

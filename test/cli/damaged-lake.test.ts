@@ -38,6 +38,8 @@ describe('a damaged lake: one bad file is one bad table, one bad record is one b
     expect(other.stderr).toMatch(/^warning: table gold\.daily_task_kpis cannot be read \(/m);
     const damaged = await cli('query', 'SELECT tasks_created FROM gold.daily_task_kpis');
     expect(damaged.code).toBe(1);
+    const counted = await cli('query', 'SELECT count(*) FROM gold.daily_task_kpis');
+    expect(counted.code, counted.stdout).toBe(1);
     expect(damaged.stderr).toMatch(/^error: TABLE_DAMAGED: .*table gold\.daily_task_kpis \(version \d+\) cannot be read/m);
     expect(stackFrames(damaged.stderr)).toEqual([]);
   });
@@ -79,6 +81,12 @@ describe('a damaged lake: one bad file is one bad table, one bad record is one b
 
     const other = await cli('query', 'SELECT count(*) AS n FROM silver.tasks', '--format', 'json');
     expect(other.code, other.stderr).toBe(0);
+    // Whatever the query asks of it: all rows, a count (whose columns DuckDB would not read), a column.
+    for (const sql of ['SELECT count(*) FROM gold.daily_task_kpis', 'SELECT tasks_created FROM gold.daily_task_kpis']) {
+      const result = await cli('query', sql);
+      expect(result.code, `${sql}: ${result.stdout}${result.stderr}`).toBe(1);
+      expect(result.stderr).toMatch(/TABLE_DAMAGED: .*table gold\.daily_task_kpis cannot be read/);
+    }
     const damaged = await cli('query', 'SELECT * FROM gold.daily_task_kpis');
     expect(damaged.code).toBe(1);
     expect(damaged.stderr).toMatch(new RegExp(`TABLE_DAMAGED: .*table gold\\.daily_task_kpis cannot be read: state document ${id} .* is not a valid table manifest: partitions: `));

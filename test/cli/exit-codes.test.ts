@@ -23,7 +23,7 @@ function cliTo(stdoutFile: string, ...args: string[]): Promise<{ code: number | 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), '--lake', lake, ...args], { cwd: root, stdio: ['ignore', out, 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk) => void (stderr += chunk));
+    child.stderr!.on('data', (chunk) => void (stderr += chunk));
     child.once('error', reject);
     child.once('close', (code) => {
       closeSync(out);
@@ -65,5 +65,20 @@ describe('exit codes: 1 for a failed run, damaged data or a refusing machine, 2 
     expect(runs.code, runs.stderr).toBe(0);
     expect((JSON.parse(runs.stdout) as { state: string }[]).map((row) => row.state).filter((state) => state !== 'SUCCEEDED')).toEqual([]);
     expect((await cli('run', '--all')).code).toBe(0);
+  }, 120_000);
+
+  it('a reader that goes away (`run --all | head -1`): the runs finish, nothing is left running, no stack trace', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), '--lake', lake, 'run', '--all'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => void (stderr += chunk));
+    // Like head -1: read the first line, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdout!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/^error: OUTPUT_FAILED: the runs finished, but their report could not be written: .*EPIPE/m);
+    expect(stackFrames(stderr)).toEqual([]);
+    const runs = await cli('runs', '--format', 'json');
+    expect((JSON.parse(runs.stdout) as { state: string }[]).filter((row) => row.state !== 'SUCCEEDED')).toEqual([]);
   }, 120_000);
 });

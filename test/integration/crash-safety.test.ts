@@ -10,7 +10,7 @@ import { FAULT_POINTS, runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';
-import { queryLake } from '../support/pipeline-check.ts';
+import { queryLake, tableContents } from '../support/pipeline-check.ts';
 import { requestedCpuLoad, startCpuLoad } from '../support/cpu-load.ts';
 
 const tempDir = useTempDirs();
@@ -20,16 +20,6 @@ afterAll(stopLoad);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LANDING = { seed: 6, days: 2, users: 20, tasksPerDay: 30, faultRate: 0.03 } as const;
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
-
-/** Every table's rows (bronze without ingested_at, the one column that records when a run read a record). */
-async function contents(lake: Lake): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const table of ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.users', 'gold.daily_task_kpis']) {
-    out[table] = await queryLake(lake, `SELECT *${table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : ''} FROM ${table} ORDER BY ALL`);
-  }
-  out['quarantine.records'] = await queryLake(lake, 'SELECT job, source_object, record_index, reason_code FROM quarantine.records ORDER BY ALL');
-  return out;
-}
 
 /** Runs the pipeline in a child process that SIGKILLs itself at `point` of `job`. */
 function crashAt(lakeDir: string, job: string, point: string): Promise<{ signal: NodeJS.Signals | null; pid: number; stdout: string; stderr: string }> {
@@ -56,7 +46,7 @@ describe('a run killed at any step leaves the lake as a clean run would', async 
   const reference = openLocalLake(referenceDir, { threads: 2 });
   await generateLanding(reference.storage, LANDING);
   await runJobs(reference, PIPELINE_JOBS, enable);
-  const expected = await contents(reference);
+  const expected = await tableContents(reference);
 
   const cases = [
     ...FAULT_POINTS.map((point) => ({ job: 'bronze.tasks_cdc', point })),
@@ -84,7 +74,7 @@ describe('a run killed at any step leaves the lake as a clean run would', async 
       expect(results).toHaveLength(PIPELINE_JOBS.length);
       // The dead process's landing spool is gone too.
       expect((await readdir(tmpdir())).filter((name) => name.startsWith(`medallion-spool-${crashed.pid}-`))).toEqual([]);
-      expect(await contents(lake)).toEqual(expected);
+      expect(await tableContents(lake)).toEqual(expected);
 
       // The dead run is marked ERROR (SUCCEEDED when its commit went in before it died, with what it wrote),
       // and no staged file of a run that never committed is left behind.

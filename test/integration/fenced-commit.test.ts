@@ -7,23 +7,14 @@ import { runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
-import { collect, useTempDirs } from '../core/test-resources.ts';
-import { queryLake } from '../support/pipeline-check.ts';
+import { useTempDirs } from '../core/test-resources.ts';
+import { tableContents } from '../support/pipeline-check.ts';
+import { holdBackLastDay, landAgain } from '../support/landing-days.ts';
 
 const tempDir = useTempDirs();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LANDING = { seed: 11, days: 2, users: 15, tasksPerDay: 25, faultRate: 0.03 } as const;
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
-
-/** Every table's rows (bronze without ingested_at, the one column that records when a run read a record). */
-async function contents(lake: Lake): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const table of ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.tasks', 'silver.tasks_history', 'silver.users', 'gold.daily_task_kpis']) {
-    out[table] = await queryLake(lake, `SELECT *${table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : ''} FROM ${table} ORDER BY ALL`);
-  }
-  out['quarantine.records'] = await queryLake(lake, 'SELECT job, source_object, record_index, reason_code FROM quarantine.records ORDER BY ALL');
-  return out;
-}
 
 /** Starts `job` in a child process that stops itself (SIGSTOP) at `point`; resolves once it has stopped. */
 async function stallAt(lakeDir: string, job: string, point: string): Promise<{ child: ChildProcess; outcome: Promise<{ outcome: string; code?: string; message?: string }> }> {
@@ -53,16 +44,6 @@ async function stallAt(lakeDir: string, job: string, point: string): Promise<{ c
   return { child, outcome };
 }
 
-/** Takes the landing objects that arrived on the last day out of the lake, to land them later. */
-async function holdBackLastDay(lake: Lake): Promise<Array<{ key: string; body: Buffer }>> {
-  const keys = (await collect(lake.storage.list('landing/'))).map((object) => object.key);
-  const day = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\//.exec(key)?.[1] ?? '';
-  const last = keys.map(day).sort().at(-1);
-  const held = await Promise.all(keys.filter((key) => day(key) === last).map(async (key) => ({ key, body: await lake.storage.get(key) })));
-  await lake.storage.delete(held.map((object) => object.key));
-  return held;
-}
-
 /** Waits until the stopped holder's lease of `job`'s lock has run out (it cannot renew while stopped). */
 async function leaseRunOut(lake: Lake, job: string): Promise<void> {
   for (;;) {
@@ -77,7 +58,7 @@ describe('a run that stalls past its lease inside its commit commits nothing onc
   const reference = openLocalLake(referenceDir, { threads: 2 });
   await generateLanding(reference.storage, LANDING);
   await runJobs(reference, PIPELINE_JOBS, enable);
-  const expected = await contents(reference);
+  const expected = await tableContents(reference);
 
   const cases = [
     { job: 'bronze.tasks_cdc', point: 'manifests-written' },
@@ -93,7 +74,7 @@ describe('a run that stalls past its lease inside its commit commits nothing onc
       const nextDay = await holdBackLastDay(lake);
       expect(nextDay.length).toBeGreaterThan(0);
       await runJobs(lake, PIPELINE_JOBS, enable);
-      for (const object of nextDay) await lake.storage.put(object.key, object.body);
+      await landAgain(lake, nextDay);
       // silver.tasks reads the bronze tables: those commit the new day first.
       if (job.startsWith('silver.')) await runJobs(lake, PIPELINE_JOBS.filter((candidate) => candidate.name.startsWith('bronze.')), enable);
 
@@ -109,12 +90,12 @@ describe('a run that stalls past its lease inside its commit commits nothing onc
       expect(resumed, resumed.message).toMatchObject({ outcome: 'failed', code: 'LOCK_LOST' });
 
       // Nothing of the stalled run is visible: every table reads, equal to a clean run's, and reconcile balances.
-      expect(await contents(lake)).toEqual(expected);
+      expect(await tableContents(lake)).toEqual(expected);
       const report = await reconcileLake(lake);
       expect(report.differences).toEqual([]);
       // And later runs work, also ones that read everything again.
       await runJobs(lake, PIPELINE_JOBS);
-      expect(await contents(lake)).toEqual(expected);
+      expect(await tableContents(lake)).toEqual(expected);
     });
   }
 });

@@ -11,10 +11,12 @@ import { loadPipelineRuleSets } from '../../jobs/quality.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { capturingGlue } from '../core/catalog/glue-capture.ts';
-import { collect, useTempDirs } from '../core/test-resources.ts';
+import { useTempDirs } from '../core/test-resources.ts';
 import { startDynamoFaultProxy, type DynamoFault, type DynamoFaultProxy, type DynamoRequest } from '../support/dynamo-fault-proxy.ts';
 import { loopbackClientConfig, startDynamoDbLocal, type LocalServer } from '../support/local-aws.ts';
-import { queryLake } from '../support/pipeline-check.ts';
+import { tableContents } from '../support/pipeline-check.ts';
+import { mulberry32 } from '../support/seeded-random.ts';
+import { holdBackLastDay, landAgain } from '../support/landing-days.ts';
 
 const tempDir = useTempDirs();
 const LANDING = { seed: 17, days: 2, users: 15, tasksPerDay: 25, faultRate: 0.03 } as const;
@@ -32,18 +34,6 @@ afterAll(async () => {
   await dynamo?.close();
 });
 
-/** A small seeded generator: a seed replays the same fault decisions for the same requests. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']);
 
 /**
@@ -51,7 +41,7 @@ const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteIte
  * DynamoDB applied it (the SDK retries it), throttling, a reset connection, a slow request.
  */
 function networkFaults(seed: number): (request: DynamoRequest) => DynamoFault | undefined {
-  const random = seeded(seed);
+  const random = mulberry32(seed);
   return ({ operation }) => {
     const draw = random();
     if (WRITES.has(operation) && draw < 0.06) return { kind: 'drop-response' };
@@ -62,27 +52,11 @@ function networkFaults(seed: number): (request: DynamoRequest) => DynamoFault | 
   };
 }
 
-/** Every table's rows (bronze without ingested_at, the one column that records when a run read a record). */
-async function contents(lake: Lake): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const table of PIPELINE_TABLES.map((spec) => spec.name).filter((name) => !name.startsWith('quality.'))) {
-    const columns = table === 'quarantine.records' ? 'job, source_object, record_index, reason_code' : `*${table.startsWith('bronze.') ? ' EXCLUDE (ingested_at)' : ''}`;
-    out[table] = await queryLake(lake, `SELECT ${columns} FROM ${table} ORDER BY ALL`);
-  }
-  return out;
-}
-
 /** Generates the landing, holding the last day back; `land()` lands it (the second night's objects). */
 async function landing(lake: Lake): Promise<() => Promise<void>> {
   await generateLanding(lake.storage, LANDING);
-  const keys = (await collect(lake.storage.list('landing/'))).map((object) => object.key);
-  const day = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\//.exec(key)?.[1] ?? '';
-  const last = keys.map(day).sort().at(-1);
-  const held = await Promise.all(keys.filter((key) => day(key) === last).map(async (key) => ({ key, body: await lake.storage.get(key) })));
-  await lake.storage.delete(held.map((object) => object.key));
-  return async () => {
-    for (const object of held) await lake.storage.put(object.key, object.body);
-  };
+  const held = await holdBackLastDay(lake);
+  return () => landAgain(lake, held);
 }
 
 /** Two nights of the pipeline as `run --all` runs it: quality rules on, two jobs at a time, bookmarks, retries. */
@@ -104,7 +78,7 @@ describe('the pipeline through a faulty network to its DynamoDB state table ends
   const referenceDir = await tempDir('state-faults-reference');
   const reference = openLocalLake(referenceDir, { threads: 2 });
   await twoNights(reference, await landing(reference));
-  const expected = await contents(reference);
+  const expected = await tableContents(reference);
 
   for (const seed of [1, 2, 3]) {
     it(`lost answers, throttling, resets and delays (seed ${seed}): the same tables, reconcile balanced`, async () => {
@@ -125,7 +99,7 @@ describe('the pipeline through a faulty network to its DynamoDB state table ends
       expect(new Set(proxy.injected)).toEqual(new Set(['drop-response', 'throttle', 'reset', 'delay']));
       // Read back without faults: exactly the clean run's tables, and every landing record accounted for once.
       const clean: Lake = { ...lake, state: new DynamoDbStateStore(direct, table) };
-      expect(await contents(clean)).toEqual(expected);
+      expect(await tableContents(clean)).toEqual(expected);
       expect((await reconcileLake(clean)).differences).toEqual([]);
     });
   }
@@ -134,7 +108,7 @@ describe('the pipeline through a faulty network to its DynamoDB state table ends
     const dir = await tempDir('glue-race');
     const local = openLocalLake(dir, { threads: 2 });
     const land = await landing(local);
-    const random = seeded(7);
+    const random = mulberry32(7);
     const glue = capturingGlue({ delay: () => new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 4))) });
     const layout = s3LakeLayout({ default: 's3://example-lake-bucket/' });
     // Each job's process has its own catalog client and publishes its own commit, as the job containers do.

@@ -7,19 +7,13 @@ import { LocalStorage } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
 import { expectPipelineMatchesOracle, tableContents } from '../support/pipeline-check.ts';
+import { mulberry32 } from '../support/seeded-random.ts';
 
 const tempDir = useTempDirs();
 
-/** mulberry32: a small seeded generator, so a failing seed can be replayed. */
+/** Draws from mulberry32, so a failing seed can be replayed. */
 function random(seed: number): { next(): number; int(max: number): number; chance(p: number): boolean; pick<T>(items: readonly T[]): T } {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (max) => Math.floor(next() * max), chance: (p) => next() < p, pick: (items) => items[Math.floor(next() * items.length)] as never };
 }
 

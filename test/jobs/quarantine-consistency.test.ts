@@ -9,8 +9,9 @@ import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../../jobs/quality.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
-import { collect, useTempDirs } from '../core/test-resources.ts';
+import { useTempDirs } from '../core/test-resources.ts';
 import { queryLake } from '../support/pipeline-check.ts';
+import { holdBackLastDay, landAgain } from '../support/landing-days.ts';
 
 const tempDir = useTempDirs();
 const LANDING = { seed: 21, days: 2, users: 12, tasksPerDay: 30, faultRate: 0.02 } as const;
@@ -23,16 +24,6 @@ async function rulesWith(table: string, rule: string): Promise<Map<string, Table
   const text = (await readFile(file, 'utf8')).replace(/\n\]\s*$/, `,\n  ${rule}\n]\n`);
   sets.set(table, parseTableRuleSet(table, text, `quality/rules/${table}.dqdl`));
   return sets;
-}
-
-/** Takes the landing objects of the last day out of the lake, to land them later (an incremental second night). */
-async function holdBackLastDay(lake: Lake): Promise<Array<{ key: string; body: Buffer }>> {
-  const keys = (await collect(lake.storage.list('landing/'))).map((object) => object.key);
-  const day = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\//.exec(key)?.[1] ?? '';
-  const last = keys.map(day).sort().at(-1);
-  const held = await Promise.all(keys.filter((key) => day(key) === last).map(async (key) => ({ key, body: await lake.storage.get(key) })));
-  await lake.storage.delete(held.map((object) => object.key));
-  return held;
 }
 
 async function silverTables(lake: Lake): Promise<Record<string, unknown[]>> {
@@ -81,7 +72,7 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
     await generateLanding(lake.storage, LANDING);
     const nextDay = await holdBackLastDay(lake);
     await runJobs(lake, PIPELINE_JOBS, { quality, settingsFor: () => enable });
-    for (const object of nextDay) await lake.storage.put(object.key, object.body);
+    await landAgain(lake, nextDay);
     const second = await runJobs(lake, PIPELINE_JOBS, { quality, settingsFor: () => enable });
     expect(second.find((result) => result.job === 'silver.tasks')?.nothingNew).toBe(false);
     await expectConsistent(lake);

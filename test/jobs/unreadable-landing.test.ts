@@ -89,6 +89,13 @@ describe('an unreadable landing object or folder', () => {
     expect(bronze?.warnings?.join('\n')).toContain(object);
     expect(bronze?.warnings?.join('\n')).toContain(folder);
 
+    // A run without bookmarks rebuilds bronze from all of landing: it would drop the rows it cannot read, so
+    // it is refused, and the tables stay as they are.
+    const before = await tableContents(lake);
+    const bronzeJob = PIPELINE_JOBS.filter((job) => job.name === 'bronze.tasks_cdc');
+    await expect(runJobs(lockedLake, bronzeJob)).rejects.toMatchObject({ code: 'LANDING_UNREADABLE' });
+    expect(await tableContents(lake)).toEqual(before);
+
     // Readable again (the folder unchanged, so its time says nothing new): the next run reads both, once.
     locked.clear();
     await runJobs(lockedLake, PIPELINE_JOBS, enable);
@@ -97,6 +104,11 @@ describe('an unreadable landing object or folder', () => {
     expect(after.unreadable).toEqual([]);
     expect(after.pendingObjects).toBe(0);
     expect(await tableContents(lake)).toEqual(await tableContents(clean));
+
+    // A folder bronze has read that becomes unreadable: reconcile lists it and does not call its rows strays.
+    const lockedAgain = await reconcileLake(locking(lake, new Set([folder])));
+    expect(lockedAgain.unreadable.map((entry) => entry.key)).toEqual([folder]);
+    expect(lockedAgain.differences).toEqual([]);
   }, 180_000);
 
   it('through a folder lake: a link to a file or folder is read, a dangling or circular one is reported', async () => {
@@ -117,18 +129,24 @@ describe('an unreadable landing object or folder', () => {
     await symlink(path.join(outside, 'missing'), path.join(lakeDir, 'landing/tasks/dangling.json'));
     await mkdir(path.join(lakeDir, 'landing/tasks/loop'), { recursive: true });
     await symlink(path.join(lakeDir, 'landing/tasks'), path.join(lakeDir, 'landing/tasks/loop/back'));
+    // A link to a folder listed already under its own key: following it would read its objects twice.
+    await symlink(path.join(lakeDir, path.posix.dirname(objects[1] as string)), path.join(lakeDir, 'landing/tasks/again'));
 
     const listed = await collect(lake.storage.list('landing/tasks/', { reportUnreadable: true }));
     expect(listed.filter((entry) => entry.unreadable === undefined).map((entry) => entry.key).sort()).toEqual([...objects].sort());
-    expect(listed.filter((entry) => entry.unreadable !== undefined).map((entry) => entry.key).sort()).toEqual(['landing/tasks/dangling.json', 'landing/tasks/loop/back/']);
-    // Without reportUnreadable (every listing but landing input's), they are left out as before.
-    expect((await collect(lake.storage.list('landing/tasks/'))).map((entry) => entry.key).sort()).toEqual([...objects].sort());
+    expect(listed.filter((entry) => entry.unreadable !== undefined).map((entry) => entry.key).sort()).toEqual(['landing/tasks/again', 'landing/tasks/dangling.json', 'landing/tasks/loop/back']);
+    // Every other listing (a table's files, staging, recovery's deletions) leaves links out, as before.
+    const linked = (key: string) => key === objects[0] || key.startsWith(`${hour}/`);
+    expect((await collect(lake.storage.list('landing/tasks/'))).map((entry) => entry.key).sort()).toEqual(objects.filter((key) => !linked(key)).sort());
 
     const results = await runJobs(lake, PIPELINE_JOBS, enable);
-    expect(warningsOf(results, 'bronze.tasks_cdc').join('\n')).toMatch(/dangling\.json could not be read[\s\S]*loop\/back\/ could not be read .*cycle/);
+    const warned = warningsOf(results, 'bronze.tasks_cdc').join('\n');
+    expect(warned).toMatch(/dangling\.json could not be read .*does not exist/);
+    expect(warned).toMatch(/loop\/back could not be read .*cycle/);
+    expect(warned).toMatch(/again could not be read .*listed under its own key already/);
     const report = await reconcileLake(lake);
     expect(report.differences).toEqual([]);
-    expect(report.unreadable.map((entry) => entry.key).sort()).toEqual(['landing/tasks/dangling.json', 'landing/tasks/loop/back/']);
+    expect(report.unreadable.map((entry) => entry.key).sort()).toEqual(['landing/tasks/again', 'landing/tasks/dangling.json', 'landing/tasks/loop/back']);
   }, 120_000);
 
   it.skipIf(process.getuid?.() === 0)('without read permission (not as root): an object is set aside and read once permitted', async () => {

@@ -1,8 +1,10 @@
-import { selectBetween, selectUnreadObjects, type JobBookmarkState } from '../../bookmark/index.ts';
+import { selectBetween, selectUnreadObjects, type JobBookmarkState, type LandingBookmark } from '../../bookmark/index.ts';
+import { listLanding } from '../../landing/index.ts';
 import type { BookmarkOption } from '../../job/index.ts';
 import type { LakeRoot } from '../../state/index.ts';
 import type { ObjectInfo } from '../../storage/index.ts';
-import { bookmarkOfRun, landingBookmarkOf } from '../run-inputs.ts';
+import { landingBookmarkOf } from '../run-inputs.ts';
+import { bookmarkOfRun } from '../../bookmark/bookmark-admin.ts';
 import type { RunContext } from './run-context.ts';
 import { readBookmark } from '../../state/state-documents.ts';
 
@@ -49,7 +51,7 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   const committedBookmark = basedOn.bookmarks[job.name];
   const current = committedBookmark ? await readBookmark(lake.state, committedBookmark) : undefined;
   const window = option === 'job-bookmark-pause' && options.bookmark?.from !== undefined
-    ? { from: await bookmarkOfRun(lake, job.name, options.bookmark.from), to: await bookmarkOfRun(lake, job.name, options.bookmark.to ?? '') }
+    ? { from: await bookmarkOfRun(lake.state, job.name, options.bookmark.from), to: await bookmarkOfRun(lake.state, job.name, options.bookmark.to ?? '') }
     : undefined;
   const since = option === 'job-bookmark-disable' ? undefined : current;
 
@@ -70,14 +72,9 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
     // Objects at or below the bookmark's band count as read: the listing may leave them out.
     const readUpTo = window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
     if (readUpTo) readsSubset = true;
-    const objects: ObjectInfo[] = [];
-    // Objects the last run could not read may be readable now without their folder having changed: while
-    // there are any, the listing is whole.
-    const hint = readUpTo && !(readUpTo.retry?.length) ? { modifiedAfterMs: readUpTo.watermarkMs - readUpTo.bandMs } : {};
-    for await (const object of lake.storage.list(source.prefix, { ...hint, reportUnreadable: true })) {
-      if (object.unreadable !== undefined) unreadableEntries.push({ source: name, key: object.key, error: object.unreadable });
-      else objects.push(object);
-    }
+    const listed = await listLanding(lake.storage, source.prefix, listingHint(readUpTo));
+    const objects = listed.objects;
+    unreadableEntries.push(...listed.unreadable.map((entry) => ({ source: name, ...entry })));
     const selected = window
       ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
       : selectUnreadObjects(objects, landingBookmarkOf(since, name));
@@ -93,4 +90,19 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
     ...(current ? { current } : {}),
     ...(since ? { since } : {}),
   };
+}
+
+/**
+ * How much of a landing listing a bookmark lets the store skip: folders unchanged since the band below its
+ * watermark hold nothing unread. What the bookmark keeps to try again (see LandingBookmark.retry) may have
+ * become readable without its folder changing: the listing then reaches back to the oldest view of them.
+ */
+function listingHint(bookmark: LandingBookmark | undefined): { modifiedAfterMs?: number } {
+  if (!bookmark) return {};
+  let from = bookmark.watermarkMs - bookmark.bandMs;
+  for (const entry of bookmark.retry ?? []) {
+    if (!entry.readUpTo) return {};
+    from = Math.min(from, entry.readUpTo.watermarkMs - entry.readUpTo.bandMs);
+  }
+  return { modifiedAfterMs: from };
 }

@@ -94,3 +94,49 @@ describe('bookmarkEntry', () => {
     expect(entry).toEqual({ JobName: 'silver.tasks', Version: 3, Run: 3, Attempt: 1, PreviousRunId: 'jr_2', RunId: 'jr_3', JobBookmark: '{"bronze":{"kind":"table","table":"bronze.tasks_cdc","version":7}}' });
   });
 });
+
+describe('landing bookmarks: what a run could not read', () => {
+  const at = (key: string, lastModifiedMs: number): ObjectInfo => ({ key, sizeBytes: 1, lastModifiedMs });
+  const NOW = 1_000_000;
+  const BAND = 10;
+  const o1 = at('a/o1', 100);
+  const x = at('F/x', 200);
+  const y = at('F/y', NOW + 10 * 60 * 60_000); // modified in the future: read once, kept in `ahead`
+  const o2 = at('z/o2', 300);
+  const unread = (bookmark: Parameters<typeof selectUnreadObjects>[1], objects: readonly ObjectInfo[]) => selectUnreadObjects(objects, bookmark).map((object) => object.key);
+  const failed = (key: string) => ({ key, error: 'EACCES: permission denied' });
+
+  it('an object that stays unreadable once its folder reads again is still unread, whatever the watermark did', () => {
+    const b0 = advanceLandingBookmark(undefined, [o1], BAND, NOW);
+    const b1 = advanceLandingBookmark(b0, [o2], BAND, NOW, [failed('F/')]); // the folder cannot be listed
+    expect(unread(b1, [o1, x, o2])).toEqual(['F/x']);
+    const b2 = advanceLandingBookmark(b1, [], BAND, NOW, [failed('F/x')]); // the folder reads, its file does not
+    expect(b2.watermarkMs).toBe(300);
+    expect(unread(b2, [o1, x, o2])).toEqual(['F/x']);
+    const b3 = advanceLandingBookmark(b2, [x], BAND, NOW);
+    expect(b3.retry).toBeUndefined();
+    expect(unread(b3, [o1, x, o2])).toEqual([]);
+  });
+
+  it('an object read before its folder became unreadable is not read again, future-dated ones included', () => {
+    const b0 = advanceLandingBookmark(undefined, [o1, x, y], BAND, NOW);
+    expect(unread(b0, [o1, x, y])).toEqual([]);
+    const b1 = advanceLandingBookmark(b0, [o2], BAND, NOW, [failed('F/')]);
+    expect(unread(b1, [o1, x, y, o2])).toEqual([]);
+  });
+
+  it('an unreadable object inside a folder that then becomes unreadable is kept, and read once both read', () => {
+    const b0 = advanceLandingBookmark(undefined, [o1], BAND, NOW);
+    const b1 = advanceLandingBookmark(b0, [o2], BAND, NOW, [failed('F/x')]);
+    const b2 = advanceLandingBookmark(b1, [], BAND, NOW, [failed('F/')]);
+    expect(b2.retry?.map((entry) => entry.key).sort()).toEqual(['F/', 'F/x']);
+    expect(unread(b2, [o1, x, o2])).toEqual(['F/x']);
+  });
+
+  it('a link that was a folder is judged as the folder was', () => {
+    const b0 = advanceLandingBookmark(undefined, [o1, x], BAND, NOW);
+    const b1 = advanceLandingBookmark(b0, [o2], BAND, NOW, [failed('F')]); // a dangling link named F
+    const late = at('F/late', 250);
+    expect(unread(b1, [o1, x, late, o2])).toEqual(['F/late']);
+  });
+});

@@ -11,6 +11,7 @@ import { commitTables, partitionKey, type PartitionEntry } from '../../../core/t
 import { PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 import { capturingGlue } from './glue-capture.ts';
+import { mulberry32 } from '../../support/seeded-random.ts';
 
 const layout = s3LakeLayout({ default: 's3://example-lake-bucket/lake', gold: 's3://example-gold-bucket' });
 
@@ -249,18 +250,6 @@ describe('GlueCatalog', () => {
   });
 });
 
-/** A small seeded generator, so a failing interleaving can be replayed by its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('GlueCatalog publishers racing (several processes publishing the same tables)', () => {
   const tempDir = useTempDirs();
 
@@ -297,7 +286,7 @@ describe('GlueCatalog publishers racing (several processes publishing the same t
 
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`ends on the newest commit whatever the interleaving, and no publisher fails (seed ${seed})`, async () => {
-      const random = seeded(seed);
+      const random = mulberry32(seed);
       const dir = await tempDir();
       const storage = new LocalStorage(dir);
       const state = new FileStateStore(path.join(dir, '_state'));

@@ -260,3 +260,13 @@ describe('readObjectRecords with limits', () => {
     expect(records.map((record) => record.errorCode)).toEqual(['object_too_large']);
   });
 });
+
+describe('landing limits of a source', () => {
+  it('take whole numbers in range, refuse the rest by name, and default what is not given', async () => {
+    const { landingSource } = await import('../../../core/job/index.ts');
+    expect(landingSource('tasks', { limits: { maxObjectRecords: 10 } }).limits).toEqual({ maxObjectBytes: 256 * 1024 * 1024, maxObjectRecords: 10 });
+    for (const limits of [{ maxObjectBytes: 0 }, { maxObjectBytes: 2 * 1024 ** 3 }, { maxObjectBytes: 1.5 }, { maxObjectRecords: -1 }, { maxObjectRecords: Number.NaN }]) {
+      expect(() => landingSource('tasks', { limits }), JSON.stringify(limits)).toThrow(/LANDING_LIMITS_INVALID|landing source tasks: max/);
+    }
+  });
+});

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectAnomaly, type AnomalyOptions, type AnomalyVerdict } from '../../../core/quality/anomaly.ts';
 import { ConfigError } from '../../../core/errors.ts';
-
-/** mulberry32: a small seeded PRNG, so every series is reproducible. */
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../support/seeded-random.ts';
 
 type Shape = 'flat' | 'linear' | 'exponential' | 'weekly' | 'weekly+growth' | 'weekly+linear';
 const SHAPES: readonly Shape[] = ['flat', 'linear', 'exponential', 'weekly', 'weekly+growth', 'weekly+linear'];
