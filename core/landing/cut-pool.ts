@@ -3,22 +3,31 @@ import { Worker } from 'node:worker_threads';
 import type { LandingLimits } from './record-splitter.ts';
 import type { SpooledObject } from './spool-lines.ts';
 
-/** One object for a worker: its spool lines (`lines`), or only how many records it holds (`count`). */
+/**
+ * Some objects for a worker, their bodies one after another in `bodies` (`lengths` each): their spool lines
+ * (`lines`), or only how many records each holds (`count`). Small objects travel together: one message per
+ * object would cost more than cutting it.
+ */
 export type CutRequest = {
   readonly id: number;
   readonly mode: 'lines' | 'count';
-  readonly object: SpooledObject;
-  readonly body: Uint8Array;
+  readonly objects: readonly SpooledObject[];
+  readonly bodies: Uint8Array;
+  readonly lengths: readonly number[];
   readonly limits: LandingLimits;
 };
 
 export type CutReply =
-  | { readonly id: number; readonly records: number; readonly lines?: Uint8Array; readonly error?: undefined }
+  | { readonly id: number; readonly records: readonly number[]; readonly lines?: Uint8Array; readonly error?: undefined }
   | { readonly id: number; readonly error: string };
 
 export interface CutResult {
-  readonly records: number;
-  /** The object's spool lines (mode `lines`). */
+  /**
+   * Records of each object cut, in order: in mode `lines`, the first objects only when their lines grew
+   * large (the caller sends the rest again).
+   */
+  readonly records: readonly number[];
+  /** The objects' spool lines (mode `lines`). */
   readonly lines: Uint8Array;
 }
 
@@ -43,13 +52,24 @@ export class CutPool {
 
   constructor(readonly size: number) {}
 
-  cut(mode: CutRequest['mode'], object: SpooledObject, body: Buffer, limits: LandingLimits): Promise<CutResult> {
-    // A copy is handed over (the caller's buffer stays whole: a store may keep it): compressed bytes, cheap
-    // beside the cutting.
-    const sent = new Uint8Array(body);
-    const request: CutRequest = { id: (this.nextId += 1), mode, object: { key: object.key, lastModifiedMs: object.lastModifiedMs }, body: sent, limits };
+  cut(mode: CutRequest['mode'], objects: readonly { object: SpooledObject; body: Buffer }[], limits: LandingLimits): Promise<CutResult> {
+    // One copy of the bodies is handed over (the callers' buffers stay whole: a store may keep them).
+    const bodies = new Uint8Array(objects.reduce((sum, item) => sum + item.body.length, 0));
+    let offset = 0;
+    for (const item of objects) {
+      bodies.set(item.body, offset);
+      offset += item.body.length;
+    }
+    const request: CutRequest = {
+      id: (this.nextId += 1),
+      mode,
+      objects: objects.map(({ object }) => ({ key: object.key, lastModifiedMs: object.lastModifiedMs })),
+      bodies,
+      lengths: objects.map((item) => item.body.length),
+      limits,
+    };
     return new Promise<CutResult>((resolve, reject) => {
-      this.queue.push({ request, transfer: [sent.buffer as ArrayBuffer], resolve, reject });
+      this.queue.push({ request, transfer: [bodies.buffer as ArrayBuffer], resolve, reject });
       this.dispatch();
     });
   }
@@ -88,7 +108,7 @@ export class CutPool {
       worker.unref();
       this.idle.push(worker);
       if (pending && pending.request.id === reply.id) {
-        if (reply.error !== undefined) pending.reject(new Error(`cutting ${pending.request.object.key} failed: ${reply.error}`));
+        if (reply.error !== undefined) pending.reject(new Error(`cutting ${describeObjects(pending.request)} failed: ${reply.error}`));
         else pending.resolve({ records: reply.records, lines: reply.lines ?? new Uint8Array(0) });
       }
       this.dispatch();
@@ -99,7 +119,7 @@ export class CutPool {
       const index = this.idle.indexOf(worker);
       if (index >= 0) this.idle.splice(index, 1);
       this.started -= 1;
-      pending?.reject(new Error(`the worker cutting ${pending.request.object.key} stopped: ${error.message}`));
+      pending?.reject(new Error(`the worker cutting ${describeObjects(pending.request)} stopped: ${error.message}`));
       this.dispatch();
     };
     worker.on('error', lost);
@@ -108,6 +128,11 @@ export class CutPool {
     });
     return worker;
   }
+}
+
+function describeObjects(request: CutRequest): string {
+  const [first] = request.objects;
+  return request.objects.length === 1 ? (first?.key ?? '') : `${request.objects.length} objects from ${first?.key ?? ''}`;
 }
 
 let shared: CutPool | undefined;

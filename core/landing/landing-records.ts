@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { ObjectInfo, Storage } from '../storage/index.ts';
-import { cutPool, type CutResult } from './cut-pool.ts';
+import { cutPool, type CutPool } from './cut-pool.ts';
 import { DEFAULT_LANDING_LIMITS, type LandingLimits } from './record-splitter.ts';
 import { FIELD_SEPARATOR, MAX_LINE_BYTES, SpoolLines, oversizedObjectRecord, writeAll } from './spool-lines.ts';
 
@@ -43,15 +43,14 @@ export async function spoolLandingObjects(
   const unreadable: { object: ObjectInfo; error: string }[] = [];
   const spool = openSync(spoolPath, 'w');
   try {
-    for await (const cut of cutInOrder(storage, objects, limits, 'lines', options.signal)) {
-      if (cut.unreadable !== undefined) {
-        unreadable.push({ object: cut.object, error: cut.unreadable });
-        continue;
+    for await (const group of cutInOrder(storage, objects, limits, 'lines', options.signal)) {
+      for (const item of group.items) {
+        if (item.unreadable !== undefined) unreadable.push({ object: item.object, error: item.unreadable });
+        records += item.records;
+        bytesRead += item.bytesRead;
       }
-      records += cut.records;
-      bytesRead += cut.bytesRead;
-      // Plain synchronous writes: the lines of one object at a time, already in one buffer.
-      writeAll(spool, cut.lines);
+      // Plain synchronous writes: the lines of a group of objects at a time, already in buffers.
+      for (const lines of group.lines) writeAll(spool, lines);
     }
   } finally {
     closeSync(spool);
@@ -80,8 +79,8 @@ export async function* countLandingRecords(
   objects: readonly ObjectInfo[],
   limits: LandingLimits = DEFAULT_LANDING_LIMITS,
 ): AsyncGenerator<{ object: ObjectInfo; records: number; unreadable?: string }> {
-  for await (const cut of cutInOrder(storage, objects, limits, 'count')) {
-    yield { object: cut.object, records: cut.records, ...(cut.unreadable === undefined ? {} : { unreadable: cut.unreadable }) };
+  for await (const group of cutInOrder(storage, objects, limits, 'count')) {
+    for (const item of group.items) yield { object: item.object, records: item.records, ...(item.unreadable === undefined ? {} : { unreadable: item.unreadable }) };
   }
 }
 
@@ -104,8 +103,9 @@ const UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDI
 const UNREADABLE_S3_ERRORS: ReadonlySet<string> = new Set(['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMSAccessDeniedException', 'KMSDisabledException', 'KMSInvalidStateException']);
 
 /**
- * Fetches ahead (object stores answer faster with several reads in flight, up to PREFETCH_OBJECTS and
- * PREFETCH_BYTES of stored data) and has the pool cut a few objects at once, yielding the results in the
+ * Fetches ahead (object stores answer faster with many reads in flight, up to PREFETCH_OBJECTS and
+ * PREFETCH_BYTES of stored data) and has the pool cut groups of objects (up to GROUP_OBJECTS and
+ * GROUP_BYTES each, one worker message per group) a few groups at once, yielding the results in the
  * objects' order. What waits in memory is bounded by those numbers, not by the input.
  */
 async function* cutInOrder(
@@ -114,10 +114,11 @@ async function* cutInOrder(
   limits: LandingLimits,
   mode: 'lines' | 'count',
   signal?: AbortSignal,
-): AsyncGenerator<ObjectCut> {
+): AsyncGenerator<CutGroup> {
   const pool = cutPool();
   const fetched: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
-  const cutting: Promise<ObjectCut>[] = [];
+  const cutting: Promise<CutGroup>[] = [];
+  const stored = (object: ObjectInfo) => Math.min(object.sizeBytes, limits.maxObjectBytes);
   let fetchedBytes = 0;
   let next = 0;
   const fetchAhead = () => {
@@ -128,42 +129,83 @@ async function* cutInOrder(
       const body = object.sizeBytes > limits.maxObjectBytes ? Promise.resolve(undefined) : storage.get(object.key);
       body.catch(() => undefined);
       fetched.push({ object, body });
-      fetchedBytes += Math.min(object.sizeBytes, limits.maxObjectBytes);
+      fetchedBytes += stored(object);
     }
   };
-  const startCut = () => {
-    const head = fetched.shift();
-    if (!head) return;
-    fetchedBytes -= Math.min(head.object.sizeBytes, limits.maxObjectBytes);
-    const object = head.object;
-    const cut = head.body.then(
-      async (body): Promise<ObjectCut> => {
-        if (body === undefined) {
-          const lines = new SpoolLines(1024);
-          const records = mode === 'count' ? 1 : lines.addAll(object, [oversizedObjectRecord(object.sizeBytes, limits)]);
-          return { object, records, lines: lines.contents(), bytesRead: 0 };
-        }
-        // Its length first: the pool may hand the body's memory to the worker.
-        const bytesRead = body.length;
-        return { object, ...(await pool.cut(mode, object, body, limits)), bytesRead };
-      },
-      (error: unknown): ObjectCut => {
-        if (!isUnreadableObjectError(error)) throw error;
-        return { object, records: 0, lines: new Uint8Array(0), bytesRead: 0, unreadable: (error as Error).message };
-      },
-    );
+  const startGroup = () => {
+    const group: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
+    let groupBytes = 0;
+    while (fetched.length > 0 && group.length < GROUP_OBJECTS && (group.length === 0 || groupBytes + stored((fetched[0] as { object: ObjectInfo }).object) <= GROUP_BYTES)) {
+      const head = fetched.shift() as { object: ObjectInfo; body: Promise<Buffer | undefined> };
+      fetchedBytes -= stored(head.object);
+      groupBytes += stored(head.object);
+      group.push(head);
+    }
+    const cut = cutGroup(group, pool, limits, mode);
     cut.catch(() => undefined);
     cutting.push(cut);
   };
-  for (let written = 0; written < objects.length; written += 1) {
+  while (next < objects.length || fetched.length > 0 || cutting.length > 0) {
     signal?.throwIfAborted();
     fetchAhead();
     while (cutting.length < pool.size + 1 && fetched.length > 0) {
-      startCut();
+      startGroup();
       fetchAhead();
     }
-    yield await (cutting.shift() as Promise<ObjectCut>);
+    yield await (cutting.shift() as Promise<CutGroup>);
   }
+}
+
+/** One group's bodies, once fetched: objects set aside or over the limit by size here, the rest cut by a worker. */
+async function cutGroup(
+  group: readonly { object: ObjectInfo; body: Promise<Buffer | undefined> }[],
+  pool: CutPool,
+  limits: LandingLimits,
+  mode: 'lines' | 'count',
+): Promise<CutGroup> {
+  const settled = await Promise.allSettled(group.map((item) => item.body));
+  const items: CutItem[] = [];
+  const lines: Uint8Array[] = [];
+  const toCut: { index: number; object: ObjectInfo; body: Buffer }[] = [];
+  const oversized = new SpoolLines(1024);
+  settled.forEach((outcome, index) => {
+    const { object } = group[index] as { object: ObjectInfo };
+    if (outcome.status === 'rejected') {
+      if (!isUnreadableObjectError(outcome.reason)) throw outcome.reason;
+      items.push({ object, records: 0, bytesRead: 0, unreadable: (outcome.reason as Error).message });
+    } else if (outcome.value === undefined) {
+      items.push({ object, records: mode === 'count' ? 1 : oversized.addAll(object, [oversizedObjectRecord(object.sizeBytes, limits)]), bytesRead: 0 });
+    } else {
+      toCut.push({ index: items.length, object, body: outcome.value });
+      items.push({ object, records: 0, bytesRead: outcome.value.length });
+    }
+  });
+  if (oversized.contents().length > 0) lines.push(oversized.contents());
+  for (let rest = toCut; rest.length > 0; ) {
+    const cut = await pool.cut(mode, rest, limits);
+    if (cut.records.length === 0) throw new Error(`the cut pool returned nothing for ${rest.length} objects`);
+    cut.records.forEach((records, position) => {
+      const index = (rest[position] as { index: number }).index;
+      items[index] = { ...(items[index] as CutItem), records };
+    });
+    lines.push(cut.lines);
+    rest = rest.slice(cut.records.length);
+  }
+  return { items, lines };
+}
+
+/** One object of a group: its records, the stored bytes read, and why it could not be fetched. */
+interface CutItem {
+  readonly object: ObjectInfo;
+  readonly records: number;
+  readonly bytesRead: number;
+  readonly unreadable?: string;
+}
+
+/** A group of objects, cut: each object in order, and the group's spool lines (mode `lines`). */
+interface CutGroup {
+  readonly items: readonly CutItem[];
+  readonly lines: readonly Uint8Array[];
 }
 
 /** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
@@ -204,8 +246,7 @@ export function batchObjects(objects: readonly ObjectInfo[], maxBytes: number): 
 }
 
 
-/** One object, cut (or counted); `unreadable` says why it could not be fetched. */
-type ObjectCut = CutResult & { readonly object: ObjectInfo; readonly bytesRead: number; readonly unreadable?: string };
-
-const PREFETCH_OBJECTS = 16;
+const PREFETCH_OBJECTS = 1024;
 const PREFETCH_BYTES = 64 * 1024 * 1024;
+const GROUP_OBJECTS = 256;
+const GROUP_BYTES = 4 * 1024 * 1024;

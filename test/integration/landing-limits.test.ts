@@ -78,4 +78,30 @@ describe('landing limits', () => {
     // until it ended (the lock's heartbeat is such a timer).
     expect(ticksWhileCutting).toBeGreaterThan(0);
   });
+
+  it('cut a group of small objects that inflate a lot in parts, every record once and in order', async () => {
+    const dir = await tempDir('spool');
+    const record = (n: number) => JSON.stringify({ eventID: `e-${n}`, eventName: 'INSERT' });
+    // Three objects of 400,000 records each: a few hundred KB stored, over 64 MiB of spool lines each.
+    const objects: ObjectInfo[] = [];
+    const bodies = new Map<string, Buffer>();
+    for (const index of [0, 1, 2]) {
+      const key = `landing/tasks/2025/11/22/08/object-${index}.gz`;
+      const body = gzipSync(Buffer.from(Array.from({ length: 400_000 }, (_, n) => `${record(n)}\n`).join('')), { level: 9 });
+      bodies.set(key, body);
+      objects.push({ key, sizeBytes: body.length, lastModifiedMs: Date.UTC(2025, 10, 22, 8, index) });
+    }
+    const storage = { get: async (key: string) => bodies.get(key) as Buffer } as unknown as Storage;
+    const spool = await spoolLandingObjects(storage, objects, path.join(dir, 'spool.txt'));
+    expect(spool.records).toBe(1_200_000);
+    const { readFile } = await import('node:fs/promises');
+    const lines = (await readFile(spool.path, 'latin1')).split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1_200_000);
+    // Each object's records, whole and in order, once.
+    const seen = lines.map((line) => line.split('\x1f').slice(0, 3).join(' ')).map((fields) => fields.replace(/^landing\/tasks\/2025\/11\/22\/08\//, ''));
+    expect(seen[0]).toMatch(/^object-0\.gz \d+ 0$/);
+    expect(seen[399_999]).toMatch(/^object-0\.gz \d+ 399999$/);
+    expect(seen[400_000]).toMatch(/^object-1\.gz \d+ 0$/);
+    expect(new Set(seen).size).toBe(1_200_000);
+  }, 120_000);
 });
