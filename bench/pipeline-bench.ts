@@ -33,7 +33,7 @@ interface PipelineRun {
   totalMs: number;
   /** From the first gold job's start to the last one's end. */
   goldWallMs: number;
-  jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number }[];
+  jobs: { job: string; wallMs: number; recordsRead: number; recordsWritten: number; phasesMs: Record<string, number> }[];
   peakRssBytes: number;
 }
 interface IncrementalRun {
@@ -125,6 +125,15 @@ for (const name of jobNames) {
 }
 lines.push(`${'all layers'.padEnd(24)}${seconds(pipelineMs).padStart(10)}${String(events).padStart(15)}${Math.round(events / (pipelineMs / 1000)).toString().padStart(12)}  events/s`);
 lines.push(`${'hand-written script'.padEnd(24)}${seconds(handwrittenMs).padStart(10)}${''.padStart(15)}${Math.round(events / (handwrittenMs / 1000)).toString().padStart(12)}  events/s`);
+lines.push('');
+// Where each job's time goes (the runner's phases; the median run's), so a slow job points at its slow part.
+const PHASES = ['plan', 'landing', 'steps', 'write', 'quality', 'commit', 'publish'] as const;
+const medianRun = [...pipelineRuns].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((pipelineRuns.length - 1) / 2)];
+lines.push('per phase, seconds (landing: waiting for records to be cut; steps: the plan\'s SQL; write: outputs to Parquet)');
+lines.push(`${'job'.padEnd(24)}${PHASES.map((phase) => phase.padStart(9)).join('')}`);
+for (const job of medianRun?.jobs ?? []) {
+  lines.push(`${job.job.padEnd(24)}${PHASES.map((phase) => seconds(job.phasesMs[phase] ?? 0).padStart(9)).join('')}`);
+}
 lines.push('');
 lines.push(`peak RSS: pipeline ${gib(pipelineRss)} GiB, hand-written script ${gib(handwrittenRss)} GiB`);
 lines.push(`runs: pipeline ${pipelineRuns.map((r) => seconds(r.totalMs)).join(', ')} s; hand-written ${handwrittenRuns.map((r) => seconds(r.totalMs)).join(', ')} s`);

@@ -22,5 +22,6 @@ const jobs = results.map((result) => ({
   wallMs: result.elapsedMs,
   recordsRead: result.recordsRead,
   recordsWritten: Object.values(result.recordsWritten).reduce((sum, rows) => sum + rows, 0),
+  phasesMs: result.phasesMs ?? {},
 }));
 process.stdout.write(`${JSON.stringify({ totalMs, goldWallMs, jobs, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);

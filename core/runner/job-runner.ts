@@ -27,28 +27,32 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
   const run = new RunResources(lake, job, options, options.runId ?? newRunId(startedAt), startedAt, now);
   try {
     run.checkpoint();
-    const reads = await planReads(run);
+    const { phases } = run;
+    const reads = await phases.time('plan', () => planReads(run));
     if (!reads.anythingNew) return nothingNew(run, reads);
     // A bookmarked run gets its engine from the caller (an isolate of a shared instance); any other opens its own.
     run.useEngine(reads.since !== undefined && options.incrementalEngine ? await options.incrementalEngine() : await lake.createEngine());
     run.checkpoint();
 
-    const inputs = await openTableInputs(run, reads);
-    const planner = await JobPlanner.open(run, inputs);
-    const staging = await RunStaging.open(run, inputs.specs);
+    const { inputs, planner, staging } = await phases.time('plan', async () => {
+      const opened = await openTableInputs(run, reads);
+      return { inputs: opened, planner: await JobPlanner.open(run, opened), staging: await RunStaging.open(run, opened.specs) };
+    });
     const gate = openGate(run, reads);
     const { recordsDuplicated } = await executePlan(run, reads, inputs, planner, staging, gate);
     const evaluations = gate
-      ? await gateOutputs(run, gate, reads, staging, { counts: inputs.counts, recordsDuplicated, incremental: planner.incremental })
+      ? await phases.time('quality', () => gateOutputs(run, gate, reads, staging, { counts: inputs.counts, recordsDuplicated, incremental: planner.incremental }))
       : [];
 
     refuseRebuildWithout(run, reads, [...reads.unreadable, ...inputs.counts.setAside], planner.incremental);
     options.faultPoint?.('outputs-staged', job.name);
-    const planned = await decideWrites(run, reads, planner, staging);
-    checkBalance(run, inputs.counts, planned, recordsDuplicated, gate);
-    const bookmark = await nextBookmark(run, reads, inputs.counts.setAside);
+    const { planned, bookmark, root } = await phases.time('commit', async () => {
+      const decided = await decideWrites(run, reads, planner, staging);
+      checkBalance(run, inputs.counts, decided, recordsDuplicated, gate);
+      const next = await nextBookmark(run, reads, inputs.counts.setAside);
+      return { planned: decided, bookmark: next, root: await commitRun(run, reads, decided, next) };
+    });
     const warnings = [...unreadableWarnings([...reads.unreadable, ...inputs.counts.setAside]), ...(bookmark.warnings ?? [])];
-    const root = await commitRun(run, reads, planned, bookmark);
 
     const result = runResult(run, {
       recordsRead: inputs.counts.recordsRead,
@@ -62,7 +66,8 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       ...(evaluations.length > 0 ? { quality: evaluations } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
     });
-    return await publishRun(run, root, planned, result, evaluations);
+    const published = await phases.time('publish', () => publishRun(run, root, planned, result, evaluations));
+    return { ...published, phasesMs: phases.snapshot() };
   } catch (error) {
     if (options.signal?.aborted && !run.committed) throw options.signal.reason;
     if (error instanceof MedallionError) throw error;

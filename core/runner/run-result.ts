@@ -29,4 +29,6 @@ export interface JobRunResult {
   readonly catalog?: CatalogPublishOutcome;
   /** What went wrong after the commit without undoing it (metrics that could not be emitted, say). */
   readonly warnings?: readonly string[];
+  /** Wall time by phase (see PhaseClock): where the run spent its time. */
+  readonly phasesMs?: Readonly<Record<string, number>>;
 }

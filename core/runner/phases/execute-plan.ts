@@ -35,13 +35,15 @@ export async function executePlan(
     // Rows the quarantine rules of outputs gated at a step set aside, by output (made again on a replan).
     const gatedAside = new Map<string, string>();
     const made = gate ? (step: string) => gateStep(run, planner, staging, gate, batch, step, gatedAside) : undefined;
-    await planner.runSteps(made);
-    if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging, made);
-    const copies = await stageBatch(run, planner, staging, gate, batch, gatedAside);
+    await run.phases.time('steps', async () => {
+      await planner.runSteps(made);
+      if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging, made);
+    });
+    const copies = await run.phases.time('write', () => stageBatch(run, planner, staging, gate, batch, gatedAside));
     run.checkpoint();
     // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
     // two large partitioned writers never hold their buffers at once.
-    await copyOutputs(run, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1);
+    await run.phases.time('write', () => copyOutputs(run, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1));
     await gate?.releaseBatch(batch.index);
     if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
     await batch.done();

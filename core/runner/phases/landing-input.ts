@@ -47,7 +47,7 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
 
   for (const [name, objects] of reads.landingObjects) {
     if (name === batchedName) continue;
-    const whole = await spool(name, objects, `${name}.txt`);
+    const whole = await run.phases.time('landing', () => spool(name, objects, `${name}.txt`));
     await loadLandingSpool(engine, whole, `input_${name}`);
     counts.add(name, whole.records, whole.bytesRead);
     counts.setAside.push(...whole.unreadable.map(({ object, error }) => ({ source: name, key: object.key, error })));
@@ -58,11 +58,13 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
   for (let index = 0; index < count; index += 1) {
     let current: LandingSpool | undefined;
     if (batchedName !== undefined && next) {
-      current = await next;
+      // Waiting here is the time cutting took beyond what the engine's work on the last batch hid.
+      const pending = next;
+      current = await run.phases.time('landing', () => pending);
       // Start cutting the next batch now: Node does that while DuckDB works on this one.
       next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
       next?.catch(() => undefined);
-      await loadLandingSpool(engine, current, `input_${batchedName}`);
+      await run.phases.time('landing', () => loadLandingSpool(engine, current as LandingSpool, `input_${batchedName}`));
       counts.add(batchedName, current.records, current.bytesRead);
       counts.setAside.push(...current.unreadable.map(({ object, error }) => ({ source: batchedName, key: object.key, error })));
     }

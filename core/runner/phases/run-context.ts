@@ -22,6 +22,35 @@ export interface RunContext {
   /** The run's commit went in: what it staged is part of the lake, and an abort no longer undoes it. */
   readonly committed: boolean;
   markCommitted(): void;
+  /** Where the run's time goes, by phase (JobRunResult.phasesMs). */
+  readonly phases: PhaseClock;
+}
+
+/**
+ * Wall time by phase of a run: planning (reads, inputs, plan), landing (waiting for landing input to be
+ * cut), steps (the plan's intermediate relations), write (outputs to Parquet), quality, commit, publish.
+ * Phases run one after another, so their sum is about the run's elapsed time.
+ */
+export class PhaseClock {
+  private readonly spent = new Map<string, number>();
+
+  async time<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.add(phase, performance.now() - started);
+    }
+  }
+
+  add(phase: string, ms: number): void {
+    this.spent.set(phase, (this.spent.get(phase) ?? 0) + ms);
+  }
+
+  /** Milliseconds by phase, rounded, in the order phases first ran. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.spent].map(([phase, ms]) => [phase, Math.round(ms)]));
+  }
 }
 
 /**
@@ -34,6 +63,7 @@ export class RunResources implements RunContext {
   private readonly disposals: (() => Promise<void>)[] = [];
   private opened: Engine | undefined;
   committed = false;
+  readonly phases = new PhaseClock();
   private readonly interrupt = () => this.opened?.interrupt();
 
   constructor(

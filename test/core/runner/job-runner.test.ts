@@ -193,6 +193,12 @@ describe('runJob', () => {
     expect(await query(lake, BRONZE_ROWS)).toEqual(landing.good);
     expect(await query(lake, QUARANTINE_ROWS)).toEqual(landing.bad.map((record) => ({ layer: 'bronze', job: 'bronze.items', reason_code: 'invalid_json', ...record })));
     expect(await query(lake, 'SELECT DISTINCT run_id FROM quarantine.records')).toEqual([{ run_id: bronze.runId }]);
+    // Where its time went, by phase: each phase it went through, one after another within its elapsed time
+    // (which ends at its commit; publishing follows).
+    expect(Object.keys(bronze.phasesMs ?? {})).toEqual(['plan', 'landing', 'steps', 'write', 'commit', 'publish']);
+    const phaseSum = Object.entries(bronze.phasesMs ?? {}).filter(([phase]) => phase !== 'publish').reduce((sum, [, ms]) => sum + ms, 0);
+    expect(Object.values(bronze.phasesMs ?? {}).every((ms) => ms >= 0)).toBe(true);
+    expect(phaseSum).toBeLessThanOrEqual(bronze.elapsedMs + 10);
 
     const silver = await runJob(lake, dedupJob);
     expect(silver).toMatchObject({ recordsRead: landing.good.length, recordsWritten: { 'silver.items': landing.good.length - 1 }, recordsDuplicated: 1, commitSeq: 2 });
