@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { openLocalLake, type Job, type Lake } from '../core/index.ts';
+import { openLocalLake, type Job, type Lake, type LocalLakeOptions } from '../core/index.ts';
 import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
@@ -27,7 +27,7 @@ export interface InvokeOptions {
   readonly io: CliIo;
   readonly env?: NodeJS.ProcessEnv;
   /** Opens the lake for a folder; tests may pass another. */
-  readonly openLake?: (directory: string) => Lake;
+  readonly openLake?: (directory: string, options: LocalLakeOptions) => Lake;
 }
 
 /** Exit codes, as dbt uses them: 0 success, 1 data or run failure, 2 usage error or crash. */
@@ -60,6 +60,16 @@ function addGenerateOptions(command: Command): Command {
     .option('--users <n>', 'Todo API users')
     .option('--tasks-per-day <n>', 'tasks created per day (about 3 change events each)')
     .option('--fault-rate <rate>', 'rate of each fault kind (duplicates, late files, malformed records, ...), 0 to 1');
+}
+
+/** DuckDB's memory limit as a size with its unit (`512MB`, `2GB`, `1.5GiB`), or undefined for DuckDB's default. */
+function memoryLimitOption(text: string | undefined): string | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$/i.exec(text);
+  if (!match || Number(match[1]) <= 0) {
+    throw new ConfigError('MEMORY_LIMIT_INVALID', `--memory-limit ${JSON.stringify(text)}: must be a size with a unit, e.g. 512MB or 2GB`);
+  }
+  return `${match[1]}${(match[2] as string).toUpperCase().replace('IB', 'iB')}`;
 }
 
 /** A count option: digits only, from `min` to the largest whole number JavaScript and DuckDB both hold exactly. */
@@ -116,7 +126,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
 export function createProgram(options: InvokeOptions): Command {
   const { io } = options;
   const env = options.env ?? process.env;
-  const openLake = options.openLake ?? ((directory: string) => openLocalLake(directory));
+  const openLake = options.openLake ?? ((directory: string, lakeOptions: LocalLakeOptions) => openLocalLake(directory, lakeOptions));
 
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
@@ -127,6 +137,7 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
     .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
     .option('--rules <dir>', 'quality rule sets, <table>.dqdl files (default: $MEDALLION_QUALITY_RULES, else the pipeline\'s quality/rules)')
+    .option('--memory-limit <size>', 'memory DuckDB may use per engine before it spills to disk, e.g. 2GB (default: $MEDALLION_MEMORY_LIMIT, else DuckDB\'s 80% of RAM)')
     // Global options come before the command (`medallion --lake DIR quality history --format json`), so a
     // command's own options never collide with another's.
     .enablePositionalOptions()
@@ -148,9 +159,10 @@ export function createProgram(options: InvokeOptions): Command {
       throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${storage} and --lake ${flags.lake} name different lakes; give one`);
     }
     const where = resolveLakeDirectory(storage ?? flags.lake, env);
-    if (where.startsWith('s3://')) return openAwsLake(awsLakeConfig(where, flags, env), PIPELINE_TABLES);
+    const memoryLimit = memoryLimitOption(program.opts<{ memoryLimit?: string }>().memoryLimit ?? env.MEDALLION_MEMORY_LIMIT);
+    if (where.startsWith('s3://')) return openAwsLake({ ...awsLakeConfig(where, flags, env), ...(memoryLimit ? { memoryLimit } : {}) }, PIPELINE_TABLES);
     if (!options.create) checkLakeFolder(where);
-    return openLake(where);
+    return openLake(where, memoryLimit ? { memoryLimit } : {});
   };
 
   const ruleSets = () => {

@@ -12,5 +12,5 @@ export { defineTable, type ColumnSpec, type TableName, type TableSpec } from './
 export { quoteIdentifier, quoteLiteral } from './engine/index.ts';
 export { LANDING_RECORD_COLUMNS, firehoseErrorPrefix } from './landing/index.ts';
 export { ConfigError, JobDefinitionError } from './errors.ts';
-export { openLocalLake, type Lake } from './lake.ts';
+export { openLocalLake, type Lake, type LocalLakeOptions } from './lake.ts';
 export { runJob, type JobRunResult } from './runner/index.ts';

@@ -1,0 +1,43 @@
+import { cp } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bufferIo, invoke } from '../../cli/index.ts';
+import { openLocalLake } from '../../core/index.ts';
+import { generateLanding } from '../../simulator/index.ts';
+import { useTempDirs } from '../core/test-resources.ts';
+import { queryLake, tableContents } from '../support/pipeline-check.ts';
+
+const tempDir = useTempDirs();
+
+async function cli(lake: string, ...args: string[]) {
+  const io = bufferIo();
+  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+describe('--memory-limit', () => {
+  it('a pipeline run under a small DuckDB memory limit (128 MB) finishes, with the same tables', async () => {
+    const roomy = await tempDir('roomy');
+    await generateLanding(openLocalLake(roomy).storage, { seed: 31, days: 10, users: 150, tasksPerDay: 400 });
+    const tight = await tempDir('tight');
+    await cp(roomy, tight, { recursive: true, preserveTimestamps: true });
+
+    expect((await cli(roomy, 'run', '--all')).code).toBe(0);
+    const limited = await cli(tight, '--memory-limit', '128MB', 'run', '--all');
+    expect(limited.code, limited.stderr).toBe(0);
+    const [events] = await queryLake(openLocalLake(tight), 'SELECT count(*) AS n FROM bronze.tasks_cdc');
+    expect(Number(events?.n)).toBeGreaterThan(10_000);
+    expect(await tableContents(openLocalLake(tight))).toEqual(await tableContents(openLocalLake(roomy)));
+  }, 300_000);
+
+  it('takes a size with its unit, and refuses anything else (exit 2)', async () => {
+    const lake = await tempDir('lake');
+    await generateLanding(openLocalLake(lake).storage, { seed: 1, days: 1, users: 2, tasksPerDay: 2 });
+    for (const bad of ['lots', '512', '-1GB', '0MB']) {
+      const result = await cli(lake, '--memory-limit', bad, 'tables');
+      expect(result.code, bad).toBe(2);
+      expect(result.stderr).toMatch(/MEMORY_LIMIT_INVALID: --memory-limit .*must be a size with a unit/);
+    }
+    expect((await cli(lake, '--memory-limit', '1.5GiB', 'tables')).code).toBe(0);
+  });
+});
