@@ -43,7 +43,7 @@ interface IncrementalRun {
   added: number;
   objects: number;
   /** Medians over the 1% runs; `jobs` from the run of median time. */
-  onePercent: { wallMs: number; cpuMs: number; goldWallMs: number; jobs: { job: string; wallMs: number; recordsRead: number }[] };
+  onePercent: { wallMs: number; cpuMs: number; goldWallMs: number; jobs: { job: string; wallMs: number; recordsRead: number; phasesMs?: Record<string, number> }[] };
   onePercentRuns: { wallMs: number; goldWallMs: number }[];
   /** Medians of the runs after only the newest object of each source landed: the fixed cost of a bookmarked run. */
   floor: { objects: number; wallMs: number; cpuMs: number; goldWallMs: number; recordsRead: number };
@@ -146,7 +146,10 @@ lines.push(`target <= ${TARGETS.ratioToHandwritten}x the hand-written script: ${
 lines.push('');
 lines.push(`bookmarked runs (job-bookmark-enable) on a copy of the lake: first ${seconds(incremental.first.wallMs)} s, nothing new ${seconds(incremental.idle.wallMs)} s (committed: ${incremental.idleCommitted ? 'yes' : 'no'}), ${incremental.added} new objects (${((100 * incremental.added) / incremental.objects).toFixed(1)}% of ${incremental.objects}) ${seconds(incremental.onePercent.wallMs)} s`);
 lines.push(`  1% runs: ${incremental.onePercentRuns.map((r) => seconds(r.wallMs)).join(', ')} s (gold stage ${incremental.onePercentRuns.map((r) => seconds(r.goldWallMs)).join(', ')} s); the medians count`);
-for (const job of incremental.onePercent.jobs) lines.push(`  after 1%: ${job.job.padEnd(22)} ${seconds(job.wallMs).padStart(7)} s, read ${job.recordsRead}`);
+for (const job of incremental.onePercent.jobs) {
+  const phases = PHASES.filter((phase) => (job.phasesMs?.[phase] ?? 0) > 0).map((phase) => `${phase} ${seconds(job.phasesMs?.[phase] ?? 0)}`).join(', ');
+  lines.push(`  after 1%: ${job.job.padEnd(22)} ${seconds(job.wallMs).padStart(7)} s, read ${job.recordsRead}${phases ? ` (${phases})` : ''}`);
+}
 // The CPU a run used (all threads) over the cores: no schedule of its jobs finishes faster than that.
 const cores = availableParallelism();
 lines.push(`  1% run CPU: ${seconds(incremental.onePercent.cpuMs)} s over ${cores} cores, so no schedule finishes it under ${seconds(incremental.onePercent.cpuMs / cores)} s`);

@@ -54,7 +54,7 @@ const timed = async () => {
     wallMs: performance.now() - started,
     cpuMs: (used.user + used.system) / 1000,
     goldWallMs: stageWallMs(results, 'gold.'),
-    jobs: results.map((result) => ({ job: result.job, wallMs: result.elapsedMs, recordsRead: result.recordsRead, nothingNew: result.nothingNew })),
+    jobs: results.map((result) => ({ job: result.job, wallMs: result.elapsedMs, recordsRead: result.recordsRead, nothingNew: result.nothingNew, phasesMs: result.phasesMs ?? {} })),
   };
 };
 
