@@ -10,7 +10,8 @@ import { stageWallMs } from './stage-wall.ts';
  */
 const directory = process.argv[2];
 if (!directory) throw new Error('usage: run-pipeline.ts LAKE_DIR');
-const lake = openLocalLake(directory);
+// MEDALLION_MEMORY_LIMIT caps DuckDB per engine, as `medallion --memory-limit` does.
+const lake = openLocalLake(directory, process.env.MEDALLION_MEMORY_LIMIT ? { memoryLimit: process.env.MEDALLION_MEMORY_LIMIT } : {});
 const started = performance.now();
 // The pipeline as `medallion run --all` runs it: every output checked by its quality rules (MEDALLION_BENCH_QUALITY=off to leave them out).
 const quality = process.env.MEDALLION_BENCH_QUALITY === 'off' ? undefined : await loadPipelineRuleSets();
