@@ -123,12 +123,14 @@ export function scrubSecrets(text: string): string {
   return SECRET_PATTERNS.reduce((acc, pattern) => acc.replace(pattern, '$1$2<redacted>'), text);
 }
 
+const PERMISSION_DENIED = { code: 'PERMISSION_DENIED', hint: 'the user running medallion needs read and write access to the lake folder and $TMPDIR' };
+
 /** What the operating system refused, by its error code, with what to do about it. */
 const SYSTEM_PROBLEMS: Readonly<Record<string, { code: string; hint: string }>> = {
   ENOSPC: { code: 'DISK_FULL', hint: 'free space where the lake, its state and $TMPDIR live, then rerun; a run stopped by a full disk committed nothing' },
   EDQUOT: { code: 'DISK_FULL', hint: 'the disk quota is used up: free space or raise the quota, then rerun' },
-  EACCES: { code: 'PERMISSION_DENIED', hint: 'the user running medallion needs read and write access to the lake folder and $TMPDIR' },
-  EPERM: { code: 'PERMISSION_DENIED', hint: 'the user running medallion needs read and write access to the lake folder and $TMPDIR' },
+  EACCES: PERMISSION_DENIED,
+  EPERM: PERMISSION_DENIED,
   EROFS: { code: 'READ_ONLY_FILE_SYSTEM', hint: 'the lake or $TMPDIR is on a read-only file system' },
   EMFILE: { code: 'TOO_MANY_OPEN_FILES', hint: 'raise the open-file limit (ulimit -n) and rerun' },
   ENFILE: { code: 'TOO_MANY_OPEN_FILES', hint: 'the system ran out of file handles; rerun when fewer files are open' },

@@ -97,8 +97,8 @@ export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefin
 }
 
 function isRead(object: ObjectInfo, bookmark: LandingBookmark, recentKeys: ReadonlySet<string>, aheadKeys: ReadonlySet<string>): boolean {
-  // The most specific entry that covers the object decides.
-  const covering = (bookmark.retry ?? []).filter((entry) => coveredBy(entry, object.key)).sort((a, b) => b.key.length - a.key.length);
+  // The most specific entry that covers the object decides (most bookmarks have none: nothing to look at).
+  const covering = bookmark.retry?.filter((entry) => coveredBy(entry, object.key)).sort((a, b) => b.key.length - a.key.length) ?? [];
   for (const entry of covering.slice(0, 1)) {
     // What an unreadable entry covers is judged by the bookmark as it stood before the entry failed.
     const before = entry.readUpTo;

@@ -1,4 +1,12 @@
-/** Reading what the CLI prints, the way a person or a shell script would. */
+/** Running the CLI in-process and reading what it prints, the way a person or a shell script would. */
+import { bufferIo, invoke } from '../../cli/index.ts';
+
+/** `medallion --lake LAKE ARGS...` in this process, with an empty environment: its exit code and output. */
+export async function runCli(lake: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = bufferIo();
+  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
 
 /** Non-empty lines of a text. */
 export function linesOf(text: string): string[] {

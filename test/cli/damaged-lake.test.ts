@@ -3,13 +3,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { openLocalLake } from '../../core/index.ts';
 import { runJobs } from '../../core/runner/index.ts';
 import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
-import { boxTableRecords, stackFrames } from './cli-output.ts';
+import { boxTableRecords, runCli, stackFrames } from './cli-output.ts';
 
 let lake: string;
 beforeEach(async () => {
@@ -19,11 +18,7 @@ beforeEach(async () => {
   await runJobs(opened, PIPELINE_JOBS);
 });
 
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
+const cli = (...args: string[]) => runCli(lake, ...args);
 
 describe('a damaged lake: one bad file is one bad table, one bad record is one bad record', () => {
   it('a truncated Parquet file: that table fails by name (exit 1), the other tables stay queryable', async () => {

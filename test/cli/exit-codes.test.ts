@@ -5,17 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bufferIo, invoke } from '../../cli/index.ts';
-import { stackFrames } from './cli-output.ts';
+import { runCli, stackFrames } from './cli-output.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let lake: string;
 
-async function cli(...args: string[]) {
-  const io = bufferIo();
-  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
+const cli = (...args: string[]) => runCli(lake, ...args);
 
 /** The real CLI in a child process, its standard output going to `stdoutFile`. */
 function cliTo(stdoutFile: string, ...args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -2,20 +2,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { openLocalLake } from '../../core/index.ts';
 import type { LockRelease } from '../../core/runner/index.ts';
-import { boxTableRecords } from './cli-output.ts';
+import { boxTableRecords, runCli } from './cli-output.ts';
 
 async function lakeDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'medallion-lock-'));
 }
 
-async function cli(lake: string, ...args: string[]) {
-  const io = bufferIo();
-  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
+const cli = runCli;
 
 describe('medallion lock', () => {
   it('shows who holds a job, refuses to release a live lease without --force, and records who released it', async () => {

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { openLocalLake } from '../../core/index.ts';
 import { runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { runCli } from './cli-output.ts';
 
 let lake: string;
 beforeAll(async () => {
@@ -18,11 +18,7 @@ beforeAll(async () => {
   await runJobs(opened, PIPELINE_JOBS);
 });
 
-async function query(...args: string[]) {
-  const io = bufferIo();
-  const code = await invoke(['--lake', lake, 'query', ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
+const query = (...args: string[]) => runCli(lake, 'query', ...args);
 
 describe('medallion query is read-only', () => {
   it('runs queries over the tables', async () => {

