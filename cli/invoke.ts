@@ -137,7 +137,7 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--endpoint-url <url>', 'S3 lake: an S3- and DynamoDB-compatible endpoint instead of AWS (default: $AWS_ENDPOINT_URL)')
     .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
     .option('--rules <dir>', 'quality rule sets, <table>.dqdl files (default: $MEDALLION_QUALITY_RULES, else the pipeline\'s quality/rules)')
-    .option('--memory-limit <size>', 'memory DuckDB may use per engine before it spills to disk, e.g. 2GB (default: $MEDALLION_MEMORY_LIMIT, else DuckDB\'s 80% of RAM)')
+    .option('--memory-limit <size>', 'memory DuckDB may use per engine before it spills to disk, e.g. 2GB (default: $MEDALLION_MEMORY_LIMIT, else a quarter of the memory available, at most 1GiB)')
     // Global options come before the command (`medallion --lake DIR quality history --format json`), so a
     // command's own options never collide with another's.
     .enablePositionalOptions()

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalCatalog, type Catalog } from './catalog/index.ts';
-import { DuckDbEngine, type Engine } from './engine/index.ts';
+import { DuckDbEngine, defaultMemoryLimit, type Engine } from './engine/index.ts';
 import { LocalMetricsSink, type MetricsSink } from './metrics/index.ts';
 import { FileStateStore, type StateStore } from './state/index.ts';
 import { LocalStorage, type Storage } from './storage/index.ts';
@@ -17,7 +17,10 @@ export interface Lake {
 }
 
 export interface LocalLakeOptions {
-  /** DuckDB memory limit per engine (instance), e.g. '2GB'; the bookmarked runs of one `runJobs` share one instance, and so this limit. */
+  /**
+   * DuckDB memory limit per engine (instance), e.g. '2GB' (default: defaultMemoryLimit(), at most 1 GiB);
+   * the bookmarked runs of one `runJobs` share one instance, and so this limit.
+   */
   readonly memoryLimit?: string;
   readonly threads?: number;
 }
@@ -32,6 +35,7 @@ export interface LocalLakeOptions {
 export function openLocalLake(directory: string, options: LocalLakeOptions = {}): Lake {
   const root = path.resolve(directory);
   const storage = new LocalStorage(root);
+  const memoryLimit = options.memoryLimit ?? defaultMemoryLimit();
   const state = new FileStateStore(path.join(root, '_state'));
   return {
     storage,
@@ -41,7 +45,7 @@ export function openLocalLake(directory: string, options: LocalLakeOptions = {})
     createEngine: () =>
       DuckDbEngine.create({
         tempDirectory: path.join(tmpdir(), `medallion-duckdb-${process.pid}`),
-        ...(options.memoryLimit === undefined ? {} : { memoryLimit: options.memoryLimit }),
+        memoryLimit,
         ...(options.threads === undefined ? {} : { threads: options.threads }),
       }),
   };

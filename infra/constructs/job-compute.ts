@@ -247,6 +247,9 @@ export class JobCompute extends Construct {
       MEDALLION_STATE_TABLE: this.state.stateTable.tableName,
       MEDALLION_GLUE_DATABASE_PREFIX: config.glueDatabasePrefix,
       MEDALLION_METRICS_NAMESPACE: config.metricsNamespace,
+      // A task runs one job, so its DuckDB may take half the task's memory (the rest: Node, the cut workers'
+      // buffers, DuckDB beyond its limit); more spills to the task's ephemeral storage (docs/deploy.md, "Sizing").
+      MEDALLION_MEMORY_LIMIT: `${Math.floor(config.jobMemoryMiB / 2)}MiB`,
     };
   }
 

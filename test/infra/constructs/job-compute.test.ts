@@ -184,6 +184,8 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       MEDALLION_STATE_TABLE: `<${resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId}>`,
       MEDALLION_GLUE_DATABASE_PREFIX: ENV_DEFAULTS[envName].glueDatabasePrefix,
       MEDALLION_METRICS_NAMESPACE: 'Medallion',
+      // Half the task's memory for the one job's DuckDB (8 GiB in prod: 4096MiB).
+      MEDALLION_MEMORY_LIMIT: `${ENV_DEFAULTS[envName].jobMemoryMiB / 2}MiB`,
     });
     // Every job runs the same image: the one asset built from the repository's Dockerfile.
     expect(flatten(container!.Image)).toMatch(/container-assets-.*:[0-9a-f]{64}$/);
