@@ -41,7 +41,8 @@ for (const [file] of newest) {
 }
 const before = arrivals.size - heldBack.length;
 
-const lake = openLocalLake(dir);
+// MEDALLION_MEMORY_LIMIT as in run-pipeline.ts: the bookmarked runs run under the same limit as the full ones.
+const lake = openLocalLake(dir, process.env.MEDALLION_MEMORY_LIMIT ? { memoryLimit: process.env.MEDALLION_MEMORY_LIMIT } : {});
 const quality = process.env.MEDALLION_BENCH_QUALITY === 'off' ? undefined : await loadPipelineRuleSets();
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }), ...(quality ? { quality } : {}) };
 const timed = async () => {

@@ -6,7 +6,7 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { GlueCatalog, s3LakeLayout, type Catalog } from './catalog/index.ts';
-import { DuckDbEngine, defaultMemoryLimit } from './engine/index.ts';
+import { DuckDbEngine, defaultMemoryLimit, engineTempDirectory } from './engine/index.ts';
 import { ConfigError } from './errors.ts';
 import type { Lake } from './lake.ts';
 import { CloudWatchMetricsSink, EmfMetricsSink } from './metrics/index.ts';
@@ -67,6 +67,6 @@ export function openAwsLake(input: AwsLakeConfig, tables: readonly TableSpec[] =
     state,
     catalog,
     metrics: config.metrics === 'cloudwatch' ? new CloudWatchMetricsSink(new CloudWatchClient(common), config.metricsNamespace) : new EmfMetricsSink(config.metricsNamespace),
-    createEngine: () => DuckDbEngine.create({ tempDirectory: path.join(scratch, 'duckdb'), memoryLimit: config.memoryLimit ?? defaultMemoryLimit() }),
+    createEngine: () => DuckDbEngine.create({ tempDirectory: engineTempDirectory(scratch), memoryLimit: config.memoryLimit ?? defaultMemoryLimit() }),
   };
 }

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalCatalog, type Catalog } from './catalog/index.ts';
-import { DuckDbEngine, defaultMemoryLimit, type Engine } from './engine/index.ts';
+import { DuckDbEngine, defaultMemoryLimit, engineTempDirectory, type Engine } from './engine/index.ts';
 import { LocalMetricsSink, type MetricsSink } from './metrics/index.ts';
 import { FileStateStore, type StateStore } from './state/index.ts';
 import { LocalStorage, type Storage } from './storage/index.ts';
@@ -44,7 +44,7 @@ export function openLocalLake(directory: string, options: LocalLakeOptions = {})
     metrics: new LocalMetricsSink(path.join(root, '_metrics')),
     createEngine: () =>
       DuckDbEngine.create({
-        tempDirectory: path.join(tmpdir(), `medallion-duckdb-${process.pid}`),
+        tempDirectory: engineTempDirectory(tmpdir()),
         memoryLimit,
         ...(options.threads === undefined ? {} : { threads: options.threads }),
       }),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import path from 'node:path';
 
 /**
  * What DuckDB may hold per engine when no limit is given. DuckDB's own default is 80% of the machine per
@@ -14,9 +15,16 @@ export const MIN_ENGINE_MEMORY_BYTES = 256 * 1024 ** 2;
 /** Engines a pipeline run holds at once (runJobs' default concurrency). */
 const ENGINES_AT_ONCE = 2;
 
-/** Memory the process may use: its control group's limit in a container (cgroup v2 or v1), else the machine's. */
-export function availableMemoryBytes(readText: (file: string) => string = (file) => readFileSync(file, 'utf8')): number {
-  const machine = totalmem();
+/**
+ * Memory the process may use: its control group's limit in a container (what Node finds, which follows a
+ * nested cgroup v2; else the cgroup v2 or v1 root files), else the machine's.
+ */
+export function availableMemoryBytes(
+  readText: (file: string) => string = (file) => readFileSync(file, 'utf8'),
+  machine: number = totalmem(),
+  constrained: number | undefined = process.constrainedMemory?.(),
+): number {
+  if (constrained !== undefined && constrained > 0 && constrained < machine) return constrained;
   for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
     try {
       const limit = Number(readText(file).trim());
@@ -38,4 +46,16 @@ export function defaultMemoryLimit(available: number = availableMemoryBytes()): 
   const share = Math.floor(available / 2 / ENGINES_AT_ONCE);
   const bytes = Math.max(MIN_ENGINE_MEMORY_BYTES, Math.min(DEFAULT_ENGINE_MEMORY_BYTES, share));
   return `${Math.floor(bytes / 1024 ** 2)}MiB`;
+}
+
+let engines = 0;
+
+/**
+ * A spill folder of its own for each engine, under `base`. Two DuckDB instances spilling into one folder
+ * overwrite each other's blocks: at 10M events, two gold jobs side by side failed with "Cannot create a
+ * string of size 5455934004" when they shared one.
+ */
+export function engineTempDirectory(base: string): string {
+  engines += 1;
+  return path.join(base, `medallion-duckdb-${process.pid}-${engines}`);
 }

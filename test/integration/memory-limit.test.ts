@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { cp } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openLocalLake } from '../../core/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
@@ -24,6 +26,15 @@ describe('--memory-limit', () => {
     const [events] = await queryLake(openLocalLake(tight), 'SELECT count(*) AS n FROM bronze.tasks_cdc');
     expect(Number(events?.n)).toBeGreaterThan(10_000);
     expect(await tableContents(openLocalLake(tight))).toEqual(await tableContents(openLocalLake(roomy)));
+  }, 300_000);
+
+  it('two engines of one lake spill side by side, and one closing leaves the other\'s spilled data alone', async () => {
+    // They once shared one spill folder: the first to close took the other's blocks with it (a crash, or at
+    // 10M events "Cannot create a string of size 5455934004" in gold.daily_task_kpis).
+    const lake = await tempDir('lake');
+    const child = path.resolve(import.meta.dirname, '../support/spill-child.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, lake], { timeout: 240_000 });
+    expect(stdout.trim()).toBe('same');
   }, 300_000);
 
   it('takes a size with its unit, and refuses anything else (exit 2)', async () => {

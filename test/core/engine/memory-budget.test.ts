@@ -1,4 +1,3 @@
-import { totalmem } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { availableMemoryBytes, defaultMemoryLimit } from '../../../core/engine/index.ts';
 import { openLocalLake } from '../../../core/index.ts';
@@ -20,12 +19,16 @@ describe('DuckDB memory by default', () => {
       if (text === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
       return text;
     };
-    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory.max': `${2 * GiB}\n` }))).toBe(2 * GiB);
-    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': `${GiB}\n` }))).toBe(GiB);
+    const machine = 16 * GiB;
+    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory.max': `${2 * GiB}\n` }), machine, undefined)).toBe(2 * GiB);
+    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': `${GiB}\n` }), machine, undefined)).toBe(GiB);
     // Unlimited: "max" (v2) or a number beyond the machine (v1).
-    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory.max': 'max\n' }))).toBe(totalmem());
-    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' }))).toBe(totalmem());
-    expect(availableMemoryBytes(files({}))).toBe(totalmem());
+    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory.max': 'max\n' }), machine, undefined)).toBe(machine);
+    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' }), machine, undefined)).toBe(machine);
+    expect(availableMemoryBytes(files({}), machine, undefined)).toBe(machine);
+    // What Node found (it follows a nested cgroup v2, as under a systemd slice) comes first.
+    expect(availableMemoryBytes(files({ '/sys/fs/cgroup/memory.max': 'max\n' }), machine, 3 * GiB)).toBe(3 * GiB);
+    expect(availableMemoryBytes(files({}), machine, 0)).toBe(machine);
   });
 
   it("a local lake's engines run under it unless told otherwise", async () => {
