@@ -24,6 +24,7 @@ export function describeRun(result: JobRunResult): string {
   const extras = [
     result.recordsQuarantined > 0 ? `${result.recordsQuarantined} quarantined` : '',
     result.recordsDuplicated > 0 ? `${result.recordsDuplicated} duplicates` : '',
+    (result.recordsAlreadyHeld ?? 0) > 0 ? `${result.recordsAlreadyHeld} already held (read before, skipped)` : '',
   ].filter(Boolean);
   const warnings = (result.warnings ?? []).map((warning) => `\n  warning: ${warning}`).join('');
   if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)${warnings}`;

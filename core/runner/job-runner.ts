@@ -60,6 +60,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       recordsWritten: planned.recordsWritten,
       recordsQuarantined: planned.recordsQuarantined,
       recordsDuplicated,
+      ...(inputs.counts.alreadyHeld > 0 ? { recordsAlreadyHeld: inputs.counts.alreadyHeld } : {}),
       commitSeq: root.seq,
       nothingNew: false,
       ...(bookmark.version === undefined ? {} : { bookmarkVersion: bookmark.version }),

@@ -50,10 +50,16 @@ export interface TableDelta {
 }
 
 /**
- * What each table source (but snapshot ones) gained since the bookmark, or undefined when a source did anything but grow
- * (a file removed or replaced): then the run must read everything.
+ * What each table source (but snapshot ones) gained since the bookmark, or undefined when the run must read
+ * everything: a source did anything but grow (a file removed or replaced), or an output was committed since
+ * by another run than the one that committed the bookmark (a pause or disabled run, a replay, a restore), so it
+ * may already hold what the sources gained, and adding it again would double it.
  */
 export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: JobBookmarkState): Promise<Map<string, TableDelta> | undefined> {
+  for (const spec of job.outputs) {
+    const ref = root.tables[spec.name];
+    if (!ref || (await readManifest(lake.state, ref.manifest)).runId !== since.runId) return undefined;
+  }
   const deltas = new Map<string, TableDelta>();
   for (const [name, source] of Object.entries(job.sources)) {
     if (source.kind !== 'table' || source.snapshot) continue;

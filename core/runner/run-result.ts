@@ -14,6 +14,11 @@ export interface JobRunResult {
   readonly recordsWritten: Readonly<Record<string, number>>;
   readonly recordsQuarantined: number;
   readonly recordsDuplicated: number;
+  /**
+   * Landing records the run read that its job had taken before (a rewound bookmark, a pause run, an object
+   * landed again): skipped, so each is in the job's output or quarantine once. Absent when none.
+   */
+  readonly recordsAlreadyHeld?: number;
   /** The root sequence the run committed (or the one it found, when it had nothing new to commit). */
   readonly commitSeq: number;
   /** A bookmarked run that found nothing new: it committed nothing. */

@@ -11,7 +11,10 @@ import type { LakeRoot, StateStore } from './state-store.ts';
  */
 const count = z.number().int().nonnegative();
 
-const DataFileSchema = z.looseObject({ key: z.string().min(1), rows: count, sizeBytes: count, schema: z.string().optional() });
+const DataFileSchema = z.looseObject({
+  key: z.string().min(1), rows: count, sizeBytes: count, schema: z.string().optional(),
+  sourceObjects: z.looseObject({ min: z.string(), max: z.string() }).optional(),
+});
 
 export const TableManifestSchema = z.looseObject({
   table: z.string().min(1),

@@ -6,5 +6,5 @@ export {
   LAYERS, TableSpecSchema, dataColumns, defineTable, layerOf, shortNameOf, withAddedColumns,
   type ColumnSpec, type Layer, type TableName, type TableSpec,
 } from './table-spec.ts';
-export { castColumns, copyToStaging, countQuery, countRows, persistStage, type OutputStage } from './table-staging.ts';
+export { castColumns, copyToStaging, countQuery, countRows, persistStage, SOURCE_OBJECT_COLUMN, type OutputStage } from './table-staging.ts';
 export { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from './framework-tables.ts';

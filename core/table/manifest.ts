@@ -11,6 +11,13 @@ export interface DataFile {
    * before this was recorded have none, and their footers are read.
    */
   readonly schema?: string;
+  /**
+   * The smallest and largest `source_object` in the file, for tables whose rows carry the landing record they
+   * came from: a run that re-reads landing objects looks for them only in files whose range holds their keys.
+   * Left out when the table has no such column, the file was written before it was recorded, or the largest
+   * key is longer than Parquet statistics keep whole.
+   */
+  readonly sourceObjects?: { readonly min: string; readonly max: string };
 }
 
 /** Files of one partition, e.g. key `ingest_date=2025-11-01` (the empty string for an unpartitioned table). */

@@ -57,6 +57,7 @@ export async function persistStage(stage: OutputStage): Promise<Record<string, P
   const partitions: Record<string, PartitionEntry> = {};
   // Every file of a stage holds the stage's columns: COPY writes them cast to the declared types.
   const schema = fileSchema(stage.spec.columns, stage.spec.partitionBy);
+  const recordsSourceObjects = stage.spec.columns.some((column) => column.name === SOURCE_OBJECT_COLUMN && !stage.spec.partitionBy.includes(column.name));
   for (const row of stage.copies) {
     const count = Number(row.count);
     if (count === 0) continue;
@@ -64,11 +65,35 @@ export async function persistStage(stage: OutputStage): Promise<Record<string, P
     const key = `${stage.area.prefix}${relative}`;
     const values: Record<string, string> = {};
     for (const entry of (row.partition_keys ?? []) as { key: string; value: string }[]) values[entry.key] = entry.value;
-    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes), schema };
+    const range = recordsSourceObjects ? sourceObjectRange(row.column_statistics) : undefined;
+    const file: DataFile = { key, rows: count, sizeBytes: stored.get(key)?.sizeBytes ?? Number(row.file_size_bytes), schema, ...(range ? { sourceObjects: range } : {}) };
     const pkey = partitionKey(stage.spec.partitionBy, values);
     partitions[pkey] = { values, files: [...(partitions[pkey]?.files ?? []), file] };
   }
   return partitions;
+}
+
+/** The column naming the landing object a row came from (see DataFile.sourceObjects). */
+export const SOURCE_OBJECT_COLUMN = 'source_object';
+
+/**
+ * DuckDB keeps string statistics of at most this many bytes: a longer minimum is cut (still a lower bound), a
+ * longer maximum is cut and its last byte raised, an upper bound whose bytes may no longer be UTF-8 and so may
+ * not survive the trip to a JavaScript string. A file whose largest key is this long records no range.
+ */
+const STATISTICS_STRING_BYTES = 256;
+
+/** The min and max of `source_object` from the per-column statistics COPY's RETURN_STATS reports for a file. */
+function sourceObjectRange(statistics: unknown): { min: string; max: string } | undefined {
+  if (!Array.isArray(statistics)) return undefined;
+  const column = statistics.find((entry: { key?: unknown }) => entry?.key === `"${SOURCE_OBJECT_COLUMN}"` || entry?.key === SOURCE_OBJECT_COLUMN) as { value?: unknown } | undefined;
+  if (!column || !Array.isArray(column.value)) return undefined;
+  const stat = (name: string) => (column.value as { key?: unknown; value?: unknown }[]).find((entry) => entry?.key === name)?.value;
+  const min = stat('min');
+  const max = stat('max');
+  if (typeof min !== 'string' || typeof max !== 'string') return undefined;
+  if (Buffer.byteLength(max) >= STATISTICS_STRING_BYTES) return undefined;
+  return { min, max };
 }
 
 export function countRows(partitions: Record<string, PartitionEntry>): number {

@@ -6,7 +6,7 @@ import type { RunWrites } from './decide-writes.ts';
 
 /**
  * The job's reconciliation (`balance`): rows read from its input equal rows written to its output, plus
- * rows quarantined, plus duplicates. A run that breaks it fails and commits nothing.
+ * rows quarantined, plus duplicates, plus landing records the job already held. A run that breaks it fails and commits nothing.
  */
 export function checkBalance(
   run: RunContext,
@@ -23,11 +23,12 @@ export function checkBalance(
   // Rows quality rules set aside from other outputs than the balanced one were never part of its input.
   const otherSetAside = gate ? job.outputs.filter((spec) => spec.name !== balance.output).reduce((sum, spec) => sum + gate.rowsSetAside(spec.name), 0) : 0;
   const quarantined = written.recordsQuarantined - otherSetAside;
-  if (read !== output + quarantined + recordsDuplicated) {
+  const held = counts.alreadyHeld;
+  if (read !== output + quarantined + recordsDuplicated + held) {
     throw new MedallionError(
       'RECONCILIATION_FAILED',
-      `job ${job.name} read ${read} rows from ${balance.input} but accounted for ${output + quarantined + recordsDuplicated} ` +
-        `(${output} written to ${balance.output}, ${quarantined} quarantined, ${recordsDuplicated} duplicates); nothing was committed`,
+      `job ${job.name} read ${read} rows from ${balance.input} but accounted for ${output + quarantined + recordsDuplicated + held} ` +
+        `(${output} written to ${balance.output}, ${quarantined} quarantined, ${recordsDuplicated} duplicates, ${held} already held); nothing was committed`,
       { hint: 'a row was lost or doubled by the job SQL: every input row must be written, quarantined or counted as a duplicate' },
     );
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { batchObjects, checkSpoolSpace, loadLandingSpool, makeSpoolFolder, spoolLandingObjects, type LandingSpool } from '../../landing/index.ts';
 import type { ObjectInfo } from '../../storage/index.ts';
+import { HeldRecords } from './held-records.ts';
 import type { ReadCounts } from './open-inputs.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
@@ -53,6 +54,8 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
     counts.setAside.push(...whole.unreadable.map(({ object, error }) => ({ source: name, key: object.key, error })));
   }
 
+  // Records of the batched source the job took in earlier runs are left out of its input (see HeldRecords).
+  const held = batchedName !== undefined ? await HeldRecords.open(run, reads) : undefined;
   const count = Math.max(1, batches.length);
   let next: Promise<LandingSpool> | undefined = batchedName !== undefined ? spool(batchedName, batches[0] ?? [], 'batch-0.txt') : undefined;
   for (let index = 0; index < count; index += 1) {
@@ -64,8 +67,10 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       // Start cutting the next batch now: Node does that while DuckDB works on this one.
       next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
       next?.catch(() => undefined);
-      await run.phases.time('landing', () => loadLandingSpool(engine, current as LandingSpool, `input_${batchedName}`));
+      const input = `input_${batchedName}`;
+      await run.phases.time('landing', () => loadLandingSpool(engine, current as LandingSpool, held ? `landing_${batchedName}` : input));
       counts.add(batchedName, current.records, current.bytesRead);
+      if (held) counts.alreadyHeld += await run.phases.time('landing', () => held.exclude(batches[index] ?? [], `landing_${batchedName}`, input));
       counts.setAside.push(...current.unreadable.map(({ object, error }) => ({ source: batchedName, key: object.key, error })));
     }
     const finished = current;

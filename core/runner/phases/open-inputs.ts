@@ -12,6 +12,8 @@ export class ReadCounts {
   readonly rowsOf = new Map<string, number>();
   recordsRead = 0;
   bytesRead = 0;
+  /** Landing records read that the job's tables already hold: skipped (see HeldRecords). */
+  alreadyHeld = 0;
   /** Landing objects that could not be fetched (permissions, gone since the listing): set aside, not read. */
   readonly setAside: UnreadableEntry[] = [];
 
