@@ -202,11 +202,12 @@ export function createProgram(options: InvokeOptions): Command {
     .argument('[jobs...]', 'job names, then Glue-style arguments')
     .option('--all', 'run every job')
     .option('--wait', 'wait for a running run of the same job instead of refusing')
+    .option('--full-refresh', 'rebuild the jobs\' tables from all their inputs, never reading their last version (the repair for a lost or damaged file)')
     .allowUnknownOption()
     .helpOption('-h, --help')
-    .action(async (_jobs: string[], flags: { all?: boolean; wait?: boolean }, command: Command) => {
+    .action(async (_jobs: string[], flags: { all?: boolean; wait?: boolean; fullRefresh?: boolean }, command: Command) => {
       const split = splitRunTokens(command.args);
-      const line = { ...split, all: split.all || (flags.all ?? false), wait: split.wait || (flags.wait ?? false) };
+      const line = { ...split, all: split.all || (flags.all ?? false), wait: split.wait || (flags.wait ?? false), fullRefresh: (split.fullRefresh ?? false) || (flags.fullRefresh ?? false) };
       const jobName = jobNameArgument(line.glueArguments);
       const names = line.jobNames.length === 0 && jobName !== undefined && !line.all ? [jobName] : line.jobNames;
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);

@@ -60,7 +60,7 @@ export async function queryCommand(lake: Lake, sql: string, format: OutputFormat
   }
 }
 
-const DAMAGED_HINT = 'a file or the manifest of the table is missing or damaged; restore it from a backup, or restore the table to an earlier version';
+const DAMAGED_HINT = 'a file or the manifest of the table is missing or damaged: runbooks/lost-or-corrupt-file.md says how to repair it';
 
 /** DuckDB's message names the problem and where; its first lines are what a person needs. */
 function queryFailed(error: unknown): MedallionError {

@@ -32,12 +32,14 @@ export function describeRun(result: JobRunResult): string {
 }
 
 /** Flags of `medallion run` that take no value; every other `--name` takes one, as Glue's arguments do. */
-const VALUELESS_FLAGS = new Set(['--all', '--wait']);
+const VALUELESS_FLAGS = new Set(['--all', '--wait', '--full-refresh']);
 
 export interface RunCommandLine {
   readonly jobNames: string[];
   readonly all: boolean;
   readonly wait: boolean;
+  /** Rebuild each job's outputs from all their inputs, never reading their last version. */
+  readonly fullRefresh?: boolean;
   /** `--name value` tokens for Glue-style resolution, in order. */
   readonly glueArguments: string[];
 }
@@ -51,10 +53,12 @@ export function splitRunTokens(tokens: readonly string[]): RunCommandLine {
   const glueArguments: string[] = [];
   let all = false;
   let wait = false;
+  let fullRefresh = false;
   for (let index = 0; index < tokens.length; index += 1) {
     const token = tokens[index] as string;
     if (token === '--all') all = true;
     else if (token === '--wait') wait = true;
+    else if (token === '--full-refresh') fullRefresh = true;
     else if (token.startsWith('--')) {
       glueArguments.push(token);
       const next = tokens[index + 1];
@@ -64,7 +68,7 @@ export function splitRunTokens(tokens: readonly string[]): RunCommandLine {
       }
     } else jobNames.push(token);
   }
-  return { jobNames, all, wait, glueArguments };
+  return { jobNames, all, wait, fullRefresh, glueArguments };
 }
 
 /**
@@ -83,6 +87,7 @@ export function runSettings(line: RunCommandLine, jobs: readonly Job[]): Map<Job
       timeoutMinutes: resolved.timeoutMinutes,
       jobArguments: resolved.jobArguments,
       wait: line.wait,
+      ...(line.fullRefresh ? { fullRefresh: true } : {}),
       bookmark: {
         option: resolved.bookmarkOption,
         ...(resolved.bookmarkFrom === undefined ? {} : { from: resolved.bookmarkFrom }),

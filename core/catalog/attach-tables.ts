@@ -1,11 +1,12 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine } from '../engine/index.ts';
 import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
-import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
+import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type DataFile, type TableManifest, type TableName } from '../table/index.ts';
 import { readManifest } from '../state/state-documents.ts';
-import { NotFoundError, type MedallionError } from '../errors.ts';
+import { MedallionError, NotFoundError } from '../errors.ts';
 
 /** A committed table whose files cannot be read, and why. */
 export interface DamagedTable {
@@ -24,15 +25,75 @@ export async function readManifests(state: StateStore, root: LakeRoot, only?: re
   return manifests;
 }
 
-/** SQL that reads one committed table version; the files must be local (see Storage.fetchLocal). */
+/**
+ * SQL that reads one committed table version; the files must be local (see Storage.fetchLocal). A file that
+ * is gone, or whose size is not the one its commit recorded (cut short, overwritten), is DATA_FILE_MISSING or
+ * DATA_FILE_DAMAGED naming the table, the version, the file and the repair, before anything reads it.
+ */
 export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest): Promise<{ sql: string; files: LocalFiles }> {
-  const files = await storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
+  const dataFiles = manifestFiles(manifest);
+  let files: LocalFiles;
   try {
+    files = await storage.fetchLocal(dataFiles.map((file) => file.key));
+  } catch (error) {
+    const missing = error instanceof NotFoundError ? dataFiles.find((file) => error.message.includes(file.key)) : undefined;
+    if (missing) throw dataFileError(manifest, missing, 'missing');
+    throw error;
+  }
+  try {
+    await checkLocalFiles(manifest, files.paths);
     return { sql: tableVersionSql(manifest, files.paths, await columnsInFiles(engine, manifest, files.paths)), files };
   } catch (error) {
     await files.release();
     throw error;
   }
+}
+
+/** Every file of the version is there, at the size its commit recorded. */
+async function checkLocalFiles(manifest: TableManifest, localPaths: ReadonlyMap<string, string>): Promise<void> {
+  const files = manifestFiles(manifest);
+  for (let start = 0; start < files.length; start += STAT_AT_ONCE) {
+    const sizes = await Promise.all(files.slice(start, start + STAT_AT_ONCE).map(async (file) => {
+      const local = localPaths.get(file.key);
+      const size = local === undefined ? undefined : await stat(local).then((info) => (info.isFile() ? info.size : -1), () => undefined);
+      return { file, size };
+    }));
+    for (const { file, size } of sizes) {
+      if (size === undefined) throw dataFileError(manifest, file, 'missing');
+      if (size !== file.sizeBytes) throw dataFileError(manifest, file, size < 0 ? 'damaged: it is not a file' : `damaged: it has ${size} bytes where its commit recorded ${file.sizeBytes}`);
+    }
+  }
+}
+
+const STAT_AT_ONCE = 64;
+
+/**
+ * A committed data file that cannot be read, as the data error a reader reports: the table, its version, the
+ * file, and how to repair it (runbooks/lost-or-corrupt-file.md).
+ */
+export function dataFileError(manifest: TableManifest, file: DataFile, problem: string): MedallionError {
+  const writer = writerOf(manifest, file);
+  const rebuild = writer ? `medallion run ${writer} --full-refresh` : `medallion run <the job that writes ${manifest.table}> --full-refresh`;
+  return new MedallionError(problem === 'missing' ? 'DATA_FILE_MISSING' : 'DATA_FILE_DAMAGED',
+    `table ${manifest.table} (version ${manifest.version}) cannot be read: data file ${file.key} is ${problem}`, {
+      hint: `put the file back from a backup (on S3, its previous object version), or rebuild the table from its inputs: ${rebuild} ` +
+        '(runbooks/lost-or-corrupt-file.md)',
+    });
+}
+
+/** A lost or damaged committed file (see dataFileError). */
+export function isDataFileError(error: unknown): error is MedallionError {
+  return error instanceof MedallionError && error.code.startsWith('DATA_FILE_');
+}
+
+/** The job that wrote a file: the partition's job for the shared tables partitioned by job, else the version's. */
+function writerOf(manifest: TableManifest, file: DataFile): string | undefined {
+  if (manifest.partitionBy.includes('job')) {
+    const entry = Object.values(manifest.partitions).find((partition) => partition.files.some((candidate) => candidate.key === file.key));
+    const job = entry?.values.job;
+    return job && job !== 'quality' ? job : undefined;
+  }
+  return manifest.job;
 }
 
 /**
@@ -94,7 +155,8 @@ export async function attachTables(
         // queryable, and a query that reads this one fails naming it.
         const problem = describeProblem(error);
         damaged.push({ table: name, problem });
-        await engine.run(`CREATE OR REPLACE VIEW ${view} AS ${failingSelect(`table ${name} (version ${manifest.version}) cannot be read: ${problem}`, manifest.columns)}`);
+        const message = isDataFileError(error) ? problem : `table ${name} (version ${manifest.version}) cannot be read: ${problem}`;
+        await engine.run(`CREATE OR REPLACE VIEW ${view} AS ${failingSelect(message, manifest.columns)}`);
       }
     }
   } catch (error) {

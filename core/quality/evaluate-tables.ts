@@ -102,7 +102,7 @@ export async function evaluateLakeQuality(
       stage.copies.push(...(await copyToStaging(engine, stage, qualityResultsSql(evaluations, { runId, job: QUALITY_JOB, scope: 'table', at: now }), '')));
       const partitions = await persistStage(stage);
       const { root: committedRoot } = await commitTables(lake.state, {
-        runId, basedOn: root, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now: () => new Date(), bookmarks: {},
+        runId, job: 'quality', basedOn: root, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now: () => new Date(), bookmarks: {},
       });
       committed = true;
       commitSeq = committedRoot.seq;

@@ -65,6 +65,12 @@ export interface RunOptions {
    * of its own, so the memory of a large run is all returned when it ends.
    */
   readonly incrementalEngine?: () => Promise<Engine>;
+  /**
+   * Rebuild the job's outputs from all of their inputs, as a first run would, never reading what the job
+   * committed before (its `previous` tables read as empty): the repair for a lost or damaged file of an output.
+   * The bookmark option still decides whether the bookmark is committed (enable: as a first run's).
+   */
+  readonly fullRefresh?: boolean;
 }
 
 /** The run options that hold for every attempt of a job, and every job of `runJobs`. */

@@ -26,6 +26,8 @@ export interface JobRunSettings {
   readonly wait?: boolean;
   /** Glue's --job-bookmark-option and, for pause, --job-bookmark-from / --job-bookmark-to. */
   readonly bookmark?: { readonly option: BookmarkOption; readonly from?: string; readonly to?: string };
+  /** Rebuild the outputs from all their inputs, never reading the job's last version (RunOptions.fullRefresh). */
+  readonly fullRefresh?: boolean;
 }
 
 /** Knobs the operator rarely touches but tests do: the lock's lease and retries, over the run's own (`RunTuning`). */
@@ -125,6 +127,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine,
             runId,
             args: settings.jobArguments ?? {},
+            ...(settings.fullRefresh ? { fullRefresh: true } : {}),
             signal,
             fence: () => keeper.current,
             now,

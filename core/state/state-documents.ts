@@ -24,6 +24,8 @@ export const TableManifestSchema = z.looseObject({
   partitions: z.record(z.string(), z.looseObject({ values: z.record(z.string(), z.string().nullable()), files: z.array(DataFileSchema) })),
   committedAt: z.string(),
   runId: z.string(),
+  job: z.string().optional(),
+  operation: z.string().optional(),
 });
 
 const KeyAndTime = z.looseObject({ key: z.string(), lastModifiedMs: z.number() });

@@ -20,6 +20,8 @@ export interface TableWrite {
 
 export interface CommitRequest {
   readonly runId: string;
+  /** The job committing, recorded in each manifest (the writer `history` shows and repair hints name). */
+  readonly job?: string;
   /** The root the run read its inputs from; replacing writes conflict with any commit to the table since. */
   readonly basedOn: LakeRoot;
   readonly writes: readonly TableWrite[];
@@ -72,7 +74,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
           );
         }
       }
-      const manifest = applyWrite(previous, write, request.runId, committedAt);
+      const manifest = applyWrite(previous, write, request.runId, committedAt, request.job);
       // The attempt is part of the id: a commit that lost a race to a commit of another table rebases onto
       // the same table version, and must write a new document rather than rewrite one, so documents stay
       // immutable (a conditional put in DynamoDB).
@@ -98,7 +100,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
   });
 }
 
-export function applyWrite(previous: TableManifest, write: TableWrite, runId: string, committedAt: string): TableManifest {
+export function applyWrite(previous: TableManifest, write: TableWrite, runId: string, committedAt: string, job?: string): TableManifest {
   let partitions: Record<string, PartitionEntry>;
   if (write.kind === 'replace_all') {
     partitions = { ...write.partitions };
@@ -123,6 +125,8 @@ export function applyWrite(previous: TableManifest, write: TableWrite, runId: st
     partitions,
     committedAt,
     runId,
+    ...(job === undefined ? {} : { job }),
+    operation: write.kind,
   };
 }
 

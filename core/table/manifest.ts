@@ -40,6 +40,13 @@ export interface TableManifest {
   readonly partitions: Readonly<Record<string, PartitionEntry>>;
   readonly committedAt: string;
   readonly runId: string;
+  /** The job whose run committed this version (absent in versions committed before it was recorded). */
+  readonly job?: string;
+  /**
+   * How the version came from the one before: `append`, `replace_partitions`, `replace_all` (a run's write),
+   * or `restore` (a version made current again). Absent in versions committed before it was recorded.
+   */
+  readonly operation?: string;
 }
 
 export function emptyManifest(table: TableName, columns: TableManifest['columns'], partitionBy: readonly string[]): TableManifest {

@@ -28,8 +28,11 @@ describe('splitRunTokens', () => {
       jobNames: ['silver.tasks', 'gold.daily_task_kpis'],
       all: false,
       wait: true,
+      fullRefresh: false,
       glueArguments: ['--max-retries', '2', '--region=eu-west-1', '--timeout', '30'],
     });
+    // --full-refresh takes no value: the job name after it stays a job name.
+    expect(splitRunTokens(['--full-refresh', 'silver.tasks', '--timeout', '30'])).toMatchObject({ jobNames: ['silver.tasks'], fullRefresh: true, glueArguments: ['--timeout', '30'] });
   });
 });
 

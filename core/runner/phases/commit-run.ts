@@ -18,6 +18,7 @@ export async function commitRun(run: RunContext, reads: ReadPlan, planned: RunWr
   const { faultPoint, fence } = options;
   const { root } = await commitTables(lake.state, {
     runId,
+    job: job.name,
     basedOn: reads.basedOn,
     writes: planned.writes,
     now,

@@ -75,7 +75,7 @@ export async function gateOutputs(
   if (failures.length > 0) {
     const partitions = await persistStage(results);
     const { fence } = run.options;
-    await commitTables(lake.state, { runId, basedOn: reads.basedOn, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now, bookmarks: {}, ...(fence ? { fence } : {}) });
+    await commitTables(lake.state, { runId, job: job.name, basedOn: reads.basedOn, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now, bookmarks: {}, ...(fence ? { fence } : {}) });
     staging.markQualityCommitted();
     await lake.metrics.emit(qualityMetrics(evaluations, { job: job.name, runId, at: now().getTime() })).catch(() => undefined);
     throw new QualityGateError(job.name, failures);

@@ -32,7 +32,8 @@ export async function nextBookmark(run: RunContext, reads: ReadPlan, setAside: r
     const mine = unreadable.filter((entry) => entry.source === name);
     const skipped = new Set(mine.map((entry) => entry.key));
     const read = (reads.landingObjects.get(name) ?? []).filter((object) => !skipped.has(object.key));
-    return advanceLandingBookmark(landingBookmarkOf(current, name), read, bandMs, run.startedAt.getTime(), mine);
+    // From what the run read past (the committed bookmark; none for a full refresh, which read everything).
+    return advanceLandingBookmark(landingBookmarkOf(reads.since, name), read, bandMs, run.startedAt.getTime(), mine);
   };
   for (const [name, source] of Object.entries(job.sources)) {
     sources[name] = source.kind === 'table'

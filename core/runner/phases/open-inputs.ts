@@ -39,7 +39,7 @@ export interface RunInputs {
   readonly counts: ReadCounts;
   /** Attaches the delta and before views a plan reads, once (a job may read only the delta, or neither). */
   attachAskedFor(plan: JobPlan): Promise<void>;
-  /** Attaches `previous(table)` for every output again, with the columns `specs` has now. */
+  /** Attaches `previous(table)` for every output again, with the columns `specs` has now, when a plan reads it. */
   attachPrevious(): Promise<void>;
 }
 
@@ -67,6 +67,16 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
     }
   }
 
+  // The job's own outputs as last committed, attached only when a plan reads them: a run that recomputes
+  // everything never opens them, so a lost file of its last version does not stop the run that rebuilds it.
+  // A full refresh reads them as empty.
+  const previousViews = new Map<string, () => Promise<() => Promise<void>>>();
+  const registerPrevious = () => {
+    for (const spec of job.outputs) {
+      const current = specs.get(spec.name) as TableSpec;
+      previousViews.set(previousViewName(spec.name), () => attachPrevious(lake, engine, run.options.fullRefresh ? { ...basedOn, tables: {} } : basedOn, current));
+    }
+  };
   const specs = new Map<string, TableSpec>();
   for (const spec of job.outputs) {
     const ref = basedOn.tables[spec.name];
@@ -80,18 +90,25 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
     counts,
     async attachAskedFor(plan) {
       const text = planText(plan);
-      for (const [view, attach] of deltaViews) {
-        if (!text.includes(quoteIdentifier(view))) continue;
-        deltaViews.delete(view);
-        run.defer(await attach());
+      for (const views of [deltaViews, previousViews]) {
+        for (const [view, attach] of views) {
+          if (!text.includes(quoteIdentifier(view))) continue;
+          views.delete(view);
+          run.defer(await attach());
+        }
       }
     },
     async attachPrevious() {
-      for (const spec of job.outputs) run.defer(await attachPrevious(lake, engine, basedOn, specs.get(spec.name) as TableSpec));
+      registerPrevious();
     },
   };
-  await inputs.attachPrevious();
+  registerPrevious();
   return inputs;
+}
+
+/** The view `previous(table)` names. */
+function previousViewName(table: string): string {
+  return `previous_${table.replace('.', '_')}`;
 }
 
 /** Every piece of SQL in a plan, joined: what the relations it reads are looked up in. */

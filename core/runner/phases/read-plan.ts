@@ -7,6 +7,7 @@ import { landingBookmarkOf } from '../run-inputs.ts';
 import { bookmarkOfRun } from '../../bookmark/bookmark-admin.ts';
 import type { RunContext } from './run-context.ts';
 import { readBookmark } from '../../state/state-documents.ts';
+import { ConfigError } from '../../errors.ts';
 
 /** What a run will read, decided before anything is opened. */
 export interface ReadPlan {
@@ -50,10 +51,14 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   const option = options.bookmark?.option ?? 'job-bookmark-disable';
   const committedBookmark = basedOn.bookmarks[job.name];
   const current = committedBookmark ? await readBookmark(lake.state, committedBookmark) : undefined;
+  if (options.fullRefresh && (options.bookmark?.from !== undefined || option === 'job-bookmark-pause')) {
+    throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: --full-refresh rebuilds from all the input; it takes job-bookmark-enable or job-bookmark-disable, not a pause or a window`);
+  }
   const window = option === 'job-bookmark-pause' && options.bookmark?.from !== undefined
     ? { from: await bookmarkOfRun(lake.state, job.name, options.bookmark.from), to: await bookmarkOfRun(lake.state, job.name, options.bookmark.to ?? '') }
     : undefined;
-  const since = option === 'job-bookmark-disable' ? undefined : current;
+  // A full refresh reads everything, as a first run does.
+  const since = option === 'job-bookmark-disable' || options.fullRefresh ? undefined : current;
 
   const tableVersions: Record<string, number> = {};
   let anythingNew = option === 'job-bookmark-disable' || since === undefined;
