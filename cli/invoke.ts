@@ -4,7 +4,7 @@ import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
-import { runJobs } from '../core/runner/index.ts';
+import { planRestore, restoreTable, runJobs } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
@@ -13,6 +13,8 @@ import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts
 import { addLockCommand } from './commands/lock.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
+import { describeRestore, historyRows } from './commands/history.ts';
+import { parseAsOf } from '../core/table/index.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../jobs/quality.ts';
@@ -283,8 +285,34 @@ export function createProgram(options: InvokeOptions): Command {
     .argument('<sql>', 'a SQL query')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .option('--allow-local-files', "let the query read files on this machine besides the lake's tables (it still cannot write)")
-    .action(async (sql: string, flags: { format: OutputFormat; allowLocalFiles?: boolean }) => {
-      await queryCommand(lake(), sql, flags.format, io, { allowLocalFiles: flags.allowLocalFiles ?? false });
+    .option('--as-of <commit|time>', 'read the tables as an earlier commit left them: a commit number from `medallion history`, or a UTC time (2025-11-03T06:00:00Z)')
+    .action(async (sql: string, flags: { format: OutputFormat; allowLocalFiles?: boolean; asOf?: string }) => {
+      await queryCommand(lake(), sql, flags.format, io, { allowLocalFiles: flags.allowLocalFiles ?? false, ...(flags.asOf === undefined ? {} : { asOf: parseAsOf(flags.asOf) }) });
+    });
+
+  program
+    .command('restore')
+    .description("Make an earlier version of a table current again, as a new commit; the job that writes it is moved back to where that version was made, and the jobs that read it recompute from it.")
+    .argument('<table>', 'a table, layer.table')
+    .requiredOption('--version <n>', 'the version to restore (see `medallion history <table>`)')
+    .option('--dry-run', 'print what would change, change nothing')
+    .action(async (table: string, flags: { version: string; dryRun?: boolean }) => {
+      const version = wholeNumberOption('--version', flags.version, 'RESTORE_OPTIONS_INVALID');
+      const plan = flags.dryRun ? await planRestore(lake(), PIPELINE_JOBS, table, version) : await restoreTable(lake(), PIPELINE_JOBS, table, version);
+      await io.out(describeRestore(plan, flags.dryRun ?? false));
+      if (plan.catalog && !plan.catalog.ok) io.err(`warning: ${describeCatalogPublish(plan.catalog)}\n`);
+    });
+
+  program
+    .command('history')
+    .description('Every version of a table, newest first: the commit that made it current, when, the operation, the job and run, rows, files and bytes.')
+    .argument('<table>', 'a table, layer.table')
+    .option('--limit <n>', 'at most this many versions', '50')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (table: string, flags: { limit: string; format: OutputFormat }) => {
+      const limit = wholeNumberOption('--limit', flags.limit, 'HISTORY_OPTIONS_INVALID');
+      const { columns, rows } = await historyRows(lake(), table, limit);
+      await writeRows(io, flags.format, columns, rows);
     });
 
   program

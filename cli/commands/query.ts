@@ -4,6 +4,7 @@ import { attachTables } from '../../core/catalog/index.ts';
 import { literalList, type Engine, type ResultColumn, type ResultRow } from '../../core/engine/index.ts';
 import { MedallionError, systemProblemOf } from '../../core/errors.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
+import { rootAsOf, type AsOf } from '../../core/table/index.ts';
 import type { CliIo } from '../io.ts';
 
 /** Rows the table format shows at most; past that it says how many were left out. */
@@ -20,10 +21,18 @@ const READ_ONLY_KINDS = new Set(['SELECT', 'EXPLAIN']);
  * `allowed_directories` those folders, the configuration locked), unless `allowLocalFiles`, which lets a
  * query read other files on this machine (never write them).
  */
-export async function queryCommand(lake: Lake, sql: string, format: OutputFormat, io: CliIo, options: { readonly allowLocalFiles?: boolean } = {}): Promise<number> {
+export async function queryCommand(
+  lake: Lake,
+  sql: string,
+  format: OutputFormat,
+  io: CliIo,
+  options: { readonly allowLocalFiles?: boolean; readonly asOf?: AsOf } = {},
+): Promise<number> {
   if (sql.trim() === '') throw new MedallionError('QUERY_EMPTY', 'the query is empty', { exitCode: 2, hint: 'pass a SQL statement, e.g. "SELECT * FROM gold.daily_task_kpis"' });
+  // Time travel: the tables as one earlier commit of the lake left them.
+  const root = options.asOf ? await rootAsOf(lake.state, options.asOf) : await lake.state.readRoot();
+  if (options.asOf) io.err(`as of commit ${root.seq} (${root.committedAt})\n`);
   const engine = await lake.createEngine();
-  const root = await lake.state.readRoot();
   const attached = await attachTables(engine, lake.storage, lake.state, root);
   try {
     const kinds = await engine.statementKinds(sql).catch((error: unknown) => {

@@ -11,3 +11,4 @@ export { recoverDeadRuns, type Recovery } from './recover-dead-runs.ts';
 export { CATALOG_PUBLISH_FAILURES_METRIC, CATALOG_PUBLISH_RECORD, publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
 export { checkRulePlacement } from './rule-placement.ts';
 export { releaseJobLock, type LockRelease } from './lock-admin.ts';
+export { planRestore, restoreTable, type RestorePlan } from './restore-table.ts';

@@ -144,6 +144,11 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
+  async readRootAt(seq: number): Promise<LakeRoot | undefined> {
+    if (seq === 0) return EMPTY_ROOT;
+    return this.rootAt(seq);
+  }
+
   /** The committed root at `seq`, if there is one. */
   private async rootAt(seq: number): Promise<LakeRoot | undefined> {
     const item = await this.get(rootKey(seq), 'root');

@@ -283,6 +283,11 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  async readRootAt(seq: number): Promise<LakeRoot | undefined> {
+    if (seq === 0) return EMPTY_ROOT;
+    return this.readRootFile(seq);
+  }
+
   private async readRootFile(seq: number): Promise<LakeRoot | undefined> {
     try {
       return checkRoot(parseStateFile<unknown>(this.rootPath(seq), await readFile(this.rootPath(seq), 'utf8')), `state file ${this.rootPath(seq)}`);

@@ -26,6 +26,8 @@ export const TableManifestSchema = z.looseObject({
   runId: z.string(),
   job: z.string().optional(),
   operation: z.string().optional(),
+  commitSeq: count.optional(),
+  restoredFrom: count.optional(),
 });
 
 const KeyAndTime = z.looseObject({ key: z.string(), lastModifiedMs: z.number() });

@@ -76,6 +76,11 @@ export interface StateStore {
   readonly location: string;
   readRoot(): Promise<LakeRoot>;
   /**
+   * The root committed at `seq` (every committed root is kept: time travel and history read them), or
+   * undefined when there is none. A root that is there but damaged is STATE_CORRUPT.
+   */
+  readRootAt(seq: number): Promise<LakeRoot | undefined>;
+  /**
    * Makes `next` the root if the current root is still at `next.seq - 1`: true when `next` is the root at
    * its sequence (also when a retried or duplicated request found its own earlier write there), false when
    * another commit holds that sequence. Throws only when it cannot tell.

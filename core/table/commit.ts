@@ -74,7 +74,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
           );
         }
       }
-      const manifest = applyWrite(previous, write, request.runId, committedAt, request.job);
+      const manifest = { ...applyWrite(previous, write, request.runId, committedAt, request.job), commitSeq: current.seq + 1 };
       // The attempt is part of the id: a commit that lost a race to a commit of another table rebases onto
       // the same table version, and must write a new document rather than rewrite one, so documents stay
       // immutable (a conditional put in DynamoDB).

@@ -47,6 +47,10 @@ export interface TableManifest {
    * or `restore` (a version made current again). Absent in versions committed before it was recorded.
    */
   readonly operation?: string;
+  /** The lake commit (root sequence) that made this version current; absent in versions committed before it was recorded. */
+  readonly commitSeq?: number;
+  /** The version this one was restored from (operation `restore`). */
+  readonly restoredFrom?: number;
 }
 
 export function emptyManifest(table: TableName, columns: TableManifest['columns'], partitionBy: readonly string[]): TableManifest {

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, runJob, type Lake } from '../../core/index.ts';
 import { resetJobBookmark } from '../../core/bookmark/index.ts';
 import { tableRelation } from '../../core/catalog/index.ts';
-import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
+import { manifestFiles, tableHistory, type TableManifest } from '../../core/table/index.ts';
+import { restoreTable, runJobs } from '../../core/runner/index.ts';
 import { DuckDbEngine } from '../../core/engine/index.ts';
 import { LocalMetricsSink } from '../../core/metrics/index.ts';
-import { runJobs } from '../../core/runner/index.ts';
 import { DynamoDbStateStore } from '../../core/state/index.ts';
 import { LocalStorage, S3Storage } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
@@ -76,7 +76,7 @@ describe('the pipeline on S3 and DynamoDB (s3rver and DynamoDB Local on loopback
     expect(records.map((record) => record.JobRunState)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
   });
 
-  it('on S3 too: a rewound bookmark reads nothing twice, and a lost or cut file is named and rebuilt by a full refresh', async () => {
+  it('on S3 too: a rewound bookmark reads nothing twice, a lost or cut file is named and rebuilt by a full refresh, a restore goes back and catches up', async () => {
     const localDir = await tempDir('local');
     await generateLanding(new LocalStorage(localDir), { seed: 6, days: 2, users: 10, tasksPerDay: 20, faultRate: 0.03 });
     const local = openLocalLake(localDir, { threads: 2 });
@@ -124,6 +124,14 @@ describe('the pipeline on S3 and DynamoDB (s3rver and DynamoDB Local on loopback
     }
     await runJob(aws, job('silver.tasks'), { fullRefresh: true, bookmark: { option: 'job-bookmark-enable' } });
     await runJob(aws, job('gold.daily_task_kpis'), { fullRefresh: true, bookmark: { option: 'job-bookmark-enable' } });
+    expect(await tableContents(aws)).toEqual(await tableContents(local));
+
+    // Restore on S3 and DynamoDB: bronze back to its first version, its bookmark with it; the next runs catch up once.
+    const history = await tableHistory(aws.state, 'bronze.tasks_cdc');
+    const restored = await restoreTable(aws, PIPELINE_JOBS, 'bronze.tasks_cdc', 1);
+    expect(restored).toMatchObject({ newVersion: history[0]!.version + 1, bookmark: { job: 'bronze.tasks_cdc', to: first!.runId } });
+    expect((await tableHistory(aws.state, 'bronze.tasks_cdc', { limit: 1 }))[0]).toMatchObject({ operation: 'restore', restoredFrom: 1, rows: history.at(-1)!.rows });
+    await runJobs(aws, PIPELINE_JOBS, enable);
     expect(await tableContents(aws)).toEqual(await tableContents(local));
   });
 
