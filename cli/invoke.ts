@@ -4,7 +4,7 @@ import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
-import { planRestore, restoreTable, runJobs } from '../core/runner/index.ts';
+import { parseRetain, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
@@ -301,6 +301,28 @@ export function createProgram(options: InvokeOptions): Command {
       const plan = flags.dryRun ? await planRestore(lake(), PIPELINE_JOBS, table, version) : await restoreTable(lake(), PIPELINE_JOBS, table, version);
       await io.out(describeRestore(plan, flags.dryRun ?? false));
       if (plan.catalog && !plan.catalog.ok) io.err(`warning: ${describeCatalogPublish(plan.catalog)}\n`);
+    });
+
+  program
+    .command('vacuum')
+    .description('Remove the data files, Athena manifests and table manifests no version inside the retention window needs; never a file a run not over yet wrote. Prints files and bytes reclaimed.')
+    .option('--retain <duration>', 'keep every version current at any time this far back (7d, 36h; at least 1h)', '7d')
+    .option('--dry-run', 'print what would be removed, remove nothing')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: { retain: string; dryRun?: boolean; format: OutputFormat }) => {
+      const result = await vacuumLake(lake(), PIPELINE_JOBS, { retainMs: parseRetain(flags.retain), dryRun: flags.dryRun ?? false });
+      if (flags.format !== 'table') {
+        const { sample: _sample, ...row } = result;
+        const columns = Object.keys(row).map((name) => ({ name, type: typeof (row as Record<string, unknown>)[name] === 'number' ? 'BIGINT' : 'VARCHAR' }));
+        await writeRows(io, flags.format, columns, [row as unknown as ResultRow]);
+        return;
+      }
+      const verb = result.dryRun ? 'would remove' : 'removed';
+      const mib = (result.bytesRemoved / 1024 / 1024).toFixed(1);
+      await io.out(`${verb} ${result.filesRemoved} files (${mib} MiB, ${result.bytesRemoved} bytes) and ${result.manifestsRemoved} table manifests; ` +
+        `kept ${result.filesKept} files of the versions current since ${result.cutoff} (commits ${result.keptFromCommit} on)\n` +
+        result.sample.map((key) => `  ${result.dryRun ? 'would remove' : 'removed'} ${key}\n`).join('') +
+        (result.filesRemoved > result.sample.length ? `  ... and ${result.filesRemoved - result.sample.length} more\n` : ''));
     });
 
   program

@@ -5,6 +5,7 @@ import { literalList, type Engine, type ResultColumn, type ResultRow } from '../
 import { MedallionError, systemProblemOf } from '../../core/errors.ts';
 import { RowWriter, renderTable, type OutputFormat } from '../format-rows.ts';
 import { rootAsOf, type AsOf } from '../../core/table/index.ts';
+import { checkRetained } from '../../core/runner/index.ts';
 import type { CliIo } from '../io.ts';
 
 /** Rows the table format shows at most; past that it says how many were left out. */
@@ -31,6 +32,7 @@ export async function queryCommand(
   if (sql.trim() === '') throw new MedallionError('QUERY_EMPTY', 'the query is empty', { exitCode: 2, hint: 'pass a SQL statement, e.g. "SELECT * FROM gold.daily_task_kpis"' });
   // Time travel: the tables as one earlier commit of the lake left them.
   const root = options.asOf ? await rootAsOf(lake.state, options.asOf) : await lake.state.readRoot();
+  if (options.asOf) await checkRetained(lake, root.seq, `the lake as of ${'commit' in options.asOf ? `commit ${options.asOf.commit}` : options.asOf.time.toISOString()}`);
   if (options.asOf) io.err(`as of commit ${root.seq} (${root.committedAt})\n`);
   const engine = await lake.createEngine();
   const attached = await attachTables(engine, lake.storage, lake.state, root);

@@ -7,6 +7,7 @@ import type { LakeRoot } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { manifestFiles, tableHistory, type TableManifest, type TableVersion } from '../table/index.ts';
 import { publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
+import { checkRetained } from './vacuum.ts';
 
 /** What `medallion restore` will do (and, once done, did). */
 export interface RestorePlan {
@@ -52,6 +53,7 @@ export async function planRestore(lake: Lake, jobs: readonly Job[], table: strin
     });
   }
   if (version === current.version) throw new ConfigError('TABLE_VERSION_CURRENT', `${table} is at version ${version} already`);
+  await checkRetained(lake, target.commit, `${table} version ${version}`);
   const [now, then] = await Promise.all([readManifest(lake.state, current.manifestId), readManifest(lake.state, target.manifestId)]);
   await checkFilesExist(lake, then);
   const keysNow = new Set(manifestFiles(now).map((file) => file.key));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
+  ConditionalCheckFailedException, CreateTableCommand, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
   TransactionCanceledException, TransactWriteItemsCommand, waitUntilTableExists, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
@@ -185,6 +185,13 @@ export class DynamoDbStateStore implements StateStore {
           data: { B: compressed.subarray(part * DOCUMENT_PART_BYTES, (part + 1) * DOCUMENT_PART_BYTES) },
         },
       })));
+    }
+  }
+
+  async deleteDocument(id: string): Promise<void> {
+    checkId('document id', id);
+    for (const item of await this.query(`doc#${id}`)) {
+      await this.call(`removing document ${id}`, () => this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: `doc#${id}` }, sk: item.sk as { S: string } } })));
     }
   }
 

@@ -154,6 +154,10 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  async deleteDocument(id: string): Promise<void> {
+    await rm(this.documentPath(id), { force: true });
+  }
+
   async acquireLock(name: string, owner: string, leaseMs: number, nowMs: number): Promise<LockLease | undefined> {
     const latest = await this.readLock(name);
     if (latest && !latest.released && latest.expiresAtMs > nowMs) return undefined;

@@ -92,6 +92,8 @@ export interface StateStore {
   swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean>;
   putDocument(id: string, body: unknown): Promise<void>;
   getDocument<T>(id: string): Promise<T>;
+  /** Removes a document no commit needs any more (a vacuum's); one that is not there is fine. */
+  deleteDocument(id: string): Promise<void>;
 
   /**
    * Takes lock `name` for `owner` when it is free, released, or its lease ended before `nowMs` (a holder

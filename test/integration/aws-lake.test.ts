@@ -8,7 +8,7 @@ import { openLocalLake, runJob, type Lake } from '../../core/index.ts';
 import { resetJobBookmark } from '../../core/bookmark/index.ts';
 import { tableRelation } from '../../core/catalog/index.ts';
 import { manifestFiles, tableHistory, type TableManifest } from '../../core/table/index.ts';
-import { restoreTable, runJobs } from '../../core/runner/index.ts';
+import { restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
 import { DuckDbEngine } from '../../core/engine/index.ts';
 import { LocalMetricsSink } from '../../core/metrics/index.ts';
 import { DynamoDbStateStore } from '../../core/state/index.ts';
@@ -133,6 +133,28 @@ describe('the pipeline on S3 and DynamoDB (s3rver and DynamoDB Local on loopback
     expect((await tableHistory(aws.state, 'bronze.tasks_cdc', { limit: 1 }))[0]).toMatchObject({ operation: 'restore', restoredFrom: 1, rows: history.at(-1)!.rows });
     await runJobs(aws, PIPELINE_JOBS, enable);
     expect(await tableContents(aws)).toEqual(await tableContents(local));
+  });
+
+  it('vacuums on S3 and DynamoDB: the files and manifests of replaced versions go, the current tables stay whole', async () => {
+    const localDir = await tempDir('local');
+    await generateLanding(new LocalStorage(localDir), { seed: 7, days: 2, users: 10, tasksPerDay: 20, faultRate: 0.02 });
+    const local = openLocalLake(localDir, { threads: 2 });
+    const aws = await awsLake();
+    for (const object of await collect(local.storage.list('landing/'))) await aws.storage.put(object.key, await readFile(new LocalStorage(localDir).pathOf(object.key)));
+    await runJobs(local, PIPELINE_JOBS);
+    // Twice with bookmarks disabled: every table rewritten, the first run's files replaced.
+    await runJobs(aws, PIPELINE_JOBS);
+    await runJobs(aws, PIPELINE_JOBS);
+    const objects = async () => (await Promise.all(['bronze/', 'silver/', 'gold/', 'quarantine/', 'quality/'].map((prefix) => collect(aws.storage.list(prefix))))).flat().length;
+    const before = await objects();
+    const result = await vacuumLake(aws, PIPELINE_JOBS, { retainMs: 3_600_000, now: () => new Date(Date.now() + 48 * 3_600_000) });
+    expect(result.filesRemoved).toBeGreaterThan(0);
+    expect(result.manifestsRemoved).toBeGreaterThan(0);
+    expect(await objects()).toBe(before - result.filesRemoved);
+    expect(await tableContents(aws)).toEqual(await tableContents(local));
+    const [current, replaced] = await tableHistory(aws.state, 'silver.tasks', { limit: 2 });
+    expect(current!.removed).toBeUndefined();
+    expect(replaced!.removed).toBe(true);
   });
 
   it('succeeds with identical tables while 10% of S3 requests fail transiently, and fails fast on a missing bucket', async () => {
