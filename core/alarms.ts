@@ -194,3 +194,9 @@ export function alarmDefinition(id: string): AlarmDefinition {
 export function runbookPath(id: string): string {
   return `runbooks/${alarmDefinition(id).id}.md`;
 }
+
+/**
+ * Runbook pages for a situation rather than an alarm: an error a run or a query reports, a recovery. They live
+ * next to the alarms' pages in runbooks/ and are listed under "Procedures" in runbooks/README.md.
+ */
+export const RUNBOOK_PROCEDURES = ['lost-or-corrupt-file'] as const;

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { ALARMS } from '../../core/alarms.ts';
+import { ALARMS, RUNBOOK_PROCEDURES } from '../../core/alarms.ts';
 import { BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES } from '../../core/job/index.ts';
 import { createProgram } from '../../cli/invoke.ts';
 import { bufferIo } from '../../cli/io.ts';
@@ -115,7 +115,7 @@ export function commandProblems(program: Command, words: readonly string[]): str
 const program = createProgram({ io: bufferIo(), env: {} });
 const pages = readdirSync(runbookDir).filter((file) => file.endsWith('.md') && file !== 'README.md').sort();
 /** Pages for a situation rather than an alarm (an error a run or a query reports, a recovery): no alarm names them. */
-const PROCEDURES = ['lost-or-corrupt-file.md'];
+const PROCEDURES: readonly string[] = RUNBOOK_PROCEDURES.map((id) => `${id}.md`);
 const sectionsOf = (page: string) => (PROCEDURES.includes(page) ? ['When to use.', ...SECTIONS.slice(1)] : SECTIONS);
 
 describe('runbooks', () => {

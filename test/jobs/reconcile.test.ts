@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,11 +26,17 @@ async function pipelineLake(): Promise<{ dir: string; lake: Lake }> {
   return { dir, lake };
 }
 
-/** Rewrites one committed Parquet file of `table` through `sql` over it (`file` in the SQL), as a bug or a bad hand would. */
+/**
+ * Rewrites one committed Parquet file of `table` through `sql` over it (`file` in the SQL), as a job with a bug
+ * would: its manifest records the new file's size, so only the rows are wrong (a file changed behind the
+ * manifest's back is DATA_FILE_DAMAGED before reconcile gets to it: test/jobs/lost-file.test.ts).
+ */
 async function tamper(dir: string, lake: Lake, table: string, sql: (file: string) => string): Promise<void> {
   const root = await lake.state.readRoot();
-  const manifest = await lake.state.getDocument<TableManifest>(root.tables[table]!.manifest);
-  const file = path.join(dir, manifestFiles(manifest).sort((a, b) => b.rows - a.rows)[0]!.key);
+  const id = root.tables[table]!.manifest;
+  const manifest = await lake.state.getDocument<TableManifest>(id);
+  const key = manifestFiles(manifest).sort((a, b) => b.rows - a.rows)[0]!.key;
+  const file = path.join(dir, key);
   const engine = await DuckDbEngine.create({ threads: 1 });
   try {
     await engine.run(`CREATE TABLE t AS ${sql(`read_parquet(${quoteLiteral(file)})`)}`);
@@ -38,6 +44,9 @@ async function tamper(dir: string, lake: Lake, table: string, sql: (file: string
   } finally {
     engine.close();
   }
+  const sizeBytes = (await stat(file)).size;
+  const partitions = Object.fromEntries(Object.entries(manifest.partitions).map(([name, entry]) => [name, { ...entry, files: entry.files.map((each) => (each.key === key ? { ...each, sizeBytes } : each)) }]));
+  await writeFile(path.join(dir, '_state', 'documents', `${id}.json`), JSON.stringify({ ...manifest, partitions }));
 }
 
 describe('reconcileLake', () => {

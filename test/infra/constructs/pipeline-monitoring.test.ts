@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ALARMS, type AlarmDefinition } from '../../../core/alarms.ts';
+import { ALARMS, RUNBOOK_PROCEDURES, type AlarmDefinition } from '../../../core/alarms.ts';
 import { ALARM_THRESHOLD_SETTINGS, ConfigError, ENV_DEFAULTS, ENV_NAMES, PIPELINE_ALARM_IDS, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, buildApp, flatten, resourceByPrefix, stackOf, useTemplates, type CfnResources } from '../infra-fixtures.ts';
@@ -101,7 +101,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     expect([...used].sort()).toEqual([...PIPELINE_ALARM_IDS].sort());
     expect([...PIPELINE_ALARM_IDS].sort()).toEqual(ALARMS.map((alarm) => alarm.id).sort());
     const pages = readdirSync(join(repoRoot, 'runbooks')).filter((file) => file.endsWith('.md') && file !== 'README.md');
-    expect(pages.sort()).toEqual(PIPELINE_ALARM_IDS.map((id) => `${id}.md`).sort());
+    expect(pages.sort()).toEqual([...PIPELINE_ALARM_IDS, ...RUNBOOK_PROCEDURES].map((id) => `${id}.md`).sort());
   });
 
   it.each(SOURCES)('%s: Firehose freshness above the configured age, and Kinesis iterator age, on that source\'s streams', (source) => {
