@@ -14,6 +14,7 @@ import { addLockCommand } from './commands/lock.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRestore, historyRows } from './commands/history.ts';
+import { quarantineList, quarantineReplay, quarantineSummary } from './commands/quarantine.ts';
 import { parseAsOf } from '../core/table/index.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
@@ -323,6 +324,38 @@ export function createProgram(options: InvokeOptions): Command {
         `kept ${result.filesKept} files of the versions current since ${result.cutoff} (commits ${result.keptFromCommit} on)\n` +
         result.sample.map((key) => `  ${result.dryRun ? 'would remove' : 'removed'} ${key}\n`).join('') +
         (result.filesRemoved > result.sample.length ? `  ... and ${result.filesRemoved - result.sample.length} more\n` : ''));
+    });
+
+  const quarantine = program.command('quarantine').description('The records jobs could not accept (quarantine.records): look at them, and re-offer them once a contract, a rule or the source is fixed.');
+  const quarantineFilters = (command: Command) =>
+    command
+      .option('--job <job>', 'only records this job quarantined')
+      .option('--reason <code>', 'only records with this reason code (e.g. event_time_out_of_range)')
+      .option('--since <date>', 'only records quarantined at or after this date or time (UTC)');
+  type QuarantineFlags = { job?: string; reason?: string; since?: string; format: OutputFormat };
+  const filterOf = (flags: QuarantineFlags) => ({ ...(flags.job ? { job: flags.job } : {}), ...(flags.reason ? { reason: flags.reason } : {}), ...(flags.since ? { since: flags.since } : {}) });
+  quarantineFilters(quarantine.command('summary').description('Quarantined records per job and reason: how many, from how many objects, first and last.'))
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: QuarantineFlags) => {
+      const { columns, rows } = await quarantineSummary(lake(), filterOf(flags));
+      await writeRows(io, flags.format, columns, rows);
+    });
+  quarantineFilters(quarantine.command('list').description('The quarantined records, newest first: job, reason, where they came from, the run, and the raw record.'))
+    .option('--limit <n>', 'rows at most', '100')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: QuarantineFlags & { limit: string }) => {
+      const { columns, rows } = await quarantineList(lake(), filterOf(flags), wholeNumberOption('--limit', flags.limit, 'QUARANTINE_OPTIONS_INVALID'));
+      await writeRows(io, flags.format, columns, rows);
+    });
+  quarantineFilters(quarantine.command('replay').description('Re-offer quarantined records to the job that refused them: accepted ones leave the quarantine and flow on to silver and gold, refused ones stay with the new reason.'))
+    .action(async (flags: QuarantineFlags) => {
+      const outcomes = await quarantineReplay(lake(), PIPELINE_JOBS, filterOf(flags), await ruleSets());
+      if (outcomes.length === 0) io.err('no quarantined record matches; nothing re-offered\n');
+      for (const outcome of outcomes) {
+        await io.out(`${outcome.job}: re-offered ${outcome.offered} records (${outcome.how === 'records' ? 'those records alone, from their landing objects' : 'a full refresh of the job'}): ` +
+          `${outcome.accepted} accepted, ${outcome.refused} still refused` +
+          `${outcome.downstream.length > 0 ? `; then ran ${outcome.downstream.join(', ')}` : ''}\n`);
+      }
     });
 
   program

@@ -2,6 +2,7 @@ import type { Engine } from '../engine/index.ts';
 import type { BookmarkOption } from '../job/index.ts';
 import type { TableRuleSet } from '../quality/index.ts';
 import type { LakeRoot, LockLease } from '../state/index.ts';
+import type { QuarantineFilter } from './quarantine-selection.ts';
 
 /** Where a run can be made to fail, in order (see RunOptions.faultPoint). */
 export const FAULT_POINTS = ['input-read', 'outputs-staged', 'manifests-written', 'before-swap', 'after-commit'] as const;
@@ -71,6 +72,12 @@ export interface RunOptions {
    * The bookmark option still decides whether the bookmark is committed (enable: as a first run's).
    */
   readonly fullRefresh?: boolean;
+  /**
+   * Re-offer the job's quarantined records the filter selects (`medallion quarantine replay`), for a `perRecord`
+   * job: the run reads just those records again from their landing objects; what it accepts is added to its table
+   * and leaves the quarantine, what it refuses again stays there with this run's reason. No bookmark moves.
+   */
+  readonly replayQuarantine?: QuarantineFilter;
 }
 
 /** The run options that hold for every attempt of a job, and every job of `runJobs`. */

@@ -12,6 +12,7 @@ import { jobLockName, newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
 import { removeOrphanSpoolFolders } from '../landing/index.ts';
+import type { QuarantineFilter } from './quarantine-selection.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 
 /** How one job run behaves, as Glue's job properties and run arguments set it. */
@@ -28,6 +29,8 @@ export interface JobRunSettings {
   readonly bookmark?: { readonly option: BookmarkOption; readonly from?: string; readonly to?: string };
   /** Rebuild the outputs from all their inputs, never reading the job's last version (RunOptions.fullRefresh). */
   readonly fullRefresh?: boolean;
+  /** Re-offer quarantined records (RunOptions.replayQuarantine). */
+  readonly replayQuarantine?: QuarantineFilter;
 }
 
 /** Knobs the operator rarely touches but tests do: the lock's lease and retries, over the run's own (`RunTuning`). */
@@ -90,7 +93,13 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           StartedOn: started.toISOString(),
           LastModifiedOn: started.toISOString(),
           JobRunState: 'STARTING',
-          Arguments: { ...(job.defaultArguments ?? {}), ...(settings.jobArguments ?? {}) },
+          Arguments: {
+            ...(job.defaultArguments ?? {}),
+            ...(settings.jobArguments ?? {}),
+            // What made this run unlike a scheduled one, for whoever reads the run record later.
+            ...(settings.fullRefresh ? { 'full-refresh': 'true' } : {}),
+            ...(settings.replayQuarantine ? { 'replay-quarantine': JSON.stringify(settings.replayQuarantine) } : {}),
+          },
           ExecutionTime: 0,
           Timeout: timeoutMinutes,
           MaxRetries: maxRetries,
@@ -128,6 +137,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             runId,
             args: settings.jobArguments ?? {},
             ...(settings.fullRefresh ? { fullRefresh: true } : {}),
+            ...(settings.replayQuarantine ? { replayQuarantine: settings.replayQuarantine } : {}),
             signal,
             fence: () => keeper.current,
             now,

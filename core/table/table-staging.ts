@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { JobDefinitionError } from '../errors.ts';
-import type { StagingArea } from '../storage/index.ts';
+import type { ObjectInfo, StagingArea } from '../storage/index.ts';
 import { fileSchema, partitionKey, type DataFile, type PartitionEntry } from './manifest.ts';
 import type { TableSpec } from './table-spec.ts';
 
@@ -52,8 +52,8 @@ async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder:
  * Stores what a stage's COPYs wrote and returns the files by partition. Nothing is visible until the
  * commit lists them; files with no rows are left out.
  */
-export async function persistStage(stage: OutputStage): Promise<Record<string, PartitionEntry>> {
-  const stored = new Map((await stage.area.persist()).map((object) => [object.key, object]));
+export async function persistStage(stage: OutputStage, persisted?: readonly ObjectInfo[]): Promise<Record<string, PartitionEntry>> {
+  const stored = new Map((persisted ?? (await stage.area.persist())).map((object) => [object.key, object]));
   const partitions: Record<string, PartitionEntry> = {};
   // Every file of a stage holds the stage's columns: COPY writes them cast to the declared types.
   const schema = fileSchema(stage.spec.columns, stage.spec.partitionBy);

@@ -1,6 +1,9 @@
 import { quoteIdentifier, type Engine } from '../../engine/index.ts';
 import type { JobPlan } from '../../job/index.ts';
-import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, countRows, partitionKey, persistStage, type TableSpec, type TableWrite } from '../../table/index.ts';
+import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, copyToStaging, countRows, partitionKey, persistStage, type OutputStage, type TableSpec, type TableWrite } from '../../table/index.ts';
+import { jobQuarantineFiles } from '../quarantine-selection.ts';
+import { attachFiles } from '../run-inputs.ts';
+import { OFFERED_RECORDS } from './held-records.ts';
 import type { JobPlanner } from './job-planner.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
@@ -54,8 +57,20 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
     }
   }
 
-  const quarantined = await persistStage(staging.quarantine);
   const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
+  if (reads.replay) {
+    // A quarantine replay: the job's partition becomes what it held but the records re-read, and what this run refused again.
+    const retained = await stageRetainedQuarantine(run, reads, staging.quarantine);
+    const stored = await staging.quarantine.area.persist();
+    const quarantined = await persistStage(staging.quarantine, stored);
+    const kept = await persistStage(retained, stored);
+    const files = [...(kept[own]?.files ?? []), ...(quarantined[own]?.files ?? [])];
+    writes.push({ spec: QUARANTINE_TABLE, kind: 'replace_partitions', partitions: { [own]: { values: { job: job.name }, files } } });
+    const results = staging.qualityResults;
+    if (results) writes.push({ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions: await persistStage(results) });
+    return { writes, recordsWritten, recordsQuarantined: countRows(quarantined) };
+  }
+  const quarantined = await persistStage(staging.quarantine);
   writes.push(
     readPart
       ? { spec: QUARANTINE_TABLE, kind: 'append', partitions: quarantined }
@@ -64,6 +79,25 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
   const results = staging.qualityResults;
   if (results) writes.push({ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions: await persistStage(results) });
   return { writes, recordsWritten, recordsQuarantined: countRows(quarantined) };
+}
+
+/**
+ * Writes, beside the run's own quarantine rows, the job's committed quarantine rows but those of the records the
+ * replay re-read (OFFERED_RECORDS): with this run's, they are the job's partition after it.
+ */
+async function stageRetainedQuarantine(run: RunContext, reads: ReadPlan, quarantine: OutputStage): Promise<OutputStage> {
+  const retained: OutputStage = { spec: QUARANTINE_TABLE, area: quarantine.area, copies: [] };
+  const found = await jobQuarantineFiles(run.lake, reads.basedOn, run.job.name);
+  if (!found) return retained;
+  const release = await attachFiles(run.lake, run.engine, found.manifest, found.files, 'quarantine_before_replay');
+  try {
+    const columns = QUARANTINE_TABLE.columns.map((column) => quoteIdentifier(column.name)).join(', ');
+    const sql = `SELECT ${columns} FROM quarantine_before_replay ANTI JOIN ${OFFERED_RECORDS} USING (source_object, record_index)`;
+    retained.copies.push(...(await copyToStaging(run.engine, retained, sql, 'retained')));
+  } finally {
+    await release();
+  }
+  return retained;
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */

@@ -3,6 +3,12 @@ import type { ObjectInfo } from '../../storage/index.ts';
 import { manifestFiles, QUARANTINE_TABLE, SOURCE_OBJECT_COLUMN, type DataFile, type TableManifest } from '../../table/index.ts';
 import { readManifest } from '../../state/state-documents.ts';
 import { attachFiles } from '../run-inputs.ts';
+import { selectQuarantined } from '../quarantine-selection.ts';
+
+/** The engine table of the records a quarantine replay re-offers (see RunOptions.replayQuarantine). */
+export const REPLAYED_RECORDS = 'replayed_records';
+/** The engine table of the re-offered records a replay actually read (their landing objects were there). */
+export const OFFERED_RECORDS = 'offered_records';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
 
@@ -20,11 +26,19 @@ export class HeldRecords {
   private constructor(
     private readonly run: RunContext,
     private readonly tables: readonly { readonly manifest: TableManifest; readonly files: readonly DataFile[] }[],
+    /** A quarantine replay: the table of the records re-offered, the only ones the run takes. */
+    private readonly replay?: string,
   ) {}
 
   /** The records the job holds, when the run can meet some again; undefined when it cannot. */
   static async open(run: RunContext, reads: ReadPlan): Promise<HeldRecords | undefined> {
     const { job, lake } = run;
+    if (reads.replay) {
+      // Every record of the objects read is the job's already (a row or quarantined), but those re-offered.
+      await selectQuarantined(lake, run.engine, reads.basedOn, job.name, reads.replay, REPLAYED_RECORDS);
+      await run.engine.run(`CREATE OR REPLACE TEMP TABLE ${OFFERED_RECORDS} (${SOURCE_OBJECT_COLUMN} VARCHAR, record_index BIGINT)`);
+      return new HeldRecords(run, [], REPLAYED_RECORDS);
+    }
     const balance = job.balance;
     if (!job.perRecord || !balance || !reads.readsSubset) return undefined;
     const output = job.outputs.find((spec) => spec.name === balance.output);
@@ -50,6 +64,13 @@ export class HeldRecords {
    */
   async exclude(objects: readonly ObjectInfo[], landing: string, input: string): Promise<number> {
     const { engine } = this.run;
+    if (this.replay) {
+      const using = `USING (${SOURCE_OBJECT_COLUMN}, record_index)`;
+      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)} SEMI JOIN ${quoteIdentifier(this.replay)} ${using}`);
+      await engine.run(`INSERT INTO ${OFFERED_RECORDS} SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(input)}`);
+      const { rows } = await engine.query(`SELECT (SELECT count(*) FROM ${quoteIdentifier(landing)}) - (SELECT count(*) FROM ${quoteIdentifier(input)}) AS n`);
+      return Number(rows[0]?.n ?? 0);
+    }
     const keys = objects.map((object) => Buffer.from(object.key)).sort(Buffer.compare);
     const candidates = this.tables
       .map(({ manifest, files }) => ({ manifest, files: files.filter((file) => mayHold(file, keys)) }))

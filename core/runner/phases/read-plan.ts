@@ -8,6 +8,7 @@ import { bookmarkOfRun } from '../../bookmark/bookmark-admin.ts';
 import type { RunContext } from './run-context.ts';
 import { readBookmark } from '../../state/state-documents.ts';
 import { ConfigError } from '../../errors.ts';
+import { selectQuarantined, type QuarantineFilter } from '../quarantine-selection.ts';
 
 /** What a run will read, decided before anything is opened. */
 export interface ReadPlan {
@@ -31,6 +32,8 @@ export interface ReadPlan {
    * while the run reads (see ReadCounts.setAside). Set aside, reported, and tried again by the next run.
    */
   readonly unreadable: UnreadableEntry[];
+  /** A quarantine replay: the run re-reads the quarantined records this selects, and nothing else (RunOptions.replayQuarantine). */
+  readonly replay?: QuarantineFilter;
 }
 
 /** A landing object, folder (key ending in '/') or link that could not be read, and why. */
@@ -48,7 +51,13 @@ export interface UnreadableEntry {
 export async function planReads(run: RunContext): Promise<ReadPlan> {
   const { lake, job, options } = run;
   const basedOn = await lake.state.readRoot();
-  const option = options.bookmark?.option ?? 'job-bookmark-disable';
+  const replay = options.replayQuarantine;
+  if (replay && (!job.perRecord || options.fullRefresh)) {
+    throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: ${job.perRecord ? 'a quarantine replay is not a full refresh' : 'only a job that reads landing record by record re-reads quarantined records alone; rebuild this one with --full-refresh'}`);
+  }
+  // A replay commits no bookmark: it reads old records, not what is new.
+  const option = replay ? 'job-bookmark-pause' : options.bookmark?.option ?? 'job-bookmark-disable';
+  const replayed = replay ? await quarantinedObjects(run, basedOn, replay) : undefined;
   const committedBookmark = basedOn.bookmarks[job.name];
   const current = committedBookmark ? await readBookmark(lake.state, committedBookmark) : undefined;
   if (options.fullRefresh && (options.bookmark?.from !== undefined || option === 'job-bookmark-pause')) {
@@ -75,14 +84,16 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   for (const [name, source] of Object.entries(job.sources)) {
     if (source.kind !== 'landing') continue;
     // Objects at or below the bookmark's band count as read: the listing may leave them out.
-    const readUpTo = window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
-    if (readUpTo) readsSubset = true;
+    const readUpTo = replayed ? undefined : window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
+    if (readUpTo || replayed) readsSubset = true;
     const listed = await listLanding(lake.storage, source.prefix, listingHint(readUpTo));
     const objects = listed.objects;
     unreadableEntries.push(...listed.unreadable.map((entry) => ({ source: name, ...entry })));
-    const selected = window
-      ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
-      : selectUnreadObjects(objects, landingBookmarkOf(since, name));
+    const selected = replayed
+      ? objects.filter((object) => replayed.has(object.key))
+      : window
+        ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
+        : selectUnreadObjects(objects, landingBookmarkOf(since, name));
     if (selected.length < objects.length) readsSubset = true;
     if (selected.length > 0) anythingNew = true;
     // A folder or link that turned unreadable since the bookmark is news too: the bookmark must keep it.
@@ -90,11 +101,23 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
     if (unreadableEntries.some((entry) => entry.source === name && !known.has(entry.key))) anythingNew = true;
     landingObjects.set(name, selected);
   }
+  if (replayed) anythingNew = [...landingObjects.values()].some((objects) => objects.length > 0);
   return {
     basedOn, option, tableVersions, landingObjects, readsSubset, anythingNew, unreadable: unreadableEntries,
+    ...(replay ? { replay } : {}),
     ...(current ? { current } : {}),
     ...(since ? { since } : {}),
   };
+}
+
+/** The landing objects holding the quarantined records a replay selects. */
+async function quarantinedObjects(run: RunContext, basedOn: LakeRoot, filter: QuarantineFilter): Promise<Set<string>> {
+  const engine = await run.lake.createEngine();
+  try {
+    return (await selectQuarantined(run.lake, engine, basedOn, run.job.name, filter, 'replay_selection')).objects;
+  } finally {
+    engine.close();
+  }
 }
 
 /**
