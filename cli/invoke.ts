@@ -14,7 +14,7 @@ import { addLockCommand } from './commands/lock.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRestore, historyRows } from './commands/history.ts';
-import { quarantineList, quarantineReplay, quarantineSummary } from './commands/quarantine.ts';
+import { quarantineList, quarantineReplay, quarantineSummary, replayRange } from './commands/quarantine.ts';
 import { parseAsOf } from '../core/table/index.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
@@ -355,6 +355,20 @@ export function createProgram(options: InvokeOptions): Command {
         await io.out(`${outcome.job}: re-offered ${outcome.offered} records (${outcome.how === 'records' ? 'those records alone, from their landing objects' : 'a full refresh of the job'}): ` +
           `${outcome.accepted} accepted, ${outcome.refused} still refused` +
           `${outcome.downstream.length > 0 ? `; then ran ${outcome.downstream.join(', ')}` : ''}\n`);
+      }
+    });
+
+  program
+    .command('replay')
+    .description('Re-process a range and everything downstream of it: a bronze job re-reads the landing objects that arrived from --from to --to and replaces what came of them; a silver or gold job is rebuilt in full; then the jobs downstream recompute. The result is what a clean full run gives.')
+    .argument('<jobs...>', 'the jobs to replay, e.g. bronze.tasks_cdc')
+    .requiredOption('--from <date>', 'first day, YYYY-MM-DD (UTC; for bronze, the day objects arrived)')
+    .requiredOption('--to <date>', 'last day, YYYY-MM-DD, included')
+    .action(async (names: string[], flags: { from: string; to: string }) => {
+      const outcomes = await replayRange(lake(), PIPELINE_JOBS, names, { from: flags.from, to: flags.to }, await ruleSets());
+      for (const outcome of outcomes) {
+        const how = outcome.how === 'range' ? `replayed ${flags.from}..${flags.to}` : outcome.how === 'full-refresh' ? 'rebuilt in full' : 'recomputed downstream';
+        await io.out(`${outcome.job} ${how}: read ${outcome.read}, wrote ${outcome.written}, quarantined ${outcome.quarantined}\n`);
       }
     });
 

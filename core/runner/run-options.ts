@@ -78,6 +78,13 @@ export interface RunOptions {
    * and leaves the quarantine, what it refuses again stays there with this run's reason. No bookmark moves.
    */
   readonly replayQuarantine?: QuarantineFilter;
+  /**
+   * Re-read the landing objects that arrived from `from` to `to` (UTC dates, both included; the arrival date is
+   * the object's YYYY/MM/DD key folders, else its modified date) and replace what the job made of them: the
+   * output's date partitions in that range and the job's quarantine rows of those objects (`medallion replay`).
+   * For a `perRecord` job whose output is partitioned by its arrival date. No bookmark moves.
+   */
+  readonly replayRange?: { readonly from: string; readonly to: string };
 }
 
 /** The run options that hold for every attempt of a job, and every job of `runJobs`. */

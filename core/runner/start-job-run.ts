@@ -31,6 +31,8 @@ export interface JobRunSettings {
   readonly fullRefresh?: boolean;
   /** Re-offer quarantined records (RunOptions.replayQuarantine). */
   readonly replayQuarantine?: QuarantineFilter;
+  /** Re-read a range of landing and replace what came of it (RunOptions.replayRange). */
+  readonly replayRange?: { readonly from: string; readonly to: string };
 }
 
 /** Knobs the operator rarely touches but tests do: the lock's lease and retries, over the run's own (`RunTuning`). */
@@ -99,6 +101,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             // What made this run unlike a scheduled one, for whoever reads the run record later.
             ...(settings.fullRefresh ? { 'full-refresh': 'true' } : {}),
             ...(settings.replayQuarantine ? { 'replay-quarantine': JSON.stringify(settings.replayQuarantine) } : {}),
+            ...(settings.replayRange ? { 'replay-range': `${settings.replayRange.from}..${settings.replayRange.to}` } : {}),
           },
           ExecutionTime: 0,
           Timeout: timeoutMinutes,
@@ -138,6 +141,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             args: settings.jobArguments ?? {},
             ...(settings.fullRefresh ? { fullRefresh: true } : {}),
             ...(settings.replayQuarantine ? { replayQuarantine: settings.replayQuarantine } : {}),
+            ...(settings.replayRange ? { replayRange: settings.replayRange } : {}),
             signal,
             fence: () => keeper.current,
             now,

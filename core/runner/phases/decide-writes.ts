@@ -4,6 +4,9 @@ import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, copyToStaging, countRows, part
 import { jobQuarantineFiles } from '../quarantine-selection.ts';
 import { attachFiles } from '../run-inputs.ts';
 import { OFFERED_RECORDS } from './held-records.ts';
+import { MedallionError } from '../../errors.ts';
+import { readManifest } from '../../state/state-documents.ts';
+import type { PartitionEntry } from '../../table/index.ts';
 import type { JobPlanner } from './job-planner.ts';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
@@ -46,7 +49,11 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
     const partitions = await persistStage(stage);
     recordsWritten[stage.spec.name] = countRows(partitions);
     const replaced = planner.incremental ? plan.replacePartitions?.[stage.spec.name] : undefined;
-    if (replaced !== undefined) {
+    if (reads.replayRange && stage.spec.name === job.balance?.output) {
+      // The range's date partitions become exactly what the objects that arrived in it give now.
+      for (const [key, entry] of Object.entries(await committedPartitionsInRange(run, reads, stage.spec))) partitions[key] ??= { values: entry.values, files: [] };
+      writes.push({ spec: stage.spec, kind: 'replace_partitions', partitions });
+    } else if (replaced !== undefined) {
       // Partitions the plan replaces but wrote no row for become empty.
       for (const values of await partitionValues(engine, stage.spec, replaced)) {
         partitions[partitionKey(stage.spec.partitionBy, values)] ??= { values, files: [] };
@@ -58,9 +65,10 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
   }
 
   const own = partitionKey(QUARANTINE_TABLE.partitionBy, { job: job.name });
-  if (reads.replay) {
-    // A quarantine replay: the job's partition becomes what it held but the records re-read, and what this run refused again.
-    const retained = await stageRetainedQuarantine(run, reads, staging.quarantine);
+  if (reads.replay || reads.replayRange) {
+    // A replay: the job's partition becomes what it held but the records (or, for a range, the objects) re-read,
+    // and what this run refused now.
+    const retained = await stageRetainedQuarantine(run, reads, staging.quarantine, reads.replayRange ? ['source_object'] : ['source_object', 'record_index']);
     const stored = await staging.quarantine.area.persist();
     const quarantined = await persistStage(staging.quarantine, stored);
     const kept = await persistStage(retained, stored);
@@ -85,19 +93,50 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
  * Writes, beside the run's own quarantine rows, the job's committed quarantine rows but those of the records the
  * replay re-read (OFFERED_RECORDS): with this run's, they are the job's partition after it.
  */
-async function stageRetainedQuarantine(run: RunContext, reads: ReadPlan, quarantine: OutputStage): Promise<OutputStage> {
+async function stageRetainedQuarantine(run: RunContext, reads: ReadPlan, quarantine: OutputStage, by: readonly string[]): Promise<OutputStage> {
   const retained: OutputStage = { spec: QUARANTINE_TABLE, area: quarantine.area, copies: [] };
   const found = await jobQuarantineFiles(run.lake, reads.basedOn, run.job.name);
   if (!found) return retained;
   const release = await attachFiles(run.lake, run.engine, found.manifest, found.files, 'quarantine_before_replay');
   try {
     const columns = QUARANTINE_TABLE.columns.map((column) => quoteIdentifier(column.name)).join(', ');
-    const sql = `SELECT ${columns} FROM quarantine_before_replay ANTI JOIN ${OFFERED_RECORDS} USING (source_object, record_index)`;
+    const sql = `SELECT ${columns} FROM quarantine_before_replay ANTI JOIN ${OFFERED_RECORDS} USING (${by.join(', ')})`;
     retained.copies.push(...(await copyToStaging(run.engine, retained, sql, 'retained')));
   } finally {
     await release();
   }
   return retained;
+}
+
+/**
+ * The committed partitions of a range replay's output whose date is in the range. Refused when they hold rows
+ * of an object the replay did not read (gone from landing, or unreadable now): replacing them would drop those rows.
+ */
+async function committedPartitionsInRange(run: RunContext, reads: ReadPlan, spec: TableSpec): Promise<Record<string, PartitionEntry>> {
+  const range = reads.replayRange as { from: string; to: string };
+  const ref = reads.basedOn.tables[spec.name];
+  if (!ref) return {};
+  const manifest = await readManifest(run.lake.state, ref.manifest);
+  const column = spec.partitionBy[0] as string;
+  const inRange = Object.fromEntries(Object.entries(manifest.partitions).filter(([, entry]) => {
+    const value = entry.values[column];
+    return value !== null && value !== undefined && value >= range.from && value <= range.to;
+  }));
+  const files = Object.values(inRange).flatMap((entry) => entry.files).filter((file) => file.rows > 0);
+  if (files.length === 0) return inRange;
+  const release = await attachFiles(run.lake, run.engine, manifest, files, 'replaced_partitions');
+  try {
+    const { rows } = await run.engine.query(`SELECT DISTINCT source_object FROM replaced_partitions ANTI JOIN ${OFFERED_RECORDS} USING (source_object) ORDER BY 1 LIMIT 3`);
+    if (rows.length > 0) {
+      throw new MedallionError('REPLAY_WOULD_DROP_ROWS',
+        `${run.job.name}: ${spec.name} holds rows from ${rows.map((row) => String(row.source_object)).join(', ')}${rows.length === 3 ? ' and maybe more' : ''} in ${range.from}..${range.to}, ` +
+          'objects this replay could not read again (gone from landing, or unreadable): replacing the range would drop their rows; nothing was committed',
+        { hint: 'put the objects back in landing, or replay a range without them' });
+    }
+  } finally {
+    await release();
+  }
+  return inRange;
 }
 
 /** The partitions `sql` names, as the partition values Parquet folders carry (`day=2025-11-01`). */

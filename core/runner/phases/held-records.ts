@@ -28,11 +28,18 @@ export class HeldRecords {
     private readonly tables: readonly { readonly manifest: TableManifest; readonly files: readonly DataFile[] }[],
     /** A quarantine replay: the table of the records re-offered, the only ones the run takes. */
     private readonly replay?: string,
+    /** A range replay: every record is taken, and noted as offered. */
+    private readonly range = false,
   ) {}
 
   /** The records the job holds, when the run can meet some again; undefined when it cannot. */
   static async open(run: RunContext, reads: ReadPlan): Promise<HeldRecords | undefined> {
     const { job, lake } = run;
+    if (reads.replayRange) {
+      // A range replay replaces what came of the objects it reads: nothing is held, their objects are noted.
+      await run.engine.run(`CREATE OR REPLACE TEMP TABLE ${OFFERED_RECORDS} (${SOURCE_OBJECT_COLUMN} VARCHAR, record_index BIGINT)`);
+      return new HeldRecords(run, [], undefined, true);
+    }
     if (reads.replay) {
       // Every record of the objects read is the job's already (a row or quarantined), but those re-offered.
       await selectQuarantined(lake, run.engine, reads.basedOn, job.name, reads.replay, REPLAYED_RECORDS);
@@ -64,6 +71,11 @@ export class HeldRecords {
    */
   async exclude(objects: readonly ObjectInfo[], landing: string, input: string): Promise<number> {
     const { engine } = this.run;
+    if (this.range) {
+      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)}`);
+      await engine.run(`INSERT INTO ${OFFERED_RECORDS} SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(input)}`);
+      return 0;
+    }
     if (this.replay) {
       const using = `USING (${SOURCE_OBJECT_COLUMN}, record_index)`;
       await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)} SEMI JOIN ${quoteIdentifier(this.replay)} ${using}`);

@@ -34,6 +34,8 @@ export interface ReadPlan {
   readonly unreadable: UnreadableEntry[];
   /** A quarantine replay: the run re-reads the quarantined records this selects, and nothing else (RunOptions.replayQuarantine). */
   readonly replay?: QuarantineFilter;
+  /** A range replay: the landing objects that arrived in it are read again and what came of them replaced. */
+  readonly replayRange?: { readonly from: string; readonly to: string };
 }
 
 /** A landing object, folder (key ending in '/') or link that could not be read, and why. */
@@ -55,8 +57,10 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   if (replay && (!job.perRecord || options.fullRefresh)) {
     throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: ${job.perRecord ? 'a quarantine replay is not a full refresh' : 'only a job that reads landing record by record re-reads quarantined records alone; rebuild this one with --full-refresh'}`);
   }
+  const range = options.replayRange;
+  if (range) checkReplayRange(job, range, options.fullRefresh === true || replay !== undefined);
   // A replay commits no bookmark: it reads old records, not what is new.
-  const option = replay ? 'job-bookmark-pause' : options.bookmark?.option ?? 'job-bookmark-disable';
+  const option = replay || range ? 'job-bookmark-pause' : options.bookmark?.option ?? 'job-bookmark-disable';
   const replayed = replay ? await quarantinedObjects(run, basedOn, replay) : undefined;
   const committedBookmark = basedOn.bookmarks[job.name];
   const current = committedBookmark ? await readBookmark(lake.state, committedBookmark) : undefined;
@@ -84,13 +88,15 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
   for (const [name, source] of Object.entries(job.sources)) {
     if (source.kind !== 'landing') continue;
     // Objects at or below the bookmark's band count as read: the listing may leave them out.
-    const readUpTo = replayed ? undefined : window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
-    if (readUpTo || replayed) readsSubset = true;
+    const readUpTo = replayed || range ? undefined : window ? landingBookmarkOf(window.from, name) : landingBookmarkOf(since, name);
+    if (readUpTo || replayed || range) readsSubset = true;
     const listed = await listLanding(lake.storage, source.prefix, listingHint(readUpTo));
     const objects = listed.objects;
     unreadableEntries.push(...listed.unreadable.map((entry) => ({ source: name, ...entry })));
     const selected = replayed
       ? objects.filter((object) => replayed.has(object.key))
+      : range
+        ? objects.filter((object) => { const day = arrivalDate(object); return day >= range.from && day <= range.to; })
       : window
         ? selectBetween(objects, landingBookmarkOf(window.from, name), landingBookmarkOf(window.to, name))
         : selectUnreadObjects(objects, landingBookmarkOf(since, name));
@@ -102,12 +108,39 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
     landingObjects.set(name, selected);
   }
   if (replayed) anythingNew = [...landingObjects.values()].some((objects) => objects.length > 0);
+  // A range replay replaces the range, even with nothing in it now (objects removed from landing since).
+  if (range) anythingNew = true;
   return {
     basedOn, option, tableVersions, landingObjects, readsSubset, anythingNew, unreadable: unreadableEntries,
     ...(replay ? { replay } : {}),
+    ...(range ? { replayRange: range } : {}),
     ...(current ? { current } : {}),
     ...(since ? { since } : {}),
   };
+}
+
+/**
+ * The day an object arrived: its `YYYY/MM/DD/HH/` key folders (Firehose's arrival time), else the UTC date it
+ * was last modified, as the bronze jobs' `ingest_date` has it.
+ */
+export function arrivalDate(object: ObjectInfo): string {
+  const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/\d{2}\/[^/]+$/.exec(object.key);
+  if (match && !Number.isNaN(Date.parse(`${match[1]}-${match[2]}-${match[3]}T00:00:00Z`))) return `${match[1]}-${match[2]}-${match[3]}`;
+  return new Date(object.lastModifiedMs).toISOString().slice(0, 10);
+}
+
+/** A range replay is for a perRecord job whose output is partitioned by arrival date, over real dates. */
+function checkReplayRange(job: RunContext['job'], range: { from: string; to: string }, other: boolean): void {
+  const output = job.outputs.find((spec) => spec.name === job.balance?.output);
+  const day = /^\d{4}-\d{2}-\d{2}$/;
+  const problems: string[] = [];
+  if (other) problems.push('a range replay is neither a full refresh nor a quarantine replay');
+  if (!job.perRecord || !output || output.partitionBy.length !== 1 || output.columns.find((column) => column.name === output.partitionBy[0])?.type !== 'DATE') {
+    problems.push('only a job that reads landing record by record into a table partitioned by arrival date replays a range; rebuild this one with --full-refresh');
+  }
+  if (!day.test(range.from) || !day.test(range.to) || Number.isNaN(Date.parse(range.from)) || Number.isNaN(Date.parse(range.to))) problems.push(`--from ${range.from} --to ${range.to}: dates are YYYY-MM-DD`);
+  else if (range.from > range.to) problems.push(`--from ${range.from} is after --to ${range.to}`);
+  if (problems.length > 0) throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: ${problems.join('; ')}`);
 }
 
 /** The landing objects holding the quarantined records a replay selects. */
