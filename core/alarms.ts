@@ -199,4 +199,4 @@ export function runbookPath(id: string): string {
  * Runbook pages for a situation rather than an alarm: an error a run or a query reports, a recovery. They live
  * next to the alarms' pages in runbooks/ and are listed under "Procedures" in runbooks/README.md.
  */
-export const RUNBOOK_PROCEDURES = ['lost-or-corrupt-file'] as const;
+export const RUNBOOK_PROCEDURES = ['lost-or-corrupt-file', 'disaster-recovery'] as const;
