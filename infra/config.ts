@@ -77,6 +77,10 @@ const CONFIG_SHAPE = {
   kinesisIteratorAgeAlarmMinutes: z.int().min(1).max(10_080),
   /** Addresses subscribed to the alert topic (each must confirm the subscription). */
   alertEmails: z.array(z.email()),
+  /** An AWS Backup plan for the state table and the lake buckets (runbooks/disaster-recovery.md); PITR is on regardless. */
+  backupEnabled: z.boolean(),
+  /** How long the backup plan keeps a recovery point (continuous backups reach back at most 35 days). */
+  backupRetentionDays: days(36_500),
 };
 
 /** Runs a cross-field check only when the fields it reads are valid on their own, so every problem is reported at once. */
@@ -149,6 +153,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     firehoseFreshnessAlarmSeconds: 900,
     kinesisIteratorAgeAlarmMinutes: 60,
     alertEmails: [],
+    backupEnabled: false,
+    backupRetentionDays: 7,
   },
   prod: {
     firehoseBufferingIntervalSeconds: 300,
@@ -176,6 +182,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     firehoseFreshnessAlarmSeconds: 1800,
     kinesisIteratorAgeAlarmMinutes: 60,
     alertEmails: [],
+    backupEnabled: true,
+    backupRetentionDays: 35,
   },
 };
 

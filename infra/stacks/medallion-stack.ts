@@ -8,6 +8,7 @@ import { AlertTopic } from '../constructs/alert-topic.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';
 import { JobCompute } from '../constructs/job-compute.ts';
 import { CATALOG_LAYERS, type CatalogLayer, LakeCatalog } from '../constructs/lake-catalog.ts';
+import { LakeBackup } from '../constructs/lake-backup.ts';
 import { LakeStorage } from '../constructs/lake-storage.ts';
 import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts';
 import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
@@ -51,6 +52,8 @@ export class MedallionStack extends Stack {
   readonly alerts: AlertTopic;
   readonly pipeline: PipelineOrchestration;
   readonly monitoring: PipelineMonitoring;
+  /** The AWS Backup plan of the state table and the lake buckets, where the config turns it on. */
+  readonly backup?: LakeBackup;
 
   constructor(scope: Construct, id: string, props: MedallionStackProps) {
     super(scope, id, props);
@@ -91,6 +94,14 @@ export class MedallionStack extends Stack {
       imageDirectory: props.imageDirectory,
       ruleSets: props.ruleSets,
     });
+    if (config.backupEnabled) {
+      this.backup = new LakeBackup(this, 'Backup', {
+        config,
+        stateTable: this.compute.state.stateTable,
+        buckets: [buckets.landingBronze, buckets.silver, buckets.gold, buckets.quarantine],
+        lakeKey: this.lake.key,
+      });
+    }
     this.alerts = new AlertTopic(this, 'Alerts', { config });
     this.pipeline = new PipelineOrchestration(this, 'Pipeline', {
       config,

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Job, TableName } from '../../../core/index.ts';
 import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
 import { jobConstructId, type MedallionApp } from '../../../infra/index.ts';
+import { BACKUP_MANAGED_POLICIES } from '../../../infra/constructs/lake-backup.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
 import { ENVS, buildApp, resourceByPrefix, stackOf, type CfnResources } from '../infra-fixtures.ts';
@@ -87,6 +88,7 @@ function expectedQualityAcknowledgments(): [string, string][] {
 const WILDCARD_EXCEPTIONS: readonly { readonly type: string; readonly logicalIdPrefix: string; readonly actions?: readonly string[]; readonly reason: string }[] = [
   { type: 'AWS::KMS::Key', logicalIdPrefix: 'SourcesKey', reason: 'key policy: Resource "*" is this key; the account root administers it (kms:*)' },
   { type: 'AWS::KMS::Key', logicalIdPrefix: 'LakeKey', reason: 'key policy: Resource "*" is this key; the account root administers it (kms:*)' },
+  { type: 'AWS::KMS::Key', logicalIdPrefix: 'BackupVaultKey', reason: 'key policy: Resource "*" is this key; the account root administers it (kms:*) (prod\'s backup vault)' },
   {
     type: 'AWS::KMS::Key',
     logicalIdPrefix: 'JobsKey',
@@ -210,6 +212,8 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
     }
     const expected = [
       ...EXPECTED_ACKNOWLEDGMENTS.map(([path, id]): [string, string] => [path, id]),
+      // The backup plan's role, where the config turns backups on (prod): AWS Backup's managed policies.
+      ...(envName === 'prod' ? BACKUP_MANAGED_POLICIES.map((policy): [string, string] => ['Backup/Role', `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`]) : []),
       ...PIPELINE_JOBS.flatMap(expectedJobAcknowledgments),
       ...expectedQualityAcknowledgments(),
     ];
@@ -238,7 +242,9 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
     }
     expect(offending).toEqual([]);
     // Each exception still describes something real; drop it when it no longer does.
-    expect([...excepted].sort()).toEqual(WILDCARD_EXCEPTIONS.map((exception) => exception.logicalIdPrefix).sort());
+    // (The backup vault's key exists where backups are on: prod.)
+    const present = WILDCARD_EXCEPTIONS.filter((exception) => exception.logicalIdPrefix !== 'BackupVaultKey' || envName === 'prod');
+    expect([...excepted].sort()).toEqual(present.map((exception) => exception.logicalIdPrefix).sort());
   });
 
   it('denies, in every bucket policy, only with conditions (TLS), never allows anyone', () => {
@@ -303,5 +309,27 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
       resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').resource.Properties!.TopicName,
     ];
     for (const name of names) expect(name).toContain(`medallion-${envName}`);
+  });
+});
+
+describe('backups (runbooks/disaster-recovery.md)', () => {
+  const template = (envName: string) => Template.fromJSON(assembly.getStackByName(`medallion-${envName}`).template);
+
+  it('prod backs up the state table and every lake bucket in one AWS Backup plan, into a vault of its own key; dev has none', () => {
+    const prod = template('prod');
+    prod.hasResourceProperties('AWS::Backup::BackupVault', { BackupVaultName: 'medallion-prod-lake', EncryptionKeyArn: Match.anyValue() });
+    prod.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: { BackupPlanName: 'medallion-prod-lake', BackupPlanRule: [Match.objectLike({ EnableContinuousBackup: true, Lifecycle: { DeleteAfterDays: 35 } })] },
+    });
+    const [selection] = Object.values(prod.findResources('AWS::Backup::BackupSelection') as CfnResources);
+    const resources = JSON.stringify(selection!.Properties!.BackupSelection.Resources);
+    expect(resources).toContain('JobsStateTable');
+    for (const bucket of ['LakeLandingBronzeBucket', 'LakeSilverBucket', 'LakeGoldBucket', 'LakeQuarantineBucket']) expect(resources).toContain(bucket);
+    expect(resources).not.toContain('AthenaResults');
+    template('dev').resourceCountIs('AWS::Backup::BackupPlan', 0);
+    // Point-in-time recovery of the state table is on everywhere.
+    for (const envName of ENVS) {
+      template(envName).hasResourceProperties('AWS::DynamoDB::Table', { TableName: `medallion-${envName}-state`, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+    }
   });
 });
