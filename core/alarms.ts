@@ -175,6 +175,14 @@ export const ALARMS: readonly AlarmDefinition[] = [
   },
   {
     ...base,
+    id: 'reconcile-failed',
+    title: 'Records do not add up',
+    meaning: "`medallion reconcile` (the pipeline's step after quality) found landing records or bronze rows that are missing, doubled or unaccounted for between landing, bronze and silver.",
+    severity: 'critical', per: 'pipeline', namespace: 'medallion', metric: 'medallion.reconcile.differences', dimensions: ['JobName=reconcile'],
+    statistic: 'Maximum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodMinutes: 5, evaluationPeriods: 1, datapointsToAlarm: 1,
+  },
+  {
+    ...base,
     id: 'landing-stale',
     title: 'No new landing data',
     meaning: "No object landed under landing/<source>/ for longer than its rule set's freshness window (quality/rules/landing.<source>.dqdl).",

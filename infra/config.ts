@@ -81,6 +81,8 @@ const CONFIG_SHAPE = {
   backupEnabled: z.boolean(),
   /** How long the backup plan keeps a recovery point (continuous backups reach back at most 35 days). */
   backupRetentionDays: days(36_500),
+  /** The nightly vacuum keeps every table version current in this many days (time travel and restore reach that far). */
+  vacuumRetainDays: days(3650),
 };
 
 /** Runs a cross-field check only when the fields it reads are valid on their own, so every problem is reported at once. */
@@ -155,6 +157,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     alertEmails: [],
     backupEnabled: false,
     backupRetentionDays: 7,
+    vacuumRetainDays: 7,
   },
   prod: {
     firehoseBufferingIntervalSeconds: 300,
@@ -184,6 +187,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     alertEmails: [],
     backupEnabled: true,
     backupRetentionDays: 35,
+    vacuumRetainDays: 30,
   },
 };
 

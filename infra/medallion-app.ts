@@ -4,6 +4,7 @@ import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
+import { RECONCILED_SOURCES } from '../jobs/reconcile.ts';
 import { ENV_NAMES, loadInfraConfig, type EnvName } from './config.ts';
 import { pipelineRuleSets } from './quality-rules.ts';
 import { MedallionStack } from './stacks/medallion-stack.ts';
@@ -64,6 +65,7 @@ export function createMedallionApp(options: MedallionAppOptions = {}): Medallion
       tables: PIPELINE_TABLES,
       jobs: PIPELINE_JOBS,
       ruleSets,
+      reconciledSources: RECONCILED_SOURCES,
       imageDirectory: REPO_ROOT,
       ...(qualityStep ? { qualityStep } : {}),
       ...(env ? { env } : {}),

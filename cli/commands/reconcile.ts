@@ -4,6 +4,10 @@ import { MedallionError } from '../../core/errors.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import type { CliIo } from '../io.ts';
 
+/** What `medallion reconcile` emits, under JobName=reconcile: records (or checks) that do not add up; 0 when all do. */
+export const RECONCILE_METRIC = 'medallion.reconcile.differences';
+export const RECONCILE_JOB = 'reconcile';
+
 const CHECK_COLUMNS: readonly ResultColumn[] = [
   { name: 'source', type: 'VARCHAR' },
   { name: 'stage', type: 'VARCHAR' },
@@ -33,6 +37,11 @@ export async function reconcileCommand(
   io: CliIo,
 ): Promise<void> {
   const report = await reconcileLake(lake, { limit: options.limit });
+  // The pipeline's reconcile step: the records that do not add up, for the reconcile-failed alarm.
+  const unbalanced = report.checks.filter((check) => !check.balanced).length;
+  await lake.metrics.emit([
+    { name: RECONCILE_METRIC, value: Math.max(report.differences.length, unbalanced), unit: 'Count', dimensions: { JobName: RECONCILE_JOB }, timestampMs: Date.now() },
+  ]).catch((error: unknown) => io.err(`warning: the reconcile metric could not be emitted: ${(error as Error).message}\n`));
   await options.write(
     CHECK_COLUMNS,
     report.checks.map((check) => ({
@@ -55,6 +64,6 @@ export async function reconcileCommand(
     report.differences.map((entry) => ({ source: entry.source, stage: entry.stage, source_object: entry.sourceObject, record_index: entry.recordIndex, problem: entry.problem })),
   );
   throw new MedallionError('RECONCILIATION_FAILED', `${report.differences.length}${report.differences.length >= options.limit ? '+' : ''} records do not add up (listed above)`, {
-    hint: 'each names its landing object and record; see runbooks/quarantine-rate.md for replaying, or rerun the job that lost them',
+    hint: 'each names its landing object and record; runbooks/reconcile-failed.md says how to put them right',
   });
 }

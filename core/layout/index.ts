@@ -3,5 +3,6 @@ export {
   symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {
-  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, referencedTables, type JobFootprint, type LakeAccess, type RuleSetTables,
+  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, reconcileLakeAccess, referencedTables, vacuumLakeAccess, type JobFootprint, type LakeAccess,
+  type RuleSetTables,
 } from './lake-access.ts';

@@ -100,3 +100,32 @@ export function accessAllows(access: LakeAccess, what: 'read' | 'list' | 'write'
   if (what === 'read') return under(access.reads) || under(access.writes);
   return under(access.reads) || under(access.writes) || under(access.lists);
 }
+
+/**
+ * What the reconcile step touches: it reads the landing objects of the sources it follows (cutting them into
+ * records again), their bronze tables, the silver tables of effective events and the quarantine; writes nothing.
+ */
+export function reconcileLakeAccess(sources: readonly { readonly landingPrefix: string; readonly bronzeTable: string; readonly silverEvents: string }[]): LakeAccess {
+  const tables = [...new Set([...sources.flatMap((source) => [source.bronzeTable, source.silverEvents]), QUARANTINE])] as TableName[];
+  return {
+    reads: [...sources.map((source) => source.landingPrefix), ...tables.map(tablePrefix)],
+    lists: [],
+    writes: [],
+    publishes: [],
+    catalogReads: [],
+  };
+}
+
+/**
+ * What the vacuum touches: every table's folder and its symlink manifests, where it lists, reads nothing but the
+ * listing, and deletes what no kept version lists (core/runner vacuum.ts).
+ */
+export function vacuumLakeAccess(tables: readonly TableName[]): LakeAccess {
+  return {
+    reads: [],
+    lists: [],
+    writes: [...new Set(tables.flatMap((table) => [tablePrefix(table), symlinkRoot(table)]))],
+    publishes: [],
+    catalogReads: [],
+  };
+}

@@ -140,8 +140,8 @@ export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: { re
     for (let start = 0; start < removable.length; start += 1000) await lake.storage.delete(removable.slice(start, start + 1000).map((object) => object.key));
     for (const id of dropped) await lake.state.deleteDocument(id);
     await lake.metrics.emit([
-      { name: 'medallion.vacuum.filesRemoved', value: removable.length, unit: 'Count', dimensions: {}, timestampMs: now.getTime() },
-      { name: 'medallion.vacuum.bytesRemoved', value: removable.reduce((sum, object) => sum + object.sizeBytes, 0), unit: 'Bytes', dimensions: {}, timestampMs: now.getTime() },
+      { name: 'medallion.vacuum.filesRemoved', value: removable.length, unit: 'Count', dimensions: { JobName: 'vacuum' }, timestampMs: now.getTime() },
+      { name: 'medallion.vacuum.bytesRemoved', value: removable.reduce((sum, object) => sum + object.sizeBytes, 0), unit: 'Bytes', dimensions: { JobName: 'vacuum' }, timestampMs: now.getTime() },
     ]).catch(() => undefined);
   }
   return {

@@ -15,7 +15,8 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Job } from '../../core/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
-import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../../core/table/index.ts';
 import type { InfraConfig } from '../config.ts';
 import type { LakeLayout, LakeLocation } from '../lake-layout.ts';
 import { JobNetwork } from './job-network.ts';
@@ -75,6 +76,14 @@ export function jobRunCommand(job: Job, timeoutMinutes: number): string[] {
  */
 export const QUALITY_STEP_COMMAND: readonly string[] = ['quality'];
 
+/** The pipeline's reconcile step: `medallion reconcile`, which exits 1 when records do not add up. */
+export const RECONCILE_STEP_COMMAND: readonly string[] = ['reconcile'];
+
+/** The pipeline's vacuum step: `medallion vacuum`, keeping every version current in the last `retainDays`. */
+export function vacuumStepCommand(retainDays: number): string[] {
+  return ['vacuum', '--retain', `${retainDays}d`];
+}
+
 /** Log group names, fixed so runbooks can name them and the key policy can be scoped to them. */
 export function logGroupNames(config: InfraConfig): { readonly jobs: string; readonly vpcFlowLogs: string; readonly pipeline: string } {
   return {
@@ -113,6 +122,8 @@ export interface JobComputeProps {
   readonly imageDirectory: string;
   /** The quality rule sets the image carries (`pipelineRuleSets()`): what the gates and the quality step read. */
   readonly ruleSets: readonly TableRuleSet[];
+  /** The sources the reconcile step follows from landing to silver (`RECONCILED_SOURCES`); without them, no reconcile task. */
+  readonly reconciledSources?: readonly { readonly landingPrefix: string; readonly bronzeTable: string; readonly silverEvents: string }[];
 }
 
 /** One task definition of the pipeline, its container and the role the container runs as. */
@@ -160,6 +171,10 @@ export class JobCompute extends Construct {
   readonly tasks: ReadonlyMap<string, JobTask>;
   /** The pipeline's quality step: `medallion quality` in the same image and environment. */
   readonly qualityTask: PipelineTask;
+  /** The pipeline's reconcile step (`medallion reconcile`), when the stack follows sources. */
+  readonly reconcileTask?: PipelineTask;
+  /** The pipeline's vacuum step (`medallion vacuum`): lists and deletes under every table's folder. */
+  readonly vacuumTask: PipelineTask;
   private readonly lake: LakeStorage;
   private readonly catalog: LakeCatalog;
 
@@ -226,6 +241,23 @@ export class JobCompute extends Construct {
       command: [...QUALITY_STEP_COMMAND],
       roleDescription: 'medallion quality step: reads the checked tables, lists landing, writes its own quality results',
       access: qualityStepLakeAccess(props.ruleSets),
+    });
+    if (props.reconciledSources) {
+      this.reconcileTask = this.pipelineTask(new Construct(this, 'Reconcile'), context, {
+        who: 'the reconcile step',
+        family: `medallion-${config.envName}-reconcile`,
+        command: [...RECONCILE_STEP_COMMAND],
+        roleDescription: 'medallion reconcile step: reads landing, the bronze and silver event tables and the quarantine; writes nothing',
+        access: reconcileLakeAccess(props.reconciledSources),
+      });
+    }
+    const tables = [...new Set([...jobs.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name])];
+    this.vacuumTask = this.pipelineTask(new Construct(this, 'Vacuum'), context, {
+      who: 'the vacuum step',
+      family: `medallion-${config.envName}-vacuum`,
+      command: vacuumStepCommand(config.vacuumRetainDays),
+      roleDescription: "medallion vacuum step: lists every table's folder and deletes the files no kept version lists",
+      access: vacuumLakeAccess(tables),
     });
   }
 

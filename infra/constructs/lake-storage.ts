@@ -192,11 +192,14 @@ export class LakeStorage extends Construct {
           }),
       ),
       ...(reads.length > 0 ? [new PolicyStatement({ sid: 'ReadSources', actions: ['s3:GetObject'], resources: objectArns(reads) })] : []),
-      new PolicyStatement({
-        sid: 'WriteOwnTables',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: objectArns(writes),
-      }),
+      // (A read-only step, such as reconcile, writes nothing.)
+      ...(writes.length > 0
+        ? [new PolicyStatement({
+            sid: 'WriteOwnTables',
+            actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+            resources: objectArns(writes),
+          })]
+        : []),
       new PolicyStatement({
         sid: 'DecryptLakeObjects',
         actions: ['kms:Decrypt'],
@@ -207,15 +210,17 @@ export class LakeStorage extends Construct {
           StringLike: { 'kms:EncryptionContext:aws:s3:arn': bucketArns([...reads, ...writes]).flatMap((arn) => [arn, `${arn}/*`]) },
         },
       }),
-      new PolicyStatement({
-        sid: 'EncryptOwnTables',
-        actions: ['kms:GenerateDataKey'],
-        resources: [this.key.keyArn],
-        conditions: {
-          StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` },
-          StringLike: { 'kms:EncryptionContext:aws:s3:arn': bucketArns(writes).flatMap((arn) => [arn, `${arn}/*`]) },
-        },
-      }),
+      ...(writes.length > 0
+        ? [new PolicyStatement({
+            sid: 'EncryptOwnTables',
+            actions: ['kms:GenerateDataKey'],
+            resources: [this.key.keyArn],
+            conditions: {
+              StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` },
+              StringLike: { 'kms:EncryptionContext:aws:s3:arn': bucketArns(writes).flatMap((arn) => [arn, `${arn}/*`]) },
+            },
+          })]
+        : []),
     );
 
     // cdk-nag names each wildcard finding by the resource as it renders it: `<BucketLogicalId.Arn>/prefix*`.

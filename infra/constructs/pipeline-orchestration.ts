@@ -136,6 +136,49 @@ export function qualityCheckStep(options: { config: InfraConfig; compute: JobCom
     });
 }
 
+/** The state that runs the reconcile step (`medallion reconcile`). */
+export const RECONCILE_STATE_NAME = 'Reconcile records';
+/** The state that runs the vacuum step (`medallion vacuum`). */
+export const VACUUM_STATE_NAME = 'Vacuum old versions';
+
+/**
+ * The pipeline's reconcile step, after the quality step: `medallion reconcile` as a Fargate task. Records that do
+ * not add up exit 1 (and emit `medallion.reconcile.differences`), so the step fails with its alert linking
+ * `runbooks/reconcile-failed.md`.
+ */
+export function reconcileCheckStep(options: { config: InfraConfig; compute: JobCompute; alertTopic: ITopic }): (scope: Construct) => IChainable {
+  const task = options.compute.reconcileTask;
+  if (!task) throw new Error('JobCompute has no reconcile task: give it reconciledSources');
+  return (scope) =>
+    pipelineTaskStep(scope, {
+      ...options,
+      task,
+      stateName: RECONCILE_STATE_NAME,
+      subject: 'reconcile',
+      details: { step: 'reconcile', differences: 'medallion reconcile --limit 50' },
+      error: 'ReconcileFailed',
+      runbook: 'reconcile-failed',
+    });
+}
+
+/**
+ * The pipeline's last step: `medallion vacuum`, every night, keeping every table version current in the last
+ * `vacuumRetainDays` (time travel and restore reach that far) and removing the files no kept version lists. It
+ * emits `medallion.vacuum.filesRemoved` / `bytesRemoved`; a failure fails the execution like a job's.
+ */
+export function vacuumStep(options: { config: InfraConfig; compute: JobCompute; alertTopic: ITopic }): (scope: Construct) => IChainable {
+  return (scope) =>
+    pipelineTaskStep(scope, {
+      ...options,
+      task: options.compute.vacuumTask,
+      stateName: VACUUM_STATE_NAME,
+      subject: 'vacuum',
+      details: { step: 'vacuum', dryRun: `medallion vacuum --retain ${options.config.vacuumRetainDays}d --dry-run` },
+      error: 'VacuumFailed',
+      runbook: 'pipeline-executions-failed',
+    });
+}
+
 /** `medallion-<env>-pipeline`. */
 export const pipelineStateMachineName = (config: InfraConfig): string => `medallion-${config.envName}-pipeline`;
 
@@ -153,6 +196,8 @@ export interface PipelineOrchestrationProps {
    * `qualityCheckStep(...)` (`medallion quality`); without one the pipeline ends after its last stage.
    */
   readonly qualityStep?: (scope: Construct) => IChainable;
+  /** The states after the quality step, in order (the stack passes reconcile, then vacuum). */
+  readonly afterQuality?: readonly ((scope: Construct) => IChainable)[];
 }
 
 /**
@@ -208,6 +253,7 @@ export class PipelineOrchestration extends Construct {
     });
     if (!definition) throw new Error('PipelineOrchestration needs at least one job');
     if (props.qualityStep) definition = definition.next(props.qualityStep(this));
+    for (const step of props.afterQuality ?? []) definition = definition.next(step(this));
     this.jobStates = jobStates;
 
     this.logGroup = new LogGroup(this, 'Logs', {

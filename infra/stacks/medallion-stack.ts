@@ -12,7 +12,7 @@ import { LakeBackup } from '../constructs/lake-backup.ts';
 import { LakeStorage } from '../constructs/lake-storage.ts';
 import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts';
 import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
-import { PipelineOrchestration, qualityCheckStep } from '../constructs/pipeline-orchestration.ts';
+import { PipelineOrchestration, qualityCheckStep, reconcileCheckStep, vacuumStep } from '../constructs/pipeline-orchestration.ts';
 import { SOURCE_NAMES, SourceTables, type SourceName } from '../constructs/source-tables.ts';
 import { type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
 
@@ -31,6 +31,8 @@ export interface MedallionStackProps extends StackProps {
    * `medallion quality` as a Fargate task (`qualityCheckStep`).
    */
   readonly qualityStep?: (scope: Construct) => IChainable;
+  /** The sources the nightly reconcile step follows (the app passes `RECONCILED_SOURCES`); without them, no such step. */
+  readonly reconciledSources?: readonly { readonly landingPrefix: string; readonly bronzeTable: string; readonly silverEvents: string }[];
 }
 
 /**
@@ -93,6 +95,7 @@ export class MedallionStack extends Stack {
       catalog: this.catalog,
       imageDirectory: props.imageDirectory,
       ruleSets: props.ruleSets,
+      ...(props.reconciledSources ? { reconciledSources: props.reconciledSources } : {}),
     });
     if (config.backupEnabled) {
       this.backup = new LakeBackup(this, 'Backup', {
@@ -111,6 +114,11 @@ export class MedallionStack extends Stack {
       alertTopic: this.alerts.topic,
       alertKey: this.alerts.key,
       qualityStep: props.qualityStep ?? qualityCheckStep({ config, compute: this.compute, alertTopic: this.alerts.topic }),
+      // Then every night: reconcile (records that do not add up fail the execution), and the vacuum.
+      afterQuality: [
+        ...(this.compute.reconcileTask ? [reconcileCheckStep({ config, compute: this.compute, alertTopic: this.alerts.topic })] : []),
+        vacuumStep({ config, compute: this.compute, alertTopic: this.alerts.topic }),
+      ],
     });
     const monitoredSource = (source: SourceName): MonitoredSource => ({
       table: this.sources.bySource[source].table,

@@ -136,14 +136,17 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     );
   });
 
-  it('has one Fargate task definition per pipeline job and one for the quality step, and no other', () => {
+  it('has one Fargate task definition per pipeline job and one for each of the quality, reconcile and vacuum steps, and no other', () => {
     const families = Object.values(template().findResources('AWS::ECS::TaskDefinition') as CfnResources).map((definition) => definition.Properties!.Family);
-    expect(families.sort()).toEqual([...PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)), `medallion-${envName}-quality`].sort());
+    const steps = ['quality', 'reconcile', 'vacuum'].map((step) => `medallion-${envName}-${step}`);
+    expect(families.sort()).toEqual([...PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)), ...steps].sort());
   });
 
   const taskCases = [
     ...PIPELINE_JOBS.map((job) => [job.name, jobConstructId(job), jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes)] as const),
     ['the quality step', 'Quality', ['quality']] as const,
+    ['the reconcile step', 'Reconcile', ['reconcile']] as const,
+    ['the vacuum step', 'Vacuum', ['vacuum', '--retain', `${ENV_DEFAULTS[envName].vacuumRetainDays}d`]] as const,
   ];
   it.each(taskCases)('%s: runs the CLI on a read-only root with its command, state and lake names, and encrypted logs', (_name, constructId, command) => {
     const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${constructId}TaskDefinition`).resource.Properties!;

@@ -33,6 +33,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       'pipeline-executions-timed-out',
       'pipeline-schedule-failed',
       'quality-check-failed',
+      'reconcile-failed',
       ...PIPELINE_JOBS.flatMap((job) => jobAlarms.map((id) => `${id}-${job.name}`)),
       ...SOURCES.map((source) => `landing-stale-${source}`),
     ].map((suffix) => `medallion-${envName}-${suffix}`);

@@ -10,6 +10,8 @@ import { jobGraph } from '../../../core/runner/index.ts';
 import {
   ENV_DEFAULTS,
   QUALITY_STATE_NAME,
+  RECONCILE_STATE_NAME,
+  VACUUM_STATE_NAME,
   createMedallionApp,
   jobConstructId,
   jobStateName,
@@ -53,18 +55,30 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
-  it('runs the stages in order, each a Parallel of its jobs, then the quality step, and ends there', () => {
+  it('runs the stages in order, each a Parallel of its jobs, then the quality, reconcile and vacuum steps, and ends there', () => {
     const definition = definitionOf(template());
     const stages = jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages;
     const order = topLevelOrder(definition);
-    expect(order).toEqual([...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`), QUALITY_STATE_NAME]);
-    order.slice(0, -1).forEach((name, index) => {
+    expect(order).toEqual([...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`), QUALITY_STATE_NAME, RECONCILE_STATE_NAME, VACUUM_STATE_NAME]);
+    order.slice(0, -3).forEach((name, index) => {
       const state = definition.States[name]!;
       expect(state.Type).toBe('Parallel');
       expect(state.Branches.map((branch: Definition) => branch.StartAt).sort()).toEqual(stages[index]!.map(jobStateName).sort());
     });
     expect(definition.States[order.at(-1)!]!.End).toBe(true);
-    expect(order.at(-2)).toBe(`Stage ${stages.length}: gold`);
+    expect(order.at(-4)).toBe(`Stage ${stages.length}: gold`);
+    for (const [state, family, command, runbook] of [
+      [RECONCILE_STATE_NAME, 'reconcile', ['reconcile'], 'reconcile-failed'],
+      [VACUUM_STATE_NAME, 'vacuum', ['vacuum', '--retain', `${ENV_DEFAULTS[envName].vacuumRetainDays}d`], 'pipeline-executions-failed'],
+    ] as const) {
+      expect(definition.States[state]).toMatchObject({
+        Type: 'Task',
+        Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
+        Parameters: { TaskDefinition: `medallion-${envName}-${family}`, Overrides: { ContainerOverrides: [{ Name: 'job', Command: command }] } },
+      });
+      const notify = allStates(definition.States)[`Notify ${family} failed`]!;
+      expect(notify.Parameters.Message.runbook).toBe(`${config.runbookBaseUrl}/runbooks/${runbook}.md`);
+    }
     expect(definition.TimeoutSeconds).toBe(ENV_DEFAULTS[envName].pipelineTimeoutMinutes * 60);
   });
 
@@ -120,7 +134,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
       Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
       TimeoutSeconds: (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) * 60,
       ResultPath: null,
-      End: true,
+      Next: RECONCILE_STATE_NAME,
       Parameters: {
         Cluster: `<${cluster}.Arn>`,
         TaskDefinition: `medallion-${envName}-quality`,
@@ -215,9 +229,9 @@ describe('pipeline orchestration extension point', () => {
     const stack = built.stacks.dev!;
     const definition = definitionOf(Template.fromStack(stack));
     const order = topLevelOrder(definition);
-    expect(order.at(-1)).toBe('Quality checks');
-    expect(order.at(-2)).toBe(`Stage ${jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length}: gold`);
-    expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', End: true });
+    expect(order.slice(-3)).toEqual(['Quality checks', RECONCILE_STATE_NAME, VACUUM_STATE_NAME]);
+    expect(order.at(-4)).toBe(`Stage ${jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length}: gold`);
+    expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', Next: RECONCILE_STATE_NAME });
   });
 });
 
@@ -253,5 +267,18 @@ describe('pipeline commands on a lake', () => {
     const code = await invoke(command, { io, env: { MEDALLION_LAKE: lake } });
     expect(code, `${command.join(' ')}: ${io.stderr()}`).toBe(0);
     expect(io.stderr()).toMatch(/rules passed.*recorded in quality\.results/);
+  });
+
+  it('then the reconcile and vacuum steps, with the commands the state machine passes: everything adds up, nothing kept is removed', async () => {
+    const states = allStates(definitionOf(templates().dev).States);
+    const commandOf = (state: string) => states[state]!.Parameters.Overrides.ContainerOverrides[0].Command as string[];
+    const reconcile = bufferIo();
+    expect(await invoke(commandOf(RECONCILE_STATE_NAME), { io: reconcile, env: { MEDALLION_LAKE: lake } }), reconcile.stderr()).toBe(0);
+    expect(reconcile.stderr()).toContain('every landing record is accounted for exactly once');
+    const vacuum = bufferIo();
+    expect(await invoke(commandOf(VACUUM_STATE_NAME), { io: vacuum, env: { MEDALLION_LAKE: lake } }), vacuum.stderr()).toBe(0);
+    expect(vacuum.stdout()).toMatch(/^removed 0 files/);
+    const query = bufferIo();
+    expect(await invoke(['query', 'SELECT count(*) AS n FROM gold.daily_task_kpis', '--format', 'json'], { io: query, env: { MEDALLION_LAKE: lake } }), query.stderr()).toBe(0);
   });
 });

@@ -80,6 +80,22 @@ function expectedQualityAcknowledgments(): [string, string][] {
 }
 
 /**
+ * The reconcile step reads landing, bronze, the silver event tables and the quarantine; the vacuum step deletes under
+ * every table's folder and its symlink manifests. Written out from the tables, independently of the construct.
+ */
+function expectedMaintenanceAcknowledgments(): [string, string][] {
+  const reconcile = ['landing/tasks/', 'landing/users/', ...(['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.user_events', QUARANTINE_TABLE.name] as TableName[]).map((table) => tableFolder(table))];
+  const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name])];
+  const vacuum = tables.flatMap((table) => [tableFolder(table), tableFolder(table, '_symlink/')]);
+  return [
+    ['Jobs/Reconcile/TaskDefinition', 'AwsSolutions-ECS2'],
+    ...reconcile.map((prefix): [string, string] => ['Jobs/Reconcile/TaskPolicy', finding(prefix)]),
+    ['Jobs/Vacuum/TaskDefinition', 'AwsSolutions-ECS2'],
+    ...[...new Set(vacuum.map(finding))].map((rule): [string, string] => ['Jobs/Vacuum/TaskPolicy', rule]),
+  ];
+}
+
+/**
  * The only Allow statements that may name `*` as an action or resource, and why. A KMS key policy
  * is attached to one key, so its `Resource: "*"` means "this key"; CDK's default key policy gives
  * the account (and so IAM) administration of the key, which is how every other grant is made.
@@ -216,6 +232,7 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
       ...(envName === 'prod' ? BACKUP_MANAGED_POLICIES.map((policy): [string, string] => ['Backup/Role', `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`]) : []),
       ...PIPELINE_JOBS.flatMap(expectedJobAcknowledgments),
       ...expectedQualityAcknowledgments(),
+      ...expectedMaintenanceAcknowledgments(),
     ];
     expect(acknowledged.sort()).toEqual(expected.sort());
   });
