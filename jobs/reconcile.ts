@@ -79,7 +79,10 @@ export async function reconcileLake(lake: Lake, options: { sources?: readonly Re
   const limit = options.limit ?? 1000;
   const root = await lake.state.readRoot();
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  // Only what reconciliation reads (its role in AWS may read no more): the bronze and silver event tables, the quarantine.
+  const attached = await attachTables(engine, lake.storage, lake.state, root, {
+    only: [...sources.flatMap((source) => [source.bronzeTable, source.silverEvents]), 'quarantine.records'],
+  });
   try {
     const checks: ReconcileCheck[] = [];
     const differences: ReconcileDifference[] = [];

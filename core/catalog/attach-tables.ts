@@ -113,7 +113,7 @@ async function columnsInFiles(engine: Engine, manifest: TableManifest, localPath
 
 /**
  * Creates a view `layer.table` in `engine` for every committed table of `root`, so SQL can name
- * tables as analysts do. Call `release` when done (it removes temporary copies on S3 lakes). `directories`
+ * tables as analysts do (only the tables `only` names, when given: a reader whose role reads just those). Call `release` when done (it removes temporary copies on S3 lakes). `directories`
  * are the local folders the views read.
  */
 export async function attachTables(
@@ -121,13 +121,14 @@ export async function attachTables(
   storage: Storage,
   state: StateStore,
   root: LakeRoot,
+  options: { readonly only?: readonly string[] } = {},
 ): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; damaged: DamagedTable[]; release(): Promise<void> }> {
   const manifests = new Map<TableName, TableManifest>();
   const held: LocalFiles[] = [];
   const damaged: DamagedTable[] = [];
   try {
     const schemas = new Set<string>();
-    for (const name of Object.keys(root.tables).sort() as TableName[]) {
+    for (const name of Object.keys(root.tables).filter((table) => !options.only || options.only.includes(table)).sort() as TableName[]) {
       const schema = layerOf(name);
       if (!schemas.has(schema)) {
         await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);

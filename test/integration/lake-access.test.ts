@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { accessAllows, jobLakeAccess, qualityStepLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import type { TableName } from '../../core/table/index.ts';
+import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';
 import { evaluateLakeQuality } from '../../core/quality/index.ts';
-import { jobGraph, startJobRun } from '../../core/runner/index.ts';
+import { jobGraph, startJobRun, vacuumLake } from '../../core/runner/index.ts';
 import type { Storage, StagingArea } from '../../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../jobs/quality.ts';
@@ -52,7 +54,7 @@ const refused = (access: LakeAccess, touches: readonly Touch[]) =>
   touches.filter((touch) => !accessAllows(access, touch.what, touch.key)).map((touch) => `${touch.what} ${touch.key}`);
 
 describe("every key a run touches is under a prefix its role is granted (core/layout, as infra's IAM policies grant it)", () => {
-  it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality step', async () => {
+  it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality, reconcile and vacuum steps', async () => {
     const dir = await tempDir('lake-access');
     const local = openLocalLake(dir, { threads: 2 });
     const { storage, touches } = recording(local.storage);
@@ -82,12 +84,29 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     await evaluateLakeQuality(lake, ruleSets);
     expect(touches.current.some((touch) => touch.what === 'write')).toBe(true);
     expect(refused(qualityStepLakeAccess(ruleSets), touches.current)).toEqual([]);
+
+    // The pipeline's last steps: reconcile reads, vacuum deletes (a clock two days ahead, so it has work).
+    touches.current = [];
+    const report = await reconcileLake(lake);
+    expect(report.differences).toEqual([]);
+    expect(touches.current.some((touch) => touch.what === 'read' && touch.key.startsWith('landing/'))).toBe(true);
+    expect(refused(reconcileLakeAccess(RECONCILED_SOURCES), touches.current)).toEqual([]);
+    // A disabled rerun replaces every table, leaving files for the vacuum.
+    for (const job of graph.ordered) await startJobRun(lake, job, {}, { quality, deferCatalogPublish: () => undefined });
+    touches.current = [];
+    const vacuumed = await vacuumLake(lake, PIPELINE_JOBS, { retainMs: 3_600_000, now: () => new Date(Date.now() + 48 * 3_600_000) });
+    expect(vacuumed.filesRemoved).toBeGreaterThan(0);
+    const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), 'quarantine.records', 'quality.results'])] as TableName[];
+    expect(refused(vacuumLakeAccess(tables), touches.current)).toEqual([]);
   });
 
   it('catches a key outside the grant (the check itself can fail)', () => {
     const silverTasks = PIPELINE_JOBS.find((job) => job.name === 'silver.tasks')!;
     const access = jobLakeAccess(silverTasks, []);
     expect(refused(access, [{ what: 'write', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }, { what: 'write', key: 'quarantine/records/silver.users/jr_1/x' }])).toHaveLength(2);
+    // Reconcile reads no gold; vacuum deletes no landing.
+    expect(refused(reconcileLakeAccess(RECONCILED_SOURCES), [{ what: 'read', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }])).toHaveLength(1);
+    expect(refused(vacuumLakeAccess(['silver.tasks']), [{ what: 'write', key: 'landing/tasks/2025/11/01/00/x' }])).toHaveLength(1);
     expect(refused(access, [{ what: 'write', key: 'silver/tasks/jr_1/data_0.parquet' }, { what: 'read', key: 'bronze/tasks_cdc/jr_0/data_0.parquet' }])).toEqual([]);
   });
 });
