@@ -4,17 +4,26 @@ import { randomUUID } from 'node:crypto';
 import { DuckDbEngine, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
-import { layerOf, manifestFiles, shortNameOf, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
+import { firstRetainedCommit, layerOf, manifestFiles, shortNameOf, tableHistory, tableVersionSql, type TableManifest, type TableName } from '../table/index.ts';
+import { readManifest } from '../state/state-documents.ts';
 import { readManifests } from './attach-tables.ts';
 import type { Catalog } from './catalog.ts';
 
 interface TableView {
-  readonly name: TableName;
+  /** `schema.view`, as duckdb_views() names it. */
+  readonly name: string;
+  readonly schema: string;
+  readonly view: string;
+  /** The table the view reads a version of. */
+  readonly table: TableName;
   /** The manifest document the view reads (its id is kept in the view's comment in lake.duckdb). */
   readonly manifestId: string;
   readonly manifest: TableManifest;
   readonly create: string;
 }
+
+/** Version views per table at most: a table committed every hour would otherwise bring 168 a week. */
+const MAX_VERSION_VIEWS = 50;
 
 const COMMIT_LINE = /^-- medallion catalog at commit (\d+) /;
 const MANIFEST_IN_COMMENT = /\(manifest (\S+)\)$/;
@@ -85,9 +94,8 @@ export class LocalCatalog implements Catalog {
     const statements = [`-- medallion catalog at commit ${root.seq} (${root.committedAt}); regenerated on every commit.`];
     const schemas = new Set<string>();
     for (const view of views) {
-      const schema = layerOf(view.name);
-      if (!schemas.has(schema)) statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)};`);
-      schemas.add(schema);
+      if (!schemas.has(view.schema)) statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(view.schema)};`);
+      schemas.add(view.schema);
       statements.push(`${view.create};`);
     }
     await mkdir(this.directory, { recursive: true });
@@ -99,21 +107,29 @@ export class LocalCatalog implements Catalog {
     await rename(temporary, this.viewsPath);
   }
 
+  /**
+   * A view `layer.table` per table at the root, and one per version kept (inside the retention window, see
+   * firstRetainedCommit; the newest MAX_VERSION_VIEWS of a table at most): `<layer>_versions.<table>_v<version>`,
+   * for time travel from any DuckDB client. (`medallion query --as-of` reaches every kept version.)
+   */
   private async views(root: LakeRoot): Promise<TableView[]> {
     const manifests = await readManifests(this.state, root);
     const views: TableView[] = [];
-    for (const [name, manifest] of manifests) {
+    const view = async (name: TableName, manifestId: string, manifest: TableManifest, schema: string, viewName: string) => {
       const files = await this.storage.fetchLocal(manifestFiles(manifest).map((file) => file.key));
       try {
-        const relation = tableVersionSql(manifest, files.paths);
-        views.push({
-          name,
-          manifestId: root.tables[name]?.manifest ?? '',
-          manifest,
-          create: `CREATE OR REPLACE VIEW ${viewName(name)} AS SELECT * FROM ${relation}`,
-        });
+        const target = `${quoteIdentifier(schema)}.${quoteIdentifier(viewName)}`;
+        views.push({ name: `${schema}.${viewName}`, schema, view: viewName, table: name, manifestId, manifest, create: `CREATE OR REPLACE VIEW ${target} AS SELECT * FROM ${tableVersionSql(manifest, files.paths)}` });
       } finally {
         await files.release();
+      }
+    };
+    for (const [name, manifest] of manifests) await view(name, root.tables[name]?.manifest ?? '', manifest, layerOf(name), shortNameOf(name));
+    const first = await firstRetainedCommit(this.state, new Date(root.committedAt));
+    for (const name of manifests.keys()) {
+      for (const version of await tableHistory(this.state, name, { root, untilCommit: first, limit: MAX_VERSION_VIEWS })) {
+        if (version.removed) continue;
+        await view(name, version.manifestId, await readManifest(this.state, version.manifestId), `${layerOf(name)}_versions`, `${shortNameOf(name)}_v${version.version}`);
       }
     }
     return views;
@@ -140,14 +156,17 @@ export class LocalCatalog implements Catalog {
         const current = new Map(existing.rows.map((row) => [`${String(row.schema_name)}.${String(row.view_name)}`, MANIFEST_IN_COMMENT.exec(String(row.comment ?? ''))?.[1]]));
         for (const view of views) {
           if (current.get(view.name) === view.manifestId) continue;
-          await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(layerOf(view.name))}`);
+          await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(view.schema)}`);
           await engine.run(view.create);
-          const comment = `medallion table ${view.name}, version ${view.manifest.version}, committed ${view.manifest.committedAt} (manifest ${view.manifestId})`;
-          await engine.run(`COMMENT ON VIEW ${viewName(view.name)} IS ${quoteLiteral(comment)}`);
+          const comment = `medallion table ${view.table}, version ${view.manifest.version}, committed ${view.manifest.committedAt}` +
+            `${view.manifest.commitSeq === undefined ? '' : ` in commit ${view.manifest.commitSeq}`} (manifest ${view.manifestId})`;
+          await engine.run(`COMMENT ON VIEW ${quoteIdentifier(view.schema)}.${quoteIdentifier(view.view)} IS ${quoteLiteral(comment)}`);
         }
-        const wanted = new Set(views.map((view) => view.name as string));
+        const wanted = new Set(views.map((view) => view.name));
         for (const name of current.keys()) {
-          if (!wanted.has(name)) await engine.run(`DROP VIEW IF EXISTS ${viewName(name as TableName)}`);
+          if (wanted.has(name)) continue;
+          const [schema, table] = [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)];
+          await engine.run(`DROP VIEW IF EXISTS ${quoteIdentifier(schema)}.${quoteIdentifier(table)}`);
         }
       } finally {
         engine.close();
@@ -158,8 +177,4 @@ export class LocalCatalog implements Catalog {
       await rm(`${temporary}.wal`, { force: true });
     }
   }
-}
-
-function viewName(name: TableName): string {
-  return `${quoteIdentifier(layerOf(name))}.${quoteIdentifier(shortNameOf(name))}`;
 }

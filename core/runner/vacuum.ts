@@ -4,7 +4,7 @@ import type { Lake } from '../lake.ts';
 import { jobRunFolders, symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix } from '../layout/index.ts';
 import type { LakeRoot } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
-import { manifestFiles, rootAsOf, type TableName } from '../table/index.ts';
+import { DEFAULT_RETAIN_MS, manifestFiles, rootAsOf, VACUUM_RECORD, type TableName, type VacuumHorizon } from '../table/index.ts';
 import { readRunRecords, TERMINAL_STATES } from './job-run-record.ts';
 
 /** What the vacuum removed (or, in a dry run, would remove). */
@@ -24,19 +24,11 @@ export interface VacuumResult {
   readonly sample: readonly string[];
 }
 
-/** Where a vacuum left the lake: commits before `keptFromCommit` may have lost their files. */
-export interface VacuumHorizon {
-  readonly keptFromCommit: number;
-  readonly cutoff: string;
-  readonly retainMs: number;
-  readonly at: string;
-}
-
-export const VACUUM_RECORD = { collection: 'vacuum', id: 'horizon' } as const;
+export { VACUUM_RECORD, type VacuumHorizon } from '../table/index.ts';
 
 /** The shortest retention a vacuum accepts: files a run or the quality step is still writing are younger. */
 export const MIN_RETAIN_MS = 60 * 60 * 1000;
-export const DEFAULT_RETAIN_MS = 7 * 24 * 60 * 60 * 1000;
+export { DEFAULT_RETAIN_MS } from '../table/index.ts';
 
 /** Parses `--retain`: a number with a unit, `7d`, `36h`, `90m`. */
 export function parseRetain(text: string): number {

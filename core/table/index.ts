@@ -8,4 +8,6 @@ export {
 } from './table-spec.ts';
 export { castColumns, copyToStaging, countQuery, countRows, persistStage, SOURCE_OBJECT_COLUMN, type OutputStage } from './table-staging.ts';
 export { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from './framework-tables.ts';
-export { parseAsOf, rootAsOf, tableHistory, type AsOf, type TableVersion } from './table-history.ts';
+export {
+  DEFAULT_RETAIN_MS, firstRetainedCommit, parseAsOf, rootAsOf, tableHistory, VACUUM_RECORD, type AsOf, type TableVersion, type VacuumHorizon,
+} from './table-history.ts';

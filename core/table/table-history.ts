@@ -3,6 +3,30 @@ import type { LakeRoot, StateStore } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { manifestFiles, type TableManifest } from './manifest.ts';
 
+/** Where a vacuum left the lake: commits before `keptFromCommit` may have lost their files (core/runner vacuum.ts). */
+export interface VacuumHorizon {
+  readonly keptFromCommit: number;
+  readonly cutoff: string;
+  readonly retainMs: number;
+  readonly at: string;
+}
+
+/** The state record the vacuum keeps its horizon in. */
+export const VACUUM_RECORD = { collection: 'vacuum', id: 'horizon' } as const;
+
+/** The retention window when none is given: a week of versions for time travel and restore. */
+export const DEFAULT_RETAIN_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * The oldest commit whose versions are kept whole: the one current at the default retention window's start,
+ * or the last vacuum's horizon when that is later (the catalog's version views go back this far).
+ */
+export async function firstRetainedCommit(state: StateStore, now: Date): Promise<number> {
+  const horizon = await state.getRecord<VacuumHorizon>(VACUUM_RECORD.collection, VACUUM_RECORD.id);
+  const atWindow = await rootAsOf(state, { time: new Date(now.getTime() - DEFAULT_RETAIN_MS) }).then((root) => root.seq, () => 1);
+  return Math.max(horizon?.keptFromCommit ?? 1, atWindow);
+}
+
 /** One version of a table, as `medallion history` shows it. */
 export interface TableVersion {
   readonly table: string;
@@ -25,11 +49,15 @@ export interface TableVersion {
 }
 
 /**
- * Versions of `table`, newest first, at most `limit`: walks back from the root's version, each version's
+ * Versions of `table`, newest first, at most `limit` (or back to the one current at commit `untilCommit`): walks back from the root's version, each version's
  * manifest naming the commit that made it current and so the root before it (a version committed before
  * manifests recorded their commit is found by stepping back through the roots).
  */
-export async function tableHistory(state: StateStore, table: string, options: { readonly root?: LakeRoot; readonly limit?: number } = {}): Promise<TableVersion[]> {
+export async function tableHistory(
+  state: StateStore,
+  table: string,
+  options: { readonly root?: LakeRoot; readonly limit?: number; readonly untilCommit?: number } = {},
+): Promise<TableVersion[]> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   let root: LakeRoot | undefined = options.root ?? (await state.readRoot());
   const versions: TableVersion[] = [];
@@ -59,6 +87,8 @@ export async function tableHistory(state: StateStore, table: string, options: { 
       manifestId: ref.manifest,
       ...(manifest ? {} : { removed: true }),
     });
+    // The version current at commit `untilCommit` is the last one asked for.
+    if (options.untilCommit !== undefined && commit <= options.untilCommit) break;
     root = commit > 1 ? await state.readRootAt(commit - 1) : undefined;
   }
   return versions;

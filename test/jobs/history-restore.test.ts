@@ -1,4 +1,5 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { DuckDbEngine } from '../../core/engine/index.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +120,25 @@ describe('history and time travel', () => {
     const bad = await cli(['--lake', base, 'query', '--as-of', 'yesterday', 'SELECT 1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('AS_OF_INVALID');
+  });
+});
+
+describe('versions in the DuckDB catalog file', () => {
+  it('lake.duckdb and views.sql hold a view per kept version, <layer>_versions.<table>_v<N>, beside the current one', async () => {
+    const engine = await DuckDbEngine.create({ databasePath: path.join(base, '_catalog', 'lake.duckdb'), threads: 1 });
+    try {
+      for (const [index, night] of nights.entries()) {
+        const { rows } = await engine.query(`SELECT count(*) AS n FROM gold_versions.daily_task_kpis_v${index + 1}`);
+        expect(Number(rows[0]!.n)).toBe(night.kpiRows);
+      }
+      const { rows } = await engine.query(`SELECT count(*) AS n FROM gold.daily_task_kpis`);
+      expect(Number(rows[0]!.n)).toBe(nights[2]!.kpiRows);
+      const comments = await engine.query(`SELECT comment FROM duckdb_views() WHERE schema_name = 'gold_versions' AND view_name = 'daily_task_kpis_v1'`);
+      expect(String(comments.rows[0]!.comment)).toMatch(/^medallion table gold\.daily_task_kpis, version 1, committed .* in commit \d+ \(manifest /);
+    } finally {
+      engine.close();
+    }
+    expect(await readFile(path.join(base, '_catalog', 'views.sql'), 'utf8')).toContain('CREATE OR REPLACE VIEW "bronze_versions"."tasks_cdc_v2"');
   });
 });
 
