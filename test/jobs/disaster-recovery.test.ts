@@ -25,13 +25,40 @@ async function tempDir(name: string): Promise<string> {
   return dir;
 }
 
-/** The runbook's backup: `_state` first, then every other folder of the lake. */
+/**
+ * The runbook's backup (rsync -a --exclude='*.tmp'): `_state/HEAD`, then `_state/roots`, then the rest of `_state`,
+ * then every other folder of the lake: each step copies only what the steps before it may name. Files
+ * that vanish while it copies (temporary files renamed into place, staged files of a run that ended) are skipped,
+ * as rsync skips them.
+ */
 async function backUp(lake: string, backup: string): Promise<void> {
-  await mkdir(backup, { recursive: true });
-  await cp(path.join(lake, '_state'), path.join(backup, '_state'), { recursive: true, preserveTimestamps: true });
+  const copyTree = async (from: string, to: string): Promise<void> => {
+    const entries = await readdir(from, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    await mkdir(to, { recursive: true });
+    for (const entry of entries) {
+      if (entry.name.endsWith('.tmp')) continue;
+      const [source, target] = [path.join(from, entry.name), path.join(to, entry.name)];
+      if (entry.isDirectory()) await copyTree(source, target);
+      else {
+        await cp(source, target, { preserveTimestamps: true }).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+      }
+    }
+  };
+  // The commit hint first (it may only lag), then the commits, then the documents they name, then the files.
+  const [state, saved] = [path.join(lake, '_state'), path.join(backup, '_state')];
+  await mkdir(saved, { recursive: true });
+  await cp(path.join(state, 'HEAD'), path.join(saved, 'HEAD'), { preserveTimestamps: true });
+  await copyTree(path.join(state, 'roots'), path.join(saved, 'roots'));
+  for (const entry of await readdir(state)) {
+    if (entry !== 'HEAD' && entry !== 'roots') await copyTree(path.join(state, entry), path.join(saved, entry));
+  }
   for (const entry of await readdir(lake)) {
-    if (entry === '_state') continue;
-    await cp(path.join(lake, entry), path.join(backup, entry), { recursive: true, preserveTimestamps: true });
+    if (entry !== '_state') await copyTree(path.join(lake, entry), path.join(backup, entry));
   }
 }
 
