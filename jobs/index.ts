@@ -1,6 +1,6 @@
 import type { Job, TableSpec } from '../core/index.ts';
 import { jobsExportedBy, tablesWrittenBy } from '../core/job/index.ts';
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../core/table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../core/table/index.ts';
 import * as bronze from './bronze/index.ts';
 import * as gold from './gold/index.ts';
 import * as silver from './silver/index.ts';
@@ -17,4 +17,4 @@ export * from './silver/index.ts';
 export const PIPELINE_JOBS: readonly Job[] = jobsExportedBy([bronze, silver, gold]);
 
 /** Every table the reference pipeline writes: the jobs' outputs, then the quarantine and the quality results. */
-export const PIPELINE_TABLES: readonly TableSpec[] = tablesWrittenBy(PIPELINE_JOBS, [QUARANTINE_TABLE, QUALITY_RESULTS_TABLE]);
+export const PIPELINE_TABLES: readonly TableSpec[] = tablesWrittenBy(PIPELINE_JOBS, [QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, QUALITY_REJECTED_TABLE]);

@@ -1,5 +1,6 @@
 export {
-  LAKE_FOLDERS, QUALITY_JOB, jobQualityResultsPrefix, jobQuarantinePrefix, jobRunFolders, landingPrefix, qualityStagingPrefix, quarantineStagingPrefix,
+  LAKE_FOLDERS, QUALITY_JOB, jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, jobRunFolders, landingPrefix, qualityStagingPrefix, quarantineStagingPrefix,
+  rejectedRowsStagingPrefix,
   symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {

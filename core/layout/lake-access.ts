@@ -1,5 +1,5 @@
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
-import { jobQualityResultsPrefix, jobQuarantinePrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
+import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
 export interface LakeAccess {
@@ -30,6 +30,7 @@ export interface RuleSetTables {
 
 const QUARANTINE = QUARANTINE_TABLE.name;
 const QUALITY_RESULTS = QUALITY_RESULTS_TABLE.name;
+const QUALITY_REJECTED = QUALITY_REJECTED_TABLE.name;
 
 /** The rule sets of a job's outputs: the job's quality gate applies exactly these. */
 export function jobRuleSets<R extends RuleSetTables>(job: JobFootprint, ruleSets: readonly R[]): R[] {
@@ -59,14 +60,15 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
   const qualityReads = gated.length > 0 ? [tablePrefix(QUALITY_RESULTS), ...referencedTables(gated).map(tablePrefix)] : [];
   // Every file a run writes stays under its staging prefix (the table's, or the job's folder of the
   // quarantine and quality.results tables, which several jobs append to); commits only record the keys.
-  const published: TableName[] = [...job.outputs.map((output) => output.name), QUARANTINE, ...(gated.length > 0 ? [QUALITY_RESULTS] : [])];
+  // A gated run stopped by a fail rule commits its results and the rows it refused (quality.rejected_rows).
+  const published: TableName[] = [...job.outputs.map((output) => output.name), QUARANTINE, ...(gated.length > 0 ? [QUALITY_RESULTS, QUALITY_REJECTED] : [])];
   return {
     reads: [...new Set([...sourcePrefixes, ...qualityReads])],
     lists: [],
     writes: [
       ...job.outputs.map((output) => tablePrefix(output.name)),
       jobQuarantinePrefix(job.name),
-      ...(gated.length > 0 ? [jobQualityResultsPrefix(job.name)] : []),
+      ...(gated.length > 0 ? [jobQualityResultsPrefix(job.name), jobRejectedRowsPrefix(job.name)] : []),
       // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
       // quarantine and quality.results manifests are per table version, so they cannot be split by job.
       ...published.map(symlinkRoot),

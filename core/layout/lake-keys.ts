@@ -1,4 +1,4 @@
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerOf, shortNameOf, type TableName } from '../table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerOf, shortNameOf, type TableName } from '../table/index.ts';
 
 /**
  * The lake's key space, in one place. Every object the runtime writes or reads has its key from these
@@ -51,6 +51,16 @@ export function jobQualityResultsPrefix(job: string): string {
   return `${tablePrefix(QUALITY_RESULTS_TABLE.name)}${job}/`;
 }
 
+/** A job's folder of quality.rejected_rows. */
+export function jobRejectedRowsPrefix(job: string): string {
+  return `${tablePrefix(QUALITY_REJECTED_TABLE.name)}${job}/`;
+}
+
+/** Where a run stopped by a fail rule stages the rows it refused. */
+export function rejectedRowsStagingPrefix(job: string, runId: string): string {
+  return `${jobRejectedRowsPrefix(job)}${runId}`;
+}
+
 /** Where a run stages its quality results: under the job's folder, like its quarantine. */
 export function qualityStagingPrefix(job: string, runId: string): string {
   return `${jobQualityResultsPrefix(job)}${runId}`;
@@ -76,5 +86,5 @@ export function symlinkFolder(table: TableName, version: number, partitionPath =
 
 /** The folders a job's runs write to and leave files in: each output's, and its quarantine and quality results folders. */
 export function jobRunFolders(job: { readonly name: string; readonly outputs: readonly { readonly name: TableName }[] }): string[] {
-  return [...job.outputs.map((output) => tablePrefix(output.name)), jobQuarantinePrefix(job.name), jobQualityResultsPrefix(job.name)];
+  return [...job.outputs.map((output) => tablePrefix(output.name)), jobQuarantinePrefix(job.name), jobQualityResultsPrefix(job.name), jobRejectedRowsPrefix(job.name)];
 }

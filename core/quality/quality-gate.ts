@@ -3,7 +3,7 @@ import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import { MedallionError } from '../errors.ts';
 import type { MetricDatum } from '../metrics/index.ts';
-import { fileSchema, tableVersionSql, partitionKey, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { fileSchema, tableVersionSql, partitionKey, REJECTED_ROWS_PER_RULE, type DataFile, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { printRule } from './dqdl/printer.ts';
 import { evaluateRuleset, type AnalyzerResult, type EvaluationContext, type QualityDataset, type RuleResult } from './evaluator/index.ts';
 import type { QualityAction, QualityRule, TableRuleSet } from './rule-sets.ts';
@@ -23,6 +23,12 @@ export interface QualityEvaluation {
   readonly rowsQuarantined: number;
   /** 1-based line of the rule in its file (0 for analyzers). */
   readonly line: number;
+  /**
+   * A failed row-level `fail` rule of a run: SQL giving the rows it refused, with the columns of
+   * quality.rejected_rows but the run's (source_object, record_index, rule, table_name, row). Not recorded in
+   * quality.results; the gate commits these rows to quality.rejected_rows when it stops the run.
+   */
+  readonly rejectedRowsSql?: string;
 }
 
 /** A job run stopped by a failing `fail` rule: nothing of the run was committed but its quality results. */
@@ -225,9 +231,10 @@ export class QualityGate {
       // A run that writes no row to a table (an incremental run that touched only other tables) leaves
       // completeness, uniqueness and compliance without a value: nothing was there to be wrong.
       const vacuous = counters.recordsWritten === 0 && ruleResult.outcome === 'FAIL' && ruleResult.value === null;
-      evaluations.push(
-        evaluationOf(set, rule, vacuous ? { ...ruleResult, outcome: 'PASS', message: 'no rows written by this run: nothing to check' } : ruleResult, 0),
-      );
+      const evaluation = evaluationOf(set, rule, vacuous ? { ...ruleResult, outcome: 'PASS', message: 'no rows written by this run: nothing to check' } : ruleResult, 0);
+      // The rows a failed row-level fail rule refuses: kept for the operator, since the run will commit none of them.
+      const refused = rule.action === 'fail' && evaluation.outcome === 'FAIL' && ruleResult.rowPredicate !== undefined;
+      evaluations.push(refused ? { ...evaluation, rejectedRowsSql: rejectedRowsSql(spec, staged, set, rule, ruleResult.rowPredicate as string) } : evaluation);
     });
     evaluations.push(...analyzerEvaluations(set, result.analyzers));
     return evaluations;
@@ -264,6 +271,16 @@ export async function metricHistory(engine: Engine, relation: string, table: str
       AND value IS NOT NULL AND outcome IS DISTINCT FROM 'ERROR'
     GROUP BY run_id ORDER BY min(evaluated_at), run_id`);
   return rows.map((row) => Number(row.value));
+}
+
+/** The rows of `staged` a row-level rule refuses, at most REJECTED_ROWS_PER_RULE, as quality.rejected_rows has them (but run and job). */
+function rejectedRowsSql(spec: TableSpec, staged: QualityDataset, set: TableRuleSet, rule: QualityRule, predicate: string): string {
+  const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
+  const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
+  return `
+    SELECT ${quoteLiteral(set.table)} AS table_name, ${quoteLiteral(`${printRule(rule.rule)} (${set.source}:${rule.line})`)} AS rule,
+           ${from('source_object')}::VARCHAR AS source_object, ${from('record_index')}::BIGINT AS record_index, to_json(row_)::VARCHAR AS row
+    FROM ${staged.relation} AS row_ WHERE NOT coalesce((${predicate}), false) LIMIT ${REJECTED_ROWS_PER_RULE}`;
 }
 
 export function evaluationOf(set: TableRuleSet, rule: QualityRule, result: RuleResult, rowsQuarantined: number): QualityEvaluation {

@@ -2,7 +2,7 @@ import type { Engine } from '../engine/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../table/index.ts';
 import type { JobRunResult } from './run-result.ts';
 import { jobGraph } from './job-graph.ts';
 import { checkRulePlacement } from './rule-placement.ts';
@@ -86,7 +86,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   // Published even after a failure (what the jobs before it committed is there to see), and when nothing was
   // new: the tables the jobs write are brought up to the lake's root, which completes a publish that failed before.
   const root = newest ?? (await lake.state.readRoot().catch(() => undefined));
-  const writable = [...graph.ordered.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name];
+  const writable = [...graph.ordered.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name];
   const tables = [...new Set([...written, ...writable])].filter((table) => written.has(table) || root?.tables[table] !== undefined);
   if (root && tables.length > 0) {
     const outcome = await publishCommitted(lake, root, tables, {

@@ -51,3 +51,29 @@ export const QUALITY_RESULTS_TABLE = defineTable({
     { name: 'job', type: 'VARCHAR', description: 'Partition: the job that evaluated the rule, or `quality` for `medallion quality`.' },
   ],
 });
+
+/**
+ * The rows a run's `fail` rules refused. Such a run commits nothing else (its outputs, quarantine and bookmark stay
+ * as they were), so the rows that stopped it would be gone with its staging; they are kept here, with its quality
+ * results, for an operator to query. Only row-level rules (ColumnValues, IsComplete, ...) name rows; at most
+ * REJECTED_ROWS_PER_RULE per rule and run. Partitioned by the job, like quality.results.
+ */
+export const QUALITY_REJECTED_TABLE = defineTable({
+  name: 'quality.rejected_rows',
+  description: "Rows a run's fail rules refused (the run committed nothing else): the run, the table and rule, where the row came from, and the row.",
+  writeMode: 'append',
+  partitionBy: ['job'],
+  columns: [
+    { name: 'run_id', type: 'VARCHAR', description: 'The job run the rule stopped.' },
+    { name: 'table_name', type: 'VARCHAR', description: 'The table the row was for.' },
+    { name: 'rule', type: 'VARCHAR', description: 'The fail rule the row did not pass, in DQDL, with its rule set file and line.' },
+    { name: 'source_object', type: 'VARCHAR', description: 'The landing object the row came from, when the table keeps it.' },
+    { name: 'record_index', type: 'BIGINT', description: 'Its record in that object, when the table keeps it.' },
+    { name: 'row', type: 'VARCHAR', description: 'The row as JSON.' },
+    { name: 'evaluated_at', type: 'TIMESTAMP', description: 'When the run started (UTC).' },
+    { name: 'job', type: 'VARCHAR', description: 'Partition: the job of the run.' },
+  ],
+});
+
+/** Rows kept per fail rule and run at most: enough to see what is wrong, bounded whatever the input. */
+export const REJECTED_ROWS_PER_RULE = 10_000;

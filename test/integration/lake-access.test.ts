@@ -96,7 +96,7 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     touches.current = [];
     const vacuumed = await vacuumLake(lake, PIPELINE_JOBS, { retainMs: 3_600_000, now: () => new Date(Date.now() + 48 * 3_600_000) });
     expect(vacuumed.filesRemoved).toBeGreaterThan(0);
-    const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), 'quarantine.records', 'quality.results'])] as TableName[];
+    const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), 'quarantine.records', 'quality.results', 'quality.rejected_rows'])] as TableName[];
     expect(refused(vacuumLakeAccess(tables), touches.current)).toEqual([]);
   });
 

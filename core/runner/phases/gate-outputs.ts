@@ -3,7 +3,10 @@ import {
   QualityGate, QualityGateError, gateFailures, qualityMetrics, qualityResultsSql, stagedDataset, type QualityEvaluation,
 } from '../../quality/index.ts';
 import type { QualityDataset } from '../../quality/index.ts';
-import { QUALITY_RESULTS_TABLE, commitTables, copyToStaging, persistStage, type OutputStage } from '../../table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, commitTables, copyToStaging, persistStage, type OutputStage, type TableWrite } from '../../table/index.ts';
+import { quoteLiteral } from '../../engine/index.ts';
+import { rejectedRowsStagingPrefix } from '../../layout/index.ts';
+import type { StagingArea } from '../../storage/index.ts';
 import { attachTableInput } from '../run-inputs.ts';
 import { inSessions, OUTPUTS_AT_ONCE } from './sessions.ts';
 import { checkRulePlacement } from '../rule-placement.ts';
@@ -74,8 +77,26 @@ export async function gateOutputs(
   const failures = gateFailures(evaluations);
   if (failures.length > 0) {
     const partitions = await persistStage(results);
+    const writes: TableWrite[] = [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }];
+    // The rows the fail rules refused, with the results: the only place they are kept (QUALITY_REJECTED_TABLE).
+    const refused = failures.filter((failure) => failure.rejectedRowsSql !== undefined);
+    let rejected: StagingArea | undefined;
+    if (refused.length > 0) {
+      rejected = await lake.storage.createStagingArea(rejectedRowsStagingPrefix(job.name, runId));
+      const stage: OutputStage = { spec: QUALITY_REJECTED_TABLE, area: rejected, copies: [] };
+      const at = `make_timestamp(${startedAt.getTime() * 1000}::BIGINT)`;
+      const sql = refused.map((failure) => `SELECT ${quoteLiteral(runId)} AS run_id, table_name, rule, source_object, record_index, row, ${at} AS evaluated_at, ${quoteLiteral(job.name)} AS job FROM (${failure.rejectedRowsSql})`).join(' UNION ALL ');
+      stage.copies.push(...(await copyToStaging(engine, stage, sql, '')));
+      writes.push({ spec: QUALITY_REJECTED_TABLE, kind: 'append', partitions: await persistStage(stage) });
+    }
     const { fence } = run.options;
-    await commitTables(lake.state, { runId, job: job.name, basedOn: reads.basedOn, writes: [{ spec: QUALITY_RESULTS_TABLE, kind: 'append', partitions }], now, bookmarks: {}, ...(fence ? { fence } : {}) });
+    try {
+      await commitTables(lake.state, { runId, job: job.name, basedOn: reads.basedOn, writes, now, bookmarks: {}, ...(fence ? { fence } : {}) });
+    } catch (error) {
+      await rejected?.dispose({ discardStored: true }).catch(() => undefined);
+      throw error;
+    }
+    await rejected?.dispose().catch(() => undefined);
     staging.markQualityCommitted();
     await lake.metrics.emit(qualityMetrics(evaluations, { job: job.name, runId, at: now().getTime() })).catch(() => undefined);
     throw new QualityGateError(job.name, failures);

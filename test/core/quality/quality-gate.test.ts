@@ -186,8 +186,8 @@ describe('quality rules in job runs', () => {
     ]);
   });
 
-  it('a failing fail rule commits nothing but its results, is not retried, and its run record names the rule', async () => {
-    const { objects } = items();
+  it('a failing fail rule commits nothing but its results and the rows it refused, is not retried, and its run record names the rule', async () => {
+    const { objects, all } = items();
     const lake = await lakeWith(objects);
     const quality = rules('bronze.items', ['Rules = [', '  RowCount > 0,', '  IsComplete "name",  # action: fail', '  ColumnValues "score" <= 3', ']'].join('\n'));
     const records: JobRunRecord[] = [];
@@ -199,7 +199,7 @@ describe('quality rules in job runs', () => {
     expect(error).toBeInstanceOf(QualityGateError);
     expect((error as Error).message).toContain('IsComplete "name" (quality/rules/bronze.items.dqdl:3) failed');
     const root = await lake.state.readRoot();
-    expect(Object.keys(root.tables)).toEqual(['quality.results']);
+    expect(Object.keys(root.tables).sort()).toEqual(['quality.rejected_rows', 'quality.results']);
     expect(root.bookmarks['bronze.items']).toBeUndefined();
     expect(await collect(lake.storage.list('bronze/'))).toEqual([]);
     const finals = records.filter((record) => record.JobRunState !== 'STARTING' && record.JobRunState !== 'RUNNING');
@@ -213,6 +213,14 @@ describe('quality rules in job runs', () => {
       { rule: 'IsComplete "name"', action: 'fail', outcome: 'FAIL' },
       { rule: 'RowCount > 0', action: 'warn', outcome: 'PASS' },
     ]);
+    // Exactly the rows the fail rule refused (the warn rule's failures are not), queryable with where they came from.
+    const rejected = await query(lake, `SELECT run_id, table_name, rule, source_object, record_index, row::JSON->>'name' AS name, job FROM quality.rejected_rows ORDER BY source_object, record_index`);
+    const refused = all.filter((item) => item.name === null).sort((a, b) => a.source_object.localeCompare(b.source_object) || a.record_index - b.record_index);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(rejected).toEqual(refused.map((item) => ({
+      run_id: finals[0]!.Id, table_name: 'bronze.items', rule: 'IsComplete "name" (quality/rules/bronze.items.dqdl:3)',
+      source_object: item.source_object, record_index: item.record_index, name: null, job: 'bronze.items',
+    })));
   });
 
   it('warn rules record and go on, with Glue Data Quality metrics; the run dataset and references are there', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../core/index.ts';
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
 import { ENV_DEFAULTS, IMAGE_CONTEXT_EXCLUDES, jobConstructId, jobRunCommand, jobTaskFamily, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
@@ -216,9 +216,9 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       const expectedWrites = [
         ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `${shortNameOf(output.name)}/`)),
         objectPattern(template(), 'quarantine', `${shortNameOf(QUARANTINE_TABLE.name)}/${job.name}/`),
-        ...(gated ? [objectPattern(template(), 'quality', `results/${job.name}/`)] : []),
-        // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine and quality results tables) through.
-        ...[...job.outputs, QUARANTINE_TABLE, ...(gated ? [QUALITY_RESULTS_TABLE] : [])].map((output) =>
+        ...(gated ? [objectPattern(template(), 'quality', `results/${job.name}/`), objectPattern(template(), 'quality', `rejected_rows/${job.name}/`)] : []),
+        // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine and quality tables) through.
+        ...[...job.outputs, QUARANTINE_TABLE, ...(gated ? [QUALITY_RESULTS_TABLE, QUALITY_REJECTED_TABLE] : [])].map((output) =>
           objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`),
         ),
       ];
@@ -283,7 +283,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     const prefix = ENV_DEFAULTS[envName].glueDatabasePrefix;
     const gated = gateOf(job).length > 0;
     expect(tables.map((arn) => arn.slice(arn.indexOf(':table/') + ':table/'.length)).sort()).toEqual(
-      [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, ...(gated ? [QUALITY_RESULTS_TABLE.name] : [])]
+      [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, ...(gated ? [QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name] : [])]
         .map((name) => `${prefix}_${name.replace('.', '/')}`)
         .sort(),
     );

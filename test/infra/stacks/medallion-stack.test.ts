@@ -6,7 +6,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Job, TableName } from '../../../core/index.ts';
-import { QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
 import { jobConstructId, type MedallionApp } from '../../../infra/index.ts';
 import { BACKUP_MANAGED_POLICIES } from '../../../infra/constructs/lake-backup.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
@@ -65,6 +65,9 @@ function expectedJobAcknowledgments(job: Job): [string, string][] {
     for (const table of referencesOf(gate)) findings.add(finding(tableFolder(table)));
     findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name)}${job.name}/`));
     findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')));
+    // The rows its fail rules refuse, kept when they stop a run.
+    findings.add(finding(`${tableFolder(QUALITY_REJECTED_TABLE.name)}${job.name}/`));
+    findings.add(finding(tableFolder(QUALITY_REJECTED_TABLE.name, '_symlink/')));
   }
   const id = jobConstructId(job);
   return [[`Jobs/${id}/TaskDefinition`, 'AwsSolutions-ECS2'], ...[...findings].map((rule): [string, string] => [`Jobs/${id}/TaskPolicy`, rule])];
@@ -85,7 +88,7 @@ function expectedQualityAcknowledgments(): [string, string][] {
  */
 function expectedMaintenanceAcknowledgments(): [string, string][] {
   const reconcile = ['landing/tasks/', 'landing/users/', ...(['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.task_events', 'silver.user_events', QUARANTINE_TABLE.name] as TableName[]).map((table) => tableFolder(table))];
-  const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name])];
+  const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name])];
   const vacuum = tables.flatMap((table) => [tableFolder(table), tableFolder(table, '_symlink/')]);
   return [
     ['Jobs/Reconcile/TaskDefinition', 'AwsSolutions-ECS2'],
