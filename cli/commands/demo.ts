@@ -1,3 +1,4 @@
+import { PIPELINE_TABLES } from '../../jobs/index.ts';
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
 import type { QualityEvaluation, TableRuleSet } from '../../core/quality/index.ts';
@@ -45,7 +46,7 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
     ),
   );
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, await lake.state.readRoot());
+  const attached = await attachTables(engine, lake.storage, lake.state, await lake.state.readRoot(), { declared: PIPELINE_TABLES });
   try {
     const quarantine = await engine.query(
       'SELECT job, reason_code, count(*) AS records FROM quarantine.records GROUP BY ALL ORDER BY job, records DESC, reason_code',

@@ -1,3 +1,4 @@
+import { PIPELINE_TABLES } from '../../jobs/index.ts';
 import type { Job, Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
 import { quoteLiteral, type ResultColumn, type ResultRow } from '../../core/engine/index.ts';
@@ -116,7 +117,7 @@ async function quarantineQuery(lake: Lake, sql: string): Promise<ResultRow[]> {
   const root = await lake.state.readRoot();
   if (!root.tables['quarantine.records']) return [];
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  const attached = await attachTables(engine, lake.storage, lake.state, root, { declared: PIPELINE_TABLES });
   try {
     return [...(await engine.query(sql)).rows];
   } finally {

@@ -1,3 +1,4 @@
+import { PIPELINE_TABLES } from '../../jobs/index.ts';
 import path from 'node:path';
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
@@ -35,7 +36,7 @@ export async function queryCommand(
   if (options.asOf) await checkRetained(lake, root.seq, `the lake as of ${'commit' in options.asOf ? `commit ${options.asOf.commit}` : options.asOf.time.toISOString()}`);
   if (options.asOf) io.err(`as of commit ${root.seq} (${root.committedAt})\n`);
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  const attached = await attachTables(engine, lake.storage, lake.state, root, { declared: PIPELINE_TABLES });
   try {
     const kinds = await engine.statementKinds(sql).catch((error: unknown) => {
       throw queryFailed(error);

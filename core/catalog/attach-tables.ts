@@ -4,7 +4,7 @@ import type { Engine } from '../engine/index.ts';
 import { literalList, quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { LocalFiles, Storage } from '../storage/index.ts';
-import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type DataFile, type TableManifest, type TableName } from '../table/index.ts';
+import { filesHoldManifestColumns, layerOf, manifestFiles, shortNameOf, tableVersionSql, type DataFile, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { MedallionError, NotFoundError } from '../errors.ts';
 
@@ -121,7 +121,11 @@ export async function attachTables(
   storage: Storage,
   state: StateStore,
   root: LakeRoot,
-  options: { readonly only?: readonly string[] } = {},
+  options: {
+    readonly only?: readonly string[];
+    /** Tables the lake declares: one with no commit yet reads as an empty table of its columns, not as a missing one. */
+    readonly declared?: readonly TableSpec[];
+  } = {},
 ): Promise<{ tables: Map<TableName, TableManifest>; directories: string[]; damaged: DamagedTable[]; release(): Promise<void> }> {
   const manifests = new Map<TableName, TableManifest>();
   const held: LocalFiles[] = [];
@@ -159,6 +163,14 @@ export async function attachTables(
         const message = isDataFileError(error) ? problem : `table ${name} (version ${manifest.version}) cannot be read: ${problem}`;
         await engine.run(`CREATE OR REPLACE VIEW ${view} AS ${failingSelect(message, manifest.columns)}`);
       }
+    }
+    for (const spec of options.declared ?? []) {
+      if (root.tables[spec.name] !== undefined || (options.only && !options.only.includes(spec.name))) continue;
+      const schema = layerOf(spec.name);
+      if (!schemas.has(schema)) await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+      schemas.add(schema);
+      const columns = spec.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
+      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(schema)}.${quoteIdentifier(shortNameOf(spec.name))} AS SELECT ${columns} WHERE false`);
     }
   } catch (error) {
     await Promise.all(held.map((files) => files.release()));

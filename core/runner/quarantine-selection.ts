@@ -6,6 +6,9 @@ import { readManifest } from '../state/state-documents.ts';
 import { QUARANTINE_TABLE, type DataFile, type TableManifest } from '../table/index.ts';
 import { attachFiles } from './run-inputs.ts';
 
+/** Reasons a quarantined record stands for the rest of its object rather than one record of it. */
+export const WHOLE_OBJECT_REASONS = ['corrupt_gzip', 'object_too_large', 'too_many_records'] as const;
+
 /** Which quarantined records of a job to re-offer (`medallion quarantine replay`): all, or by reason and time. */
 export interface QuarantineFilter {
   /** Only records quarantined with this reason code (e.g. `event_time_out_of_range`). */
@@ -45,10 +48,18 @@ export async function selectQuarantined(lake: Lake, engine: Engine, root: LakeRo
     await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} (source_object VARCHAR, record_index BIGINT)`);
     return { records: 0, objects: new Set() };
   }
-  const view = `${name}_files`;
-  const release = await attachFiles(lake, engine, found.manifest, found.files, view);
+  const view = quoteIdentifier(`${name}_files`);
+  const release = await attachFiles(lake, engine, found.manifest, found.files, `${name}_files`);
   try {
-    await engine.run(`CREATE OR REPLACE TEMP TABLE ${table} AS SELECT DISTINCT source_object, record_index FROM ${quoteIdentifier(view)} WHERE ${quarantineFilterSql(filter)}`);
+    // A record that stood for the rest of its object (a stream cut short, an object over a limit) re-offers the
+    // whole object: every quarantined record of it goes back to the job, which reads the object whole again.
+    const whole = WHOLE_OBJECT_REASONS.map((reason) => quoteLiteral(reason)).join(', ');
+    await engine.run(`
+      CREATE OR REPLACE TEMP TABLE ${table} AS
+      WITH picked AS (SELECT source_object, record_index, reason_code FROM ${view} WHERE ${quarantineFilterSql(filter)})
+      SELECT source_object, record_index FROM picked
+      UNION
+      SELECT source_object, record_index FROM ${view} WHERE source_object IN (SELECT source_object FROM picked WHERE reason_code IN (${whole}))`);
   } finally {
     await release();
   }

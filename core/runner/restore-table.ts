@@ -53,7 +53,9 @@ export async function planRestore(lake: Lake, jobs: readonly Job[], table: strin
     });
   }
   if (version === current.version) throw new ConfigError('TABLE_VERSION_CURRENT', `${table} is at version ${version} already`);
-  await checkRetained(lake, target.commit, `${table} version ${version}`);
+  // Kept while it was current at the vacuum's horizon: the commit before the next version is what must be kept.
+  const next = history[history.indexOf(target) - 1] as TableVersion;
+  await checkRetained(lake, next.commit - 1, `${table} version ${version}`);
   const [now, then] = await Promise.all([readManifest(lake.state, current.manifestId), readManifest(lake.state, target.manifestId)]);
   await checkFilesExist(lake, then);
   const keysNow = new Set(manifestFiles(now).map((file) => file.key));
@@ -61,12 +63,11 @@ export async function planRestore(lake: Lake, jobs: readonly Job[], table: strin
   const writer = jobs.find((job) => job.outputs.some((spec) => spec.name === table));
   let bookmark: RestorePlan['bookmark'];
   if (writer && root.bookmarks[writer.name] !== undefined) {
-    const id = bookmarkDocumentId(writer.name, target.runId);
-    const exists = await lake.state.getDocument(id).then(() => true, (error: unknown) => {
-      if (error instanceof NotFoundError) return false;
-      throw error;
-    });
-    bookmark = { job: writer.name, to: exists ? target.runId : null };
+    // The job's bookmark as it was when version N was current (also when the run that made it committed none: a
+    // replay, a pause run, another restore).
+    const then = (await lake.state.readRootAt(target.commit))?.bookmarks[writer.name];
+    const runOf = then === undefined ? null : then.slice(then.lastIndexOf('/') + 1);
+    bookmark = { job: writer.name, to: runOf !== null && then === bookmarkDocumentId(writer.name, runOf) ? runOf : null };
   }
   return {
     table,

@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier } from '../engine/index.ts';
 import { tableRelation } from '../catalog/index.ts';
-import { MedallionError } from '../errors.ts';
+import { MedallionError, NotFoundError } from '../errors.ts';
 import type { JobBookmarkState, LandingBookmark } from '../bookmark/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
@@ -68,8 +68,13 @@ export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: J
     if (seen?.kind !== 'table' || seen.manifest === undefined || !ref) return undefined;
     const [current, then] = await Promise.all([
       readManifest(lake.state, ref.manifest),
-      readManifest(lake.state, seen.manifest),
+      // The version the bookmark read may be gone (vacuumed after a long pause): then read everything.
+      readManifest(lake.state, seen.manifest).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }),
     ]);
+    if (!then) return undefined;
     const currentKeys = new Set(manifestFiles(current).map((file) => file.key));
     const before = manifestFiles(then);
     if (before.some((file) => !currentKeys.has(file.key))) return undefined;

@@ -88,7 +88,9 @@ export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: { re
   const head = await lake.state.readRoot();
   const keepFrom = Math.min(cutoff.getTime(), oldestLiveStart);
   const first = Date.parse(head.committedAt) <= keepFrom ? head : await rootAsOf(lake.state, { time: new Date(keepFrom) }).catch(() => undefined);
-  const keptFromCommit = first?.seq ?? 1;
+  // Never back before the last vacuum's horizon (a longer --retain than last time): the manifests there are gone.
+  const previous = await lake.state.getRecord<VacuumHorizon>(VACUUM_RECORD.collection, VACUUM_RECORD.id);
+  const keptFromCommit = Math.max(first?.seq ?? 1, previous?.keptFromCommit ?? 1);
   const keptManifests = new Set<string>();
   const keptFiles = new Set<string>();
   const keptSymlinks = new Set<string>();
@@ -117,7 +119,6 @@ export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: { re
   });
 
   // 4. Manifests of the versions no kept commit names: from the commits the last vacuum kept up to the first kept now.
-  const previous = await lake.state.getRecord<VacuumHorizon>(VACUUM_RECORD.collection, VACUUM_RECORD.id);
   const dropped = new Set<string>();
   for (let seq = Math.max(1, previous?.keptFromCommit ?? 1); seq < keptFromCommit; seq += 1) {
     const root: LakeRoot | undefined = await lake.state.readRootAt(seq);

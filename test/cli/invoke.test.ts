@@ -344,7 +344,8 @@ describe('medallion tables', () => {
     const listed = boxTableRecords(result.stdout);
     expect(listed.map((row) => row.table).sort()).toEqual([...TABLES].sort());
     for (const row of listed) {
-      expect(Number(row.version), row.table).toBeGreaterThan(0);
+      // quality.rejected_rows is written only when a fail rule stops a run.
+      if (row.table !== 'quality.rejected_rows') expect(Number(row.version), row.table).toBeGreaterThan(0);
       expect(Number(row.rows), row.table).toBe(await countRows(lake, `SELECT count(*) AS n FROM ${row.table}`));
     }
     expect(listed.some((row) => Number(row.rows) > 0)).toBe(true);

@@ -150,4 +150,34 @@ describe('quarantine summary, list and replay', () => {
     expect(out).toContain(`silver.tasks: re-offered ${silver} records (a full refresh of the job): 0 accepted, ${silver} still refused; then ran gold.`);
     await expectBalancedAndClean(lake);
   }, 120_000);
+
+  it('an object cut short and then landed again whole: replaying its corrupt_gzip record takes it and every record after the break, once', async () => {
+    const source = await tempDir('replay-gzip-source');
+    await generateLanding(openLocalLake(source).storage, { seed: 47, days: 1, users: 8, tasksPerDay: 30, faultRate: 0, start: '2025-11-01' });
+    const dir = await tempDir('replay-gzip');
+    const lake = openLocalLake(dir, { threads: 2 });
+    const generated = openLocalLake(source);
+    const objects: { key: string; body: Buffer }[] = [];
+    for await (const object of generated.storage.list('landing/')) objects.push({ key: object.key, body: await generated.storage.get(object.key) });
+    // The largest gzip object of tasks, cut in the middle of its deflate stream.
+    const [whole] = objects.filter((object) => object.key.startsWith('landing/tasks/') && object.body[0] === 0x1f && object.body[1] === 0x8b).sort((a, b) => b.body.length - a.body.length);
+    for (const object of objects) await lake.storage.put(object.key, object === whole ? object.body.subarray(0, Math.floor(object.body.length / 2)) : object.body);
+    await ok(['--lake', dir, 'run', '--all', ...enable]);
+    const [cut] = await queryLake(lake, `SELECT record_index FROM quarantine.records WHERE reason_code = 'corrupt_gzip' AND source_object = ${JSON.stringify(whole!.key).replaceAll('"', "'")}`);
+    expect(cut, 'the cut object has a corrupt_gzip record').toBeDefined();
+    // The object is landed again whole, under its own key, and the quarantined break is re-offered.
+    await lake.storage.put(whole!.key, whole!.body);
+    const out = await ok(['--lake', dir, 'quarantine', 'replay', '--job', 'bronze.tasks_cdc', '--reason', 'corrupt_gzip']);
+    expect(out).toContain('bronze.tasks_cdc: re-offered 1 records');
+    const report = await reconcileLake(lake);
+    expect(report.differences).toEqual([]);
+    // Every record of the whole object is a bronze row or quarantined, once, as in a lake that never saw it cut.
+    const cleanDir = await tempDir('replay-gzip-clean');
+    const cleanLake = openLocalLake(cleanDir, { threads: 2 });
+    for (const object of objects) await cleanLake.storage.put(object.key, object.body);
+    await ok(['--lake', cleanDir, 'run', '--all']);
+    const expected = await tableContents(cleanLake);
+    const contents = await tableContents(lake);
+    for (const table of ['bronze.tasks_cdc', 'silver.tasks', 'silver.task_events', 'gold.daily_task_kpis', 'quarantine.records']) expect(contents[table], table).toEqual(expected[table]);
+  }, 120_000);
 });

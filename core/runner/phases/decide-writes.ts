@@ -3,7 +3,7 @@ import type { JobPlan } from '../../job/index.ts';
 import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, copyToStaging, countRows, partitionKey, persistStage, type OutputStage, type TableSpec, type TableWrite } from '../../table/index.ts';
 import { jobQuarantineFiles } from '../quarantine-selection.ts';
 import { attachFiles } from '../run-inputs.ts';
-import { OFFERED_RECORDS } from './held-records.ts';
+import { OFFERED_RECORDS, READ_OBJECTS, REPLAYED_RECORDS } from './held-records.ts';
 import { MedallionError } from '../../errors.ts';
 import { readManifest } from '../../state/state-documents.ts';
 import type { PartitionEntry } from '../../table/index.ts';
@@ -68,7 +68,10 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
   if (reads.replay || reads.replayRange) {
     // A replay: the job's partition becomes what it held but the records (or, for a range, the objects) re-read,
     // and what this run refused now.
-    const retained = await stageRetainedQuarantine(run, reads, staging.quarantine, reads.replayRange ? ['source_object'] : ['source_object', 'record_index']);
+    // A range replay re-derives whole objects; a quarantine replay settles the re-offered records of the objects it
+    // read again (taken now, or gone: an index past the end of an object landed again whole).
+    const settled = reads.replayRange ? `(SELECT DISTINCT source_object FROM ${OFFERED_RECORDS})` : `(SELECT * FROM ${REPLAYED_RECORDS} SEMI JOIN ${READ_OBJECTS} USING (source_object))`;
+    const retained = await stageRetainedQuarantine(run, reads, staging.quarantine, settled, reads.replayRange ? ['source_object'] : ['source_object', 'record_index']);
     const stored = await staging.quarantine.area.persist();
     const quarantined = await persistStage(staging.quarantine, stored);
     const kept = await persistStage(retained, stored);
@@ -93,14 +96,14 @@ export async function decideWrites(run: RunContext, reads: ReadPlan, planner: Jo
  * Writes, beside the run's own quarantine rows, the job's committed quarantine rows but those of the records the
  * replay re-read (OFFERED_RECORDS): with this run's, they are the job's partition after it.
  */
-async function stageRetainedQuarantine(run: RunContext, reads: ReadPlan, quarantine: OutputStage, by: readonly string[]): Promise<OutputStage> {
+async function stageRetainedQuarantine(run: RunContext, reads: ReadPlan, quarantine: OutputStage, settled: string, by: readonly string[]): Promise<OutputStage> {
   const retained: OutputStage = { spec: QUARANTINE_TABLE, area: quarantine.area, copies: [] };
   const found = await jobQuarantineFiles(run.lake, reads.basedOn, run.job.name);
   if (!found) return retained;
   const release = await attachFiles(run.lake, run.engine, found.manifest, found.files, 'quarantine_before_replay');
   try {
     const columns = QUARANTINE_TABLE.columns.map((column) => quoteIdentifier(column.name)).join(', ');
-    const sql = `SELECT ${columns} FROM quarantine_before_replay ANTI JOIN ${OFFERED_RECORDS} USING (${by.join(', ')})`;
+    const sql = `SELECT ${columns} FROM quarantine_before_replay ANTI JOIN ${settled} AS settled USING (${by.join(', ')})`;
     retained.copies.push(...(await copyToStaging(run.engine, retained, sql, 'retained')));
   } finally {
     await release();

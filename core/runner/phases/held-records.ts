@@ -1,4 +1,5 @@
 import { quoteIdentifier, quoteLiteral } from '../../engine/index.ts';
+import { ConfigError } from '../../errors.ts';
 import type { ObjectInfo } from '../../storage/index.ts';
 import { manifestFiles, QUARANTINE_TABLE, SOURCE_OBJECT_COLUMN, type DataFile, type TableManifest } from '../../table/index.ts';
 import { readManifest } from '../../state/state-documents.ts';
@@ -7,8 +8,10 @@ import { selectQuarantined } from '../quarantine-selection.ts';
 
 /** The engine table of the records a quarantine replay re-offers (see RunOptions.replayQuarantine). */
 export const REPLAYED_RECORDS = 'replayed_records';
-/** The engine table of the re-offered records a replay actually read (their landing objects were there). */
+/** The engine table of the records a replay took (read and not held): they get a new outcome. */
 export const OFFERED_RECORDS = 'offered_records';
+/** The engine table of the objects a quarantine replay read again. */
+export const READ_OBJECTS = 'read_objects';
 import type { ReadPlan } from './read-plan.ts';
 import type { RunContext } from './run-context.ts';
 
@@ -40,27 +43,18 @@ export class HeldRecords {
       await run.engine.run(`CREATE OR REPLACE TEMP TABLE ${OFFERED_RECORDS} (${SOURCE_OBJECT_COLUMN} VARCHAR, record_index BIGINT)`);
       return new HeldRecords(run, [], undefined, true);
     }
+    const tables = await heldTables(run, reads);
     if (reads.replay) {
-      // Every record of the objects read is the job's already (a row or quarantined), but those re-offered.
+      if (!keepsLandingRecords(job)) {
+        throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: its records cannot be re-offered alone (its balanced output must be append-only and keep source_object and record_index); rebuild it with --full-refresh`);
+      }
+      // The re-offered records are not held (they leave the quarantine if taken); every other record of the objects
+      // read is skipped when the job holds it, and taken when it holds it nowhere (records after a break the
+      // quarantine stood for as one: an object over a limit, a gzip stream cut short then landed again whole).
       await selectQuarantined(lake, run.engine, reads.basedOn, job.name, reads.replay, REPLAYED_RECORDS);
       await run.engine.run(`CREATE OR REPLACE TEMP TABLE ${OFFERED_RECORDS} (${SOURCE_OBJECT_COLUMN} VARCHAR, record_index BIGINT)`);
-      return new HeldRecords(run, [], REPLAYED_RECORDS);
-    }
-    const balance = job.balance;
-    if (!job.perRecord || !balance || !reads.readsSubset) return undefined;
-    const output = job.outputs.find((spec) => spec.name === balance.output);
-    const names = new Set(output?.columns.map((column) => column.name));
-    if (!names.has(SOURCE_OBJECT_COLUMN) || !names.has('record_index')) return undefined;
-    const tables: { manifest: TableManifest; files: DataFile[] }[] = [];
-    for (const [table, partition] of [[balance.output, undefined], [QUARANTINE_TABLE.name, job.name]] as const) {
-      const ref = reads.basedOn.tables[table];
-      if (!ref) continue;
-      const manifest = await readManifest(lake.state, ref.manifest);
-      const files = partition === undefined
-        ? manifestFiles(manifest)
-        : Object.values(manifest.partitions).filter((entry) => entry.values.job === partition).flatMap((entry) => entry.files);
-      const kept = files.filter((file) => file.rows > 0);
-      if (kept.length > 0) tables.push({ manifest, files: kept });
+      await run.engine.run(`CREATE OR REPLACE TEMP TABLE ${READ_OBJECTS} (${SOURCE_OBJECT_COLUMN} VARCHAR)`);
+      return new HeldRecords(run, tables, REPLAYED_RECORDS);
     }
     return tables.length > 0 ? new HeldRecords(run, tables) : undefined;
   }
@@ -68,20 +62,20 @@ export class HeldRecords {
   /**
    * Makes `input` the records of `landing` (a batch of `objects`) that the job does not hold yet; returns
    * how many it holds. Reads only the files whose recorded range of source objects holds a key of the batch.
+   * In a quarantine replay the re-offered records count as not held, and what is taken is noted as offered.
    */
   async exclude(objects: readonly ObjectInfo[], landing: string, input: string): Promise<number> {
+    const held = await this.excludeHeld(objects, landing, input);
+    if (this.replay || this.range) await this.run.engine.run(`INSERT INTO ${OFFERED_RECORDS} SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(input)}`);
+    if (this.replay) await this.run.engine.run(`INSERT INTO ${READ_OBJECTS} SELECT DISTINCT ${SOURCE_OBJECT_COLUMN} FROM ${quoteIdentifier(landing)}`);
+    return held;
+  }
+
+  private async excludeHeld(objects: readonly ObjectInfo[], landing: string, input: string): Promise<number> {
     const { engine } = this.run;
     if (this.range) {
       await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)}`);
-      await engine.run(`INSERT INTO ${OFFERED_RECORDS} SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(input)}`);
       return 0;
-    }
-    if (this.replay) {
-      const using = `USING (${SOURCE_OBJECT_COLUMN}, record_index)`;
-      await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)} SEMI JOIN ${quoteIdentifier(this.replay)} ${using}`);
-      await engine.run(`INSERT INTO ${OFFERED_RECORDS} SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(input)}`);
-      const { rows } = await engine.query(`SELECT (SELECT count(*) FROM ${quoteIdentifier(landing)}) - (SELECT count(*) FROM ${quoteIdentifier(input)}) AS n`);
-      return Number(rows[0]?.n ?? 0);
     }
     const keys = objects.map((object) => Buffer.from(object.key)).sort(Buffer.compare);
     const candidates = this.tables
@@ -94,6 +88,7 @@ export class HeldRecords {
     }
     const [first, last] = [keys[0]?.toString() ?? '', keys.at(-1)?.toString() ?? ''];
     const held = quoteIdentifier(`${input}_held`);
+    const using = `USING (${SOURCE_OBJECT_COLUMN}, record_index)`;
     const parts: string[] = [];
     const releases: (() => Promise<void>)[] = [];
     try {
@@ -102,19 +97,47 @@ export class HeldRecords {
         releases.push(await attachFiles(this.run.lake, engine, manifest, files, view));
         parts.push(`SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(view)} WHERE ${SOURCE_OBJECT_COLUMN} BETWEEN ${quoteLiteral(first)} AND ${quoteLiteral(last)}`);
       }
-      await engine.run(`CREATE OR REPLACE TEMP TABLE ${held} AS SELECT DISTINCT * FROM (${parts.join(' UNION ALL ')})`);
+      const notOffered = this.replay ? ` ANTI JOIN ${quoteIdentifier(this.replay)} ${using}` : '';
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${held} AS SELECT * FROM (SELECT DISTINCT * FROM (${parts.join(' UNION ALL ')}))${notOffered}`);
     } finally {
       for (const release of releases) await release();
     }
-    const { rows } = await engine.query(`SELECT count(*) AS n FROM ${quoteIdentifier(landing)} SEMI JOIN ${held} USING (${SOURCE_OBJECT_COLUMN}, record_index)`);
+    const { rows } = await engine.query(`SELECT count(*) AS n FROM ${quoteIdentifier(landing)} SEMI JOIN ${held} ${using}`);
     const count = Number(rows[0]?.n ?? 0);
     if (count === 0) {
       await passThrough();
       return 0;
     }
-    await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)} ANTI JOIN ${held} USING (${SOURCE_OBJECT_COLUMN}, record_index)`);
+    await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(input)} AS SELECT * FROM ${quoteIdentifier(landing)} ANTI JOIN ${held} ${using}`);
     return count;
   }
+}
+
+/** The committed files that may hold records a `perRecord` job took: its append-only output's and its quarantine partition's. */
+async function heldTables(run: RunContext, reads: ReadPlan): Promise<{ manifest: TableManifest; files: DataFile[] }[]> {
+  const { job, lake } = run;
+  const balance = job.balance;
+  // (An output that is not append-only replaces the partitions a run writes: skipping held rows there would drop them.)
+  if (!balance || !reads.readsSubset || !keepsLandingRecords(job)) return [];
+  const tables: { manifest: TableManifest; files: DataFile[] }[] = [];
+  for (const [table, partition] of [[balance.output, undefined], [QUARANTINE_TABLE.name, job.name]] as const) {
+    const ref = reads.basedOn.tables[table];
+    if (!ref) continue;
+    const manifest = await readManifest(lake.state, ref.manifest);
+    const files = partition === undefined
+      ? manifestFiles(manifest)
+      : Object.values(manifest.partitions).filter((entry) => entry.values.job === partition).flatMap((entry) => entry.files);
+    const kept = files.filter((file) => file.rows > 0);
+    if (kept.length > 0) tables.push({ manifest, files: kept });
+  }
+  return tables;
+}
+
+/** Whether the job's records can be told apart as held: a `perRecord` job balanced on an append-only output keeping the landing record. */
+function keepsLandingRecords(job: RunContext['job']): boolean {
+  const output = job.outputs.find((spec) => spec.name === job.balance?.output);
+  const names = new Set(output?.columns.map((column) => column.name));
+  return job.perRecord === true && names.has(SOURCE_OBJECT_COLUMN) && names.has('record_index') && output?.writeMode === 'append';
 }
 
 /** Whether a file may hold a record of one of `keys` (sorted by their bytes): always, when it records no range. */
