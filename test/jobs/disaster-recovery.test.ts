@@ -1,13 +1,13 @@
-import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openLocalLake } from '../../core/index.ts';
 import { releaseJobLock, runJobs } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs } from '../support/lake-cli.ts';
 
 /**
  * runbooks/disaster-recovery.md, the folder lake's procedure: back the lake folder up (its `_state` first, then
@@ -16,14 +16,8 @@ import { tableContents } from '../support/pipeline-check.ts';
  * where a lake that never broke would.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
 
 /**
  * The runbook's backup (rsync -a --exclude='*.tmp'): `_state/HEAD`, then `_state/roots`, then the rest of `_state`,
@@ -61,10 +55,6 @@ async function backUp(lake: string, backup: string): Promise<void> {
     if (entry !== '_state') await copyTree(path.join(lake, entry), path.join(backup, entry));
   }
 }
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 describe('disaster recovery of a folder lake', () => {
   it('a backup taken while runs commit restores to a lake that reconciles and runs on to the same tables', async () => {

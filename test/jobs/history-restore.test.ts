@@ -1,43 +1,24 @@
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { DuckDbEngine } from '../../core/engine/index.ts';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { queryLake, tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, cli, ok, ENABLE } from '../support/lake-cli.ts';
 
 /**
  * Table history, time travel and restore, as an operator uses them: `medallion history`, `query --as-of` a
  * commit or a time, `restore --dry-run` and `restore`, then the nightly runs going on to the clean run's tables.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 let clean: Record<string, unknown[]>;
 /** After each night: the lake's newest commit, its time, and the row counts of two tables. */
 let nights: { commit: number; at: string; kpiRows: number; bronzeRows: number }[];
-const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result.code, `medallion ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return result.stdout;
-}
+const enable = ENABLE;
 
 async function count(lake: Lake, table: string): Promise<number> {
   return Number((await queryLake(lake, `SELECT count(*) AS n FROM ${table}`))[0]!.n);
@@ -78,10 +59,6 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }, 240_000);
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 describe('history and time travel', () => {
   it('lists every version of a table, newest first, with its commit, operation, job, run and size', async () => {

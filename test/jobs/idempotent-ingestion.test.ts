@@ -1,7 +1,6 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, quoteLiteral, runJob, type Lake } from '../../core/index.ts';
 import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
 import { tasksCdcJob } from '../../jobs/bronze/index.ts';
@@ -11,6 +10,7 @@ import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { queryLake, tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, ok, expectLikeCleanRun, ENABLE } from '../support/lake-cli.ts';
 
 /**
  * A landing record (object key and record index) is in bronze, or in the quarantine, at most once, whatever
@@ -19,7 +19,7 @@ import { queryLake, tableContents } from '../support/pipeline-check.ts';
  * runbooks say; reconcile must balance and every table must equal a clean full run over the same landing.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 /** The landing objects of each of the three days, by key. */
 let days: { key: string; body: Buffer }[][];
@@ -27,23 +27,10 @@ let days: { key: string; body: Buffer }[][];
 let nights: { tasks: string; users: string }[];
 let clean: Record<string, unknown[]>;
 
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<string> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  expect(code, `medallion ${args.join(' ')}\n${io.stderr()}`).toBe(0);
-  return io.stdout();
-}
-
-const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
+const enable = ENABLE;
 
 async function runAll(dir: string, ...args: string[]): Promise<void> {
-  await cli(['--lake', dir, 'run', '--all', ...args]);
+  await ok(['--lake', dir, 'run', '--all', ...args]);
 }
 
 async function land(lake: Lake, objects: readonly { key: string; body: Buffer }[]): Promise<void> {
@@ -64,15 +51,6 @@ async function copyOfBase(): Promise<{ dir: string; lake: Lake }> {
 }
 
 /** Reconcile balances and every table (bronze without ingested_at, quarantine without run ids) is the clean run's. */
-async function expectLikeCleanRun(lake: Lake): Promise<void> {
-  const report = await reconcileLake(lake);
-  expect(report.differences).toEqual([]);
-  expect(report.pendingObjects).toBe(0);
-  expect(report.checks.every((check) => check.balanced)).toBe(true);
-  const contents = await tableContents(lake);
-  for (const [table, rows] of Object.entries(clean)) expect(contents[table], table).toEqual(rows);
-}
-
 beforeAll(async () => {
   // Three days of traffic with every fault kind (duplicates, late and out-of-order objects, bad records).
   const source = await tempDir('idempotent-source');
@@ -103,40 +81,36 @@ beforeAll(async () => {
     nights.push({ tasks: await lastRunId(lake, 'bronze.tasks_cdc'), users: await lastRunId(lake, 'bronze.users_cdc') });
     expect(nights[night]!.tasks).not.toBe(nights[night - 1]?.tasks);
   }
-  await expectLikeCleanRun(lake);
+  await expectLikeCleanRun(lake, clean, { allRead: true });
 }, 240_000);
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 describe('a landing record is in bronze at most once', () => {
   for (const night of [0, 1, 2]) {
     it(`rewinding the bronze bookmarks to night ${night + 1}'s run and running on re-reads nothing twice`, async () => {
       const { dir, lake } = await copyOfBase();
-      await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[night]!.tasks]);
-      await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.users_cdc', '--run-id', nights[night]!.users]);
+      await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[night]!.tasks]);
+      await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.users_cdc', '--run-id', nights[night]!.users]);
       await runAll(dir, ...enable);
-      await expectLikeCleanRun(lake);
+      await expectLikeCleanRun(lake, clean, { allRead: true });
     }, 120_000);
   }
 
   it('starting the bookmarks over (reset without a run id) and running on re-reads nothing twice', async () => {
     const { dir, lake } = await copyOfBase();
-    await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc']);
-    await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.users_cdc']);
+    await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc']);
+    await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.users_cdc']);
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 120_000);
 
   it('a pause window between two runs re-reads what bronze holds and adds nothing', async () => {
     const { dir, lake } = await copyOfBase();
     for (const job of ['bronze.tasks_cdc', 'bronze.users_cdc'] as const) {
       const ids = nights.map((night) => (job === 'bronze.tasks_cdc' ? night.tasks : night.users));
-      await cli(['--lake', dir, 'run', job, '--job-bookmark-option', 'job-bookmark-pause', '--job-bookmark-from', ids[0]!, '--job-bookmark-to', ids[2]!]);
+      await ok(['--lake', dir, 'run', job, '--job-bookmark-option', 'job-bookmark-pause', '--job-bookmark-from', ids[0]!, '--job-bookmark-to', ids[2]!]);
     }
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 120_000);
 
   it('a pause run and then the bookmarked run read the same new objects once', async () => {
@@ -150,7 +124,7 @@ describe('a landing record is in bronze at most once', () => {
     await land(lake, days.slice(2).flat());
     await runAll(dir, '--job-bookmark-option', 'job-bookmark-pause');
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 180_000);
 
   it('an object landed again under its own key is not read twice', async () => {
@@ -158,7 +132,7 @@ describe('a landing record is in bronze at most once', () => {
     // Re-landed: the same bytes under the same key, newer than every bookmark.
     await land(lake, [...days[0]!.slice(0, 3), ...days[1]!.slice(-2)]);
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
     const [held] = await queryLake(lake, `SELECT count(*) AS n FROM bronze.tasks_cdc`);
     expect(Number(held!.n)).toBe((clean['bronze.tasks_cdc'] ?? []).length);
   }, 120_000);
@@ -168,10 +142,10 @@ describe('a landing record is in bronze at most once', () => {
     for (const job of PIPELINE_JOBS) {
       const { records } = await readRunRecords(lake.state, job.name);
       const first = records.filter((run) => run.JobRunState === 'SUCCEEDED').sort((a, b) => a.StartedOn.localeCompare(b.StartedOn))[0]!;
-      await cli(['--lake', dir, 'bookmark', 'reset', job.name, '--run-id', first.Id]);
+      await ok(['--lake', dir, 'bookmark', 'reset', job.name, '--run-id', first.Id]);
     }
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 120_000);
 
   it('a run with bookmarks disabled between bookmarked runs, then the bookmarked run, adds nothing twice', async () => {
@@ -185,7 +159,7 @@ describe('a landing record is in bronze at most once', () => {
     // The disabled run reads everything (the new day too) and commits no bookmark; the next reads the new day again.
     await runAll(dir, '--job-bookmark-option', 'job-bookmark-disable');
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 180_000);
 
   it('a pause run of the silver jobs alone, then the bookmarked run, adds nothing twice', async () => {
@@ -194,10 +168,10 @@ describe('a landing record is in bronze at most once', () => {
     await land(lake, days[0]!);
     await runAll(dir, ...enable);
     await land(lake, days.slice(1).flat());
-    await cli(['--lake', dir, 'run', 'bronze.tasks_cdc', 'bronze.users_cdc', ...enable]);
-    await cli(['--lake', dir, 'run', 'silver.users', 'silver.tasks', '--job-bookmark-option', 'job-bookmark-pause']);
+    await ok(['--lake', dir, 'run', 'bronze.tasks_cdc', 'bronze.users_cdc', ...enable]);
+    await ok(['--lake', dir, 'run', 'silver.users', 'silver.tasks', '--job-bookmark-option', 'job-bookmark-pause']);
     await runAll(dir, ...enable);
-    await expectLikeCleanRun(lake);
+    await expectLikeCleanRun(lake, clean, { allRead: true });
   }, 180_000);
 
   it('finds a re-landed object by the key ranges its files record, keys too long for Parquet statistics included', async () => {
@@ -219,7 +193,7 @@ describe('a landing record is in bronze at most once', () => {
     const count = async () => Number((await queryLake(lake, `SELECT count(*) AS n FROM bronze.tasks_cdc`))[0]!.n);
     const once = await count();
     // Read again: the bookmark rewound to the run before.
-    await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[2]!.tasks]);
+    await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[2]!.tasks]);
     const again = await runJob(lake, tasksCdcJob, { bookmark: { option: 'job-bookmark-enable' } });
     expect(again.recordsAlreadyHeld).toBeGreaterThan(0);
     expect(await count()).toBe(once);
@@ -229,7 +203,7 @@ describe('a landing record is in bronze at most once', () => {
 
   it('says how many records it found already held, and counts them in its balance', async () => {
     const { dir, lake } = await copyOfBase();
-    await cli(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[1]!.tasks]);
+    await ok(['--lake', dir, 'bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', nights[1]!.tasks]);
     const result = await runJob(lake, tasksCdcJob, { bookmark: { option: 'job-bookmark-enable' } });
     expect(result.recordsRead).toBeGreaterThan(0);
     expect(result.recordsAlreadyHeld).toBe(result.recordsRead);

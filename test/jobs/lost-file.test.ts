@@ -1,13 +1,12 @@
-import { cp, mkdtemp, rm, truncate } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, rm, truncate } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, cli, ok, ENABLE } from '../support/lake-cli.ts';
 
 /**
  * A committed data file that is gone or cut short: every reader names the table, its version and the file,
@@ -15,28 +14,10 @@ import { tableContents } from '../support/pipeline-check.ts';
  * reading the damaged version, after which the bookmarked runs go on.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 let clean: Record<string, unknown[]>;
-const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result.code, `medallion ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return result.stdout;
-}
+const enable = ENABLE;
 
 /** The committed version of `table` and its largest file. */
 async function committedFile(lake: Lake, table: string): Promise<{ version: number; key: string }> {
@@ -81,10 +62,6 @@ beforeAll(async () => {
   await ok(['--lake', cleanDir, 'run', '--all']);
   clean = await tableContents(openLocalLake(cleanDir, { threads: 2 }));
 }, 240_000);
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 const damages = [
   { name: 'deleted', damage: (file: string) => rm(file), word: 'missing' },

@@ -1,12 +1,11 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { queryLake, tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, cli, ok, expectLikeCleanRun, ENABLE } from '../support/lake-cli.ts';
 
 /**
  * Quarantine replay after a contract fix: the bronze jobs ran with a wrong event-time floor and quarantined a
@@ -15,30 +14,12 @@ import { queryLake, tableContents } from '../support/pipeline-check.ts';
  * Records still refused stay, with this run's reason; reconcile balances throughout.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 let clean: Record<string, unknown[]>;
-const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
+const enable = ENABLE;
 /** The wrong contract: events before 2025-11-02 refused. */
 const wrongFloor = ['--event-time-floor', '2025-11-02'];
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result.code, `medallion ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return result.stdout;
-}
 
 async function copyOfBase(): Promise<{ dir: string; lake: Lake }> {
   const dir = await tempDir('replay');
@@ -49,14 +30,6 @@ async function copyOfBase(): Promise<{ dir: string; lake: Lake }> {
 
 async function quarantined(lake: Lake, where = 'true'): Promise<number> {
   return Number((await queryLake(lake, `SELECT count(*) AS n FROM quarantine.records WHERE ${where}`))[0]!.n);
-}
-
-async function expectBalancedAndClean(lake: Lake): Promise<void> {
-  const report = await reconcileLake(lake);
-  expect(report.differences).toEqual([]);
-  expect(report.checks.every((check) => check.balanced)).toBe(true);
-  const contents = await tableContents(lake);
-  for (const [table, rows] of Object.entries(clean)) expect(contents[table], table).toEqual(rows);
 }
 
 beforeAll(async () => {
@@ -70,10 +43,6 @@ beforeAll(async () => {
   await cp(path.join(source, 'landing'), path.join(base, 'landing'), { recursive: true });
   await ok(['--lake', base, 'run', '--all', ...enable, ...wrongFloor]);
 }, 240_000);
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 describe('quarantine summary, list and replay', () => {
   it('summary and list show what was refused, by job and reason', async () => {
@@ -111,14 +80,14 @@ describe('quarantine summary, list and replay', () => {
     }
     expect(await quarantined(lake, `reason_code = 'event_time_out_of_range'`)).toBe(0);
     expect(await quarantined(lake, `job LIKE 'bronze.%' AND reason_code <> 'event_time_out_of_range'`)).toBe(others + refusedAgain);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
     // The replay moved no bronze bookmark, and the next bookmarked runs add nothing.
     const bookmarksAfter = (await lake.state.readRoot()).bookmarks;
     expect(bookmarksAfter['bronze.tasks_cdc']).toBe(bookmarksBefore['bronze.tasks_cdc']);
     expect(bookmarksAfter['bronze.users_cdc']).toBe(bookmarksBefore['bronze.users_cdc']);
     const again = await ok(['--lake', dir, 'run', '--all', ...enable]);
     expect(again).not.toMatch(/wrote bronze\.\w+ [1-9]/);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
   }, 120_000);
 
   it('records still refused stay in the quarantine with the new run\'s reason, and the counts still add up', async () => {
@@ -148,7 +117,7 @@ describe('quarantine summary, list and replay', () => {
     expect(none.stderr).toContain('no quarantined record matches');
     const out = await ok(['--lake', dir, 'quarantine', 'replay', '--job', 'silver.tasks']);
     expect(out).toContain(`silver.tasks: re-offered ${silver} records (a full refresh of the job): 0 accepted, ${silver} still refused; then ran gold.`);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
   }, 120_000);
 
   it('an object cut short and then landed again whole: replaying its corrupt_gzip record takes it and every record after the break, once', async () => {

@@ -1,12 +1,11 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { queryLake, tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, cli, ok, expectLikeCleanRun, ENABLE } from '../support/lake-cli.ts';
 
 /**
  * `medallion replay <job...> --from --to`: the bronze jobs ran under a wrong contract (an event-time floor that
@@ -14,28 +13,10 @@ import { queryLake, tableContents } from '../support/pipeline-check.ts';
  * them, and recomputes everything downstream, ending as a clean full run; a partial range changes only its days.
  */
 
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 let clean: Record<string, unknown[]>;
-const enable = ['--job-bookmark-option', 'job-bookmark-enable'];
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result.code, `medallion ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return result.stdout;
-}
+const enable = ENABLE;
 
 async function copyOfBase(): Promise<{ dir: string; lake: Lake }> {
   const dir = await tempDir('replay-range');
@@ -51,14 +32,6 @@ async function refusedByDay(lake: Lake): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [String(row.day), Number(row.n)]));
 }
 
-async function expectBalancedAndClean(lake: Lake): Promise<void> {
-  const report = await reconcileLake(lake);
-  expect(report.differences).toEqual([]);
-  expect(report.checks.every((check) => check.balanced)).toBe(true);
-  const contents = await tableContents(lake);
-  for (const [table, rows] of Object.entries(clean)) expect(contents[table], table).toEqual(rows);
-}
-
 beforeAll(async () => {
   const source = await tempDir('replay-range-source');
   await generateLanding(openLocalLake(source).storage, { seed: 41, days: 3, users: 15, tasksPerDay: 25, faultRate: 0.03, start: '2025-11-01' });
@@ -72,10 +45,6 @@ beforeAll(async () => {
   await ok(['--lake', base, 'run', '--all', ...enable, '--event-time-floor', '2025-11-03']);
 }, 240_000);
 
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
 describe('medallion replay', () => {
   it('replaying the whole range under the fixed contract ends as a clean full run, downstream included', async () => {
     const { dir, lake } = await copyOfBase();
@@ -84,13 +53,13 @@ describe('medallion replay', () => {
     expect(out).toMatch(/^bronze\.tasks_cdc replayed 2025-11-01\.\.2025-11-04: read \d+, wrote \d+, quarantined \d+$/m);
     expect(out).toMatch(/^silver\.tasks recomputed downstream/m);
     expect(out).toMatch(/^gold\.daily_task_kpis recomputed downstream/m);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
     const after = (await lake.state.readRoot()).bookmarks;
     expect(after['bronze.tasks_cdc']).toBe(bookmarks['bronze.tasks_cdc']);
     expect(after['bronze.users_cdc']).toBe(bookmarks['bronze.users_cdc']);
     // Replaying again changes nothing.
     await ok(['--lake', dir, 'replay', 'bronze.tasks_cdc', '--from', '2025-11-01', '--to', '2025-11-04']);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
   }, 120_000);
 
   it('a range of one day replaces exactly what came of the objects that arrived that day', async () => {
@@ -117,7 +86,7 @@ describe('medallion replay', () => {
     await ok(['--lake', dir, 'replay', 'bronze.tasks_cdc', 'bronze.users_cdc', '--from', '2025-11-01', '--to', '2025-11-04']);
     const out = await ok(['--lake', dir, 'replay', 'gold.daily_task_kpis', '--from', '2025-11-02', '--to', '2025-11-02']);
     expect(out).toMatch(/^gold\.daily_task_kpis rebuilt in full/m);
-    await expectBalancedAndClean(lake);
+    await expectLikeCleanRun(lake, clean);
 
     const [gone] = (await queryLake(lake, `SELECT source_object FROM bronze.tasks_cdc WHERE ingest_date = DATE '2025-11-02' LIMIT 1`)).map((row) => String(row.source_object));
     await lake.storage.delete([gone!]);

@@ -1,15 +1,14 @@
-import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { runJobs, vacuumLake } from '../../core/runner/index.ts';
 import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
-import { bufferIo, invoke } from '../../cli/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { tableContents } from '../support/pipeline-check.ts';
+import { useFileTempDirs, cli } from '../support/lake-cli.ts';
 
 /**
  * Vacuum on the folder lake: after several nights and reruns, only the files of versions inside the retention
@@ -18,25 +17,13 @@ import { tableContents } from '../support/pipeline-check.ts';
  */
 
 const HOUR = 3_600_000;
-const dirs: string[] = [];
+const tempDir = useFileTempDirs();
 let base: string;
 let clean: Record<string, unknown[]>;
 /** Landing objects by day, and the times at which each night's runs had all committed. */
 let days: { key: string; body: Buffer }[][];
 let nights: { commit: number; after: number }[];
 const enable = { settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' as const } }) };
-
-async function tempDir(name: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `medallion-${name}-`));
-  dirs.push(dir);
-  return dir;
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
-}
 
 /** Every file under the tables' folders, with its size. */
 async function dataFiles(dir: string): Promise<Map<string, number>> {
@@ -101,10 +88,6 @@ beforeAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
 }, 240_000);
-
-afterAll(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
 
 describe('vacuum', () => {
   it('removes exactly the files no version inside the window lists; kept versions read, older ones are refused by name', async () => {
