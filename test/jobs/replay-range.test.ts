@@ -100,5 +100,12 @@ describe('medallion replay', () => {
     const backwards = await cli(['--lake', dir, 'replay', 'bronze.tasks_cdc', '--from', '2025-11-03', '--to', '2025-11-02']);
     expect(backwards.code).toBe(2);
     expect(backwards.stderr).toContain('is after --to');
+    // Checked before anything runs, also for a job rebuilt in full: no run is recorded, nothing committed.
+    for (const [from, to] of [['2025-02-30', '2025-03-01'], ['yesterday', '2025-11-02']]) {
+      const bad = await cli(['--lake', dir, 'replay', 'gold.daily_task_kpis', '--from', from!, '--to', to!]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('dates are YYYY-MM-DD');
+    }
+    expect((await lake.state.readRoot()).seq).toBe(seq);
   }, 120_000);
 });
