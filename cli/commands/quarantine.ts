@@ -154,7 +154,10 @@ export async function replayRange(
     throw new ConfigError('JOB_UNKNOWN', names.length === 0 ? 'name the jobs to replay' : `no job named ${unknown.join(', ')}`, { hint: `jobs: ${jobs.map((job) => job.name).join(', ')}` });
   }
   // Checked before anything runs (a silver or gold job rebuilt in full would not look at the dates).
-  const day = (text: string) => /^\d{4}-\d{2}-\d{2}$/.test(text) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
+  const day = (text: string) => {
+    const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : Number.NaN;
+    return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text;
+  };
   if (!day(range.from) || !day(range.to)) {
     throw new ConfigError('RUN_ARGUMENTS_INVALID', `--from ${range.from} --to ${range.to}: dates are YYYY-MM-DD, and real ones`, { hint: 'e.g. --from 2025-11-02 --to 2025-11-03' });
   }

@@ -125,7 +125,10 @@ export async function planReads(run: RunContext): Promise<ReadPlan> {
  */
 export function arrivalDate(object: ObjectInfo): string {
   const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/\d{2}\/[^/]+$/.exec(object.key);
-  if (match && !Number.isNaN(Date.parse(`${match[1]}-${match[2]}-${match[3]}T00:00:00Z`))) return `${match[1]}-${match[2]}-${match[3]}`;
+  const day = match ? `${match[1]}-${match[2]}-${match[3]}` : '';
+  // A folder date that is no date (2025/02/30) falls back as the bronze SQL's cast does (NULL, then the modified date).
+  const ms = match ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  if (!Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === day) return day;
   return new Date(object.lastModifiedMs).toISOString().slice(0, 10);
 }
 
@@ -138,7 +141,9 @@ function checkReplayRange(job: RunContext['job'], range: { from: string; to: str
   if (!job.perRecord || !output || output.partitionBy.length !== 1 || output.columns.find((column) => column.name === output.partitionBy[0])?.type !== 'DATE') {
     problems.push('only a job that reads landing record by record into a table partitioned by arrival date replays a range; rebuild this one with --full-refresh');
   }
-  if (!day.test(range.from) || !day.test(range.to) || Number.isNaN(Date.parse(range.from)) || Number.isNaN(Date.parse(range.to))) problems.push(`--from ${range.from} --to ${range.to}: dates are YYYY-MM-DD`);
+  // Round-tripped: Date.parse takes 2025-02-30 as March 2nd, where DuckDB's date cast gives NULL.
+  const real = (text: string) => day.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
+  if (!real(range.from) || !real(range.to)) problems.push(`--from ${range.from} --to ${range.to}: dates are YYYY-MM-DD, and real ones`);
   else if (range.from > range.to) problems.push(`--from ${range.from} is after --to ${range.to}`);
   if (problems.length > 0) throw new ConfigError('RUN_ARGUMENTS_INVALID', `${job.name}: ${problems.join('; ')}`);
 }
