@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Lake } from '../../core/index.ts';
 import { jobLockName } from '../../core/job/index.ts';
-import { releaseJobLock } from '../../core/runner/index.ts';
+import { MAINTENANCE_LOCK, releaseJobLock } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { renderTable } from '../format-rows.ts';
 import type { CliIo } from '../io.ts';
@@ -22,17 +22,20 @@ export function addLockCommand(program: Command, io: CliIo, lake: () => Lake): v
   const lock = program.command('lock').description("Job locks (one run of a job at a time): who holds each, and ending a dead holder's lease by hand.");
   lock
     .command('status')
-    .description('Each job\'s lock: free, held (by which run, until when), or held past its lease (the holder died; the next run takes it over).')
+    .description('Each job\'s lock, and the lock a vacuum or restore holds: free, held (by which run, until when), or held past its lease (the holder died; the next run takes it over).')
     .argument('[jobs...]', 'job names (default: every job)')
     .action(async (names: string[]) => {
       const jobs = names.length > 0 ? selectJobs(names, false, PIPELINE_JOBS) : PIPELINE_JOBS;
       const opened = lake();
       const nowMs = Date.now();
       const rows = [];
-      for (const job of jobs) {
-        const state = await opened.state.readLock(jobLockName(job.name));
+      const locks = jobs.map((job) => ({ job: job.name, lock: jobLockName(job.name) }));
+      // The vacuum's and restore's lock, when no job was named.
+      if (names.length === 0) locks.push({ job: '(vacuum, restore)', lock: MAINTENANCE_LOCK });
+      for (const { job, lock: name } of locks) {
+        const state = await opened.state.readLock(name);
         const status = !state || state.released ? 'free' : state.expiresAtMs > nowMs ? 'held' : 'lease ended';
-        rows.push({ job: job.name, status, owner: status === 'free' ? '' : state?.owner ?? '', lease_until: status === 'free' || !state ? '' : new Date(state.expiresAtMs).toISOString() });
+        rows.push({ job, status, owner: status === 'free' ? '' : state?.owner ?? '', lease_until: status === 'free' || !state ? '' : new Date(state.expiresAtMs).toISOString() });
       }
       await io.out(renderTable(['job', 'status', 'owner', 'lease_until'].map((name) => ({ name, type: 'VARCHAR' })), rows));
     });

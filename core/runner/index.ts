@@ -13,4 +13,5 @@ export { checkRulePlacement } from './rule-placement.ts';
 export { releaseJobLock, type LockRelease } from './lock-admin.ts';
 export { planRestore, restoreTable, type RestorePlan } from './restore-table.ts';
 export { quarantineFilterSql, type QuarantineFilter } from './quarantine-selection.ts';
+export { MAINTENANCE_LOCK, withMaintenanceLock } from './maintenance-lock.ts';
 export { checkRetained, DEFAULT_RETAIN_MS, parseRetain, vacuumLake, VACUUM_RECORD, type VacuumHorizon, type VacuumResult } from './vacuum.ts';

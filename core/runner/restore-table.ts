@@ -3,10 +3,11 @@ import { bookmarkDocumentId } from '../bookmark/index.ts';
 import { ConfigError, JobBusyError, MedallionError, NotFoundError } from '../errors.ts';
 import { jobLockName, type Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
-import type { LakeRoot } from '../state/index.ts';
+import type { LakeRoot, LockLease } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { manifestFiles, tableHistory, type TableManifest, type TableVersion } from '../table/index.ts';
 import { publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
+import { withMaintenanceLock } from './maintenance-lock.ts';
 import { checkRetained } from './vacuum.ts';
 
 /** What `medallion restore` will do (and, once done, did). */
@@ -86,54 +87,63 @@ export async function planRestore(lake: Lake, jobs: readonly Job[], table: strin
  * Makes version `version` of `table` current again as a new commit (history is never rewritten: the versions
  * in between stay, and can be restored in turn), and moves the writing job's bookmark back to where that
  * version was made (see RestorePlan.bookmark), in the same commit. Holds the writing job's lock, so no run of
- * it commits in between, and the commit is fenced by it.
+ * it commits in between, and the commit is fenced by it; and the lake's maintenance lock, so no vacuum removes
+ * the version's files between the check that they are all there and the commit.
  */
 export async function restoreTable(lake: Lake, jobs: readonly Job[], table: string, version: number): Promise<RestorePlan> {
-  const plan = await planRestore(lake, jobs, table, version);
+  await planRestore(lake, jobs, table, version);
+  const writer = jobs.find((job) => job.outputs.some((spec) => spec.name === table))?.name;
   const owner = `restore-${randomUUID()}`;
-  const lease = plan.job ? await lake.state.acquireLock(jobLockName(plan.job), owner, RESTORE_LEASE_MS, Date.now()) : undefined;
-  if (plan.job && !lease) {
-    const holder = await lake.state.readLock(jobLockName(plan.job));
-    throw new JobBusyError(plan.job, holder?.owner ?? 'another run', holder ? new Date(holder.expiresAtMs).toISOString() : 'soon');
+  const lease = writer ? await lake.state.acquireLock(jobLockName(writer), owner, RESTORE_LEASE_MS, Date.now()) : undefined;
+  if (writer && !lease) {
+    const holder = await lake.state.readLock(jobLockName(writer));
+    throw new JobBusyError(writer, holder?.owner ?? 'another run', holder ? new Date(holder.expiresAtMs).toISOString() : 'soon');
   }
   try {
-    const runId = owner;
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      const root = await lake.state.readRoot();
-      if (root.tables[table]?.manifest !== plan.current.manifestId) {
-        throw new MedallionError('TABLE_MOVED', `${table} moved to version ${root.tables[table]?.version} while the restore was being planned`, { hint: 'run the restore again' });
-      }
-      const target = await readManifest(lake.state, plan.target.manifestId);
-      const committedAt = new Date().toISOString();
-      const manifest: TableManifest = {
-        ...target,
-        version: plan.newVersion,
-        committedAt,
-        runId,
-        ...(plan.job ? { job: plan.job } : {}),
-        operation: 'restore',
-        restoredFrom: plan.target.version,
-        commitSeq: root.seq + 1,
-      };
-      const id = `manifests/${table}/${String(manifest.version).padStart(10, '0')}-${runId}-${attempt}`;
-      await lake.state.putDocument(id, manifest);
-      const bookmarks = { ...root.bookmarks };
-      if (plan.bookmark) {
-        if (plan.bookmark.to === null) delete bookmarks[plan.bookmark.job];
-        else bookmarks[plan.bookmark.job] = bookmarkDocumentId(plan.bookmark.job, plan.bookmark.to);
-      }
-      const next: LakeRoot = {
-        seq: root.seq + 1, committedAt, runId, tables: { ...root.tables, [table]: { version: manifest.version, manifest: id } }, bookmarks, commitId: `${runId}#${attempt}`,
-      };
-      if (await lake.state.swapRoot(next, lease)) {
-        const catalog = await publishCommitted(lake, next, [table], { jobs: plan.job ? [plan.job] : [] });
-        return { ...plan, commit: next.seq, catalog };
-      }
-    }
-    throw new MedallionError('COMMIT_CONTENDED', `could not restore ${table}: too many concurrent commits`, { hint: 'try again' });
+    // Planned again under the maintenance lock: a vacuum that ran since the first look may have removed the
+    // version's files, and none can remove them from here to the commit.
+    return await withMaintenanceLock(lake, 'restore', async () => commitRestore(lake, await planRestore(lake, jobs, table, version), owner, lease));
   } finally {
     if (lease) await lake.state.releaseLock(lease).catch(() => undefined);
   }
+}
+
+async function commitRestore(lake: Lake, plan: RestorePlan, owner: string, lease: LockLease | undefined): Promise<RestorePlan> {
+  const table = plan.table;
+  const runId = owner;
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const root = await lake.state.readRoot();
+    if (root.tables[table]?.manifest !== plan.current.manifestId) {
+      throw new MedallionError('TABLE_MOVED', `${table} moved to version ${root.tables[table]?.version} while the restore was being planned`, { hint: 'run the restore again' });
+    }
+    const target = await readManifest(lake.state, plan.target.manifestId);
+    const committedAt = new Date().toISOString();
+    const manifest: TableManifest = {
+      ...target,
+      version: plan.newVersion,
+      committedAt,
+      runId,
+      ...(plan.job ? { job: plan.job } : {}),
+      operation: 'restore',
+      restoredFrom: plan.target.version,
+      commitSeq: root.seq + 1,
+    };
+    const id = `manifests/${table}/${String(manifest.version).padStart(10, '0')}-${runId}-${attempt}`;
+    await lake.state.putDocument(id, manifest);
+    const bookmarks = { ...root.bookmarks };
+    if (plan.bookmark) {
+      if (plan.bookmark.to === null) delete bookmarks[plan.bookmark.job];
+      else bookmarks[plan.bookmark.job] = bookmarkDocumentId(plan.bookmark.job, plan.bookmark.to);
+    }
+    const next: LakeRoot = {
+      seq: root.seq + 1, committedAt, runId, tables: { ...root.tables, [table]: { version: manifest.version, manifest: id } }, bookmarks, commitId: `${runId}#${attempt}`,
+    };
+    if (await lake.state.swapRoot(next, lease)) {
+      const catalog = await publishCommitted(lake, next, [table], { jobs: plan.job ? [plan.job] : [] });
+      return { ...plan, commit: next.seq, catalog };
+    }
+  }
+  throw new MedallionError('COMMIT_CONTENDED', `could not restore ${table}: too many concurrent commits`, { hint: 'try again' });
 }
 
 /** Every file of the version to restore is still in storage (a vacuum or a hand may have removed some). */

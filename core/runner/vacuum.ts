@@ -6,6 +6,7 @@ import type { LakeRoot } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { DEFAULT_RETAIN_MS, manifestFiles, rootAsOf, VACUUM_RECORD, type TableName, type VacuumHorizon } from '../table/index.ts';
 import { readRunRecords, TERMINAL_STATES } from './job-run-record.ts';
+import { withMaintenanceLock } from './maintenance-lock.ts';
 
 /** What the vacuum removed (or, in a dry run, would remove). */
 export interface VacuumResult {
@@ -53,10 +54,24 @@ export function parseRetain(text: string): number {
  * - only the tables' own folders are looked at (`<layer>/<table>/`, their `_symlink/` folders).
  * Safe while runs commit: objects are listed before the runs and the roots are read, so a file listed is
  * either committed in a root read after it, or under a run that was still going (see the test with runs in
- * parallel). Records how far back commits are whole (`vacuum/horizon`), so time travel and restore can say
+ * parallel). A restore, which makes an old version current again, never runs at the same time: both hold the
+ * maintenance lock (a dry run takes none). Records how far back commits are whole (`vacuum/horizon`), so time travel and restore can say
  * when a commit is older than that.
  */
-export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: { readonly retainMs?: number; readonly dryRun?: boolean; readonly now?: () => Date } = {}): Promise<VacuumResult> {
+export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: VacuumOptions = {}): Promise<VacuumResult> {
+  // A dry run changes nothing: it needs no lock. A vacuum holds the maintenance lock, so no restore commits an
+  // old version between its reading the roots and its removing that version's files.
+  if (options.dryRun) return vacuum(lake, jobs, options);
+  return withMaintenanceLock(lake, 'vacuum', (lost) => vacuum(lake, jobs, options, lost));
+}
+
+export interface VacuumOptions {
+  readonly retainMs?: number;
+  readonly dryRun?: boolean;
+  readonly now?: () => Date;
+}
+
+async function vacuum(lake: Lake, jobs: readonly Job[], options: VacuumOptions, lost?: AbortSignal): Promise<VacuumResult> {
   const now = (options.now ?? (() => new Date()))();
   const retainMs = options.retainMs ?? DEFAULT_RETAIN_MS;
   const cutoff = new Date(now.getTime() - retainMs);
@@ -130,8 +145,14 @@ export async function vacuumLake(lake: Lake, jobs: readonly Job[], options: { re
     if (keptFromCommit > (previous?.keptFromCommit ?? 0)) {
       await lake.state.putRecord(VACUUM_RECORD.collection, VACUUM_RECORD.id, { keptFromCommit, cutoff: cutoff.toISOString(), retainMs, at: now.toISOString() } satisfies VacuumHorizon);
     }
-    for (let start = 0; start < removable.length; start += 1000) await lake.storage.delete(removable.slice(start, start + 1000).map((object) => object.key));
-    for (const id of dropped) await lake.state.deleteDocument(id);
+    for (let start = 0; start < removable.length; start += 1000) {
+      lost?.throwIfAborted();
+      await lake.storage.delete(removable.slice(start, start + 1000).map((object) => object.key));
+    }
+    for (const id of dropped) {
+      lost?.throwIfAborted();
+      await lake.state.deleteDocument(id);
+    }
     await lake.metrics.emit([
       { name: 'medallion.vacuum.filesRemoved', value: removable.length, unit: 'Count', dimensions: { JobName: 'vacuum' }, timestampMs: now.getTime() },
       { name: 'medallion.vacuum.bytesRemoved', value: removable.reduce((sum, object) => sum + object.sizeBytes, 0), unit: 'Bytes', dimensions: { JobName: 'vacuum' }, timestampMs: now.getTime() },

@@ -2,7 +2,10 @@ import { cp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { runJobs, vacuumLake } from '../../core/runner/index.ts';
+import { MedallionError } from '../../core/errors.ts';
+import { restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
+import type { StateStore } from '../../core/state/index.ts';
+import type { Storage } from '../../core/storage/index.ts';
 import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
@@ -183,4 +186,81 @@ describe('vacuum', () => {
     // Only the current versions' files are left.
     expect([...after.keys()].filter((key) => !key.includes('/_symlink/')).length).toBe((await filesOfCommits(lake, head.seq)).size);
   }, 180_000);
+});
+
+/** `target` with `method` run through `around` (the real method given as `call`). */
+function intercept<T extends object, K extends keyof T>(target: T, method: K, around: (call: T[K], ...args: unknown[]) => unknown): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value = Reflect.get(object, property, object) as unknown;
+      if (property === method) return (...args: unknown[]) => around((value as (...a: unknown[]) => unknown).bind(object) as T[K], ...args);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value;
+    },
+  });
+}
+
+describe('vacuum and restore at the same time', () => {
+  /** silver.tasks version 1, from the first night: no commit the vacuum keeps lists its files (its clock is two days ahead). */
+  const version = 1;
+  const farAhead = () => new Date(Date.now() + 48 * HOUR);
+
+  it('a vacuum that starts while a restore commits is refused; the restored version keeps every file', async () => {
+    const dir = await tempDir('vacuum-restore');
+    await cp(base, dir, { recursive: true });
+    const lake = openLocalLake(dir, { threads: 2 });
+    // The vacuum starts just before the restore swaps its root in: it has read the roots without the restore's.
+    let vacuum: unknown;
+    const state = intercept<StateStore, 'swapRoot'>(lake.state, 'swapRoot', async (swap, ...args) => {
+      vacuum ??= await vacuumLake(lake, PIPELINE_JOBS, { retainMs: HOUR, now: farAhead }).catch((error: unknown) => error);
+      return (swap as (...a: unknown[]) => Promise<boolean>)(...args);
+    });
+    const restored = await restoreTable({ ...lake, state }, PIPELINE_JOBS, 'silver.tasks', version);
+    expect(vacuum).toBeInstanceOf(MedallionError);
+    expect((vacuum as MedallionError).code).toBe('MAINTENANCE_BUSY');
+    expect((vacuum as MedallionError).message).toMatch(/a restore \(restore-[0-9a-f-]+\) is working on the lake/);
+
+    // Every file the restored version lists is there, and reads; a vacuum now keeps them.
+    const head = await lake.state.readRoot();
+    expect(head.seq).toBe(restored.commit);
+    const listed = await filesOfCommits(lake, head.seq);
+    const present = async () => dataFiles(dir);
+    for (const key of listed) expect((await present()).has(key), key).toBe(true);
+    expect((await vacuumLake(lake, PIPELINE_JOBS, { retainMs: HOUR, now: farAhead })).filesRemoved).toBeGreaterThan(0);
+    const after = await present();
+    for (const key of listed) expect(after.has(key), key).toBe(true);
+    const query = await cli(['--lake', dir, 'query', '--format', 'json', 'SELECT count(*) AS n FROM silver.tasks']);
+    expect(query.code, query.stderr).toBe(0);
+  }, 120_000);
+
+  it('a restore while a vacuum works is refused and changes nothing; lock status shows the holder', async () => {
+    const dir = await tempDir('restore-vacuum');
+    await cp(base, dir, { recursive: true });
+    const lake = openLocalLake(dir, { threads: 2 });
+    const before = await lake.state.readRoot();
+    let restore: unknown;
+    let status = '';
+    // The restore starts while the vacuum lists the tables' folders, before it has decided anything.
+    const storage = intercept<Storage, 'list'>(lake.storage, 'list', (list, ...args) => {
+      const listing = (list as (...a: unknown[]) => AsyncIterable<unknown>)(...args);
+      if (restore !== undefined) return listing;
+      restore = null;
+      return (async function* () {
+        restore = await restoreTable(lake, PIPELINE_JOBS, 'silver.tasks', version).catch((error: unknown) => error);
+        status = (await cli(['--lake', dir, 'lock', 'status'])).stdout;
+        yield* listing;
+      })();
+    });
+    const result = await vacuumLake({ ...lake, storage }, PIPELINE_JOBS, { retainMs: HOUR, now: farAhead });
+    expect(result.filesRemoved).toBeGreaterThan(0);
+    expect(restore).toBeInstanceOf(MedallionError);
+    expect((restore as MedallionError).code).toBe('MAINTENANCE_BUSY');
+    expect(status).toMatch(/\(vacuum, restore\)\s*│\s*held\s*│\s*vacuum-/);
+    // The restore committed nothing, and left no lock behind: a restore after the vacuum says the version is gone.
+    const after = await lake.state.readRoot();
+    expect(after.tables['silver.tasks']).toEqual(before.tables['silver.tasks']);
+    expect(after.bookmarks).toEqual(before.bookmarks);
+    const again = await cli(['--lake', dir, 'restore', 'silver.tasks', '--version', String(version)]);
+    expect(again.stderr).toMatch(/TABLE_VERSION_REMOVED|OLDER_THAN_RETENTION/);
+    expect((await cli(['--lake', dir, 'lock', 'status'])).stdout).toMatch(/\(vacuum, restore\)\s*│\s*free/);
+  }, 120_000);
 });
