@@ -85,6 +85,7 @@ export function runSettings(line: RunCommandLine, jobs: readonly Job[]): Map<Job
     settings.set(job, {
       maxRetries: resolved.maxRetries,
       timeoutMinutes: resolved.timeoutMinutes,
+      ...(resolved.durationBaselineMinutes === undefined ? {} : { durationBaselineMinutes: resolved.durationBaselineMinutes }),
       jobArguments: resolved.jobArguments,
       wait: line.wait,
       ...(line.fullRefresh ? { fullRefresh: true } : {}),

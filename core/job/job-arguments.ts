@@ -18,6 +18,11 @@ export interface ResolvedJobArguments {
   readonly maxRetries: number;
   /** `--timeout` in minutes, 1 to 10080 (Glue's 7-day cap), default 2880 (Glue's 48 hours). */
   readonly timeoutMinutes: number;
+  /**
+   * `--duration-baseline-minutes`: the run time the job's duration is measured against while it has too few
+   * successful runs to learn its own (see jobDurationBaseline); absent, DEFAULT_DURATION_BASELINE_MINUTES.
+   */
+  readonly durationBaselineMinutes?: number;
   /** The job's own declared arguments: their defaults, overridden by the run's values. */
   readonly jobArguments: Readonly<Record<string, string>>;
 }
@@ -31,7 +36,7 @@ export const DEFAULT_TIMEOUT_MINUTES = 2880;
 export const MAX_TIMEOUT_MINUTES = 10_080;
 
 /** Names the framework resolves itself; a job cannot declare them. */
-export const FRAMEWORK_ARGUMENT_NAMES = ['JOB_NAME', 'job-bookmark-option', 'job-bookmark-from', 'job-bookmark-to', 'max-retries', 'timeout'] as const;
+export const FRAMEWORK_ARGUMENT_NAMES = ['JOB_NAME', 'job-bookmark-option', 'job-bookmark-from', 'job-bookmark-to', 'max-retries', 'timeout', 'duration-baseline-minutes'] as const;
 
 /** AWS Glue's "internal, do not set" names: refused wherever they appear. */
 export const GLUE_INTERNAL_ARGUMENT_NAMES = ['conf', 'debug', 'mode'] as const;
@@ -140,6 +145,7 @@ export function resolveJobArguments(argv: readonly string[], jobDefaults: Readon
   }
   const maxRetries = check('max-retries', MaxRetriesSchema, `a whole number from 0 to ${MAX_MAX_RETRIES}`);
   const timeoutMinutes = check('timeout', TimeoutMinutesSchema, `a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
+  const durationBaselineMinutes = check('duration-baseline-minutes', TimeoutMinutesSchema, `a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
 
   if (problems.length > 0 || jobName === undefined) {
     throw new ConfigError(JOB_ARGUMENTS_INVALID, problems.join('; '), {
@@ -155,6 +161,7 @@ export function resolveJobArguments(argv: readonly string[], jobDefaults: Readon
     ...(bookmarkTo !== undefined ? { bookmarkTo } : {}),
     maxRetries: maxRetries ?? DEFAULT_MAX_RETRIES,
     timeoutMinutes: timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES,
+    ...(durationBaselineMinutes !== undefined ? { durationBaselineMinutes } : {}),
     jobArguments: Object.freeze(jobArguments),
   });
 }

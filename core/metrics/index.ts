@@ -1,4 +1,5 @@
 export type { MetricDatum, MetricUnit, MetricsSink } from './metrics-sink.ts';
 export { CloudWatchMetricsSink } from './cloudwatch-metrics-sink.ts';
 export { EmfMetricsSink } from './emf-metrics-sink.ts';
-export { LocalMetricsSink, prometheusName } from './local-metrics-sink.ts';
+export { LocalMetricsSink, renderExposition, type PrometheusSample } from './local-metrics-sink.ts';
+export { METRIC_CATALOG, NOT_LABELS, prometheusLabelName, prometheusMetricName, prometheusName, type MetricDescription } from './metric-catalog.ts';

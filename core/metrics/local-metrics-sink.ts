@@ -1,11 +1,13 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { METRIC_CATALOG, NOT_LABELS, prometheusLabelName, prometheusMetricName } from './metric-catalog.ts';
 import type { MetricDatum, MetricsSink } from './metrics-sink.ts';
 
 /**
  * Appends every datum to `history.jsonl` and keeps `medallion.prom` (Prometheus text format, for the
- * node exporter's textfile collector) holding the latest value of each metric per job. Emits of one sink
+ * node exporter's textfile collector) holding the latest value of each gauge per series and the running
+ * total of each counter (see METRIC_CATALOG). Emits of one sink
  * are serialized; two processes emitting at the same instant may drop a series from the .prom file (never
  * from the history).
  */
@@ -51,34 +53,72 @@ export class LocalMetricsSink implements MetricsSink {
     await current;
   }
 
-  /** Keeps the latest value per series in `latest.json` and renders `medallion.prom` from it. */
+  /**
+   * Keeps each series' value in `latest.json` (the latest for a gauge, the sum for a counter) and renders
+   * `medallion.prom` from it in Prometheus' text exposition format, as node_exporter's textfile collector
+   * takes it: `# HELP` and `# TYPE` for each metric, no client-side timestamps, and the same label names on
+   * every series of a metric (a label a datum lacks is empty). The run id and Glue's Type are not labels (NOT_LABELS).
+   */
   private async rewritePrometheus(datums: readonly MetricDatum[]): Promise<void> {
     const latest = new Map<string, PrometheusSample>(
-      Object.entries(JSON.parse(await readFile(this.latestPath, 'utf8').catch(() => '{}')) as Record<string, PrometheusSample>),
+      Object.entries(JSON.parse(await readFile(this.latestPath, 'utf8').catch(() => '{}')) as Record<string, PrometheusSample>)
+        .filter(([, sample]) => Array.isArray(sample.labels)),
     );
     for (const datum of datums) {
-      const metric = prometheusName(datum.name);
-      // The run id changes every run; keeping it as a label would grow the file without bound.
+      const metric = prometheusMetricName(datum.name);
       const labels = Object.entries(datum.dimensions)
-        .filter(([key]) => key !== 'JobRunId')
-        .map(([key, value]) => `${prometheusLabelName(key)}="${escapeLabelValue(value)}"`)
-        .join(',');
-      const labelText = labels ? `{${labels}}` : '';
-      latest.set(`${metric}${labelText}`, { metric, labels: labelText, value: datum.value, timestampMs: Math.round(datum.timestampMs) });
+        .filter(([key]) => !NOT_LABELS.has(key))
+        .map(([key, value]): [string, string] => [prometheusLabelName(key), value])
+        .sort(([a], [b]) => a.localeCompare(b));
+      const series = `${metric}${JSON.stringify(labels)}`;
+      const counter = METRIC_CATALOG[datum.name]?.type === 'counter';
+      const value = counter ? (latest.get(series)?.value ?? 0) + datum.value : datum.value;
+      latest.set(series, { name: datum.name, metric, labels, value });
     }
-    const lines = [...latest.values()]
-      .sort((a, b) => (a.metric + a.labels).localeCompare(b.metric + b.labels))
-      .map((entry) => `${entry.metric}${entry.labels} ${entry.value} ${entry.timestampMs}`);
     await writeAtomically(this.latestPath, JSON.stringify(Object.fromEntries(latest)));
-    await writeAtomically(this.prometheusPath, `${lines.join('\n')}\n`);
+    await writeAtomically(this.prometheusPath, renderExposition([...latest.values()]));
   }
 }
 
-interface PrometheusSample {
+/** The text exposition format of `samples`: families sorted by name, each with its HELP and TYPE. */
+export function renderExposition(samples: readonly PrometheusSample[]): string {
+  const families = new Map<string, PrometheusSample[]>();
+  for (const sample of samples) families.set(sample.metric, [...(families.get(sample.metric) ?? []), sample]);
+  const lines: string[] = [];
+  for (const metric of [...families.keys()].sort()) {
+    const members = families.get(metric)!;
+    const described = METRIC_CATALOG[members[0]!.name];
+    const labelNames = [...new Set(members.flatMap((sample) => sample.labels.map(([name]) => name)))].sort();
+    lines.push(`# HELP ${metric} ${escapeHelp(described?.help ?? `medallion metric ${members[0]!.name}`)}`, `# TYPE ${metric} ${described?.type ?? 'gauge'}`);
+    const rendered = members.map((sample) => {
+      const values = new Map(sample.labels);
+      const labelText = labelNames.map((name) => `${name}="${escapeLabelValue(values.get(name) ?? '')}"`).join(',');
+      return `${metric}${labelText ? `{${labelText}}` : ''} ${formatValue(sample.value)}`;
+    });
+    lines.push(...rendered.sort());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}
+
+function escapeHelp(text: string): string {
+  return text.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
+}
+
+export interface PrometheusSample {
+  /** The datum's name (the catalog's key). */
+  readonly name: string;
+  /** The Prometheus metric name. */
   readonly metric: string;
-  readonly labels: string;
+  /** Label name and value pairs, sorted by name. */
+  readonly labels: readonly (readonly [string, string])[];
   readonly value: number;
-  readonly timestampMs: number;
 }
 
 /** Writes through a temporary file of its own, so concurrent writers never trip over each other's. */
@@ -90,15 +130,4 @@ async function writeAtomically(target: string, text: string): Promise<void> {
 
 function escapeLabelValue(value: string): string {
   return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-}
-
-/** Label names may not contain ':' (metric names may). */
-function prometheusLabelName(name: string): string {
-  return prometheusName(name).replaceAll(':', '_');
-}
-
-/** `glue.driver.aggregate.recordsRead` becomes `glue_driver_aggregate_recordsRead`. */
-export function prometheusName(name: string): string {
-  const cleaned = name.replace(/[^a-zA-Z0-9_:]/g, '_');
-  return /^[a-zA-Z_:]/.test(cleaned) ? cleaned : `_${cleaned}`;
 }

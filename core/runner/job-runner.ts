@@ -3,7 +3,7 @@ import { newRunId, type Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import { checkBalance } from './phases/balance-check.ts';
 import { commitRun, publishRun } from './phases/commit-run.ts';
-import { decideWrites } from './phases/decide-writes.ts';
+import { decideWrites, quarantinedByReason } from './phases/decide-writes.ts';
 import { executePlan } from './phases/execute-plan.ts';
 import { JobPlanner } from './phases/job-planner.ts';
 import { nextBookmark } from './phases/next-bookmark.ts';
@@ -46,11 +46,13 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
 
     refuseRebuildWithout(run, reads, [...reads.unreadable, ...inputs.counts.setAside], planner.incremental);
     options.faultPoint?.('outputs-staged', job.name);
-    const { planned, bookmark, root } = await phases.time('commit', async () => {
+    const { planned, bookmark, byReason, root } = await phases.time('commit', async () => {
+      // Counted from the staged files, before the commit stores them.
+      const byReason = await quarantinedByReason(run, staging.quarantine);
       const decided = await decideWrites(run, reads, planner, staging);
       checkBalance(run, inputs.counts, decided, recordsDuplicated, gate);
       const next = await nextBookmark(run, reads, inputs.counts.setAside);
-      return { planned: decided, bookmark: next, root: await commitRun(run, reads, decided, next) };
+      return { planned: decided, bookmark: next, byReason, root: await commitRun(run, reads, decided, next) };
     });
     const warnings = [...unreadableWarnings([...reads.unreadable, ...inputs.counts.setAside]), ...(bookmark.warnings ?? [])];
 
@@ -59,6 +61,7 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
       bytesRead: inputs.counts.bytesRead,
       recordsWritten: planned.recordsWritten,
       recordsQuarantined: planned.recordsQuarantined,
+      ...(planned.recordsQuarantined > 0 ? { recordsQuarantinedByReason: byReason } : {}),
       recordsDuplicated,
       ...(inputs.counts.alreadyHeld > 0 ? { recordsAlreadyHeld: inputs.counts.alreadyHeld } : {}),
       commitSeq: root.seq,

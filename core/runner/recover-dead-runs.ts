@@ -4,6 +4,7 @@ import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
 import { QUARANTINE_TABLE, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManifest } from '../table/index.ts';
 import { readRunRecords, type JobRunRecord } from './job-run-record.ts';
+import { terminalRunMetrics } from './run-metrics.ts';
 import { readManifest } from '../state/state-documents.ts';
 
 export interface Recovery {
@@ -55,24 +56,29 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
     const committed = committedBy.get(record.Id) ?? (root.bookmarks[job.name] === bookmarkDocumentId(job.name, record.Id) ? { committedAt: root.committedAt, written: 0 } : undefined);
     if (committed) {
       // Its commit is live: the run succeeded, whatever happened to its process after.
-      await lake.state.putRecord(collection, record.Id, {
+      const succeeded: JobRunRecord = {
         ...record,
         JobRunState: 'SUCCEEDED',
         LastModifiedOn: at,
         CompletedOn: committed.committedAt,
         ExecutionTime: Math.max(0, Math.round((Date.parse(committed.committedAt) - Date.parse(record.StartedOn)) / 1000)),
         Metrics: { 'medallion.job.recordsWritten': committed.written },
-      } satisfies JobRunRecord);
+      };
+      await lake.state.putRecord(collection, record.Id, succeeded);
+      await lake.metrics.emit(terminalRunMetrics(succeeded)).catch(() => undefined);
       committedRuns.push(record.Id);
       continue;
     }
-    await lake.state.putRecord(collection, record.Id, {
+    const dead: JobRunRecord = {
       ...record,
       JobRunState: 'ERROR',
       LastModifiedOn: at,
       CompletedOn: at,
       ErrorMessage: 'the run stopped without finishing (its process died); whatever it had not committed was discarded',
-    } satisfies JobRunRecord);
+    };
+    await lake.state.putRecord(collection, record.Id, dead);
+    // The ERROR run's signals, late but counted: the failure alarm and dashboards see it.
+    await lake.metrics.emit(terminalRunMetrics(dead)).catch(() => undefined);
     deadRuns.push(record.Id);
   }
   const unknown = new Set(unreadable.map((entry) => entry.id));

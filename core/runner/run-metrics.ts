@@ -1,7 +1,8 @@
 import type { MetricDatum } from '../metrics/index.ts';
+import type { JobRunRecord, JobRunState } from './job-run-record.ts';
 import type { JobRunResult } from './run-result.ts';
 
-/** Glue's job metric names, plus the record accounting Glue does not have. */
+/** Glue's job metric names, plus the record accounting Glue does not have: what a successful run did. */
 export function runMetrics(result: JobRunResult, timestampMs: number): MetricDatum[] {
   const dimensions = { JobName: result.job, JobRunId: result.runId, Type: 'count' };
   const gauge = { JobName: result.job, JobRunId: result.runId, Type: 'gauge' };
@@ -13,5 +14,81 @@ export function runMetrics(result: JobRunResult, timestampMs: number): MetricDat
     { name: 'medallion.job.recordsWritten', value: written, unit: 'Count', dimensions, timestampMs },
     { name: 'medallion.job.recordsQuarantined', value: result.recordsQuarantined, unit: 'Count', dimensions, timestampMs },
     { name: 'medallion.job.recordsDuplicated', value: result.recordsDuplicated, unit: 'Count', dimensions, timestampMs },
+    ...Object.entries(result.recordsQuarantinedByReason ?? {}).map(([reason, value]): MetricDatum => ({
+      name: 'medallion.job.recordsQuarantinedByReason', value, unit: 'Count', dimensions: { JobName: result.job, Reason: reason }, timestampMs,
+    })),
   ];
+}
+
+/** The states a run ends in that count as a failure of the job. */
+export const FAILED_STATES: ReadonlySet<JobRunState> = new Set(['FAILED', 'TIMEOUT', 'ERROR']);
+
+/** A run's duration against its job's baseline (see jobDurationBaseline). */
+export interface DurationAgainstBaseline {
+  readonly baselineMs: number;
+  /** `learned` from the job's recent successful runs, or the `configured` fallback while there are too few. */
+  readonly source: 'learned' | 'configured';
+  /** The run's duration divided by the baseline: the job-duration alarm fires above JOB_DURATION_ALARM_RATIO. */
+  readonly ratio: number;
+}
+
+/**
+ * What every run emits when it ends, whatever its state (SUCCEEDED, FAILED, TIMEOUT, ERROR, STOPPED), so alarms and
+ * dashboards count failures, retries and success rate and see the time of runs that failed:
+ * - `medallion.job.runs` 1 by JobName and State, and `medallion.job.failed` 1 for FAILED, TIMEOUT and ERROR;
+ * - `medallion.job.retries` 1 when the run was a retry of a failed attempt;
+ * - `medallion.job.elapsedTime` (ms) by JobName and State;
+ * - for a success, `medallion.job.lastSuccess` (Unix seconds of its end) and, once the job has a baseline,
+ *   `medallion.job.durationRatio` and `medallion.job.durationBaseline` (ms).
+ */
+export function terminalRunMetrics(record: JobRunRecord, duration?: DurationAgainstBaseline): MetricDatum[] {
+  const endMs = Date.parse(record.CompletedOn ?? record.LastModifiedOn);
+  const elapsedMs = Math.max(0, endMs - Date.parse(record.StartedOn));
+  const job = { JobName: record.JobName };
+  const byState = { JobName: record.JobName, State: record.JobRunState };
+  const datums: MetricDatum[] = [
+    { name: 'medallion.job.runs', value: 1, unit: 'Count', dimensions: byState, timestampMs: endMs },
+    { name: 'medallion.job.failed', value: FAILED_STATES.has(record.JobRunState) ? 1 : 0, unit: 'Count', dimensions: job, timestampMs: endMs },
+    { name: 'medallion.job.retries', value: record.Attempt > 0 ? 1 : 0, unit: 'Count', dimensions: job, timestampMs: endMs },
+    { name: 'medallion.job.elapsedTime', value: elapsedMs, unit: 'Milliseconds', dimensions: byState, timestampMs: endMs },
+  ];
+  if (record.JobRunState === 'SUCCEEDED') {
+    datums.push({ name: 'medallion.job.lastSuccess', value: Math.floor(endMs / 1000), unit: 'None', dimensions: job, timestampMs: endMs });
+    if (duration) {
+      datums.push(
+        { name: 'medallion.job.durationRatio', value: Number(duration.ratio.toFixed(4)), unit: 'None', dimensions: job, timestampMs: endMs },
+        { name: 'medallion.job.durationBaseline', value: Math.round(duration.baselineMs), unit: 'Milliseconds', dimensions: job, timestampMs: endMs },
+      );
+    }
+  }
+  return datums;
+}
+
+/** How many of a job's latest successful runs its learned baseline is the median of. */
+export const BASELINE_RUNS = 14;
+/** Fewer successful runs than this, and the configured baseline stands in. */
+export const BASELINE_MIN_RUNS = 5;
+/** The configured baseline when none is given (`--duration-baseline-minutes`). */
+export const DEFAULT_DURATION_BASELINE_MINUTES = 60;
+
+/**
+ * A job's duration baseline: the median duration of its last BASELINE_RUNS successful runs (ending before
+ * `before`), once it has BASELINE_MIN_RUNS of them; until then the configured minutes. The same for the alarm
+ * (through `medallion.job.durationRatio`), `medallion status` and the report.
+ */
+export function jobDurationBaseline(records: readonly JobRunRecord[], options: { readonly configuredMinutes?: number; readonly before?: string; readonly excludeRunId?: string } = {}): { baselineMs: number; source: 'learned' | 'configured'; runs: number } {
+  const before = options.before === undefined ? Number.POSITIVE_INFINITY : Date.parse(options.before);
+  const durations = records
+    .filter((record) => record.JobRunState === 'SUCCEEDED' && record.CompletedOn !== undefined && record.Id !== options.excludeRunId && Date.parse(record.CompletedOn) <= before)
+    .sort((a, b) => Date.parse(b.CompletedOn!) - Date.parse(a.CompletedOn!))
+    .slice(0, BASELINE_RUNS)
+    .map((record) => Date.parse(record.CompletedOn!) - Date.parse(record.StartedOn))
+    .sort((a, b) => a - b);
+  if (durations.length < BASELINE_MIN_RUNS) {
+    return { baselineMs: (options.configuredMinutes ?? DEFAULT_DURATION_BASELINE_MINUTES) * 60_000, source: 'configured', runs: durations.length };
+  }
+  const middle = Math.floor(durations.length / 2);
+  const median = durations.length % 2 === 1 ? durations[middle]! : (durations[middle - 1]! + durations[middle]!) / 2;
+  // A baseline of 0 ms (runs faster than the clock) would make every ratio infinite.
+  return { baselineMs: Math.max(median, 1), source: 'learned', runs: durations.length };
 }

@@ -13,6 +13,8 @@ export interface JobRunResult {
   readonly bytesRead: number;
   readonly recordsWritten: Readonly<Record<string, number>>;
   readonly recordsQuarantined: number;
+  /** The records this run quarantined, by reason code (they add up to recordsQuarantined). */
+  readonly recordsQuarantinedByReason?: Readonly<Record<string, number>>;
   readonly recordsDuplicated: number;
   /**
    * Landing records the run read that its job had taken before (a rewound bookmark, a pause run, an object

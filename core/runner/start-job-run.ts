@@ -5,9 +5,9 @@ import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
 import { runJob } from './job-runner.ts';
 import type { JobRunResult } from './run-result.ts';
-import { runMetrics } from './run-metrics.ts';
+import { jobDurationBaseline, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
 import type { RunTuning } from './run-options.ts';
-import { jobStateChangeEvent, type JobRunRecord, type JobRunState } from './job-run-record.ts';
+import { jobStateChangeEvent, readRunRecords, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { jobLockName, newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
@@ -33,6 +33,8 @@ export interface JobRunSettings {
   readonly replayQuarantine?: QuarantineFilter;
   /** Re-read a range of landing and replace what came of it (RunOptions.replayRange). */
   readonly replayRange?: { readonly from: string; readonly to: string };
+  /** The duration baseline while the job has too few successful runs to learn one (`--duration-baseline-minutes`). */
+  readonly durationBaselineMinutes?: number;
 }
 
 /** Knobs the operator rarely touches but tests do: the lock's lease and retries, over the run's own (`RunTuning`). */
@@ -121,9 +123,13 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           await lake.state.putRecord(`runs/${job.name}`, runId, next);
           tuning.onRecord?.(next);
           if (state !== 'STARTING' && state !== 'RUNNING') {
-            // The run's record is what counts; an event that cannot go out must not change its outcome.
+            // The run's record is what counts; an event or metrics that cannot go out must not change its outcome.
             await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' })).catch((error: unknown) => {
               eventFailures.push(`the ${state} event could not be emitted: ${describeError(error)}`);
+            });
+            const duration = state === 'SUCCEEDED' ? await durationAgainstBaseline(lake, next, settings.durationBaselineMinutes).catch(() => undefined) : undefined;
+            await lake.metrics.emit(terminalRunMetrics(next, duration)).catch((error: unknown) => {
+              eventFailures.push(`the ${state} run's metrics could not be emitted: ${describeError(error)}`);
             });
           }
           return next;
@@ -191,4 +197,12 @@ async function acquire(lake: Lake, job: Job, owner: string, leaseMs: number, wai
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** A successful run's duration against its job's baseline, learned from the runs before it (jobDurationBaseline). */
+export async function durationAgainstBaseline(lake: Lake, record: JobRunRecord, configuredMinutes: number | undefined): Promise<DurationAgainstBaseline> {
+  const { records } = await readRunRecords(lake.state, record.JobName);
+  const baseline = jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn, ...(configuredMinutes === undefined ? {} : { configuredMinutes }) });
+  const elapsedMs = Date.parse(record.CompletedOn ?? record.LastModifiedOn) - Date.parse(record.StartedOn);
+  return { baselineMs: baseline.baselineMs, source: baseline.source, ratio: elapsedMs / baseline.baselineMs };
 }

@@ -1,4 +1,4 @@
-import { quoteIdentifier, type Engine } from '../../engine/index.ts';
+import { quoteIdentifier, quoteLiteral, type Engine } from '../../engine/index.ts';
 import type { JobPlan } from '../../job/index.ts';
 import { QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, copyToStaging, countRows, partitionKey, persistStage, type OutputStage, type TableSpec, type TableWrite } from '../../table/index.ts';
 import { jobQuarantineFiles } from '../quarantine-selection.ts';
@@ -148,4 +148,15 @@ async function partitionValues(engine: Engine, spec: TableSpec, sql: string): Pr
   const { rows } = await engine.query(`SELECT DISTINCT ${columns.join(', ')} FROM (${sql})`);
   // The NULL partition's value is null, as COPY's RETURN_STATS reports it (see persistStage).
   return rows.map((row) => Object.fromEntries(spec.partitionBy.map((column) => [column, (row[column] === null ? null : String(row[column])) as string])));
+}
+
+/**
+ * The records this run quarantined, by reason code (a handful of stable codes, fit for a metric dimension): read back from the files its quarantine COPYs wrote (the stage's
+ * own copies only: a replay's retained rows are in another stage).
+ */
+export async function quarantinedByReason(run: RunContext, stage: OutputStage): Promise<Record<string, number>> {
+  const files = stage.copies.filter((row) => Number(row.count) > 0).map((row) => String(row.filename));
+  if (files.length === 0) return {};
+  const { rows } = await run.engine.query(`SELECT reason_code, count(*)::BIGINT AS n FROM read_parquet([${files.map(quoteLiteral).join(', ')}]) GROUP BY reason_code ORDER BY reason_code`);
+  return Object.fromEntries(rows.map((row) => [String(row.reason_code), Number(row.n)]));
 }

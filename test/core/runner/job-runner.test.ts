@@ -320,15 +320,17 @@ describe('runJob', () => {
       'glue.driver.aggregate.recordsRead',
       'medallion.job.recordsDuplicated',
       'medallion.job.recordsQuarantined',
+      'medallion.job.recordsQuarantinedByReason',
       'medallion.job.recordsWritten',
     ]);
     expect(value('glue.driver.aggregate.recordsRead')).toBe(landing.records);
     expect(value('glue.driver.aggregate.bytesRead')).toBe(landing.bytes);
     expect(value('medallion.job.recordsWritten')).toBe(landing.good.length);
     expect(value('medallion.job.recordsQuarantined')).toBe(1);
-    for (const datum of history) expect(datum.dimensions).toMatchObject({ JobName: 'bronze.items', JobRunId: result.runId });
+    expect(history.find((datum) => datum.name === 'medallion.job.recordsQuarantinedByReason')?.dimensions).toEqual({ JobName: 'bronze.items', Reason: 'invalid_json' });
+    for (const datum of history.filter((datum) => datum.name.startsWith('glue.'))) expect(datum.dimensions).toMatchObject({ JobName: 'bronze.items', JobRunId: result.runId });
     const prom = await readFile(path.join(dir, '_metrics', 'medallion.prom'), 'utf8');
-    expect(prom).toContain(`glue_driver_aggregate_recordsRead{JobName="bronze.items",Type="count"} ${landing.records} `);
+    expect(prom).toContain(`glue_driver_aggregate_records_read{job_name="bronze.items"} ${landing.records}\n`);
     expect(prom).not.toContain(result.runId);
   });
 });
