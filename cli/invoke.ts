@@ -4,7 +4,7 @@ import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
-import { parseRetain, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
+import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
@@ -235,6 +235,10 @@ export function createProgram(options: InvokeOptions): Command {
           if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
         },
       });
+      // Every job of the pipeline succeeded: the time self-hosted monitoring's no-success alert measures from.
+      if (line.all) {
+        await lake().metrics.emit([pipelineSuccessMetric(new Date())]).catch((error: unknown) => io.err(`warning: the pipeline's success metric could not be emitted: ${describeError(error)}\n`));
+      }
       if (outputFailure !== undefined) {
         throw new MedallionError('OUTPUT_FAILED', `the runs finished, but their report could not be written: ${describeError(outputFailure)}`, {
           cause: outputFailure,

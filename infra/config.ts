@@ -75,8 +75,12 @@ const CONFIG_SHAPE = {
   firehoseFreshnessAlarmSeconds: z.int().min(60).max(86_400),
   /** A change stream's oldest unread record older than this raises the iterator-age alarm. */
   kinesisIteratorAgeAlarmMinutes: z.int().min(1).max(10_080),
-  /** Addresses subscribed to the alert topic (each must confirm the subscription). */
+  /** Addresses subscribed to the critical and the warning alert topics (each must confirm the subscription). */
   alertEmails: z.array(z.email()),
+  /** Addresses subscribed to the warning topic only (working-hours alarms). */
+  warningEmails: z.array(z.email()),
+  /** An AWS Chatbot Slack channel both alert topics post to (the workspace must be authorized in the Chatbot console first). */
+  slackChannel: z.object({ workspaceId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'a Slack workspace id, e.g. T0123ABCD'), channelId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'a Slack channel id, e.g. C0123ABCD') }).optional(),
   /** An AWS Backup plan for the state table and the lake buckets (runbooks/disaster-recovery.md); PITR is on regardless. */
   backupEnabled: z.boolean(),
   /** How long the backup plan keeps a recovery point (continuous backups reach back at most 35 days). */
@@ -155,6 +159,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     firehoseFreshnessAlarmSeconds: 900,
     kinesisIteratorAgeAlarmMinutes: 60,
     alertEmails: [],
+    warningEmails: [],
     backupEnabled: false,
     backupRetentionDays: 7,
     vacuumRetainDays: 7,
@@ -185,6 +190,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     firehoseFreshnessAlarmSeconds: 1800,
     kinesisIteratorAgeAlarmMinutes: 60,
     alertEmails: [],
+    warningEmails: [],
     backupEnabled: true,
     backupRetentionDays: 35,
     vacuumRetainDays: 30,

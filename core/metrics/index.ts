@@ -1,4 +1,4 @@
-export type { MetricDatum, MetricUnit, MetricsSink } from './metrics-sink.ts';
+export { cloudWatchDimensionSets, type MetricDatum, type MetricUnit, type MetricsSink } from './metrics-sink.ts';
 export { CloudWatchMetricsSink } from './cloudwatch-metrics-sink.ts';
 export { EmfMetricsSink } from './emf-metrics-sink.ts';
 export { LocalMetricsSink, renderExposition, type PrometheusSample } from './local-metrics-sink.ts';

@@ -381,18 +381,15 @@ export function qualityMetrics(evaluations: readonly QualityEvaluation[], stamp:
       { name: 'glue.data.quality.rules.failed', value: failed, unit: 'Count', dimensions, timestampMs: stamp.at },
       { name: 'glue.data.quality.score', value: rules.length === 0 ? 1 : passed / rules.length, unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at },
     );
-    const warned = rules.filter((row) => row.action === 'warn' && row.outcome !== 'PASS').length;
-    const gated = rules.filter((row) => row.action === 'fail' && row.outcome !== 'PASS').length;
-    metrics.push(
-      { name: 'medallion.quality.rules.failed.warn', value: warned, unit: 'Count', dimensions, timestampMs: stamp.at },
-      { name: 'medallion.quality.rules.failed.fail', value: gated, unit: 'Count', dimensions, timestampMs: stamp.at },
-      { name: 'medallion.quality.rowsQuarantined', value: rules.reduce((sum, row) => sum + row.rowsQuarantined, 0), unit: 'Count', dimensions, timestampMs: stamp.at },
-      {
-        name: 'medallion.quality.anomalies',
-        value: rules.filter((row) => row.ruleType === 'DetectAnomalies' && row.outcome === 'FAIL').length,
-        unit: 'Count', dimensions, timestampMs: stamp.at,
-      },
-    );
+    // A count is emitted only for a table with rules that can make it non-zero (a warn rule, a fail rule, a
+    // DetectAnomalies rule): an alarm on a series that is always 0 could never fire (core/alarms.ts `reach`).
+    const count = (name: string, which: readonly QualityEvaluation[], failing: (row: QualityEvaluation) => boolean) => {
+      if (which.length > 0) metrics.push({ name, value: which.filter(failing).length, unit: 'Count', dimensions, timestampMs: stamp.at });
+    };
+    count('medallion.quality.rules.failed.warn', rules.filter((row) => row.action === 'warn'), (row) => row.outcome !== 'PASS');
+    count('medallion.quality.rules.failed.fail', rules.filter((row) => row.action === 'fail'), (row) => row.outcome !== 'PASS');
+    count('medallion.quality.anomalies', rules.filter((row) => row.ruleType === 'DetectAnomalies'), (row) => row.outcome === 'FAIL');
+    metrics.push({ name: 'medallion.quality.rowsQuarantined', value: rules.reduce((sum, row) => sum + row.rowsQuarantined, 0), unit: 'Count', dimensions, timestampMs: stamp.at });
     // Each measured value, so a dashboard can chart a rule's metric over time.
     for (const row of rows) {
       if (row.metric === null || row.value === null) continue;

@@ -35,7 +35,7 @@ export interface PublishCommittedOptions {
 /**
  * Shows committed tables in the catalog after their commit. The commit already stands, so this never
  * throws: a transient failure is retried with backoff, and one that persists is recorded in the state
- * store and emits `medallion.catalog.publishFailures` for each job (an alarm), while the run still
+ * store and emits `medallion.catalog.publishFailures` 1 for each job (an alarm; 0 after a publish that went in), while the run still
  * succeeds. Athena then shows the previous version of those tables until a publish succeeds: the next
  * run's, or `medallion catalog publish`.
  */
@@ -54,11 +54,12 @@ export async function publishCommitted(lake: Lake, root: LakeRoot, tables: reado
     outcome = { ok: true, rootSeq: root.seq, tables, jobs: options.jobs, attempts, at: now().toISOString() };
   } catch (error) {
     outcome = { ok: false, rootSeq: root.seq, tables, jobs: options.jobs, attempts, at: now().toISOString(), error: describeError(error) };
-    const at = now().getTime();
-    await lake.metrics
-      .emit(options.jobs.map((job) => ({ name: CATALOG_PUBLISH_FAILURES_METRIC, value: 1, unit: 'Count' as const, dimensions: { JobName: job, Type: 'count' }, timestampMs: at })))
-      .catch(() => undefined);
   }
+  // 1 for each job whose publish failed, 0 once one succeeds (a self-hosted alert on the textfile's gauge clears then).
+  const at = now().getTime();
+  await lake.metrics
+    .emit(options.jobs.map((job) => ({ name: CATALOG_PUBLISH_FAILURES_METRIC, value: outcome.ok ? 0 : 1, unit: 'Count' as const, dimensions: { JobName: job, Type: 'count' }, timestampMs: at })))
+    .catch(() => undefined);
   // Losing this record loses only what `catalog status` shows; the metric and the run's output carry the failure too.
   await lake.state.putRecord(CATALOG_PUBLISH_RECORD.collection, CATALOG_PUBLISH_RECORD.id, outcome).catch(() => undefined);
   return outcome;

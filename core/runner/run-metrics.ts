@@ -2,8 +2,13 @@ import type { MetricDatum } from '../metrics/index.ts';
 import type { JobRunRecord, JobRunState } from './job-run-record.ts';
 import type { JobRunResult } from './run-result.ts';
 
-/** Glue's job metric names, plus the record accounting Glue does not have: what a successful run did. */
-export function runMetrics(result: JobRunResult, timestampMs: number): MetricDatum[] {
+/**
+ * Glue's job metric names, plus the record accounting Glue does not have: what a successful run did. The
+ * quarantine counts only for a job that can quarantine (`quarantines`, see jobReach): a series that is always 0
+ * would carry an alarm that can never fire.
+ */
+export function runMetrics(result: JobRunResult, timestampMs: number, options: { readonly quarantines?: boolean } = {}): MetricDatum[] {
+  const quarantines = options.quarantines ?? true;
   const dimensions = { JobName: result.job, JobRunId: result.runId, Type: 'count' };
   const gauge = { JobName: result.job, JobRunId: result.runId, Type: 'gauge' };
   const written = Object.values(result.recordsWritten).reduce((sum, value) => sum + value, 0);
@@ -12,9 +17,9 @@ export function runMetrics(result: JobRunResult, timestampMs: number): MetricDat
     { name: 'glue.driver.aggregate.bytesRead', value: result.bytesRead, unit: 'Bytes', dimensions, timestampMs },
     { name: 'glue.driver.aggregate.elapsedTime', value: result.elapsedMs, unit: 'Milliseconds', dimensions: gauge, timestampMs },
     { name: 'medallion.job.recordsWritten', value: written, unit: 'Count', dimensions, timestampMs },
-    { name: 'medallion.job.recordsQuarantined', value: result.recordsQuarantined, unit: 'Count', dimensions, timestampMs },
+    ...(quarantines ? [{ name: 'medallion.job.recordsQuarantined', value: result.recordsQuarantined, unit: 'Count', dimensions, timestampMs } as const] : []),
     { name: 'medallion.job.recordsDuplicated', value: result.recordsDuplicated, unit: 'Count', dimensions, timestampMs },
-    ...Object.entries(result.recordsQuarantinedByReason ?? {}).map(([reason, value]): MetricDatum => ({
+    ...Object.entries(quarantines ? result.recordsQuarantinedByReason ?? {} : {}).map(([reason, value]): MetricDatum => ({
       name: 'medallion.job.recordsQuarantinedByReason', value, unit: 'Count', dimensions: { JobName: result.job, Reason: reason }, timestampMs,
     })),
   ];
@@ -22,6 +27,14 @@ export function runMetrics(result: JobRunResult, timestampMs: number): MetricDat
 
 /** The states a run ends in that count as a failure of the job. */
 export const FAILED_STATES: ReadonlySet<JobRunState> = new Set(['FAILED', 'TIMEOUT', 'ERROR']);
+
+/** The metric a pipeline run in which every job succeeded ends with: Unix seconds of its end. */
+export const PIPELINE_LAST_SUCCESS_METRIC = 'medallion.pipeline.lastSuccess';
+
+/** `medallion.pipeline.lastSuccess` at `at`: what `run --all` emits when every job succeeded (the no-success alert reads it). */
+export function pipelineSuccessMetric(at: Date): MetricDatum {
+  return { name: PIPELINE_LAST_SUCCESS_METRIC, value: Math.floor(at.getTime() / 1000), unit: 'None', dimensions: { JobName: 'pipeline' }, timestampMs: at.getTime() };
+}
 
 /** A run's duration against its job's baseline (see jobDurationBaseline). */
 export interface DurationAgainstBaseline {

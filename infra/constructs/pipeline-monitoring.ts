@@ -15,11 +15,12 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IRule } from 'aws-cdk-lib/aws-events';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Job } from '../../core/index.ts';
-import { ALARMS, type AlarmComparison, type AlarmDefinition, type AlarmScope, JOB_DURATION_ALARM_RATIO } from '../../core/alarms.ts';
+import { ALARMS, alarmDefinition, alarmReaches, jobReach, type AlarmComparison, type AlarmDefinition, type AlarmScope, type AlarmSeverity } from '../../core/alarms.ts';
 import { QUALITY_JOB } from '../../core/layout/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import { ConfigError, type InfraConfig } from '../config.ts';
@@ -54,7 +55,10 @@ export interface PipelineMonitoringProps {
   readonly jobs: readonly Job[];
   /** The quality rule sets: each `landing.<source>` rule set gets its `landing-stale` alarm. */
   readonly ruleSets: readonly TableRuleSet[];
-  readonly alertTopic: ITopic;
+  /** Where each severity's alarms publish. */
+  readonly alertTopics: Readonly<Record<AlarmSeverity, ITopic>>;
+  /** The jobs' log group: the `job-error-lines` alarm counts its error lines through a metric filter. */
+  readonly jobLogGroup: ILogGroup;
   readonly sources: Readonly<Record<SourceName, MonitoredSource>>;
   readonly stateTable: ITable;
   readonly stateMachine: IStateMachine;
@@ -91,7 +95,14 @@ const COMPARISONS: Readonly<Record<AlarmComparison, { readonly operator: Compari
 
 const MISSING_DATA: Readonly<Record<AlarmDefinition['treatMissingData'], TreatMissingData>> = {
   notBreaching: TreatMissingData.NOT_BREACHING,
+  breaching: TreatMissingData.BREACHING,
 };
+
+/** The pattern of the jobs' error lines: the CLI writes every error as `error: <code>: ...` on a line of its own. */
+export const JOB_ERROR_LINE_PATTERN = '%^error: %';
+
+/** Metrics Insights' name of a registry statistic. */
+const INSIGHTS_FUNCTIONS: Readonly<Record<AlarmDefinition['statistic'], string>> = { Sum: 'SUM', Maximum: 'MAX', Minimum: 'MIN', Average: 'AVG' };
 
 /**
  * The config settings a registry threshold can name, each as the number the alarm compares its metric
@@ -102,12 +113,6 @@ const THRESHOLD_SETTINGS: Readonly<Record<string, (config: InfraConfig, subject:
   firehoseFreshnessAlarmSeconds: (config) => ({ value: config.firehoseFreshnessAlarmSeconds, text: `${config.firehoseFreshnessAlarmSeconds} s` }),
   // GetRecords.IteratorAgeMilliseconds is in milliseconds.
   kinesisIteratorAgeAlarmMinutes: (config) => ({ value: config.kinesisIteratorAgeAlarmMinutes * 60_000, text: `${config.kinesisIteratorAgeAlarmMinutes} min` }),
-  // glue.driver.aggregate.elapsedTime is in milliseconds.
-  jobBaseline: (config, subject) => {
-    const baselineMinutes = (subject.job && config.jobBaselineMinutes[subject.job.name]) ?? config.defaultJobBaselineMinutes;
-    const value = Math.round(baselineMinutes * 60_000 * JOB_DURATION_ALARM_RATIO);
-    return { value, text: `${Math.round(JOB_DURATION_ALARM_RATIO * 100)}% of the ${baselineMinutes} min baseline (${value} ms)` };
-  },
 };
 
 /** The config settings an alarm threshold may name (`threshold.setting` in core/alarms.ts). */
@@ -123,8 +128,20 @@ const expressionId = (metricName: string): string => {
  * The metric a registry entry watches for one subject: one metric, a sum of metrics (`a + b`, each missing
  * point counted as 0), or a percentage (`100 * a / b`, 0 when nothing was read).
  */
-function registryMetric(definition: AlarmDefinition, namespace: string, dimensionsMap: Record<string, string>, label: string): IMetric {
+function registryMetric(definition: AlarmDefinition, namespace: string, dimensionsMap: Record<string, string>, label: string, anyValueOf: readonly string[] = []): IMetric {
   const period = Duration.minutes(definition.periodMinutes);
+  if (anyValueOf.length > 0) {
+    // A dimension whose value is AWS's to choose (DelegatedOperation): a Metrics Insights query over every value.
+    if (!/^[A-Za-z][\w.]*$/.test(definition.metric)) throw new Error(`alarm ${definition.id}: a Metrics Insights alarm watches one metric`);
+    const schema = [...Object.keys(dimensionsMap), ...anyValueOf].sort().join(', ');
+    const where = Object.entries(dimensionsMap).map(([name, value]) => `${name} = '${value}'`).join(' AND ');
+    return new MathExpression({
+      expression: `SELECT ${INSIGHTS_FUNCTIONS[definition.statistic]}(${definition.metric}) FROM SCHEMA("${namespace}", ${schema})${where ? ` WHERE ${where}` : ''}`,
+      usingMetrics: {},
+      label,
+      period,
+    });
+  }
   const metric = (metricName: string) => new Metric({ namespace, metricName, dimensionsMap, statistic: definition.statistic, period });
   const terms = definition.metric.split(' + ');
   if (terms.length > 1 && terms.every((term) => /^[\w.]+$/.test(term))) {
@@ -191,9 +208,23 @@ export class PipelineMonitoring extends Construct {
       landing: landingSources.map((source) => ({ name: source, source, dimensions: { Table: `landing.${source}` } })),
     };
 
+    // The job log group's error lines, as the metric job-error-lines watches.
+    const errorLines = alarmDefinition('job-error-lines');
+    new MetricFilter(this, 'JobErrorLines', {
+      logGroup: props.jobLogGroup,
+      filterPattern: FilterPattern.literal(JOB_ERROR_LINE_PATTERN),
+      metricNamespace: config.metricsNamespace,
+      metricName: errorLines.metric,
+      metricValue: '1',
+    });
+
     const alarms: PipelineAlarm[] = [];
     for (const definition of ALARMS) {
-      for (const subject of subjects[definition.per]) alarms.push(this.registryAlarm(definition, subject, props));
+      for (const subject of subjects[definition.per]) {
+        // A job alarm is built only where the job can emit its metric with the shipped rule sets.
+        if (subject.job && !alarmReaches(definition, jobReach(subject.job, props.ruleSets))) continue;
+        alarms.push(this.registryAlarm(definition, subject, props));
+      }
     }
     this.alarms = alarms;
     this.dashboard = this.buildDashboard(props, sourceEntries, alarms);
@@ -203,13 +234,18 @@ export class PipelineMonitoring extends Construct {
     const { config } = props;
     const suffix = `${definition.id}${subject.name ? `-${subject.name}` : ''}`;
     const dimensionsMap: Record<string, string> = {};
+    const anyValueOf: string[] = [];
     for (const dimension of definition.dimensions) {
       const [name, fixed] = dimension.split('=') as [string, string | undefined];
+      if (fixed === '*') {
+        anyValueOf.push(name);
+        continue;
+      }
       const value = fixed ?? subject.dimensions[name];
       if (value === undefined) throw new Error(`alarm ${definition.id}: its ${definition.per} subject ${subject.name || '(pipeline)'} has no ${name} dimension`);
       dimensionsMap[name] = value;
     }
-    const namespace = definition.namespace === 'medallion' ? config.metricsNamespace : definition.namespace;
+    const namespace = definition.namespace === 'medallion' || definition.namespace === 'medallion-logs' ? config.metricsNamespace : definition.namespace;
 
     let threshold: { readonly value: number; readonly text: string };
     if (typeof definition.threshold === 'number') {
@@ -230,14 +266,16 @@ export class PipelineMonitoring extends Construct {
     const alarm = new Alarm(this, suffix, {
       alarmName: `medallion-${config.envName}-${suffix}`,
       alarmDescription: `${definition.severity.toUpperCase()}: ${definition.title}${about}. ${meaning} ${when} Runbook: ${runbookUrl(config, definition.id)}`,
-      metric: registryMetric(definition, namespace, dimensionsMap, `${definition.title}${about}`),
+      metric: registryMetric(definition, namespace, dimensionsMap, `${definition.title}${about}`, anyValueOf),
       threshold: threshold.value,
       comparisonOperator: comparison.operator,
       evaluationPeriods: definition.evaluationPeriods,
       datapointsToAlarm: definition.datapointsToAlarm,
       treatMissingData: MISSING_DATA[definition.treatMissingData],
     });
-    alarm.addAlarmAction(new SnsAction(props.alertTopic));
+    alarm.addAlarmAction(new SnsAction(props.alertTopics[definition.severity]));
+    // A breaching-when-missing alarm tells the operator it recovered, too.
+    if (definition.treatMissingData === 'breaching') alarm.addOkAction(new SnsAction(props.alertTopics[definition.severity]));
     return { alarmId: definition.id, subject: subject.name, definition, alarm };
   }
 

@@ -4,6 +4,7 @@ import { commitTables } from '../../table/index.ts';
 import type { FaultPoint } from '../run-options.ts';
 import { describeError } from '../../errors.ts';
 import { publishCommitted } from '../publish-catalog.ts';
+import { jobReach } from '../../alarms.ts';
 import { runMetrics } from '../run-metrics.ts';
 import type { JobRunResult } from '../run-result.ts';
 import type { RunWrites } from './decide-writes.ts';
@@ -45,7 +46,7 @@ export async function publishRun(run: RunContext, root: LakeRoot, planned: RunWr
   const at = Date.parse(result.completedAt);
   try {
     await lake.metrics.emit([
-      ...runMetrics(result, at),
+      ...runMetrics(result, at, { quarantines: jobReach(job, [...(options.quality?.values() ?? [])]).quarantines }),
       ...(evaluations.length > 0 ? qualityMetrics(evaluations, { job: job.name, runId, at }) : []),
     ]);
   } catch (error) {

@@ -318,6 +318,7 @@ describe('runJob', () => {
       'glue.driver.aggregate.bytesRead',
       'glue.driver.aggregate.elapsedTime',
       'glue.driver.aggregate.recordsRead',
+      'medallion.catalog.publishFailures',
       'medallion.job.recordsDuplicated',
       'medallion.job.recordsQuarantined',
       'medallion.job.recordsQuarantinedByReason',

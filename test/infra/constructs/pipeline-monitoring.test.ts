@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ALARMS, RUNBOOK_PROCEDURES, type AlarmDefinition } from '../../../core/alarms.ts';
+import { ALARMS, RUNBOOK_PROCEDURES, alarmDefinition, alarmReaches, jobReach, type AlarmDefinition } from '../../../core/alarms.ts';
+import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
 import { ALARM_THRESHOLD_SETTINGS, ConfigError, ENV_DEFAULTS, ENV_NAMES, PIPELINE_ALARM_IDS, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { ENVS, buildApp, flatten, resourceByPrefix, stackOf, useTemplates, type CfnResources } from '../infra-fixtures.ts';
@@ -10,6 +11,7 @@ import { ENVS, buildApp, flatten, resourceByPrefix, stackOf, useTemplates, type 
 const templates = useTemplates();
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const SOURCES = ['tasks', 'users'] as const;
+const RULE_SETS = [...(await loadPipelineRuleSets()).values()];
 
 type AlarmProperties = Record<string, any>;
 const alarmsOf = (template: Template): AlarmProperties[] =>
@@ -24,17 +26,34 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
-  it('has exactly the pipeline alarms: per source, for the state table, for the state machine and its schedule, per job, per landing source', () => {
-    const jobAlarms = ['job-duration', 'quality-gate-failed', 'quality-rules-warn', 'quality-anomaly', 'quarantine-rate', 'catalog-publish-failed'];
+  it('has exactly the pipeline alarms: per source, for the state table, for the state machine and its schedule, per job that can fire it, per landing source', () => {
+    const sourceAlarms = [
+      'firehose-data-freshness', 'firehose-throttling', 'kinesis-iterator-age', 'dynamodb-throttling',
+      'dynamodb-replication-lag', 'dynamodb-replication-failed', 'dynamodb-replication-throttled', 'kinesis-write-throttling',
+    ];
+    // Job alarms only where the job can emit the metric with the shipped rule sets: no anomaly alarm without a
+    // DetectAnomalies rule, no warn alarm without a warn rule, no quarantine-rate alarm for a job that sets nothing aside.
+    const every = PIPELINE_JOBS.map((job) => job.name);
+    const jobAlarms: Record<string, readonly string[]> = {
+      'job-failed': every,
+      'job-duration': every,
+      'catalog-publish-failed': every,
+      'quality-gate-failed': every,
+      'quality-rules-warn': every.filter((name) => name !== 'gold.active_users'),
+      'quality-anomaly': ['bronze.tasks_cdc', 'bronze.users_cdc'],
+      'quarantine-rate': ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users'],
+    };
     const expected = [
-      ...SOURCES.flatMap((source) => ['firehose-data-freshness', 'firehose-throttling', 'kinesis-iterator-age', 'dynamodb-throttling'].map((id) => `${id}-${source}`)),
+      ...SOURCES.flatMap((source) => sourceAlarms.map((id) => `${id}-${source}`)),
       'dynamodb-throttling-state',
       'pipeline-executions-failed',
       'pipeline-executions-timed-out',
       'pipeline-schedule-failed',
+      'pipeline-no-success',
+      'job-error-lines',
       'quality-check-failed',
       'reconcile-failed',
-      ...PIPELINE_JOBS.flatMap((job) => jobAlarms.map((id) => `${id}-${job.name}`)),
+      ...Object.entries(jobAlarms).flatMap(([id, jobs]) => jobs.map((job) => `${id}-${job}`)),
       ...SOURCES.map((source) => `landing-stale-${source}`),
     ].map((suffix) => `medallion-${envName}-${suffix}`);
     expect(alarmsOf(template()).map((alarm) => alarm.AlarmName).sort()).toEqual(expected.sort());
@@ -52,6 +71,8 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     const claimed = new Set<string>();
     for (const definition of ALARMS) {
       for (const subject of subjectsOf[definition.per]) {
+        const job = PIPELINE_JOBS.find((candidate) => candidate.name === subject);
+        if (definition.per === 'job' && !alarmReaches(definition, jobReach(job!, RULE_SETS))) continue;
         const name = `medallion-${envName}-${definition.id}${subject ? `-${subject}` : ''}`;
         const alarm = byName.get(name);
         expect(alarm, `${definition.id} has no alarm ${name}`).toBeDefined();
@@ -62,9 +83,12 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
           DatapointsToAlarm: definition.datapointsToAlarm,
           TreatMissingData: definition.treatMissingData,
         });
-        const stats = alarm!.Metrics
-          ? (alarm!.Metrics as Record<string, any>[]).filter((metric) => metric.MetricStat).map((metric) => [metric.MetricStat.Stat, metric.MetricStat.Period])
-          : [[alarm!.Statistic, alarm!.Period]];
+        const query = (alarm!.Metrics as Record<string, any>[] | undefined)?.find((metric) => String(metric.Expression ?? '').startsWith('SELECT '));
+        const stats = query
+          ? [[definition.statistic, query.Period]]
+          : alarm!.Metrics
+            ? (alarm!.Metrics as Record<string, any>[]).filter((metric) => metric.MetricStat).map((metric) => [metric.MetricStat.Stat, metric.MetricStat.Period])
+            : [[alarm!.Statistic, alarm!.Period]];
         for (const [statistic, period] of stats) expect([statistic, period], name).toEqual([definition.statistic, definition.periodMinutes * 60]);
         if (typeof definition.threshold === 'number') expect(alarm!.Threshold, name).toBe(definition.threshold);
         // The description says how bad it is first, what it means, and ends with the runbook.
@@ -80,14 +104,14 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     const settings = ALARMS.flatMap((definition) => (typeof definition.threshold === 'number' ? [] : [definition.threshold.setting]));
     expect(settings.length).toBeGreaterThan(0);
     for (const setting of settings) expect(ALARM_THRESHOLD_SETTINGS).toContain(setting);
-    // Every setting but the per-job baseline is a field of every environment's config.
-    for (const setting of settings.filter((name) => name !== 'jobBaseline')) {
+    // Every setting is a field of every environment's config.
+    for (const setting of settings) {
       for (const name of ENV_NAMES) expect(Object.keys(ENV_DEFAULTS[name]), setting).toContain(setting);
     }
   });
 
-  it('links every alarm to an existing runbook and notifies the alert topic', () => {
-    const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
+  it('links every alarm to an existing runbook and notifies the topic of its severity', () => {
+    const topics = { CRITICAL: resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId, WARNING: resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsWarningTopic').logicalId };
     const used = new Set<string>();
     for (const alarm of alarmsOf(template())) {
       const link = new RegExp(`Runbook: ${config.runbookBaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(runbooks/([a-z0-9-]+)\\.md)$`).exec(alarm.AlarmDescription);
@@ -95,8 +119,9 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       expect(existsSync(join(repoRoot, link![1]!)), link![1]).toBe(true);
       expect(alarm.AlarmName).toContain(link![2]);
       used.add(link![2]!);
-      expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
-      expect(alarm.TreatMissingData).toBe('notBreaching');
+      const severity = /^(CRITICAL|WARNING): /.exec(alarm.AlarmDescription)![1] as keyof typeof topics;
+      expect(alarm.AlarmActions, alarm.AlarmName).toEqual([{ Ref: topics[severity] }]);
+      expect(alarm.TreatMissingData).toBe(alarmDefinition(link![2]!).treatMissingData);
     }
     // Every runbook page belongs to an alarm kind, and every kind has its page.
     expect([...used].sort()).toEqual([...PIPELINE_ALARM_IDS].sort());
@@ -129,6 +154,52 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     });
   });
 
+  it.each(SOURCES)('%s: DynamoDB to Kinesis replication lag, failures and throttling (any DelegatedOperation), and stream write throttling', (source) => {
+    const table = resourceByPrefix(template(), 'AWS::DynamoDB::Table', `Sources${source[0]!.toUpperCase()}${source.slice(1)}Table`).logicalId;
+    for (const [id, query] of [
+      ['dynamodb-replication-lag', 'SELECT MAX(AgeOfOldestUnreplicatedRecord) FROM SCHEMA("AWS/DynamoDB", DelegatedOperation, TableName) WHERE TableName = \''],
+      ['dynamodb-replication-failed', 'SELECT SUM(FailedToReplicateRecordCount) FROM SCHEMA("AWS/DynamoDB", DelegatedOperation, TableName) WHERE TableName = \''],
+      ['dynamodb-replication-throttled', 'SELECT MAX(ThrottledPutRecordCount) FROM SCHEMA("AWS/DynamoDB", DelegatedOperation, TableName) WHERE TableName = \''],
+    ] as const) {
+      const alarm = alarmNamed(template(), `medallion-${envName}-${id}-${source}`);
+      const [metric] = alarm.Metrics as Record<string, any>[];
+      expect(flatten(metric!.Expression)).toBe(`${query}<${table}>'`);
+      expect(metric!.Period).toBe(300);
+    }
+    const stream = resourceByPrefix(template(), 'AWS::Kinesis::Stream', `Sources${source[0]!.toUpperCase()}${source.slice(1)}ChangeStream`).logicalId;
+    expect(alarmNamed(template(), `medallion-${envName}-kinesis-write-throttling-${source}`)).toMatchObject({
+      Namespace: 'AWS/Kinesis', MetricName: 'WriteProvisionedThroughputExceeded', Dimensions: [{ Name: 'StreamName', Value: { Ref: stream } }], Threshold: 0,
+    });
+  });
+
+  it('alarms when no pipeline execution succeeded in 26 hours, missing data breaching, and says when it recovers', () => {
+    const stateMachine = resourceByPrefix(template(), 'AWS::StepFunctions::StateMachine', 'PipelineStateMachine').logicalId;
+    const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
+    expect(alarmNamed(template(), `medallion-${envName}-pipeline-no-success`)).toMatchObject({
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsSucceeded',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: stateMachine } }],
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      OKActions: [{ Ref: topic }],
+    });
+  });
+
+  it('counts the error lines of the jobs\' logs with a metric filter, and alarms on one', () => {
+    const logGroup = resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'JobsJobLogs').logicalId;
+    template().hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: logGroup },
+      FilterPattern: '%^error: %',
+      MetricTransformations: [{ MetricNamespace: 'Medallion', MetricName: 'medallion.log.errorLines', MetricValue: '1' }],
+    });
+    expect(alarmNamed(template(), `medallion-${envName}-job-error-lines`)).toMatchObject({ Namespace: 'Medallion', MetricName: 'medallion.log.errorLines', Threshold: 1 });
+  });
+
   it('alarms on read and write throttling of both source tables and the state table', () => {
     for (const [subject, prefix] of [['tasks', 'SourcesTasksTable'], ['users', 'SourcesUsersTable'], ['state', 'JobsStateTable']] as const) {
       const table = resourceByPrefix(template(), 'AWS::DynamoDB::Table', prefix).logicalId;
@@ -159,23 +230,27 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     });
   });
 
-  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms on a run longer than 1.2 times the default baseline', (jobName) => {
+  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms on a run longer than 1.2 times its baseline, and on a failed run', (jobName) => {
     expect(alarmNamed(template(), `medallion-${envName}-job-duration-${jobName}`)).toMatchObject({
       Namespace: 'Medallion',
-      MetricName: 'glue.driver.aggregate.elapsedTime',
+      MetricName: 'medallion.job.durationRatio',
       Dimensions: [{ Name: 'JobName', Value: jobName }],
       Statistic: 'Maximum',
-      Threshold: ENV_DEFAULTS[envName].defaultJobBaselineMinutes * 60_000 * 1.2,
+      Threshold: 1.2,
       ComparisonOperator: 'GreaterThanThreshold',
     });
+    const failed = alarmNamed(template(), `medallion-${envName}-job-failed-${jobName}`);
+    expect(failed).toMatchObject({ Namespace: 'Medallion', MetricName: 'medallion.job.failed', Dimensions: [{ Name: 'JobName', Value: jobName }], Statistic: 'Sum', Threshold: 1 });
+    expect(failed.AlarmDescription).toMatch(/^WARNING: /);
   });
 
-  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms on a failed fail rule, a failed warn rule and an anomaly of its quality gate', (jobName) => {
-    for (const [id, metricName] of [
+  it.each(['bronze.tasks_cdc', 'silver.users'] as const)('%s: alarms on a failed fail rule, a failed warn rule and an anomaly of its quality gate', (jobName) => {
+    const checks = [
       ['quality-gate-failed', 'medallion.quality.rules.failed.fail'],
       ['quality-rules-warn', 'medallion.quality.rules.failed.warn'],
-      ['quality-anomaly', 'medallion.quality.anomalies'],
-    ] as const) {
+      ...(jobName.startsWith('bronze.') ? [['quality-anomaly', 'medallion.quality.anomalies']] : []),
+    ] as const;
+    for (const [id, metricName] of checks) {
       expect(alarmNamed(template(), `medallion-${envName}-${id}-${jobName}`)).toMatchObject({
         Namespace: 'Medallion',
         MetricName: metricName,
@@ -190,7 +265,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     expect(alarmNamed(template(), `medallion-${envName}-quality-rules-warn-${jobName}`).AlarmDescription).toMatch(/^WARNING: /);
   });
 
-  it.each(PIPELINE_JOBS.map((job) => [job.name] as const))('%s: alarms when a run quarantines more than 5% of what it read, per hour, never dividing by zero', (jobName) => {
+  it.each(['bronze.users_cdc', 'silver.tasks'] as const)('%s: alarms when a run quarantines more than 5% of what it read, per hour, never dividing by zero', (jobName) => {
     const alarm = alarmNamed(template(), `medallion-${envName}-quarantine-rate-${jobName}`);
     expect(alarm).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1 });
     const metrics = alarm.Metrics as Record<string, any>[];
@@ -259,16 +334,18 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     expect(metricsOf('Pipeline executions').map((metric) => metric.split(' ')[1])).toEqual(['ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
 
-  it('publishes alerts to a KMS-encrypted topic that refuses unencrypted transport, whose key CloudWatch may use', () => {
+  it('publishes alerts to two KMS-encrypted topics, critical and warning, that refuse unencrypted transport, whose key CloudWatch may use', () => {
     const key = resourceByPrefix(template(), 'AWS::KMS::Key', 'AlertsKey');
-    const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic');
-    expect(topic.resource.Properties).toMatchObject({ TopicName: `medallion-${envName}-alerts`, KmsMasterKeyId: { 'Fn::GetAtt': [key.logicalId, 'Arn'] } });
-    const policy = Object.values(template().findResources('AWS::SNS::TopicPolicy') as CfnResources).find((candidate) =>
-      JSON.stringify(candidate.Properties!.Topics).includes(topic.logicalId),
-    )!;
-    expect(policy.Properties!.PolicyDocument.Statement).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-    );
+    for (const [prefix, name] of [['AlertsTopic', 'alerts'], ['AlertsWarningTopic', 'warnings']] as const) {
+      const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', prefix);
+      expect(topic.resource.Properties).toMatchObject({ TopicName: `medallion-${envName}-${name}`, KmsMasterKeyId: { 'Fn::GetAtt': [key.logicalId, 'Arn'] } });
+      const policy = Object.values(template().findResources('AWS::SNS::TopicPolicy') as CfnResources).find((candidate) =>
+        JSON.stringify(candidate.Properties!.Topics).includes(topic.logicalId),
+      )!;
+      expect(policy.Properties!.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
     expect(key.resource.Properties!.KeyPolicy.Statement).toContainEqual(
       expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
     );
@@ -276,16 +353,36 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
 });
 
 describe('pipeline monitoring configuration', () => {
-  it('takes a job baseline, the alert addresses and the metrics namespace from the environment config', () => {
+  it('takes a job baseline (the job\'s command passes it), the alert addresses, a Slack channel and the metrics namespace from the environment config', () => {
     const built = buildApp(['prod'], {
-      medallion: { prod: { jobBaselineMinutes: { 'silver.tasks': 40 }, alertEmails: ['oncall@example.com'], metricsNamespace: 'Lake/Prod' } },
+      medallion: {
+        prod: {
+          jobBaselineMinutes: { 'silver.tasks': 40 }, alertEmails: ['oncall@example.com'], warningEmails: ['team@example.com'], metricsNamespace: 'Lake/Prod',
+          slackChannel: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' },
+        },
+      },
     });
-    const template = Template.fromStack(stackOf(built, 'prod'));
-    expect(alarmNamed(template, 'medallion-prod-job-duration-silver.tasks')).toMatchObject({ Namespace: 'Lake/Prod', Threshold: 40 * 60_000 * 1.2 });
-    expect(alarmNamed(template, 'medallion-prod-job-duration-bronze.tasks_cdc')).toMatchObject({
-      Threshold: ENV_DEFAULTS.prod.defaultJobBaselineMinutes * 60_000 * 1.2,
-    });
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    const stack = stackOf(built, 'prod');
+    const template = Template.fromStack(stack);
+    expect(alarmNamed(template, 'medallion-prod-job-duration-silver.tasks')).toMatchObject({ Namespace: 'Lake/Prod', Threshold: 1.2 });
+    const commands = Object.values(template.findResources('AWS::ECS::TaskDefinition') as CfnResources).map((definition) => definition.Properties!.ContainerDefinitions[0].Command as string[]);
+    const silver = commands.find((command) => command[1] === 'silver.tasks')!;
+    expect(silver.slice(silver.indexOf('--duration-baseline-minutes'))).toEqual(['--duration-baseline-minutes', '40']);
+    const bronze = commands.find((command) => command[1] === 'bronze.tasks_cdc')!;
+    expect(bronze.slice(bronze.indexOf('--duration-baseline-minutes'))).toEqual(['--duration-baseline-minutes', String(ENV_DEFAULTS.prod.defaultJobBaselineMinutes)]);
+    // oncall gets both topics, the team only warnings; the Slack channel both.
+    const critical = resourceByPrefix(template, 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
+    const warning = resourceByPrefix(template, 'AWS::SNS::Topic', 'AlertsWarningTopic').logicalId;
+    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription') as CfnResources).map((entry) => [entry.Properties!.Endpoint, entry.Properties!.TopicArn.Ref]);
+    expect(subscriptions.sort()).toEqual([['oncall@example.com', critical], ['oncall@example.com', warning], ['team@example.com', warning]].sort());
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', { SlackWorkspaceId: 'T0123ABCD', SlackChannelId: 'C0123ABCD', SnsTopicArns: [{ Ref: critical }, { Ref: warning }] });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no one is subscribed'))).toEqual([]);
+  });
+
+  it('warns at synthesis when an environment has no one subscribed to its critical alerts', () => {
+    const stack = stackOf(buildApp(['dev'], {}), 'dev');
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no one is subscribed to the dev critical alerts'));
+    expect(warnings).toHaveLength(1);
   });
 
   it('refuses a baseline for a job that does not exist, naming it and the jobs there are', () => {

@@ -1,0 +1,1 @@
+export { prometheusAlertName, prometheusRules, selfHostedAlarms } from './prometheus-rules.ts';
