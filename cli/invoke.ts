@@ -11,6 +11,7 @@ import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateO
 import { addAthenaCommand } from './athena-command.ts';
 import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
 import { addLockCommand } from './commands/lock.ts';
+import { addStatusCommand, ExitStatus, STATUS_EXIT } from './commands/status.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRestore, historyRows } from './commands/history.ts';
@@ -449,12 +450,16 @@ export function createProgram(options: InvokeOptions): Command {
   addAthenaCommand(program, io);
   addCatalogCommand(program, io, lake);
   addLockCommand(program, io, lake);
+  addStatusCommand(program, io, lake, ruleSets);
 
   addGenerateOptions(
-    program.command('demo').description('Generate a week of traffic, run every job, and print row counts, quarantine counts and the KPI table.'),
+    program.command('demo').description('Generate a week of traffic (ending yesterday, unless --start says otherwise), run every job, and print row counts, quarantine counts and the KPI table.'),
   ).action(async (flags: GenerateFlags) => {
     const lakeOption = program.opts<{ lake?: string }>().lake;
-    await demoCommand(lake({ create: true }), generateOptions(flags), io, lakeOption, await ruleSets());
+    const options = generateOptions(flags);
+    // The demo lake looks like a live one: its traffic ends yesterday, so freshness rules and `status` judge it as they would a real lake.
+    const start = flags.start ?? new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - options.days)).toISOString().slice(0, 10);
+    await demoCommand(lake({ create: true }), { ...options, start }, io, lakeOption, await ruleSets());
   });
 
   return program;
@@ -482,9 +487,11 @@ function jobNameArgument(tokens: readonly string[]): string | undefined {
 }
 
 function reportError(error: unknown, io: CliIo, env: NodeJS.ProcessEnv): number {
+  // A command that printed its outcome and chose its exit code (`status`).
+  if (error instanceof ExitStatus) return error.code;
   if (error instanceof CommanderError) {
-    // Commander already printed its message; help and version are not failures.
-    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    // Commander already printed its message; help and version are not failures. `status` keeps its own usage code.
+    return error.exitCode === 0 ? EXIT.ok : error.exitCode === STATUS_EXIT.usage ? STATUS_EXIT.usage : EXIT.usage;
   }
   if (error instanceof MedallionError) {
     const system = error.hint === undefined ? systemProblemOf(error.cause) : undefined;

@@ -19,9 +19,10 @@ export type AlarmStatistic = 'Sum' | 'Maximum' | 'Minimum' | 'Average';
 /**
  * What one registry entry becomes in CloudWatch: `pipeline` one alarm, `source` one per source table
  * (tasks, users), `source-and-state` those plus the lake state table, `job` one per job, `landing` one
- * per landing source the quality step checks.
+ * per landing source the quality step checks, `fresh-table` one per table whose rule set has a DataFreshness
+ * rule (gold and silver current-state tables; landing sources have `landing`).
  */
-export type AlarmScope = 'pipeline' | 'source' | 'source-and-state' | 'job' | 'landing';
+export type AlarmScope = 'pipeline' | 'source' | 'source-and-state' | 'job' | 'landing' | 'fresh-table';
 
 /**
  * When a `job` alarm is built for a job: only for jobs that can emit its metric with the shipped rule sets
@@ -273,6 +274,15 @@ export const ALARMS: readonly AlarmDefinition[] = [
     meaning: 'A job or pipeline step logged an error line (`error: <code>: ...`), whether or not its run was retried or the night failed.',
     severity: 'warning', per: 'pipeline', namespace: 'medallion-logs', metric: 'medallion.log.errorLines', dimensions: [],
     statistic: 'Sum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodMinutes: 5, evaluationPeriods: 1, datapointsToAlarm: 1,
+  },
+  {
+    id: 'table-stale',
+    title: 'Table not refreshed',
+    meaning: "No evaluation by the quality step in the last 26 hours found the table fresh (its DataFreshness rule, quality/rules/<table>.dqdl): the pipeline did not run, or the table's newest data is older than the rule's window.",
+    severity: 'critical', per: 'fresh-table', namespace: 'medallion', metric: 'medallion.table.fresh', dimensions: ['JobName=quality', 'Table'],
+    statistic: 'Maximum', comparison: 'LessThanThreshold', threshold: 1, periodMinutes: 60, evaluationPeriods: NO_SUCCESS_ALARM_HOURS, datapointsToAlarm: NO_SUCCESS_ALARM_HOURS,
+    treatMissingData: 'breaching',
+    prometheus: `max_over_time(medallion_table_fresh{job_name="quality"}[${NO_SUCCESS_ALARM_HOURS}h]) < 1`,
   },
   {
     ...base,

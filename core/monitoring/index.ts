@@ -1,1 +1,2 @@
 export { prometheusAlertName, prometheusRules, selfHostedAlarms } from './prometheus-rules.ts';
+export { formatDuration, lakeStatus, type FreshnessStatus, type JobStatus, type LakeStatus, type LockStatus, type RuleStatus, type StatusProblem } from './lake-status.ts';

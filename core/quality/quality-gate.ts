@@ -389,6 +389,11 @@ export function qualityMetrics(evaluations: readonly QualityEvaluation[], stamp:
     count('medallion.quality.rules.failed.warn', rules.filter((row) => row.action === 'warn'), (row) => row.outcome !== 'PASS');
     count('medallion.quality.rules.failed.fail', rules.filter((row) => row.action === 'fail'), (row) => row.outcome !== 'PASS');
     count('medallion.quality.anomalies', rules.filter((row) => row.ruleType === 'DetectAnomalies'), (row) => row.outcome === 'FAIL');
+    // Freshness, for a table with DataFreshness rules: 1 when they all passed (the table-stale alarm watches it).
+    const freshness = rules.filter((row) => row.ruleType === 'DataFreshness');
+    if (freshness.length > 0) {
+      metrics.push({ name: 'medallion.table.fresh', value: freshness.every((row) => row.outcome === 'PASS') ? 1 : 0, unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at });
+    }
     metrics.push({ name: 'medallion.quality.rowsQuarantined', value: rules.reduce((sum, row) => sum + row.rowsQuarantined, 0), unit: 'Count', dimensions, timestampMs: stamp.at });
     // Each measured value, so a dashboard can chart a rule's metric over time.
     for (const row of rows) {

@@ -206,6 +206,9 @@ export class PipelineMonitoring extends Construct {
       'source-and-state': [...sourceSubjects, { name: 'state', dimensions: { TableName: props.stateTable.tableName } }],
       job: jobs.map((job) => ({ name: job.name, job, dimensions: { JobName: job.name } })),
       landing: landingSources.map((source) => ({ name: source, source, dimensions: { Table: `landing.${source}` } })),
+      'fresh-table': props.ruleSets
+        .filter((set) => !set.table.startsWith('landing.') && set.rules.some((rule) => rule.rule.kind === 'rule' && rule.rule.type === 'DataFreshness'))
+        .map((set) => ({ name: set.table, dimensions: { Table: set.table } })),
     };
 
     // The job log group's error lines, as the metric job-error-lines watches.

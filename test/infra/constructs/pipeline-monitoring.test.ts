@@ -12,6 +12,8 @@ const templates = useTemplates();
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
 const SOURCES = ['tasks', 'users'] as const;
 const RULE_SETS = [...(await loadPipelineRuleSets()).values()];
+/** The tables the shipped rule sets check for freshness: the gold tables and silver's current state. */
+const FRESH_TABLES = ['silver.tasks', 'silver.users', 'gold.daily_task_kpis', 'gold.active_users', 'gold.user_kpis'] as const;
 
 type AlarmProperties = Record<string, any>;
 const alarmsOf = (template: Template): AlarmProperties[] =>
@@ -39,7 +41,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       'job-duration': every,
       'catalog-publish-failed': every,
       'quality-gate-failed': every,
-      'quality-rules-warn': every.filter((name) => name !== 'gold.active_users'),
+      'quality-rules-warn': every,
       'quality-anomaly': ['bronze.tasks_cdc', 'bronze.users_cdc'],
       'quarantine-rate': ['bronze.tasks_cdc', 'bronze.users_cdc', 'silver.tasks', 'silver.users'],
     };
@@ -55,6 +57,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       'reconcile-failed',
       ...Object.entries(jobAlarms).flatMap(([id, jobs]) => jobs.map((job) => `${id}-${job}`)),
       ...SOURCES.map((source) => `landing-stale-${source}`),
+      ...FRESH_TABLES.map((table) => `table-stale-${table}`),
     ].map((suffix) => `medallion-${envName}-${suffix}`);
     expect(alarmsOf(template()).map((alarm) => alarm.AlarmName).sort()).toEqual(expected.sort());
   });
@@ -66,6 +69,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       'source-and-state': [...SOURCES, 'state'],
       job: PIPELINE_JOBS.map((job) => job.name),
       landing: SOURCES,
+      'fresh-table': FRESH_TABLES,
     };
     const byName = new Map(alarmsOf(template()).map((alarm) => [alarm.AlarmName as string, alarm]));
     const claimed = new Set<string>();
@@ -187,6 +191,21 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
       OKActions: [{ Ref: topic }],
+    });
+  });
+
+  it.each(FRESH_TABLES)('%s: alarms when no quality step found it fresh in 26 hours, missing data breaching', (table) => {
+    expect(alarmNamed(template(), `medallion-${envName}-table-stale-${table}`)).toMatchObject({
+      Namespace: 'Medallion',
+      MetricName: 'medallion.table.fresh',
+      Dimensions: [{ Name: 'JobName', Value: 'quality' }, { Name: 'Table', Value: table }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
     });
   });
 
