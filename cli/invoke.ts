@@ -20,7 +20,9 @@ import { parseAsOf } from '../core/table/index.ts';
 import { qualityCommand, qualityHistoryCommand } from './commands/quality.ts';
 import { reconcileCommand } from './commands/reconcile.ts';
 import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../jobs/quality.ts';
-import { describeRun, runSettings, selectJobs, splitRunTokens } from './commands/run.ts';
+import { describeFailure, describeRun, describeSkipped, runSettings, runWarnings, selectJobs, splitRunTokens } from './commands/run.ts';
+import { jobReach } from '../core/alarms.ts';
+import { formatDuration } from '../core/monitoring/index.ts';
 import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
@@ -227,15 +229,41 @@ export function createProgram(options: InvokeOptions): Command {
           outputFailure ??= error;
         }
       };
-      await runJobs(lake(), jobs, {
-        quality,
-        settingsFor: (job) => settings.get(job) ?? {},
-        onResult: (result) => print(`${describeRun(result)}\n`),
-        // A failed publish does not fail the run (its commits stand), but the person at the terminal must know.
-        onCatalogPublish: (outcome) => {
-          if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
-        },
-      });
+      const reachOf = (name: string) => jobReach(jobs.find((job) => job.name === name)!, [...quality.values()]);
+      const counts = { succeeded: 0, failed: 0, skipped: 0 };
+      try {
+        await runJobs(lake(), jobs, {
+          quality,
+          settingsFor: (job) => settings.get(job) ?? {},
+          // At a terminal a start line for each job; anywhere, a line every 30 s while one runs, so a long job never
+          // looks hung (a script's stderr stays empty for runs that end sooner).
+          onStart: (job) => {
+            if (io.interactive) io.err(`${job.name} started\n`);
+          },
+          progressEveryMs: 30_000,
+          onProgress: (job, elapsedMs) => io.err(`${job.name} running for ${formatDuration(elapsedMs)}\n`),
+          onResult: (result) => {
+            counts.succeeded += 1;
+            print(`${describeRun(result)}\n${runWarnings(result, reachOf(result.job).quarantines).map((line) => `${line}\n`).join('')}`);
+          },
+          onFailure: (job, error, elapsedMs) => {
+            counts.failed += 1;
+            // One job: the error line says it all.
+            if (jobs.length > 1) print(`${describeFailure(job, error, elapsedMs)}\n`);
+          },
+          onSkipped: (job, failed) => {
+            counts.skipped += 1;
+            print(`${describeSkipped(job, failed)}\n`);
+          },
+          // A failed publish does not fail the run (its commits stand), but the person at the terminal must know.
+          onCatalogPublish: (outcome) => {
+            if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
+          },
+        });
+      } finally {
+        // The count, after the lines of the jobs (the error follows on stderr).
+        if (jobs.length > 1 && counts.failed + counts.skipped > 0) print(`${jobs.length} jobs: ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+      }
       // Every job of the pipeline succeeded: the time self-hosted monitoring's no-success alert measures from.
       if (line.all) {
         await lake().metrics.emit([pipelineSuccessMetric(new Date())]).catch((error: unknown) => io.err(`warning: the pipeline's success metric could not be emitted: ${describeError(error)}\n`));

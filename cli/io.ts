@@ -2,6 +2,8 @@
 export interface CliIo {
   out(text: string): void | Promise<void>;
   err(text: string): void;
+  /** A person is watching stderr (a terminal): progress is worth printing as it happens. */
+  readonly interactive?: boolean;
 }
 
 export function processIo(): CliIo {
@@ -20,6 +22,7 @@ export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableS
   // Nothing can be told when stderr itself is gone.
   stderr.on('error', () => undefined);
   return {
+    interactive: (stderr as NodeJS.WriteStream).isTTY === true,
     out: (text) =>
       new Promise<void>((resolve, reject) => {
         if (broken) {

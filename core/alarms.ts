@@ -282,7 +282,7 @@ export const ALARMS: readonly AlarmDefinition[] = [
     severity: 'critical', per: 'fresh-table', namespace: 'medallion', metric: 'medallion.table.fresh', dimensions: ['JobName=quality', 'Table'],
     statistic: 'Maximum', comparison: 'LessThanThreshold', threshold: 1, periodMinutes: 60, evaluationPeriods: NO_SUCCESS_ALARM_HOURS, datapointsToAlarm: NO_SUCCESS_ALARM_HOURS,
     treatMissingData: 'breaching',
-    prometheus: `max_over_time(medallion_table_fresh{job_name="quality"}[${NO_SUCCESS_ALARM_HOURS}h]) < 1`,
+    prometheus: `max_over_time(medallion_table_fresh{job_name="quality",table!~"landing[.].+"}[${NO_SUCCESS_ALARM_HOURS}h]) < 1`,
   },
   {
     ...base,

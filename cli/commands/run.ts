@@ -1,5 +1,6 @@
 import type { Job, JobRunResult } from '../../core/index.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { QUARANTINE_RATE_ALARM_PERCENT } from '../../core/alarms.ts';
+import { ConfigError, MedallionError } from '../../core/errors.ts';
 import { resolveJobArguments } from '../../core/job/index.ts';
 import { orderJobs, type JobRunSettings } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
@@ -29,6 +30,39 @@ export function describeRun(result: JobRunResult): string {
   const warnings = (result.warnings ?? []).map((warning) => `\n  warning: ${warning}`).join('');
   if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)${warnings}`;
   return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)${warnings}`;
+}
+
+/**
+ * What a person must know about a run that succeeded, one indented line each: the rules of its gate that did not
+ * pass (warn rules record and go on; quarantine rules set rows aside), and a quarantine share above the alarm's.
+ */
+export function runWarnings(result: JobRunResult, quarantines: boolean): string[] {
+  const lines: string[] = [];
+  const notPassed = (result.quality ?? []).filter((row) => row.action !== 'analyze' && row.outcome !== 'PASS');
+  for (const row of notPassed) {
+    const effect = row.action === 'quarantine' ? `, ${row.rowsQuarantined} rows quarantined` : '';
+    lines.push(`  ${row.action} rule ${row.outcome === 'ERROR' ? 'could not be evaluated' : 'failed'}: ${row.table}: ${row.rule} (${row.ruleset}:${row.line})${effect}${row.message ? `: ${row.message}` : ''}`);
+  }
+  if (notPassed.length > 0) lines.push(`  -> medallion quality history ${[...new Set(notPassed.map((row) => row.table))].join(' ')} --failed; ${runbookOf(notPassed.some((row) => row.ruleType === 'DetectAnomalies') ? 'quality-anomaly' : 'quality-rules-warn')}`);
+  const share = result.recordsRead > 0 ? (100 * result.recordsQuarantined) / result.recordsRead : 0;
+  if (quarantines && share > QUARANTINE_RATE_ALARM_PERCENT) {
+    lines.push(`  warning: quarantined ${result.recordsQuarantined} of ${result.recordsRead} records read (${share.toFixed(1)}%, above ${QUARANTINE_RATE_ALARM_PERCENT}%): ${Object.entries(result.recordsQuarantinedByReason ?? {}).map(([reason, count]) => `${reason} ${count}`).join(', ')}`);
+    lines.push(`  -> medallion quarantine summary --job ${result.job}; ${runbookOf('quarantine-rate')}`);
+  }
+  return lines;
+}
+
+const runbookOf = (alarm: string) => `runbooks/${alarm}.md`;
+
+/** The line for a job that failed, the error's code first (the whole error follows on the last line). */
+export function describeFailure(job: Job, error: unknown, elapsedMs: number): string {
+  const code = error instanceof MedallionError ? error.code : 'internal';
+  return `${job.name} FAILED after ${(elapsedMs / 1000).toFixed(2)} s: ${code}${error instanceof MedallionError && error.hint ? ` (${error.hint})` : ''}`;
+}
+
+/** The line for a job that did not run because a job upstream of it failed. */
+export function describeSkipped(job: Job, failed: readonly Job[]): string {
+  return `${job.name} SKIPPED: it reads what ${failed.map((upstream) => upstream.name).join(' and ')} write${failed.length === 1 ? 's' : ''}, which did not run to the end`;
 }
 
 /** Flags of `medallion run` that take no value; every other `--name` takes one, as Glue's arguments do. */

@@ -13,6 +13,15 @@ export interface RunJobsOptions extends JobRunTuning {
   /** Jobs that may run at the same time when neither reads the other's tables (default 2). */
   readonly concurrency?: number;
   readonly onResult?: (result: JobRunResult) => void;
+  /** A job's run starts (its lock taken). */
+  readonly onStart?: (job: Job) => void;
+  /** A job's run failed (after its retries): `error` is what `runJobs` throws at the end, if it is the first. */
+  readonly onFailure?: (job: Job, error: unknown, elapsedMs: number) => void;
+  /** A job will not run: `failed` are the jobs upstream of it (writers of what it reads) that failed or were skipped. */
+  readonly onSkipped?: (job: Job, failed: readonly Job[]) => void;
+  /** Every `progressEveryMs` while a job runs (default: never), with how long it has been running. */
+  readonly onProgress?: (job: Job, elapsedMs: number) => void;
+  readonly progressEveryMs?: number;
   /** Run settings (retries, timeout, arguments) per job. */
   readonly settingsFor?: (job: Job) => JobRunSettings;
   /** How the one catalog publish after the jobs went (it does not fail the jobs: see publishCommitted). */
@@ -22,8 +31,8 @@ export interface RunJobsOptions extends JobRunTuning {
 /**
  * Runs jobs as a graph (each as `startJobRun` runs it: locked, recorded, retried): each starts once every
  * job that writes a table it reads has succeeded, and
- * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. After a failure no
- * new job starts; the ones running finish, then the first error is thrown. The catalog is published once,
+ * independent jobs (bronze.tasks_cdc and bronze.users_cdc, say) run side by side. A job downstream of one that
+ * failed is skipped (`onSkipped` names the failed one); the others still run, then the first error is thrown. The catalog is published once,
  * after the last job, with the newest root (local views, or Glue for every table the jobs write), also when
  * no job had anything new: a publish that failed before is completed. A publish that fails does not fail the
  * jobs, which committed (see publishCommitted and `onCatalogPublish`). Bookmarked
@@ -59,25 +68,43 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     },
   };
 
+  const failed = new Set<Job>();
   for (;;) {
-    if (failure === undefined) {
-      for (const job of ordered) {
-        if (running.size >= concurrency) break;
-        if (started.has(job) || !graph.upstreamOf(job).every((dependency) => done.has(dependency))) continue;
+    for (const job of ordered) {
+      if (running.size >= concurrency) break;
+      if (started.has(job)) continue;
+      const upstream = graph.upstreamOf(job);
+      // Downstream of a failure (or of a job skipped for one): it would read tables that were not brought up to date.
+      const blocked = upstream.filter((dependency) => failed.has(dependency));
+      if (blocked.length > 0) {
         started.add(job);
-        const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, tuning).then(
-          (result) => {
-            done.add(job);
-            if (!result.nothingNew) committers.add(job.name);
-            results.push(result);
-            options.onResult?.(result);
-          },
-          (error: unknown) => {
-            failure ??= error;
-          },
-        );
-        running.set(job, run.finally(() => running.delete(job)));
+        failed.add(job);
+        options.onSkipped?.(job, blocked);
+        continue;
       }
+      if (!upstream.every((dependency) => done.has(dependency))) continue;
+      started.add(job);
+      options.onStart?.(job);
+      const began = Date.now();
+      const ticker = options.onProgress && options.progressEveryMs ? setInterval(() => options.onProgress?.(job, Date.now() - began), options.progressEveryMs) : undefined;
+      ticker?.unref();
+      const run = startJobRun(lake, job, options.settingsFor?.(job) ?? {}, tuning).then(
+        (result) => {
+          done.add(job);
+          if (!result.nothingNew) committers.add(job.name);
+          results.push(result);
+          options.onResult?.(result);
+        },
+        (error: unknown) => {
+          failure ??= error;
+          failed.add(job);
+          options.onFailure?.(job, error, Date.now() - began);
+        },
+      );
+      running.set(job, run.finally(() => {
+        clearInterval(ticker);
+        running.delete(job);
+      }));
     }
     if (running.size === 0) break;
     await Promise.race(running.values());

@@ -49,7 +49,9 @@ const RUN_LINE = /^\s*(\S+) SUCCEEDED in \d+\.\d+ s: read (\d+), wrote (.*?)(?:,
 
 /** The `<job> SUCCEEDED in 0.12 s: read N, wrote <table> N, ..., N quarantined (run …)` lines `run` prints. */
 export function parseRunLines(text: string): RunLine[] {
-  return linesOf(text).map((line) => {
+  // Lines under a run line say what else happened (rules that did not pass, a high quarantine share).
+  const detail = /^\s*(?:(?:warn|quarantine|fail) rule |warning: |-> )/;
+  return linesOf(text).filter((line) => !detail.test(line)).map((line) => {
     const match = RUN_LINE.exec(line);
     if (!match) throw new Error(`not a SUCCEEDED line: ${line}`);
     const [, job = '', read = '', wrote = '', quarantined] = match;

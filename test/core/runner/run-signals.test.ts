@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineJob, defineTable, landingSource, openLocalLake, type Lake } from '../../../core/index.ts';
+import { defineJob, defineTable, landingSource, openLocalLake, tableSource, type Job, type Lake } from '../../../core/index.ts';
 import type { MetricDatum } from '../../../core/metrics/index.ts';
-import { BASELINE_MIN_RUNS, jobDurationBaseline, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import { BASELINE_MIN_RUNS, jobDurationBaseline, runJobs, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
 import { tasksCdcJob } from '../../../jobs/index.ts';
 import { generateLanding } from '../../../simulator/index.ts';
 import { useTempDirs } from '../test-resources.ts';
@@ -148,5 +148,45 @@ describe('jobDurationBaseline', () => {
     // Failed runs do not count; among 20 successful ones only the latest 14 do (70 s to 200 s: median 135 s).
     const many = [...Array.from({ length: 20 }, (_, index) => run(`s${index}`, index * day, (index + 1) * 10)), run('f', 30 * day, 9999, 'FAILED')];
     expect(jobDurationBaseline(many)).toEqual({ baselineMs: 135_000, source: 'learned', runs: 14 });
+  });
+});
+
+describe('runJobs after a failure', () => {
+  const after = defineJob({
+    name: 'silver.after_signal',
+    description: 'Reads what the broken job writes.',
+    sources: { signal: tableSource('bronze.signal') },
+    outputs: [defineTable({ ...table, name: 'silver.after_signal' })],
+    transform: ({ input }) => ({ outputs: { 'silver.after_signal': `SELECT n FROM ${input('signal')}` } }),
+  });
+
+  it('skips the jobs downstream of the failed one, naming it, runs the independent ones, then throws the failure', async () => {
+    const { lake } = await landingLake();
+    const events: string[] = [];
+    const error = await runJobs(lake, [brokenJob, after, tasksCdcJob], {
+      concurrency: 1,
+      onStart: (job) => events.push(`start ${job.name}`),
+      onResult: (result) => events.push(`succeeded ${result.job}`),
+      onFailure: (job: Job, failure: unknown) => events.push(`failed ${job.name}: ${(failure as { code?: string }).code}`),
+      onSkipped: (job: Job, failed: readonly Job[]) => events.push(`skipped ${job.name} for ${failed.map((upstream) => upstream.name).join(',')}`),
+    }).catch((caught: unknown) => caught);
+    expect((error as { code?: string }).code).toBe('JOB_RUN_FAILED');
+    expect(events).toEqual([
+      'start bronze.signal',
+      'failed bronze.signal: JOB_RUN_FAILED',
+      'skipped silver.after_signal for bronze.signal',
+      'start bronze.tasks_cdc',
+      'succeeded bronze.tasks_cdc',
+    ]);
+    expect(await lake.state.listRecords(`runs/${after.name}`)).toEqual([]);
+  });
+
+  it('tells how long a job has been running, every progressEveryMs', async () => {
+    const { lake } = await landingLake();
+    const slow = defineJob({ ...brokenJob, description: 'Takes a moment.', transform: () => ({ outputs: { 'bronze.signal': 'SELECT sum(range)::HUGEINT AS n FROM range(300000000)' } }) });
+    const ticks: number[] = [];
+    await runJobs(lake, [slow], { progressEveryMs: 5, onProgress: (_job, elapsedMs) => ticks.push(elapsedMs) });
+    expect(ticks.length).toBeGreaterThan(0);
+    expect([...ticks].sort((a, b) => a - b)).toEqual(ticks);
   });
 });
