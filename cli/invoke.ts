@@ -12,6 +12,7 @@ import { addAthenaCommand } from './athena-command.ts';
 import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
 import { addLockCommand } from './commands/lock.ts';
 import { addStatusCommand, ExitStatus, STATUS_EXIT } from './commands/status.ts';
+import { addReportCommand } from './commands/report.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRestore, historyRows } from './commands/history.ts';
@@ -479,6 +480,7 @@ export function createProgram(options: InvokeOptions): Command {
   addCatalogCommand(program, io, lake);
   addLockCommand(program, io, lake);
   addStatusCommand(program, io, lake, ruleSets);
+  addReportCommand(program, io, lake, ruleSets, env);
 
   addGenerateOptions(
     program.command('demo').description('Generate a week of traffic (ending yesterday, unless --start says otherwise), run every job, and print row counts, quarantine counts and the KPI table.'),

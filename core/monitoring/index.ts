@@ -1,2 +1,3 @@
 export { prometheusAlertName, prometheusRules, selfHostedAlarms } from './prometheus-rules.ts';
 export { formatDuration, lakeStatus, type FreshnessStatus, type JobStatus, type LakeStatus, type LockStatus, type RuleStatus, type StatusProblem } from './lake-status.ts';
+export { renderReport, reportData, reportSummary, type ReportData } from './ops-report.ts';

@@ -1,0 +1,58 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Lake } from '../../core/index.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { renderReport, reportData, reportSummary } from '../../core/monitoring/index.ts';
+import type { TableRuleSet } from '../../core/quality/index.ts';
+import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import type { CliIo } from '../io.ts';
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const isDate = (text: string) => DATE.test(text) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
+
+/** Chart.js's browser build, inlined into the report so that opening it fetches nothing. */
+async function chartJsSource(): Promise<string> {
+  // The package exports no path to its UMD build: found next to the main entry, in the same dist folder.
+  const main = createRequire(import.meta.url).resolve('chart.js');
+  return readFile(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8');
+}
+
+/** Registers `medallion report [--from DATE] [--to DATE] [--out FILE]`. */
+export function addReportCommand(program: Command, io: CliIo, lake: () => Lake, ruleSets: () => Promise<ReadonlyMap<string, TableRuleSet>>, env: NodeJS.ProcessEnv): void {
+  program
+    .command('report')
+    .description(
+      'A self-contained HTML operations report for a date range (default: the last 14 days): runs per day by state, durations against '
+        + 'baselines, records read, written and quarantined, quarantine by reason, quality pass rate and failed rules, freshness, the gold KPIs, '
+        + 'and the open problems with their runbooks. Written to the lake under reports/ (or --out FILE); a short summary goes to stdout.',
+    )
+    .option('--from <date>', 'first UTC day, YYYY-MM-DD (default: 13 days before --to)')
+    .option('--to <date>', 'last UTC day, YYYY-MM-DD (default: today)')
+    .option('--out <file>', 'write the HTML to this file instead of the lake')
+    .option('--runbook-base-url <url>', 'where runbooks/ is browsable, for the links (default: $MEDALLION_RUNBOOK_BASE_URL, else relative links)')
+    .action(async (flags: { from?: string; to?: string; out?: string; runbookBaseUrl?: string }) => {
+      const to = flags.to ?? new Date().toISOString().slice(0, 10);
+      if (!isDate(to)) throw new ConfigError('REPORT_RANGE_INVALID', `--to ${JSON.stringify(to)} is not a date (YYYY-MM-DD)`);
+      const from = flags.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 13 * 86_400_000).toISOString().slice(0, 10);
+      if (!isDate(from)) throw new ConfigError('REPORT_RANGE_INVALID', `--from ${JSON.stringify(from)} is not a date (YYYY-MM-DD)`);
+      if (from > to) throw new ConfigError('REPORT_RANGE_INVALID', `--from ${from} is after --to ${to}`);
+      if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000) throw new ConfigError('REPORT_RANGE_INVALID', `${from} to ${to} is more than a year`, { hint: 'report a year at most' });
+      const opened = lake();
+      const data = await reportData(opened, PIPELINE_JOBS, { from, to, ruleSets: [...(await ruleSets()).values()] });
+      const runbookBaseUrl = flags.runbookBaseUrl ?? env.MEDALLION_RUNBOOK_BASE_URL;
+      const html = renderReport(data, await chartJsSource(), runbookBaseUrl ? { runbookBaseUrl } : {});
+      let where: string;
+      if (flags.out) {
+        await writeFile(flags.out, html);
+        where = flags.out;
+      } else {
+        const key = `reports/medallion-report-${to}.html`;
+        await opened.storage.put(key, html);
+        where = `${opened.storage.location.replace(/\/$/, '')}/${key}`;
+      }
+      io.err(`wrote the report for ${from} to ${to}: ${where}\n`);
+      await io.out(reportSummary(data, where));
+    });
+}
