@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRAFANA_PANELS } from '../../core/monitoring/index.ts';
 import { PIPELINE_RULES_DIR } from '../../jobs/quality.ts';
 import { cli, ok, useFileTempDirs } from '../support/lake-cli.ts';
 
@@ -21,6 +22,7 @@ const processes: ChildProcess[] = [];
 /** What the webhook received: Alertmanager's payloads. */
 const received: { alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] = [];
 let lakeDir = '';
+let prometheusUrl = '';
 
 async function listen(server: Server): Promise<number> {
   servers.push(server);
@@ -107,6 +109,7 @@ beforeAll(async () => {
     `--web.listen-address=127.0.0.1:${alertmanagerPort}`, '--cluster.listen-address=',
   ], logs);
   const prometheusPort = await freePort();
+  prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
   await writeFile(path.join(work, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', '  evaluation_interval: 1s',
     'rule_files:', `  - ${rulesFile}`,
@@ -147,4 +150,16 @@ describe('Prometheus and Alertmanager on the lake\'s textfile', () => {
     // no table of table-stale's.
     expect([...alerts.keys()].filter((key) => key.startsWith('MedallionJobFailed/bronze.') || key.includes('landing.users') || key.startsWith('MedallionTableStale/quality/landing'))).toEqual([]);
   }, 120_000);
+
+  it('answers every query of the Grafana dashboard, with series for the jobs that ran', async () => {
+    for (const panel of GRAFANA_PANELS) {
+      for (const target of panel.targets) {
+        const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(target.expr)}`);
+        const body = (await response.json()) as { status: string; error?: string; data: { result: unknown[] } };
+        expect(body.status, `${panel.title}: ${target.expr}: ${body.error ?? ''}`).toBe('success');
+      }
+    }
+    const read = (await (await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(GRAFANA_PANELS.find((panel) => panel.title === 'Records read per job')!.targets[0]!.expr)}`)).json()) as { data: { result: { metric: { job_name: string } }[] } };
+    expect(read.data.result.map((series) => series.metric.job_name).sort()).toEqual(['bronze.tasks_cdc', 'bronze.users_cdc']);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALARMS } from '../../core/alarms.ts';
 import { METRIC_CATALOG, prometheusMetricName } from '../../core/metrics/index.ts';
-import { prometheusRules, selfHostedAlarms } from '../../core/monitoring/index.ts';
+import { GRAFANA_PANELS, grafanaDashboard, prometheusRules, selfHostedAlarms } from '../../core/monitoring/index.ts';
 import { DEFAULT_RUNBOOK_BASE_URL } from '../../infra/config.ts';
 
 /**
@@ -36,6 +36,23 @@ describe('Prometheus alerting rules', () => {
     const test = promtool('test', 'rules', 'medallion.rules.test.yml');
     expect(test.output).toContain('SUCCESS');
     expect(test.status).toBe(0);
+  });
+
+  it('the committed Grafana dashboard is what `npm run docs` generates, and its panels read only metrics the textfile exposes', () => {
+    const file = path.join(folder, '..', 'grafana', 'medallion-dashboard.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(grafanaDashboard());
+    const exposed = new Set(Object.keys(METRIC_CATALOG).map(prometheusMetricName));
+    for (const panel of GRAFANA_PANELS) {
+      for (const target of panel.targets) {
+        const names = target.expr.match(/\b(?:medallion|glue)_[a-z0-9_]+/g) ?? [];
+        expect(names.length, panel.title).toBeGreaterThan(0);
+        for (const name of names) expect(exposed.has(name), `${panel.title} reads ${name}`).toBe(true);
+      }
+    }
+    // The CloudWatch dashboard's panels are all there.
+    for (const title of ['Job duration', 'Records read per job', 'Records written per job', 'Records quarantined per job', 'Quality pass rate per job', 'Quality rules failed per job', 'Rows quarantined by quality rules per job']) {
+      expect(GRAFANA_PANELS.some((panel) => panel.title.startsWith(title)), title).toBe(true);
+    }
   });
 
   it('covers every alarm on the jobs\' metrics but the log-based one, and reads only metrics the textfile exposes', () => {
