@@ -253,10 +253,10 @@ export const ALARMS: readonly AlarmDefinition[] = [
     ...base,
     id: 'quality-check-failed',
     title: 'The quality step found a failing rule',
-    meaning: "`medallion quality` (the pipeline's last step) found a rule with action fail that did not pass over a committed table.",
+    meaning: "`medallion quality` (the pipeline's last step) found a rule with action fail that did not pass over a committed table (a stale landing source is landing-stale's).",
     severity: 'critical', per: 'pipeline', namespace: 'medallion', metric: 'medallion.quality.rules.failed.fail', dimensions: ['JobName=quality'],
     statistic: 'Sum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodMinutes: 5, evaluationPeriods: 1, datapointsToAlarm: 1,
-    prometheus: 'sum(medallion_quality_rules_failed_fail{job_name="quality"}) >= 1',
+    prometheus: 'sum(medallion_quality_rules_failed_fail{job_name="quality",table!~"landing[.].+"}) >= 1',
   },
   {
     ...base,
@@ -282,7 +282,7 @@ export const ALARMS: readonly AlarmDefinition[] = [
     severity: 'critical', per: 'fresh-table', namespace: 'medallion', metric: 'medallion.table.fresh', dimensions: ['JobName=quality', 'Table'],
     statistic: 'Maximum', comparison: 'LessThanThreshold', threshold: 1, periodMinutes: 60, evaluationPeriods: NO_SUCCESS_ALARM_HOURS, datapointsToAlarm: NO_SUCCESS_ALARM_HOURS,
     treatMissingData: 'breaching',
-    prometheus: `max_over_time(medallion_table_fresh{job_name="quality",table!~"landing[.].+"}[${NO_SUCCESS_ALARM_HOURS}h]) < 1`,
+    prometheus: `time() - medallion_table_last_fresh_timestamp_seconds{job_name="quality",table!~"landing[.].+"} > ${NO_SUCCESS_ALARM_HOURS} * 3600`,
   },
   {
     ...base,

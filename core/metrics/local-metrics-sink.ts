@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { METRIC_CATALOG, NOT_LABELS, prometheusLabelName, prometheusMetricName } from './metric-catalog.ts';
@@ -47,7 +47,8 @@ export class LocalMetricsSink implements MetricsSink {
     const current = previous.then(async () => {
       await mkdir(this.directory, { recursive: true });
       await appendFile(this.historyPath, datums.map((datum) => `${JSON.stringify(datum)}\n`).join(''));
-      await this.rewritePrometheus(datums);
+      // Other processes (a run beside the nightly chain) rewrite the same file: one at a time, across processes.
+      await withFileLock(path.join(this.directory, 'latest.lock'), () => this.rewritePrometheus(datums));
     });
     this.pending = current.catch(() => undefined);
     await current;
@@ -61,7 +62,7 @@ export class LocalMetricsSink implements MetricsSink {
    */
   private async rewritePrometheus(datums: readonly MetricDatum[]): Promise<void> {
     const latest = new Map<string, PrometheusSample>(
-      Object.entries(JSON.parse(await readFile(this.latestPath, 'utf8').catch(() => '{}')) as Record<string, PrometheusSample>)
+      Object.entries(parseLatest(await readFile(this.latestPath, 'utf8').catch(() => '{}')))
         .filter(([, sample]) => Array.isArray(sample.labels)),
     );
     for (const datum of datums) {
@@ -109,6 +110,43 @@ function formatValue(value: number): string {
 
 function escapeHelp(text: string): string {
   return text.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
+}
+
+/** `latest.json`, or nothing when it cannot be read (cut short by a crash): the next emits rebuild it. */
+function parseLatest(text: string): Record<string, PrometheusSample> {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, PrometheusSample>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A lock older than this belongs to a process that died holding it. */
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * Runs `work` holding `lockPath`, a file created exclusively (O_EXCL), so processes sharing the folder take turns;
+ * one left by a process that died is taken over once older than STALE_LOCK_MS.
+ */
+async function withFileLock<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const held = await stat(lockPath).catch(() => undefined);
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await unlink(lockPath).catch(() => undefined);
+      else await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 + attempt)));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(lockPath).catch(() => undefined);
+  }
 }
 
 export interface PrometheusSample {

@@ -38,6 +38,7 @@ export const METRIC_CATALOG: Readonly<Record<string, MetricDescription>> = {
   'medallion.quality.rowsQuarantined': { help: 'Rows a quality rule with action quarantine set aside in the last evaluation.', type: 'gauge' },
   'medallion.quality.anomalies': { help: 'DetectAnomalies rules that flagged a table in the last evaluation.', type: 'gauge' },
   'medallion.table.fresh': { help: "1 when every DataFreshness rule of a table passed in the last evaluation, 0 when one did not (the data is older than the rule's window).", type: 'gauge' },
+  'medallion.table.lastFresh': { help: "Unix time (seconds) of the last evaluation that found every DataFreshness rule of a table passing.", type: 'gauge', prometheus: 'medallion_table_last_fresh_timestamp_seconds' },
   'medallion.quality.value': { help: "The value a rule's metric measured in the last evaluation (a row count, a completeness).", type: 'gauge' },
   'medallion.catalog.publishFailures': { help: "1 when publishing a job's commit to the catalog failed after retries.", type: 'gauge' },
   'medallion.reconcile.differences': { help: 'Landing records or bronze rows the last reconcile found missing, doubled or unaccounted for.', type: 'gauge' },

@@ -30,8 +30,10 @@ export interface MetricsSink {
 export function cloudWatchDimensionSets(dimensions: Readonly<Record<string, string>>): Readonly<Record<string, string>>[] {
   const jobName = dimensions.JobName;
   if (jobName === undefined || Object.keys(dimensions).length === 1) return [dimensions];
-  const sets: Readonly<Record<string, string>>[] = [dimensions, { JobName: jobName }];
   const table = dimensions.Table;
+  // A landing source's freshness is landing-stale's alone: not summed into the quality step's job-wide metrics too
+  // (quality-check-failed would page a second time, with another runbook).
+  const sets: Readonly<Record<string, string>>[] = table?.startsWith('landing.') ? [dimensions] : [dimensions, { JobName: jobName }];
   if (table !== undefined && Object.keys(dimensions).length > 2) sets.push({ JobName: jobName, Table: table });
   return sets;
 }

@@ -5,7 +5,7 @@ import { jobLockName } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { TableRuleSet } from '../quality/index.ts';
 import { readRunRecords, TERMINAL_STATES, type JobRunRecord } from '../runner/job-run-record.ts';
-import { FAILED_STATES, jobDurationBaseline } from '../runner/run-metrics.ts';
+import { durationRatio, FAILED_STATES, jobDurationBaseline } from '../runner/run-metrics.ts';
 import { MAINTENANCE_LOCK } from '../runner/maintenance-lock.ts';
 import { QUALITY_RESULTS_TABLE } from '../table/index.ts';
 
@@ -135,7 +135,7 @@ export async function lakeStatus(
       durationMs,
       baselineMs: baseline.baselineMs,
       baselineSource: baseline.source,
-      durationRatio: durationMs / baseline.baselineMs,
+      durationRatio: durationRatio(durationMs, baseline.baselineMs),
       ...(read === undefined ? {} : { recordsRead: read }),
       ...(metrics['medallion.job.recordsWritten'] === undefined ? {} : { recordsWritten: metrics['medallion.job.recordsWritten'] }),
       ...(quarantined === undefined ? {} : { recordsQuarantined: quarantined }),
@@ -225,8 +225,9 @@ async function latestEvaluations(lake: Lake, now: Date): Promise<{ rules: RuleSt
   const root = await lake.state.readRoot();
   if (!root.tables[QUALITY_RESULTS_TABLE.name]) return { rules: [], freshness: [] };
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, root, { only: [QUALITY_RESULTS_TABLE.name] });
+  let attached: Awaited<ReturnType<typeof attachTables>> | undefined;
   try {
+    attached = await attachTables(engine, lake.storage, lake.state, root, { only: [QUALITY_RESULTS_TABLE.name] });
     const upTo = `evaluated_at <= TIMESTAMP '${now.toISOString().replace('T', ' ').replace('Z', '')}'`;
     // Rules: the latest evaluation of each table by each evaluator (a job's gate, the quality step), so a gate that
     // stopped a run shows beside the quality step's view, until that job's next run evaluates again.
@@ -255,7 +256,7 @@ async function latestEvaluations(lake: Lake, now: Date): Promise<{ rules: RuleSt
       })),
     };
   } finally {
-    await attached.release();
+    await attached?.release();
     engine.close();
   }
 }

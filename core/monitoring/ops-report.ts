@@ -76,11 +76,14 @@ export async function reportData(
   });
 
   const root = await lake.state.readRoot();
+  // The open problems first, with an engine of their own, before this one opens.
+  const status = await lakeStatus(lake, jobs, { ...(options.ruleSets ? { ruleSets: options.ruleSets } : {}), now });
   const engine = await lake.createEngine();
-  const attached = await attachTables(engine, lake.storage, lake.state, root);
+  let attached: Awaited<ReturnType<typeof attachTables>> | undefined;
   const between = (column: string) => `CAST(${column} AS DATE) BETWEEN DATE '${options.from}' AND DATE '${options.to}'`;
-  const rows = async (table: string, sql: string) => (attached.tables.has(table as never) ? [...(await engine.query(sql)).rows] : []);
+  const rows = async (table: string, sql: string) => (attached?.tables.has(table as never) ? [...(await engine.query(sql)).rows] : []);
   try {
+    attached = await attachTables(engine, lake.storage, lake.state, root);
     const quarantineByReason = (await rows('quarantine.records', `
       SELECT strftime(quarantined_at, '%Y-%m-%d') AS day, reason_code AS reason, count(*)::BIGINT AS records
       FROM quarantine.records WHERE ${between('quarantined_at')} GROUP BY ALL ORDER BY ALL`))
@@ -107,13 +110,12 @@ export async function reportData(
       for (const name of ['tasks_created', 'tasks_completed', 'open_tasks_eod', 'overdue_tasks_eod']) series[name] = kpiRange.map((day) => (daily.get(day)?.[name] === undefined ? null : Number(daily.get(day)![name])));
       for (const name of ['dau', 'wau', 'mau']) series[name] = kpiRange.map((day) => (active.get(day)?.[name] === undefined ? null : Number(active.get(day)![name])));
     }
-    const status = await lakeStatus(lake, jobs, { ...(options.ruleSets ? { ruleSets: options.ruleSets } : {}), now });
     return {
       from: options.from, to: options.to, generatedAt: now.toISOString(), lake: lake.storage.location, days, status, runs, recordsByDay,
       quarantineByReason, qualityByDay, failedRules, kpis: { days: kpiRange, inRange: kpisInRange, series },
     };
   } finally {
-    await attached.release();
+    await attached?.release();
     engine.close();
   }
 }

@@ -29,7 +29,7 @@ export function prometheusRules(options: { readonly runbookBaseUrl: string }): s
     '    rules:',
   ];
   for (const alarm of selfHostedAlarms()) {
-    const subject = alarm.per === 'job' ? ' ({{ $labels.job_name }})' : alarm.per === 'landing' ? ' ({{ $labels.table }})' : '';
+    const subject = alarm.per === 'job' ? ' ({{ $labels.job_name }})' : alarm.per === 'landing' || alarm.per === 'fresh-table' ? ' ({{ $labels.table }})' : '';
     lines.push(
       `      - alert: ${prometheusAlertName(alarm.id)}`,
       `        expr: ${scalar(alarm.prometheus!)}`,

@@ -392,7 +392,10 @@ export function qualityMetrics(evaluations: readonly QualityEvaluation[], stamp:
     // Freshness, for a table with DataFreshness rules: 1 when they all passed (the table-stale alarm watches it).
     const freshness = rules.filter((row) => row.ruleType === 'DataFreshness');
     if (freshness.length > 0) {
-      metrics.push({ name: 'medallion.table.fresh', value: freshness.every((row) => row.outcome === 'PASS') ? 1 : 0, unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at });
+      const fresh = freshness.every((row) => row.outcome === 'PASS');
+      metrics.push({ name: 'medallion.table.fresh', value: fresh ? 1 : 0, unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at });
+      // When it was last found fresh: a textfile keeps a gauge forever, so "no fresh evaluation for a day" needs a time.
+      if (fresh) metrics.push({ name: 'medallion.table.lastFresh', value: Math.floor(stamp.at / 1000), unit: 'None', dimensions: { ...dimensions, Type: 'gauge' }, timestampMs: stamp.at });
     }
     metrics.push({ name: 'medallion.quality.rowsQuarantined', value: rules.reduce((sum, row) => sum + row.rowsQuarantined, 0), unit: 'Count', dimensions, timestampMs: stamp.at });
     // Each measured value, so a dashboard can chart a rule's metric over time.

@@ -1,7 +1,7 @@
 export { runJob } from './job-runner.ts';
 export type { JobRunResult } from './run-result.ts';
 export { FAULT_POINTS, type FaultPoint, type RunOptions, type RunTuning } from './run-options.ts';
-export { BASELINE_MIN_RUNS, BASELINE_RUNS, DEFAULT_DURATION_BASELINE_MINUTES, FAILED_STATES, jobDurationBaseline, PIPELINE_LAST_SUCCESS_METRIC, pipelineSuccessMetric, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
+export { BASELINE_MIN_RUNS, BASELINE_RUNS, DEFAULT_DURATION_BASELINE_MINUTES, DURATION_RATIO_FLOOR_MS, durationRatio, isUnusualRun, FAILED_STATES, jobDurationBaseline, PIPELINE_LAST_SUCCESS_METRIC, pipelineSuccessMetric, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
 export { jobGraph, orderJobs, type JobGraph, type RuleReferences } from './job-graph.ts';
 export { runJobs, type RunJobsOptions } from './run-jobs.ts';
 export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, readRunRecords, type JobRunRecord, type JobRunState, type JobStateChangeEvent, type UnreadableRunRecord } from './job-run-record.ts';

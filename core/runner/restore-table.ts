@@ -102,13 +102,13 @@ export async function restoreTable(lake: Lake, jobs: readonly Job[], table: stri
   try {
     // Planned again under the maintenance lock: a vacuum that ran since the first look may have removed the
     // version's files, and none can remove them from here to the commit.
-    return await withMaintenanceLock(lake, 'restore', async () => commitRestore(lake, await planRestore(lake, jobs, table, version), owner, lease));
+    return await withMaintenanceLock(lake, 'restore', async (lost) => commitRestore(lake, await planRestore(lake, jobs, table, version), owner, lease, lost));
   } finally {
     if (lease) await lake.state.releaseLock(lease).catch(() => undefined);
   }
 }
 
-async function commitRestore(lake: Lake, plan: RestorePlan, owner: string, lease: LockLease | undefined): Promise<RestorePlan> {
+async function commitRestore(lake: Lake, plan: RestorePlan, owner: string, lease: LockLease | undefined, lost: AbortSignal): Promise<RestorePlan> {
   const table = plan.table;
   const runId = owner;
   for (let attempt = 0; attempt < 20; attempt += 1) {
@@ -138,6 +138,8 @@ async function commitRestore(lake: Lake, plan: RestorePlan, owner: string, lease
     const next: LakeRoot = {
       seq: root.seq + 1, committedAt, runId, tables: { ...root.tables, [table]: { version: manifest.version, manifest: id } }, bookmarks, commitId: `${runId}#${attempt}`,
     };
+    // The maintenance lock still held (its lease renewed): no vacuum can have started since the files were checked.
+    lost.throwIfAborted();
     if (await lake.state.swapRoot(next, lease)) {
       const catalog = await publishCommitted(lake, next, [table], { jobs: plan.job ? [plan.job] : [] });
       return { ...plan, commit: next.seq, catalog };

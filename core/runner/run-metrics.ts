@@ -25,6 +25,9 @@ export function runMetrics(result: JobRunResult, timestampMs: number, options: {
   ];
 }
 
+/** The final states a run of the runner ends in (Glue's STOPPED is never reached). */
+const RUN_END_STATES: readonly JobRunState[] = ['SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR'];
+
 /** The states a run ends in that count as a failure of the job. */
 export const FAILED_STATES: ReadonlySet<JobRunState> = new Set(['FAILED', 'TIMEOUT', 'ERROR']);
 
@@ -41,7 +44,7 @@ export interface DurationAgainstBaseline {
   readonly baselineMs: number;
   /** `learned` from the job's recent successful runs, or the `configured` fallback while there are too few. */
   readonly source: 'learned' | 'configured';
-  /** The run's duration divided by the baseline: the job-duration alarm fires above JOB_DURATION_ALARM_RATIO. */
+  /** The run's duration divided by the baseline (at least DURATION_RATIO_FLOOR_MS): the job-duration alarm fires above JOB_DURATION_ALARM_RATIO. */
   readonly ratio: number;
 }
 
@@ -60,7 +63,8 @@ export function terminalRunMetrics(record: JobRunRecord, duration?: DurationAgai
   const job = { JobName: record.JobName };
   const byState = { JobName: record.JobName, State: record.JobRunState };
   const datums: MetricDatum[] = [
-    { name: 'medallion.job.runs', value: 1, unit: 'Count', dimensions: byState, timestampMs: endMs },
+    // Every final state's series, 0 but the run's own: a first failure is then an increase Prometheus can see.
+    ...RUN_END_STATES.map((state): MetricDatum => ({ name: 'medallion.job.runs', value: state === record.JobRunState ? 1 : 0, unit: 'Count', dimensions: { JobName: record.JobName, State: state }, timestampMs: endMs })),
     { name: 'medallion.job.failed', value: FAILED_STATES.has(record.JobRunState) ? 1 : 0, unit: 'Count', dimensions: job, timestampMs: endMs },
     { name: 'medallion.job.retries', value: record.Attempt > 0 ? 1 : 0, unit: 'Count', dimensions: job, timestampMs: endMs },
     { name: 'medallion.job.elapsedTime', value: elapsedMs, unit: 'Milliseconds', dimensions: byState, timestampMs: endMs },
@@ -85,6 +89,25 @@ export const BASELINE_MIN_RUNS = 5;
 export const DEFAULT_DURATION_BASELINE_MINUTES = 60;
 
 /**
+ * A run's duration is held to its baseline or this, whichever is longer: a 12 s job that took 15 s is not slow in
+ * any way an operator must hear about.
+ */
+export const DURATION_RATIO_FLOOR_MS = 5 * 60_000;
+
+/** Arguments that make a run unlike a scheduled one: it reads more than a night's worth, so it teaches no baseline. */
+const UNUSUAL_RUN_ARGUMENTS = ['full-refresh', 'replay-quarantine', 'replay-range'];
+
+/** Whether a run was a full refresh or a replay (see UNUSUAL_RUN_ARGUMENTS). */
+export function isUnusualRun(record: Pick<JobRunRecord, 'Arguments'>): boolean {
+  return UNUSUAL_RUN_ARGUMENTS.some((name) => record.Arguments[name] !== undefined);
+}
+
+/** The ratio the job-duration alarm watches: the run's time over its baseline, or over DURATION_RATIO_FLOOR_MS if longer. */
+export function durationRatio(elapsedMs: number, baselineMs: number): number {
+  return elapsedMs / Math.max(baselineMs, DURATION_RATIO_FLOOR_MS);
+}
+
+/**
  * A job's duration baseline: the median duration of its last BASELINE_RUNS successful runs (ending before
  * `before`), once it has BASELINE_MIN_RUNS of them; until then the configured minutes. The same for the alarm
  * (through `medallion.job.durationRatio`), `medallion status` and the report.
@@ -92,7 +115,7 @@ export const DEFAULT_DURATION_BASELINE_MINUTES = 60;
 export function jobDurationBaseline(records: readonly JobRunRecord[], options: { readonly configuredMinutes?: number; readonly before?: string; readonly excludeRunId?: string } = {}): { baselineMs: number; source: 'learned' | 'configured'; runs: number } {
   const before = options.before === undefined ? Number.POSITIVE_INFINITY : Date.parse(options.before);
   const durations = records
-    .filter((record) => record.JobRunState === 'SUCCEEDED' && record.CompletedOn !== undefined && record.Id !== options.excludeRunId && Date.parse(record.CompletedOn) <= before)
+    .filter((record) => record.JobRunState === 'SUCCEEDED' && record.CompletedOn !== undefined && record.Id !== options.excludeRunId && Date.parse(record.CompletedOn) <= before && !isUnusualRun(record))
     .sort((a, b) => Date.parse(b.CompletedOn!) - Date.parse(a.CompletedOn!))
     .slice(0, BASELINE_RUNS)
     .map((record) => Date.parse(record.CompletedOn!) - Date.parse(record.StartedOn))

@@ -5,7 +5,7 @@ import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
 import { runJob } from './job-runner.ts';
 import type { JobRunResult } from './run-result.ts';
-import { jobDurationBaseline, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
+import { durationRatio, isUnusualRun, jobDurationBaseline, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
 import type { RunTuning } from './run-options.ts';
 import { jobStateChangeEvent, readRunRecords, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { jobLockName, newRunId } from '../job/index.ts';
@@ -127,7 +127,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' })).catch((error: unknown) => {
               eventFailures.push(`the ${state} event could not be emitted: ${describeError(error)}`);
             });
-            const duration = state === 'SUCCEEDED' ? await durationAgainstBaseline(lake, next, settings.durationBaselineMinutes).catch(() => undefined) : undefined;
+            // A full refresh or a replay reads more than a night's worth: it is not held to the nightly baseline.
+            const duration = state === 'SUCCEEDED' && !isUnusualRun(next) ? await durationAgainstBaseline(lake, next, settings.durationBaselineMinutes).catch(() => undefined) : undefined;
             await lake.metrics.emit(terminalRunMetrics(next, duration)).catch((error: unknown) => {
               eventFailures.push(`the ${state} run's metrics could not be emitted: ${describeError(error)}`);
             });
@@ -159,7 +160,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
               ...(base.PreviousRunId === undefined ? {} : { previousRunId: base.PreviousRunId }),
             },
           });
-          const metrics = Object.fromEntries(runMetrics(result, 0).map((datum) => [datum.name, datum.value]));
+          // One figure per name: the counts by reason (many datums of one name) stay out of the record.
+          const metrics = Object.fromEntries(runMetrics(result, 0).filter((datum) => datum.name !== 'medallion.job.recordsQuarantinedByReason').map((datum) => [datum.name, datum.value]));
           await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
           return eventFailures.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...eventFailures] } : result;
         } catch (error) {
@@ -204,5 +206,5 @@ export async function durationAgainstBaseline(lake: Lake, record: JobRunRecord, 
   const { records } = await readRunRecords(lake.state, record.JobName);
   const baseline = jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn, ...(configuredMinutes === undefined ? {} : { configuredMinutes }) });
   const elapsedMs = Date.parse(record.CompletedOn ?? record.LastModifiedOn) - Date.parse(record.StartedOn);
-  return { baselineMs: baseline.baselineMs, source: baseline.source, ratio: elapsedMs / baseline.baselineMs };
+  return { baselineMs: baseline.baselineMs, source: baseline.source, ratio: durationRatio(elapsedMs, baseline.baselineMs) };
 }

@@ -142,6 +142,7 @@ async function vacuum(lake: Lake, jobs: readonly Job[], options: VacuumOptions, 
 
   if (!dryRun) {
     // The horizon first: from here on, time travel before it says why, even if the removal stops half-way.
+    lost?.throwIfAborted();
     if (keptFromCommit > (previous?.keptFromCommit ?? 0)) {
       await lake.state.putRecord(VACUUM_RECORD.collection, VACUUM_RECORD.id, { keptFromCommit, cutoff: cutoff.toISOString(), retainMs, at: now.toISOString() } satisfies VacuumHorizon);
     }

@@ -99,7 +99,7 @@ const MISSING_DATA: Readonly<Record<AlarmDefinition['treatMissingData'], TreatMi
 };
 
 /** The pattern of the jobs' error lines: the CLI writes every error as `error: <code>: ...` on a line of its own. */
-export const JOB_ERROR_LINE_PATTERN = '%^error: %';
+export const JOB_ERROR_LINE_PATTERN = '%^error:%';
 
 /** Metrics Insights' name of a registry statistic. */
 const INSIGHTS_FUNCTIONS: Readonly<Record<AlarmDefinition['statistic'], string>> = { Sum: 'SUM', Maximum: 'MAX', Minimum: 'MIN', Average: 'AVG' };

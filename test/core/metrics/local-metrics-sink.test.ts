@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalMetricsSink, METRIC_CATALOG, prometheusName, type MetricDatum } from '../../../core/metrics/index.ts';
@@ -143,6 +144,34 @@ describe('medallion.prom as node_exporter\'s textfile collector reads it', () =>
       'medallion_job_runs_total{job_name="silver.t",state="FAILED"} 2',
       'medallion_job_runs_total{job_name="silver.t",state="SUCCEEDED"} 1',
     ]);
+  });
+
+  it('adds up a counter that several processes write at once, and never shows it going down', async () => {
+    const metrics = await sink();
+    const root = path.join(import.meta.dirname, '..', '..', '..');
+    const child = path.join(root, 'test', 'support', 'emit-counter-child.ts');
+    const seen: number[] = [];
+    let writing = true;
+    const watch = (async () => {
+      while (writing) {
+        const line = (await readFile(metrics.prometheusPath, 'utf8').catch(() => '')).split('\n').find((text) => text.startsWith('medallion_job_runs_total'));
+        if (line) seen.push(Number(line.split(' ').at(-1)));
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    await Promise.all([0, 1, 2].map(() => promisify(execFile)(process.execPath, ['--import', 'tsx', child, metrics.directory, '40'], { cwd: root })));
+    writing = false;
+    await watch;
+    expect(await promLines(metrics)).toEqual(['medallion_job_runs_total{job_name="silver.t",state="SUCCEEDED"} 120']);
+    expect(seen.every((value, index) => index === 0 || value >= seen[index - 1]!), `seen ${seen.join(' ')}`).toBe(true);
+  }, 60_000);
+
+  it('starts over from an unreadable latest.json (cut short by a crash) instead of failing every emit', async () => {
+    const metrics = await sink();
+    await metrics.emit([datum('m', 1, {})]);
+    await writeFile(metrics.latestPath, '{"m[]": {"na');
+    await metrics.emit([datum('other', 2, {})]);
+    expect(await promLines(metrics)).toEqual(['other 2']);
   });
 
   it('gives every series of a metric the same label names, empty where a datum lacks one', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, tableSource, type Job, type Lake } from '../../../core/index.ts';
 import type { MetricDatum } from '../../../core/metrics/index.ts';
-import { BASELINE_MIN_RUNS, jobDurationBaseline, runJobs, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import { BASELINE_MIN_RUNS, DURATION_RATIO_FLOOR_MS, jobDurationBaseline, runJobs, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
 import { tasksCdcJob } from '../../../jobs/index.ts';
 import { generateLanding } from '../../../simulator/index.ts';
 import { useTempDirs } from '../test-resources.ts';
@@ -57,7 +57,8 @@ describe('signals on every terminal state', () => {
     const { dir, lake } = await landingLake();
     await expect(startJobRun(lake, brokenJob)).rejects.toMatchObject({ code: 'JOB_RUN_FAILED' });
     const datums = await history(dir);
-    expect(named(datums, 'medallion.job.runs', 'bronze.signal').map((datum) => [datum.dimensions.State, datum.value])).toEqual([['FAILED', 1]]);
+    // Every final state's series, 1 for the run's own.
+    expect(named(datums, 'medallion.job.runs', 'bronze.signal').map((datum) => [datum.dimensions.State, datum.value])).toEqual([['SUCCEEDED', 0], ['FAILED', 1], ['TIMEOUT', 0], ['ERROR', 0]]);
     expect(named(datums, 'medallion.job.failed', 'bronze.signal').map((datum) => datum.value)).toEqual([1]);
     const [elapsed] = named(datums, 'medallion.job.elapsedTime', 'bronze.signal');
     expect(elapsed).toMatchObject({ unit: 'Milliseconds', dimensions: { JobName: 'bronze.signal', State: 'FAILED' } });
@@ -69,7 +70,7 @@ describe('signals on every terminal state', () => {
     const { dir, lake } = await landingLake();
     await expect(startJobRun(lake, slowJob, { timeoutMinutes: 0.005 })).rejects.toMatchObject({ code: 'JOB_TIMEOUT' });
     const datums = await history(dir);
-    expect(named(datums, 'medallion.job.runs', 'bronze.signal').map((datum) => datum.dimensions.State)).toEqual(['TIMEOUT']);
+    expect(named(datums, 'medallion.job.runs', 'bronze.signal').filter((datum) => datum.value === 1).map((datum) => datum.dimensions.State)).toEqual(['TIMEOUT']);
     expect(named(datums, 'medallion.job.failed', 'bronze.signal').map((datum) => datum.value)).toEqual([1]);
     expect(named(datums, 'medallion.job.elapsedTime', 'bronze.signal')[0]?.dimensions.State).toBe('TIMEOUT');
   });
@@ -83,7 +84,7 @@ describe('signals on every terminal state', () => {
     } satisfies JobRunRecord);
     await startJobRun(lake, tasksCdcJob);
     const datums = await history(dir);
-    expect(named(datums, 'medallion.job.runs', tasksCdcJob.name).map((datum) => datum.dimensions.State)).toEqual(['ERROR', 'SUCCEEDED']);
+    expect(named(datums, 'medallion.job.runs', tasksCdcJob.name).filter((datum) => datum.value === 1).map((datum) => datum.dimensions.State)).toEqual(['ERROR', 'SUCCEEDED']);
     expect(named(datums, 'medallion.job.failed', tasksCdcJob.name).map((datum) => datum.value)).toEqual([1, 0]);
     const [elapsed] = named(datums, 'medallion.job.elapsedTime', tasksCdcJob.name);
     expect(elapsed).toMatchObject({ dimensions: { State: 'ERROR' } });
@@ -100,7 +101,7 @@ describe('signals on every terminal state', () => {
     };
     await startJobRun({ ...lake, storage }, tasksCdcJob, { maxRetries: 2 }, { retryBaseDelayMs: 10, retryMaxDelayMs: 20 });
     const datums = await history(dir);
-    expect(named(datums, 'medallion.job.runs', tasksCdcJob.name).map((datum) => datum.dimensions.State)).toEqual(['FAILED', 'SUCCEEDED']);
+    expect(named(datums, 'medallion.job.runs', tasksCdcJob.name).filter((datum) => datum.value === 1).map((datum) => datum.dimensions.State)).toEqual(['FAILED', 'SUCCEEDED']);
     expect(named(datums, 'medallion.job.retries', tasksCdcJob.name).map((datum) => datum.value)).toEqual([0, 1]);
   });
 
@@ -121,7 +122,8 @@ describe('signals on every terminal state', () => {
     expect(learned.source).toBe('learned');
     expect(baselines.at(-1)).toBe(Math.round(learned.baselineMs));
     const ratio = named(datums, 'medallion.job.durationRatio', tasksCdcJob.name).at(-1)!.value;
-    expect(ratio).toBeCloseTo((Date.parse(last.CompletedOn!) - Date.parse(last.StartedOn)) / learned.baselineMs, 3);
+    // Held to the learned baseline, or to DURATION_RATIO_FLOOR_MS if longer (these runs take a second).
+    expect(ratio).toBeCloseTo((Date.parse(last.CompletedOn!) - Date.parse(last.StartedOn)) / Math.max(learned.baselineMs, DURATION_RATIO_FLOOR_MS), 3);
   });
 
   it('a run that quarantines says how many for each reason, adding up to the total', async () => {
@@ -148,6 +150,9 @@ describe('jobDurationBaseline', () => {
     // Failed runs do not count; among 20 successful ones only the latest 14 do (70 s to 200 s: median 135 s).
     const many = [...Array.from({ length: 20 }, (_, index) => run(`s${index}`, index * day, (index + 1) * 10)), run('f', 30 * day, 9999, 'FAILED')];
     expect(jobDurationBaseline(many)).toEqual({ baselineMs: 135_000, source: 'learned', runs: 14 });
+    // A full refresh or a replay reads more than a night's worth: it teaches no baseline.
+    const refresh = { ...run('r', 40 * day, 5000), Arguments: { 'full-refresh': 'true' } };
+    expect(jobDurationBaseline([...many, refresh])).toEqual({ baselineMs: 135_000, source: 'learned', runs: 14 });
   });
 });
 

@@ -213,7 +213,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     const logGroup = resourceByPrefix(template(), 'AWS::Logs::LogGroup', 'JobsJobLogs').logicalId;
     template().hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: logGroup },
-      FilterPattern: '%^error: %',
+      FilterPattern: '%^error:%',
       MetricTransformations: [{ MetricNamespace: 'Medallion', MetricName: 'medallion.log.errorLines', MetricValue: '1' }],
     });
     expect(alarmNamed(template(), `medallion-${envName}-job-error-lines`)).toMatchObject({ Namespace: 'Medallion', MetricName: 'medallion.log.errorLines', Threshold: 1 });
