@@ -121,7 +121,10 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   try {
     await program.parseAsync([...args], { from: 'user' });
   } catch (error) {
-    return reportError(error, options.io, options.env ?? process.env);
+    const code = reportError(error, options.io, options.env ?? process.env);
+    // A usage error anywhere on a `status` line (`medallion --bogus status`) keeps status's own code: never "critical".
+    if (code === EXIT.usage && error instanceof CommanderError && args.includes('status')) return STATUS_EXIT.usage;
+    return code;
   }
   return EXIT.ok;
 }

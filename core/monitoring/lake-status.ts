@@ -117,10 +117,8 @@ export async function lakeStatus(
     }
     const finished = TERMINAL_STATES.has(last.JobRunState) && last.CompletedOn !== undefined;
     const durationMs = finished ? Date.parse(last.CompletedOn!) - Date.parse(last.StartedOn) : now.getTime() - Date.parse(last.StartedOn);
-    const baseline = jobDurationBaseline(records, {
-      excludeRunId: last.Id, before: last.StartedOn,
-      ...(options.configuredBaselineMinutes === undefined ? {} : { configuredMinutes: options.configuredBaselineMinutes }),
-    });
+    const configured = options.configuredBaselineMinutes ?? configuredBaselineOf(last);
+    const baseline = jobDurationBaseline(records, { excludeRunId: last.Id, before: last.StartedOn, ...(configured === undefined ? {} : { configuredMinutes: configured }) });
     const metrics = last.JobRunState === 'SUCCEEDED' ? last.Metrics ?? {} : {};
     const read = metrics['glue.driver.aggregate.recordsRead'];
     const quarantined = metrics['medallion.job.recordsQuarantined'];
@@ -259,6 +257,13 @@ async function latestEvaluations(lake: Lake, now: Date): Promise<{ rules: RuleSt
     await attached?.release();
     engine.close();
   }
+}
+
+/** The configured baseline a run was given (`--duration-baseline-minutes`, kept in its arguments), if any. */
+export function configuredBaselineOf(record: JobRunRecord): number | undefined {
+  const text = record.Arguments['duration-baseline-minutes'];
+  const minutes = text === undefined ? Number.NaN : Number(text);
+  return Number.isFinite(minutes) && minutes > 0 ? minutes : undefined;
 }
 
 /** 1.2 s, 3 min 4 s, 2 h 5 min. */

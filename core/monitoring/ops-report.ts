@@ -4,7 +4,7 @@ import type { Lake } from '../lake.ts';
 import type { TableRuleSet } from '../quality/index.ts';
 import { readRunRecords, TERMINAL_STATES } from '../runner/job-run-record.ts';
 import { jobDurationBaseline } from '../runner/run-metrics.ts';
-import { lakeStatus, type LakeStatus } from './lake-status.ts';
+import { configuredBaselineOf, lakeStatus, type LakeStatus } from './lake-status.ts';
 
 /** What the operations report shows, for the days `from` to `to` (UTC, inclusive). */
 export interface ReportData {
@@ -60,7 +60,7 @@ export async function reportData(
         startedAt: record.StartedOn,
         state: record.JobRunState,
         durationMs: Date.parse(record.CompletedOn) - Date.parse(record.StartedOn),
-        baselineMs: jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn }).baselineMs,
+        baselineMs: jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn, ...(configuredBaselineOf(record) === undefined ? {} : { configuredMinutes: configuredBaselineOf(record)! }) }).baselineMs,
         read: metrics['glue.driver.aggregate.recordsRead'] ?? null,
         written: metrics['medallion.job.recordsWritten'] ?? null,
         quarantined: metrics['medallion.job.recordsQuarantined'] ?? null,

@@ -104,6 +104,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             ...(settings.fullRefresh ? { 'full-refresh': 'true' } : {}),
             ...(settings.replayQuarantine ? { 'replay-quarantine': JSON.stringify(settings.replayQuarantine) } : {}),
             ...(settings.replayRange ? { 'replay-range': `${settings.replayRange.from}..${settings.replayRange.to}` } : {}),
+            // The baseline it is held to while the job has too few runs: `status` and `report` judge it the same way.
+            ...(settings.durationBaselineMinutes === undefined ? {} : { 'duration-baseline-minutes': String(settings.durationBaselineMinutes) }),
           },
           ExecutionTime: 0,
           Timeout: timeoutMinutes,

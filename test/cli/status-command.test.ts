@@ -45,7 +45,8 @@ async function status(global: readonly string[]): Promise<{ code: number; status
 
 describe('medallion status', () => {
   it('a healthy lake: exit 0, every job\'s last run, fresh tables, no problem', async () => {
-    const { code, status: report, text } = await status(await lakeWith());
+    const global = await lakeWith();
+    const { code, status: report, text } = await status(global);
     expect(report.problems).toEqual([]);
     expect(code).toBe(STATUS_EXIT.ok);
     expect(report.health).toBe('ok');
@@ -54,6 +55,10 @@ describe('medallion status', () => {
     expect(bronze.recordsRead).toBeGreaterThan(0);
     expect(bronze.quarantinePercent).toBeCloseTo((100 * bronze.recordsQuarantined!) / bronze.recordsRead!, 6);
     expect(bronze).toMatchObject({ baselineSource: 'configured', baselineMs: 3_600_000 });
+    // A job run with --duration-baseline-minutes is judged against that, as its alarm judges it.
+    await ok([...global, 'run', 'bronze.users_cdc', '--duration-baseline-minutes', '7', ...ENABLE]);
+    const after = JSON.parse((await cli([...global, 'status', '--format', 'json'])).stdout) as LakeStatus;
+    expect(after.jobs.find((job) => job.job === 'bronze.users_cdc')).toMatchObject({ baselineSource: 'configured', baselineMs: 7 * 60_000 });
     // Landing, silver's current state and every gold table are checked for freshness, and fresh.
     expect(report.freshness.map((entry) => [entry.table, entry.fresh])).toEqual(
       ['gold.active_users', 'gold.daily_task_kpis', 'gold.user_kpis', 'landing.tasks', 'landing.users', 'silver.tasks', 'silver.users'].map((table) => [table, true]),
@@ -111,6 +116,8 @@ describe('medallion status', () => {
     expect(usage.stderr).toContain("unknown option '--bogus'");
     const format = await cli(['--lake', dir, 'status', '--format', 'csv']);
     expect(format.code).toBe(STATUS_EXIT.usage);
+    // Before the command too: an unknown global option.
+    expect((await cli(['--lake', dir, '--bogus', 'status'])).code).toBe(STATUS_EXIT.usage);
     const missing = await cli(['--lake', path.join(dir, 'no-such-lake'), 'status']);
     expect(missing.code).toBe(STATUS_EXIT.unknown);
     expect(missing.stderr).toMatch(/^error: the status could not be read: /);
