@@ -13,6 +13,7 @@ import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts
 import { addLockCommand } from './commands/lock.ts';
 import { addStatusCommand, ExitStatus, STATUS_EXIT } from './commands/status.ts';
 import { addReportCommand } from './commands/report.ts';
+import { daysBefore } from './dates.ts';
 import { demoCommand } from './commands/demo.ts';
 import { queryCommand } from './commands/query.ts';
 import { describeRestore, historyRows } from './commands/history.ts';
@@ -491,7 +492,7 @@ export function createProgram(options: InvokeOptions): Command {
     const lakeOption = program.opts<{ lake?: string }>().lake;
     const options = generateOptions(flags);
     // The demo lake looks like a live one: its traffic ends yesterday, so freshness rules and `status` judge it as they would a real lake.
-    const start = flags.start ?? new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - options.days)).toISOString().slice(0, 10);
+    const start = flags.start ?? daysBefore(options.days);
     await demoCommand(lake({ create: true }), { ...options, start }, io, lakeOption, await ruleSets());
   });
 

@@ -1,4 +1,5 @@
 import { PIPELINE_TABLES } from '../../jobs/index.ts';
+import { isCalendarDate } from '../dates.ts';
 import type { Job, Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
 import { quoteLiteral, type ResultColumn, type ResultRow } from '../../core/engine/index.ts';
@@ -154,11 +155,7 @@ export async function replayRange(
     throw new ConfigError('JOB_UNKNOWN', names.length === 0 ? 'name the jobs to replay' : `no job named ${unknown.join(', ')}`, { hint: `jobs: ${jobs.map((job) => job.name).join(', ')}` });
   }
   // Checked before anything runs (a silver or gold job rebuilt in full would not look at the dates).
-  const day = (text: string) => {
-    const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : Number.NaN;
-    return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text;
-  };
-  if (!day(range.from) || !day(range.to)) {
+  if (!isCalendarDate(range.from) || !isCalendarDate(range.to)) {
     throw new ConfigError('RUN_ARGUMENTS_INVALID', `--from ${range.from} --to ${range.to}: dates are YYYY-MM-DD, and real ones`, { hint: 'e.g. --from 2025-11-02 --to 2025-11-03' });
   }
   if (range.from > range.to) throw new ConfigError('RUN_ARGUMENTS_INVALID', `--from ${range.from} is after --to ${range.to}`);

@@ -7,10 +7,9 @@ import { ConfigError } from '../../core/errors.ts';
 import { renderReport, reportData, reportSummary } from '../../core/monitoring/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { daysBefore, isCalendarDate } from '../dates.ts';
 import type { CliIo } from '../io.ts';
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const isDate = (text: string) => DATE.test(text) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
 
 /** Chart.js's browser build, inlined into the report so that opening it fetches nothing. */
 async function chartJsSource(): Promise<string> {
@@ -34,9 +33,9 @@ export function addReportCommand(program: Command, io: CliIo, lake: () => Lake, 
     .option('--runbook-base-url <url>', 'where runbooks/ is browsable, for the links (default: $MEDALLION_RUNBOOK_BASE_URL, else relative links)')
     .action(async (flags: { from?: string; to?: string; out?: string; runbookBaseUrl?: string }) => {
       const to = flags.to ?? new Date().toISOString().slice(0, 10);
-      if (!isDate(to)) throw new ConfigError('REPORT_RANGE_INVALID', `--to ${JSON.stringify(to)} is not a date (YYYY-MM-DD)`);
-      const from = flags.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 13 * 86_400_000).toISOString().slice(0, 10);
-      if (!isDate(from)) throw new ConfigError('REPORT_RANGE_INVALID', `--from ${JSON.stringify(from)} is not a date (YYYY-MM-DD)`);
+      if (!isCalendarDate(to)) throw new ConfigError('REPORT_RANGE_INVALID', `--to ${JSON.stringify(to)} is not a date (YYYY-MM-DD)`);
+      const from = flags.from ?? daysBefore(13, to);
+      if (!isCalendarDate(from)) throw new ConfigError('REPORT_RANGE_INVALID', `--from ${JSON.stringify(from)} is not a date (YYYY-MM-DD)`);
       if (from > to) throw new ConfigError('REPORT_RANGE_INVALID', `--from ${from} is after --to ${to}`);
       if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000) throw new ConfigError('REPORT_RANGE_INVALID', `${from} to ${to} is more than a year`, { hint: 'report a year at most' });
       const opened = lake();

@@ -22,7 +22,7 @@ export const METRIC_CATALOG: Readonly<Record<string, MetricDescription>> = {
   'medallion.job.recordsQuarantined': { help: "Records the job's last successful run quarantined.", type: 'gauge' },
   'medallion.job.recordsQuarantinedByReason': { help: "Records the job's last successful run quarantined, by reason code.", type: 'gauge' },
   'medallion.job.recordsDuplicated': { help: "Duplicate records the job's last successful run dropped.", type: 'gauge' },
-  'medallion.job.runs': { help: 'Job runs that ended, by final state (SUCCEEDED, FAILED, TIMEOUT, ERROR, STOPPED).', type: 'counter' },
+  'medallion.job.runs': { help: 'Job runs that ended, by final state (SUCCEEDED, FAILED, TIMEOUT, ERROR).', type: 'counter' },
   'medallion.job.failed': { help: "1 when the job's last run ended FAILED, TIMEOUT or ERROR, 0 when it succeeded.", type: 'gauge', prometheus: 'medallion_job_last_run_failed' },
   'medallion.job.retries': { help: "1 when the job's last run was a retry of a failed attempt.", type: 'gauge', prometheus: 'medallion_job_last_run_retry' },
   'medallion.job.elapsedTime': { help: "Milliseconds the job's last run took, by its final state (failed runs too).", type: 'gauge' },

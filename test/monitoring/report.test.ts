@@ -80,8 +80,10 @@ describe('medallion report', () => {
 
   it('refuses a range that ends before it starts, or is no date', async () => {
     expect((await cli(['--lake', dir, 'report', '--from', '2026-03-02', '--to', '2026-03-01'])).stderr).toContain('REPORT_RANGE_INVALID');
-    const invalid = await cli(['--lake', dir, 'report', '--to', '2026-02-30']);
-    expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toContain('REPORT_RANGE_INVALID');
+    for (const to of ['2026-02-30', '2026-13-01', 'yesterday']) {
+      const invalid = await cli(['--lake', dir, 'report', '--to', to]);
+      expect(invalid.code, to).toBe(2);
+      expect(invalid.stderr, to).toContain('REPORT_RANGE_INVALID');
+    }
   });
 });
