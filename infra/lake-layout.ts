@@ -28,7 +28,8 @@ export function locateLakePrefix(layout: LakeLayout, lakePrefix: string): LakeLo
 /**
  * The layout the stack builds: landing and bronze share the landing+bronze bucket; silver and gold have a
  * bucket each; quarantine and quality (quality.results, the history of every rule evaluation) share the
- * quarantine bucket, the lake's operations bucket: neither is analyst data, and both are small.
+ * quarantine bucket, the lake's operations bucket: neither is analyst data, and both are small. The operations
+ * reports (`reports/`) live there too.
  */
 export function lakeLayout(buckets: {
   readonly landingBronze: IBucket;
@@ -43,5 +44,6 @@ export function lakeLayout(buckets: {
     gold: { bucket: buckets.gold, prefix: '' },
     quarantine: { bucket: buckets.quarantine, prefix: '' },
     quality: { bucket: buckets.quarantine, prefix: '' },
+    reports: { bucket: buckets.quarantine, prefix: '' },
   };
 }

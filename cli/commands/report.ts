@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Lake } from '../../core/index.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { renderReport, reportData, reportSummary } from '../../core/monitoring/index.ts';
+import { REPORT_SUMMARY_KEY, reportKey } from '../../core/layout/index.ts';
+import { renderReport, reportData, reportSubject, reportSummary, type ReportSummaryObject } from '../../core/monitoring/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { daysBefore, isCalendarDate } from '../dates.ts';
@@ -25,7 +26,7 @@ export function addReportCommand(program: Command, io: CliIo, lake: () => Lake, 
     .description(
       'A self-contained HTML operations report for a date range (default: the last 14 days): runs per day by state, durations against '
         + 'baselines, records read, written and quarantined, quarantine by reason, quality pass rate and failed rules, freshness, the gold KPIs, '
-        + 'and the open problems with their runbooks. Written to the lake under reports/ (or --out FILE); a short summary goes to stdout.',
+        + 'and the open problems with their runbooks. Written to the lake under reports/ with its summary in reports/latest-summary.json (or to --out FILE); the summary goes to stdout.',
     )
     .option('--from <date>', 'first UTC day, YYYY-MM-DD (default: 13 days before --to)')
     .option('--to <date>', 'last UTC day, YYYY-MM-DD (default: today)')
@@ -42,16 +43,21 @@ export function addReportCommand(program: Command, io: CliIo, lake: () => Lake, 
       const data = await reportData(opened, PIPELINE_JOBS, { from, to, ruleSets: [...(await ruleSets()).values()] });
       const runbookBaseUrl = flags.runbookBaseUrl ?? env.MEDALLION_RUNBOOK_BASE_URL;
       const html = renderReport(data, await chartJsSource(), runbookBaseUrl ? { runbookBaseUrl } : {});
-      let where: string;
+      let summary: string;
       if (flags.out) {
         await writeFile(flags.out, html);
-        where = flags.out;
+        summary = reportSummary(data, flags.out);
+        io.err(`wrote the report for ${from} to ${to}: ${flags.out}\n`);
       } else {
-        const key = `reports/medallion-report-${to}.html`;
+        const key = reportKey(to);
         await opened.storage.put(key, html);
-        where = `${opened.storage.location.replace(/\/$/, '')}/${key}`;
+        const where = opened.storage.uriOf(key);
+        summary = reportSummary(data, where);
+        // The summary beside it, for whoever sends it on (the AWS pipeline's last step publishes it to the warning topic).
+        const latest: ReportSummaryObject = { subject: reportSubject(data), message: summary, report: where, from, to };
+        await opened.storage.put(REPORT_SUMMARY_KEY, `${JSON.stringify(latest, null, 2)}\n`);
+        io.err(`wrote the report for ${from} to ${to}: ${where} (summary: ${REPORT_SUMMARY_KEY})\n`);
       }
-      io.err(`wrote the report for ${from} to ${to}: ${where}\n`);
-      await io.out(reportSummary(data, where));
+      await io.out(summary);
     });
 }

@@ -1,9 +1,10 @@
 export {
   LAKE_FOLDERS, QUALITY_JOB, jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, jobRunFolders, landingPrefix, qualityStagingPrefix, quarantineStagingPrefix,
+  REPORTS_PREFIX, REPORT_SUMMARY_KEY, reportKey,
   rejectedRowsStagingPrefix,
   symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {
-  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, reconcileLakeAccess, referencedTables, vacuumLakeAccess, type JobFootprint, type LakeAccess,
+  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, reconcileLakeAccess, referencedTables, reportLakeAccess, vacuumLakeAccess, type JobFootprint, type LakeAccess,
   type RuleSetTables,
 } from './lake-access.ts';

@@ -1,5 +1,5 @@
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
-import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, symlinkRoot, tablePrefix } from './lake-keys.ts';
+import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
 export interface LakeAccess {
@@ -127,6 +127,21 @@ export function vacuumLakeAccess(tables: readonly TableName[]): LakeAccess {
     reads: [],
     lists: [],
     writes: [...new Set(tables.flatMap((table) => [tablePrefix(table), symlinkRoot(table)]))],
+    publishes: [],
+    catalogReads: [],
+  };
+}
+
+/**
+ * What the report step (`medallion report`) touches: it reads every table the lake's root lists (the runs'
+ * counts, quarantine by reason, quality.results with the freshness the quality step found, the gold KPIs), lists
+ * nothing of landing, and writes only under `reports/`.
+ */
+export function reportLakeAccess(tables: readonly TableName[]): LakeAccess {
+  return {
+    reads: [...new Set(tables.map(tablePrefix))],
+    lists: [],
+    writes: [REPORTS_PREFIX],
     publishes: [],
     catalogReads: [],
   };

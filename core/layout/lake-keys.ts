@@ -12,14 +12,27 @@ import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerO
  * quarantine/records/<job>/<run id>/...            the quarantine, one folder per job
  * quality/results/<job>/<run id>/...               quality.results, one folder per job (and `quality`)
  * <layer>/_symlink/<table>/v<version>/[<partition>/]manifest   Athena's view of a committed version
+ * reports/medallion-report-<day>.html               the operations report (`medallion report`)
+ * reports/latest-summary.json                       the last report's summary (subject, message, where)
  * ```
  * (The folder lake also keeps `_state/`, `_catalog/` and `_metrics/`, which are not lake keys.)
  */
-export const LAKE_FOLDERS = ['landing', 'bronze', 'silver', 'gold', 'quarantine', 'quality'] as const;
+export const LAKE_FOLDERS = ['landing', 'bronze', 'silver', 'gold', 'quarantine', 'quality', 'reports'] as const;
 export type LakeFolder = (typeof LAKE_FOLDERS)[number];
 
 /** The job name the quality step (`medallion quality`) records its evaluations under. */
 export const QUALITY_JOB = 'quality';
+
+/** Where `medallion report` writes the report of the range ending on `day` (YYYY-MM-DD). */
+export function reportKey(day: string): string {
+  return `${REPORTS_PREFIX}medallion-report-${day}.html`;
+}
+
+/** The operations reports' folder. */
+export const REPORTS_PREFIX = 'reports/';
+
+/** The last report's summary, which the AWS pipeline publishes to the warning topic (`ReportSummaryObject`). */
+export const REPORT_SUMMARY_KEY = `${REPORTS_PREFIX}latest-summary.json`;
 
 /** Where a landing source's objects arrive: `landing/tasks/`. */
 export function landingPrefix(source: string): string {

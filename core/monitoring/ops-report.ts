@@ -120,6 +120,27 @@ export async function reportData(
   }
 }
 
+/** `reports/latest-summary.json`: the last report's subject and summary, and where the report is. */
+export interface ReportSummaryObject {
+  /** At most 100 characters, one line (an SNS subject, an e-mail subject). */
+  readonly subject: string;
+  readonly message: string;
+  readonly report: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * The summary's subject line (an e-mail subject: one line, at most 100 characters): the day, the verdict and the
+ * day's runs. `medallion 2026-12-03: CRITICAL, 9 runs, 1 failed`.
+ */
+export function reportSubject(data: ReportData): string {
+  const ofDay = data.runs.filter((run) => run.startedAt.startsWith(data.to));
+  const failed = ofDay.filter((run) => run.state !== 'SUCCEEDED').length;
+  const verdict = data.status.health === 'ok' ? 'healthy' : data.status.health.toUpperCase();
+  return `medallion ${data.to}: ${verdict}, ${ofDay.length} runs, ${failed} failed`.slice(0, 100);
+}
+
 /** A few lines for a chat message or an e-mail: the runs, the counts, the failures, the open problems. */
 export function reportSummary(data: ReportData, link?: string): string {
   const lastDay = data.to;

@@ -17,6 +17,10 @@ export class LocalStorage implements Storage {
     this.location = `file://${this.root}`;
   }
 
+  uriOf(key: string): string {
+    return `file://${this.pathOf(key)}`;
+  }
+
   pathOf(key: string): string {
     const normalized = path.posix.normalize(key);
     if (normalized.startsWith('../') || normalized === '..' || path.posix.isAbsolute(normalized)) {

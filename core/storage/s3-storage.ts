@@ -78,6 +78,11 @@ export class S3Storage implements Storage {
     return new S3Storage(client, this.options);
   }
 
+  uriOf(key: string): string {
+    const { bucket, s3Key } = this.resolve(key);
+    return `s3://${bucket}/${s3Key}`;
+  }
+
   /** The bucket and S3 key of a lake key. */
   resolve(key: string): { bucket: string; s3Key: string } {
     checkKey(key);

@@ -61,6 +61,8 @@ export interface ListOptions {
 export interface Storage {
   /** Where the lake is, for messages: `file:///abs/path` or `s3://bucket/prefix`. */
   readonly location: string;
+  /** Where one key's object is, for messages and links: `file:///abs/path/key` or `s3://bucket/prefix/key`. */
+  uriOf(key: string): string;
   /** Every object whose key starts with `prefix`, in key order (see ListOptions for a narrower listing). */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   stat(key: string): Promise<ObjectInfo | undefined>;

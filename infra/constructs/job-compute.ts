@@ -15,7 +15,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Job } from '../../core/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
-import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../../core/table/index.ts';
 import type { InfraConfig } from '../config.ts';
 import type { LakeLayout, LakeLocation } from '../lake-layout.ts';
@@ -86,6 +86,14 @@ export const RECONCILE_STEP_COMMAND: readonly string[] = ['reconcile'];
 /** The pipeline's vacuum step: `medallion vacuum`, keeping every version current in the last `retainDays`. */
 export function vacuumStepCommand(retainDays: number): string[] {
   return ['vacuum', '--retain', `${retainDays}d`];
+}
+
+/**
+ * The pipeline's report step: `medallion report` for the last 14 days, written to the lake's `reports/` with its
+ * summary (`reports/latest-summary.json`, which the state machine then publishes), runbook links to `runbookBaseUrl`.
+ */
+export function reportStepCommand(runbookBaseUrl: string): string[] {
+  return ['report', '--runbook-base-url', runbookBaseUrl];
 }
 
 /** Log group names, fixed so runbooks can name them and the key policy can be scoped to them. */
@@ -179,6 +187,8 @@ export class JobCompute extends Construct {
   readonly reconcileTask?: PipelineTask;
   /** The pipeline's vacuum step (`medallion vacuum`): lists and deletes under every table's folder. */
   readonly vacuumTask: PipelineTask;
+  /** The pipeline's report step (`medallion report`): reads every table, writes only under reports/. */
+  readonly reportTask: PipelineTask;
   private readonly lake: LakeStorage;
   private readonly catalog: LakeCatalog;
 
@@ -262,6 +272,13 @@ export class JobCompute extends Construct {
       command: vacuumStepCommand(config.vacuumRetainDays),
       roleDescription: "medallion vacuum step: lists every table's folder and deletes the files no kept version lists",
       access: vacuumLakeAccess(tables),
+    });
+    this.reportTask = this.pipelineTask(new Construct(this, 'Report'), context, {
+      who: 'the report step',
+      family: `medallion-${config.envName}-report`,
+      command: reportStepCommand(config.runbookBaseUrl),
+      roleDescription: 'medallion report step: reads every table, writes the operations report and its summary under reports/',
+      access: reportLakeAccess(tables),
     });
   }
 

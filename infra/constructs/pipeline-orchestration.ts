@@ -19,18 +19,21 @@ import {
   Parallel,
   StateMachine,
   StateMachineType,
+  Succeed,
   TaskInput,
   Timeout,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { CallAwsService, EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Job } from '../../core/index.ts';
-import { QUALITY_JOB } from '../../core/layout/index.ts';
+import { QUALITY_JOB, REPORT_SUMMARY_KEY } from '../../core/layout/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import { jobGraph } from '../../core/runner/index.ts';
 import type { InfraConfig } from '../config.ts';
+import { locateLakePrefix } from '../lake-layout.ts';
 import { runbookUrl } from '../runbooks.ts';
 import { type JobCompute, type PipelineTask, logGroupNames } from './job-compute.ts';
+import type { LakeStorage } from './lake-storage.ts';
 
 /** A stage's state name: its position and the layers of its jobs (`Stage 2: silver`). */
 export const stageName = (stage: readonly Job[], index: number): string =>
@@ -65,8 +68,32 @@ export interface PipelineTaskStep {
  * the execution fails (so `pipeline-executions-failed` fires).
  */
 export function pipelineTaskStep(scope: Construct, step: PipelineTaskStep): EcsRunTask {
+  const { config } = step;
+  const run = fargateRunTask(scope, step);
+  const notify = new SnsPublish(scope, `Notify ${step.subject} failed`, {
+    topic: step.alertTopic,
+    subject: `medallion ${config.envName}: ${step.subject} failed`.slice(0, 100),
+    message: TaskInput.fromObject({
+      pipeline: pipelineStateMachineName(config),
+      ...step.details,
+      execution: JsonPath.executionId,
+      error: JsonPath.stringAt('$.failure.Error'),
+      cause: JsonPath.stringAt('$.failure.Cause'),
+      runbook: runbookUrl(config, step.runbook),
+    }),
+    resultPath: JsonPath.DISCARD,
+  });
+  const fail = new Fail(scope, `${step.subject} failed`, {
+    error: step.error,
+    cause: `${step.subject} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, step.runbook)}`,
+  });
+  run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
+  return run;
+}
+
+/** The Fargate task of a step, waited for (RUN_JOB), retried with exponential backoff and jitter. */
+function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask; readonly stateName: string }): EcsRunTask {
   const { config, compute, task } = step;
-  const stateMachineName = pipelineStateMachineName(config);
   const run = new EcsRunTask(scope, step.stateName, {
     stateName: step.stateName,
     integrationPattern: IntegrationPattern.RUN_JOB,
@@ -93,24 +120,6 @@ export function pipelineTaskStep(scope: Construct, step: PipelineTaskStep): EcsR
       jitterStrategy: JitterType.FULL,
     });
   }
-  const notify = new SnsPublish(scope, `Notify ${step.subject} failed`, {
-    topic: step.alertTopic,
-    subject: `medallion ${config.envName}: ${step.subject} failed`.slice(0, 100),
-    message: TaskInput.fromObject({
-      pipeline: stateMachineName,
-      ...step.details,
-      execution: JsonPath.executionId,
-      error: JsonPath.stringAt('$.failure.Error'),
-      cause: JsonPath.stringAt('$.failure.Cause'),
-      runbook: runbookUrl(config, step.runbook),
-    }),
-    resultPath: JsonPath.DISCARD,
-  });
-  const fail = new Fail(scope, `${step.subject} failed`, {
-    error: step.error,
-    cause: `${step.subject} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, step.runbook)}`,
-  });
-  run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
   return run;
 }
 
@@ -177,6 +186,67 @@ export function vacuumStep(options: { config: InfraConfig; compute: JobCompute; 
       error: 'VacuumFailed',
       runbook: 'pipeline-executions-failed',
     });
+}
+
+/** The state that runs the report step (`medallion report`). */
+export const REPORT_STATE_NAME = 'Write the operations report';
+/** The state that reads the report's summary from the lake. */
+export const READ_SUMMARY_STATE_NAME = 'Read the report summary';
+/** The state that publishes the report's summary to the warning topic. */
+export const PUBLISH_SUMMARY_STATE_NAME = 'Publish the daily summary';
+
+/**
+ * The pipeline's last steps: `medallion report` as a Fargate task writes the operations report of the last 14 days
+ * to the lake (`reports/medallion-report-<day>.html`) and its summary (`reports/latest-summary.json`); the state
+ * machine reads the summary (S3 GetObject, decrypting through S3 only) and publishes it to the warning topic:
+ * the daily e-mail or Slack message of runs, counts, failures and where the report is. The task needs no SNS
+ * endpoint or grant. A report that cannot be written or sent is published as a warning and the execution still
+ * succeeds: the night's data is committed, and `pipeline-no-success` must not fire for a missing e-mail.
+ */
+export function reportStep(options: { config: InfraConfig; compute: JobCompute; lake: LakeStorage; warningTopic: ITopic }): (scope: Construct) => IChainable {
+  const { config, compute, lake, warningTopic } = options;
+  return (scope) => {
+    const run = fargateRunTask(scope, { config, compute, task: compute.reportTask, stateName: REPORT_STATE_NAME });
+    const summary = locateLakePrefix(lake.layout, REPORT_SUMMARY_KEY);
+    const read = new CallAwsService(scope, READ_SUMMARY_STATE_NAME, {
+      service: 's3',
+      action: 'getObject',
+      iamAction: 's3:GetObject',
+      parameters: { Bucket: summary.bucket.bucketName, Key: summary.prefix },
+      iamResources: [summary.bucket.arnForObjects(summary.prefix)],
+      additionalIamStatements: [
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [lake.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(scope).region}.amazonaws.com` } },
+        }),
+      ],
+      resultSelector: { summary: JsonPath.stringToJson(JsonPath.stringAt('$.Body')) },
+      resultPath: '$.report',
+    });
+    const publish = new SnsPublish(scope, PUBLISH_SUMMARY_STATE_NAME, {
+      topic: warningTopic,
+      subject: JsonPath.stringAt('$.report.summary.subject'),
+      message: TaskInput.fromJsonPathAt('$.report.summary.message'),
+      resultPath: JsonPath.DISCARD,
+    });
+    const notify = new SnsPublish(scope, 'Notify report failed', {
+      topic: warningTopic,
+      subject: `medallion ${config.envName}: the daily report was not sent`.slice(0, 100),
+      message: TaskInput.fromObject({
+        pipeline: pipelineStateMachineName(config),
+        step: 'report',
+        execution: JsonPath.executionId,
+        error: JsonPath.stringAt('$.failure.Error'),
+        cause: JsonPath.stringAt('$.failure.Cause'),
+        next: 'the data of the night is committed; rerun `medallion report` to write the report',
+      }),
+      resultPath: JsonPath.DISCARD,
+    });
+    const unsent = notify.next(new Succeed(scope, 'Pipeline done, report not sent'));
+    for (const state of [run, read, publish]) state.addCatch(unsent, { errors: ['States.ALL'], resultPath: '$.failure' });
+    return run.next(read).next(publish);
+  };
 }
 
 /** `medallion-<env>-pipeline`. */

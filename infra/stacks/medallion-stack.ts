@@ -12,7 +12,7 @@ import { LakeBackup } from '../constructs/lake-backup.ts';
 import { LakeStorage } from '../constructs/lake-storage.ts';
 import { LandingDeliveryStream } from '../constructs/landing-delivery-stream.ts';
 import { type MonitoredSource, PipelineMonitoring } from '../constructs/pipeline-monitoring.ts';
-import { PipelineOrchestration, qualityCheckStep, reconcileCheckStep, vacuumStep } from '../constructs/pipeline-orchestration.ts';
+import { PipelineOrchestration, qualityCheckStep, reconcileCheckStep, reportStep, vacuumStep } from '../constructs/pipeline-orchestration.ts';
 import { SOURCE_NAMES, SourceTables, type SourceName } from '../constructs/source-tables.ts';
 import { type LakeLocation, locateLakePrefix } from '../lake-layout.ts';
 
@@ -118,6 +118,8 @@ export class MedallionStack extends Stack {
       afterQuality: [
         ...(this.compute.reconcileTask ? [reconcileCheckStep({ config, compute: this.compute, alertTopic: this.alerts.topic })] : []),
         vacuumStep({ config, compute: this.compute, alertTopic: this.alerts.topic }),
+        // Last, the operations report, and its summary to the warning topic.
+        reportStep({ config, compute: this.compute, lake: this.lake, warningTopic: this.alerts.warningTopic }),
       ],
     });
     const monitoredSource = (source: SourceName): MonitoredSource => ({

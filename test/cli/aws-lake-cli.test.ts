@@ -79,6 +79,16 @@ describe('medallion on a lake in S3', () => {
     const emf = written.join('').split('\n').filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line));
     const recordsRead = emf.find((line) => line['glue.driver.aggregate.recordsRead'] !== undefined && line.JobName === 'silver.tasks');
     expect(recordsRead._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Medallion', Dimensions: [['JobName', 'JobRunId', 'Type'], ['JobName']] });
+
+    // The report step: the report and its summary in the reports location (as the stack puts it in the operations
+    // bucket), where the summary says it is.
+    const reported = await cli([...lakeArgs, '--lake-location', `reports=s3://${raw}/ops/`, 'report'], env);
+    expect(reported.code, reported.stderr).toBe(0);
+    const ops = new S3Storage(s3, { locations: { default: `s3://${raw}/ops/` } });
+    const summary = JSON.parse((await ops.get('reports/latest-summary.json')).toString('utf8')) as { report: string; message: string };
+    expect(summary.report).toMatch(new RegExp(`^s3://${raw}/ops/reports/medallion-report-\\d{4}-\\d{2}-\\d{2}\\.html$`));
+    expect(summary.message).toBe(reported.stdout);
+    expect((await ops.get(summary.report.slice(`s3://${raw}/ops/`.length))).toString('utf8').startsWith('<!doctype html>')).toBe(true);
     s3.destroy();
     dynamo.destroy();
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { renderReport, reportData } from '../../core/monitoring/index.ts';
 import type { TableName } from '../../core/table/index.ts';
 import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';
 import { evaluateLakeQuality } from '../../core/quality/index.ts';
@@ -37,6 +38,7 @@ function recording(storage: Storage): { storage: Storage; touches: { current: To
     touches,
     storage: {
       location: storage.location,
+      uriOf: (key) => storage.uriOf(key),
       list: (prefix, options) => (note('list', prefix), storage.list(prefix, options)),
       stat: (key) => (note('read', key), storage.stat(key)),
       get: (key) => (note('read', key), storage.get(key)),
@@ -54,7 +56,7 @@ const refused = (access: LakeAccess, touches: readonly Touch[]) =>
   touches.filter((touch) => !accessAllows(access, touch.what, touch.key)).map((touch) => `${touch.what} ${touch.key}`);
 
 describe("every key a run touches is under a prefix its role is granted (core/layout, as infra's IAM policies grant it)", () => {
-  it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality, reconcile and vacuum steps', async () => {
+  it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality, reconcile, vacuum and report steps', async () => {
     const dir = await tempDir('lake-access');
     const local = openLocalLake(dir, { threads: 2 });
     const { storage, touches } = recording(local.storage);
@@ -98,6 +100,14 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     expect(vacuumed.filesRemoved).toBeGreaterThan(0);
     const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), 'quarantine.records', 'quality.results', 'quality.rejected_rows'])] as TableName[];
     expect(refused(vacuumLakeAccess(tables), touches.current)).toEqual([]);
+
+    // The report step reads the tables, and writes only its report.
+    touches.current = [];
+    const data = await reportData(lake, PIPELINE_JOBS, { from: '2025-11-01', to: new Date().toISOString().slice(0, 10), ruleSets });
+    await lake.storage.put(reportKey(data.to), renderReport(data, '/* chart.js */'));
+    expect(data.runs.length).toBeGreaterThan(0);
+    expect(touches.current.some((touch) => touch.what === 'read' && touch.key.startsWith('gold/'))).toBe(true);
+    expect(refused(reportLakeAccess(tables), touches.current)).toEqual([]);
   });
 
   it('catches a key outside the grant (the check itself can fail)', () => {
@@ -107,6 +117,8 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     // Reconcile reads no gold; vacuum deletes no landing.
     expect(refused(reconcileLakeAccess(RECONCILED_SOURCES), [{ what: 'read', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }])).toHaveLength(1);
     expect(refused(vacuumLakeAccess(['silver.tasks']), [{ what: 'write', key: 'landing/tasks/2025/11/01/00/x' }])).toHaveLength(1);
+    // The report step writes nothing but reports/.
+    expect(refused(reportLakeAccess(['gold.daily_task_kpis']), [{ what: 'write', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }, { what: 'write', key: 'reports/x.html' }])).toHaveLength(1);
     expect(refused(access, [{ what: 'write', key: 'silver/tasks/jr_1/data_0.parquet' }, { what: 'read', key: 'bronze/tasks_cdc/jr_0/data_0.parquet' }])).toEqual([]);
   });
 });

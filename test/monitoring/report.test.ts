@@ -75,7 +75,11 @@ describe('medallion report', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^medallion .*, ${today}: (healthy|WARNING|CRITICAL)$`));
     expect(lines[1]).toMatch(/^runs: (none|\d+ SUCCEEDED)/);
-    expect(lines.at(-1)).toMatch(/^report: .*reports\/medallion-report-.*\.html$/);
+    expect(lines.at(-1)).toBe(`report: file://${path.join(dir, 'reports', `medallion-report-${today}.html`)}`);
+    // Its summary beside it, which the AWS pipeline's last step publishes to the warning topic.
+    const latest = JSON.parse(await readFile(path.join(dir, 'reports', 'latest-summary.json'), 'utf8')) as Record<string, string>;
+    expect(latest).toEqual({ subject: expect.any(String), message: result.stdout, report: `file://${path.join(dir, 'reports', `medallion-report-${today}.html`)}`, from: today, to: today });
+    expect(latest.subject).toMatch(new RegExp(`^medallion ${today}: (healthy|WARNING|CRITICAL), \\d+ runs, 0 failed$`));
   }, 60_000);
 
   it('refuses a range that ends before it starts, or is no date', async () => {

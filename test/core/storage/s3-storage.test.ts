@@ -35,6 +35,9 @@ describe('S3Storage', () => {
     for (const key of ['silver/t/a.parquet', 'landing/tasks/x.gz', 'bronze/t/b.parquet', 'gold/k/c.parquet']) await storage.put(key, key);
     expect(storage.resolve('landing/tasks/x.gz')).toEqual({ bucket: raw, s3Key: 'landing/tasks/x.gz' });
     expect(storage.resolve('gold/k/c.parquet')).toEqual({ bucket: refined, s3Key: 'env/gold/k/c.parquet' });
+    // A key's address in messages is its own location's, not the lake's default.
+    expect(storage.uriOf('landing/tasks/x.gz')).toBe(`s3://${raw}/landing/tasks/x.gz`);
+    expect(storage.uriOf('reports/r.html')).toBe(`s3://${refined}/env/reports/r.html`);
     expect((await collect(storage.list(''))).map((object) => object.key)).toEqual(['bronze/t/b.parquet', 'gold/k/c.parquet', 'landing/tasks/x.gz', 'silver/t/a.parquet']);
     expect((await storage.get('gold/k/c.parquet')).toString()).toBe('gold/k/c.parquet');
   });

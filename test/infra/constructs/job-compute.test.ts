@@ -27,6 +27,8 @@ function bucketIds(template: Template): Record<string, { readonly id: string }> 
     quarantine: { id: id('Quarantine') },
     // quality.results lives in the quarantine (operations) bucket.
     quality: { id: id('Quarantine') },
+    // So do the operations reports.
+    reports: { id: id('Quarantine') },
   };
 }
 
@@ -136,9 +138,9 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     );
   });
 
-  it('has one Fargate task definition per pipeline job and one for each of the quality, reconcile and vacuum steps, and no other', () => {
+  it('has one Fargate task definition per pipeline job and one for each of the quality, reconcile, vacuum and report steps, and no other', () => {
     const families = Object.values(template().findResources('AWS::ECS::TaskDefinition') as CfnResources).map((definition) => definition.Properties!.Family);
-    const steps = ['quality', 'reconcile', 'vacuum'].map((step) => `medallion-${envName}-${step}`);
+    const steps = ['quality', 'reconcile', 'vacuum', 'report'].map((step) => `medallion-${envName}-${step}`);
     expect(families.sort()).toEqual([...PIPELINE_JOBS.map((job) => jobTaskFamily(config, job)), ...steps].sort());
   });
 
@@ -147,6 +149,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     ['the quality step', 'Quality', ['quality']] as const,
     ['the reconcile step', 'Reconcile', ['reconcile']] as const,
     ['the vacuum step', 'Vacuum', ['vacuum', '--retain', `${ENV_DEFAULTS[envName].vacuumRetainDays}d`]] as const,
+    ['the report step', 'Report', ['report', '--runbook-base-url', config.runbookBaseUrl]] as const,
   ];
   it.each(taskCases)('%s: runs the CLI on a read-only root with its command, state and lake names, and encrypted logs', (_name, constructId, command) => {
     const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', `Jobs${constructId}TaskDefinition`).resource.Properties!;
@@ -184,6 +187,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       MEDALLION_LAKE_GOLD: `s3://<${buckets.gold!.id}>/`,
       MEDALLION_LAKE_QUARANTINE: `s3://<${buckets.quarantine!.id}>/`,
       MEDALLION_LAKE_QUALITY: `s3://<${buckets.quality!.id}>/`,
+      MEDALLION_LAKE_REPORTS: `s3://<${buckets.reports!.id}>/`,
       MEDALLION_STATE_TABLE: `<${resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId}>`,
       MEDALLION_GLUE_DATABASE_PREFIX: ENV_DEFAULTS[envName].glueDatabasePrefix,
       MEDALLION_METRICS_NAMESPACE: 'Medallion',
@@ -231,6 +235,15 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       }
     },
   );
+
+  it('lets the report step read the tables and write only reports/, in the operations bucket', () => {
+    const statements = resourceByPrefix(template(), 'AWS::IAM::Policy', 'JobsReportTaskPolicy').resource.Properties!.PolicyDocument.Statement as Statement[];
+    expect([...new Set(writtenResources(statements))]).toEqual([objectPattern(template(), 'reports', '')]);
+    const reads = asList(statements.find((statement) => statement.Sid === 'ReadSources')!.Resource).map(flatten);
+    expect(reads).toContain(objectPattern(template(), 'gold', 'daily_task_kpis/'));
+    expect(reads).toContain(objectPattern(template(), 'quarantine', 'records/'));
+    expect(reads.filter((resource) => resource.includes('/landing/'))).toEqual([]);
+  });
 
   it('gives silver.tasks, whose rule set references silver.users, read access to silver.users (and nothing more of silver.users)', () => {
     const job = PIPELINE_JOBS.find((candidate) => candidate.name === 'silver.tasks')!;

@@ -9,8 +9,11 @@ import { bufferIo, invoke } from '../../../cli/index.ts';
 import { jobGraph } from '../../../core/runner/index.ts';
 import {
   ENV_DEFAULTS,
+  PUBLISH_SUMMARY_STATE_NAME,
   QUALITY_STATE_NAME,
+  READ_SUMMARY_STATE_NAME,
   RECONCILE_STATE_NAME,
+  REPORT_STATE_NAME,
   VACUUM_STATE_NAME,
   createMedallionApp,
   jobConstructId,
@@ -55,18 +58,21 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
 
-  it('runs the stages in order, each a Parallel of its jobs, then the quality, reconcile and vacuum steps, and ends there', () => {
+  it('runs the stages in order, each a Parallel of its jobs, then the quality, reconcile, vacuum and report steps, and ends there', () => {
     const definition = definitionOf(template());
     const stages = jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages;
     const order = topLevelOrder(definition);
-    expect(order).toEqual([...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`), QUALITY_STATE_NAME, RECONCILE_STATE_NAME, VACUUM_STATE_NAME]);
-    order.slice(0, -3).forEach((name, index) => {
+    expect(order).toEqual([
+      ...stages.map((stage, index) => `Stage ${index + 1}: ${stage[0]!.layer}`),
+      QUALITY_STATE_NAME, RECONCILE_STATE_NAME, VACUUM_STATE_NAME, REPORT_STATE_NAME, READ_SUMMARY_STATE_NAME, PUBLISH_SUMMARY_STATE_NAME,
+    ]);
+    order.slice(0, -6).forEach((name, index) => {
       const state = definition.States[name]!;
       expect(state.Type).toBe('Parallel');
       expect(state.Branches.map((branch: Definition) => branch.StartAt).sort()).toEqual(stages[index]!.map(jobStateName).sort());
     });
     expect(definition.States[order.at(-1)!]!.End).toBe(true);
-    expect(order.at(-4)).toBe(`Stage ${stages.length}: gold`);
+    expect(order.at(-7)).toBe(`Stage ${stages.length}: gold`);
     for (const [state, family, command, runbook] of [
       [RECONCILE_STATE_NAME, 'reconcile', ['reconcile'], 'reconcile-failed'],
       [VACUUM_STATE_NAME, 'vacuum', ['vacuum', '--retain', `${ENV_DEFAULTS[envName].vacuumRetainDays}d`], 'pipeline-executions-failed'],
@@ -124,6 +130,43 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
       expect(states[notify.Next]).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
     },
   );
+
+  it('ends by writing the operations report (`medallion report`) and publishing its summary to the warning topic; a report not sent warns and the execution still succeeds', () => {
+    const states = allStates(definitionOf(template()).States);
+    const warningTopic = `<${resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsWarningTopic').logicalId}>`;
+    const bucket = `<${resourceByPrefix(template(), 'AWS::S3::Bucket', 'LakeQuarantineBucket').logicalId}>`;
+    expect(states[REPORT_STATE_NAME]).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
+      Next: READ_SUMMARY_STATE_NAME,
+      Parameters: { TaskDefinition: `medallion-${envName}-report`, Overrides: { ContainerOverrides: [{ Name: 'job', Command: ['report', '--runbook-base-url', config.runbookBaseUrl] }] } },
+    });
+    // The summary the report wrote beside it (core/layout REPORT_SUMMARY_KEY), in the operations bucket, parsed.
+    expect(states[READ_SUMMARY_STATE_NAME]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::aws-sdk:s3:getObject',
+      Parameters: { Bucket: bucket, Key: 'reports/latest-summary.json' },
+      ResultSelector: { 'summary.$': 'States.StringToJson($.Body)' },
+      ResultPath: '$.report',
+      Next: PUBLISH_SUMMARY_STATE_NAME,
+    });
+    expect(states[PUBLISH_SUMMARY_STATE_NAME]).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::sns:publish',
+      Parameters: { TopicArn: warningTopic, 'Subject.$': '$.report.summary.subject', 'Message.$': '$.report.summary.message' },
+      End: true,
+    });
+    for (const name of [REPORT_STATE_NAME, READ_SUMMARY_STATE_NAME, PUBLISH_SUMMARY_STATE_NAME]) {
+      expect(states[name]!.Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Notify report failed' }]);
+    }
+    const notify = states['Notify report failed']!;
+    expect(notify.Parameters).toMatchObject({ TopicArn: warningTopic, Message: { step: 'report', 'error.$': '$.failure.Error' } });
+    expect(states[notify.Next]).toMatchObject({ Type: 'Succeed' });
+    // The state machine reads that one object, and decrypts it through S3 only.
+    const statements = resourceByPrefix(template(), 'AWS::IAM::Policy', 'PipelineStateMachineRoleDefaultPolicy').resource.Properties!.PolicyDocument.Statement as Record<string, any>[];
+    const reads = statements.filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('s3:')));
+    expect(reads.map((statement) => [statement.Action, flatten(statement.Resource)])).toEqual([['s3:GetObject', `<${bucket.slice(1, -1)}.Arn>/reports/latest-summary.json`]]);
+    const decrypt = statements.find((statement) => statement.Action === 'kms:Decrypt' && flatten(statement.Condition?.StringEquals?.['kms:ViaService'] ?? '').startsWith('s3.'));
+    expect(flatten(decrypt?.Resource)).toBe(`<${resourceByPrefix(template(), 'AWS::KMS::Key', 'LakeKey').logicalId}.Arn>`);
+  });
 
   it('runs `medallion quality` as a Fargate RUN_JOB step, retried like a job, its failure published (linking its runbook) and the execution failed', () => {
     const states = allStates(definitionOf(template()).States);
@@ -229,8 +272,8 @@ describe('pipeline orchestration extension point', () => {
     const stack = built.stacks.dev!;
     const definition = definitionOf(Template.fromStack(stack));
     const order = topLevelOrder(definition);
-    expect(order.slice(-3)).toEqual(['Quality checks', RECONCILE_STATE_NAME, VACUUM_STATE_NAME]);
-    expect(order.at(-4)).toBe(`Stage ${jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length}: gold`);
+    expect(order.slice(-6, -3)).toEqual(['Quality checks', RECONCILE_STATE_NAME, VACUUM_STATE_NAME]);
+    expect(order.at(-7)).toBe(`Stage ${jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length}: gold`);
     expect(definition.States['Quality checks']).toMatchObject({ Type: 'Pass', Next: RECONCILE_STATE_NAME });
   });
 });

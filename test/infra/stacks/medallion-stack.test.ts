@@ -39,6 +39,8 @@ const BUCKET_OF: Readonly<Record<string, string>> = {
   quarantine: 'LakeQuarantineBucket5F6681C9',
   // quality.results lives in the quarantine (operations) bucket.
   quality: 'LakeQuarantineBucket5F6681C9',
+  // And so do the operations reports.
+  reports: 'LakeQuarantineBucket5F6681C9',
 };
 // A lake key keeps its whole name in its folder's bucket: `silver/tasks/` is the silver bucket's `silver/tasks/`.
 const finding = (lakePrefix: string) => `AwsSolutions-IAM5[Resource::<${BUCKET_OF[lakePrefix.split('/')[0]!]!}.Arn>/${lakePrefix}*]`;
@@ -95,6 +97,9 @@ function expectedMaintenanceAcknowledgments(): [string, string][] {
     ...reconcile.map((prefix): [string, string] => ['Jobs/Reconcile/TaskPolicy', finding(prefix)]),
     ['Jobs/Vacuum/TaskDefinition', 'AwsSolutions-ECS2'],
     ...[...new Set(vacuum.map(finding))].map((rule): [string, string] => ['Jobs/Vacuum/TaskPolicy', rule]),
+    // The report reads every table and writes its reports.
+    ['Jobs/Report/TaskDefinition', 'AwsSolutions-ECS2'],
+    ...[...new Set([...tables.map((table) => tableFolder(table)), 'reports/'].map(finding))].map((rule): [string, string] => ['Jobs/Report/TaskPolicy', rule]),
   ];
 }
 
