@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { defaultMemoryLimit } from '../core/engine/index.ts';
 import { median } from './median.ts';
+import { measureStartup, startupLines } from './startup.ts';
 
 /**
  * `npm run bench -- --events 1000000`: generates a lake (untimed, reused when it exists), then runs the
@@ -205,4 +206,9 @@ lines.push(
     `${seconds(incremental.onePercent.goldWallMs)} s of ${seconds(goldFullMs)} s = ${(goldShare * 100).toFixed(1)}% -> ${verdict(goldShare < TARGETS.goldRefreshShare)}` +
     (options.days === 90 ? '' : ` (this lake spans ${options.days} days)`),
 );
+process.stderr.write('Process start: medallion jobs and a no-op run --all...');
+const startup = await measureStartup();
+process.stderr.write(' done\n');
+lines.push('');
+lines.push(...startupLines(startup));
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -5,9 +5,10 @@ import { ConfigError } from '../core/errors.ts';
 import { loadRuleSets, type TableRuleSet } from '../core/quality/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from './index.ts';
 
+// The repository's root: one folder up from jobs/ in the sources, two from dist/jobs/ compiled.
+const REPO_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../' : '../../', import.meta.url));
 /** The reference pipeline's rule sets: `quality/rules/<table>.dqdl` in the repository. */
-export const PIPELINE_RULES_DIR = fileURLToPath(new URL('../quality/rules/', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const PIPELINE_RULES_DIR = path.join(REPO_ROOT, 'quality', 'rules') + path.sep;
 
 /** The landing sources the pipeline reads (`landing.tasks` for landing/tasks/). */
 export function landingSourceNames(): string[] {

@@ -100,7 +100,8 @@ export class CutPool {
   }
 
   private startWorker(): Worker {
-    const worker = new Worker(new URL('./cut-worker-entry.mjs', import.meta.url));
+    // Compiled (dist/), the worker is plain JavaScript; from the sources, its entry loads it through tsx.
+    const worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './cut-worker-entry.mjs' : './cut-worker.js', import.meta.url));
     this.started += 1;
     worker.on('message', (reply: CutReply) => {
       const pending = this.busy.get(worker);

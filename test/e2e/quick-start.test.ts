@@ -123,7 +123,10 @@ describe('quick start, as a user runs it', () => {
     };
     const start = (manifest.scripts?.start ?? '').trim().split(/\s+/);
     expect(start.at(-1)).toBe('demo');
-    expect(start.some((word) => word === 'cli/main.ts' || word === 'bin/medallion.js')).toBe(true);
+    expect(start.some((word) => word === 'bin/medallion.js')).toBe(true);
+    // npm install compiles the CLI (prepare), and the bin runs the compiled code: no transpiling at start-up.
+    expect(manifest.scripts?.prepare).toMatch(/npm run build|tsc -p tsconfig\.build\.json/);
+    expect(demo.stderr).not.toContain('dist/ is missing');
     expect(start).not.toContain('--lake');
     expect(manifest.bin?.medallion).toBe('bin/medallion.js');
     const ignored = (await readFile(path.join(REPO_ROOT, '.gitignore'), 'utf8')).split('\n').map((line) => line.trim());

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -349,18 +349,42 @@ describe('job image', () => {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const instructions = dockerfile.split('\n').filter((line) => /^[A-Z]+\s/.test(line));
 
-  it('runs the medallion CLI on node:20-slim as a non-root user', () => {
-    expect(instructions[0]).toBe('FROM node:20-slim');
+  it('runs the compiled medallion CLI on node:20-slim as a non-root user', () => {
+    expect(instructions[0]).toBe('FROM node:20-slim AS build');
+    expect(instructions).toContain('RUN npx tsc -p tsconfig.build.json');
+    // The image that runs: the compiled CLI from the build stage, bin/ and the rule sets, no sources.
+    const run = instructions.slice(instructions.lastIndexOf('FROM node:20-slim'));
+    expect(run.filter((line) => line.startsWith('COPY'))).toEqual([
+      'COPY package.json package-lock.json ./',
+      'COPY --from=build /build/dist dist',
+      'COPY bin bin',
+      'COPY quality/rules quality/rules',
+    ]);
     expect(instructions).toContain('ENTRYPOINT ["node", "bin/medallion.js"]');
     expect(instructions).toContain('USER node');
     expect(existsSync(join(repoRoot, 'bin', 'medallion.js'))).toBe(true);
   });
 
-  it('installs production dependencies only, which include everything the CLI needs at run time', () => {
+  it('installs production dependencies only, which include every package the run-time sources import', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    // bin/medallion.js runs TypeScript through tsx, and the jobs run on DuckDB.
-    for (const needed of ['tsx', '@duckdb/node-api', 'commander', 'zod']) expect(Object.keys(packageJson.dependencies)).toContain(needed);
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const imported = new Set<string>();
+    const build = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { include: string[] };
+    for (const folder of build.include) {
+      for (const file of readdirSync(join(repoRoot, folder), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts'))) {
+        const source = readFileSync(join(repoRoot, folder, file), 'utf8');
+        const specifiers = [...source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gm), ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)];
+        for (const match of specifiers) {
+          const specifier = match[1]!;
+          if (specifier.startsWith('node:') || specifier.startsWith('.')) continue;
+          imported.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+        }
+      }
+    }
+    expect([...imported].sort()).toEqual(expect.arrayContaining(['@duckdb/node-api', 'commander', 'zod']));
+    for (const name of imported) expect(Object.keys(packageJson.dependencies), `${name} is imported at run time`).toContain(name);
+    // The compiled CLI needs no TypeScript runner.
+    expect(Object.keys(packageJson.dependencies)).not.toContain('tsx');
   });
 
   it('leaves out the runbooks and keeps the quality rule sets the jobs and the quality step read', () => {
