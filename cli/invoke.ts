@@ -4,6 +4,7 @@ import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
+import { ignoredArgumentNames } from '../core/job/index.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -111,6 +112,37 @@ function generateOptions(flags: GenerateFlags): GenerateOptions {
 }
 
 /**
+ * The command line with the program's own options (`--lake DIR`, `--state=T`) moved before the command, wherever
+ * they were given, up to a `--`: `run --all --lake ../other` runs on ../other, never on the default lake.
+ */
+export function hoistGlobalOptions(args: readonly string[], program: Command): string[] {
+  const takesValue = new Map(program.options.filter((option) => option.long !== undefined).map((option) => [option.long!, option.required || option.optional]));
+  const global: string[] = [];
+  const rest: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const token = args[index]!;
+    if (token === '--') {
+      rest.push(...args.slice(index));
+      break;
+    }
+    const name = token.startsWith('--') ? token.split('=', 1)[0]! : undefined;
+    if (name === undefined || !takesValue.has(name)) {
+      rest.push(token);
+      continue;
+    }
+    global.push(token);
+    if (takesValue.get(name) && !token.includes('=') && index + 1 < args.length) global.push(args[++index]!);
+  }
+  return [...global, ...rest];
+}
+
+/** `/srv/lake (folder)` or `s3://bucket/prefix (state dynamodb://table)`: which lake a command works on. */
+function describeLake(lake: Lake): string {
+  if (lake.storage.location.startsWith('file://') && lake.state.location.startsWith('file://')) return `${lake.storage.location.slice('file://'.length)} (folder)`;
+  return `${lake.storage.location} (state ${lake.state.location})`;
+}
+
+/**
  * The `medallion` command as a function: parses `args` (without `node` and the script), runs the
  * command, and returns the exit code. Errors become one line on stderr, never a stack trace.
  *
@@ -120,7 +152,7 @@ function generateOptions(flags: GenerateFlags): GenerateOptions {
 export async function invoke(args: readonly string[], options: InvokeOptions): Promise<number> {
   const program = createProgram(options);
   try {
-    await program.parseAsync([...args], { from: 'user' });
+    await program.parseAsync(hoistGlobalOptions(args, program), { from: 'user' });
   } catch (error) {
     const code = reportError(error, options.io, options.env ?? process.env);
     // A usage error anywhere on a `status` line (`medallion --bogus status`) keeps status's own code: never "critical".
@@ -149,9 +181,12 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--glue-database-prefix <prefix>', 'S3 lake: publish every commit to Glue databases <prefix>_<layer> (default: $MEDALLION_GLUE_DATABASE_PREFIX)')
     .option('--rules <dir>', 'quality rule sets, <table>.dqdl files (default: $MEDALLION_QUALITY_RULES, else the pipeline\'s quality/rules)')
     .option('--memory-limit <size>', 'memory DuckDB may use per engine before it spills to disk, e.g. 2GB (default: $MEDALLION_MEMORY_LIMIT, else a quarter of the memory available, at most 1GiB)')
-    // Global options come before the command (`medallion --lake DIR quality history --format json`), so a
-    // command's own options never collide with another's.
+    // Global options are taken anywhere on the line (`medallion run --all --lake DIR` runs on DIR): `invoke` moves
+    // them before the command (hoistGlobalOptions), where they are parsed, so a command's own options (`quality
+    // history --format`) stay its own. No command has an option of the same name (a test checks); each command's help
+    // lists them.
     .enablePositionalOptions()
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.out(text),
@@ -159,8 +194,20 @@ export function createProgram(options: InvokeOptions): Command {
       // One line: what is wrong and where to look.
       outputError: (text, write) => write(`${text.trimEnd()} (see medallion --help)\n`),
     });
-  /** The lake the global options name; a folder lake must exist unless the command makes one (`create`). */
+  /**
+   * The lake the global options name; a folder lake must exist unless the command makes one (`create`). The first
+   * time, stderr says which lake (and where its state is), so a run meant for one lake is never silently on another.
+   */
+  let announced = false;
   const lake = (options: { readonly create?: boolean } = {}) => {
+    const opened = openNamedLake(options);
+    if (!announced) {
+      announced = true;
+      io.err(`lake: ${describeLake(opened)}\n`);
+    }
+    return opened;
+  };
+  const openNamedLake = (options: { readonly create?: boolean }) => {
     const flags = program.opts<{ lake?: string; storage?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
     const storage = flags.storage ?? env.MEDALLION_STORAGE;
     if (storage !== undefined && !storage.startsWith('s3://')) {
@@ -223,6 +270,12 @@ export function createProgram(options: InvokeOptions): Command {
       const names = line.jobNames.length === 0 && jobName !== undefined && !line.all ? [jobName] : line.jobNames;
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
       const settings = runSettings(line, jobs);
+      const opened = lake();
+      // Glue ignores arguments no job reads, and so does a run; a typo is named, with what was meant.
+      const ignored = ignoredArgumentNames(line.glueArguments, jobs.map((job) => job.defaultArguments ?? {}));
+      if (ignored.length > 0) {
+        io.err(`warning: ignored, no job of this run reads ${ignored.map((entry) => `--${entry.name}${entry.suggestion ? ` (did you mean --${entry.suggestion}?)` : ''}`).join(', ')}\n`);
+      }
       const quality = await ruleSets();
       // Output that cannot be written (a full disk, a closed pipe) does not stop the pipeline halfway: the
       // runs finish, and the command then fails saying so.
@@ -237,7 +290,7 @@ export function createProgram(options: InvokeOptions): Command {
       const reachOf = (name: string) => jobReach(jobs.find((job) => job.name === name)!, [...quality.values()]);
       const counts = { succeeded: 0, failed: 0, skipped: 0 };
       try {
-        await runJobs(lake(), jobs, {
+        await runJobs(opened, jobs, {
           quality,
           settingsFor: (job) => settings.get(job) ?? {},
           // At a terminal a start line for each job; anywhere, a line every 30 s while one runs, so a long job never

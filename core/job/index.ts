@@ -3,7 +3,7 @@ export {
   type Job, type JobPlan, type JobSpec, type LandingSourceSpec, type SourceSpec, type TableSourceSpec, type TransformContext,
 } from './define-job.ts';
 export {
-  BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
+  BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, ignoredArgumentNames, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,
 } from './job-arguments.ts';
 export { newRunId } from './run-id.ts';
 export { jobLockName } from './job-lock.ts';

@@ -56,7 +56,22 @@ export const GLUE_SET_ARGUMENT_NAMES = [
   'enable-data-lineage',
 ] as const;
 
+/**
+ * AWS Glue's own job parameters (its "special parameters"): a Glue job definition carries them, they configure
+ * Glue's Spark runtime, and they mean nothing here; a run passes them by without a word.
+ */
+export const GLUE_JOB_PARAMETER_NAMES = [
+  'TempDir', 'job-language', 'class', 'scriptLocation', 'extra-py-files', 'extra-jars', 'extra-files', 'user-jars-first',
+  'additional-python-modules', 'python-modules-installer-option', 's3-py-modules', 'enable-metrics', 'enable-observability-metrics',
+  'enable-continuous-cloudwatch-log', 'enable-continuous-log-filter', 'continuous-log-logGroup', 'continuous-log-logStreamPrefix',
+  'continuous-log-conversionPattern', 'enable-spark-ui', 'spark-event-logs-path', 'enable-job-insights', 'enable-auto-scaling',
+  'enable-glue-datacatalog', 'datalake-formats', 'enable-s3-parquet-optimized-committer', 'enable-rename-algorithm-v2',
+  'write-shuffle-files-to-s3', 'write-shuffle-spills-to-s3', 'shuffle-storage-path', 'disable-proxy-v2',
+  'customer-driver-env-vars', 'customer-executor-env-vars', 'enable-lakeformation-fine-grained-access', 'executor-cores',
+] as const;
+
 const FRAMEWORK_NAMES: ReadonlySet<string> = new Set(FRAMEWORK_ARGUMENT_NAMES);
+const GLUE_JOB_PARAMETERS: ReadonlySet<string> = new Set(GLUE_JOB_PARAMETER_NAMES);
 const GLUE_INTERNAL_NAMES: ReadonlySet<string> = new Set(GLUE_INTERNAL_ARGUMENT_NAMES);
 const GLUE_SET_NAMES: ReadonlySet<string> = new Set(GLUE_SET_ARGUMENT_NAMES);
 
@@ -164,6 +179,50 @@ export function resolveJobArguments(argv: readonly string[], jobDefaults: Readon
     ...(durationBaselineMinutes !== undefined ? { durationBaselineMinutes } : {}),
     jobArguments: Object.freeze(jobArguments),
   });
+}
+
+/**
+ * The `--NAME`s of a command line that no job of `jobDefaults` (one per job the line runs) reads: neither the
+ * framework's, nor a job's declared argument, nor one Glue sets or uses itself. Glue ignores them, and so does a
+ * run; a person at a terminal is told, with the name they may have meant.
+ *
+ * @example
+ * ignoredArgumentNames(['--job-bookmark-options', 'job-bookmark-enable', '--max-retry', '1'], [{}]);
+ * // [{ name: 'job-bookmark-options', suggestion: 'job-bookmark-option' }, { name: 'max-retry', suggestion: 'max-retries' }]
+ */
+export function ignoredArgumentNames(argv: readonly string[], jobDefaults: readonly Readonly<Record<string, string>>[]): { name: string; suggestion?: string }[] {
+  const known = new Set<string>([...FRAMEWORK_NAMES, ...GLUE_SET_NAMES, ...GLUE_INTERNAL_NAMES, ...GLUE_JOB_PARAMETERS, ...jobDefaults.flatMap((defaults) => Object.keys(defaults))]);
+  const ignored = new Map<string, { name: string; suggestion?: string }>();
+  for (const token of argv) {
+    if (token === '--') break;
+    if (!token.startsWith('--') || token === '--') continue;
+    const equals = token.indexOf('=');
+    const name = equals === -1 ? token.slice(2) : token.slice(2, equals);
+    if (known.has(name) || ignored.has(name)) continue;
+    const suggestion = closestName(name, [...FRAMEWORK_NAMES, ...jobDefaults.flatMap((defaults) => Object.keys(defaults))]);
+    ignored.set(name, suggestion === undefined ? { name } : { name, suggestion });
+  }
+  return [...ignored.values()];
+}
+
+/** The candidate within a few edits of `name` (a third of its length, at most 3), the closest first. */
+function closestName(name: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance <= Math.min(3, Math.ceil(candidate.length / 3)) && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /**

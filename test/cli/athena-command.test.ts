@@ -2,14 +2,14 @@ import { HiveSQL } from 'dt-sql-parser';
 import { describe, expect, it } from 'vitest';
 import { bufferIo, invoke } from '../../cli/index.ts';
 import { PIPELINE_TABLES } from '../../jobs/index.ts';
-import { linesOf, stackFrames } from './cli-output.ts';
+import { linesOf, stackFrames, withoutLakeLine } from './cli-output.ts';
 
 const LOCATION = ['--location', 's3://example-lake-bucket/lake'];
 
 async function run(args: string[]) {
   const io = bufferIo();
   const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
 }
 
 describe('medallion athena ddl', () => {

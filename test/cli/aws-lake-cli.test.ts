@@ -66,7 +66,8 @@ describe('medallion on a lake in S3', () => {
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
     const ran = await cli([...lakeArgs, 'run', '--all', '--job-bookmark-option', 'job-bookmark-enable'], env);
     stdout.mockRestore();
-    expect(ran.stderr).toBe('');
+    // Which lake, and where its state is, and nothing else.
+    expect(ran.stderr).toBe(`lake: s3://${refined}/prod/ (state dynamodb://${table})\n`);
     expect(ran.code).toBe(0);
     // bronze/ went to the raw bucket (MEDALLION_LAKE_BRONZE), silver/ under the lake's prefix.
     expect((await collect(landing.list('bronze/tasks_cdc/'))).length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import { openLocalLake, type Lake } from '../../core/index.ts';
 import type { Catalog } from '../../core/catalog/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
-import { stackFrames } from './cli-output.ts';
+import { stackFrames, withoutLakeLine } from './cli-output.ts';
 
 const tempDir = useTempDirs();
 
@@ -25,7 +25,7 @@ async function cliWithCatalog(dir: string, broken: () => boolean) {
   const run = async (args: readonly string[]) => {
     const io = bufferIo();
     const code = await invoke(['--lake', dir, ...args], { io, env: {}, openLake });
-    return { code, stdout: io.stdout(), stderr: io.stderr() };
+    return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
   };
   return { run, publishes: () => publishes };
 }

@@ -5,7 +5,15 @@ import { bufferIo, invoke } from '../../cli/index.ts';
 export async function runCli(lake: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const io = bufferIo();
   const code = await invoke(['--lake', lake, ...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
+}
+
+/**
+ * stderr without the `lake: ...` line every lake command starts with (test/cli/global-options.test.ts checks it),
+ * for tests about what else a command says.
+ */
+export function withoutLakeLine(stderr: string): string {
+  return stderr.replace(/^lake: .*\n/, '');
 }
 
 /** Non-empty lines of a text. */

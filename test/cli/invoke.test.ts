@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferIo, invoke } from '../../cli/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 import { resolveLakeDirectory } from '../../cli/lake-option.ts';
-import { boxTableRecords, linesOf, parseBoxTable, parseRunLines, stackFrames, type RunLine } from './cli-output.ts';
+import { boxTableRecords, linesOf, parseBoxTable, parseRunLines, stackFrames, type RunLine, withoutLakeLine } from './cli-output.ts';
 
 const SMALL = ['--days', '2', '--users', '20', '--tasks-per-day', '30', '--seed', '7'];
 const TINY = ['--days', '1', '--users', '5', '--tasks-per-day', '5', '--seed', '3'];
@@ -36,7 +36,7 @@ interface CliResult {
 async function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const io = bufferIo();
   const code = await invoke(args, { io, env });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
 }
 
 /** Rows of a query, through `query --format json`, as a script would read them. */

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bufferIo, invoke } from '../../cli/index.ts';
+import { withoutLakeLine } from './cli-output.ts';
 
 async function cli(args: readonly string[]) {
   const io = bufferIo();
   const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
 }
 
 describe('a lake folder that does not exist', () => {

@@ -4,13 +4,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferIo, invoke } from '../../cli/index.ts';
 import { useTempDirs } from '../core/test-resources.ts';
+import { withoutLakeLine } from './cli-output.ts';
 
 const tempDir = useTempDirs();
 
 async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const io = bufferIo();
   const code = await invoke(args, { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

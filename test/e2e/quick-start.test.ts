@@ -79,7 +79,8 @@ describe('quick start, as a user runs it', () => {
   it('then answers a query over the lake the demo filled', async () => {
     expect(demo.code).toBe(0);
     const result = await medallion(['--lake', lake, 'query', 'SELECT count(*) AS n FROM silver.tasks', '--format', 'json']);
-    expect(result.stderr).toBe('');
+    // Which lake it read, and nothing else.
+    expect(result.stderr).toBe(`lake: ${lake} (folder)\n`);
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as { n: unknown }[];
     expect(rows).toHaveLength(1);

@@ -6,6 +6,7 @@ import type { Lake } from '../../core/index.ts';
 import { bufferIo, invoke } from '../../cli/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { tableContents } from './pipeline-check.ts';
+import { withoutLakeLine } from '../cli/cli-output.ts';
 
 /** `--job-bookmark-option job-bookmark-enable`, as the nightly runs and the runbooks pass it. */
 export const ENABLE = ['--job-bookmark-option', 'job-bookmark-enable'] as const;
@@ -30,7 +31,7 @@ export function useFileTempDirs(): (label: string) => Promise<string> {
 export async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const io = bufferIo();
   const code = await invoke([...args], { io, env: {} });
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
+  return { code, stdout: io.stdout(), stderr: withoutLakeLine(io.stderr()) };
 }
 
 /** `medallion <args>`, which must succeed; its output. */
