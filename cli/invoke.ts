@@ -3,8 +3,9 @@ import { openLocalLake, type Job, type Lake, type LocalLakeOptions } from '../co
 import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
-import { ConfigError, describeError, MedallionError, systemProblemOf } from '../core/errors.ts';
+import { ConfigError, describeError, JobStoppedError, MedallionError, systemProblemOf } from '../core/errors.ts';
 import { ignoredArgumentNames } from '../core/job/index.ts';
+import { StopRequest } from './stop.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -37,6 +38,8 @@ export interface InvokeOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Opens the lake for a folder; tests may pass another. */
   readonly openLake?: (directory: string, options: LocalLakeOptions) => Lake;
+  /** Asked to stop by SIGINT or SIGTERM (cli/main.ts): the runs under way end STOPPED and release their locks. */
+  readonly stop?: StopRequest;
 }
 
 /** Exit codes, as dbt uses them: 0 success, 1 data or run failure, 2 usage error or crash. */
@@ -223,6 +226,17 @@ export function createProgram(options: InvokeOptions): Command {
     return openLake(where, memoryLimit ? { memoryLimit } : {});
   };
 
+  /** Runs `work` as a command's stoppable part: a SIGINT or SIGTERM meanwhile stops its runs cleanly (cli/stop.ts). */
+  const stoppable = async <T>(work: (stop: AbortSignal) => Promise<T>): Promise<T> => {
+    const stop = options.stop ?? new StopRequest();
+    const release = stop.hold();
+    try {
+      return await work(stop.signal);
+    } finally {
+      release();
+    }
+  };
+
   const ruleSets = () => {
     const folder = program.opts<{ rules?: string }>().rules ?? env.MEDALLION_QUALITY_RULES;
     return loadPipelineRuleSets(folder ?? PIPELINE_RULES_DIR);
@@ -288,10 +302,13 @@ export function createProgram(options: InvokeOptions): Command {
         }
       };
       const reachOf = (name: string) => jobReach(jobs.find((job) => job.name === name)!, [...quality.values()]);
-      const counts = { succeeded: 0, failed: 0, skipped: 0 };
+      const counts = { succeeded: 0, failed: 0, skipped: 0, stopped: 0, notStarted: 0 };
+      const stop = options.stop ?? new StopRequest();
+      const release = stop.hold();
       try {
         await runJobs(opened, jobs, {
           quality,
+          stop: stop.signal,
           settingsFor: (job) => settings.get(job) ?? {},
           // At a terminal a start line for each job; anywhere, a line every 30 s while one runs, so a long job never
           // looks hung (a script's stderr stays empty for runs that end sooner).
@@ -305,7 +322,8 @@ export function createProgram(options: InvokeOptions): Command {
             print(`${describeRun(result)}\n${runWarnings(result, reachOf(result.job).quarantines).map((line) => `${line}\n`).join('')}`);
           },
           onFailure: (job, error, elapsedMs) => {
-            counts.failed += 1;
+            if (error instanceof JobStoppedError) counts.stopped += 1;
+            else counts.failed += 1;
             // One job: the error line says it all.
             if (jobs.length > 1) print(`${describeFailure(job, error, elapsedMs)}\n`);
           },
@@ -313,15 +331,25 @@ export function createProgram(options: InvokeOptions): Command {
             counts.skipped += 1;
             print(`${describeSkipped(job, failed)}\n`);
           },
+          onNotStarted: (job) => {
+            counts.notStarted += 1;
+            print(`${job.name} NOT STARTED: the runs were stopped\n`);
+          },
           // A failed publish does not fail the run (its commits stand), but the person at the terminal must know.
           onCatalogPublish: (outcome) => {
             if (!outcome.ok) io.err(`warning: ${describeCatalogPublish(outcome)}\n`);
           },
         });
       } finally {
+        release();
         // The count, after the lines of the jobs (the error follows on stderr).
-        if (jobs.length > 1 && counts.failed + counts.skipped > 0) print(`${jobs.length} jobs: ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+        if (jobs.length > 1 && counts.failed + counts.skipped + counts.stopped + counts.notStarted > 0) {
+          const stopped = counts.stopped + counts.notStarted > 0 ? `, ${counts.stopped} stopped, ${counts.notStarted} not started` : '';
+          print(`${jobs.length} jobs: ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.skipped} skipped${stopped}\n`);
+        }
       }
+      // Stopped after the runs under way had committed: nothing failed, but not every job ran.
+      stop.throwIfStopped(`stopped: ${counts.succeeded} of ${jobs.length} jobs ran to the end`);
       // Every job of the pipeline succeeded: the time self-hosted monitoring's no-success alert measures from.
       if (line.all) {
         await lake().metrics.emit([pipelineSuccessMetric(new Date())]).catch((error: unknown) => io.err(`warning: the pipeline's success metric could not be emitted: ${describeError(error)}\n`));
@@ -440,7 +468,8 @@ export function createProgram(options: InvokeOptions): Command {
     });
   quarantineFilters(quarantine.command('replay').description('Re-offer quarantined records to the job that refused them: accepted ones leave the quarantine and flow on to silver and gold, refused ones stay with the new reason.'))
     .action(async (flags: QuarantineFlags) => {
-      const outcomes = await quarantineReplay(lake(), PIPELINE_JOBS, filterOf(flags), await ruleSets());
+      const quality = await ruleSets();
+      const outcomes = await stoppable((stop) => quarantineReplay(lake(), PIPELINE_JOBS, filterOf(flags), quality, stop));
       if (outcomes.length === 0) io.err('no quarantined record matches; nothing re-offered\n');
       for (const outcome of outcomes) {
         await io.out(`${outcome.job}: re-offered ${outcome.offered} records (${outcome.how === 'records' ? 'those records alone, from their landing objects' : 'a full refresh of the job'}): ` +
@@ -456,7 +485,8 @@ export function createProgram(options: InvokeOptions): Command {
     .requiredOption('--from <date>', 'first day, YYYY-MM-DD (UTC; for bronze, the day objects arrived)')
     .requiredOption('--to <date>', 'last day, YYYY-MM-DD, included')
     .action(async (names: string[], flags: { from: string; to: string }) => {
-      const outcomes = await replayRange(lake(), PIPELINE_JOBS, names, { from: flags.from, to: flags.to }, await ruleSets());
+      const quality = await ruleSets();
+      const outcomes = await stoppable((stop) => replayRange(lake(), PIPELINE_JOBS, names, { from: flags.from, to: flags.to }, quality, stop));
       for (const outcome of outcomes) {
         const how = outcome.how === 'range' ? `replayed ${flags.from}..${flags.to}` : outcome.how === 'full-refresh' ? 'rebuilt in full' : 'recomputed downstream';
         await io.out(`${outcome.job} ${how}: read ${outcome.read}, wrote ${outcome.written}, quarantined ${outcome.quarantined}\n`);
@@ -546,7 +576,8 @@ export function createProgram(options: InvokeOptions): Command {
     const options = generateOptions(flags);
     // The demo lake looks like a live one: its traffic ends yesterday, so freshness rules and `status` judge it as they would a real lake.
     const start = flags.start ?? daysBefore(options.days);
-    await demoCommand(lake({ create: true }), { ...options, start }, io, lakeOption, await ruleSets());
+    const quality = await ruleSets();
+    await stoppable((stop) => demoCommand(lake({ create: true }), { ...options, start }, io, lakeOption, quality, stop));
   });
 
   return program;

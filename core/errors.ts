@@ -84,6 +84,17 @@ export class JobTimeoutError extends MedallionError {
   }
 }
 
+/** A run stopped on request (SIGINT, SIGTERM) before its commit: nothing was committed, its lock is released. */
+export class JobStoppedError extends MedallionError {
+  readonly job: string;
+  constructor(job: string, runId: string, reason: string) {
+    super('JOB_STOPPED', `job ${job} run ${runId} was stopped (${reason}) before its commit; nothing was committed and its lock is released`, {
+      hint: `run it again when you are ready: \`medallion run ${job}\` (with the arguments it was given)`,
+    });
+    this.job = job;
+  }
+}
+
 /** A table, job or object that was asked for does not exist. */
 export class NotFoundError extends MedallionError {
   constructor(code: string, message: string, options: { hint?: string } = {}) {

@@ -11,7 +11,7 @@ import { describeRun, selectJobs } from './run.ts';
 import { listTables } from './tables.ts';
 
 /** Simulates a week of Todo API traffic, runs every job, and shows what each layer now holds. */
-export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliIo, lakeOption?: string, quality?: ReadonlyMap<string, TableRuleSet>): Promise<void> {
+export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliIo, lakeOption?: string, quality?: ReadonlyMap<string, TableRuleSet>, stop?: AbortSignal): Promise<void> {
   const started = Date.now();
   let landed = false;
   for await (const _object of lake.storage.list('landing/')) {
@@ -30,6 +30,7 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
   await runJobs(lake, selectJobs([], true, PIPELINE_JOBS), {
     settingsFor: () => ({ bookmark: { option: 'job-bookmark-enable' } }),
     ...(quality ? { quality } : {}),
+    ...(stop ? { stop } : {}),
     onResult: (result) => {
       io.err(`  ${describeRun(result)}\n`);
       evaluations.push(...(result.quality ?? []));

@@ -55,6 +55,7 @@ export async function quarantineReplay(
   jobs: readonly Job[],
   filter: QuarantineFilter & { readonly job?: string },
   quality: ReadonlyMap<string, TableRuleSet>,
+  stop?: AbortSignal,
 ): Promise<QuarantineReplayOutcome[]> {
   if (filter.job !== undefined && !jobs.some((job) => job.name === filter.job)) {
     throw new ConfigError('JOB_UNKNOWN', `no job named ${filter.job}`, { hint: `jobs: ${jobs.map((job) => job.name).join(', ')}` });
@@ -68,10 +69,10 @@ export async function quarantineReplay(
     const offered = byJob.get(job.name) ?? 0;
     const keys = selected.filter((row) => row.job === job.name);
     const how = job.perRecord ? 'records' : 'full-refresh';
-    await startJobRun(lake, job, how === 'records' ? { replayQuarantine: { ...(filter.reason ? { reason: filter.reason } : {}), ...(filter.since ? { since: filter.since } : {}) } } : { fullRefresh: true, ...enable }, { quality });
+    await startJobRun(lake, job, how === 'records' ? { replayQuarantine: { ...(filter.reason ? { reason: filter.reason } : {}), ...(filter.since ? { since: filter.since } : {}) } } : { fullRefresh: true, ...enable }, { quality, ...(stop ? { stop } : {}) });
     const refused = await stillQuarantined(lake, job.name, keys);
     const downstream = downstreamOf(jobs, job);
-    if (downstream.length > 0) await runJobs(lake, downstream, { quality, settingsFor: () => enable });
+    if (downstream.length > 0) await runJobs(lake, downstream, { quality, settingsFor: () => enable, ...(stop ? { stop } : {}) });
     outcomes.push({ job: job.name, offered, accepted: offered - refused, refused, how, downstream: downstream.map((entry) => entry.name) });
   }
   return outcomes;
@@ -149,6 +150,7 @@ export async function replayRange(
   names: readonly string[],
   range: { readonly from: string; readonly to: string },
   quality: ReadonlyMap<string, TableRuleSet>,
+  stop?: AbortSignal,
 ): Promise<ReplayOutcome[]> {
   const unknown = names.filter((name) => !jobs.some((job) => job.name === name));
   if (names.length === 0 || unknown.length > 0) {
@@ -167,12 +169,12 @@ export async function replayRange(
   });
   for (const job of named) {
     const how = job.perRecord ? 'range' : 'full-refresh';
-    const result = await startJobRun(lake, job, how === 'range' ? { replayRange: range } : { fullRefresh: true, ...enable }, { quality });
+    const result = await startJobRun(lake, job, how === 'range' ? { replayRange: range } : { fullRefresh: true, ...enable }, { quality, ...(stop ? { stop } : {}) });
     outcomes.push(describe(job, how, result));
   }
   const downstream = orderJobs([...new Set(named.flatMap((job) => downstreamOf(jobs, job)))].filter((job) => !named.includes(job)));
   if (downstream.length > 0) {
-    const results = await runJobs(lake, downstream, { quality, settingsFor: () => enable });
+    const results = await runJobs(lake, downstream, { quality, settingsFor: () => enable, ...(stop ? { stop } : {}) });
     for (const result of results) outcomes.push(describe(downstream.find((job) => job.name === result.job) as Job, 'downstream', result));
   }
   return outcomes;

@@ -1,6 +1,6 @@
 import type { Job, JobRunResult } from '../../core/index.ts';
 import { QUARANTINE_RATE_ALARM_PERCENT } from '../../core/alarms.ts';
-import { ConfigError, MedallionError } from '../../core/errors.ts';
+import { ConfigError, MedallionError, JobStoppedError } from '../../core/errors.ts';
 import { resolveJobArguments } from '../../core/job/index.ts';
 import { orderJobs, type JobRunSettings } from '../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
@@ -56,6 +56,7 @@ const runbookOf = (alarm: string) => `runbooks/${alarm}.md`;
 
 /** The line for a job that failed, the error's code first (the whole error follows on the last line). */
 export function describeFailure(job: Job, error: unknown, elapsedMs: number): string {
+  if (error instanceof JobStoppedError) return `${job.name} STOPPED after ${(elapsedMs / 1000).toFixed(2)} s: nothing committed, its lock released`;
   const code = error instanceof MedallionError ? error.code : 'internal';
   return `${job.name} FAILED after ${(elapsedMs / 1000).toFixed(2)} s: ${code}${error instanceof MedallionError && error.hint ? ` (${error.hint})` : ''}`;
 }

@@ -19,6 +19,8 @@ export interface RunJobsOptions extends JobRunTuning {
   readonly onFailure?: (job: Job, error: unknown, elapsedMs: number) => void;
   /** A job will not run: `failed` are the jobs upstream of it (writers of what it reads) that failed or were skipped. */
   readonly onSkipped?: (job: Job, failed: readonly Job[]) => void;
+  /** A job was not started because the runs were stopped (`stop`). */
+  readonly onNotStarted?: (job: Job) => void;
   /** Every `progressEveryMs` while a job runs (default: never), with how long it has been running. */
   readonly onProgress?: (job: Job, elapsedMs: number) => void;
   readonly progressEveryMs?: number;
@@ -73,6 +75,13 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     for (const job of ordered) {
       if (running.size >= concurrency) break;
       if (started.has(job)) continue;
+      // Stopped (SIGINT, SIGTERM): the runs under way stop, and no other starts.
+      if (options.stop?.aborted) {
+        started.add(job);
+        failed.add(job);
+        options.onNotStarted?.(job);
+        continue;
+      }
       const upstream = graph.upstreamOf(job);
       // Downstream of a failure (or of a job skipped for one): it would read tables that were not brought up to date.
       const blocked = upstream.filter((dependency) => failed.has(dependency));

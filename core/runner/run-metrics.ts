@@ -25,8 +25,8 @@ export function runMetrics(result: JobRunResult, timestampMs: number, options: {
   ];
 }
 
-/** The final states a run of the runner ends in (Glue's STOPPED is never reached). */
-const RUN_END_STATES: readonly JobRunState[] = ['SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR'];
+/** The final states a run of the runner ends in (STOPPED: on a SIGINT or SIGTERM, before its commit). */
+const RUN_END_STATES: readonly JobRunState[] = ['SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR', 'STOPPED'];
 
 /** The states a run ends in that count as a failure of the job. */
 export const FAILED_STATES: ReadonlySet<JobRunState> = new Set(['FAILED', 'TIMEOUT', 'ERROR']);

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { JobBusyError, JobTimeoutError, describeError } from '../errors.ts';
+import { JobBusyError, JobStoppedError, JobTimeoutError, describeError } from '../errors.ts';
 import type { BookmarkOption, Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { LockLease } from '../state/index.ts';
@@ -46,6 +46,11 @@ export interface JobRunTuning extends RunTuning {
   readonly retryMaxDelayMs?: number;
   readonly waitPollMs?: number;
   readonly onRecord?: (record: JobRunRecord) => void;
+  /**
+   * Stops the run when aborted (the CLI's SIGINT and SIGTERM): a run before its commit is interrupted, ends STOPPED
+   * with nothing committed and releases its lock; a run past its commit completes. Its reason (`SIGINT`) is recorded.
+   */
+  readonly stop?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 2880;
@@ -69,7 +74,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   const timeoutMinutes = settings.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
   const maxRetries = settings.maxRetries ?? 0;
   const owner = newRunId(now());
-  const lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now);
+  const lease = await acquire(lake, job, owner, leaseMs, settings.wait ?? false, tuning.waitPollMs ?? 1000, now, tuning.stop);
   try {
     await recoverDeadRuns(lake, job, now);
     // Spool and spill folders of processes that died (any job's: they share the machine's temp folder).
@@ -141,7 +146,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         await record('RUNNING');
 
         const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
-        const signal = AbortSignal.any([timeout, lost]);
+        const stop = tuning.stop;
+        const signal = AbortSignal.any([timeout, lost, ...(stop ? [stop] : [])]);
         try {
           const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine } = tuning;
           const result = await runJob(lake, job, {
@@ -167,6 +173,11 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
           return eventFailures.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...eventFailures] } : result;
         } catch (error) {
+          if (stop?.aborted && !timeout.aborted && !lost.aborted) {
+            const stopped = new JobStoppedError(job.name, runId, String(stop.reason instanceof Error ? stop.reason.message : stop.reason ?? 'stop requested'));
+            await record('STOPPED', { CompletedOn: now().toISOString(), ErrorMessage: stopped.message });
+            throw stopped;
+          }
           if (timeout.aborted) {
             const timedOut = new JobTimeoutError(job.name, runId, timeoutMinutes);
             await record('TIMEOUT', { CompletedOn: now().toISOString(), ErrorMessage: timedOut.message });
@@ -182,7 +193,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         minTimeout: tuning.retryBaseDelayMs ?? 1000,
         maxTimeout: tuning.retryMaxDelayMs ?? 60_000,
         randomize: true,
-        shouldRetry: ({ error }) => !lost.aborted && isTransientError(error),
+        shouldRetry: ({ error }) => !lost.aborted && !tuning.stop?.aborted && isTransientError(error),
       },
     );
   } finally {
@@ -191,8 +202,10 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   }
 }
 
-async function acquire(lake: Lake, job: Job, owner: string, leaseMs: number, wait: boolean, pollMs: number, now: () => Date): Promise<LockLease> {
+async function acquire(lake: Lake, job: Job, owner: string, leaseMs: number, wait: boolean, pollMs: number, now: () => Date, stop?: AbortSignal): Promise<LockLease> {
   for (;;) {
+    // Stopped before it started (or while it waited for the lock): no run, nothing to record.
+    if (stop?.aborted) throw new JobStoppedError(job.name, owner, String(stop.reason instanceof Error ? stop.reason.message : stop.reason ?? 'stop requested'));
     const lease = await lake.state.acquireLock(lockName(job), owner, leaseMs, now().getTime());
     if (lease) return lease;
     if (!wait) {

@@ -58,7 +58,7 @@ describe('signals on every terminal state', () => {
     await expect(startJobRun(lake, brokenJob)).rejects.toMatchObject({ code: 'JOB_RUN_FAILED' });
     const datums = await history(dir);
     // Every final state's series, 1 for the run's own.
-    expect(named(datums, 'medallion.job.runs', 'bronze.signal').map((datum) => [datum.dimensions.State, datum.value])).toEqual([['SUCCEEDED', 0], ['FAILED', 1], ['TIMEOUT', 0], ['ERROR', 0]]);
+    expect(named(datums, 'medallion.job.runs', 'bronze.signal').map((datum) => [datum.dimensions.State, datum.value])).toEqual([['SUCCEEDED', 0], ['FAILED', 1], ['TIMEOUT', 0], ['ERROR', 0], ['STOPPED', 0]]);
     expect(named(datums, 'medallion.job.failed', 'bronze.signal').map((datum) => datum.value)).toEqual([1]);
     const [elapsed] = named(datums, 'medallion.job.elapsedTime', 'bronze.signal');
     expect(elapsed).toMatchObject({ unit: 'Milliseconds', dimensions: { JobName: 'bronze.signal', State: 'FAILED' } });
