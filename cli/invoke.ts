@@ -6,6 +6,7 @@ import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, JobStoppedError, MedallionError, systemProblemOf } from '../core/errors.ts';
 import { ignoredArgumentNames } from '../core/job/index.ts';
 import { StopRequest } from './stop.ts';
+import { resolveRunId } from '../core/runner/index.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -27,7 +28,8 @@ import { loadPipelineRuleSets, PIPELINE_RULES_DIR } from '../jobs/quality.ts';
 import { describeFailure, describeRun, describeSkipped, runSettings, runWarnings, selectJobs, splitRunTokens } from './commands/run.ts';
 import { jobReach } from '../core/alarms.ts';
 import { formatDuration } from '../core/monitoring/index.ts';
-import { listRuns, RUN_COLUMNS } from './commands/runs.ts';
+import { describeRunDetail, listRuns, RUN_COLUMNS, runDetail, TABLE_RUN_COLUMNS } from './commands/runs.ts';
+import { describeBookmark } from './commands/bookmark.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 import type { CliIo } from './io.ts';
@@ -137,6 +139,21 @@ export function hoistGlobalOptions(args: readonly string[], program: Command): s
     if (takesValue.get(name) && !token.includes('=') && index + 1 < args.length) global.push(args[++index]!);
   }
   return [...global, ...rest];
+}
+
+/** The Glue arguments with each `--job-bookmark-from` / `--job-bookmark-to` run id prefix resolved among the jobs' runs. */
+async function resolveRunIdArguments(lake: Lake, argv: readonly string[], jobs: readonly Job[]): Promise<string[]> {
+  const resolved = [...argv];
+  for (let index = 0; index < resolved.length; index += 1) {
+    const [name, inline] = resolved[index]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    if (name !== '--job-bookmark-from' && name !== '--job-bookmark-to') continue;
+    const value = inline ?? resolved[index + 1];
+    if (value === undefined || value.startsWith('--')) continue;
+    const { record } = await resolveRunId(lake.state, value, jobs.map((job) => job.name));
+    if (inline !== undefined) resolved[index] = `${name}=${record.Id}`;
+    else resolved[index + 1] = record.Id;
+  }
+  return resolved;
 }
 
 /** `/srv/lake (folder)` or `s3://bucket/prefix (state dynamodb://table)`: which lake a command works on. */
@@ -283,8 +300,10 @@ export function createProgram(options: InvokeOptions): Command {
       const jobName = jobNameArgument(line.glueArguments);
       const names = line.jobNames.length === 0 && jobName !== undefined && !line.all ? [jobName] : line.jobNames;
       const jobs = selectJobs(names, line.all, PIPELINE_JOBS);
-      const settings = runSettings(line, jobs);
+      runSettings(line, jobs);
       const opened = lake();
+      // --job-bookmark-from/--job-bookmark-to take a run id or a unique start of one, as every run id option does.
+      const settings = runSettings({ ...line, glueArguments: await resolveRunIdArguments(opened, line.glueArguments, jobs) }, jobs);
       // Glue ignores arguments no job reads, and so does a run; a typo is named, with what was meant.
       const ignored = ignoredArgumentNames(line.glueArguments, jobs.map((job) => job.defaultArguments ?? {}));
       if (ignored.length > 0) {
@@ -365,38 +384,60 @@ export function createProgram(options: InvokeOptions): Command {
   const bookmark = program.command('bookmark').description("A job's bookmark, as Glue's GetJobBookmark / ResetJobBookmark show it.");
   bookmark
     .command('get')
-    .description("Print the job's JobBookmarkEntry (JobName, Version, Run, Attempt, RunId, PreviousRunId, JobBookmark).")
+    .description("Where the job's bookmark is, per source: what it has read up to and which run committed it; --format json prints Glue's JobBookmarkEntry (JobName, Version, Run, Attempt, RunId, PreviousRunId, JobBookmark).")
     .argument('<job>', 'job name')
-    .action(async (name: string) => {
+    .addOption(new Option('--format <format>', 'summary (default) or json, the raw JobBookmarkEntry').choices(['summary', 'json']).default('summary'))
+    .action(async (name: string, flags: { format: 'summary' | 'json' }) => {
       const [job] = selectJobs([name], false, PIPELINE_JOBS);
-      await io.out(`${JSON.stringify(await getJobBookmark(lake().state, (job as Job).name), null, 2)}\n`);
+      const entry = await getJobBookmark(lake().state, (job as Job).name);
+      await io.out(flags.format === 'json' ? `${JSON.stringify(entry, null, 2)}\n` : describeBookmark(entry));
     });
   bookmark
     .command('reset')
     .description('Reset the bookmark (the next enable run reads everything), or rewind it to what run --run-id R had committed.')
     .argument('<job>', 'job name')
-    .option('--run-id <id>', 'rewind to the bookmark this run committed')
-    .action(async (name: string, flags: { runId?: string }) => {
+    .option('--run-id <id>', 'rewind to the bookmark this run committed (its id, or a unique start of it)')
+    .addOption(new Option('--format <format>', 'summary (default) or json, the JobBookmarkEntry it leaves').choices(['summary', 'json']).default('summary'))
+    .action(async (name: string, flags: { runId?: string; format: 'summary' | 'json' }) => {
       const [job] = selectJobs([name], false, PIPELINE_JOBS);
-      const entry = await resetJobBookmark(lake().state, (job as Job).name, flags.runId);
-      await io.out(`${JSON.stringify(entry, null, 2)}\n`);
+      const opened = lake();
+      // A run id, or a unique prefix of one (as `runs` prints them).
+      const runId = flags.runId === undefined ? undefined : (await resolveRunId(opened.state, flags.runId, [(job as Job).name])).record.Id;
+      const entry = await resetJobBookmark(opened.state, (job as Job).name, runId);
+      await io.out(flags.format === 'json' ? `${JSON.stringify(entry, null, 2)}\n` : describeBookmark(entry));
     });
 
-  program
+  const runs = program
     .command('runs')
-    .description('List job runs, newest first: state, attempt, times, metrics and error, as Glue shows JobRuns.')
+    .description('List job runs, newest first: run id, state, attempt, times, records and error, as Glue shows JobRuns; `runs show <id>` for one run.')
     .argument('[jobs...]', 'job names (default: every job)')
+    .option('--limit <n>', 'the newest n runs (default: 20 as a table, every run as json or csv)')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
-    .action(async (names: string[], flags: { format: OutputFormat }) => {
+    // `runs show --format json`: the subcommand's own options belong to it.
+    .enablePositionalOptions()
+    .action(async (names: string[], flags: { format: OutputFormat; limit?: string }) => {
       const jobs = names.length > 0 ? selectJobs(names, false, PIPELINE_JOBS).map((job) => job.name) : undefined;
       const rows = await listRuns(lake(), jobs);
+      const limit = flags.limit === undefined ? (flags.format === 'table' ? 20 : Number.POSITIVE_INFINITY) : wholeNumberOption('--limit', flags.limit, 'RUNS_OPTIONS_INVALID');
+      const shownRows = rows.slice(0, limit);
       const columns = RUN_COLUMNS.map((name) => ({ name, type: /^(attempt|execution_s|records_|bytes_|elapsed)/.test(name) ? 'BIGINT' : 'VARCHAR' }));
       if (flags.format === 'table') {
-        const shown = columns.filter((column) => column.name !== 'previous_run_id' && column.name !== 'bytes_read');
-        await writeRows(io, 'table', shown, rows.map((row) => ({ ...row, run_id: `${String(row.run_id).slice(0, 19)}…` })));
+        // The id in full (to copy into `runs show`, `bookmark reset --run-id`); the details are in `runs show`.
+        const shown = columns.filter((column) => TABLE_RUN_COLUMNS.has(column.name));
+        await writeRows(io, 'table', shown, shownRows);
       } else {
-        await writeRows(io, flags.format, columns, rows);
+        await writeRows(io, flags.format, columns, shownRows);
       }
+      if (shownRows.length < rows.length) io.err(`the newest ${shownRows.length} of ${rows.length} runs (--limit N for more)\n`);
+    });
+  runs
+    .command('show')
+    .description('One run in full: its job, state, attempt and retry chain, times, arguments, metrics, error, its quality outcomes and the table versions it committed.')
+    .argument('<run-id>', 'a run id, or a unique start of one')
+    .addOption(new Option('--format <format>', 'text (default) or json').choices(['text', 'json']).default('text'))
+    .action(async (given: string, flags: { format: 'text' | 'json' }) => {
+      const detail = await runDetail(lake(), given);
+      await io.out(flags.format === 'json' ? `${JSON.stringify(detail, null, 2)}\n` : describeRunDetail(detail));
     });
 
   program
@@ -544,13 +585,15 @@ export function createProgram(options: InvokeOptions): Command {
   quality
     .command('history')
     .description('Recorded quality evaluations (quality.results), newest first: job runs\' checks and `medallion quality` checks.')
-    .argument('[table]', 'only this table\'s rules')
+    .argument('[name]', 'a job (the evaluations its runs made, on any of its tables) or a table (every evaluation of it, by whichever job); a name that is both means either')
+    .option('--job <job>', 'only evaluations made by this job\'s runs (`quality` for the quality step)')
+    .option('--table <table>', 'only evaluations of this table')
     .option('--failed', 'only rules that failed or could not be evaluated')
     .option('--limit <n>', 'rows at most', '50')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
-    .action(async (table: string | undefined, flags: { failed?: boolean; limit: string; format: OutputFormat }) => {
+    .action(async (name: string | undefined, flags: { job?: string; table?: string; failed?: boolean; limit: string; format: OutputFormat }) => {
       const limit = wholeNumberOption('--limit', flags.limit, 'QUALITY_OPTIONS_INVALID');
-      await qualityHistoryCommand(lake(), table, { limit, failedOnly: flags.failed ?? false, format: flags.format }, io);
+      await qualityHistoryCommand(lake(), { name, job: flags.job, table: flags.table }, { limit, failedOnly: flags.failed ?? false, format: flags.format }, io);
     });
 
   program

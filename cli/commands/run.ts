@@ -28,8 +28,8 @@ export function describeRun(result: JobRunResult): string {
     (result.recordsAlreadyHeld ?? 0) > 0 ? `${result.recordsAlreadyHeld} already held (read before, skipped)` : '',
   ].filter(Boolean);
   const warnings = (result.warnings ?? []).map((warning) => `\n  warning: ${warning}`).join('');
-  if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId.slice(0, 19)}…)${warnings}`;
-  return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId.slice(0, 19)}…)${warnings}`;
+  if (result.nothingNew) return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: nothing new since its bookmark, nothing committed (run ${result.runId})${warnings}`;
+  return `${result.job} SUCCEEDED in ${(result.elapsedMs / 1000).toFixed(2)} s: read ${result.recordsRead}, wrote ${written}${extras.length ? `, ${extras.join(', ')}` : ''} (run ${result.runId})${warnings}`;
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Lake } from '../../core/index.ts';
-import type { ResultRow } from '../../core/engine/index.ts';
-import { readRunRecords, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
-import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { attachTables } from '../../core/catalog/index.ts';
+import { quoteLiteral, type ResultRow } from '../../core/engine/index.ts';
+import { readRunRecords, resolveRunId, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
+import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, tableHistory } from '../../core/table/index.ts';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 
 export const RUN_COLUMNS = [
   'job', 'run_id', 'attempt', 'previous_run_id', 'state', 'started_on', 'completed_on', 'execution_s',
@@ -39,4 +41,87 @@ export async function listRuns(lake: Lake, jobNames: readonly string[] = PIPELIN
     elapsed_ms: run.Metrics?.['glue.driver.aggregate.elapsedTime'] ?? null,
     error: run.ErrorMessage ?? null,
   }))];
+}
+
+/** The columns `runs` shows as a table: the id in full, what happened; `runs show` has the rest. */
+export const TABLE_RUN_COLUMNS: ReadonlySet<string> = new Set(['job', 'run_id', 'attempt', 'state', 'started_on', 'execution_s', 'records_read', 'records_written', 'records_quarantined', 'error']);
+
+/** One run in full, as `runs show` prints it. */
+export interface RunDetail {
+  readonly record: JobRunRecord;
+  /** The attempt this one retried, and the one that retried it. */
+  readonly retryOf?: string;
+  readonly retriedBy?: string;
+  /** The rule evaluations the run recorded in quality.results. */
+  readonly quality: readonly { table: string; rule: string; action: string; outcome: string; value: string | null; threshold: string | null; message: string | null }[];
+  /** The table versions it committed. */
+  readonly committed: readonly { table: string; version: number; commit: number; operation: string | null; rows: number; files: number }[];
+}
+
+/** The run a run id (or a unique start of one) names, with its quality outcomes and commits. */
+export async function runDetail(lake: Lake, given: string): Promise<RunDetail> {
+  const jobNames = PIPELINE_JOBS.map((job) => job.name);
+  const { job: jobName, record } = await resolveRunId(lake.state, given, jobNames);
+  const { records } = await readRunRecords(lake.state, jobName);
+  const retriedBy = records.find((other) => other.PreviousRunId === record.Id)?.Id;
+  const root = await lake.state.readRoot();
+  const job = PIPELINE_JOBS.find((candidate) => candidate.name === jobName)!;
+  // What it committed: the versions of the tables it writes (and the shared ones it appends to) made by this run.
+  const tables = [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name].filter((table) => root.tables[table]);
+  const committed: RunDetail['committed'][number][] = [];
+  const startedCommit = Date.parse(record.StartedOn);
+  for (const table of tables) {
+    for (const version of await tableHistory(lake.state, table, { root, limit: 200 })) {
+      if (version.runId === record.Id) committed.push({ table, version: version.version, commit: version.commit, operation: version.operation ?? null, rows: version.rows, files: version.files });
+      // Versions are newest first: one committed before the run started is older than anything it made.
+      if (version.committedAt && Date.parse(version.committedAt) < startedCommit) break;
+    }
+  }
+  let quality: RunDetail['quality'] = [];
+  if (root.tables['quality.results']) {
+    const engine = await lake.createEngine();
+    const attached = await attachTables(engine, lake.storage, lake.state, root, { declared: PIPELINE_TABLES, only: ['quality.results'] });
+    try {
+      quality = [...(await engine.query(`
+        SELECT table_name, rule, action, outcome, value, threshold, message FROM quality.results
+        WHERE run_id = ${quoteLiteral(record.Id)} ORDER BY table_name, ruleset, rule`)).rows].map((row) => ({
+        table: String(row.table_name), rule: String(row.rule), action: String(row.action), outcome: String(row.outcome),
+        value: row.value === null ? null : String(row.value), threshold: row.threshold === null ? null : String(row.threshold), message: row.message === null ? null : String(row.message),
+      }));
+    } finally {
+      await attached.release();
+      engine.close();
+    }
+  }
+  return { record, ...(record.PreviousRunId ? { retryOf: record.PreviousRunId } : {}), ...(retriedBy ? { retriedBy } : {}), quality, committed };
+}
+
+/** `runs show` as text: one field a line, then the arguments, metrics, quality outcomes and commits. */
+export function describeRunDetail(detail: RunDetail): string {
+  const { record } = detail;
+  const lines = [
+    `run        ${record.Id}`,
+    `job        ${record.JobName}`,
+    `state      ${record.JobRunState}${record.ErrorMessage ? `: ${record.ErrorMessage}` : ''}`,
+    `attempt    ${record.Attempt}${detail.retryOf ? ` (a retry of ${detail.retryOf})` : ''}${detail.retriedBy ? ` (retried by ${detail.retriedBy})` : ''}`,
+    `started    ${record.StartedOn}`,
+    `completed  ${record.CompletedOn ?? '(not yet)'}  (${record.ExecutionTime} s; timeout ${record.Timeout} min, max retries ${record.MaxRetries})`,
+    '',
+    'arguments',
+    ...Object.entries(record.Arguments).map(([name, value]) => `  --${name} ${value}`),
+    ...(Object.keys(record.Arguments).length === 0 ? ['  (none)'] : []),
+    '',
+    'metrics',
+    ...Object.entries(record.Metrics ?? {}).map(([name, value]) => `  ${name.padEnd(44)} ${value}`),
+    ...(Object.keys(record.Metrics ?? {}).length === 0 ? ['  (none: only a successful run records them)'] : []),
+    '',
+    'committed',
+    ...detail.committed.map((entry) => `  ${entry.table} version ${entry.version} (commit ${entry.commit}, ${entry.operation ?? 'write'}): ${entry.rows} rows in ${entry.files} files`),
+    ...(detail.committed.length === 0 ? ['  nothing'] : []),
+    '',
+    'quality',
+    ...detail.quality.map((entry) => `  ${entry.outcome.padEnd(5)} ${entry.action.padEnd(10)} ${entry.table}: ${entry.rule}${entry.value === null ? '' : ` = ${entry.value}`}${entry.outcome === 'PASS' || !entry.message ? '' : ` (${entry.message})`}`),
+    ...(detail.quality.length === 0 ? ['  no rule evaluated'] : []),
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { ConfigError, NotFoundError } from '../errors.ts';
 import type { StateStore } from '../state/index.ts';
 
 /** Glue's JobRun states. */
@@ -108,4 +109,27 @@ export async function readRunRecords(state: StateStore, job: string): Promise<{ 
     }
   }
   return { records, unreadable };
+}
+
+/**
+ * The run a run id or a unique prefix of one names (`jr_01a2b3`, also a cut id copied with its `…`), among the runs
+ * of `jobs`. None is RUN_NOT_FOUND; several is RUN_ID_AMBIGUOUS, listing them.
+ *
+ * @example
+ * const { record } = await resolveRunId(lake.state, 'jr_01a23ad8', ['silver.tasks']);
+ */
+export async function resolveRunId(state: StateStore, given: string, jobs: readonly string[]): Promise<{ readonly job: string; readonly record: JobRunRecord }> {
+  const prefix = given.trim().replace(/(…|\.\.\.)$/, '');
+  if (!/^jr_[0-9a-f]*$/i.test(prefix)) {
+    throw new NotFoundError('RUN_NOT_FOUND', `${JSON.stringify(given)} is not a run id (jr_ and hex digits, or the first of them)`, { hint: 'copy one from `medallion runs`' });
+  }
+  const found: JobRunRecord[] = [];
+  for (const job of jobs) for (const record of (await readRunRecords(state, job)).records) if (record.Id.startsWith(prefix.toLowerCase())) found.push(record);
+  const [only, ...more] = found;
+  if (!only) throw new NotFoundError('RUN_NOT_FOUND', `no run ${prefix} of ${jobs.length === 1 ? jobs[0] : 'any job'}`, { hint: `see \`medallion runs${jobs.length === 1 ? ` ${jobs[0]}` : ''}\`` });
+  if (more.length > 0) {
+    const shown = found.slice(0, 5).map((record) => `${record.Id} (${record.JobName}, ${record.StartedOn})`).join(', ');
+    throw new ConfigError('RUN_ID_AMBIGUOUS', `${prefix} starts ${found.length} run ids: ${shown}${found.length > 5 ? ', ...' : ''}`, { hint: 'give more of the id' });
+  }
+  return { job: only.JobName, record: only };
 }

@@ -105,6 +105,10 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           Arguments: {
             ...(job.defaultArguments ?? {}),
             ...(settings.jobArguments ?? {}),
+            // How it read, as Glue's JobRun Arguments show the bookmark option it was given.
+            'job-bookmark-option': settings.bookmark?.option ?? 'job-bookmark-disable',
+            ...(settings.bookmark?.from === undefined ? {} : { 'job-bookmark-from': settings.bookmark.from }),
+            ...(settings.bookmark?.to === undefined ? {} : { 'job-bookmark-to': settings.bookmark.to }),
             // What made this run unlike a scheduled one, for whoever reads the run record later.
             ...(settings.fullRefresh ? { 'full-refresh': 'true' } : {}),
             ...(settings.replayQuarantine ? { 'replay-quarantine': JSON.stringify(settings.replayQuarantine) } : {}),

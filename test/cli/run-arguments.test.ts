@@ -62,7 +62,7 @@ describe('medallion run with Glue arguments', () => {
     const second = await cli(['run', 'bronze.tasks_cdc', ...enable]);
     expect(second.stdout).toMatch(/nothing new since its bookmark, nothing committed/);
 
-    const entry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    const entry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc', '--format', 'json'])).stdout) as Record<string, unknown>;
     expect(entry).toMatchObject({ JobName: 'bronze.tasks_cdc', Version: 1, Run: 1, Attempt: 0 });
     const firstRunId = entry.RunId as string;
     expect(JSON.parse(entry.JobBookmark as string)).toMatchObject({ landing: { kind: 'landing' } });
@@ -76,25 +76,38 @@ describe('medallion run with Glue arguments', () => {
     }));
     const third = await cli(['run', 'bronze.tasks_cdc', ...enable]);
     expect(third.stdout).toMatch(/read 1, wrote bronze\.tasks_cdc 1\b/);
-    const secondEntry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    const secondEntry = JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc', '--format', 'json'])).stdout) as Record<string, unknown>;
     expect(secondEntry).toMatchObject({ Version: 2, Run: 2, PreviousRunId: firstRunId });
 
-    // Pause between the two bookmarks reads exactly what the second run read, and moves no bookmark.
+    // Pause between the two bookmarks reads exactly what the second run read, and moves no bookmark (run ids may be
+    // given by a unique start, as runs are everywhere).
     const paused = await cli(['run', 'bronze.tasks_cdc', '--job-bookmark-option', 'job-bookmark-pause',
-      '--job-bookmark-from', firstRunId, '--job-bookmark-to', secondEntry.RunId as string]);
+      '--job-bookmark-from', firstRunId.slice(0, 30), `--job-bookmark-to=${(secondEntry.RunId as string).slice(0, 30)}`]);
     expect(paused.stdout).toMatch(/read 1, /);
-    expect(JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout)).toMatchObject({ Version: 2 });
+    expect(JSON.parse((await cli(['bookmark', 'get', 'bronze.tasks_cdc', '--format', 'json'])).stdout)).toMatchObject({ Version: 2 });
 
-    // Rewind to the first run: the next enable run reads the new object again.
-    expect((await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', firstRunId])).code).toBe(0);
+    // The summary says where the bookmark is, in a few lines, not the whole entry.
+    const summary = (await cli(['bookmark', 'get', 'bronze.tasks_cdc'])).stdout;
+    expect(summary).toMatch(new RegExp(`^bronze\\.tasks_cdc: bookmark version 2, committed by run ${secondEntry.RunId as string} \\(run 2, attempt 0\\)\n  landing: landing, objects modified up to \\d{4}-`));
+    expect(summary.split('\n').length).toBeLessThan(6);
+    // Rewind to the first run, named as a cut id copied with its ellipsis: the next enable run reads the new object again.
+    const rewound = await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', `${firstRunId.slice(0, 19)}…`]);
+    expect(rewound.code, rewound.stderr).toBe(0);
+    expect(rewound.stdout).toContain(`committed by run ${firstRunId}`);
     expect((await cli(['run', 'bronze.tasks_cdc', ...enable])).stdout).toMatch(/read 1, /);
     // A full reset: the next enable run reads everything and replaces the table.
-    const reset = JSON.parse((await cli(['bookmark', 'reset', 'bronze.tasks_cdc'])).stdout) as Record<string, unknown>;
+    const reset = JSON.parse((await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--format', 'json'])).stdout) as Record<string, unknown>;
     expect(reset).toMatchObject({ Version: 0 });
     expect((await cli(['run', 'bronze.tasks_cdc', ...enable])).stdout).toMatch(/read (\d{2,}), /);
-    const unknown = await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', 'jr_nope']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^error: BOOKMARK_RUN_UNKNOWN/);
+    for (const unknownId of ['jr_nope', 'jr_ffff']) {
+      const unknown = await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', unknownId]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/^error: RUN_NOT_FOUND/);
+    }
+    // A start shared by several runs names none of them.
+    const ambiguous = await cli(['bookmark', 'reset', 'bronze.tasks_cdc', '--run-id', 'jr_']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/^error: RUN_ID_AMBIGUOUS: jr_ starts \d+ run ids: jr_/);
   });
 
   it('refuses to start while another run holds the job, with exit 1 and who holds it', async () => {
@@ -125,7 +138,7 @@ describe('medallion run with Glue arguments', () => {
     } finally {
       if (lease) await state.releaseLock(lease);
     }
-    expect(JSON.parse((await cli(['bookmark', 'reset', 'bronze.users_cdc'])).stdout)).toMatchObject({ Version: 0 });
+    expect(JSON.parse((await cli(['bookmark', 'reset', 'bronze.users_cdc', '--format', 'json'])).stdout)).toMatchObject({ Version: 0 });
     expect((await state.readLock('job-bronze.users_cdc'))?.released).toBe(true);
   });
 });
