@@ -11,17 +11,72 @@ function cellText(value: ResultValue): string {
   return String(value);
 }
 
-/** A boxed text table, numbers right-aligned. */
-export function renderTable(columns: readonly ResultColumn[], rows: readonly ResultRow[]): string {
+/**
+ * A boxed text table, numbers right-aligned. Given a `width` (the terminal's), a table wider than it wraps its widest
+ * text columns (never numbers, and never an id, which must stay whole to be copied) until it fits; one that cannot fit
+ * even so is shown a row at a time, a field a line (as psql's expanded display). Without a width (output to a file or
+ * a pipe) nothing is wrapped.
+ */
+export function renderTable(columns: readonly ResultColumn[], rows: readonly ResultRow[], width?: number): string {
   const numeric = columns.map((column) => /INT|DOUBLE|DECIMAL|FLOAT|REAL/.test(column.type) && !column.type.endsWith('[]'));
+  const cells = rows.map((row) => columns.map((column) => cellText(row[column.name] ?? null)));
+  const widths = fitWidths(columns, numeric, cells, width);
+  if (widths && width !== undefined && widths.reduce((sum, content) => sum + content + 3, 1) > width) return expanded(columns, cells, width);
   const table = new Table({
     head: columns.map((column) => column.name),
     colAligns: numeric.map((isNumber) => (isNumber ? 'right' : 'left')),
     style: { head: [], border: [], compact: true },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    ...(widths ? { colWidths: widths.map((content) => content + 2), wordWrap: true, wrapOnWordBoundary: false } : {}),
   });
-  for (const row of rows) table.push(columns.map((column) => cellText(row[column.name] ?? null)));
+  for (const row of cells) table.push(row);
   return `${table.toString()}\n`;
+}
+
+/** Each row as `name: value` lines under a `-[ RECORD n ]-` rule, values wrapped at `width` (ids kept whole). */
+function expanded(columns: readonly ResultColumn[], cells: readonly string[][], width: number): string {
+  const label = Math.max(...columns.map((column) => column.name.length));
+  const lines: string[] = [];
+  cells.forEach((row, rowIndex) => {
+    const rule = `-[ RECORD ${rowIndex + 1} ]`;
+    lines.push(`${rule}${'-'.repeat(Math.max(0, Math.min(width, label + 30) - rule.length))}`);
+    columns.forEach((column, index) => {
+      const value = row[index] ?? '';
+      const room = Math.max(16, width - label - 3);
+      const whole = /(^|_)id$/.test(column.name);
+      if (whole && value.length > room) {
+        // An id stays whole, on a line of its own, so it can be copied.
+        lines.push(`${column.name.padEnd(label)} |`, value);
+        return;
+      }
+      const parts = value.length <= room ? [value] : (value.match(new RegExp(`[\\s\\S]{1,${room}}`, 'g')) ?? ['']);
+      lines.push(`${column.name.padEnd(label)} | ${parts[0]}`);
+      for (const part of parts.slice(1)) lines.push(`${' '.repeat(label)} | ${part}`);
+    });
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** Content widths that fit `width`, or undefined when the table fits as it is (or no width is known). */
+function fitWidths(columns: readonly ResultColumn[], numeric: readonly boolean[], cells: readonly string[][], width: number | undefined): number[] | undefined {
+  if (width === undefined || columns.length === 0) return undefined;
+  const longest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
+  const natural = columns.map((column, index) => Math.max(column.name.length, ...cells.map((row) => longest(row[index] ?? ''))));
+  // Each column takes its content, a space either side and a border; the table one more border.
+  const total = (widths: readonly number[]) => widths.reduce((sum, content) => sum + content + 3, 1);
+  if (total(natural) <= width) return undefined;
+  const wrappable = columns.map((column, index) => !numeric[index] && !/(^|_)id$/.test(column.name));
+  const floor = columns.map((column) => Math.max(column.name.length, 8));
+  const widths = [...natural];
+  while (total(widths) > width) {
+    let widest = -1;
+    for (let index = 0; index < widths.length; index += 1) {
+      if (wrappable[index] && widths[index]! > floor[index]! && (widest < 0 || widths[index]! > widths[widest]!)) widest = index;
+    }
+    if (widest < 0) break;
+    widths[widest] = Math.max(floor[widest]!, widths[widest]! - Math.max(1, total(widths) - width));
+  }
+  return widths;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { openLocalLake, type Job, type Lake, type LocalLakeOptions } from '../core/index.ts';
 import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
@@ -141,6 +142,12 @@ export function hoistGlobalOptions(args: readonly string[], program: Command): s
   return [...global, ...rest];
 }
 
+/** medallion's version, from its package.json (one folder up from cli/ in the sources, two from dist/cli/). */
+function packageVersion(): string {
+  const manifest = new URL(import.meta.url.endsWith('.ts') ? '../package.json' : '../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
 /** The Glue arguments with each `--job-bookmark-from` / `--job-bookmark-to` run id prefix resolved among the jobs' runs. */
 async function resolveRunIdArguments(lake: Lake, argv: readonly string[], jobs: readonly Job[]): Promise<string[]> {
   const resolved = [...argv];
@@ -193,6 +200,7 @@ export function createProgram(options: InvokeOptions): Command {
 
   const program = new Command('medallion')
     .description('A medallion data lake for DynamoDB change data: bronze, silver and gold tables on DuckDB or AWS.')
+    .version(packageVersion(), '-V, --version', 'print the version of medallion')
     .option('--lake <dir>', 'lake folder, or s3://bucket[/prefix] for a lake in S3 (default: $MEDALLION_LAKE, else ./lake)')
     .option('--storage <s3uri>', 'the same as --lake s3://bucket[/prefix] (default: $MEDALLION_STORAGE)')
     .option('--lake-location <folder=s3uri>', 'S3 lake: where one top folder lives, e.g. landing=s3://raw-bucket/ (repeatable; $MEDALLION_LAKE_<FOLDER>, or $MEDALLION_LOCATIONS comma-separated)', collect, [])
@@ -568,7 +576,7 @@ export function createProgram(options: InvokeOptions): Command {
         reads: Object.values(job.sources).map((source) => (source.kind === 'table' ? source.table : source.prefix)).join(', '),
         writes: job.outputs.map((output) => output.name).join(', '),
       }));
-      await io.out(renderTable(['job', 'reads', 'writes'].map((name) => ({ name, type: 'VARCHAR' })), rows));
+      await io.out(renderTable(['job', 'reads', 'writes'].map((name) => ({ name, type: 'VARCHAR' })), rows, io.width));
     });
 
   const quality = program
@@ -629,7 +637,7 @@ export function createProgram(options: InvokeOptions): Command {
 /** A small result in the chosen format. */
 async function writeRows(io: CliIo, format: OutputFormat, columns: readonly ResultColumn[], rows: readonly ResultRow[]): Promise<void> {
   if (format === 'table') {
-    await io.out(renderTable(columns, rows));
+    await io.out(renderTable(columns, rows, io.width));
     return;
   }
   const writer = new RowWriter(format, (text) => io.out(text));

@@ -4,10 +4,12 @@ export interface CliIo {
   err(text: string): void;
   /** A person is watching stderr (a terminal): progress is worth printing as it happens. */
   readonly interactive?: boolean;
+  /** The width tables are fitted to: the terminal's, or $COLUMNS; none when stdout is a file or a pipe. */
+  readonly width?: number;
 }
 
 export function processIo(): CliIo {
-  return streamIo(process.stdout, process.stderr);
+  return streamIo(process.stdout, process.stderr, process.env);
 }
 
 /**
@@ -16,13 +18,17 @@ export function processIo(): CliIo {
  * A stream that fails or closes (a full disk, a reader that went away: `| head`) fails every later write
  * instead of crashing the process with an unhandled 'error' event or waiting for a 'drain' that never comes.
  */
-export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): CliIo {
+export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv = {}): CliIo {
   let broken: Error | undefined;
+  const terminal = stdout as NodeJS.WriteStream;
+  const columns = Number(env.COLUMNS);
+  const width = terminal.isTTY === true && terminal.columns > 0 ? terminal.columns : Number.isInteger(columns) && columns > 0 ? columns : undefined;
   stdout.on('error', (error: Error) => void (broken ??= error));
   // Nothing can be told when stderr itself is gone.
   stderr.on('error', () => undefined);
   return {
     interactive: (stderr as NodeJS.WriteStream).isTTY === true,
+    ...(width === undefined ? {} : { width }),
     out: (text) =>
       new Promise<void>((resolve, reject) => {
         if (broken) {
@@ -61,11 +67,12 @@ export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableS
   };
 }
 
-/** Collects output in memory, for tests. */
-export function bufferIo(): CliIo & { stdout: () => string; stderr: () => string } {
+/** Collects output in memory, for tests; `width` as a terminal that wide would have it. */
+export function bufferIo(options: { readonly width?: number } = {}): CliIo & { stdout: () => string; stderr: () => string } {
   let stdout = '';
   let stderr = '';
   return {
+    ...(options.width === undefined ? {} : { width: options.width }),
     out: (text) => void (stdout += text),
     err: (text) => void (stderr += text),
     stdout: () => stdout,

@@ -43,7 +43,7 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
   await io.out(
     renderTable(
       [{ name: 'table', type: 'VARCHAR' }, { name: 'rows', type: 'BIGINT' }, { name: 'partitions', type: 'BIGINT' }, { name: 'files', type: 'BIGINT' }],
-      tables,
+      tables, io.width
     ),
   );
   const engine = await lake.createEngine();
@@ -53,10 +53,10 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
       'SELECT job, reason_code, count(*) AS records FROM quarantine.records GROUP BY ALL ORDER BY job, records DESC, reason_code',
     );
     await io.out('\nQuarantined records\n');
-    await io.out(renderTable(quarantine.columns, quarantine.rows));
+    await io.out(renderTable(quarantine.columns, quarantine.rows, io.width));
     const kpis = await engine.query('SELECT * FROM gold.daily_task_kpis ORDER BY dt');
     await io.out('\ngold.daily_task_kpis\n');
-    await io.out(renderTable(kpis.columns, kpis.rows.map((row) => ({ ...row, median_hours_to_complete: roundHours(row.median_hours_to_complete ?? null) }))));
+    await io.out(renderTable(kpis.columns, kpis.rows.map((row) => ({ ...row, median_hours_to_complete: roundHours(row.median_hours_to_complete ?? null) })), io.width));
   } finally {
     await attached.release();
     engine.close();

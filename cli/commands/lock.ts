@@ -37,7 +37,7 @@ export function addLockCommand(program: Command, io: CliIo, lake: () => Lake): v
         const status = !state || state.released ? 'free' : state.expiresAtMs > nowMs ? 'held' : 'lease ended';
         rows.push({ job, status, owner: status === 'free' ? '' : state?.owner ?? '', lease_until: status === 'free' || !state ? '' : new Date(state.expiresAtMs).toISOString() });
       }
-      await io.out(renderTable(['job', 'status', 'owner', 'lease_until'].map((name) => ({ name, type: 'VARCHAR' })), rows));
+      await io.out(renderTable(['job', 'status', 'owner', 'lease_until'].map((name) => ({ name, type: 'VARCHAR' })), rows, io.width));
     });
   lock
     .command('release')

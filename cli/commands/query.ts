@@ -103,7 +103,7 @@ async function streamQuery(engine: Engine, sql: string, format: OutputFormat, io
         for (const row of rows) if (shown.length < TABLE_ROW_LIMIT) shown.push(row);
         total += rows.length;
       });
-      await io.out(renderTable(columns, shown));
+      await io.out(renderTable(columns, shown, io.width));
       const more = total > shown.length ? `, ${total - shown.length} not shown (use --format csv or json for all)` : '';
       io.err(`${total} row${total === 1 ? '' : 's'}${more}\n`);
       return total;

@@ -24,7 +24,7 @@ const varchar = (name: string) => ({ name, type: 'VARCHAR' });
 const when = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '');
 
 /** The status as a person reads it: the verdict, the jobs, freshness, locks, then each problem with what to open. */
-export function renderStatus(status: LakeStatus, where: string): string {
+export function renderStatus(status: LakeStatus, where: string, width?: number): string {
   const critical = status.problems.filter((problem) => problem.severity === 'critical').length;
   const warnings = status.problems.length - critical;
   const verdict = status.health === 'ok' ? 'HEALTHY' : status.health.toUpperCase();
@@ -41,17 +41,17 @@ export function renderStatus(status: LakeStatus, where: string): string {
       written: job.recordsWritten ?? '',
       quarantined: job.recordsQuarantined === undefined ? '' : `${job.recordsQuarantined}${job.quarantinePercent === undefined ? '' : ` (${job.quarantinePercent.toFixed(1)}%)`}`,
       'last success': when(job.lastSuccessAt),
-    }))),
+    })), width),
   );
   if (status.freshness.length > 0) {
     parts.push('\nFreshness (DataFreshness rules, latest evaluation)\n', renderTable(['table', 'fresh', 'evaluated', 'last fresh'].map(varchar), status.freshness.map((entry) => ({
       table: entry.table, fresh: entry.fresh ? 'yes' : 'NO', evaluated: when(entry.evaluatedAt), 'last fresh': when(entry.lastFreshAt),
-    }))));
+    })), width));
   }
   if (status.locks.length > 0) {
     parts.push('\nLocks held\n', renderTable(['lock', 'owner', 'lease until', 'holder'].map(varchar), status.locks.map((lock) => ({
       lock: lock.lock, owner: lock.owner, 'lease until': when(lock.leaseUntil), holder: lock.expired ? 'gone (lease ended)' : 'running',
-    }))));
+    })), width));
   }
   if (status.problems.length === 0) parts.push('\nNo problems.\n');
   else {
@@ -86,7 +86,7 @@ export function addStatusCommand(program: Command, io: CliIo, lake: () => Lake, 
         io.err(`error: the status could not be read: ${describeError(error)}\n`);
         throw new ExitStatus(STATUS_EXIT.unknown);
       }
-      await io.out(flags.format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status, where));
+      await io.out(flags.format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status, where, io.width));
       const code = STATUS_EXIT[status.health];
       if (code !== STATUS_EXIT.ok) throw new ExitStatus(code);
     });
