@@ -122,7 +122,8 @@ function generateOptions(flags: GenerateFlags): GenerateOptions {
  * they were given, up to a `--`: `run --all --lake ../other` runs on ../other, never on the default lake.
  */
 export function hoistGlobalOptions(args: readonly string[], program: Command): string[] {
-  const takesValue = new Map(program.options.filter((option) => option.long !== undefined).map((option) => [option.long!, option.required || option.optional]));
+  // The options that take a value (--lake DIR ...); --version is one only before the command (`restore --version N` is restore's).
+  const takesValue = new Map(program.options.filter((option) => option.long !== undefined && (option.required || option.optional)).map((option) => [option.long!, true]));
   const global: string[] = [];
   const rest: string[] = [];
   for (let index = 0; index < args.length; index += 1) {

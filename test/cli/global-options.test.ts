@@ -82,7 +82,8 @@ describe('global options anywhere on the line', () => {
 
   it('no command has an option named like a global one, so moving them before the command never changes a meaning', () => {
     const program = createProgram({ io: bufferIo(), env: {} });
-    const globals = new Set(program.options.map((option) => option.long));
+    // The global options that take a value, which go anywhere (--version is the program's only before the command).
+    const globals = new Set(program.options.filter((option) => option.required || option.optional).map((option) => option.long));
     expect([...globals]).toEqual(expect.arrayContaining(['--lake', '--storage', '--state', '--lake-location', '--endpoint-url', '--memory-limit']));
     const clashes: string[] = [];
     const walk = (command: Command, pathOf: string) => {
@@ -91,6 +92,12 @@ describe('global options anywhere on the line', () => {
     };
     for (const command of program.commands) walk(command, command.name());
     expect(clashes).toEqual([]);
+  });
+
+  it('`restore --version N` is restore\'s --version, not the program\'s', async () => {
+    const result = await cli(['--lake', dev, 'restore', 'silver.tasks', '--version', '1', '--dry-run']);
+    expect(result.stdout).not.toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(result.stderr).toContain(`lake: ${dev} (folder)`);
   });
 
   it('a value after `--` is never taken for a global option', async () => {
