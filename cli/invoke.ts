@@ -31,6 +31,7 @@ import { jobReach } from '../core/alarms.ts';
 import { formatDuration } from '../core/monitoring/index.ts';
 import { describeRunDetail, listRuns, RUN_COLUMNS, runDetail, TABLE_RUN_COLUMNS } from './commands/runs.ts';
 import { describeBookmark } from './commands/bookmark.ts';
+import { continuation, describeGenerated } from './commands/generate.ts';
 import { listTables } from './commands/tables.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 import type { CliIo } from './io.ts';
@@ -272,7 +273,9 @@ export function createProgram(options: InvokeOptions): Command {
     .option('--to <target>', 'landing (default): change data files in the lake; dynamodb: item writes to the source tables, whose streams make the change data')
     .option('--users-table <name>', 'with --to dynamodb: the Users table (default Users)')
     .option('--tasks-table <name>', 'with --to dynamodb: the Tasks table (default Tasks)')
-    .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string }) => {
+    .option('--continue', 'add days to a lake that holds landing data: from the day after its latest event, with new user, task and event ids')
+    .addOption(new Option('--format <format>', 'text (default): progress and a summary; json: the whole summary').choices(['text', 'json']).default('text'))
+    .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string; continue?: boolean; format: 'text' | 'json' }) => {
       const to = flags.to ?? 'landing';
       if (to !== 'landing' && to !== 'dynamodb') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing or dynamodb`);
       const options = generateOptions(flags);
@@ -287,8 +290,22 @@ export function createProgram(options: InvokeOptions): Command {
         }
         return;
       }
-      const summary = await generateLanding(lake({ create: true }).storage, options);
-      await io.out(`${JSON.stringify(summary, null, 2)}\n`);
+      const opened = lake({ create: true });
+      let generation = options;
+      if (flags.continue) {
+        if (flags.start !== undefined) throw new ConfigError('GENERATE_OPTIONS_INVALID', '--continue starts the day after the lake\'s latest event: give --start or --continue, not both');
+        const next = await continuation(opened.storage);
+        io.err(`continuing after the latest event in the lake (${next.lastEvent}): from ${next.start}, id space ${next.idSpace}\n`);
+        generation = { ...options, start: next.start, idSpace: next.idSpace };
+      }
+      // A line per simulated day at a terminal, else about ten in all: a large lake takes minutes.
+      const every = io.interactive ? 1 : Math.max(1, Math.ceil(generation.days / 10));
+      const summary = await generateLanding(opened.storage, generation, {
+        onDay: (day, days, sofar) => {
+          if (day % every === 0 || day === days) io.err(`generated day ${day} of ${days}: ${sofar.objectsWritten} objects so far\n`);
+        },
+      });
+      await io.out(flags.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : describeGenerated(generation, summary, describeLake(opened)));
     });
 
   program

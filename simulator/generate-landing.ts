@@ -18,7 +18,7 @@ import { isoTimestamp } from './utc-time.ts';
  * const summary = await generateLanding(new LocalStorage('./lake'), { days: 2, users: 50, seed: 7 });
  * console.log(summary.objectsWritten, summary.eventsPerSource.tasks);
  */
-export async function generateLanding(sink: LandingSink, options: GenerateOptionsInput = {}): Promise<GenerateSummary> {
+export async function generateLanding(sink: LandingSink, options: GenerateOptionsInput = {}, progress: { onDay?: (day: number, days: number, summary: GenerateSummary) => void } = {}): Promise<GenerateSummary> {
   const parsed = parseGenerateOptions(options);
   const summary = emptySummary();
   const deliveries: Record<SourceName, FirehoseDelivery> = {
@@ -35,6 +35,7 @@ export async function generateLanding(sink: LandingSink, options: GenerateOption
     // Later hours' events happen, and so arrive, at or after this hour's end: what arrived before it is final.
     const horizonMs = traffic.hourEndMs(hour);
     await Promise.all(SOURCE_NAMES.map((source) => deliveries[source].deliver(horizonMs)));
+    if ((hour + 1) % 24 === 0) progress.onDay?.((hour + 1) / 24, parsed.days, summary);
   }
   await Promise.all(SOURCE_NAMES.map((source) => deliveries[source].finish()));
 

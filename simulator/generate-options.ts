@@ -21,6 +21,12 @@ export const GenerateOptionsSchema = z.object({
   tasksPerDay: z.number().int().min(0).max(1_000_000).default(300),
   /** Rate of each fault kind, per event or per object; 0 gives clean data. */
   faultRate: z.number().min(0).max(1).default(0.01),
+  /**
+   * The id space of this generation: 0 for a new lake's, another for each run that adds days to it
+   * (`generate --continue` takes the first day's number), so its users and tasks are new keys (`u-<space>-000001`).
+   * Event ids always differ between generations of another start or seed.
+   */
+  idSpace: z.number().int().min(0).max(99_999_999).default(0),
   /** Prefix of every landing key; empty or ending in '/'. */
   keyPrefix: z
     .string()

@@ -27,6 +27,8 @@ const tagsJsonByMask = new Map<number, { json: string; sizeBytes: number }>();
  * graphs was most of the simulator's time.
  */
 export class TaskTable {
+  constructor(readonly idSpace = 0) {}
+
   size = 0;
   ownerIndex = new Uint32Array(0);
   titleIndex = new Uint16Array(0);
@@ -59,8 +61,9 @@ export class TaskTable {
     return index;
   }
 
+  /** `t-0000001`; in a later generation's id space, `t-<space>-0000001`. */
   taskId(index: number): string {
-    return `t-${String(index + 1).padStart(7, '0')}`;
+    return `t-${this.idSpace > 0 ? `${this.idSpace}-` : ''}${String(index + 1).padStart(7, '0')}`;
   }
 
   /** `{"userId":{"S":...},"taskId":{"S":...}}` */

@@ -58,7 +58,7 @@ export class TodoTraffic {
   readonly periodStartMs: number;
   private readonly periodEndMs: number;
   private readonly users: UserTable;
-  private readonly tasks = new TaskTable();
+  private readonly tasks: TaskTable;
   private readonly random: SeededRandom;
   private readonly eventIds: SeededRandom;
   private readonly arrivals: SeededRandom;
@@ -84,9 +84,11 @@ export class TodoTraffic {
     this.hourCount = options.days * 24;
     this.periodStartMs = utcMidnightMs(options.start);
     this.periodEndMs = this.periodStartMs + this.hourCount * MS_PER_HOUR;
-    this.users = new UserTable(options.users);
+    this.users = new UserTable(options.users, options.idSpace);
+    this.tasks = new TaskTable(options.idSpace);
     this.random = new SeededRandom(options.seed, 'traffic');
-    this.eventIds = new SeededRandom(options.seed, 'event-ids');
+    // Event ids of their own for each start and id space: days added to a lake never repeat one.
+    this.eventIds = new SeededRandom(options.seed, `event-ids:${options.start}:${options.idSpace}`);
     this.arrivals = new SeededRandom(options.seed, 'arrival-delays');
     this.outOfOrder = new SeededRandom(options.seed, 'out-of-order');
     this.signUpsByHour = this.planSignUps();

@@ -18,7 +18,7 @@ export class UserTable {
   readonly lastEventMs: Float64Array;
   readonly lastArrivalMs: Float64Array;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, readonly idSpace = 0) {
     this.firstName = new Uint8Array(capacity);
     this.lastName = new Uint8Array(capacity);
     this.plan = new Uint8Array(capacity);
@@ -29,8 +29,9 @@ export class UserTable {
     this.lastArrivalMs = new Float64Array(capacity);
   }
 
+  /** `u-000001`; in a later generation's id space, `u-<space>-000001`. */
   userId(index: number): string {
-    return `u-${String(index + 1).padStart(6, '0')}`;
+    return `u-${this.idSpace > 0 ? `${this.idSpace}-` : ''}${String(index + 1).padStart(6, '0')}`;
   }
 
   keysJson(index: number): string {

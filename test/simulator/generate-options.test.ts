@@ -12,6 +12,7 @@ describe('GenerateOptionsSchema', () => {
       users: 200,
       tasksPerDay: 300,
       faultRate: 0.01,
+      idSpace: 0,
       keyPrefix: 'landing/',
     });
   });
