@@ -37,7 +37,16 @@ export function athenaDdl(tables: readonly TableSpec[], table: string | undefine
   }
   const layout = s3LakeLayout({ default: parsed.data.location });
   const databases = [...new Set(selected.map((spec) => glueDatabaseName(parsed.data.databasePrefix, layerOf(spec.name))))];
+  // What these statements are and are not: a table's definition at version 0, before any commit is published.
+  const header = [
+    `-- Athena DDL of ${selected.length === 1 ? selected[0]!.name : `${selected.length} tables`} for the lake at ${parsed.data.location} (Glue databases ${parsed.data.databasePrefix}_<layer>).`,
+    '-- Version 0: each LOCATION is the table\'s symlink root, which holds no manifest until a commit is published, so',
+    '-- until then a query finds no rows. A lake in S3 publishes every commit to Glue (--glue-database-prefix); to',
+    '-- publish the committed versions now: medallion --lake s3://... catalog publish. See docs/athena.md.',
+    '',
+  ].join('\n');
   return [
+    header,
     ...databases.map((database) => `CREATE DATABASE IF NOT EXISTS ${quoteAthenaIdentifier(database)};\n`),
     ...selected.map((spec) => athenaTableDdl(spec, { databasePrefix: parsed.data.databasePrefix, layout })),
   ].join('\n');

@@ -46,6 +46,9 @@ export interface InvokeOptions {
   readonly stop?: StopRequest;
 }
 
+/** The demo's rate of each fault kind (generate's default is 0.01, a rough night's). */
+export const DEMO_FAULT_RATE = 0.005;
+
 /** Exit codes, as dbt uses them: 0 success, 1 data or run failure, 2 usage error or crash. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -642,7 +645,8 @@ export function createProgram(options: InvokeOptions): Command {
     program.command('demo').description('Generate a week of traffic (ending yesterday, unless --start says otherwise), run every job, and print row counts, quarantine counts and the KPI table.'),
   ).action(async (flags: GenerateFlags) => {
     const lakeOption = program.opts<{ lake?: string }>().lake;
-    const options = generateOptions(flags);
+    // Faults a normal night sees: each kind at 0.5% keeps the quarantine near 3%, under the pipeline's own 5% warn rule.
+    const options = generateOptions({ ...flags, faultRate: flags.faultRate ?? String(DEMO_FAULT_RATE) });
     // The demo lake looks like a live one: its traffic ends yesterday, so freshness rules and `status` judge it as they would a real lake.
     const start = flags.start ?? daysBefore(options.days);
     const quality = await ruleSets();

@@ -17,7 +17,10 @@ describe('medallion athena ddl', () => {
     const result = await run(['athena', 'ddl', 'gold.daily_task_kpis', ...LOCATION, '--database-prefix', 'analytics']);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout.startsWith('CREATE DATABASE IF NOT EXISTS `analytics_gold`;\n')).toBe(true);
+    // It says what version 0 is: no manifest until a commit is published.
+    expect(result.stdout.startsWith('-- Athena DDL of gold.daily_task_kpis for the lake at s3://example-lake-bucket/lake (Glue databases analytics_<layer>).\n-- Version 0:')).toBe(true);
+    expect(result.stdout).toContain('catalog publish');
+    expect(result.stdout.split('\n').filter((line) => !line.startsWith('--')).join('\n').trimStart().startsWith('CREATE DATABASE IF NOT EXISTS `analytics_gold`;\n')).toBe(true);
     expect(result.stdout).toContain('CREATE EXTERNAL TABLE IF NOT EXISTS `analytics_gold`.`daily_task_kpis` (');
     expect(result.stdout).toContain("LOCATION 's3://example-lake-bucket/lake/gold/_symlink/daily_task_kpis/current/'");
     expect(result.stdout.match(/CREATE EXTERNAL TABLE/g)).toHaveLength(1);
