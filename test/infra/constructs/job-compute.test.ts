@@ -383,8 +383,11 @@ describe('job image', () => {
     }
     expect([...imported].sort()).toEqual(expect.arrayContaining(['@duckdb/node-api', 'commander', 'zod']));
     for (const name of imported) expect(Object.keys(packageJson.dependencies), `${name} is imported at run time`).toContain(name);
-    // The compiled CLI needs no TypeScript runner.
-    expect(Object.keys(packageJson.dependencies)).not.toContain('tsx');
+    // The compiled CLI needs no TypeScript runner, and the job image no CDK: they are dev dependencies.
+    for (const buildOnly of ['tsx', 'typescript', 'aws-cdk-lib', 'cdk-nag', 'constructs', 'aws-cdk']) {
+      expect(Object.keys(packageJson.dependencies), buildOnly).not.toContain(buildOnly);
+      expect(Object.keys(packageJson.devDependencies), buildOnly).toContain(buildOnly);
+    }
   });
 
   it('leaves out the runbooks and keeps the quality rule sets the jobs and the quality step read', () => {
