@@ -57,7 +57,11 @@ const CONFIG_SHAPE = {
   jobEphemeralStorageGiB: z.int().min(21).max(200),
   /** The state machine stops waiting for one job run after this long (the task is stopped). */
   jobTimeoutMinutes: z.int().min(5).max(1440),
-  /** Step Functions re-runs a failed job task this many times, with exponential backoff and jitter. */
+  /**
+   * A job run retries its transient failures this many times itself (Glue's MaxRetries, `--max-retries`); Step
+   * Functions retries a task that could not start as many times, and runs a task that stopped without the CLI's
+   * word (killed) once more when this is above 0. A failure the CLI reported (a quality gate, a failed check) is final.
+   */
   jobRetryAttempts: z.int().min(0).max(5),
   /** The whole nightly execution times out after this long (ExecutionsTimedOut alarm). */
   pipelineTimeoutMinutes: z.int().min(10).max(10_080),

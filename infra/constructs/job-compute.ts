@@ -60,16 +60,17 @@ export const JOB_CONTAINER_NAME = 'job';
  * The container command of a pipeline run of `job`: the CLI's `run` with Glue's arguments. The image's
  * entrypoint is `node bin/medallion.js`, so this is exactly what follows `medallion` on a command line.
  * `--timeout` is the runner's own Glue Timeout, so a run that overstays ends as TIMEOUT and releases its
- * lock before Step Functions gives up on the task. `--duration-baseline-minutes` is the job's configured
+ * lock before Step Functions gives up on the task. `--max-retries` is Glue's MaxRetries: the run retries its own transient
+ * failures (Step Functions does not retry what the CLI reported: see PipelineTaskStep). `--duration-baseline-minutes` is the job's configured
  * baseline (jobBaselineMinutes), which its duration is measured against until it has learned its own.
  *
  * @example
- * jobRunCommand(silverTasksJob, 60, 20); // ['run', 'silver.tasks', '--JOB_NAME', 'silver.tasks', '--job-bookmark-option', 'job-bookmark-enable', '--timeout', '60', '--duration-baseline-minutes', '20']
+ * jobRunCommand(silverTasksJob, 60, 20, 1); // ['run', 'silver.tasks', '--JOB_NAME', 'silver.tasks', '--job-bookmark-option', 'job-bookmark-enable', '--timeout', '60', '--max-retries', '1', '--duration-baseline-minutes', '20']
  */
-export function jobRunCommand(job: Job, timeoutMinutes: number, baselineMinutes: number): string[] {
+export function jobRunCommand(job: Job, timeoutMinutes: number, baselineMinutes: number, maxRetries = 0): string[] {
   return [
     'run', job.name, '--JOB_NAME', job.name, '--job-bookmark-option', 'job-bookmark-enable', '--timeout', String(timeoutMinutes),
-    '--duration-baseline-minutes', String(Math.max(1, Math.round(baselineMinutes))),
+    '--max-retries', String(maxRetries), '--duration-baseline-minutes', String(Math.max(1, Math.round(baselineMinutes))),
   ];
 }
 
@@ -242,7 +243,7 @@ export class JobCompute extends Construct {
       const task = this.pipelineTask(new Construct(this, jobConstructId(job)), context, {
         who: job.name,
         family: jobTaskFamily(config, job),
-        command: jobRunCommand(job, config.jobTimeoutMinutes, config.jobBaselineMinutes[job.name] ?? config.defaultJobBaselineMinutes),
+        command: jobRunCommand(job, config.jobTimeoutMinutes, config.jobBaselineMinutes[job.name] ?? config.defaultJobBaselineMinutes, config.jobRetryAttempts),
         roleDescription: `medallion job ${job.name}: reads its sources' prefixes, writes its own tables, quarantine and quality results`,
         access: jobLakeAccess(job, props.ruleSets),
       });

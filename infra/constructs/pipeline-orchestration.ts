@@ -9,19 +9,26 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import {
   Chain,
+  Choice,
+  Condition,
   DefinitionBody,
   Fail,
   type IChainable,
+  type INextable,
   IntegrationPattern,
   JitterType,
   JsonPath,
   LogLevel,
   Parallel,
   StateMachine,
+  StateMachineFragment,
   StateMachineType,
+  type State,
   Succeed,
   TaskInput,
   Timeout,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, EcsFargateLaunchTarget, EcsRunTask, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -46,7 +53,7 @@ export const jobStateName = (job: Job): string => `Run ${job.name}`;
 export const QUALITY_STATE_NAME = 'Run quality checks';
 
 /** One Fargate step of the pipeline: what it runs, and what its failure tells the operator. */
-export interface PipelineTaskStep {
+export interface PipelineTaskStepProps {
   readonly config: InfraConfig;
   readonly compute: JobCompute;
   readonly alertTopic: ITopic;
@@ -63,39 +70,78 @@ export interface PipelineTaskStep {
 }
 
 /**
- * A task the state machine runs and waits for (RUN_JOB) on Fargate. A failed task is retried with
- * exponential backoff and jitter; when retries run out the failure is published to the alert topic and
- * the execution fails (so `pipeline-executions-failed` fires).
+ * How the state machine tells a failure the CLI reported from a task that stopped without one: the failure's Cause is
+ * the ECS task as DescribeTasks shows it, and the CLI exits 1 (a failed run, a quality gate, a failed check, records
+ * that do not add up), 2 (a usage error) or 3; a container killed or stopped (out of memory, the task stopped) exits
+ * 137 or 143, or has no exit code.
  */
-export function pipelineTaskStep(scope: Construct, step: PipelineTaskStep): EcsRunTask {
-  const { config } = step;
-  const run = fargateRunTask(scope, step);
-  const notify = new SnsPublish(scope, `Notify ${step.subject} failed`, {
-    topic: step.alertTopic,
-    subject: `medallion ${config.envName}: ${step.subject} failed`.slice(0, 100),
-    message: TaskInput.fromObject({
-      pipeline: pipelineStateMachineName(config),
-      ...step.details,
-      execution: JsonPath.executionId,
-      error: JsonPath.stringAt('$.failure.Error'),
-      cause: JsonPath.stringAt('$.failure.Cause'),
-      runbook: runbookUrl(config, step.runbook),
-    }),
-    resultPath: JsonPath.DISCARD,
-  });
-  const fail = new Fail(scope, `${step.subject} failed`, {
-    error: step.error,
-    cause: `${step.subject} failed after its retries: the alert topic message has the error; next steps: ${runbookUrl(config, step.runbook)}`,
-  });
-  run.addCatch(notify.next(fail), { errors: ['States.ALL'], resultPath: '$.failure' });
-  return run;
+const REPORTED_EXIT_CODES = [1, 2, 3] as const;
+
+/**
+ * One Fargate step of the pipeline, run and waited for (RUN_JOB), with its failure handling:
+ * - a failure the CLI reported (it exits 1, 2 or 3) is final: the job's transient errors were already retried inside
+ *   the run (`--max-retries`, as Glue's MaxRetries), and a failed quality gate or check would only fail again (and
+ *   record the same failure again in quality.results, which dynamic rules and anomaly detection read);
+ * - a task that could not start (ECS.AmazonECSException) is retried with exponential backoff and jitter;
+ * - a task that stopped without the CLI's word (killed for memory, stopped) is run once more after two minutes, when
+ *   `jobRetryAttempts` allows it: a run that died before its commit left nothing visible, and the next one recovers it;
+ * - when that is over, the failure is published to the alert topic and the execution fails.
+ */
+export class PipelineTaskStep extends StateMachineFragment {
+  readonly startState: State;
+  readonly endStates: INextable[];
+  /** The first run of the task (its rerun, when there is one, is `${stateName} again`). */
+  readonly run: EcsRunTask;
+
+  constructor(scope: Construct, step: PipelineTaskStepProps) {
+    super(scope, `${step.stateName} step`);
+    const { config } = step;
+    this.run = fargateRunTask(this, step, step.stateName);
+    const notify = new SnsPublish(this, `Notify ${step.subject} failed`, {
+      topic: step.alertTopic,
+      subject: `medallion ${config.envName}: ${step.subject} failed`.slice(0, 100),
+      message: TaskInput.fromObject({
+        pipeline: pipelineStateMachineName(config),
+        ...step.details,
+        execution: JsonPath.executionId,
+        error: JsonPath.stringAt('$.failure.Error'),
+        cause: JsonPath.stringAt('$.failure.Cause'),
+        runbook: runbookUrl(config, step.runbook),
+      }),
+      resultPath: JsonPath.DISCARD,
+    });
+    const failed = notify.next(new Fail(this, `${step.subject} failed`, {
+      error: step.error,
+      cause: `${step.subject} failed: the alert topic message has the error; next steps: ${runbookUrl(config, step.runbook)}`,
+    }));
+    this.endStates = [this.run];
+    if (config.jobRetryAttempts > 0) {
+      const rerun = fargateRunTask(this, step, `${step.stateName} again`);
+      rerun.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.failure' });
+      const reported = Condition.or(
+        ...REPORTED_EXIT_CODES.flatMap((code) => [Condition.stringMatches('$.failure.Cause', `*"ExitCode":${code},*`), Condition.stringMatches('$.failure.Cause', `*"ExitCode":${code}}*`)]),
+      );
+      const howItEnded = new Choice(this, `Did ${step.subject} fail, or stop`)
+        .when(reported, failed)
+        .otherwise(new Wait(this, `Wait to run ${step.subject} again`, { time: WaitTime.duration(Duration.minutes(2)) }).next(rerun));
+      this.run.addCatch(howItEnded, { errors: ['States.TaskFailed'], resultPath: '$.failure' });
+      this.endStates = [this.run, rerun];
+    }
+    this.run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.failure' });
+    this.startState = this.run;
+  }
 }
 
-/** The Fargate task of a step, waited for (RUN_JOB), retried with exponential backoff and jitter. */
-function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask; readonly stateName: string }): EcsRunTask {
+/** Builds a pipeline step in `scope` (see PipelineTaskStep). */
+export function pipelineTaskStep(scope: Construct, step: PipelineTaskStepProps): PipelineTaskStep {
+  return new PipelineTaskStep(scope, step);
+}
+
+/** The Fargate task of a step, waited for (RUN_JOB); a task that could not start is retried with backoff and jitter. */
+function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask }, stateName: string): EcsRunTask {
   const { config, compute, task } = step;
-  const run = new EcsRunTask(scope, step.stateName, {
-    stateName: step.stateName,
+  const run = new EcsRunTask(scope, stateName, {
+    stateName,
     integrationPattern: IntegrationPattern.RUN_JOB,
     cluster: compute.cluster,
     taskDefinition: task.taskDefinition,
@@ -109,17 +155,14 @@ function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; 
     taskTimeout: Timeout.duration(Duration.minutes(config.jobTimeoutMinutes + 15)),
     resultPath: JsonPath.DISCARD,
   });
-  if (config.jobRetryAttempts > 0) {
-    // A rerun is safe: a run that died before its commit left nothing visible (see DESIGN.md, "commit").
-    run.addRetry({
-      errors: ['States.TaskFailed', 'ECS.AmazonECSException'],
-      interval: Duration.minutes(2),
-      backoffRate: 2,
-      maxAttempts: config.jobRetryAttempts,
-      maxDelay: Duration.minutes(30),
-      jitterStrategy: JitterType.FULL,
-    });
-  }
+  run.addRetry({
+    errors: ['ECS.AmazonECSException'],
+    interval: Duration.minutes(2),
+    backoffRate: 2,
+    maxAttempts: Math.max(1, config.jobRetryAttempts),
+    maxDelay: Duration.minutes(30),
+    jitterStrategy: JitterType.FULL,
+  });
   return run;
 }
 
@@ -206,7 +249,7 @@ export const PUBLISH_SUMMARY_STATE_NAME = 'Publish the daily summary';
 export function reportStep(options: { config: InfraConfig; compute: JobCompute; lake: LakeStorage; warningTopic: ITopic }): (scope: Construct) => IChainable {
   const { config, compute, lake, warningTopic } = options;
   return (scope) => {
-    const run = fargateRunTask(scope, { config, compute, task: compute.reportTask, stateName: REPORT_STATE_NAME });
+    const run = fargateRunTask(scope, { config, compute, task: compute.reportTask }, REPORT_STATE_NAME);
     const summary = locateLakePrefix(lake.layout, REPORT_SUMMARY_KEY);
     const read = new CallAwsService(scope, READ_SUMMARY_STATE_NAME, {
       service: 's3',
@@ -311,7 +354,7 @@ export class PipelineOrchestration extends Construct {
         error: 'JobFailed',
         runbook: 'pipeline-executions-failed',
       });
-      jobStates.set(job.name, run);
+      jobStates.set(job.name, run.run);
       return run;
     };
 

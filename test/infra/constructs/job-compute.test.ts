@@ -145,7 +145,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
   });
 
   const taskCases = [
-    ...PIPELINE_JOBS.map((job) => [job.name, jobConstructId(job), jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes, ENV_DEFAULTS[envName].jobBaselineMinutes[job.name] ?? ENV_DEFAULTS[envName].defaultJobBaselineMinutes)] as const),
+    ...PIPELINE_JOBS.map((job) => [job.name, jobConstructId(job), jobRunCommand(job, ENV_DEFAULTS[envName].jobTimeoutMinutes, ENV_DEFAULTS[envName].jobBaselineMinutes[job.name] ?? ENV_DEFAULTS[envName].defaultJobBaselineMinutes, ENV_DEFAULTS[envName].jobRetryAttempts)] as const),
     ['the quality step', 'Quality', ['quality']] as const,
     ['the reconcile step', 'Reconcile', ['reconcile']] as const,
     ['the vacuum step', 'Vacuum', ['vacuum', '--retain', `${ENV_DEFAULTS[envName].vacuumRetainDays}d`]] as const,

@@ -54,6 +54,49 @@ function allStates(states: Record<string, State>): Record<string, State> {
   return found;
 }
 
+/** Whether a Step Functions StringMatches pattern (`*` any run of characters) matches `text`. */
+const stringMatches = (pattern: string, text: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(text);
+
+/** Evaluates a Choice rule (Or, And, StringMatches, Not) on an input holding `$.failure.Cause`. */
+function choiceMatches(rule: State, cause: string): boolean {
+  if (rule.Or) return (rule.Or as State[]).some((inner) => choiceMatches(inner, cause));
+  if (rule.And) return (rule.And as State[]).every((inner) => choiceMatches(inner, cause));
+  if (rule.Not) return !choiceMatches(rule.Not as State, cause);
+  expect(rule.Variable).toBe('$.failure.Cause');
+  return stringMatches(rule.StringMatches as string, cause);
+}
+
+/**
+ * A step's failure handling: a task that could not start is retried; a failure the CLI reported (exit 1 to 3) goes
+ * straight to the alert; a task stopped without its word (exit 137, 143, none) waits and runs once more, whose failure
+ * goes to the alert too.
+ */
+function expectFailureHandling(states: Record<string, State>, stateName: string, subject: string): void {
+  const run = states[stateName]!;
+  expect(run.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['ECS.AmazonECSException'], BackoffRate: 2, JitterStrategy: 'FULL' })]);
+  expect(run.Catch).toEqual([
+    { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.failure', Next: `Did ${subject} fail, or stop` },
+    { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `Notify ${subject} failed` },
+  ]);
+  const choice = states[`Did ${subject} fail, or stop`]!;
+  expect(choice.Type).toBe('Choice');
+  expect(choice.Choices).toHaveLength(1);
+  expect(choice.Choices[0].Next).toBe(`Notify ${subject} failed`);
+  expect(choice.Default).toBe(`Wait to run ${subject} again`);
+  // The failure's Cause as ECS describes the stopped task.
+  const cause = (exitCode?: number) => JSON.stringify({ Containers: [{ ...(exitCode === undefined ? {} : { ExitCode: exitCode }), Name: 'job', LastStatus: 'STOPPED' }], StopCode: 'EssentialContainerExited' });
+  for (const code of [1, 2, 3]) expect(choiceMatches(choice.Choices[0], cause(code)), `exit ${code}`).toBe(true);
+  expect(choiceMatches(choice.Choices[0], JSON.stringify({ Containers: [{ Name: 'job', ExitCode: 1 }] })), 'exit 1, last field').toBe(true);
+  for (const code of [0, 10, 137, 143, undefined]) expect(choiceMatches(choice.Choices[0], cause(code)), `exit ${code}`).toBe(false);
+  expect(states[`Wait to run ${subject} again`]).toMatchObject({ Type: 'Wait', Seconds: 120, Next: `${stateName} again` });
+  const again = states[`${stateName} again`]!;
+  expect(again.Parameters.TaskDefinition).toBe(run.Parameters.TaskDefinition);
+  expect(again.Parameters.Overrides).toEqual(run.Parameters.Overrides);
+  expect(again.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `Notify ${subject} failed` }]);
+  // Either run, when it succeeds, goes on to the same next state.
+  expect(again.Next ?? again.End).toEqual(run.Next ?? run.End);
+}
+
 describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   const config = loadInfraConfig(envName);
   const template = () => templates()[envName];
@@ -89,7 +132,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   });
 
   it.each(PIPELINE_JOBS.map((candidate) => [candidate.name, candidate] as const))(
-    '%s: a Fargate RUN_JOB step of its task definition, retried with backoff, its failure published and the execution failed',
+    '%s: a Fargate RUN_JOB step of its task definition; a failure the CLI reported is final, a stopped task runs once more; then the failure is published and the execution failed',
     (_name, pipelineJob) => {
       const states = allStates(definitionOf(template()).States);
       const run = states[jobStateName(pipelineJob)]!;
@@ -108,15 +151,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
         },
       });
       expect(run.Parameters.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp ?? 'DISABLED').toBe('DISABLED');
-      expect(run.Retry).toEqual([
-        expect.objectContaining({
-          ErrorEquals: ['States.TaskFailed', 'ECS.AmazonECSException'],
-          MaxAttempts: ENV_DEFAULTS[envName].jobRetryAttempts,
-          BackoffRate: 2,
-          JitterStrategy: 'FULL',
-        }),
-      ]);
-      expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `Notify ${pipelineJob.name} failed` }]);
+      expectFailureHandling(states, jobStateName(pipelineJob), pipelineJob.name);
 
       const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
       const notify = states[`Notify ${pipelineJob.name} failed`]!;
@@ -168,7 +203,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
     expect(flatten(decrypt?.Resource)).toBe(`<${resourceByPrefix(template(), 'AWS::KMS::Key', 'LakeKey').logicalId}.Arn>`);
   });
 
-  it('runs `medallion quality` as a Fargate RUN_JOB step, retried like a job, its failure published (linking its runbook) and the execution failed', () => {
+  it('runs `medallion quality` as a Fargate RUN_JOB step, handled like a job\'s, its failure published (linking its runbook) and the execution failed', () => {
     const states = allStates(definitionOf(template()).States);
     const run = states[QUALITY_STATE_NAME]!;
     const cluster = resourceByPrefix(template(), 'AWS::ECS::Cluster', 'JobsCluster').logicalId;
@@ -187,10 +222,8 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
     });
     const definition = resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', 'JobsQualityTaskDefinition');
     expect(definition.resource.Properties!.ContainerDefinitions[0].Command).toEqual(['quality']);
-    expect(run.Retry).toEqual([
-      expect.objectContaining({ ErrorEquals: ['States.TaskFailed', 'ECS.AmazonECSException'], MaxAttempts: ENV_DEFAULTS[envName].jobRetryAttempts, BackoffRate: 2, JitterStrategy: 'FULL' }),
-    ]);
-    expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Notify quality checks failed' }]);
+    // A failing fail rule exits 1: final, never run again (it would record the same failure again).
+    expectFailureHandling(states, QUALITY_STATE_NAME, 'quality checks');
     const topic = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsTopic').logicalId;
     const notify = states['Notify quality checks failed']!;
     expect(notify).toMatchObject({
@@ -224,7 +257,8 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
       const settings = runSettings(line, selected).get(selected[0]!)!;
       expect(settings.bookmark).toEqual({ option: 'job-bookmark-enable' });
       expect(settings.timeoutMinutes).toBe(ENV_DEFAULTS[envName].jobTimeoutMinutes);
-      expect(settings.maxRetries).toBe(0); // Step Functions retries the task; the runner does not retry on top.
+      // The run retries its own transient failures (Glue's MaxRetries); Step Functions never retries what the CLI reported.
+      expect(settings.maxRetries).toBe(ENV_DEFAULTS[envName].jobRetryAttempts);
     },
   );
 
