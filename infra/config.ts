@@ -63,9 +63,20 @@ const CONFIG_SHAPE = {
    * word (killed) once more when this is above 0. A failure the CLI reported (a quality gate, a failed check) is final.
    */
   jobRetryAttempts: z.int().min(0).max(5),
-  /** The whole nightly execution times out after this long (ExecutionsTimedOut alarm). */
+  /** The quality, reconcile, vacuum and report steps' task time limit (a job's is jobTimeoutMinutes). */
+  stepTimeoutMinutes: z.int().min(5).max(1440),
+  /**
+   * The whole nightly execution times out after this long (ExecutionsTimedOut alarm): at least every stage and step
+   * reaching its task's time limit once (synthesis checks it, PipelineOrchestration), and less than a day, so a
+   * night's execution is over before the next one starts.
+   */
   pipelineTimeoutMinutes: z.int().min(10).max(10_080),
-  /** Whether the nightly 00:01 UTC schedule is on; the state machine can always be started on demand. */
+  /**
+   * Minutes after midnight UTC the nightly execution starts: after Firehose has delivered the day's last buffer
+   * (firehoseBufferingIntervalSeconds) with a margin of 5 minutes, so yesterday's last records are in when bronze reads.
+   */
+  pipelineStartMinute: z.int().min(0).max(720),
+  /** Whether the nightly schedule is on; the state machine can always be started on demand. */
   pipelineScheduleEnabled: z.boolean(),
 
   /** Alarm descriptions link `<runbookBaseUrl>/runbooks/<alarm-id>.md`: the repository at the deployed revision. */
@@ -100,6 +111,13 @@ const whenValid = (keys: readonly (keyof typeof CONFIG_SHAPE)[]) => {
 };
 type Fields = { [K in keyof typeof CONFIG_SHAPE]: z.infer<(typeof CONFIG_SHAPE)[K]> };
 
+/** A day, in minutes. */
+const MINUTES_PER_DAY = 1440;
+/** How long before the next night's start an execution must be over, at the latest. */
+const NIGHTS_APART_MINUTES = 30;
+/** What the nightly start leaves after Firehose's buffering interval, for a delivery's retries. */
+const FIREHOSE_MARGIN_SECONDS = 300;
+
 /**
  * Settings for one environment. Every field has a default per environment (see `ENV_DEFAULTS`);
  * `loadInfraConfig` merges overrides over them and validates the result once.
@@ -125,7 +143,21 @@ export const InfraConfigSchema = z
     path: ['pipelineTimeoutMinutes'],
     error: (issue) => `must be at least jobTimeoutMinutes (${(issue.input as Fields).jobTimeoutMinutes})`,
     when: whenValid(['pipelineTimeoutMinutes', 'jobTimeoutMinutes']),
+  })
+  .refine((config) => config.pipelineTimeoutMinutes <= MINUTES_PER_DAY - NIGHTS_APART_MINUTES, {
+    path: ['pipelineTimeoutMinutes'],
+    error: `must leave ${NIGHTS_APART_MINUTES} minutes before the next night's execution starts: at most ${MINUTES_PER_DAY - NIGHTS_APART_MINUTES}`,
+    when: whenValid(['pipelineTimeoutMinutes']),
+  })
+  .refine((config) => config.pipelineStartMinute * 60 >= config.firehoseBufferingIntervalSeconds + FIREHOSE_MARGIN_SECONDS, {
+    path: ['pipelineStartMinute'],
+    error: (issue) => {
+      const config = issue.input as Fields;
+      return `starts before Firehose has delivered the day's last buffer: at least ${Math.ceil((config.firehoseBufferingIntervalSeconds + FIREHOSE_MARGIN_SECONDS) / 60)} (firehoseBufferingIntervalSeconds ${config.firehoseBufferingIntervalSeconds} s plus ${FIREHOSE_MARGIN_SECONDS / 60} minutes)`;
+    },
+    when: whenValid(['pipelineStartMinute', 'firehoseBufferingIntervalSeconds']),
   });
+
 
 export type InfraConfig = z.infer<typeof InfraConfigSchema>;
 export type InfraConfigOverrides = Partial<Omit<InfraConfig, 'envName'>>;
@@ -154,7 +186,10 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     jobEphemeralStorageGiB: 30,
     jobTimeoutMinutes: 60,
     jobRetryAttempts: 1,
-    pipelineTimeoutMinutes: 180,
+    stepTimeoutMinutes: 60,
+    // 4 stages of jobs and 4 steps, each at its task's limit plus 15 minutes: 4 x 75 + 4 x 75.
+    pipelineTimeoutMinutes: 600,
+    pipelineStartMinute: 10,
     pipelineScheduleEnabled: true,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',
@@ -185,7 +220,10 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     jobEphemeralStorageGiB: 100,
     jobTimeoutMinutes: 180,
     jobRetryAttempts: 2,
-    pipelineTimeoutMinutes: 480,
+    stepTimeoutMinutes: 60,
+    // 4 stages of jobs and 4 steps, each at its task's limit plus 15 minutes: 4 x 195 + 4 x 75.
+    pipelineTimeoutMinutes: 1080,
+    pipelineStartMinute: 15,
     pipelineScheduleEnabled: true,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',

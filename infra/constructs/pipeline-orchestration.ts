@@ -67,6 +67,8 @@ export interface PipelineTaskStepProps {
   readonly error: string;
   /** The registry alarm whose runbook the alert and the Fail state link. */
   readonly runbook: string;
+  /** The task's time limit before its 15 minutes of grace (default jobTimeoutMinutes; the steps', stepTimeoutMinutes). */
+  readonly timeoutMinutes?: number;
 }
 
 /**
@@ -137,8 +139,11 @@ export function pipelineTaskStep(scope: Construct, step: PipelineTaskStepProps):
   return new PipelineTaskStep(scope, step);
 }
 
+/** What a task may run past its own limit before Step Functions stops waiting: image pull, start-up, a hung container. */
+export const TASK_GRACE_MINUTES = 15;
+
 /** The Fargate task of a step, waited for (RUN_JOB); a task that could not start is retried with backoff and jitter. */
-function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask }, stateName: string): EcsRunTask {
+function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask; readonly timeoutMinutes?: number }, stateName: string): EcsRunTask {
   const { config, compute, task } = step;
   const run = new EcsRunTask(scope, stateName, {
     stateName,
@@ -152,7 +157,7 @@ function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; 
     assignPublicIp: false,
     propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
     // The runner's own --timeout ends a job run first; this covers image pull and a hung container.
-    taskTimeout: Timeout.duration(Duration.minutes(config.jobTimeoutMinutes + 15)),
+    taskTimeout: Timeout.duration(Duration.minutes((step.timeoutMinutes ?? config.jobTimeoutMinutes) + TASK_GRACE_MINUTES)),
     resultPath: JsonPath.DISCARD,
   });
   run.addRetry({
@@ -181,6 +186,7 @@ export function qualityCheckStep(options: { config: InfraConfig; compute: JobCom
       ...options,
       task: options.compute.qualityTask,
       stateName: QUALITY_STATE_NAME,
+      timeoutMinutes: options.config.stepTimeoutMinutes,
       subject: 'quality checks',
       details: { step: QUALITY_JOB, results: 'medallion quality history --failed' },
       error: 'QualityCheckFailed',
@@ -206,6 +212,7 @@ export function reconcileCheckStep(options: { config: InfraConfig; compute: JobC
       ...options,
       task,
       stateName: RECONCILE_STATE_NAME,
+      timeoutMinutes: options.config.stepTimeoutMinutes,
       subject: 'reconcile',
       details: { step: 'reconcile', differences: 'medallion reconcile --limit 50' },
       error: 'ReconcileFailed',
@@ -224,6 +231,7 @@ export function vacuumStep(options: { config: InfraConfig; compute: JobCompute; 
       ...options,
       task: options.compute.vacuumTask,
       stateName: VACUUM_STATE_NAME,
+      timeoutMinutes: options.config.stepTimeoutMinutes,
       subject: 'vacuum',
       details: { step: 'vacuum', dryRun: `medallion vacuum --retain ${options.config.vacuumRetainDays}d --dry-run` },
       error: 'VacuumFailed',
@@ -249,7 +257,7 @@ export const PUBLISH_SUMMARY_STATE_NAME = 'Publish the daily summary';
 export function reportStep(options: { config: InfraConfig; compute: JobCompute; lake: LakeStorage; warningTopic: ITopic }): (scope: Construct) => IChainable {
   const { config, compute, lake, warningTopic } = options;
   return (scope) => {
-    const run = fargateRunTask(scope, { config, compute, task: compute.reportTask }, REPORT_STATE_NAME);
+    const run = fargateRunTask(scope, { config, compute, task: compute.reportTask, timeoutMinutes: config.stepTimeoutMinutes }, REPORT_STATE_NAME);
     const summary = locateLakePrefix(lake.layout, REPORT_SUMMARY_KEY);
     const read = new CallAwsService(scope, READ_SUMMARY_STATE_NAME, {
       service: 's3',
@@ -292,6 +300,10 @@ export function reportStep(options: { config: InfraConfig; compute: JobCompute; 
   };
 }
 
+/** `00:15`: when the nightly execution starts (UTC). */
+export const startTime = (config: InfraConfig): string =>
+  `${String(Math.floor(config.pipelineStartMinute / 60)).padStart(2, '0')}:${String(config.pipelineStartMinute % 60).padStart(2, '0')}`;
+
 /** `medallion-<env>-pipeline`. */
 export const pipelineStateMachineName = (config: InfraConfig): string => `medallion-${config.envName}-pipeline`;
 
@@ -317,7 +329,7 @@ export interface PipelineOrchestrationProps {
  * The nightly pipeline: a Step Functions state machine that runs the jobs stage by stage (bronze jobs
  * in parallel, then silver, then gold), each as an ECS Fargate task it waits for (RUN_JOB), then the
  * quality step when one is given. A failed task is retried with exponential backoff and jitter; when retries run out the failure is published
- * to the alert topic and the execution fails. An EventBridge rule starts it at 00:01 UTC; operators
+ * to the alert topic and the execution fails. An EventBridge rule starts it every night at `pipelineStartMinute` past midnight UTC (after Firehose's last buffer); operators
  * can start it any time (`aws stepfunctions start-execution`).
  *
  * @example
@@ -367,6 +379,16 @@ export class PipelineOrchestration extends Construct {
     if (!definition) throw new Error('PipelineOrchestration needs at least one job');
     if (props.qualityStep) definition = definition.next(props.qualityStep(this));
     for (const step of props.afterQuality ?? []) definition = definition.next(step(this));
+    // The whole night must fit its execution timeout with every stage and step at its task's limit once.
+    const steps = (props.qualityStep ? 1 : 0) + (props.afterQuality?.length ?? 0);
+    const budget = this.stages.length * (config.jobTimeoutMinutes + TASK_GRACE_MINUTES) + steps * (config.stepTimeoutMinutes + TASK_GRACE_MINUTES);
+    if (config.pipelineTimeoutMinutes < budget) {
+      throw new Error(
+        `medallion ${config.envName}: pipelineTimeoutMinutes ${config.pipelineTimeoutMinutes} is shorter than the night's own limits: ${this.stages.length} stages x ` +
+          `(jobTimeoutMinutes ${config.jobTimeoutMinutes} + ${TASK_GRACE_MINUTES}) + ${steps} steps x (stepTimeoutMinutes ${config.stepTimeoutMinutes} + ${TASK_GRACE_MINUTES}) = ${budget} minutes; ` +
+          'raise pipelineTimeoutMinutes or lower the task limits',
+      );
+    }
     this.jobStates = jobStates;
 
     this.logGroup = new LogGroup(this, 'Logs', {
@@ -399,8 +421,8 @@ export class PipelineOrchestration extends Construct {
     );
 
     this.schedule = new Rule(this, 'NightlySchedule', {
-      description: `Starts the medallion ${config.envName} pipeline every night at 00:01 UTC`,
-      schedule: Schedule.cron({ minute: '1', hour: '0' }),
+      description: `Starts the medallion ${config.envName} pipeline every night at ${startTime(config)} UTC, once Firehose has delivered the day's last buffer`,
+      schedule: Schedule.cron({ minute: String(config.pipelineStartMinute % 60), hour: String(Math.floor(config.pipelineStartMinute / 60)) }),
       enabled: config.pipelineScheduleEnabled,
       targets: [new SfnStateMachine(this.stateMachine, { input: RuleTargetInput.fromObject({ trigger: 'nightly-schedule' }), retryAttempts: 3 })],
     });

@@ -67,6 +67,21 @@ describe('infra config', () => {
     expect(message).toMatch(/must be at least jobTimeoutMinutes \(120\)\n.*at pipelineTimeoutMinutes/);
   });
 
+  it('starts the night after Firehose\'s last buffer, and ends it before the next one starts', () => {
+    const problems = (overrides: Parameters<typeof loadInfraConfig>[1]) => {
+      try {
+        loadInfraConfig('prod', overrides);
+        return '';
+      } catch (error) {
+        return (error as ConfigError).message;
+      }
+    };
+    // 00:01 with a 300 s buffer: yesterday's last records would land after bronze read.
+    expect(problems({ pipelineStartMinute: 1 })).toMatch(/starts before Firehose has delivered the day's last buffer: at least 10 \(firehoseBufferingIntervalSeconds 300 s plus 5 minutes\)\n.*at pipelineStartMinute/);
+    expect(problems({ pipelineStartMinute: 10 })).toBe('');
+    expect(problems({ pipelineTimeoutMinutes: 1420 })).toMatch(/must leave 30 minutes before the next night's execution starts: at most 1410/);
+  });
+
   it('accepts every Fargate size it offers, and a job baseline per job name', () => {
     expect(loadInfraConfig('prod', { jobCpu: 4096, jobMemoryMiB: 30_720 }).jobMemoryMiB).toBe(30_720);
     expect(loadInfraConfig('prod', { jobCpu: 256, jobMemoryMiB: 512 }).jobCpu).toBe(256);

@@ -210,7 +210,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
     expect(run).toMatchObject({
       Type: 'Task',
       Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
-      TimeoutSeconds: (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) * 60,
+      TimeoutSeconds: (ENV_DEFAULTS[envName].stepTimeoutMinutes + 15) * 60,
       ResultPath: null,
       Next: RECONCILE_STATE_NAME,
       Parameters: {
@@ -273,11 +273,23 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
     });
   });
 
-  it('is started by an EventBridge rule every night at 00:01 UTC', () => {
+  it('is started by an EventBridge rule every night once Firehose has delivered the day\'s last buffer', () => {
     const stateMachine = resourceByPrefix(template(), 'AWS::StepFunctions::StateMachine', 'PipelineStateMachine').logicalId;
     const rule = resourceByPrefix(template(), 'AWS::Events::Rule', 'PipelineNightlySchedule').resource.Properties!;
-    expect(rule).toMatchObject({ ScheduleExpression: 'cron(1 0 * * ? *)', State: 'ENABLED' });
+    const start = ENV_DEFAULTS[envName].pipelineStartMinute;
+    expect(rule).toMatchObject({ ScheduleExpression: `cron(${start % 60} ${Math.floor(start / 60)} * * ? *)`, State: 'ENABLED' });
+    // Firehose's buffering interval and 5 minutes have passed since midnight.
+    expect(start * 60).toBeGreaterThanOrEqual(ENV_DEFAULTS[envName].firehoseBufferingIntervalSeconds + 300);
     expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { Ref: stateMachine }, RetryPolicy: { MaximumRetryAttempts: 3 } })]);
+  });
+
+  it('has an execution timeout that holds every stage and step at its task\'s limit, and steps limited by stepTimeoutMinutes', () => {
+    const definition = definitionOf(template());
+    const stages = jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length;
+    const budget = stages * (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) + 4 * (ENV_DEFAULTS[envName].stepTimeoutMinutes + 15);
+    expect(definition.TimeoutSeconds! / 60).toBeGreaterThanOrEqual(budget);
+    const states = allStates(definition.States);
+    for (const step of [QUALITY_STATE_NAME, RECONCILE_STATE_NAME, VACUUM_STATE_NAME, REPORT_STATE_NAME]) expect(states[step]!.TimeoutSeconds, step).toBe((ENV_DEFAULTS[envName].stepTimeoutMinutes + 15) * 60);
   });
 
   it('may run each job task definition revision and the quality step\'s, and pass only the roles of those tasks', () => {
