@@ -127,7 +127,11 @@ function generateOptions(flags: GenerateFlags): GenerateOptions {
  */
 export function hoistGlobalOptions(args: readonly string[], program: Command): string[] {
   // The options that take a value (--lake DIR ...); --version is one only before the command (`restore --version N` is restore's).
-  const takesValue = new Map(program.options.filter((option) => option.long !== undefined && (option.required || option.optional)).map((option) => [option.long!, true]));
+  const valued = program.options.filter((option) => option.long !== undefined && (option.required || option.optional));
+  const takesValue = new Map(valued.map((option) => [option.long!, true]));
+  // Given twice with different values (`--lake dev ... --lake prod`), no choice between them is safe: refused.
+  const repeatable = new Set(valued.filter((option) => Array.isArray(option.defaultValue)).map((option) => option.long!));
+  const seen = new Map<string, string>();
   const global: string[] = [];
   const rest: string[] = [];
   for (let index = 0; index < args.length; index += 1) {
@@ -142,7 +146,18 @@ export function hoistGlobalOptions(args: readonly string[], program: Command): s
       continue;
     }
     global.push(token);
-    if (takesValue.get(name) && !token.includes('=') && index + 1 < args.length) global.push(args[++index]!);
+    let value = token.includes('=') ? token.slice(token.indexOf('=') + 1) : undefined;
+    if (takesValue.get(name) && !token.includes('=') && index + 1 < args.length) {
+      value = args[++index]!;
+      global.push(value);
+    }
+    if (value !== undefined && !repeatable.has(name)) {
+      const before = seen.get(name);
+      if (before !== undefined && before !== value) {
+        throw new ConfigError('GLOBAL_OPTION_REPEATED', `${name} is given twice, as ${JSON.stringify(before)} and ${JSON.stringify(value)}`, { hint: `give ${name} once` });
+      }
+      seen.set(name, value);
+    }
   }
   return [...global, ...rest];
 }
@@ -188,7 +203,7 @@ export async function invoke(args: readonly string[], options: InvokeOptions): P
   } catch (error) {
     const code = reportError(error, options.io, options.env ?? process.env);
     // A usage error anywhere on a `status` line (`medallion --bogus status`) keeps status's own code: never "critical".
-    if (code === EXIT.usage && error instanceof CommanderError && args.includes('status')) return STATUS_EXIT.usage;
+    if (code === EXIT.usage && (error instanceof CommanderError || (error instanceof ConfigError && error.code === 'GLOBAL_OPTION_REPEATED')) && args.includes('status')) return STATUS_EXIT.usage;
     return code;
   }
   return EXIT.ok;

@@ -4,7 +4,7 @@ export interface CliIo {
   err(text: string): void;
   /** A person is watching stderr (a terminal): progress is worth printing as it happens. */
   readonly interactive?: boolean;
-  /** The width tables are fitted to: the terminal's, or $COLUMNS; none when stdout is a file or a pipe. */
+  /** The width tables are fitted to: the terminal's (or $COLUMNS at a terminal that does not say); none for a file or a pipe. */
   readonly width?: number;
 }
 
@@ -22,7 +22,8 @@ export function streamIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableS
   let broken: Error | undefined;
   const terminal = stdout as NodeJS.WriteStream;
   const columns = Number(env.COLUMNS);
-  const width = terminal.isTTY === true && terminal.columns > 0 ? terminal.columns : Number.isInteger(columns) && columns > 0 ? columns : undefined;
+  // Only a terminal has a width: output to a file or a pipe is never wrapped, whatever $COLUMNS says.
+  const width = terminal.isTTY !== true ? undefined : terminal.columns > 0 ? terminal.columns : Number.isInteger(columns) && columns > 0 ? columns : undefined;
   stdout.on('error', (error: Error) => void (broken ??= error));
   // Nothing can be told when stderr itself is gone.
   stderr.on('error', () => undefined);

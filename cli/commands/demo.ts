@@ -1,3 +1,4 @@
+import { MedallionError } from '../../core/errors.ts';
 import { PIPELINE_TABLES } from '../../jobs/index.ts';
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
@@ -22,7 +23,12 @@ export async function demoCommand(lake: Lake, options: GenerateOptions, io: CliI
     io.err(`The lake at ${lake.storage.location} already holds landing data; running the pipeline on what is new.\n\nRunning the pipeline:\n`);
   } else {
     io.err(`Generating ${options.days} days of Todo API change data from ${options.start} (seed ${options.seed}) into ${lake.storage.location}\n`);
-    const summary = await generateLanding(lake.storage, options);
+    // A stop (Ctrl-C) ends the generation after the day under way; what was written stays, as generate leaves it.
+    const summary = await generateLanding(lake.storage, options, {
+      onDay: (day, days) => {
+        if (stop?.aborted) throw new MedallionError('STOPPED', `stopped (${String(stop.reason)}) after generating ${day} of ${days} days; no job ran`, { hint: 'run `medallion demo` again (it runs on what landed), or `medallion run --all`' });
+      },
+    });
     io.err(`${summaryLine(summary)}\n\nRunning the pipeline:\n`);
   }
   // Bookmarks on, as a nightly schedule would run it: a second demo processes only what is new.

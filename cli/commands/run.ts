@@ -43,7 +43,7 @@ export function runWarnings(result: JobRunResult, quarantines: boolean): string[
     const effect = row.action === 'quarantine' ? `, ${row.rowsQuarantined} rows quarantined` : '';
     lines.push(`  ${row.action} rule ${row.outcome === 'ERROR' ? 'could not be evaluated' : 'failed'}: ${row.table}: ${row.rule} (${row.ruleset}:${row.line})${effect}${row.message ? `: ${row.message}` : ''}`);
   }
-  if (notPassed.length > 0) lines.push(`  -> medallion quality history ${[...new Set(notPassed.map((row) => row.table))].join(' ')} --failed; ${runbookOf(notPassed.some((row) => row.ruleType === 'DetectAnomalies') ? 'quality-anomaly' : 'quality-rules-warn')}`);
+  if (notPassed.length > 0) lines.push(`  -> medallion quality history --job ${result.job} --failed; ${runbookOf(notPassed.some((row) => row.ruleType === 'DetectAnomalies') ? 'quality-anomaly' : 'quality-rules-warn')}`);
   const share = result.recordsRead > 0 ? (100 * result.recordsQuarantined) / result.recordsRead : 0;
   if (quarantines && share > QUARANTINE_RATE_ALARM_PERCENT) {
     lines.push(`  warning: quarantined ${result.recordsQuarantined} of ${result.recordsRead} records read (${share.toFixed(1)}%, above ${QUARANTINE_RATE_ALARM_PERCENT}%): ${Object.entries(result.recordsQuarantinedByReason ?? {}).map(([reason, count]) => `${reason} ${count}`).join(', ')}`);

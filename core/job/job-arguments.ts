@@ -70,7 +70,16 @@ export const GLUE_JOB_PARAMETER_NAMES = [
   'customer-driver-env-vars', 'customer-executor-env-vars', 'enable-lakeformation-fine-grained-access', 'executor-cores',
 ] as const;
 
+/**
+ * The `medallion` command line's own option names, taken wherever they appear on a `run` line (`--lake`, ...): a job
+ * cannot declare them, or its argument would be read as the command's.
+ */
+export const CLI_OPTION_NAMES = [
+  'lake', 'storage', 'lake-location', 'state', 'endpoint-url', 'glue-database-prefix', 'rules', 'memory-limit', 'version', 'help', 'all', 'wait', 'full-refresh',
+] as const;
+
 const FRAMEWORK_NAMES: ReadonlySet<string> = new Set(FRAMEWORK_ARGUMENT_NAMES);
+const CLI_NAMES: ReadonlySet<string> = new Set(CLI_OPTION_NAMES);
 const GLUE_JOB_PARAMETERS: ReadonlySet<string> = new Set(GLUE_JOB_PARAMETER_NAMES);
 const GLUE_INTERNAL_NAMES: ReadonlySet<string> = new Set(GLUE_INTERNAL_ARGUMENT_NAMES);
 const GLUE_SET_NAMES: ReadonlySet<string> = new Set(GLUE_SET_ARGUMENT_NAMES);
@@ -99,6 +108,8 @@ export function jobArgumentDeclarationProblems(jobDefaults: Readonly<Record<stri
       problems.push(`${label} is reserved (AWS Glue uses --${name} internally and never lets a job set it): choose another name`);
     } else if (GLUE_SET_NAMES.has(name)) {
       problems.push(`${label} is reserved (AWS Glue sets --${name} itself): choose another name`);
+    } else if (CLI_NAMES.has(name)) {
+      problems.push(`${label} is reserved (medallion's command line takes --${name} itself): choose another name`);
     }
     if (!z.string().safeParse(value).success) problems.push(`${label} has a default that is not a string: give it a string default`);
   }
@@ -124,7 +135,7 @@ export function resolveJobArguments(argv: readonly string[], jobDefaults: Readon
   const declarationProblems = jobArgumentDeclarationProblems(jobDefaults);
   if (declarationProblems.length > 0) {
     throw new ConfigError(JOB_ARGUMENT_DECLARATIONS_INVALID, declarationProblems.join('; '), {
-      hint: `a job cannot declare these names: ${[...FRAMEWORK_ARGUMENT_NAMES, ...GLUE_INTERNAL_ARGUMENT_NAMES, ...GLUE_SET_ARGUMENT_NAMES].join(', ')}`,
+      hint: `a job cannot declare these names: ${[...FRAMEWORK_ARGUMENT_NAMES, ...GLUE_INTERNAL_ARGUMENT_NAMES, ...GLUE_SET_ARGUMENT_NAMES, ...CLI_OPTION_NAMES].join(', ')}`,
     });
   }
 

@@ -1,3 +1,4 @@
+import { MedallionError } from '../errors.ts';
 import type { Engine } from '../engine/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
@@ -71,6 +72,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   };
 
   const failed = new Set<Job>();
+  const notStarted: Job[] = [];
   for (;;) {
     for (const job of ordered) {
       if (running.size >= concurrency) break;
@@ -79,6 +81,7 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
       if (options.stop?.aborted) {
         started.add(job);
         failed.add(job);
+        notStarted.push(job);
         options.onNotStarted?.(job);
         continue;
       }
@@ -133,5 +136,11 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
     options.onCatalogPublish?.(outcome);
   }
   if (failure !== undefined) throw failure;
+  // Stopped once the runs under way had committed: nothing failed, but not every job ran, and the caller must know.
+  if (notStarted.length > 0) {
+    throw new MedallionError('STOPPED', `stopped (${String(options.stop?.reason ?? 'stop requested')}) before ${notStarted.map((job) => job.name).join(', ')} started; every lock is released`, {
+      hint: 'see what each job did with `medallion runs`, and run again when you are ready',
+    });
+  }
   return results;
 }

@@ -89,9 +89,17 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
   const lost = keeper.lost;
 
   let previousRunId: string | undefined;
+  // Aborted by a stop that comes between attempts (an attempt under way stops itself, and records STOPPED).
+  const retryWait = new AbortController();
+  let betweenAttempts = false;
+  const stopWaiting = () => {
+    if (betweenAttempts) retryWait.abort(tuning.stop?.reason);
+  };
+  tuning.stop?.addEventListener('abort', stopWaiting, { once: true });
   try {
     return await pRetry(
       async (attemptNumber) => {
+        betweenAttempts = false;
         const runId = attemptNumber === 1 ? owner : newRunId(now());
         const started = now();
         const base: JobRunRecord = {
@@ -177,6 +185,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           await record('SUCCEEDED', { CompletedOn: now().toISOString(), Metrics: metrics });
           return eventFailures.length > 0 ? { ...result, warnings: [...(result.warnings ?? []), ...eventFailures] } : result;
         } catch (error) {
+          betweenAttempts = true;
           if (stop?.aborted && !timeout.aborted && !lost.aborted) {
             const stopped = new JobStoppedError(job.name, runId, String(stop.reason instanceof Error ? stop.reason.message : stop.reason ?? 'stop requested'));
             await record('STOPPED', { CompletedOn: now().toISOString(), ErrorMessage: stopped.message });
@@ -198,9 +207,19 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         maxTimeout: tuning.retryMaxDelayMs ?? 60_000,
         randomize: true,
         shouldRetry: ({ error }) => !lost.aborted && !tuning.stop?.aborted && isTransientError(error),
+        // A stop while waiting to retry ends the wait: no other attempt starts.
+        signal: retryWait.signal,
       },
     );
+  } catch (error) {
+    // Stopped during the wait between attempts: the last attempt's record stands (FAILED); nothing else ran.
+    if (retryWait.signal.aborted && error === retryWait.signal.reason) {
+      const reason: unknown = retryWait.signal.reason;
+      throw new JobStoppedError(job.name, previousRunId ?? owner, String(reason instanceof Error ? reason.message : reason ?? 'stop requested'));
+    }
+    throw error;
   } finally {
+    tuning.stop?.removeEventListener('abort', stopWaiting);
     // After the renewal in flight: releasing the generation it is about to replace would leave the lock held.
     await lake.state.releaseLock(await keeper.stop()).catch(() => undefined);
   }

@@ -100,6 +100,17 @@ describe('global options anywhere on the line', () => {
     expect(result.stderr).toContain(`lake: ${dev} (folder)`);
   });
 
+  it('a global option given twice with different values is refused, wherever each is (exit 2, and 64 on a status line)', async () => {
+    for (const line of [['--lake', dev, 'run', '--all', '--lake', prod], ['--lake', dev, 'tables', `--lake=${prod}`]]) {
+      const result = await cli(line);
+      expect(result.code, line.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/^error: GLOBAL_OPTION_REPEATED: --lake is given twice, as ".*dev.*" and ".*prod.*"/);
+    }
+    expect((await cli(['--lake', dev, 'status', '--lake', prod])).code).toBe(64);
+    // The same value twice is no conflict; --lake-location is meant to be repeated.
+    expect((await cli(['--lake', dev, 'tables', '--lake', dev])).code).toBe(0);
+  });
+
   it('a value after `--` is never taken for a global option', async () => {
     const result = await cli(['--lake', dev, 'query', '--format', 'csv', '--', "SELECT '--lake' AS x"]);
     expect(result.code, result.stderr).toBe(0);

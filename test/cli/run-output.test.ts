@@ -30,7 +30,7 @@ describe('medallion run says what happened', () => {
     expect(bronze).toBeGreaterThanOrEqual(0);
     const under = out.slice(bronze + 1, out.findIndex((line, index) => index > bronze && !line.startsWith('  ')));
     expect(under[0]).toMatch(/^ {2}warn rule failed: bronze\.tasks_cdc: CustomSql "select records_quarantined \* 1\.0 \/ nullif\(records_read, 0\) from run" <= 0\.05 \(.*bronze\.tasks_cdc\.dqdl:\d+\)/);
-    expect(under).toContain('  -> medallion quality history bronze.tasks_cdc --failed; runbooks/quality-rules-warn.md');
+    expect(under).toContain('  -> medallion quality history --job bronze.tasks_cdc --failed; runbooks/quality-rules-warn.md');
     expect(under.find((line) => line.startsWith('  warning: quarantined'))).toMatch(/^ {2}warning: quarantined \d+ of \d+ records read \(\d+\.\d%, above 5%\): .*invalid_json \d+/);
     expect(under).toContain('  -> medallion quarantine summary --job bronze.tasks_cdc; runbooks/quarantine-rate.md');
     // The failure, with its code and hint; the jobs that read what it writes, skipped and named.

@@ -56,6 +56,17 @@ describe('output that fits the terminal', () => {
   });
 });
 
+describe('the width of the output', () => {
+  it('is the terminal\'s; a file or a pipe has none, whatever $COLUMNS says', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { streamIo } = await import('../../cli/io.ts');
+    const pipe = new PassThrough();
+    expect(streamIo(pipe, new PassThrough(), { COLUMNS: '60' }).width).toBeUndefined();
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 132 });
+    expect(streamIo(terminal, new PassThrough(), { COLUMNS: '60' }).width).toBe(132);
+  });
+});
+
 describe('--version', () => {
   it('prints the package version and exits 0', async () => {
     const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };

@@ -199,6 +199,9 @@ describe('resolveJobArguments', () => {
       ['continuation-option', 'AWS Glue sets --continuation-option itself'],
       ['encryption-type', 'AWS Glue sets --encryption-type itself'],
       ['enable-data-lineage', 'AWS Glue sets --enable-data-lineage itself'],
+      ['lake', "medallion's command line takes --lake itself"],
+      ['state', "medallion's command line takes --state itself"],
+      ['rules', "medallion's command line takes --rules itself"],
     ])('refuses to declare %s as a job argument', (name, reason) => {
       const error = refusal(job, { [name]: 'x' });
       expect(error.code).toBe(JOB_ARGUMENT_DECLARATIONS_INVALID);

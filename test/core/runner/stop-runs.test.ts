@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, type Job, type Lake } from '../../../core/index.ts';
 import type { MetricDatum } from '../../../core/metrics/index.ts';
-import { lockName, readRunRecords, runJobs, startJobRun, type FaultPoint } from '../../../core/runner/index.ts';
+import { lockName, readRunRecords, runJobs, startJobRun, type FaultPoint, type JobRunResult } from '../../../core/runner/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { generateLanding } from '../../../simulator/index.ts';
 import { useTempDirs } from '../test-resources.ts';
@@ -70,7 +70,9 @@ describe('stopping runs', () => {
     const { lake } = await landingLake();
     const stop = new AbortController();
     const notStarted: string[] = [];
-    const results = await runJobs(lake, PIPELINE_JOBS, {
+    const results: JobRunResult[] = [];
+    const run = runJobs(lake, PIPELINE_JOBS, {
+      onResult: (result) => results.push(result),
       stop: stop.signal,
       concurrency: 1,
       faultPoint: (reached, job) => {
@@ -78,6 +80,7 @@ describe('stopping runs', () => {
       },
       onNotStarted: (job) => notStarted.push(job.name),
     });
+    await expect(run).rejects.toMatchObject({ code: 'STOPPED' });
     expect(results.map((result) => result.job)).toEqual(['bronze.tasks_cdc']);
     expect((await lake.state.readRoot()).tables['bronze.tasks_cdc']).toBeDefined();
     expect(notStarted.sort()).toEqual(PIPELINE_JOBS.filter((job) => job.name !== 'bronze.tasks_cdc').map((job) => job.name).sort());
@@ -106,6 +109,46 @@ describe('stopping runs', () => {
     expect((await readRunRecords(lake.state, 'bronze.endless')).records[0]?.JobRunState).toBe('STOPPED');
     expect(await lockFree(lake, endless)).toBe(true);
   }, 60_000);
+
+  it('a stop while a run waits to retry a transient failure ends the wait: no other attempt starts, the lock is released', async () => {
+    const { lake: base } = await landingLake();
+    // Every staged write fails as a throttled S3 would.
+    const storage = Object.create(base.storage) as typeof base.storage;
+    storage.createStagingArea = async () => {
+      throw Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown' });
+    };
+    const lake: Lake = { ...base, storage };
+    const stop = new AbortController();
+    const job = byName('bronze.tasks_cdc');
+    const started = Date.now();
+    const run = startJobRun(lake, job, { maxRetries: 5 }, {
+      stop: stop.signal,
+      // Long waits between attempts: a stop must not sit them out.
+      retryBaseDelayMs: 600_000,
+      retryMaxDelayMs: 600_000,
+      onRecord: (record) => {
+        if (record.JobRunState === 'FAILED') setTimeout(() => stop.abort('SIGTERM'), 50);
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'JOB_STOPPED' });
+    expect(Date.now() - started).toBeLessThan(120_000);
+    const { records } = await readRunRecords(lake.state, job.name);
+    expect(records.map((record) => record.JobRunState)).toEqual(['FAILED']);
+    expect(await lockFree(lake, job)).toBe(true);
+  }, 150_000);
+
+  it('runJobs says it was stopped when jobs were left unstarted, even when nothing failed', async () => {
+    const { lake } = await landingLake();
+    const stop = new AbortController();
+    const run = runJobs(lake, PIPELINE_JOBS, {
+      stop: stop.signal,
+      concurrency: 1,
+      faultPoint: (reached, job) => {
+        if (reached === 'after-commit' && job === 'silver.users') stop.abort('SIGINT');
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'STOPPED', message: expect.stringContaining('before') });
+  });
 
   it('a stop before a job starts, or while it waits for the lock, starts no run and records none', async () => {
     const { lake } = await landingLake();
