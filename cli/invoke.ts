@@ -297,12 +297,17 @@ export function createProgram(options: InvokeOptions): Command {
       const to = flags.to ?? 'landing';
       if (to !== 'landing' && to !== 'dynamodb') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing or dynamodb`);
       const options = generateOptions(flags);
+      if (to === 'dynamodb' && flags.continue) {
+        throw new ConfigError('GENERATE_OPTIONS_INVALID', '--continue reads the lake\'s landing data, which --to dynamodb does not write', { hint: 'give --to dynamodb a --start and a --seed of its own' });
+      }
       if (to === 'dynamodb') {
         const endpointUrl = program.opts<{ endpointUrl?: string }>().endpointUrl ?? env.AWS_ENDPOINT_URL;
         const client = new DynamoDBClient({ ...(endpointUrl ? { endpoint: endpointUrl } : {}), ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
         try {
           const tables = { ...(flags.usersTable ? { users: flags.usersTable } : {}), ...(flags.tasksTable ? { tasks: flags.tasksTable } : {}) };
-          await io.out(`${JSON.stringify(await generateTraffic(client, options, { tables }), null, 2)}\n`);
+          const traffic = await generateTraffic(client, options, { tables });
+          const line = Object.entries(traffic.writes).map(([source, writes]) => `${source}: ${writes.puts} puts, ${writes.deletes} deletes`).join('; ');
+          await io.out(flags.format === 'json' ? `${JSON.stringify(traffic, null, 2)}\n` : `Wrote ${options.days} days of Todo API traffic to DynamoDB (${line}; ${traffic.retried} throttled writes sent again)\n`);
         } finally {
           client.destroy();
         }
@@ -313,6 +318,15 @@ export function createProgram(options: InvokeOptions): Command {
       if (flags.continue) {
         if (flags.start !== undefined) throw new ConfigError('GENERATE_OPTIONS_INVALID', '--continue starts the day after the lake\'s latest event: give --start or --continue, not both');
         const next = await continuation(opened.storage);
+        // Days after yesterday would hold events in the future, which bronze quarantines (event_time_out_of_range).
+        const yesterday = daysBefore(1);
+        const last = new Date(Date.parse(`${next.start}T00:00:00Z`) + (options.days - 1) * 86_400_000).toISOString().slice(0, 10);
+        if (last > yesterday) {
+          const room = Math.round((Date.parse(`${yesterday}T00:00:00Z`) - Date.parse(`${next.start}T00:00:00Z`)) / 86_400_000) + 1;
+          throw new ConfigError('GENERATE_FUTURE_DAYS', `--continue from ${next.start} for ${options.days} days would write up to ${last}, after yesterday (${yesterday}): events in the future are quarantined`, {
+            hint: room > 0 ? `add at most ${room} day${room === 1 ? '' : 's'} (--days ${room})` : 'the lake already reaches yesterday: nothing to add until tomorrow',
+          });
+        }
         io.err(`continuing after the latest event in the lake (${next.lastEvent}): from ${next.start}, id space ${next.idSpace}\n`);
         generation = { ...options, start: next.start, idSpace: next.idSpace };
       }

@@ -1,5 +1,7 @@
 import type { Lake } from '../../core/index.ts';
 import { attachTables } from '../../core/catalog/index.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { QUALITY_JOB } from '../../core/layout/index.ts';
 import { quoteLiteral, type ResultRow } from '../../core/engine/index.ts';
 import { readRunRecords, resolveRunId, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, tableHistory } from '../../core/table/index.ts';
@@ -61,7 +63,17 @@ export interface RunDetail {
 /** The run a run id (or a unique start of one) names, with its quality outcomes and commits. */
 export async function runDetail(lake: Lake, given: string): Promise<RunDetail> {
   const jobNames = PIPELINE_JOBS.map((job) => job.name);
-  const { job: jobName, record } = await resolveRunId(lake.state, given, jobNames);
+  const { job: jobName, record } = await resolveRunId(lake.state, given, jobNames).catch(async (error: unknown) => {
+    // `medallion quality` prints the id its evaluations are recorded under: not a job run, but say what it is.
+    if (error instanceof NotFoundError && error.code === 'RUN_NOT_FOUND' && /^jr_[0-9a-f]+/i.test(given)) {
+      const prefix = given.trim().replace(/(…|\.\.\.)$/, '').toLowerCase();
+      const byQuality = await qualityStepRun(lake, prefix);
+      if (byQuality) {
+        throw new NotFoundError('RUN_NOT_FOUND', `${byQuality} is an evaluation of the quality step (\`medallion quality\`), not a job run`, { hint: `see its rules with \`medallion quality history --job ${QUALITY_JOB} --limit 500\`, which lists them by run id` });
+      }
+    }
+    throw error;
+  });
   const { records } = await readRunRecords(lake.state, jobName);
   const retriedBy = records.find((other) => other.PreviousRunId === record.Id)?.Id;
   const root = await lake.state.readRoot();
@@ -94,6 +106,21 @@ export async function runDetail(lake: Lake, given: string): Promise<RunDetail> {
     }
   }
   return { record, ...(record.PreviousRunId ? { retryOf: record.PreviousRunId } : {}), ...(retriedBy ? { retriedBy } : {}), quality, committed };
+}
+
+/** The quality step's run id that starts with `prefix`, from quality.results, if there is one. */
+async function qualityStepRun(lake: Lake, prefix: string): Promise<string | undefined> {
+  const root = await lake.state.readRoot();
+  if (!root.tables['quality.results']) return undefined;
+  const engine = await lake.createEngine();
+  const attached = await attachTables(engine, lake.storage, lake.state, root, { declared: PIPELINE_TABLES, only: ['quality.results'] });
+  try {
+    const [row] = (await engine.query(`SELECT DISTINCT run_id FROM quality.results WHERE job = ${quoteLiteral(QUALITY_JOB)} AND starts_with(run_id, ${quoteLiteral(prefix)}) LIMIT 2`)).rows;
+    return row ? String(row.run_id) : undefined;
+  } finally {
+    await attached.release();
+    engine.close();
+  }
 }
 
 /** `runs show` as text: one field a line, then the arguments, metrics, quality outcomes and commits. */

@@ -50,6 +50,20 @@ describe('medallion generate', () => {
     expect(await count(lake, 'SELECT count(DISTINCT event_id) FROM bronze.tasks_cdc') + await count(lake, 'SELECT count(DISTINCT event_id) FROM bronze.users_cdc')).toBe(events(a) + events(b));
   }, 60_000);
 
+  it('--continue never writes days after yesterday, saying how many it can add', async () => {
+    const lake = await tempDir('future');
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+    await ok(['--lake', lake, 'generate', '--start', threeDaysAgo, '--days', '1', '--users', '5', '--tasks-per-day', '10', '--fault-rate', '0']);
+    const tooMany = await cli(['--lake', lake, 'generate', '--continue', '--days', '5']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toMatch(/GENERATE_FUTURE_DAYS: .* after yesterday .*\(add at most 2 days \(--days 2\)\)/);
+    expect((await cli(['--lake', lake, 'generate', '--continue', '--days', '2'])).code).toBe(0);
+    const full = await cli(['--lake', lake, 'generate', '--continue', '--days', '1']);
+    expect(full.stderr).toContain('the lake already reaches yesterday: nothing to add until tomorrow');
+    // --to dynamodb writes no landing data to continue from.
+    expect((await cli(['--lake', lake, 'generate', '--to', 'dynamodb', '--continue'])).stderr).toMatch(/GENERATE_OPTIONS_INVALID: --continue reads the lake's landing data/);
+  }, 60_000);
+
   it('--continue needs landing data, and is not given with --start', async () => {
     const lake = await tempDir('nothing');
     const empty = await cli(['--lake', lake, 'generate', '--continue']);

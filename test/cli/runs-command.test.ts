@@ -52,6 +52,13 @@ describe('medallion runs', () => {
     expect(json.quality.length).toBeGreaterThan(0);
     // A run that found nothing new committed nothing.
     expect((await cli(['--lake', lake, 'runs', 'show', runs[0]!.run_id])).stdout).toContain('committed\n  nothing\n');
+    // The id `medallion quality` prints is its evaluations', and `runs show` says so.
+    const checked = await cli(['--lake', lake, 'quality']);
+    const qualityId = /recorded in quality\.results, run (jr_[0-9a-f]{64})/.exec(checked.stdout + checked.stderr)?.[1];
+    expect(qualityId, checked.stdout + checked.stderr).toBeDefined();
+    const step = await cli(['--lake', lake, 'runs', 'show', qualityId!]);
+    expect(step.code).toBe(2);
+    expect(step.stderr).toContain(`${qualityId} is an evaluation of the quality step`);
     const missing = await cli(['--lake', lake, 'runs', 'show', 'jr_0000000000ffffff']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^error: RUN_NOT_FOUND: no run jr_0000000000ffffff of any job/m);

@@ -53,7 +53,7 @@ async function scan(table: string): Promise<Record<string, AttributeValue>[]> {
 describe('medallion generate --to dynamodb', () => {
   it('leaves the source tables holding exactly the current state the same simulation gives in silver', async () => {
     const tables = await sourceTables();
-    const options = ['--days', '2', '--users', '12', '--tasks-per-day', '25', '--seed', '21', '--fault-rate', '0'];
+    const options = ['--days', '2', '--users', '12', '--tasks-per-day', '25', '--seed', '21', '--fault-rate', '0', '--format', 'json'];
     for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' })) vi.stubEnv(name, value);
     let out = '';
     let err = '';
