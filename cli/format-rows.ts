@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import stringWidth from 'string-width';
 import { stringify } from 'csv-stringify/sync';
 import type { ResultColumn, ResultRow, ResultValue } from '../core/engine/index.ts';
 
@@ -27,10 +28,37 @@ export function renderTable(columns: readonly ResultColumn[], rows: readonly Res
     colAligns: numeric.map((isNumber) => (isNumber ? 'right' : 'left')),
     style: { head: [], border: [], compact: true },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    ...(widths ? { colWidths: widths.map((content) => content + 2), wordWrap: true, wrapOnWordBoundary: false } : {}),
+    ...(widths ? { colWidths: widths.map((content) => content + 2) } : {}),
   });
-  for (const row of cells) table.push(row);
+  // Wrapped here, by terminal columns (cli-table3's own wrapping cuts wide characters short).
+  for (const row of cells) table.push(widths ? row.map((cell, index) => wrapColumns(cell, widths[index]!)) : row);
   return `${table.toString()}\n`;
+}
+
+/** `text` in lines of at most `width` terminal columns (its own line breaks kept). */
+function wrapColumns(text: string, width: number): string {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    let current = '';
+    let used = 0;
+    for (const character of line) {
+      const size = stringWidth(character);
+      if (used + size > width && current !== '') {
+        lines.push(current);
+        current = '';
+        used = 0;
+      }
+      current += character;
+      used += size;
+    }
+    lines.push(current);
+  }
+  return lines.join('\n');
+}
+
+/** A column of ids to copy whole: named `..._id`, or holding run ids (`lock status`'s owner). */
+function isIdColumn(column: ResultColumn, values: readonly string[]): boolean {
+  return /(^|_)id$/.test(column.name) || values.some((value) => /^jr_[0-9a-f]{16,}$/.test(value));
 }
 
 /** Each row as `name: value` lines under a `-[ RECORD n ]-` rule, values wrapped at `width` (ids kept whole). */
@@ -42,8 +70,8 @@ function expanded(columns: readonly ResultColumn[], cells: readonly string[][], 
     lines.push(`${rule}${'-'.repeat(Math.max(0, Math.min(width, label + 30) - rule.length))}`);
     columns.forEach((column, index) => {
       const value = row[index] ?? '';
-      const room = Math.max(16, width - label - 3);
-      const whole = /(^|_)id$/.test(column.name);
+      const room = Math.max(8, width - label - 3);
+      const whole = isIdColumn(column, [value]);
       if (whole && value.length > room) {
         // An id stays whole, on a line of its own, so it can be copied.
         lines.push(`${column.name.padEnd(label)} |`, value);
@@ -60,12 +88,13 @@ function expanded(columns: readonly ResultColumn[], cells: readonly string[][], 
 /** Content widths that fit `width`, or undefined when the table fits as it is (or no width is known). */
 function fitWidths(columns: readonly ResultColumn[], numeric: readonly boolean[], cells: readonly string[][], width: number | undefined): number[] | undefined {
   if (width === undefined || columns.length === 0) return undefined;
-  const longest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
+  // Terminal columns, not code units: a CJK character takes two, a combining mark none (as cli-table3 measures).
+  const longest = (text: string) => Math.max(...text.split('\n').map((line) => stringWidth(line)));
   const natural = columns.map((column, index) => Math.max(column.name.length, ...cells.map((row) => longest(row[index] ?? ''))));
   // Each column takes its content, a space either side and a border; the table one more border.
   const total = (widths: readonly number[]) => widths.reduce((sum, content) => sum + content + 3, 1);
   if (total(natural) <= width) return undefined;
-  const wrappable = columns.map((column, index) => !numeric[index] && !/(^|_)id$/.test(column.name));
+  const wrappable = columns.map((column, index) => !numeric[index] && !isIdColumn(column, cells.map((row) => row[index] ?? '')));
   const floor = columns.map((column) => Math.max(column.name.length, 8));
   const widths = [...natural];
   while (total(widths) > width) {

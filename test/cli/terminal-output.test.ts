@@ -44,6 +44,16 @@ describe('output that fits the terminal', () => {
     expect(rows).toHaveLength(6);
   });
 
+  it('keeps a run id whole in any column (lock status\'s owner), and measures wide characters as the terminal shows them', () => {
+    const id = `jr_${'b'.repeat(64)}`;
+    const locks = renderTable([{ name: 'job', type: 'VARCHAR' }, { name: 'status', type: 'VARCHAR' }, { name: 'owner', type: 'VARCHAR' }, { name: 'lease_until', type: 'VARCHAR' }], [{ job: 'silver.tasks', status: 'held', owner: id, lease_until: '2026-12-04T16:00:00.000Z' }], 80);
+    expect(locks).toContain(id);
+    for (const line of locks.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    const japanese = 'タスクの説明がとても長い場合でも全部見えること'.repeat(2);
+    const wide = renderTable([{ name: 'n', type: 'BIGINT' }, { name: 'title', type: 'VARCHAR' }], [{ n: 1, title: japanese }], 40);
+    expect(wide.replace(/[│┌┐└┘─┬┴├┤┼\s]/g, '').replace(/^ntitle1/, '')).toBe(japanese);
+  });
+
   it('wraps the widest text column first and keeps numbers and ids whole', () => {
     const columns = [{ name: 'run_id', type: 'VARCHAR' }, { name: 'n', type: 'BIGINT' }, { name: 'message', type: 'VARCHAR' }];
     const id = `jr_${'a'.repeat(64)}`;

@@ -94,6 +94,10 @@ describe("README's \"Add a job\" steps, followed in a copy of the repository", (
       await writeFile(path.join(copy, example.file), example.code);
       await appendFile(path.join(copy, path.dirname(example.file), 'index.ts'), `${example.registration}\n`);
       await writeFile(path.join(copy, steps.rules.file), steps.rules.text);
+      // Before the build, the CLI runs the sources (with the new job), saying so: never stale compiled code.
+      const unbuilt = await shell('node bin/medallion.js jobs');
+      expect(unbuilt.stderr).toMatch(/^warning: dist\/ is missing: running the TypeScript sources through tsx/);
+      expect(unbuilt.stdout).toContain('gold.open_tasks_per_user');
       // Steps 4 and 5, as typed (`npx medallion` is the repository's own bin, bin/medallion.js).
       const outputs: string[] = [];
       for (const command of steps.commands) {
@@ -103,6 +107,10 @@ describe("README's \"Add a job\" steps, followed in a copy of the repository", (
         outputs.push(stdout);
       }
       expect(await readFile(path.join(copy, 'docs', 'tables.md'), 'utf8')).toContain('gold.open_tasks_per_user');
+      // Built: the compiled code runs, without a word; an edit after the build sends it back to the sources.
+      expect((await shell('node bin/medallion.js jobs')).stderr).toBe('');
+      await appendFile(path.join(copy, example.file), '\n');
+      expect((await shell('node bin/medallion.js jobs')).stderr).toMatch(/^warning: dist\/ is older than the sources/);
       expect(outputs.join('\n')).toMatch(/^gold\.open_tasks_per_user SUCCEEDED in [\d.]+ s: read \d+, wrote gold\.open_tasks_per_user \d+/m);
       // The query of step 5 printed the table's rows.
       expect(outputs.at(-1)).toMatch(/│ user_id +│ open_tasks │/);
