@@ -19,7 +19,7 @@ function capturingCloudWatch(): { client: CloudWatchClient; inputs: PutMetricDat
 }
 
 describe('CloudWatchMetricsSink', () => {
-  it("sends a run's Glue-named metrics per run and per job, in requests of at most 1000 datums", async () => {
+  it("sends a run's Glue-named metrics per job (never per run id: a new series each run), in requests of at most 1000 datums", async () => {
     const { client, inputs } = capturingCloudWatch();
     const sink = new CloudWatchMetricsSink(client, 'Medallion', () => undefined);
     const result = { job: 'silver.tasks', runId: 'jr_1', recordsRead: 7, bytesRead: 70, elapsedMs: 1200, recordsWritten: { 'silver.tasks': 5 }, recordsQuarantined: 1, recordsDuplicated: 1 } as unknown as JobRunResult;
@@ -28,7 +28,8 @@ describe('CloudWatchMetricsSink', () => {
     expect(inputs.map((input) => input.MetricData?.length)).toEqual([1000, 200]);
     expect(inputs.every((input) => input.Namespace === 'Medallion')).toBe(true);
     const [read, readByJob] = (inputs[0]?.MetricData ?? []).filter((datum) => datum.MetricName === 'glue.driver.aggregate.recordsRead');
-    expect(read).toMatchObject({ Value: 7, Unit: 'Count', Dimensions: [{ Name: 'JobName', Value: 'silver.tasks' }, { Name: 'JobRunId', Value: 'jr_1' }, { Name: 'Type', Value: 'count' }] });
+    expect(read).toMatchObject({ Value: 7, Unit: 'Count', Dimensions: [{ Name: 'JobName', Value: 'silver.tasks' }, { Name: 'Type', Value: 'count' }] });
+    expect((inputs[0]?.MetricData ?? []).some((datum) => datum.Dimensions?.some((dimension) => dimension.Name === 'JobRunId'))).toBe(false);
     expect(readByJob?.Dimensions).toEqual([{ Name: 'JobName', Value: 'silver.tasks' }]);
     expect(new PutMetricDataCommand(inputs[0] as PutMetricDataCommandInput).input.MetricData?.[0]?.Timestamp).toEqual(new Date(Date.UTC(2025, 10, 1)));
   });

@@ -97,7 +97,7 @@ describe('EmfMetricsSink', () => {
     const failed = named('glue.data.quality.rules.failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ JobName: 'silver.items', Table: 'silver.items', 'glue.data.quality.rules.failed': 2 });
-    expect(failed[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['JobName', 'JobRunId', 'Type', 'Table'], ['JobName'], ['JobName', 'Table']]);
+    expect(failed[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['JobName', 'Type', 'Table'], ['JobName'], ['JobName', 'Table']]);
     expect(named('glue.data.quality.rules.passed')[0]).toMatchObject({ 'glue.data.quality.rules.passed': 1 });
     expect(named('medallion.quality.rowsQuarantined')[0]).toMatchObject({ 'medallion.quality.rowsQuarantined': 2 });
     // Each rule's measured value, by its metric name.
@@ -105,7 +105,7 @@ describe('EmfMetricsSink', () => {
       expect.arrayContaining([['Dataset.*.RowCount', 8], ['Column.name.Completeness', 1]]),
     );
     // Job metrics keep their two dimension sets.
-    expect(named('glue.driver.aggregate.recordsRead')[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['JobName', 'JobRunId', 'Type'], ['JobName']]);
+    expect(named('glue.driver.aggregate.recordsRead')[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['JobName', 'Type'], ['JobName']]);
   });
 
   it('the specification check finds what a broken document gets wrong', () => {
