@@ -81,8 +81,14 @@ export class LandingDeliveryStream extends Construct {
         }),
         new PolicyStatement({
           sid: 'LocateLandingBucket',
-          actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+          actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
           resources: [bucket.bucketArn],
+        }),
+        new PolicyStatement({
+          sid: 'ListLandingPrefix',
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': objectPrefixes.map((prefix) => `${prefix}*`) } },
         }),
         new PolicyStatement({
           sid: 'WriteLandingPrefix',

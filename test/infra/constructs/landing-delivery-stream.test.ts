@@ -79,7 +79,7 @@ describe.each(ENVS)('landing delivery streams (%s)', (envName) => {
       const objects = (prefix: string) => ({ 'Fn::Join': ['', [bucketArn, `/${prefix}*`]] });
 
       expect(Object.keys(bySid).sort()).toEqual(
-        ['DecryptSourceStream', 'EncryptLandingObjects', 'LocateLandingBucket', 'ReadSourceStream', 'WriteDeliveryLogs', 'WriteLandingPrefix'].sort(),
+        ['DecryptSourceStream', 'EncryptLandingObjects', 'ListLandingPrefix', 'LocateLandingBucket', 'ReadSourceStream', 'WriteDeliveryLogs', 'WriteLandingPrefix'].sort(),
       );
       expect(bySid.ReadSourceStream.Resource).toEqual({ 'Fn::GetAtt': [sourceStream.logicalId, 'Arn'] });
       expect(bySid.DecryptSourceStream).toMatchObject({
@@ -87,7 +87,9 @@ describe.each(ENVS)('landing delivery streams (%s)', (envName) => {
         Resource: { 'Fn::GetAtt': [sourceKey.logicalId, 'Arn'] },
         Condition: { StringEquals: { 'kms:EncryptionContext:aws:kinesis:arn': { 'Fn::GetAtt': [sourceStream.logicalId, 'Arn'] } } },
       });
-      expect(bySid.LocateLandingBucket.Resource).toEqual(bucketArn);
+      expect(bySid.LocateLandingBucket).toMatchObject({ Action: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], Resource: bucketArn });
+      // Listing, only under the source's own prefix.
+      expect(bySid.ListLandingPrefix).toMatchObject({ Action: 's3:ListBucket', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`landing/${source}/*`] } } });
       expect(bySid.WriteLandingPrefix).toMatchObject({
         Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
         Resource: objects(`landing/${source}/`),
