@@ -76,6 +76,13 @@ const CONFIG_SHAPE = {
    * (firehoseBufferingIntervalSeconds) with a margin of 5 minutes, so yesterday's last records are in when bronze reads.
    */
   pipelineStartMinute: z.int().min(0).max(720),
+  /**
+   * The environment's monthly AWS Budgets cost budget in US dollars, over the resources tagged `project=medallion` and
+   * its `environment` (activate both as cost allocation tags in Billing); 0 builds none.
+   */
+  monthlyBudgetUsd: z.number().min(0).max(1_000_000),
+  /** The warning topic hears when actual or forecast spend passes this share of the budget, in percent. */
+  budgetAlertPercent: z.int().min(1).max(1000),
   /** Whether the nightly schedule is on; the state machine can always be started on demand. */
   pipelineScheduleEnabled: z.boolean(),
 
@@ -191,6 +198,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     pipelineTimeoutMinutes: 600,
     pipelineStartMinute: 10,
     pipelineScheduleEnabled: true,
+    monthlyBudgetUsd: 150,
+    budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',
     defaultJobBaselineMinutes: 15,
@@ -225,6 +234,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     pipelineTimeoutMinutes: 1080,
     pipelineStartMinute: 15,
     pipelineScheduleEnabled: true,
+    monthlyBudgetUsd: 400,
+    budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',
     defaultJobBaselineMinutes: 30,

@@ -10,6 +10,7 @@ export * from './constructs/job-network.ts';
 export * from './constructs/lake-state.ts';
 export * from './constructs/job-compute.ts';
 export * from './constructs/alert-topic.ts';
+export * from './constructs/cost-budget.ts';
 export * from './constructs/pipeline-orchestration.ts';
 export * from './constructs/pipeline-monitoring.ts';
 export * from './lake-layout.ts';

@@ -5,6 +5,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  type IWidget,
   type IMetric,
   MathExpression,
   Metric,
@@ -15,6 +16,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IRule } from 'aws-cdk-lib/aws-events';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -63,6 +65,8 @@ export interface PipelineMonitoringProps {
   readonly stateTable: ITable;
   readonly stateMachine: IStateMachine;
   readonly schedule: IRule;
+  /** What the dashboard's cost row measures: the lake's buckets by name, and the analysts' Athena workgroup. */
+  readonly costs?: { readonly buckets: Readonly<Record<string, IBucket>>; readonly workGroupName: string };
 }
 
 /** One CloudWatch alarm, with the registry entry it was built from and what it watches. */
@@ -354,7 +358,54 @@ export class PipelineMonitoring extends Construct {
           }),
           new AlarmStatusWidget({ title: 'Alarms', width: 12, alarms: alarms.map((entry) => entry.alarm) }),
         ],
+        ...(props.costs ? this.costRows(props, sourceEntries, props.costs) : []),
       ],
     });
+  }
+
+  /**
+   * What drives the bill, per day: the lake's stored bytes per bucket (every storage class it tiers to), the bytes
+   * Athena scanned for analysts, the Fargate task time of each job, and the change data flowing through Kinesis and
+   * Firehose. The monthly budget (CostBudget) alerts on the total; these say where it goes.
+   */
+  private costRows(props: PipelineMonitoringProps, sourceEntries: readonly [SourceName, MonitoredSource][], costs: NonNullable<PipelineMonitoringProps['costs']>): IWidget[][] {
+    const daily = Duration.days(1);
+    const storageClasses = ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage'];
+    const stored = Object.entries(costs.buckets).map(([name, bucket], bucketIndex) => new MathExpression({
+      label: name,
+      period: daily,
+      expression: storageClasses.map((_, index) => `FILL(s${bucketIndex}_${index}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(storageClasses.map((storageType, index) => [`s${bucketIndex}_${index}`, new Metric({
+        namespace: 'AWS/S3', metricName: 'BucketSizeBytes', dimensionsMap: { BucketName: bucket.bucketName, StorageType: storageType }, statistic: 'Average', period: daily,
+      })])),
+    }));
+    const taskMinutes = props.jobs.map((job, index) => new MathExpression({
+      label: job.name,
+      period: daily,
+      expression: `m${index} / 60000`,
+      usingMetrics: { [`m${index}`]: new Metric({ namespace: props.config.metricsNamespace, metricName: 'medallion.job.elapsedTime', dimensionsMap: { JobName: job.name }, statistic: 'Sum', period: daily }) },
+    }));
+    return [
+      [new TextWidget({ width: 24, height: 1, markdown: `## Costs: what drives the bill, per day (budget: ${props.config.monthlyBudgetUsd > 0 ? `${props.config.monthlyBudgetUsd} USD a month, alert at ${props.config.budgetAlertPercent}%` : 'none'})` })],
+      [
+        new GraphWidget({ title: 'Lake storage per bucket (bytes, all storage classes)', width: 12, left: stored }),
+        new GraphWidget({
+          title: 'Athena bytes scanned (analysts workgroup, per day)',
+          width: 12,
+          left: [new Metric({ namespace: 'AWS/Athena', metricName: 'ProcessedBytes', dimensionsMap: { WorkGroup: costs.workGroupName }, statistic: 'Sum', period: daily, label: costs.workGroupName })],
+        }),
+      ],
+      [
+        new GraphWidget({ title: 'Fargate task time per job (minutes per day)', width: 12, left: taskMinutes }),
+        new GraphWidget({
+          title: 'Change data in (bytes per day): Kinesis and Firehose',
+          width: 12,
+          left: sourceEntries.flatMap(([source, monitored]) => [
+            monitored.stream.metricIncomingBytes({ statistic: 'Sum', period: daily, label: `${source} (Kinesis)` }),
+            new Metric({ namespace: 'AWS/Firehose', metricName: 'IncomingBytes', dimensionsMap: { DeliveryStreamName: monitored.deliveryStreamName }, statistic: 'Sum', period: daily, label: `${source} (Firehose)` }),
+          ]),
+        }),
+      ],
+    ];
   }
 }

@@ -5,6 +5,7 @@ import type { Job, TableSpec } from '../../core/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { AlertTopic } from '../constructs/alert-topic.ts';
+import { CostBudget } from '../constructs/cost-budget.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';
 import { JobCompute } from '../constructs/job-compute.ts';
 import { CATALOG_LAYERS, type CatalogLayer, LakeCatalog } from '../constructs/lake-catalog.ts';
@@ -52,6 +53,8 @@ export class MedallionStack extends Stack {
   readonly analysts: AnalystWorkgroup;
   readonly compute: JobCompute;
   readonly alerts: AlertTopic;
+  /** The monthly cost budget, where `monthlyBudgetUsd` is above 0. */
+  readonly budget?: CostBudget;
   readonly pipeline: PipelineOrchestration;
   readonly monitoring: PipelineMonitoring;
   /** The AWS Backup plan of the state table and the lake buckets, where the config turns it on. */
@@ -122,6 +125,7 @@ export class MedallionStack extends Stack {
         reportStep({ config, compute: this.compute, lake: this.lake, warningTopic: this.alerts.warningTopic }),
       ],
     });
+    if (config.monthlyBudgetUsd > 0) this.budget = new CostBudget(this, 'Budget', { config, topic: this.alerts.warningTopic, topicKey: this.alerts.key });
     const monitoredSource = (source: SourceName): MonitoredSource => ({
       table: this.sources.bySource[source].table,
       stream: this.sources.bySource[source].stream,
@@ -137,6 +141,10 @@ export class MedallionStack extends Stack {
       stateTable: this.compute.state.stateTable,
       stateMachine: this.pipeline.stateMachine,
       schedule: this.pipeline.schedule,
+      costs: {
+        buckets: { ...buckets, accessLogs: this.lake.accessLogBucket },
+        workGroupName: this.analysts.workGroup.ref,
+      },
     });
   }
 }

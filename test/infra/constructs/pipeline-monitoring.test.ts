@@ -353,6 +353,47 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     expect(metricsOf('Pipeline executions').map((metric) => metric.split(' ')[1])).toEqual(['ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
 
+  it('has a cost row: stored bytes per bucket in every storage class, Athena bytes scanned, task time per job, change data in', () => {
+    const dashboard = resourceByPrefix(template(), 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard').resource.Properties!;
+    const text = flatten(dashboard.DashboardBody);
+    const body = JSON.parse(text) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] };
+    const widget = (title: string) => body.widgets.find((candidate) => candidate.properties.title === title)?.properties.metrics ?? [];
+    const parts = (title: string) => widget(title).map((metric) => metric.filter((part) => typeof part === 'string').join(' '));
+    // Each lake bucket's size, summed over the classes it tiers to.
+    const stored = parts('Lake storage per bucket (bytes, all storage classes)');
+    const buckets = Object.keys(template().findResources('AWS::S3::Bucket'));
+    for (const logicalId of buckets) {
+      for (const storageClass of ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage']) {
+        expect(stored.some((metric) => metric.includes(`BucketSizeBytes BucketName <${logicalId}> StorageType ${storageClass}`)), `${logicalId} ${storageClass}`).toBe(true);
+      }
+    }
+    expect(parts('Athena bytes scanned (analysts workgroup, per day)')).toEqual([`AWS/Athena ProcessedBytes WorkGroup <${resourceByPrefix(template(), 'AWS::Athena::WorkGroup', 'Analysts').logicalId}>`]);
+    const taskTime = parts('Fargate task time per job (minutes per day)');
+    for (const job of PIPELINE_JOBS) expect(taskTime.some((metric) => metric.includes(`medallion.job.elapsedTime JobName ${job.name}`)), job.name).toBe(true);
+    const changeData = parts('Change data in (bytes per day): Kinesis and Firehose');
+    expect(changeData.filter((metric) => metric.startsWith('AWS/Kinesis IncomingBytes'))).toHaveLength(2);
+    expect(changeData.filter((metric) => metric.startsWith('AWS/Firehose IncomingBytes'))).toHaveLength(2);
+  });
+
+  it('has a monthly cost budget over the stack\'s tags that alerts the warning topic on actual and forecast spend, which Budgets may publish to', () => {
+    const budget = resourceByPrefix(template(), 'AWS::Budgets::Budget', 'Budget').resource.Properties!;
+    expect(budget.Budget).toEqual({
+      BudgetName: `medallion-${envName}`,
+      BudgetType: 'COST',
+      TimeUnit: 'MONTHLY',
+      BudgetLimit: { Amount: ENV_DEFAULTS[envName].monthlyBudgetUsd, Unit: 'USD' },
+      CostFilters: { TagKeyValue: ['user:project$medallion', `user:environment$${envName}`] },
+    });
+    const warning = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsWarningTopic').logicalId;
+    expect(budget.NotificationsWithSubscribers.map((entry: Record<string, any>) => [entry.Notification.NotificationType, entry.Notification.Threshold, entry.Subscribers])).toEqual(
+      ['ACTUAL', 'FORECASTED'].map((type) => [type, ENV_DEFAULTS[envName].budgetAlertPercent, [{ SubscriptionType: 'SNS', Address: { Ref: warning } }]]),
+    );
+    const topicPolicy = Object.values(template().findResources('AWS::SNS::TopicPolicy') as CfnResources).find((policy) => JSON.stringify(policy.Properties!.Topics).includes(warning))!;
+    expect(topicPolicy.Properties!.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Sid: 'BudgetsPublish', Principal: { Service: 'budgets.amazonaws.com' }, Action: 'sns:Publish' }));
+    const key = resourceByPrefix(template(), 'AWS::KMS::Key', 'AlertsKey').resource;
+    expect(key.Properties!.KeyPolicy.Statement).toContainEqual(expect.objectContaining({ Sid: 'BudgetsPublish', Principal: { Service: 'budgets.amazonaws.com' }, Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }));
+  });
+
   it('publishes alerts to two KMS-encrypted topics, critical and warning, that refuse unencrypted transport, whose key CloudWatch may use', () => {
     const key = resourceByPrefix(template(), 'AWS::KMS::Key', 'AlertsKey');
     for (const [prefix, name] of [['AlertsTopic', 'alerts'], ['AlertsWarningTopic', 'warnings']] as const) {
