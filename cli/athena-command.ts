@@ -1,11 +1,16 @@
-import type { Command } from 'commander';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import type { TableSpec } from '../core/index.ts';
+import type { Lake, TableSpec } from '../core/index.ts';
+import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { athenaTableDdl, glueDatabaseName, quoteAthenaIdentifier, s3LakeLayout } from '../core/catalog/index.ts';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, MedallionError } from '../core/errors.ts';
 import { layerOf } from '../core/table/index.ts';
 import { PIPELINE_TABLES } from '../jobs/index.ts';
 import type { CliIo } from './io.ts';
+import { athenaQuery, athenaVerify } from './commands/athena-query.ts';
+import { TABLE_ROW_LIMIT } from './commands/query.ts';
+import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 
 const AthenaDdlOptionsSchema = z.object({
   databasePrefix: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lowercase snake_case, e.g. medallion'),
@@ -52,9 +57,13 @@ export function athenaDdl(tables: readonly TableSpec[], table: string | undefine
   ].join('\n');
 }
 
-/** Registers `medallion athena ddl [table]`. */
-export function addAthenaCommand(program: Command, io: CliIo): void {
-  const athena = program.command('athena').description('Athena and the Glue Data Catalog: the table definitions GlueCatalog keeps current.');
+/** Registers `medallion athena ddl [table]`, `athena query "SQL"` and `athena verify`. */
+export function addAthenaCommand(
+  program: Command,
+  io: CliIo,
+  context: { readonly lake: () => Lake; readonly env: NodeJS.ProcessEnv; readonly databasePrefix: () => string },
+): void {
+  const athena = program.command('athena').description('Athena and the Glue Data Catalog: the table definitions GlueCatalog keeps current, queries, and a check that Athena sees the committed rows.');
   athena
     .command('ddl')
     .description('Print Athena DDL (CREATE EXTERNAL TABLE over symlink manifests) for one table or every table; see docs/athena.md.')
@@ -63,5 +72,65 @@ export function addAthenaCommand(program: Command, io: CliIo): void {
     .option('--location <uri>', 'the lake in S3, s3://bucket/prefix')
     .action(async (table: string | undefined, flags: { databasePrefix?: string; location?: string }) => {
       await io.out(athenaDdl(PIPELINE_TABLES, table, flags));
+    });
+  // The SDK finds the credentials as ever; the region and an endpoint (AWS_ENDPOINT_URL_ATHENA) from the environment.
+  const client = () => new AthenaClient({
+    ...(context.env.AWS_REGION ? { region: context.env.AWS_REGION } : {}),
+    ...(context.env.AWS_ENDPOINT_URL_ATHENA ? { endpoint: context.env.AWS_ENDPOINT_URL_ATHENA } : {}),
+  });
+  athena
+    .command('query')
+    .description('Run a query in Athena (the analysts\' workgroup by default: its results bucket and its scan limit apply) and stream the rows.')
+    .argument('<sql>', 'the query, over <prefix>_<layer>.<table>')
+    .option('--workgroup <name>', 'the Athena workgroup (default: $MEDALLION_ATHENA_WORKGROUP)')
+    .option('--database <name>', 'the database unqualified table names are in')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (sql: string, flags: { workgroup?: string; database?: string; format: OutputFormat }) => {
+      const workGroup = flags.workgroup ?? context.env.MEDALLION_ATHENA_WORKGROUP;
+      const athenaClient = client();
+      const writer = new RowWriter(flags.format, (text) => io.out(text));
+      const table: ResultRow[] = [];
+      let columns: readonly ResultColumn[] = [];
+      try {
+        const outcome = await athenaQuery(athenaClient, { sql, ...(workGroup ? { workGroup } : {}), ...(flags.database ? { database: flags.database } : {}) }, async (pageColumns, rows) => {
+          columns = pageColumns;
+          if (flags.format === 'table') table.push(...rows.slice(0, Math.max(0, TABLE_ROW_LIMIT - table.length)));
+          else await writer.rows(pageColumns, rows);
+        });
+        if (flags.format === 'table') await io.out(renderTable(columns, table, io.width));
+        else await writer.end(columns);
+        io.err(`Athena query ${outcome.queryExecutionId}${outcome.dataScannedBytes === undefined ? '' : `, ${outcome.dataScannedBytes} bytes scanned`}${outcome.outputLocation ? `, results in ${outcome.outputLocation}` : ''}\n`);
+      } finally {
+        athenaClient.destroy();
+      }
+    });
+  athena
+    .command('verify')
+    .description('For every committed table, the rows of its committed version against the rows Athena counts over its Glue table: exit 1 when any differ or cannot be read (after a deploy, or when the catalog may lag).')
+    .option('--workgroup <name>', 'the Athena workgroup (default: $MEDALLION_ATHENA_WORKGROUP)')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .action(async (flags: { workgroup?: string; format: OutputFormat }) => {
+      const workGroup = flags.workgroup ?? context.env.MEDALLION_ATHENA_WORKGROUP;
+      const athenaClient = client();
+      try {
+        const rows = await athenaVerify(context.lake(), athenaClient, { databasePrefix: context.databasePrefix(), ...(workGroup ? { workGroup } : {}) });
+        const columns = ['table', 'version', 'lake_rows', 'athena_rows', 'ok', 'problem'].map((name) => ({ name, type: /rows|version/.test(name) ? 'BIGINT' : 'VARCHAR' }));
+        const shown = rows.map((row) => ({ ...row, ok: row.ok ? 'yes' : 'NO' }));
+        if (flags.format === 'table') await io.out(renderTable(columns, shown, io.width));
+        else {
+          const writer = new RowWriter(flags.format, (text) => io.out(text));
+          await writer.rows(columns, shown);
+          await writer.end(columns);
+        }
+        const differ = rows.filter((row) => !row.ok);
+        if (differ.length > 0) {
+          throw new MedallionError('ATHENA_VERIFY_FAILED', `Athena does not see the committed rows of ${differ.map((row) => row.table).join(', ')}`, {
+            hint: 'publish the committed versions with `medallion catalog publish`, then verify again (runbooks/catalog-publish-failed.md)',
+          });
+        }
+        io.err(`Athena sees the committed rows of all ${rows.length} tables\n`);
+      } finally {
+        athenaClient.destroy();
+      }
     });
 }

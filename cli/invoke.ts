@@ -664,7 +664,11 @@ export function createProgram(options: InvokeOptions): Command {
       await reconcileCommand(lake(), { limit, write: (columns, rows) => writeRows(io, flags.format, columns, rows) }, io);
     });
 
-  addAthenaCommand(program, io);
+  addAthenaCommand(program, io, {
+    lake: () => lake(),
+    env,
+    databasePrefix: () => program.opts<{ glueDatabasePrefix?: string }>().glueDatabasePrefix ?? env.MEDALLION_GLUE_DATABASE_PREFIX ?? 'medallion',
+  });
   addCatalogCommand(program, io, lake);
   addLockCommand(program, io, lake);
   addStatusCommand(program, io, lake, ruleSets);
