@@ -11,7 +11,8 @@ import { resolveRunId } from '../core/runner/index.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GenerateOptionsSchema, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { GenerateOptionsSchema, generateFirehose, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
 import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
 import { addLockCommand } from './commands/lock.ts';
@@ -288,17 +289,30 @@ export function createProgram(options: InvokeOptions): Command {
   };
 
   addGenerateOptions(program.command('generate').description('Write simulated Todo API change data into landing/ as Firehose would, or (--to dynamodb) the traffic itself into the Users and Tasks tables.'))
-    .option('--to <target>', 'landing (default): change data files in the lake; dynamodb: item writes to the source tables, whose streams make the change data')
+    .option('--to <target>', 'landing (default): change data files in the lake; dynamodb: item writes to the source tables, whose streams make the change data; firehose: the change records put to delivery streams (--tasks-stream, --users-stream)')
+    .option('--tasks-stream <name>', 'with --to firehose: the delivery stream of the tasks change records')
+    .option('--users-stream <name>', 'with --to firehose: the delivery stream of the users change records')
     .option('--users-table <name>', 'with --to dynamodb: the Users table (default Users)')
     .option('--tasks-table <name>', 'with --to dynamodb: the Tasks table (default Tasks)')
     .option('--continue', 'add days to a lake that holds landing data: from the day after its latest event, with new user, task and event ids')
     .addOption(new Option('--format <format>', 'text (default): progress and a summary; json: the whole summary').choices(['text', 'json']).default('text'))
-    .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string; continue?: boolean; format: 'text' | 'json' }) => {
+    .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string; tasksStream?: string; usersStream?: string; continue?: boolean; format: 'text' | 'json' }) => {
       const to = flags.to ?? 'landing';
-      if (to !== 'landing' && to !== 'dynamodb') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing or dynamodb`);
+      if (to !== 'landing' && to !== 'dynamodb' && to !== 'firehose') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing, dynamodb or firehose`);
       const options = generateOptions(flags);
-      if (to === 'dynamodb' && flags.continue) {
-        throw new ConfigError('GENERATE_OPTIONS_INVALID', '--continue reads the lake\'s landing data, which --to dynamodb does not write', { hint: 'give --to dynamodb a --start and a --seed of its own' });
+      if (to !== 'landing' && flags.continue) {
+        throw new ConfigError('GENERATE_OPTIONS_INVALID', `--continue reads the lake's landing data, which --to ${to} does not write`, { hint: `give --to ${to} a --start and a --seed of its own` });
+      }
+      if (to === 'firehose') {
+        if (!flags.tasksStream || !flags.usersStream) throw new ConfigError('GENERATE_OPTIONS_INVALID', '--to firehose needs --tasks-stream NAME and --users-stream NAME, the delivery streams to put to');
+        const client = new FirehoseClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}), ...(env.AWS_ENDPOINT_URL_FIREHOSE ? { endpoint: env.AWS_ENDPOINT_URL_FIREHOSE } : {}) });
+        try {
+          const sent = await generateFirehose(client, options, { streams: { tasks: flags.tasksStream, users: flags.usersStream } });
+          await io.out(flags.format === 'json' ? `${JSON.stringify(sent, null, 2)}\n` : `Put ${options.days} days of Todo API change records to Firehose: ${sent.records.tasks} to ${flags.tasksStream}, ${sent.records.users} to ${flags.usersStream}, in ${sent.batches} batches (${sent.retried} records sent again)\n`);
+        } finally {
+          client.destroy();
+        }
+        return;
       }
       if (to === 'dynamodb') {
         const endpointUrl = program.opts<{ endpointUrl?: string }>().endpointUrl ?? env.AWS_ENDPOINT_URL;
