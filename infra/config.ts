@@ -83,6 +83,10 @@ const CONFIG_SHAPE = {
   monthlyBudgetUsd: z.number().min(0).max(1_000_000),
   /** The warning topic hears when actual or forecast spend passes this share of the budget, in percent. */
   budgetAlertPercent: z.int().min(1).max(1000),
+  /** The layers the analyst role reads through Athena (default gold); a layer holding direct personal data needs analystPersonalData. */
+  analystLayers: z.array(z.enum(['silver', 'gold'])).min(1),
+  /** Whether analysts may read a layer with direct personal data (silver.users' e-mail and name): a decision, not a default. */
+  analystPersonalData: z.boolean(),
   /** Whether the nightly schedule is on; the state machine can always be started on demand. */
   pipelineScheduleEnabled: z.boolean(),
 
@@ -199,6 +203,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     pipelineStartMinute: 10,
     pipelineScheduleEnabled: true,
     monthlyBudgetUsd: 150,
+    analystLayers: ['gold'],
+    analystPersonalData: false,
     budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',
@@ -235,6 +241,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     pipelineStartMinute: 15,
     pipelineScheduleEnabled: true,
     monthlyBudgetUsd: 400,
+    analystLayers: ['gold'],
+    analystPersonalData: false,
     budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',

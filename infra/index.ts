@@ -6,6 +6,7 @@ export * from './constructs/lake-storage.ts';
 export * from './constructs/landing-delivery-stream.ts';
 export * from './constructs/lake-catalog.ts';
 export * from './constructs/analyst-workgroup.ts';
+export * from './constructs/analyst-access.ts';
 export * from './constructs/job-network.ts';
 export * from './constructs/lake-state.ts';
 export * from './constructs/job-compute.ts';

@@ -25,7 +25,10 @@ export function renderTableReference(specs: readonly TableSpec[]): string {
       const partitioned = spec.partitionBy.length > 0 ? `partitioned by ${spec.partitionBy.map((key) => `\`${key}\``).join(', ')}` : 'not partitioned';
       const written = spec.writeMode === 'append' ? 'runs add rows' : 'runs replace what they recompute';
       lines.push(`### \`${spec.name}\``, '', `${escape(spec.description)} (${partitioned}; ${written}.)`, '', '| column | type | meaning |', '|---|---|---|');
-      for (const column of spec.columns) lines.push(`| \`${column.name}\` | ${escape(column.type)} | ${escape(column.description)} |`);
+      for (const column of spec.columns) {
+        const personal = column.personalData ? ` **Personal data (${column.personalData}).**` : '';
+        lines.push(`| \`${column.name}\` | ${escape(column.type)} | ${escape(column.description)}${personal} |`);
+      }
       lines.push('');
     }
   }

@@ -17,6 +17,12 @@ export interface ColumnSpec {
    * attribute and its type); kept in the table's manifest so later runs type it the same way.
    */
   readonly origin?: string;
+  /**
+   * Personal data: `direct` names a person on its own (an e-mail address, a name); `indirect` only together with other
+   * columns (a country). Analysts are granted no layer with a direct column unless the deployment says so
+   * (infra `analystPersonalData`); docs/tables.md marks both.
+   */
+  readonly personalData?: 'direct' | 'indirect';
 }
 
 /**
@@ -46,6 +52,7 @@ export const TableSpecSchema = z
           type: z.string().min(1),
           description: z.string().min(1),
           origin: z.string().optional(),
+          personalData: z.enum(['direct', 'indirect']).optional(),
         }),
       )
       .min(1),

@@ -5,6 +5,7 @@ import type { Job, TableSpec } from '../../core/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import type { InfraConfig } from '../config.ts';
 import { AlertTopic } from '../constructs/alert-topic.ts';
+import { AnalystAccess } from '../constructs/analyst-access.ts';
 import { CostBudget } from '../constructs/cost-budget.ts';
 import { AnalystWorkgroup } from '../constructs/analyst-workgroup.ts';
 import { JobCompute } from '../constructs/job-compute.ts';
@@ -53,6 +54,8 @@ export class MedallionStack extends Stack {
   readonly analysts: AnalystWorkgroup;
   readonly compute: JobCompute;
   readonly alerts: AlertTopic;
+  /** The analysts' role: Athena over the granted layers. */
+  readonly analystAccess: AnalystAccess;
   /** The monthly cost budget, where `monthlyBudgetUsd` is above 0. */
   readonly budget?: CostBudget;
   readonly pipeline: PipelineOrchestration;
@@ -90,6 +93,7 @@ export class MedallionStack extends Stack {
       locations: Object.fromEntries(CATALOG_LAYERS.map((layer) => [layer, locateLakePrefix(layout, `${layer}/`)])) as Record<CatalogLayer, LakeLocation>,
     });
     this.analysts = new AnalystWorkgroup(this, 'Analysts', { config, resultsBucket: buckets.athenaResults, resultsKey: this.lake.key });
+    this.analystAccess = new AnalystAccess(this, 'AnalystAccess', { config, lake: this.lake, workgroup: this.analysts, tables: props.tables });
 
     this.compute = new JobCompute(this, 'Jobs', {
       config,

@@ -14,7 +14,7 @@ export const userKpisTable = defineTable({
   columns: [
     { name: 'user_id', type: 'VARCHAR', description: 'The user (a key of silver.users).' },
     { name: 'plan', type: 'VARCHAR', description: 'The plan in silver.users.' },
-    { name: 'country', type: 'VARCHAR', description: 'The country in silver.users; NULL when not given.' },
+    { name: 'country', type: 'VARCHAR', description: 'The country in silver.users; NULL when not given.', personalData: 'indirect' },
     { name: 'tasks_total', type: 'BIGINT', description: "The user's tasks in silver.tasks." },
     { name: 'tasks_open', type: 'BIGINT', description: 'Those whose status is not done.' },
     { name: 'tasks_done', type: 'BIGINT', description: 'Those whose status is done.' },

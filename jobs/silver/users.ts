@@ -18,10 +18,10 @@ export const { job: silverUsersJob, eventsTable: userEventsTable, currentTable: 
     { attribute: 'country', column: 'country', required: false, kind: { type: 'string' } },
   ],
   columns: [
-    { name: 'email', type: 'VARCHAR', description: 'Email address.' },
-    { name: 'name', type: 'VARCHAR', description: 'Display name.' },
+    { name: 'email', type: 'VARCHAR', description: 'Email address.', personalData: 'direct' },
+    { name: 'name', type: 'VARCHAR', description: 'Display name.', personalData: 'direct' },
     { name: 'plan', type: 'VARCHAR', description: 'free, pro or team.' },
     { name: 'created_at', type: 'TIMESTAMP', description: 'When the user signed up (UTC).' },
-    { name: 'country', type: 'VARCHAR', description: 'Country code; NULL when not given.' },
+    { name: 'country', type: 'VARCHAR', description: 'Country code; NULL when not given.', personalData: 'indirect' },
   ],
 });

@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Job, TableName } from '../../../core/index.ts';
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
-import { jobConstructId, type MedallionApp } from '../../../infra/index.ts';
+import { ENV_DEFAULTS, jobConstructId, type MedallionApp } from '../../../infra/index.ts';
 import { BACKUP_MANAGED_POLICIES } from '../../../infra/constructs/lake-backup.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
@@ -243,6 +243,12 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
       ...PIPELINE_JOBS.flatMap(expectedJobAcknowledgments),
       ...expectedQualityAcknowledgments(),
       ...expectedMaintenanceAcknowledgments(),
+      // The analysts' role: the gold layer's objects, its Glue tables, and Athena's results prefix.
+      ...[
+        'AwsSolutions-IAM5[Resource::<LakeGoldBucketFA6D7163.Arn>/gold/*]',
+        'AwsSolutions-IAM5[Resource::<LakeAthenaResultsBucket1339301D.Arn>/results/*]',
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${ENV_DEFAULTS[envName].glueDatabasePrefix}_gold/*]`,
+      ].map((rule): [string, string] => ['AnalystAccess/Policy', rule]),
     ];
     expect(acknowledged.sort()).toEqual(expected.sort());
   });
