@@ -1,4 +1,5 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   FlowLogDestination,
   FlowLogTrafficType,
@@ -22,7 +23,10 @@ import type { InfraConfig } from '../config.ts';
  * the bulk traffic), interface endpoints for ECR (image pull), CloudWatch Logs and Glue. KMS needs none: S3
  * and DynamoDB call KMS on the task's behalf. With one zone (dev) the four interface endpoints cost about
  * what one NAT gateway does, and a job has no route to the internet. A job that needs another service gets
- * another endpoint here, on purpose.
+ * another endpoint here, on purpose. The gateway endpoints' policies keep their traffic to this account's buckets and
+ * tables (`aws:ResourceAccount`), and ECR's layer bucket for image pulls: code in the image holding other
+ * credentials cannot write the lake's data to another account through them. (The interface endpoints keep the
+ * default policy: ECR's GetAuthorizationToken names no resource an account condition could match.)
  *
  * Built in the scope it is given (JobCompute's), so the resources keep the logical ids a deployed stack has.
  */
@@ -39,14 +43,26 @@ export class JobNetwork {
       natGateways: 0,
       createInternetGateway: false,
       subnetConfiguration: [{ name: 'jobs', subnetType: SubnetType.PRIVATE_ISOLATED }],
-      gatewayEndpoints: {
-        S3: { service: GatewayVpcEndpointAwsService.S3 },
-        DynamoDB: { service: GatewayVpcEndpointAwsService.DYNAMODB },
-      },
+      // Added below, each with a policy that keeps its traffic to this account.
       // Locking down the default security group takes a Lambda-backed custom resource; nothing uses
       // that group (every task and endpoint has its own), so it is left as AWS creates it.
       restrictDefaultSecurityGroup: false,
     });
+    // The gateway endpoints carry the bulk traffic; their policies keep it to this account's buckets and tables, so
+    // code in the image holding other credentials cannot write to another account's (ECR's layer bucket excepted:
+    // Fargate pulls the image's layers from it through this endpoint).
+    const stack = Stack.of(scope);
+    const thisAccount = { StringEquals: { 'aws:ResourceAccount': stack.account } };
+    const s3Endpoint = this.vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
+    s3Endpoint.addToPolicy(new PolicyStatement({ sid: 'ThisAccountsBuckets', principals: [new AnyPrincipal()], actions: ['s3:*'], resources: ['*'], conditions: thisAccount }));
+    s3Endpoint.addToPolicy(new PolicyStatement({
+      sid: 'EcrImageLayers',
+      principals: [new AnyPrincipal()],
+      actions: ['s3:GetObject'],
+      resources: [`arn:${stack.partition}:s3:::prod-${stack.region}-starport-layer-bucket/*`],
+    }));
+    const dynamoEndpoint = this.vpc.addGatewayEndpoint('DynamoDB', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+    dynamoEndpoint.addToPolicy(new PolicyStatement({ sid: 'ThisAccountsTables', principals: [new AnyPrincipal()], actions: ['dynamodb:*'], resources: ['*'], conditions: thisAccount }));
     const flowLogGroup = new LogGroup(scope, 'FlowLogs', {
       logGroupName: props.flowLogGroupName,
       retention: config.logRetentionDays,

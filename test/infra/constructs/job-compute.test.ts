@@ -100,6 +100,29 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     expect(taskGroup.resource.Properties!.SecurityGroupEgress).toEqual([expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })]);
   });
 
+  it('keeps the gateway endpoints\' traffic to this account\'s buckets and tables, and ECR\'s layer bucket (negative controls: another account\'s)', () => {
+    const endpoints = Object.values(template().findResources('AWS::EC2::VPCEndpoint') as CfnResources).map((endpoint) => endpoint.Properties!).filter((properties) => properties.VpcEndpointType === 'Gateway');
+    const policyOf = (service: string) => endpoints.find((properties) => flatten(properties.ServiceName).endsWith(`.${service}`))!.PolicyDocument.Statement as Statement[];
+    // The endpoint policy as S3 and DynamoDB evaluate it, for a request to `resource` owned by `owner`.
+    const allows = (statements: Statement[], action: string, resource: string, owner: string) =>
+      statements.some((statement) => {
+        const actions = asList(statement.Action);
+        const matches = (pattern: string, value: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value);
+        if (statement.Effect !== 'Allow' || !actions.some((candidate) => matches(candidate, action))) return false;
+        if (!asList(statement.Resource).map(flatten).some((pattern) => matches(pattern, resource))) return false;
+        const account = statement.Condition?.StringEquals?.['aws:ResourceAccount'];
+        return account === undefined || flatten(account) === owner;
+      });
+    const s3 = policyOf('s3');
+    expect(allows(s3, 's3:PutObject', 'arn:aws:s3:::lake-bucket/silver/tasks/x.parquet', '<AWS::AccountId>')).toBe(true);
+    expect(allows(s3, 's3:PutObject', 'arn:aws:s3:::someone-elses-bucket/x', '111122223333')).toBe(false);
+    expect(allows(s3, 's3:GetObject', 'arn:<AWS::Partition>:s3:::prod-<AWS::Region>-starport-layer-bucket/sha256/layer', 'aws-ecr')).toBe(true);
+    expect(allows(s3, 's3:PutObject', 'arn:<AWS::Partition>:s3:::prod-<AWS::Region>-starport-layer-bucket/sha256/layer', 'aws-ecr')).toBe(false);
+    const dynamodb = policyOf('dynamodb');
+    expect(allows(dynamodb, 'dynamodb:PutItem', 'arn:aws:dynamodb:eu-west-1:x:table/medallion-dev-state', '<AWS::AccountId>')).toBe(true);
+    expect(allows(dynamodb, 'dynamodb:PutItem', 'arn:aws:dynamodb:eu-west-1:111122223333:table/exfiltrate', '111122223333')).toBe(false);
+  });
+
   it('has an ECS cluster with Container Insights', () => {
     expect(resourceByPrefix(template(), 'AWS::ECS::Cluster', 'JobsCluster').resource.Properties).toMatchObject({
       ClusterName: `medallion-${envName}`,
