@@ -46,7 +46,17 @@ export class LandingDeliveryStream extends Construct {
     const stack = Stack.of(this);
     const removalPolicy = config.envName === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.logGroup = new LogGroup(this, 'DeliveryLogs', { retention: config.logRetentionDays, removalPolicy });
+    // Firehose's delivery errors name objects and records: encrypted with the source's key, which CloudWatch Logs may
+    // use for this log group only.
+    const logGroupName = `/medallion/${config.envName}/firehose/${source}`;
+    streamKey.addToResourcePolicy(new PolicyStatement({
+      sid: `EncryptFirehoseLogs${source[0]!.toUpperCase()}${source.slice(1)}`,
+      principals: [new ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
+    }));
+    this.logGroup = new LogGroup(this, 'DeliveryLogs', { logGroupName, retention: config.logRetentionDays, encryptionKey: streamKey, removalPolicy });
     const logStream = new LogStream(this, 'S3DeliveryLogStream', { logGroup: this.logGroup, removalPolicy });
     const logStreamArn = stack.formatArn({
       service: 'logs',

@@ -28,6 +28,14 @@ describe.each(ENVS)('landing delivery streams (%s)', (envName) => {
       };
     };
 
+    it('logs its delivery errors to a log group of its own, encrypted with the sources\' key, which CloudWatch Logs may use for that group only', () => {
+      const { template, logGroup } = delivery();
+      const sourcesKey = resourceByPrefix(template, 'AWS::KMS::Key', 'SourcesKey');
+      expect(logGroup.resource.Properties).toMatchObject({ LogGroupName: `/medallion/${envName}/firehose/${source}`, KmsKeyId: { 'Fn::GetAtt': [sourcesKey.logicalId, 'Arn'] } });
+      const statement = (sourcesKey.resource.Properties!.KeyPolicy.Statement as Record<string, any>[]).find((candidate) => candidate.Sid === `EncryptFirehoseLogs${source[0]!.toUpperCase()}${source.slice(1)}`)!;
+      expect(JSON.stringify(statement.Condition.ArnEquals['kms:EncryptionContext:aws:logs:arn'])).toContain(`:log-group:/medallion/${envName}/firehose/${source}`);
+    });
+
     it('reads its own Kinesis stream and writes gzip, newline-delimited objects under landing/<source>/ time folders', () => {
       const { stream, role, sourceStream, bucket, lakeKey, logGroup } = delivery();
       const s3 = stream.Properties!.ExtendedS3DestinationConfiguration;
