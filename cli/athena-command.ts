@@ -80,9 +80,9 @@ export function addAthenaCommand(
   });
   athena
     .command('query')
-    .description('Run a query in Athena (the analysts\' workgroup by default: its results bucket and its scan limit apply) and stream the rows.')
+    .description('Run a query in Athena, in the workgroup --workgroup names (the analysts\' is medallion-<env>: its results bucket and scan limit apply), and stream the rows.')
     .argument('<sql>', 'the query, over <prefix>_<layer>.<table>')
-    .option('--workgroup <name>', 'the Athena workgroup (default: $MEDALLION_ATHENA_WORKGROUP)')
+    .option('--workgroup <name>', 'the Athena workgroup, medallion-<env> for the analysts\' (default: $MEDALLION_ATHENA_WORKGROUP, else Athena\'s primary)')
     .option('--database <name>', 'the database unqualified table names are in')
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (sql: string, flags: { workgroup?: string; database?: string; format: OutputFormat }) => {

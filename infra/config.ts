@@ -198,8 +198,8 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     jobTimeoutMinutes: 60,
     jobRetryAttempts: 1,
     stepTimeoutMinutes: 60,
-    // 4 stages of jobs and 4 steps, each at its task's limit plus 15 minutes: 4 x 75 + 4 x 75.
-    pipelineTimeoutMinutes: 600,
+    // 4 stages of jobs, each 2 attempts of 60 minutes, a minute's wait and 15 of grace, and 4 steps of 60 + 15: 4 x 136 + 4 x 75.
+    pipelineTimeoutMinutes: 850,
     pipelineStartMinute: 10,
     pipelineScheduleEnabled: true,
     monthlyBudgetUsd: 150,
@@ -233,11 +233,11 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     jobCpu: 2048,
     jobMemoryMiB: 8192,
     jobEphemeralStorageGiB: 100,
-    jobTimeoutMinutes: 180,
-    jobRetryAttempts: 2,
+    jobTimeoutMinutes: 120,
+    jobRetryAttempts: 1,
     stepTimeoutMinutes: 60,
-    // 4 stages of jobs and 4 steps, each at its task's limit plus 15 minutes: 4 x 195 + 4 x 75.
-    pipelineTimeoutMinutes: 1080,
+    // 4 stages of jobs, each 2 attempts of 120 minutes, a minute's wait and 15 of grace, and 4 steps of 60 + 15: 4 x 256 + 4 x 75.
+    pipelineTimeoutMinutes: 1330,
     pipelineStartMinute: 15,
     pipelineScheduleEnabled: true,
     monthlyBudgetUsd: 400,

@@ -67,6 +67,20 @@ export class AlertTopic extends Construct {
       enforceSSL: true,
     });
     this.topics = { critical: this.topic, warning: this.warningTopic };
+    // enforceSSL gives each topic a policy of its own, which replaces SNS's default: CloudWatch, a service principal,
+    // must be allowed to publish this account's alarms there.
+    for (const topic of [this.topic, this.warningTopic]) {
+      topic.addToResourcePolicy(new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }));
+    }
     for (const email of config.alertEmails) {
       this.topic.addSubscription(new EmailSubscription(email));
       this.warningTopic.addSubscription(new EmailSubscription(email));

@@ -84,7 +84,9 @@ export class AnalystAccess extends Construct {
       })),
       // A layer's tables and their symlink manifests (`<layer>/_symlink/...`), which Athena reads for the analyst.
       new PolicyStatement({ sid: 'ReadLayers', actions: ['s3:GetObject'], resources: locations.map((location) => location.bucket.arnForObjects(`${location.prefix}*`)) }),
-      new PolicyStatement({ sid: 'LocateResults', actions: ['s3:GetBucketLocation', 's3:ListBucket'], resources: [results.bucketArn], conditions: { StringLike: { 's3:prefix': [`${ATHENA_RESULTS_PREFIX}*`] } } }),
+      // GetBucketLocation names no prefix: on the buckets themselves, unconditioned (Athena checks the results bucket).
+      new PolicyStatement({ sid: 'LocateBuckets', actions: ['s3:GetBucketLocation'], resources: [...new Set([...locations.map((location) => location.bucket), results])].map((bucket) => bucket.bucketArn) }),
+      new PolicyStatement({ sid: 'ListResults', actions: ['s3:ListBucket'], resources: [results.bucketArn], conditions: { StringLike: { 's3:prefix': [`${ATHENA_RESULTS_PREFIX}*`] } } }),
       new PolicyStatement({
         sid: 'WriteResults',
         actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],

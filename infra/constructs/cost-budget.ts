@@ -16,8 +16,8 @@ export interface CostBudgetProps {
 
 /**
  * What the environment may cost a month: an AWS Budgets cost budget of `monthlyBudgetUsd` over the resources tagged
- * `project=medallion` and `environment=<env>` (the stack tags every resource; the tags count once they are activated
- * as cost allocation tags in Billing), alerting the warning topic when actual spend passes `budgetAlertPercent` of it,
+ * `medallion=<env>` (the stack tags every resource; the tag counts once it is activated as a cost allocation tag in
+ * Billing), alerting the warning topic when actual spend passes `budgetAlertPercent` of it,
  * and when the month's forecast does.
  *
  * @example
@@ -37,7 +37,8 @@ export class CostBudget extends Construct {
         budgetType: 'COST',
         timeUnit: 'MONTHLY',
         budgetLimit: { amount: config.monthlyBudgetUsd, unit: 'USD' },
-        costFilters: { TagKeyValue: ['user:project$medallion', `user:environment$${config.envName}`] },
+        // One tag, one value: Budgets counts a resource matching any value of a filter, so two tags would add up.
+        costFilters: { TagKeyValue: [`user:medallion$${config.envName}`] },
       },
       notificationsWithSubscribers: (['ACTUAL', 'FORECASTED'] as const).map((notificationType) => ({
         notification: { notificationType, comparisonOperator: 'GREATER_THAN', threshold: config.budgetAlertPercent, thresholdType: 'PERCENTAGE' },
@@ -48,7 +49,7 @@ export class CostBudget extends Construct {
     const budgets = new ServicePrincipal('budgets.amazonaws.com');
     const fromThisAccount = {
       StringEquals: { 'aws:SourceAccount': stack.account },
-      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'budgets', region: '', resource: 'budget', resourceName: '*' }) },
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:budgets::${stack.account}:*` },
     };
     topic.addToResourcePolicy(new PolicyStatement({ sid: 'BudgetsPublish', principals: [budgets], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: fromThisAccount }));
     topicKey.addToResourcePolicy(new PolicyStatement({ sid: 'BudgetsPublish', principals: [budgets], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromThisAccount }));

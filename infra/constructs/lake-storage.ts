@@ -111,9 +111,9 @@ export class LakeStorage extends Construct {
 
     const housekeeping: LifecycleRule[] = [
       { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-      { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays) },
-      // An expired object of a versioned bucket leaves a delete marker; once its old versions are gone, it goes too.
-      { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      // An expired object of a versioned bucket leaves a delete marker; once its old versions are gone, it goes too
+      // (in the same rule: S3 takes no rule whose only action is removing delete markers).
+      { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays), expiredObjectDeleteMarker: true },
     ];
 
     this.key = new Key(this, 'Key', {

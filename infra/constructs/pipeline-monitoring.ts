@@ -370,7 +370,9 @@ export class PipelineMonitoring extends Construct {
    */
   private costRows(props: PipelineMonitoringProps, sourceEntries: readonly [SourceName, MonitoredSource][], costs: NonNullable<PipelineMonitoringProps['costs']>): IWidget[][] {
     const daily = Duration.days(1);
-    const storageClasses = ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage'];
+    // Every class the lake's buckets tier to (lake-storage.ts): landing to IA and Glacier IR, silver and gold to
+    // Intelligent-Tiering's access tiers.
+    const storageClasses = ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage', 'IntelligentTieringFAStorage', 'IntelligentTieringIAStorage', 'IntelligentTieringAIAStorage'];
     const stored = Object.entries(costs.buckets).map(([name, bucket], bucketIndex) => new MathExpression({
       label: name,
       period: daily,

@@ -120,7 +120,9 @@ export class PipelineTaskStep extends StateMachineFragment {
     if (config.jobRetryAttempts > 0) {
       const rerun = fargateRunTask(this, step, `${step.stateName} again`);
       rerun.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.failure' });
+      // A failure without a Cause (never seen, but a Choice on a missing path fails the execution unannounced) is final.
       const reported = Condition.or(
+        Condition.not(Condition.isPresent('$.failure.Cause')),
         ...REPORTED_EXIT_CODES.flatMap((code) => [Condition.stringMatches('$.failure.Cause', `*"ExitCode":${code},*`), Condition.stringMatches('$.failure.Cause', `*"ExitCode":${code}}*`)]),
       );
       const howItEnded = new Choice(this, `Did ${step.subject} fail, or stop`)
@@ -142,6 +144,13 @@ export function pipelineTaskStep(scope: Construct, step: PipelineTaskStepProps):
 /** What a task may run past its own limit before Step Functions stops waiting: image pull, start-up, a hung container. */
 export const TASK_GRACE_MINUTES = 15;
 
+/**
+ * How long Step Functions waits for a job's task: `--timeout` holds each attempt of the run, and the run makes
+ * `jobRetryAttempts` more after a transient failure (a minute apart at most), then the grace.
+ */
+export const jobTaskMinutes = (config: InfraConfig): number =>
+  (config.jobRetryAttempts + 1) * config.jobTimeoutMinutes + config.jobRetryAttempts + TASK_GRACE_MINUTES;
+
 /** The Fargate task of a step, waited for (RUN_JOB); a task that could not start is retried with backoff and jitter. */
 function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; readonly compute: JobCompute; readonly task: PipelineTask; readonly timeoutMinutes?: number }, stateName: string): EcsRunTask {
   const { config, compute, task } = step;
@@ -157,7 +166,7 @@ function fargateRunTask(scope: Construct, step: { readonly config: InfraConfig; 
     assignPublicIp: false,
     propagatedTagSource: PropagatedTagSource.TASK_DEFINITION,
     // The runner's own --timeout ends a job run first; this covers image pull and a hung container.
-    taskTimeout: Timeout.duration(Duration.minutes((step.timeoutMinutes ?? config.jobTimeoutMinutes) + TASK_GRACE_MINUTES)),
+    taskTimeout: Timeout.duration(Duration.minutes(step.timeoutMinutes === undefined ? jobTaskMinutes(config) : step.timeoutMinutes + TASK_GRACE_MINUTES)),
     resultPath: JsonPath.DISCARD,
   });
   run.addRetry({
@@ -381,12 +390,12 @@ export class PipelineOrchestration extends Construct {
     for (const step of props.afterQuality ?? []) definition = definition.next(step(this));
     // The whole night must fit its execution timeout with every stage and step at its task's limit once.
     const steps = (props.qualityStep ? 1 : 0) + (props.afterQuality?.length ?? 0);
-    const budget = this.stages.length * (config.jobTimeoutMinutes + TASK_GRACE_MINUTES) + steps * (config.stepTimeoutMinutes + TASK_GRACE_MINUTES);
+    const budget = this.stages.length * jobTaskMinutes(config) + steps * (config.stepTimeoutMinutes + TASK_GRACE_MINUTES);
     if (config.pipelineTimeoutMinutes < budget) {
       throw new Error(
         `medallion ${config.envName}: pipelineTimeoutMinutes ${config.pipelineTimeoutMinutes} is shorter than the night's own limits: ${this.stages.length} stages x ` +
-          `(jobTimeoutMinutes ${config.jobTimeoutMinutes} + ${TASK_GRACE_MINUTES}) + ${steps} steps x (stepTimeoutMinutes ${config.stepTimeoutMinutes} + ${TASK_GRACE_MINUTES}) = ${budget} minutes; ` +
-          'raise pipelineTimeoutMinutes or lower the task limits',
+          `${jobTaskMinutes(config)} (${config.jobRetryAttempts + 1} attempts of jobTimeoutMinutes ${config.jobTimeoutMinutes}, their waits and ${TASK_GRACE_MINUTES} minutes) + ` +
+          `${steps} steps x (stepTimeoutMinutes ${config.stepTimeoutMinutes} + ${TASK_GRACE_MINUTES}) = ${budget} minutes; raise pipelineTimeoutMinutes or lower the task limits`,
       );
     }
     this.jobStates = jobStates;

@@ -68,6 +68,8 @@ export class MedallionStack extends Stack {
     const { config } = props;
     Tags.of(this).add('project', 'medallion');
     Tags.of(this).add('environment', config.envName);
+    // One tag that says both (the cost budget filters on it: Budgets ORs the values of a filter).
+    Tags.of(this).add('medallion', config.envName);
 
     this.sources = new SourceTables(this, 'Sources', { config });
     this.lake = new LakeStorage(this, 'Lake', { config });

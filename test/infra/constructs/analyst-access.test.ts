@@ -43,6 +43,11 @@ describe.each(ENVS)('analyst access (%s)', (envName) => {
       expect(resources.filter((resource) => resource.includes(logicalId)), other).toEqual([]);
     }
     expect(resources.filter((resource) => /_(bronze|silver|quarantine|quality)\b/.test(resource))).toEqual([]);
+    // Athena locates the buckets with a call that names no prefix: unconditioned, on the buckets only.
+    const locate = statements.find((statement) => statement.Sid === 'LocateBuckets')!;
+    expect(locate).toMatchObject({ Action: 's3:GetBucketLocation' });
+    expect(locate.Condition).toBeUndefined();
+    expect(asList(locate.Resource).map(flatten).sort()).toEqual([`<${gold}.Arn>`, `<${results}.Arn>`].sort());
     const kms = statements.find((statement) => statement.Sid === 'DecryptThroughS3')!;
     expect(flatten(kms.Condition!.StringEquals!['kms:ViaService'])).toBe('s3.<AWS::Region>.amazonaws.com');
     expect(resources).not.toContain('*');

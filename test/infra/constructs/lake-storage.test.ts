@@ -74,10 +74,10 @@ describe.each(ENVS)('lake storage (%s)', (envName) => {
 
   it.each([...DATA_BUCKETS, 'AccessLog'])('%s: aborts incomplete uploads, expires old versions, and removes the delete markers of expired objects', (name) => {
     const resource = bucket(name).resource;
-    expect(ruleById(resource, 'remove-expired-delete-markers')).toMatchObject({ Status: 'Enabled', ExpiredObjectDeleteMarker: true });
     expect(ruleById(resource, 'abort-incomplete-multipart-uploads')).toMatchObject({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } });
     expect(ruleById(resource, 'expire-noncurrent-versions')).toMatchObject({
       Status: 'Enabled',
+      ExpiredObjectDeleteMarker: true,
       NoncurrentVersionExpiration: { NoncurrentDays: ENV_DEFAULTS[envName].noncurrentVersionExpirationDays },
     });
   });

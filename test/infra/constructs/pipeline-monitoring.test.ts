@@ -363,7 +363,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
     const stored = parts('Lake storage per bucket (bytes, all storage classes)');
     const buckets = Object.keys(template().findResources('AWS::S3::Bucket'));
     for (const logicalId of buckets) {
-      for (const storageClass of ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage']) {
+      for (const storageClass of ['StandardStorage', 'StandardIAStorage', 'GlacierInstantRetrievalStorage', 'IntelligentTieringFAStorage', 'IntelligentTieringIAStorage', 'IntelligentTieringAIAStorage']) {
         expect(stored.some((metric) => metric.includes(`BucketSizeBytes BucketName <${logicalId}> StorageType ${storageClass}`)), `${logicalId} ${storageClass}`).toBe(true);
       }
     }
@@ -382,7 +382,7 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       BudgetType: 'COST',
       TimeUnit: 'MONTHLY',
       BudgetLimit: { Amount: ENV_DEFAULTS[envName].monthlyBudgetUsd, Unit: 'USD' },
-      CostFilters: { TagKeyValue: ['user:project$medallion', `user:environment$${envName}`] },
+      CostFilters: { TagKeyValue: [`user:medallion$${envName}`] },
     });
     const warning = resourceByPrefix(template(), 'AWS::SNS::Topic', 'AlertsWarningTopic').logicalId;
     expect(budget.NotificationsWithSubscribers.map((entry: Record<string, any>) => [entry.Notification.NotificationType, entry.Notification.Threshold, entry.Subscribers])).toEqual(
@@ -404,6 +404,10 @@ describe.each(ENVS)('pipeline monitoring (%s)', (envName) => {
       )!;
       expect(policy.Properties!.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+      // The topic's own policy replaces SNS's default: CloudWatch is allowed to publish this account's alarms.
+      expect(policy.Properties!.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Sid: 'CloudWatchAlarmsPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }),
       );
     }
     expect(key.resource.Properties!.KeyPolicy.Statement).toContainEqual(

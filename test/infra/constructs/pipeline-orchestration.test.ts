@@ -63,6 +63,8 @@ function choiceMatches(rule: State, cause: string): boolean {
   if (rule.And) return (rule.And as State[]).every((inner) => choiceMatches(inner, cause));
   if (rule.Not) return !choiceMatches(rule.Not as State, cause);
   expect(rule.Variable).toBe('$.failure.Cause');
+  // Every input here has a Cause.
+  if ('IsPresent' in rule) return rule.IsPresent === true;
   return stringMatches(rule.StringMatches as string, cause);
 }
 
@@ -141,7 +143,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
       expect(run).toMatchObject({
         Type: 'Task',
         Resource: 'arn:<AWS::Partition>:states:::ecs:runTask.sync',
-        TimeoutSeconds: (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) * 60,
+        TimeoutSeconds: ((ENV_DEFAULTS[envName].jobRetryAttempts + 1) * ENV_DEFAULTS[envName].jobTimeoutMinutes + ENV_DEFAULTS[envName].jobRetryAttempts + 15) * 60,
         ResultPath: null,
         Parameters: {
           Cluster: `<${cluster}.Arn>`,
@@ -286,7 +288,11 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
   it('has an execution timeout that holds every stage and step at its task\'s limit, and steps limited by stepTimeoutMinutes', () => {
     const definition = definitionOf(template());
     const stages = jobGraph(PIPELINE_JOBS, pipelineRuleSets()).stages.length;
-    const budget = stages * (ENV_DEFAULTS[envName].jobTimeoutMinutes + 15) + 4 * (ENV_DEFAULTS[envName].stepTimeoutMinutes + 15);
+    const defaults = ENV_DEFAULTS[envName];
+    // A job's task holds every attempt of its run (--max-retries), the waits between them and 15 minutes of grace.
+    const jobTask = (defaults.jobRetryAttempts + 1) * defaults.jobTimeoutMinutes + defaults.jobRetryAttempts + 15;
+    expect(allStates(definition.States)[jobStateName(PIPELINE_JOBS[0]!)]!.TimeoutSeconds).toBe(jobTask * 60);
+    const budget = stages * jobTask + 4 * (defaults.stepTimeoutMinutes + 15);
     expect(definition.TimeoutSeconds! / 60).toBeGreaterThanOrEqual(budget);
     const states = allStates(definition.States);
     for (const step of [QUALITY_STATE_NAME, RECONCILE_STATE_NAME, VACUUM_STATE_NAME, REPORT_STATE_NAME]) expect(states[step]!.TimeoutSeconds, step).toBe((ENV_DEFAULTS[envName].stepTimeoutMinutes + 15) * 60);
