@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { openLocalLake, type Job, type Lake, type LocalLakeOptions } from '../core/index.ts';
 import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
@@ -7,6 +8,7 @@ import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, JobStoppedError, MedallionError, systemProblemOf } from '../core/errors.ts';
 import { ignoredArgumentNames } from '../core/job/index.ts';
 import { StopRequest } from './stop.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 import { resolveRunId } from '../core/runner/index.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
@@ -163,10 +165,9 @@ export function hoistGlobalOptions(args: readonly string[], program: Command): s
   return [...global, ...rest];
 }
 
-/** medallion's version, from its package.json (one folder up from cli/ in the sources, two from dist/cli/). */
+/** medallion's version, from its package.json. */
 function packageVersion(): string {
-  const manifest = new URL(import.meta.url.endsWith('.ts') ? '../package.json' : '../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The Glue arguments with each `--job-bookmark-from` / `--job-bookmark-to` run id prefix resolved among the jobs' runs. */
@@ -299,6 +300,12 @@ export function createProgram(options: InvokeOptions): Command {
     .action(async (flags: GenerateFlags & { to?: string; usersTable?: string; tasksTable?: string; tasksStream?: string; usersStream?: string; continue?: boolean; format: 'text' | 'json' }) => {
       const to = flags.to ?? 'landing';
       if (to !== 'landing' && to !== 'dynamodb' && to !== 'firehose') throw new ConfigError('GENERATE_OPTIONS_INVALID', `--to ${JSON.stringify(to)}: must be landing, dynamodb or firehose`);
+      // An option of another target is a mistake, not something to ignore (the traffic would go somewhere else).
+      const misplaced = [
+        ...(to !== 'dynamodb' ? [flags.usersTable && '--users-table', flags.tasksTable && '--tasks-table'] : []),
+        ...(to !== 'firehose' ? [flags.usersStream && '--users-stream', flags.tasksStream && '--tasks-stream'] : []),
+      ].filter(Boolean);
+      if (misplaced.length > 0) throw new ConfigError('GENERATE_OPTIONS_INVALID', `${misplaced.join(' and ')} ${misplaced.length === 1 ? 'is' : 'are'} not for --to ${to}`, { hint: '--users-table/--tasks-table go with --to dynamodb, --users-stream/--tasks-stream with --to firehose' });
       const options = generateOptions(flags);
       if (to !== 'landing' && flags.continue) {
         throw new ConfigError('GENERATE_OPTIONS_INVALID', `--continue reads the lake's landing data, which --to ${to} does not write`, { hint: `give --to ${to} a --start and a --seed of its own` });

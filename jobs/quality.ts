@@ -1,14 +1,12 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
 import { loadRuleSets, type TableRuleSet } from '../core/quality/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from './index.ts';
 
-// The repository's root: one folder up from jobs/ in the sources, two from dist/jobs/ compiled.
-const REPO_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../' : '../../', import.meta.url));
 /** The reference pipeline's rule sets: `quality/rules/<table>.dqdl` in the repository. */
-export const PIPELINE_RULES_DIR = path.join(REPO_ROOT, 'quality', 'rules') + path.sep;
+export const PIPELINE_RULES_DIR = path.join(PACKAGE_ROOT, 'quality', 'rules') + path.sep;
 
 /** The landing sources the pipeline reads (`landing.tasks` for landing/tasks/). */
 export function landingSourceNames(): string[] {
@@ -24,7 +22,7 @@ export async function loadPipelineRuleSets(folder: string = PIPELINE_RULES_DIR):
   if (!existsSync(folder)) {
     throw new ConfigError('QUALITY_RULES_MISSING', `no rule set folder ${folder}`, { hint: 'pass --rules DIR (or MEDALLION_QUALITY_RULES) naming a folder of <table>.dqdl files' });
   }
-  const sets = await loadRuleSets(folder, { displayRoot: folder === PIPELINE_RULES_DIR ? REPO_ROOT : process.cwd() });
+  const sets = await loadRuleSets(folder, { displayRoot: folder === PIPELINE_RULES_DIR ? PACKAGE_ROOT : process.cwd() });
   const known = new Set<string>([...PIPELINE_TABLES.map((table) => table.name), ...landingSourceNames()]);
   const problems: string[] = [];
   for (const set of sets.values()) {

@@ -3,7 +3,7 @@ import { attachTables } from '../../core/catalog/index.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { QUALITY_JOB } from '../../core/layout/index.ts';
 import { quoteLiteral, type ResultRow } from '../../core/engine/index.ts';
-import { readRunRecords, resolveRunId, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
+import { readRunRecords, resolveRunId, runIdPrefix, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, tableHistory } from '../../core/table/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 
@@ -65,8 +65,8 @@ export async function runDetail(lake: Lake, given: string): Promise<RunDetail> {
   const jobNames = PIPELINE_JOBS.map((job) => job.name);
   const { job: jobName, record } = await resolveRunId(lake.state, given, jobNames).catch(async (error: unknown) => {
     // `medallion quality` prints the id its evaluations are recorded under: not a job run, but say what it is.
-    if (error instanceof NotFoundError && error.code === 'RUN_NOT_FOUND' && /^jr_[0-9a-f]+/i.test(given)) {
-      const prefix = given.trim().replace(/(…|\.\.\.)$/, '').toLowerCase();
+    const prefix = runIdPrefix(given);
+    if (error instanceof NotFoundError && error.code === 'RUN_NOT_FOUND' && prefix !== undefined && prefix.length > 'jr_'.length) {
       const byQuality = await qualityStepRun(lake, prefix);
       if (byQuality) {
         throw new NotFoundError('RUN_NOT_FOUND', `${byQuality} is an evaluation of the quality step (\`medallion quality\`), not a job run`, { hint: `see its rules with \`medallion quality history --job ${QUALITY_JOB} --limit 500\`, which lists them by run id` });

@@ -4,7 +4,7 @@ export { FAULT_POINTS, type FaultPoint, type RunOptions, type RunTuning } from '
 export { BASELINE_MIN_RUNS, BASELINE_RUNS, DEFAULT_DURATION_BASELINE_MINUTES, DURATION_RATIO_FLOOR_MS, durationRatio, isUnusualRun, FAILED_STATES, jobDurationBaseline, PIPELINE_LAST_SUCCESS_METRIC, pipelineSuccessMetric, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
 export { jobGraph, orderJobs, type JobGraph, type RuleReferences } from './job-graph.ts';
 export { runJobs, type RunJobsOptions } from './run-jobs.ts';
-export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, readRunRecords, resolveRunId, type JobRunRecord, type JobRunState, type JobStateChangeEvent, type UnreadableRunRecord } from './job-run-record.ts';
+export { JOB_RUN_STATES, TERMINAL_STATES, jobStateChangeEvent, readRunRecords, resolveRunId, runIdPrefix, type JobRunRecord, type JobRunState, type JobStateChangeEvent, type UnreadableRunRecord } from './job-run-record.ts';
 export { lockName, startJobRun, type JobRunSettings, type JobRunTuning } from './start-job-run.ts';
 export { isTransientError } from './transient-errors.ts';
 export { recoverDeadRuns, type Recovery } from './recover-dead-runs.ts';

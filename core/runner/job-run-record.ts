@@ -111,6 +111,12 @@ export async function readRunRecords(state: StateStore, job: string): Promise<{ 
   return { records, unreadable };
 }
 
+/** A run id or the start of one as typed or pasted (a cut id keeps its `…`), lowercased; undefined when it is none. */
+export function runIdPrefix(given: string): string | undefined {
+  const prefix = given.trim().replace(/(…|\.\.\.)$/, '').toLowerCase();
+  return /^jr_[0-9a-f]*$/.test(prefix) ? prefix : undefined;
+}
+
 /**
  * The run a run id or a unique prefix of one names (`jr_01a2b3`, also a cut id copied with its `…`), among the runs
  * of `jobs`. None is RUN_NOT_FOUND; several is RUN_ID_AMBIGUOUS, listing them.
@@ -119,12 +125,12 @@ export async function readRunRecords(state: StateStore, job: string): Promise<{ 
  * const { record } = await resolveRunId(lake.state, 'jr_01a23ad8', ['silver.tasks']);
  */
 export async function resolveRunId(state: StateStore, given: string, jobs: readonly string[]): Promise<{ readonly job: string; readonly record: JobRunRecord }> {
-  const prefix = given.trim().replace(/(…|\.\.\.)$/, '');
-  if (!/^jr_[0-9a-f]*$/i.test(prefix)) {
+  const prefix = runIdPrefix(given);
+  if (prefix === undefined) {
     throw new NotFoundError('RUN_NOT_FOUND', `${JSON.stringify(given)} is not a run id (jr_ and hex digits, or the first of them)`, { hint: 'copy one from `medallion runs`' });
   }
   const found: JobRunRecord[] = [];
-  for (const job of jobs) for (const record of (await readRunRecords(state, job)).records) if (record.Id.startsWith(prefix.toLowerCase())) found.push(record);
+  for (const job of jobs) for (const record of (await readRunRecords(state, job)).records) if (record.Id.startsWith(prefix)) found.push(record);
   const [only, ...more] = found;
   if (!only) throw new NotFoundError('RUN_NOT_FOUND', `no run ${prefix} of ${jobs.length === 1 ? jobs[0] : 'any job'}`, { hint: `see \`medallion runs${jobs.length === 1 ? ` ${jobs[0]}` : ''}\`` });
   if (more.length > 0) {

@@ -60,6 +60,11 @@ describe('medallion generate', () => {
     expect((await cli(['--lake', lake, 'generate', '--continue', '--days', '2'])).code).toBe(0);
     const full = await cli(['--lake', lake, 'generate', '--continue', '--days', '1']);
     expect(full.stderr).toContain('the lake already reaches yesterday: nothing to add until tomorrow');
+    // Options of another target are refused, never ignored.
+    const misplaced = await cli(['--lake', lake, 'generate', '--tasks-stream', 'load-tasks']);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toMatch(/GENERATE_OPTIONS_INVALID: --tasks-stream is not for --to landing/);
+    expect((await cli(['--lake', lake, 'generate', '--to', 'firehose', '--users-table', 'Users', '--tasks-stream', 'a', '--users-stream', 'b'])).stderr).toMatch(/--users-table is not for --to firehose/);
     // --to dynamodb writes no landing data to continue from.
     expect((await cli(['--lake', lake, 'generate', '--to', 'dynamodb', '--continue'])).stderr).toMatch(/GENERATE_OPTIONS_INVALID: --continue reads the lake's landing data/);
   }, 60_000);
