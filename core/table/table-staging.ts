@@ -19,14 +19,30 @@ export function castColumns(spec: TableSpec): string {
   return spec.columns.map((column) => `${quoteIdentifier(column.name)}::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ');
 }
 
+/** How a COPY into a partitioned stage may take its rows. */
+export interface CopyOptions {
+  /**
+   * The rows already come grouped by partition (a `perRecord` job's rows, in landing key order, which is
+   * arrival order): they are written as they come. Otherwise they are sorted by the partition columns first.
+   */
+  readonly clustered?: boolean;
+}
+
 /**
  * Writes `sql`'s rows as Parquet under the stage's folder (one sub-folder per partition); returns COPY's
  * per-file stats. `planSql` is the job's own SQL for the output (before the casts to the declared types),
  * for error messages.
+ *
+ * A partitioned COPY keeps a buffer per partition and writes a partition's rows when its buffer fills
+ * (PARTITIONED_WRITE_FLUSH_ROWS): rows in no particular order (silver.tasks' events, by key after
+ * deduplication, spread over 90 days) fill every buffer a little at a time, so each is written in many
+ * small pieces while all are held. Sorted by the partition columns first, one partition fills at a time:
+ * at 1M events silver.tasks' two partitioned outputs were written in 4.3 s instead of 8.5 s, the sort
+ * included (`npm run bench`).
  */
-export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string, planSql?: string): Promise<ResultRow[]> {
+export async function copyToStaging(engine: Engine, stage: OutputStage, sql: string, folder: string, planSql?: string, options: CopyOptions = {}): Promise<ResultRow[]> {
   try {
-    return await copyRows(engine, stage, sql, folder);
+    return await copyRows(engine, stage, sql, folder, options);
   } catch (error) {
     // Say which declared columns the job's SQL lacks, rather than DuckDB's binder message about the first one.
     if (planSql !== undefined) {
@@ -39,12 +55,14 @@ export async function copyToStaging(engine: Engine, stage: OutputStage, sql: str
   }
 }
 
-async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder: string): Promise<ResultRow[]> {
+async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder: string, options: CopyOptions): Promise<ResultRow[]> {
   const base = folder ? path.join(stage.area.localDir, folder) : stage.area.localDir;
   const partitioned = stage.spec.partitionBy.length > 0;
   const target = partitioned ? base : path.join(base, 'data_0.parquet');
-  const partitionOption = partitioned ? `, PARTITION_BY (${stage.spec.partitionBy.map(quoteIdentifier).join(', ')})` : '';
-  const { rows } = await engine.query(`COPY (${sql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
+  const partitionColumns = stage.spec.partitionBy.map(quoteIdentifier).join(', ');
+  const partitionOption = partitioned ? `, PARTITION_BY (${partitionColumns})` : '';
+  const rowsSql = partitioned && !options.clustered ? `SELECT * FROM (${sql}) ORDER BY ${partitionColumns}` : sql;
+  const { rows } = await engine.query(`COPY (${rowsSql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
   return [...rows];
 }
 

@@ -182,7 +182,7 @@ async function stageBatch(
  * first failure is thrown once all ended.
  */
 async function copyOutputs(run: RunContext, copies: readonly StagedCopy[], width: number): Promise<void> {
-  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql));
+  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true }));
   copies.forEach((copy, index) => {
     const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
     if (copy.expectRows !== undefined && written !== copy.expectRows) {
