@@ -1,4 +1,5 @@
 import type { ObjectInfo } from '../storage/index.ts';
+import { bookmarkDocumentPrefix } from '../state/state-keys.ts';
 
 /** Default width of the band of recent landing objects remembered by key (see selectLandingObjects). */
 export const DEFAULT_BAND_MS = 15 * 60 * 1000;
@@ -80,7 +81,7 @@ export interface JobBookmarkEntry {
 }
 
 export function bookmarkDocumentId(jobName: string, runId: string): string {
-  return `bookmarks/${jobName}/${runId}`;
+  return `${bookmarkDocumentPrefix(jobName)}${runId}`;
 }
 
 export function bookmarkEntry(jobName: string, state: JobBookmarkState | undefined): JobBookmarkEntry {

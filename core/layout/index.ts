@@ -5,6 +5,7 @@ export {
   symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix, tableStagingPrefix, type LakeFolder,
 } from './lake-keys.ts';
 export {
-  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, reconcileLakeAccess, referencedTables, reportLakeAccess, vacuumLakeAccess, type JobFootprint, type LakeAccess,
+  accessAllows, jobLakeAccess, jobRuleSets, landingPrefixOf, qualityStepLakeAccess, reconcileLakeAccess, referencedTables, reportLakeAccess, stateWriteAllows, vacuumLakeAccess,
+  type JobFootprint, type LakeAccess,
   type RuleSetTables,
 } from './lake-access.ts';

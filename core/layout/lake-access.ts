@@ -1,4 +1,6 @@
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
+import { jobLockName } from '../job/job-lock.ts';
+import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentPrefix, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
 import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
@@ -13,7 +15,23 @@ export interface LakeAccess {
   readonly publishes: readonly TableName[];
   /** Tables whose catalog entries it reads. */
   readonly catalogReads: readonly TableName[];
+  /**
+   * Partition keys of the state items it writes (puts, updates, deletes, condition checks), as IAM's
+   * `dynamodb:LeadingKeys` condition matches them (`*`: any characters). Reading the state is not limited:
+   * a run reads the root and the manifests of the tables it reads.
+   */
+  readonly stateWrites: readonly string[];
 }
+
+/**
+ * The state items every commit writes: the new root's own item and the hint to the newest. The root names
+ * every table, so IAM cannot limit a writer to its own tables' entries in it; what a root names must be
+ * manifests, and those a task writes only for its own tables (see `stateWrites`).
+ */
+const ROOT_WRITES: readonly string[] = [stateItemKey.head, `${stateItemKey.root(0).split('#')[0]}#*`];
+
+/** The state keys of every manifest document of `tables`. */
+const manifestWrites = (tables: readonly string[]) => tables.map((table) => `${stateItemKey.document(manifestDocumentPrefix(table))}*`);
 
 /** What the layout needs to know of a job (a `Job` is one): its name, where its sources are, what it writes. */
 export interface JobFootprint {
@@ -75,6 +93,16 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
     ],
     publishes: published,
     catalogReads: Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
+    // Its commits (the manifests of the tables it publishes), its bookmarks, its run records, its lock
+    // (held, renewed, released, and checked by a fenced commit) and the outcome of its catalog publish.
+    stateWrites: [
+      ...ROOT_WRITES,
+      ...manifestWrites(published),
+      `${stateItemKey.document(bookmarkDocumentPrefix(job.name))}*`,
+      stateItemKey.records(runRecordCollection(job.name)),
+      stateItemKey.lock(jobLockName(job.name)),
+      stateItemKey.records(CATALOG_PUBLISH_RECORD.collection),
+    ],
   };
 }
 
@@ -92,6 +120,7 @@ export function qualityStepLakeAccess(ruleSets: readonly RuleSetTables[]): LakeA
     writes: [jobQualityResultsPrefix(QUALITY_JOB), symlinkRoot(QUALITY_RESULTS)],
     publishes: [QUALITY_RESULTS],
     catalogReads: [],
+    stateWrites: [...ROOT_WRITES, ...manifestWrites([QUALITY_RESULTS]), stateItemKey.records(CATALOG_PUBLISH_RECORD.collection)],
   };
 }
 
@@ -101,6 +130,19 @@ export function accessAllows(access: LakeAccess, what: 'read' | 'list' | 'write'
   if (what === 'write') return under(access.writes);
   if (what === 'read') return under(access.reads) || under(access.writes);
   return under(access.reads) || under(access.writes) || under(access.lists);
+}
+
+/**
+ * Whether `access` lets its holder write the state item with partition key `key`, as IAM's StringLike
+ * matches `dynamodb:LeadingKeys` (`*` any characters, `?` one).
+ */
+export function stateWriteAllows(access: LakeAccess, key: string): boolean {
+  return access.stateWrites.some((pattern) => stringLike(pattern).test(key));
+}
+
+function stringLike(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 's');
 }
 
 /**
@@ -115,6 +157,7 @@ export function reconcileLakeAccess(sources: readonly { readonly landingPrefix: 
     writes: [],
     publishes: [],
     catalogReads: [],
+    stateWrites: [],
   };
 }
 
@@ -129,6 +172,8 @@ export function vacuumLakeAccess(tables: readonly TableName[]): LakeAccess {
     writes: [...new Set(tables.flatMap((table) => [tablePrefix(table), symlinkRoot(table)]))],
     publishes: [],
     catalogReads: [],
+    // It removes the manifests no kept version names, records its horizon, and holds the maintenance lock.
+    stateWrites: [...manifestWrites(tables), stateItemKey.records(VACUUM_RECORD.collection), stateItemKey.lock(MAINTENANCE_LOCK)],
   };
 }
 
@@ -144,5 +189,6 @@ export function reportLakeAccess(tables: readonly TableName[]): LakeAccess {
     writes: [REPORTS_PREFIX],
     publishes: [],
     catalogReads: [],
+    stateWrites: [],
   };
 }

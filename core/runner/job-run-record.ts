@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, NotFoundError } from '../errors.ts';
 import type { StateStore } from '../state/index.ts';
+import { runRecordCollection } from '../state/state-keys.ts';
 
 /** Glue's JobRun states. */
 export const JOB_RUN_STATES = ['STARTING', 'RUNNING', 'STOPPING', 'STOPPED', 'SUCCEEDED', 'FAILED', 'TIMEOUT', 'ERROR', 'WAITING'] as const;
@@ -98,7 +99,7 @@ export interface UnreadableRunRecord {
  */
 export async function readRunRecords(state: StateStore, job: string): Promise<{ records: JobRunRecord[]; unreadable: UnreadableRunRecord[] }> {
   const unreadable: UnreadableRunRecord[] = [];
-  const raw = await state.listRecords<unknown>(`runs/${job}`, { onUnreadable: (id, error) => unreadable.push({ id, problem: error.message }) });
+  const raw = await state.listRecords<unknown>(runRecordCollection(job), { onUnreadable: (id, error) => unreadable.push({ id, problem: error.message }) });
   const records: JobRunRecord[] = [];
   for (const value of raw) {
     const parsed = JobRunRecordSchema.safeParse(value);

@@ -2,13 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { MedallionError } from '../errors.ts';
 import type { Lake } from '../lake.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
+import { MAINTENANCE_LOCK } from '../state/state-keys.ts';
+export { MAINTENANCE_LOCK };
 
-/**
- * The lock a vacuum and a restore both hold while they work: a restore makes an old version current again,
- * and the vacuum removes the files of old versions, so one must see the other's outcome. Without it, a vacuum
- * that read the roots before a restore committed removes the files the restored version lists.
- */
-export const MAINTENANCE_LOCK = 'lake-maintenance';
 
 const LEASE_MS = 60_000;
 const RENEW_EVERY_MS = 20_000;

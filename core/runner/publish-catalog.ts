@@ -3,6 +3,8 @@ import { describeError } from '../errors.ts';
 import type { Lake } from '../lake.ts';
 import type { LakeRoot } from '../state/index.ts';
 import { isTransientError } from './transient-errors.ts';
+import { CATALOG_PUBLISH_RECORD } from '../state/state-keys.ts';
+export { CATALOG_PUBLISH_RECORD };
 
 /** How the catalog publish after a commit went; recorded in the state store (see CATALOG_PUBLISH_RECORD). */
 export interface CatalogPublishOutcome {
@@ -18,8 +20,6 @@ export interface CatalogPublishOutcome {
   readonly error?: string;
 }
 
-/** Where the last publish's outcome is kept: `medallion catalog status` shows it, the runbook starts from it. */
-export const CATALOG_PUBLISH_RECORD = { collection: 'catalog', id: 'last-publish' } as const;
 
 /** The metric a failed publish emits, per job whose tables it left unpublished (the catalog-publish-failed alarm). */
 export const CATALOG_PUBLISH_FAILURES_METRIC = 'medallion.catalog.publishFailures';

@@ -6,6 +6,7 @@ import { QUARANTINE_TABLE, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, manife
 import { readRunRecords, type JobRunRecord } from './job-run-record.ts';
 import { terminalRunMetrics } from './run-metrics.ts';
 import { readManifest } from '../state/state-documents.ts';
+import { runRecordCollection } from '../state/state-keys.ts';
 
 export interface Recovery {
   /** Runs left in STARTING or RUNNING by a process that died before its commit, now marked ERROR. */
@@ -25,7 +26,7 @@ export interface Recovery {
  * were superseded since are left for vacuum: an older snapshot may still read them.
  */
 export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = () => new Date()): Promise<Recovery> {
-  const collection = `runs/${job.name}`;
+  const collection = runRecordCollection(job.name);
   // A damaged record cannot be judged: it is left as it is, and so are its run's files.
   const { records, unreadable } = await readRunRecords(lake.state, job.name);
 

@@ -9,6 +9,7 @@ import { manifestFiles, tableHistory, type TableManifest, type TableVersion } fr
 import { publishCommitted, type CatalogPublishOutcome } from './publish-catalog.ts';
 import { withMaintenanceLock } from './maintenance-lock.ts';
 import { checkRetained } from './vacuum.ts';
+import { manifestDocumentId } from '../state/state-keys.ts';
 
 /** What `medallion restore` will do (and, once done, did). */
 export interface RestorePlan {
@@ -128,7 +129,7 @@ async function commitRestore(lake: Lake, plan: RestorePlan, owner: string, lease
       restoredFrom: plan.target.version,
       commitSeq: root.seq + 1,
     };
-    const id = `manifests/${table}/${String(manifest.version).padStart(10, '0')}-${runId}-${attempt}`;
+    const id = manifestDocumentId(table, manifest.version, runId, attempt);
     await lake.state.putDocument(id, manifest);
     const bookmarks = { ...root.bookmarks };
     if (plan.bookmark) {

@@ -14,6 +14,7 @@ import { recoverDeadRuns } from './recover-dead-runs.ts';
 import { removeOrphanSpoolFolders } from '../landing/index.ts';
 import type { QuarantineFilter } from './quarantine-selection.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
+import { runRecordCollection } from '../state/state-keys.ts';
 
 /** How one job run behaves, as Glue's job properties and run arguments set it. */
 export interface JobRunSettings {
@@ -139,7 +140,7 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             LastModifiedOn: at.toISOString(),
             ExecutionTime: Math.round((at.getTime() - started.getTime()) / 1000),
           };
-          await lake.state.putRecord(`runs/${job.name}`, runId, next);
+          await lake.state.putRecord(runRecordCollection(job.name), runId, next);
           tuning.onRecord?.(next);
           if (state !== 'STARTING' && state !== 'RUNNING') {
             // The run's record is what counts; an event or metrics that cannot go out must not change its outcome.

@@ -9,9 +9,9 @@ import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 import { checkRoot } from './state-documents.ts';
+import { stateItemKey } from './state-keys.ts';
 
-/** The item of the committed root at `seq`: `root#000000000042`, sorted and one per sequence. */
-const rootKey = (seq: number): string => `root#${String(seq).padStart(12, '0')}`;
+const rootKey = stateItemKey.root;
 
 /** Tries of a fenced swap that DynamoDB cancelled for a conflicting write in flight (our own heartbeat, say). */
 const FENCED_SWAP_TRIES = 8;
@@ -70,7 +70,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async readRoot(): Promise<LakeRoot> {
-    const head = await this.get('root', 'HEAD');
+    const head = await this.get(stateItemKey.head, 'HEAD');
     // HEAD is a hint that may lag behind the newest committed root (it is moved after the commit): walk forward.
     let current = head ? checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`) : EMPTY_ROOT;
     for (let next = await this.rootAt(current.seq + 1); next; next = await this.rootAt(current.seq + 1)) current = next;
@@ -123,7 +123,7 @@ export class DynamoDbStateStore implements StateStore {
             {
               ConditionCheck: {
                 TableName: this.table,
-                Key: { pk: { S: `lock#${fence.name}` }, sk: { S: 'lock' } },
+                Key: { pk: { S: stateItemKey.lock(fence.name) }, sk: { S: 'lock' } },
                 ConditionExpression: '#owner = :owner AND #released = :no',
                 ExpressionAttributeNames: { '#owner': 'owner', '#released': 'released' },
                 ExpressionAttributeValues: { ':owner': { S: fence.owner }, ':no': { BOOL: false } },
@@ -158,14 +158,14 @@ export class DynamoDbStateStore implements StateStore {
   /** Root `seq` was committed: as its own item, or (lakes committed before roots had items) as HEAD or before it. */
   private async rootExists(seq: number): Promise<boolean> {
     if (await this.rootAt(seq)) return true;
-    const head = await this.get('root', 'HEAD');
+    const head = await this.get(stateItemKey.head, 'HEAD');
     return Number(head?.seq?.N ?? 0) >= seq;
   }
 
   /** Moves the HEAD hint forward to `seq` (never back); a failure only leaves the hint behind, which readers walk past. */
   private async moveHead(seq: number, body: string): Promise<void> {
     await this.conditionalPut(
-      { pk: { S: 'root' }, sk: { S: 'HEAD' }, seq: { N: String(seq) }, body: { S: body } },
+      { pk: { S: stateItemKey.head }, sk: { S: 'HEAD' }, seq: { N: String(seq) }, body: { S: body } },
       'attribute_not_exists(pk) OR seq < :seq',
       { ':seq': { N: String(seq) } },
     ).catch(() => false);
@@ -179,7 +179,7 @@ export class DynamoDbStateStore implements StateStore {
       await this.call(`writing document ${id}`, () => this.client.send(new PutItemCommand({
         TableName: this.table,
         Item: {
-          pk: { S: `doc#${id}` },
+          pk: { S: stateItemKey.document(id) },
           sk: { S: `part#${String(part).padStart(6, '0')}` },
           parts: { N: String(parts) },
           data: { B: compressed.subarray(part * DOCUMENT_PART_BYTES, (part + 1) * DOCUMENT_PART_BYTES) },
@@ -190,14 +190,14 @@ export class DynamoDbStateStore implements StateStore {
 
   async deleteDocument(id: string): Promise<void> {
     checkId('document id', id);
-    for (const item of await this.query(`doc#${id}`)) {
-      await this.call(`removing document ${id}`, () => this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: `doc#${id}` }, sk: item.sk as { S: string } } })));
+    for (const item of await this.query(stateItemKey.document(id))) {
+      await this.call(`removing document ${id}`, () => this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: stateItemKey.document(id) }, sk: item.sk as { S: string } } })));
     }
   }
 
   async getDocument<T>(id: string): Promise<T> {
     checkId('document id', id);
-    const items = await this.query(`doc#${id}`);
+    const items = await this.query(stateItemKey.document(id));
     const declared = Number(items[0]?.parts?.N ?? 0);
     if (items.length === 0 || items.length < declared) {
       throw new NotFoundError('STATE_DOCUMENT_MISSING', `state document ${id} is missing from ${this.location}`);
@@ -242,7 +242,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async readLock(name: string): Promise<LockState | undefined> {
     checkId('lock name', name);
-    const item = await this.get(`lock#${name}`, 'lock');
+    const item = await this.get(stateItemKey.lock(name), 'lock');
     if (!item) return undefined;
     return {
       name,
@@ -258,21 +258,21 @@ export class DynamoDbStateStore implements StateStore {
     checkId('record id', id);
     await this.call(`writing record ${collection}/${id}`, () => this.client.send(new PutItemCommand({
       TableName: this.table,
-      Item: { pk: { S: `rec#${collection}` }, sk: { S: id }, body: { S: JSON.stringify(body) } },
+      Item: { pk: { S: stateItemKey.records(collection) }, sk: { S: id }, body: { S: JSON.stringify(body) } },
     })));
   }
 
   async getRecord<T>(collection: string, id: string): Promise<T | undefined> {
     checkCollection(collection);
     checkId('record id', id);
-    const item = await this.get(`rec#${collection}`, id);
+    const item = await this.get(stateItemKey.records(collection), id);
     return item ? this.parse<T>(item, `record ${collection}/${id}`) : undefined;
   }
 
   async listRecords<T>(collection: string, options: ListRecordsOptions = {}): Promise<T[]> {
     checkCollection(collection);
     const records: T[] = [];
-    for (const item of await this.query(`rec#${collection}`)) {
+    for (const item of await this.query(stateItemKey.records(collection))) {
       try {
         records.push(this.parse<T>(item, `record ${collection}/${item.sk?.S ?? '?'}`));
       } catch (error) {
@@ -286,7 +286,7 @@ export class DynamoDbStateStore implements StateStore {
   private async writeLock(lease: LockLease, released: boolean, previousGeneration: number | undefined): Promise<boolean> {
     const written = await this.conditionalPut(
       {
-        pk: { S: `lock#${lease.name}` },
+        pk: { S: stateItemKey.lock(lease.name) },
         sk: { S: 'lock' },
         owner: { S: lease.owner },
         generation: { N: String(lease.generation) },

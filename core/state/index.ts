@@ -2,3 +2,6 @@ export { EMPTY_ROOT, type LakeRoot, type ListRecordsOptions, type LockLease, typ
 export { FileStateStore } from './file-state-store.ts';
 export { DynamoDbStateStore } from './dynamodb-state-store.ts';
 export { readBookmark, readManifest } from './state-documents.ts';
+export {
+  bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentId, manifestDocumentPrefix, runRecordCollection, stateItemKey, VACUUM_RECORD,
+} from './state-keys.ts';

@@ -5,6 +5,7 @@ import type { DataFile, PartitionEntry, TableManifest } from './manifest.ts';
 import { emptyManifest } from './manifest.ts';
 import type { TableSpec } from './table-spec.ts';
 import { readManifest } from '../state/state-documents.ts';
+import { manifestDocumentId } from '../state/state-keys.ts';
 
 /**
  * How a run changes one table.
@@ -78,7 +79,7 @@ export async function commitTables(state: StateStore, request: CommitRequest): P
       // The attempt is part of the id: a commit that lost a race to a commit of another table rebases onto
       // the same table version, and must write a new document rather than rewrite one, so documents stay
       // immutable (a conditional put in DynamoDB).
-      const id = `manifests/${name}/${String(manifest.version).padStart(10, '0')}-${request.runId}-${attempt}`;
+      const id = manifestDocumentId(name, manifest.version, request.runId, attempt);
       await state.putDocument(id, manifest);
       tables[name] = { version: manifest.version, manifest: id };
       manifests[name] = manifest;

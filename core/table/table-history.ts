@@ -2,6 +2,8 @@ import { ConfigError, NotFoundError } from '../errors.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { manifestFiles, type TableManifest } from './manifest.ts';
+import { VACUUM_RECORD } from '../state/state-keys.ts';
+export { VACUUM_RECORD };
 
 /** Where a vacuum left the lake: commits before `keptFromCommit` may have lost their files (core/runner vacuum.ts). */
 export interface VacuumHorizon {
@@ -11,8 +13,6 @@ export interface VacuumHorizon {
   readonly at: string;
 }
 
-/** The state record the vacuum keeps its horizon in. */
-export const VACUUM_RECORD = { collection: 'vacuum', id: 'horizon' } as const;
 
 /** The retention window when none is given: a week of versions for time travel and restore. */
 export const DEFAULT_RETAIN_MS = 7 * 24 * 60 * 60 * 1000;

@@ -320,7 +320,7 @@ export class JobCompute extends Construct {
     // The task's own policy: exactly the lake prefixes, state and catalog tables its access names.
     const policy = new Policy(scope, 'TaskPolicy', { roles: [role] });
     this.lake.grantLakeAccess(policy, task.who, task.access);
-    this.state.grantReadWrite(policy);
+    this.state.grantReadWrite(policy, task.access);
     this.catalog.grantTableAccess(policy, task.access);
 
     const taskDefinition = new FargateTaskDefinition(scope, 'TaskDefinition', {

@@ -3,6 +3,7 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { type Policy, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import type { LakeAccess } from '../../core/layout/index.ts';
 import type { InfraConfig } from '../config.ts';
 
 /**
@@ -51,24 +52,29 @@ export class LakeState {
     });
   }
 
-  /** Lets the holder of `policy` read and write the state (conditional writes included), through its key. */
-  grantReadWrite(policy: Policy): void {
+  /**
+   * Lets the holder of `policy` read the state and write the items `access.stateWrites` names (by partition
+   * key: `dynamodb:LeadingKeys`; a transaction's parts are authorized one by one, so a fenced commit needs
+   * its root and its lock there), through the table's key. A task without state writes gets none.
+   */
+  grantReadWrite(policy: Policy, access: Pick<LakeAccess, 'stateWrites'>): void {
     const region = Stack.of(this.stateTable).region;
     policy.addStatements(
       new PolicyStatement({
-        sid: 'UseStateTable',
-        actions: [
-          'dynamodb:DescribeTable',
-          'dynamodb:GetItem',
-          'dynamodb:BatchGetItem',
-          'dynamodb:Query',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:ConditionCheckItem',
-        ],
+        sid: 'ReadStateTable',
+        actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
         resources: [this.stateTable.tableArn],
       }),
+      ...(access.stateWrites.length === 0
+        ? []
+        : [
+            new PolicyStatement({
+              sid: 'WriteOwnStateItems',
+              actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+              resources: [this.stateTable.tableArn],
+              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.stateWrites] } },
+            }),
+          ]),
       new PolicyStatement({
         sid: 'UseStateTableKey',
         actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
-import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, stateWriteAllows, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
+import { stateItemKey, type StateStore } from '../../core/state/index.ts';
 import { renderReport, reportData } from '../../core/monitoring/index.ts';
 import type { TableName } from '../../core/table/index.ts';
 import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';
@@ -14,7 +15,7 @@ import { useTempDirs } from '../core/test-resources.ts';
 
 const tempDir = useTempDirs();
 
-type Touch = { readonly what: 'read' | 'list' | 'write'; readonly key: string };
+type Touch = { readonly what: 'read' | 'list' | 'write' | 'state'; readonly key: string };
 
 /** A storage that records every key it is asked to read, list or write, into whatever `touches` holds now. */
 function recording(storage: Storage): { storage: Storage; touches: { current: Touch[] } } {
@@ -51,16 +52,47 @@ function recording(storage: Storage): { storage: Storage; touches: { current: To
   };
 }
 
+/**
+ * A state store that records the partition key of every item it is asked to write (as DynamoDbStateStore
+ * keys them: a fenced commit also checks its lock's item), as a 'state' touch.
+ */
+function recordingState(state: StateStore, touches: { current: Touch[] }): StateStore {
+  const note = (key: string) => touches.current.push({ what: 'state', key });
+  return {
+    location: state.location,
+    readRoot: () => state.readRoot(),
+    readRootAt: (seq) => state.readRootAt(seq),
+    swapRoot: (next, fence) => {
+      note(stateItemKey.root(next.seq));
+      note(stateItemKey.head);
+      if (fence) note(stateItemKey.lock(fence.name));
+      return state.swapRoot(next, fence);
+    },
+    putDocument: (id, body) => (note(stateItemKey.document(id)), state.putDocument(id, body)),
+    getDocument: (id) => state.getDocument(id),
+    deleteDocument: (id) => (note(stateItemKey.document(id)), state.deleteDocument(id)),
+    acquireLock: (name, owner, leaseMs, nowMs) => (note(stateItemKey.lock(name)), state.acquireLock(name, owner, leaseMs, nowMs)),
+    renewLock: (lease, leaseMs, nowMs) => (note(stateItemKey.lock(lease.name)), state.renewLock(lease, leaseMs, nowMs)),
+    releaseLock: (lease) => (note(stateItemKey.lock(lease.name)), state.releaseLock(lease)),
+    readLock: (name) => state.readLock(name),
+    putRecord: (collection, id, body) => (note(stateItemKey.records(collection)), state.putRecord(collection, id, body)),
+    getRecord: (collection, id) => state.getRecord(collection, id),
+    listRecords: (collection, options) => state.listRecords(collection, options),
+  };
+}
+
 /** The touches `access` does not allow, as `what key` lines. */
 const refused = (access: LakeAccess, touches: readonly Touch[]) =>
-  touches.filter((touch) => !accessAllows(access, touch.what, touch.key)).map((touch) => `${touch.what} ${touch.key}`);
+  touches
+    .filter((touch) => (touch.what === 'state' ? !stateWriteAllows(access, touch.key) : !accessAllows(access, touch.what, touch.key)))
+    .map((touch) => `${touch.what} ${touch.key}`);
 
 describe("every key a run touches is under a prefix its role is granted (core/layout, as infra's IAM policies grant it)", () => {
   it('holds for every job of the pipeline, in a first and a bookmarked run, and for the quality, reconcile, vacuum and report steps', async () => {
     const dir = await tempDir('lake-access');
     const local = openLocalLake(dir, { threads: 2 });
     const { storage, touches } = recording(local.storage);
-    const lake: Lake = { ...local, storage };
+    const lake: Lake = { ...local, storage, state: recordingState(local.state, touches) };
     const quality = await loadPipelineRuleSets();
     const ruleSets = [...quality.values()];
     const graph = jobGraph(PIPELINE_JOBS, ruleSets);
@@ -79,6 +111,11 @@ describe("every key a run touches is under a prefix its role is granted (core/la
       const touched = perJob.get(job.name) ?? [];
       // The recording saw the run's work: it staged and stored files for every output.
       for (const output of job.outputs) expect(touched.some((touch) => touch.what === 'write' && touch.key.startsWith(`${output.name.replace('.', '/')}/jr_`)), output.name).toBe(true);
+      // ... and committed: its manifests, the root, its bookmark, its run record and its lock.
+      for (const output of job.outputs) expect(touched.some((touch) => touch.what === 'state' && touch.key.startsWith(`doc#manifests/${output.name}/`)), output.name).toBe(true);
+      const stateKeys = touched.filter((touch) => touch.what === 'state').map((touch) => touch.key);
+      expect(stateKeys, job.name).toEqual(expect.arrayContaining([stateItemKey.head, stateItemKey.lock(`job-${job.name}`), stateItemKey.records(`runs/${job.name}`)]));
+      expect(stateKeys.some((key) => key.startsWith('root#')) && stateKeys.some((key) => key.startsWith(`doc#bookmarks/${job.name}/`)), job.name).toBe(true);
       expect(refused(jobLakeAccess(job, ruleSets), touched), job.name).toEqual([]);
     }
 
@@ -120,5 +157,27 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     // The report step writes nothing but reports/.
     expect(refused(reportLakeAccess(['gold.daily_task_kpis']), [{ what: 'write', key: 'gold/daily_task_kpis/jr_1/data_0.parquet' }, { what: 'write', key: 'reports/x.html' }])).toHaveLength(1);
     expect(refused(access, [{ what: 'write', key: 'silver/tasks/jr_1/data_0.parquet' }, { what: 'read', key: 'bronze/tasks_cdc/jr_0/data_0.parquet' }])).toEqual([]);
+    // State: a job writes its own manifests, bookmarks, run records and lock, and no other job's.
+    const bronzeTasks = jobLakeAccess(PIPELINE_JOBS.find((job) => job.name === 'bronze.tasks_cdc')!, []);
+    expect(refused(bronzeTasks, [
+      { what: 'state', key: 'doc#manifests/gold.daily_task_kpis/0000000003-jr_1-0' },
+      { what: 'state', key: 'doc#manifests/silver.tasks/0000000003-jr_1-0' },
+      { what: 'state', key: 'doc#bookmarks/silver.tasks/jr_1' },
+      { what: 'state', key: 'rec#runs/silver.tasks' },
+      { what: 'state', key: 'lock#job-silver.tasks' },
+      { what: 'state', key: 'lock#lake-maintenance' },
+      { what: 'state', key: 'rec#vacuum' },
+    ])).toHaveLength(7);
+    expect(refused(bronzeTasks, [
+      { what: 'state', key: 'doc#manifests/bronze.tasks_cdc/0000000003-jr_1-0' },
+      { what: 'state', key: 'doc#bookmarks/bronze.tasks_cdc/jr_1' },
+      { what: 'state', key: 'rec#runs/bronze.tasks_cdc' },
+      { what: 'state', key: 'lock#job-bronze.tasks_cdc' },
+      { what: 'state', key: 'root#000000000042' },
+    ])).toEqual([]);
+    // The report and reconcile steps write no state; the vacuum removes manifests but writes no root.
+    expect(refused(reportLakeAccess(['gold.daily_task_kpis']), [{ what: 'state', key: 'root' }])).toHaveLength(1);
+    expect(refused(reconcileLakeAccess(RECONCILED_SOURCES), [{ what: 'state', key: 'rec#runs/bronze.tasks_cdc' }])).toHaveLength(1);
+    expect(refused(vacuumLakeAccess(['silver.tasks']), [{ what: 'state', key: 'root#000000000042' }, { what: 'state', key: 'doc#manifests/silver.tasks/0000000001-jr_1-0' }])).toEqual(['state root#000000000042']);
   });
 });

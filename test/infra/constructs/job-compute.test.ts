@@ -4,6 +4,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../core/index.ts';
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, shortNameOf } from '../../../core/table/index.ts';
+import { jobLakeAccess, qualityStepLakeAccess } from '../../../core/layout/index.ts';
 import { ENV_DEFAULTS, IMAGE_CONTEXT_EXCLUDES, jobConstructId, jobRunCommand, jobTaskFamily, loadInfraConfig } from '../../../infra/index.ts';
 import { PIPELINE_JOBS } from '../../../jobs/index.ts';
 import { loadPipelineRuleSets } from '../../../jobs/quality.ts';
@@ -311,8 +312,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
       expect([`<${lakeKey}.Arn>`, `<${stateKey}.Arn>`]).toContain(key);
       expect(flatten(statement.Condition?.StringEquals?.['kms:ViaService'])).toBe(key.includes(lakeKey) ? 's3.<AWS::Region>.amazonaws.com' : 'dynamodb.<AWS::Region>.amazonaws.com');
     }
-    const stateTable = resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId;
-    expect(flatten(statements.find((statement) => statement.Sid === 'UseStateTable')!.Resource)).toBe(`<${stateTable}.Arn>`);
+    expectStateGrant(statements, jobLakeAccess(job, ruleSets).stateWrites);
 
     const publish = statements.find((statement) => statement.Sid === 'PublishOwnPartitions')!;
     const tables = asList(publish.Resource).map(flatten).filter((arn) => arn.includes(':table/'));
@@ -363,9 +363,39 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     expect(statements.filter((statement) => asList(statement.Action).some((action) => action.startsWith('glue:'))).map((statement) => statement.Sid)).toEqual([
       'PublishOwnPartitions',
     ]);
-    const stateTable = resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId;
-    expect(flatten(statements.find((statement) => statement.Sid === 'UseStateTable')!.Resource)).toBe(`<${stateTable}.Arn>`);
+    expectStateGrant(statements, qualityStepLakeAccess(ruleSets).stateWrites);
   });
+
+  it('lets a job write its own state items (its manifests, bookmarks, run records, lock, and the root) and no other job\'s', () => {
+    // IAM's StringLike over the partition keys in the policy as synthesized.
+    const writes = (job: Job, key: string) => {
+      const write = jobPolicy(template(), job).find((statement) => statement.Sid === 'WriteOwnStateItems')!;
+      const patterns = asList(write.Condition!['ForAllValues:StringLike']!['dynamodb:LeadingKeys'] as string[]);
+      return patterns.some((pattern) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(key));
+    };
+    const bronzeTasks = PIPELINE_JOBS.find((job) => job.name === 'bronze.tasks_cdc')!;
+    const silverTasks = PIPELINE_JOBS.find((job) => job.name === 'silver.tasks')!;
+    for (const key of ['root', 'root#000000000042', 'doc#manifests/bronze.tasks_cdc/0000000007-jr_1-0', 'doc#manifests/quarantine.records/0000000007-jr_1-0', 'doc#bookmarks/bronze.tasks_cdc/jr_1', 'rec#runs/bronze.tasks_cdc', 'lock#job-bronze.tasks_cdc']) {
+      expect(writes(bronzeTasks, key), key).toBe(true);
+    }
+    for (const key of ['doc#manifests/silver.tasks/0000000007-jr_1-0', 'doc#manifests/gold.daily_task_kpis/0000000007-jr_1-0', 'doc#bookmarks/silver.tasks/jr_1', 'rec#runs/silver.tasks', 'lock#job-silver.tasks', 'lock#lake-maintenance', 'rec#vacuum']) {
+      expect(writes(bronzeTasks, key), key).toBe(false);
+    }
+    expect(writes(silverTasks, 'doc#manifests/silver.tasks/0000000007-jr_1-0')).toBe(true);
+    expect(writes(silverTasks, 'doc#manifests/bronze.tasks_cdc/0000000007-jr_1-0')).toBe(false);
+  });
+
+  /** The state table: read whole, written only at the items whose partition keys `stateWrites` names (dynamodb:LeadingKeys). */
+  const expectStateGrant = (statements: Statement[], stateWrites: readonly string[]) => {
+    const stateTable = `<${resourceByPrefix(template(), 'AWS::DynamoDB::Table', 'JobsStateTable').logicalId}.Arn>`;
+    const dynamodb = statements.filter((statement) => asList(statement.Action).some((action) => action.startsWith('dynamodb:')));
+    expect(dynamodb.map((statement) => flatten(statement.Resource))).toEqual([stateTable, stateTable]);
+    const read = dynamodb.find((statement) => statement.Sid === 'ReadStateTable')!;
+    expect(asList(read.Action).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query']);
+    const write = dynamodb.find((statement) => statement.Sid === 'WriteOwnStateItems')!;
+    expect(asList(write.Action).sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(write.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...stateWrites] } });
+  };
 });
 
 describe('job image', () => {

@@ -1,0 +1,53 @@
+/**
+ * The names a lake's state goes by: the ids of documents and collections of records the runner writes, and
+ * the partition keys DynamoDbStateStore files them under. IAM grants a task's writes by those keys
+ * (`dynamodb:LeadingKeys`, infra/constructs/lake-state.ts, from `LakeAccess.stateWrites`), so every writer
+ * names its items through here and the grant and the writes cannot drift apart.
+ */
+
+/** Partition keys of the state table's items (DynamoDbStateStore). */
+export const stateItemKey = {
+  /** The committed root at `seq`: `root#000000000042`, one per sequence, never rewritten. */
+  root: (seq: number): string => `root#${String(seq).padStart(12, '0')}`,
+  /** The hint to the newest root (sort key `HEAD`). */
+  head: 'root',
+  /** Every part of a document. */
+  document: (id: string): string => `doc#${id}`,
+  /** A lock. */
+  lock: (name: string): string => `lock#${name}`,
+  /** Every record of a collection. */
+  records: (collection: string): string => `rec#${collection}`,
+} as const;
+
+/** Ids of a table's manifests start with this: `manifests/silver.tasks/0000000012-<run>-<attempt>`. */
+export function manifestDocumentPrefix(table: string): string {
+  return `manifests/${table}/`;
+}
+
+/** The manifest of `table` at `version`, written by `runId`'s commit on its `attempt`-th try (documents are never rewritten). */
+export function manifestDocumentId(table: string, version: number, runId: string, attempt: number): string {
+  return `${manifestDocumentPrefix(table)}${String(version).padStart(10, '0')}-${runId}-${attempt}`;
+}
+
+/** Ids of a job's bookmark documents start with this. */
+export function bookmarkDocumentPrefix(jobName: string): string {
+  return `bookmarks/${jobName}/`;
+}
+
+/** The collection of a job's run records (`runs/silver.tasks`). */
+export function runRecordCollection(jobName: string): string {
+  return `runs/${jobName}`;
+}
+
+/** Where the last catalog publish's outcome is kept: `medallion catalog status` shows it, the runbook starts from it. */
+export const CATALOG_PUBLISH_RECORD = { collection: 'catalog', id: 'last-publish' } as const;
+
+/** The state record the vacuum keeps its horizon in. */
+export const VACUUM_RECORD = { collection: 'vacuum', id: 'horizon' } as const;
+
+/**
+ * The lock a vacuum and a restore both hold while they work: a restore makes an old version current again,
+ * and the vacuum removes the files of old versions, so one must see the other's outcome. Without it, a vacuum
+ * that read the roots before a restore committed removes the files the restored version lists.
+ */
+export const MAINTENANCE_LOCK = 'lake-maintenance';
