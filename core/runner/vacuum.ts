@@ -1,7 +1,7 @@
 import { ConfigError, MedallionError } from '../errors.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
-import { jobRunFolders, symlinkCurrentFolder, symlinkFolder, symlinkRoot, tablePrefix } from '../layout/index.ts';
+import { jobRunFolders, symlinkCurrentFolder, symlinkRoot, tablePrefix } from '../layout/index.ts';
 import type { LakeRoot } from '../state/index.ts';
 import { readManifest } from '../state/state-documents.ts';
 import { DEFAULT_RETAIN_MS, manifestFiles, rootAsOf, VACUUM_RECORD, type TableName, type VacuumHorizon } from '../table/index.ts';
@@ -48,7 +48,8 @@ export function parseRetain(text: string): number {
  * window needs, and nothing else:
  * - kept: every version current at any moment since `now - retain` (the one current at the cutoff included),
  *   and every version a run still going may be reading (from the commit current when the oldest live run
- *   started), with all their files;
+ *   started), with all their files, and every symlink manifest the catalog may read for them (see
+ *   liveSymlinkManifests: an unchanged partition reads the manifest of the version that last wrote it);
  * - never removed: a file younger than the cutoff, or under the folder of a run that is not over (staged,
  *   not committed yet), or of a job whose run records cannot be read;
  * - only the tables' own folders are looked at (`<layer>/<table>/`, their `_symlink/` folders).
@@ -108,18 +109,20 @@ async function vacuum(lake: Lake, jobs: readonly Job[], options: VacuumOptions, 
   const keptFromCommit = Math.max(first?.seq ?? 1, previous?.keptFromCommit ?? 1);
   const keptManifests = new Set<string>();
   const keptFiles = new Set<string>();
-  const keptSymlinks = new Set<string>();
+  // The oldest version of each table a kept commit names: the catalog may show any version from there on.
+  const oldestKeptVersion = new Map<string, number>();
   for (let seq = keptFromCommit; seq <= head.seq; seq += 1) {
     const root = seq === head.seq ? head : await lake.state.readRootAt(seq);
     if (!root) continue;
     for (const [table, ref] of Object.entries(root.tables)) {
-      keptSymlinks.add(symlinkFolder(table as TableName, ref.version));
+      oldestKeptVersion.set(table, Math.min(oldestKeptVersion.get(table) ?? Number.POSITIVE_INFINITY, ref.version));
       if (keptManifests.has(ref.manifest)) continue;
       keptManifests.add(ref.manifest);
       for (const file of manifestFiles(await readManifest(lake.state, ref.manifest))) keptFiles.add(file.key);
     }
   }
   const alwaysKept = tables.map((table) => symlinkCurrentFolder(table));
+  const keptSymlinks = liveSymlinkManifests(tables, listed, oldestKeptVersion);
 
   const removable = listed.filter((object) => {
     if (keptFiles.has(object.key)) return false;
@@ -128,7 +131,7 @@ async function vacuum(lake: Lake, jobs: readonly Job[], options: VacuumOptions, 
     if (object.key.split('/').some((part) => liveRuns.has(part))) return false;
     if (object.key.includes('/_symlink/')) {
       if (alwaysKept.some((folder) => object.key.startsWith(folder))) return false;
-      if ([...keptSymlinks].some((folder) => object.key.startsWith(folder))) return false;
+      if (keptSymlinks.has(object.key)) return false;
     }
     return true;
   });
@@ -179,4 +182,36 @@ export async function checkRetained(lake: Lake, commit: number, what: string): P
       `${what} is commit ${commit}, older than the retention window: the vacuum at ${horizon.at} kept commits from ${horizon.keptFromCommit} on (${Math.round(horizon.retainMs / 3_600_000)} h), and removed the files of older versions`,
       { hint: 'pick a commit from `medallion history <table>` that is not marked removed; vacuum with a longer --retain to keep more', exitCode: 2 });
   }
+}
+
+/**
+ * The symlink manifests the catalog may still read. A partition's manifest is written at the version that
+ * changed the partition, and the catalog keeps reading it while later versions leave the partition alone (a
+ * bronze day written once is read from its first version's manifest for as long as the table lives). So of
+ * each partition's manifests, those of the versions a kept commit names are kept, and so is the newest one
+ * older than the oldest of those: the one the catalog showed for that partition at that version. A
+ * partition a later version dropped keeps that one manifest too (a few bytes), as the catalog may not have
+ * been told yet.
+ */
+function liveSymlinkManifests(tables: readonly TableName[], listed: readonly { readonly key: string }[], oldestKeptVersion: ReadonlyMap<string, number>): Set<string> {
+  const kept = new Set<string>();
+  for (const table of tables) {
+    const root = symlinkRoot(table);
+    const oldest = oldestKeptVersion.get(table) ?? Number.POSITIVE_INFINITY;
+    // Each partition's manifests by version (a key is `<root>v<version>/<partition>/manifest`).
+    const byPartition = new Map<string, { key: string; version: number }[]>();
+    for (const { key } of listed) {
+      if (!key.startsWith(root)) continue;
+      const segments = key.slice(root.length).split('/');
+      const at = segments.findIndex((segment) => /^v\d+$/.test(segment));
+      if (at < 0) continue;
+      const partition = segments.filter((_, index) => index !== at).join('/');
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), { key, version: Number(segments[at]?.slice(1)) }]);
+    }
+    for (const manifests of byPartition.values()) {
+      const shownAtOldest = Math.max(-1, ...manifests.filter((manifest) => manifest.version <= oldest).map((manifest) => manifest.version));
+      for (const manifest of manifests) if (manifest.version >= shownAtOldest) kept.add(manifest.key);
+    }
+  }
+  return kept;
 }
