@@ -20,4 +20,11 @@ export interface PublishOptions {
    * table back otherwise): for a lake whose state was replaced or restored from a backup.
    */
   readonly force?: boolean;
+  /**
+   * The jobs whose commit this is. Of the tables every job appends to (the quarantine, quality.results,
+   * quality.rejected_rows: partitioned by job), only these jobs' partitions are shown, as a job's role may write
+   * only its own partitions' symlink manifests; each job's next publish shows its own. Absent: every
+   * partition (`medallion catalog publish`, with an operator's rights).
+   */
+  readonly jobs?: readonly string[];
 }

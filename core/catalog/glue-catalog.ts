@@ -6,7 +6,7 @@ import {
 import { MedallionError } from '../errors.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
-import { layerOf, manifestFiles, withAddedColumns, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { layerOf, manifestFiles, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, withAddedColumns, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { readManifests } from './attach-tables.ts';
 import type { Catalog, PublishOptions } from './catalog.ts';
 import {
@@ -102,18 +102,18 @@ export class GlueCatalog implements Catalog {
 
   /** With `tables`, only those tables (what a job's commit wrote) are brought up to date. */
   publish(root: LakeRoot, options: PublishOptions = {}): Promise<void> {
-    const next = this.queue.then(() => this.publishNewest(root, options.tables, options.force ?? false));
+    const next = this.queue.then(() => this.publishNewest(root, options.tables, options.force ?? false, options.jobs));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async publishNewest(requested: LakeRoot, tables: readonly string[] | undefined, force: boolean): Promise<void> {
+  private async publishNewest(requested: LakeRoot, tables: readonly string[] | undefined, force: boolean, jobs: readonly string[] | undefined): Promise<void> {
     let root = requested;
     for (;;) {
       const newest = await this.options.state.readRoot();
       const moved = newest.seq > root.seq;
       if (moved) root = newest;
-      const superseded = await this.sync(root, tables, force);
+      const superseded = await this.sync(root, tables, force, jobs);
       if (superseded.length > 0 && !moved && (await this.options.state.readRoot()).seq === root.seq) {
         // Glue shows a version of these tables that no commit of this lake made.
         throw new GlueCatalogError(superseded.join(', '), `Glue shows a newer version than the lake's newest commit (root ${root.seq})`, {
@@ -125,14 +125,14 @@ export class GlueCatalog implements Catalog {
   }
 
   /** Brings each table up to `root`; returns the tables a newer version claimed meanwhile (publish again). */
-  private async sync(root: LakeRoot, tables: readonly string[] | undefined, force: boolean): Promise<string[]> {
+  private async sync(root: LakeRoot, tables: readonly string[] | undefined, force: boolean, jobs: readonly string[] | undefined): Promise<string[]> {
     const manifests = await readManifests(this.options.state, root, tables);
     const missing = [...manifests.keys()].filter((name) => !this.specs.has(name));
     if (missing.length > 0) throw new GlueCatalogError(missing.join(', '), 'no table spec was given to the GlueCatalog for these committed tables');
     for (const layer of new Set([...manifests.keys()].map(layerOf))) await this.ensureDatabase(glueDatabaseName(this.options.databasePrefix, layer));
     const superseded: string[] = [];
     for (const [name, manifest] of manifests) {
-      const outcome = await this.syncTable(withEvolvedColumns(this.specs.get(name) as TableSpec, manifest), manifest, force);
+      const outcome = await this.syncTable(withEvolvedColumns(this.specs.get(name) as TableSpec, manifest), manifest, force, jobs);
       if (outcome === 'superseded') superseded.push(name);
     }
     return superseded;
@@ -157,12 +157,12 @@ export class GlueCatalog implements Catalog {
     this.knownDatabases.add(name);
   }
 
-  private async syncTable(spec: TableSpec, manifest: TableManifest, force: boolean): Promise<TableOutcome> {
+  private async syncTable(spec: TableSpec, manifest: TableManifest, force: boolean, jobs: readonly string[] | undefined): Promise<TableOutcome> {
     const database = glueDatabaseName(this.options.databasePrefix, layerOf(spec.name));
     const input = glueTableInput(spec, { layout: this.options.layout, version: manifest.version });
     const name = input.Name as string;
     if (!(await this.claimTable(spec, database, input, manifest.version, force))) return 'superseded';
-    if (spec.partitionBy.length > 0) await this.syncPartitions(spec, manifest, database, name, force);
+    if (spec.partitionBy.length > 0) await this.syncPartitions(spec, manifest, database, name, force, jobs);
     else await this.syncCurrentManifest(spec, manifest);
     // A newer version claimed the table after this one did: this publisher's writes may have landed after its.
     return !force && shownVersion(await this.getTable(database, name)) > manifest.version ? 'superseded' : 'published';
@@ -224,11 +224,11 @@ export class GlueCatalog implements Catalog {
    * between the listing and the write (Glue reports AlreadyExists or EntityNotFound for it) makes it list
    * and plan again.
    */
-  private async syncPartitions(spec: TableSpec, manifest: TableManifest, database: string, table: string, force: boolean): Promise<void> {
+  private async syncPartitions(spec: TableSpec, manifest: TableManifest, database: string, table: string, force: boolean, jobs: readonly string[] | undefined): Promise<void> {
     const { glue, catalogId, storage } = this.options;
     const target = { CatalogId: catalogId, DatabaseName: database, TableName: table };
     for (let attempt = 1; attempt <= MAX_PUBLISH_TRIES; attempt += 1) {
-      const plan = planPartitions(spec, manifest, await this.getPartitions(database, table), this.options.layout, { force });
+      const plan = planPartitions(spec, manifest, await this.getPartitions(database, table), this.options.layout, { force, ...(jobs ? { jobs } : {}) });
       for (const [key, text] of plan.symlinks) await storage.put(key, text);
       let raced = false;
       const settle = (action: string, errors: readonly PartitionError[] | undefined, racing: readonly string[]) => {
@@ -278,15 +278,26 @@ export class GlueCatalog implements Catalog {
 /**
  * What to change so Glue's partitions match a manifest. A partition whose digest matches keeps its
  * location (its manifest is still right); a changed or new one gets a manifest at this version. A
- * partition that a newer version wrote is neither changed nor deleted (unless `force`).
+ * partition that a newer version wrote is neither changed nor deleted (unless `force`). With `jobs`, a table
+ * every job appends to has only those jobs' partitions planned (PublishOptions.jobs).
  */
-export function planPartitions(spec: TableSpec, manifest: TableManifest, existing: readonly Partition[], layout: S3LakeLayout, options: { readonly force?: boolean } = {}): PartitionPlan {
+export function planPartitions(
+  spec: TableSpec,
+  manifest: TableManifest,
+  existing: readonly Partition[],
+  layout: S3LakeLayout,
+  options: { readonly force?: boolean; readonly jobs?: readonly string[] } = {},
+): PartitionPlan {
   const plan: PartitionPlan = { create: [], update: [], remove: [], symlinks: new Map() };
   const current = new Map(existing.map((partition) => [JSON.stringify(partition.Values ?? []), partition]));
   const newer = (partition: Partition | undefined) => !options.force && shownVersion(partition) > manifest.version;
+  // A shared table's partition column is `job` (its only one); another job's partitions are left as they are.
+  const jobs = options.jobs && SHARED_BY_JOBS.has(spec.name) ? new Set(options.jobs) : undefined;
+  const others = (values: readonly string[]) => jobs !== undefined && !jobs.has(values[spec.partitionBy.indexOf('job')] ?? '');
   const wanted = new Set<string>();
   for (const entry of Object.values(manifest.partitions) as PartitionEntry[]) {
     const values = spec.partitionBy.map((key) => entry.values[key] ?? '');
+    if (others(values)) continue;
     const id = JSON.stringify(values);
     wanted.add(id);
     const found = current.get(id);
@@ -310,9 +321,12 @@ export function planPartitions(spec: TableSpec, manifest: TableManifest, existin
     if (found) plan.update.push({ values, input });
     else plan.create.push(input);
   }
-  for (const [id, partition] of current) if (!wanted.has(id) && !newer(partition)) plan.remove.push(partition.Values ?? JSON.parse(id));
+  for (const [id, partition] of current) if (!wanted.has(id) && !newer(partition) && !others(partition.Values ?? JSON.parse(id))) plan.remove.push(partition.Values ?? JSON.parse(id));
   return plan;
 }
+
+/** The tables every job appends to, one partition (`job`) per job. */
+const SHARED_BY_JOBS: ReadonlySet<string> = new Set([QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name]);
 
 /** The table version a Glue table or partition shows (`medallion.version`); -1 when it has none. */
 function shownVersion(entity: { readonly Parameters?: Record<string, string> | undefined } | undefined): number {

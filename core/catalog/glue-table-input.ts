@@ -3,7 +3,9 @@ import type { Column, PartitionInput, StorageDescriptor, TableInput } from '@aws
 import { ConfigError } from '../errors.ts';
 import { LAYERS, dataColumns, layerOf, shortNameOf, type DataFile, type Layer, type PartitionEntry, type TableName, type TableSpec } from '../table/index.ts';
 import { glueTypes } from './glue-types.ts';
-import { symlinkCurrentFolder, symlinkRoot } from '../layout/index.ts';
+import { symlinkCurrentFolder, symlinkPartitionPath, symlinkRoot } from '../layout/index.ts';
+
+export { symlinkPartitionPath };
 import { parseS3Uri, type S3Location } from '../storage/index.ts';
 
 /**
@@ -102,11 +104,6 @@ export function glueDatabaseName(databasePrefix: string, layer: Layer): string {
     });
   }
   return `${databasePrefix}_${layer}`;
-}
-
-/** `col=value/...` with each value percent-encoded, so a value cannot add folders to a symlink path. */
-export function symlinkPartitionPath(partitionBy: readonly string[], values: Readonly<Record<string, string>>): string {
-  return partitionBy.map((column) => `${column}=${encodeURIComponent(values[column] ?? '')}`).join('/');
 }
 
 /** The symlink manifest's text: one `s3://` URI per committed file, sorted, newline-terminated. */

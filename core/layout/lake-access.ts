@@ -1,7 +1,7 @@
 import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
 import { jobLockName } from '../job/job-lock.ts';
 import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentPrefix, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
-import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkRoot, tablePrefix } from './lake-keys.ts';
+import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkPartitionFolder, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
 export interface LakeAccess {
@@ -49,6 +49,11 @@ export interface RuleSetTables {
 const QUARANTINE = QUARANTINE_TABLE.name;
 const QUALITY_RESULTS = QUALITY_RESULTS_TABLE.name;
 const QUALITY_REJECTED = QUALITY_REJECTED_TABLE.name;
+/** The tables every job appends to, one partition (`job`) per job. */
+const SHARED_BY_JOBS: readonly TableName[] = [QUARANTINE, QUALITY_RESULTS, QUALITY_REJECTED];
+
+/** The symlink manifests of `job`'s partition of a table every job appends to (`quarantine/_symlink/records/job=silver.tasks/`). */
+const ownPartitionSymlinks = (table: TableName, job: string) => symlinkPartitionFolder(table, ['job'], { job });
 
 /** The rule sets of a job's outputs: the job's quality gate applies exactly these. */
 export function jobRuleSets<R extends RuleSetTables>(job: JobFootprint, ruleSets: readonly R[]): R[] {
@@ -66,8 +71,8 @@ export function landingPrefixOf(ruleSetTable: string): string {
 }
 
 /**
- * What a run of `job` touches: it reads its sources; writes its outputs, its own quarantine folder and
- * the symlink manifests of those tables; publishes their partitions. When its outputs have rule sets (its
+ * What a run of `job` touches: it reads its sources; writes its outputs and their symlink manifests, and its
+ * own quarantine folder and its own partition's symlink manifests of the quarantine; publishes them. When its outputs have rule sets (its
  * quality gate), it also reads quality.results (the history dynamic rules and anomaly detection compare
  * against) and the tables those rule sets reference, writes its own quality.results folder, and
  * publishes quality.results.
@@ -87,9 +92,10 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
       ...job.outputs.map((output) => tablePrefix(output.name)),
       jobQuarantinePrefix(job.name),
       ...(gated.length > 0 ? [jobQualityResultsPrefix(job.name), jobRejectedRowsPrefix(job.name)] : []),
-      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog);
-      // quarantine and quality.results manifests are per table version, so they cannot be split by job.
-      ...published.map(symlinkRoot),
+      // The Glue catalog publishes a committed table through symlink manifests beside it (core/catalog): all
+      // of its own tables', and of the tables every job appends to only its own partition's.
+      ...job.outputs.map((output) => symlinkRoot(output.name)),
+      ...published.filter((table) => SHARED_BY_JOBS.includes(table)).map((table) => ownPartitionSymlinks(table, job.name)),
     ],
     publishes: published,
     catalogReads: Object.values(job.sources).flatMap((source) => (source.kind === 'table' ? [source.table] : [])),
@@ -109,15 +115,15 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
 /**
  * What the quality step touches: it reads every table that has a rule set, the tables those rule sets
  * reference and quality.results (history); lists (not reads) the landing prefixes whose freshness it
- * checks; writes only its own quality.results folder (`quality/results/quality/`) and that table's symlink
- * manifests; publishes quality.results.
+ * checks; writes only its own quality.results folder (`quality/results/quality/`) and its partition's symlink
+ * manifests there (`quality/_symlink/results/job=quality/`); publishes quality.results.
  */
 export function qualityStepLakeAccess(ruleSets: readonly RuleSetTables[]): LakeAccess {
   const tables = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
   return {
     reads: [...new Set([...tables, ...referencedTables(ruleSets), QUALITY_RESULTS].map(tablePrefix))],
     lists: ruleSets.filter((set) => set.table.startsWith('landing.')).map((set) => landingPrefixOf(set.table)),
-    writes: [jobQualityResultsPrefix(QUALITY_JOB), symlinkRoot(QUALITY_RESULTS)],
+    writes: [jobQualityResultsPrefix(QUALITY_JOB), ownPartitionSymlinks(QUALITY_RESULTS, QUALITY_JOB)],
     publishes: [QUALITY_RESULTS],
     catalogReads: [],
     stateWrites: [...ROOT_WRITES, ...manifestWrites([QUALITY_RESULTS]), stateItemKey.records(CATALOG_PUBLISH_RECORD.collection)],

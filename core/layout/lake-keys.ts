@@ -92,9 +92,25 @@ export function symlinkCurrentFolder(table: TableName): string {
   return `${symlinkRoot(table)}current/`;
 }
 
-/** The folder of a partition's symlink manifest at a table version. */
+/**
+ * The folder of a partition's symlink manifest at a table version: under the partition's own folder
+ * (`_symlink/records/job=silver.tasks/v12/`), so the writer of a partition of a shared table (the
+ * quarantine, quality.results, quality.rejected_rows: one partition per job) can be granted exactly its own.
+ * (Lakes published before this kept `_symlink/<table>/v<version>/<partition>/`; the catalog reads those where
+ * they are until the partition changes, and the vacuum knows both.)
+ */
 export function symlinkFolder(table: TableName, version: number, partitionPath = ''): string {
-  return `${symlinkRoot(table)}v${version}/${partitionPath === '' ? '' : `${partitionPath}/`}`;
+  return `${symlinkRoot(table)}${partitionPath === '' ? '' : `${partitionPath}/`}v${version}/`;
+}
+
+/** A partition's folder of symlink manifests, every version's: `job=silver.tasks/` for `{ job: 'silver.tasks' }`. */
+export function symlinkPartitionFolder(table: TableName, partitionBy: readonly string[], values: Readonly<Record<string, string>>): string {
+  return `${symlinkRoot(table)}${symlinkPartitionPath(partitionBy, values)}/`;
+}
+
+/** A partition's path in Hive style (`ingest_date=2025-11-01`), each value percent-encoded, so a value cannot add folders to a symlink path. */
+export function symlinkPartitionPath(partitionBy: readonly string[], values: Readonly<Record<string, string>>): string {
+  return partitionBy.map((column) => `${column}=${encodeURIComponent(values[column] ?? '')}`).join('/');
 }
 
 /** The folders a job's runs write to and leave files in: each output's, and its quarantine and quality results folders. */

@@ -106,7 +106,7 @@ export async function evaluateLakeQuality(
       });
       committed = true;
       commitSeq = committedRoot.seq;
-      await lake.catalog.publish(committedRoot, { tables: [QUALITY_RESULTS_TABLE.name] });
+      await lake.catalog.publish(committedRoot, { tables: [QUALITY_RESULTS_TABLE.name], jobs: [QUALITY_JOB] });
       await lake.metrics.emit(qualityMetrics(evaluations, { job: QUALITY_JOB, runId, at: now.getTime() }));
     }
     return { runId, evaluatedAt: now.toISOString(), evaluations, skipped, failures, ...(commitSeq === undefined ? {} : { commitSeq }) };

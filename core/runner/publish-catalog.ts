@@ -47,7 +47,7 @@ export async function publishCommitted(lake: Lake, root: LakeRoot, tables: reado
     await pRetry(
       async () => {
         attempts += 1;
-        await lake.catalog.publish(root, { tables });
+        await lake.catalog.publish(root, { tables, jobs: options.jobs });
       },
       { retries: options.retries ?? 3, minTimeout: options.retryBaseDelayMs ?? 1000, factor: 2, randomize: true, shouldRetry: ({ error }) => isTransientError(error) },
     );

@@ -26,7 +26,7 @@ describe('quality rule sets in the infra', () => {
     const silverTasks = PIPELINE_JOBS.find((job) => job.name === 'silver.tasks')!;
     const access = jobLakeAccess(silverTasks, ruleSets);
     expect(access.reads).toEqual(expect.arrayContaining(['quality/results/', 'silver/users/']));
-    expect(access.writes).toEqual(expect.arrayContaining(['quality/results/silver.tasks/', 'quality/_symlink/results/']));
+    expect(access.writes).toEqual(expect.arrayContaining(['quality/results/silver.tasks/', 'quality/_symlink/results/job=silver.tasks/']));
     expect(access.writes.filter((prefix) => prefix.startsWith('quality/results/'))).toEqual(['quality/results/silver.tasks/']);
     expect(access.publishes).toContain(QUALITY_RESULTS_TABLE.name);
 
@@ -41,7 +41,7 @@ describe('quality rule sets in the infra', () => {
     expect([...access.lists].sort()).toEqual(['landing/tasks/', 'landing/users/']);
     expect(access.reads.some((prefix) => prefix.startsWith('landing/'))).toBe(false);
     expect(access.reads).toContain(tablePrefix(QUALITY_RESULTS_TABLE.name));
-    expect([...access.writes].sort()).toEqual(['quality/_symlink/results/', 'quality/results/quality/']);
+    expect([...access.writes].sort()).toEqual(['quality/_symlink/results/job=quality/', 'quality/results/quality/']);
     expect(access.publishes).toEqual([QUALITY_RESULTS_TABLE.name]);
     expect(access.catalogReads).toEqual([]);
   });

@@ -4,11 +4,11 @@ import type { CreateTableCommandInput, PartitionInput, TableInput } from '@aws-s
 import { describe, expect, it, vi } from 'vitest';
 import { defineTable, type TableSpec } from '../../../core/index.ts';
 import { GLUE_BATCH_LIMITS, GlueCatalog, glueTableInput, gluePartitionInput, s3LakeLayout } from '../../../core/catalog/index.ts';
-import { symlinkFolder, tablePrefix } from '../../../core/layout/index.ts';
+import { accessAllows, jobLakeAccess, jobQuarantinePrefix, symlinkFolder, tablePrefix } from '../../../core/layout/index.ts';
 import { FileStateStore, type LakeRoot } from '../../../core/state/index.ts';
 import { LocalStorage } from '../../../core/storage/index.ts';
-import { commitTables, partitionKey, type PartitionEntry } from '../../../core/table/index.ts';
-import { PIPELINE_TABLES } from '../../../jobs/index.ts';
+import { commitTables, partitionKey, QUARANTINE_TABLE, type PartitionEntry } from '../../../core/table/index.ts';
+import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../../jobs/index.ts';
 import { useTempDirs } from '../test-resources.ts';
 import { capturingGlue } from './glue-capture.ts';
 import { mulberry32 } from '../../support/seeded-random.ts';
@@ -96,7 +96,7 @@ describe('Glue TableInput and PartitionInput', () => {
     const input: PartitionInput = gluePartitionInput(eventsTable, entry, { layout, symlinkFolderKey: symlinkFolder(eventsTable.name, 7, 'ingest_date=2025-01-01'), digest: 'abc', version: 7 });
     expect(input.Values).toEqual(['2025-01-01']);
     expect(input.Parameters).toEqual({ 'medallion.files_sha256': 'abc', 'medallion.version': '7' });
-    expect(input.StorageDescriptor?.Location).toBe('s3://example-lake-bucket/lake/bronze/_symlink/example_events/v7/ingest_date=2025-01-01/');
+    expect(input.StorageDescriptor?.Location).toBe('s3://example-lake-bucket/lake/bronze/_symlink/example_events/ingest_date=2025-01-01/v7/');
     expect(input.StorageDescriptor?.Columns?.map((column) => `${column.Name} ${column.Type}`)).toEqual([
       'event_id string', 'payload struct<user_id:string,tags:array<string>,amount:decimal(12,2)>',
     ]);
@@ -162,14 +162,14 @@ describe('GlueCatalog', () => {
       expect(batch.body).toMatchObject({ DatabaseName: 'example_bronze', TableName: 'example_events' });
       for (const input of batch.body.PartitionInputList) {
         expect(input.Values).toHaveLength(1);
-        expect(input.StorageDescriptor.Location).toBe(`s3://example-lake-bucket/lake/bronze/_symlink/example_events/v1/ingest_date=${input.Values[0]}/`);
+        expect(input.StorageDescriptor.Location).toBe(`s3://example-lake-bucket/lake/bronze/_symlink/example_events/ingest_date=${input.Values[0]}/v1/`);
       }
     }
     const createTotals = writes.find((request) => request.operation === 'CreateTable' && request.body.TableInput.Name === 'example_totals');
     expect(createTotals?.body.TableInput.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/current/');
 
     // The symlink manifests list exactly the committed files, as s3:// URIs.
-    const manifestText = await readFile(path.join(lake.dir, 'bronze/_symlink/example_events/v1/ingest_date=2025-01-02/manifest'), 'utf8');
+    const manifestText = await readFile(path.join(lake.dir, 'bronze/_symlink/example_events/ingest_date=2025-01-02/v1/manifest'), 'utf8');
     expect(manifestText).toBe(
       's3://example-lake-bucket/lake/bronze/example_events/run-1/ingest_date=2025-01-02/data_0.parquet\n' +
         's3://example-lake-bucket/lake/bronze/example_events/run-1/ingest_date=2025-01-02/data_1.parquet\n',
@@ -208,7 +208,7 @@ describe('GlueCatalog', () => {
     expect(writes[1]?.body.PartitionInputList.map((input: PartitionInput) => input.Values?.[0])).toEqual([day(60), day(61), day(62), day(63), day(64)]);
     const updates = writes[2]?.body.Entries as { PartitionValueList: string[]; PartitionInput: PartitionInput }[];
     expect(updates.map((entry) => entry.PartitionValueList[0])).toEqual(Array.from({ length: 10 }, (_, index) => day(20 + index)));
-    for (const entry of updates) expect(entry.PartitionInput.StorageDescriptor?.Location).toContain('/_symlink/example_events/v2/');
+    for (const entry of updates) expect(entry.PartitionInput.StorageDescriptor?.Location).toMatch(/\/_symlink\/example_events\/ingest_date=[0-9-]+\/v2\/$/);
     const deleted = writes.slice(3).map((request) => request.body.PartitionsToDelete.length);
     expect(deleted).toEqual([GLUE_BATCH_LIMITS.delete, 5]);
 
@@ -216,7 +216,7 @@ describe('GlueCatalog', () => {
     const glued = lake.partitions.get('example_bronze.example_events') as Map<string, Record<string, any>>;
     expect([...glued.keys()].map((id) => JSON.parse(id)[0]).sort()).toEqual(Object.values({ ...kept, ...rewritten }).map((entry) => entry.values.ingest_date).sort());
     expect(glued.get(JSON.stringify([day(0)]))?.StorageDescriptor.Location).toContain('/v1/');
-    const rewrittenText = await readFile(path.join(lake.dir, `bronze/_symlink/example_events/v2/ingest_date=${day(25)}/manifest`), 'utf8');
+    const rewrittenText = await readFile(path.join(lake.dir, `bronze/_symlink/example_events/ingest_date=${day(25)}/v2/manifest`), 'utf8');
     expect(rewrittenText.trim().split('\n')).toEqual([
       `s3://example-lake-bucket/lake/bronze/example_events/run-2/ingest_date=${day(25)}/data_0.parquet`,
       `s3://example-lake-bucket/lake/bronze/example_events/run-2/ingest_date=${day(25)}/data_1.parquet`,
@@ -237,6 +237,37 @@ describe('GlueCatalog', () => {
     expect(lake.tables.get('example_gold.example_totals')?.Parameters['medallion.version']).toBe('2');
     expect(lake.tables.get('example_gold.example_totals')?.StorageDescriptor.Location).toBe('s3://example-gold-bucket/gold/_symlink/example_totals/current/');
     expect(await readFile(path.join(lake.dir, 'gold/_symlink/example_totals/current/manifest'), 'utf8')).toBe('s3://example-gold-bucket/gold/example_totals/run-2/b.parquet\n');
+  });
+
+  it('publishes only its own partition of a table every job appends to, under the symlink folder its role may write', async () => {
+    const dir = await tempDir();
+    const storage = new LocalStorage(dir);
+    const state = new FileStateStore(path.join(dir, '_state'));
+    const capture = capturingGlue();
+    const catalog = new GlueCatalog({ glue: capture.glue, storage, state, layout, databasePrefix: 'example', tables: [QUARANTINE_TABLE] });
+    const written: string[] = [];
+    const put = vi.spyOn(storage, 'put').mockImplementation(async (key, body) => {
+      written.push(key);
+      await LocalStorage.prototype.put.call(storage, key, body);
+    });
+    const jobPartition = (job: string, runId: string): Record<string, PartitionEntry> => ({
+      [partitionKey(['job'], { job })]: { values: { job }, files: [{ key: `${jobQuarantinePrefix(job)}${runId}/job=${job}/data_0.parquet`, rows: 1, sizeBytes: 1 }] },
+    });
+    const first = await commitTables(state, { runId: 'run-1', basedOn: await state.readRoot(), writes: [{ spec: QUARANTINE_TABLE, kind: 'append', partitions: jobPartition('bronze.tasks_cdc', 'run-1') }] });
+    const second = await commitTables(state, { runId: 'run-2', basedOn: first.root, writes: [{ spec: QUARANTINE_TABLE, kind: 'append', partitions: jobPartition('silver.tasks', 'run-2') }] });
+    const silverTasks = PIPELINE_JOBS.find((job) => job.name === 'silver.tasks')!;
+    // silver.tasks' commit: bronze's partition, which bronze's own publish never showed, is left for bronze.
+    await catalog.publish(second.root, { tables: [QUARANTINE_TABLE.name], jobs: [silverTasks.name] });
+    const shown = () => [...(capture.partitions.get('example_quarantine.records')?.keys() ?? [])].map((id) => JSON.parse(id)[0]).sort();
+    expect(shown()).toEqual(['silver.tasks']);
+    expect(written).toEqual(['quarantine/_symlink/records/job=silver.tasks/v2/manifest']);
+    expect(written.filter((key) => !accessAllows(jobLakeAccess(silverTasks, []), 'write', key))).toEqual([]);
+    // bronze's next publish shows its own, and leaves silver.tasks' as it is.
+    written.length = 0;
+    await catalog.publish(second.root, { tables: [QUARANTINE_TABLE.name], jobs: ['bronze.tasks_cdc'] });
+    expect(shown()).toEqual(['bronze.tasks_cdc', 'silver.tasks']);
+    expect(written).toEqual(['quarantine/_symlink/records/job=bronze.tasks_cdc/v2/manifest']);
+    put.mockRestore();
   });
 
   it('refuses a committed table it has no spec for, naming it', async () => {

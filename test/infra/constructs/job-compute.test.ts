@@ -245,9 +245,11 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
         ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `${shortNameOf(output.name)}/`)),
         objectPattern(template(), 'quarantine', `${shortNameOf(QUARANTINE_TABLE.name)}/${job.name}/`),
         ...(gated ? [objectPattern(template(), 'quality', `results/${job.name}/`), objectPattern(template(), 'quality', `rejected_rows/${job.name}/`)] : []),
-        // Symlink manifests the Glue catalog publishes the job's tables (and the quarantine and quality tables) through.
-        ...[...job.outputs, QUARANTINE_TABLE, ...(gated ? [QUALITY_RESULTS_TABLE, QUALITY_REJECTED_TABLE] : [])].map((output) =>
-          objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`),
+        // Symlink manifests the Glue catalog publishes the job's tables through, and of the quarantine and quality
+        // tables, which every job appends to, only its own partition's.
+        ...job.outputs.map((output) => objectPattern(template(), output.name.split('.')[0]!, `_symlink/${shortNameOf(output.name)}/`)),
+        ...[QUARANTINE_TABLE, ...(gated ? [QUALITY_RESULTS_TABLE, QUALITY_REJECTED_TABLE] : [])].map((table) =>
+          objectPattern(template(), table.name.split('.')[0]!, `_symlink/${shortNameOf(table.name)}/job=${job.name}/`),
         ),
       ];
       expect([...new Set(writtenResources(statements))].sort()).toEqual(expectedWrites.sort());
@@ -349,7 +351,7 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
   it('the quality step writes only its own quality results folder and the quality.results manifests, and publishes only quality.results', () => {
     const statements = qualityPolicy(template());
     expect([...new Set(writtenResources(statements))].sort()).toEqual(
-      [objectPattern(template(), 'quality', 'results/quality/'), objectPattern(template(), 'quality', '_symlink/results/')].sort(),
+      [objectPattern(template(), 'quality', 'results/quality/'), objectPattern(template(), 'quality', '_symlink/results/job=quality/')].sort(),
     );
     const buckets = bucketIds(template());
     const encrypt = statements.find((statement) => statement.Sid === 'EncryptOwnTables')!;

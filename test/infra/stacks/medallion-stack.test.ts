@@ -58,18 +58,19 @@ function expectedJobAcknowledgments(job: Job): [string, string][] {
   for (const source of Object.values(job.sources)) findings.add(finding(source.kind === 'landing' ? source.prefix : tableFolder(source.table)));
   for (const output of job.outputs) findings.add(finding(tableFolder(output.name)));
   findings.add(finding(`${tableFolder(QUARANTINE_TABLE.name)}${job.name}/`));
-  // The symlink manifests the Glue catalog publishes its tables (and the quarantine table) through.
-  for (const table of [...job.outputs, QUARANTINE_TABLE]) findings.add(finding(tableFolder(table.name, '_symlink/')));
+  // The symlink manifests the Glue catalog publishes its tables through, and its own partition's of the quarantine.
+  for (const table of job.outputs) findings.add(finding(tableFolder(table.name, '_symlink/')));
+  findings.add(finding(`${tableFolder(QUARANTINE_TABLE.name, '_symlink/')}job=${job.name}/`));
   // Its quality gate: history, the tables its rules reference, its own results folder and the results' manifests.
   const gate = ruleSets.filter((set) => job.outputs.some((output) => output.name === set.table));
   if (gate.length > 0) {
     findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name)));
     for (const table of referencesOf(gate)) findings.add(finding(tableFolder(table)));
     findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name)}${job.name}/`));
-    findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')));
+    findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')}job=${job.name}/`));
     // The rows its fail rules refuse, kept when they stop a run.
     findings.add(finding(`${tableFolder(QUALITY_REJECTED_TABLE.name)}${job.name}/`));
-    findings.add(finding(tableFolder(QUALITY_REJECTED_TABLE.name, '_symlink/')));
+    findings.add(finding(`${tableFolder(QUALITY_REJECTED_TABLE.name, '_symlink/')}job=${job.name}/`));
   }
   const id = jobConstructId(job);
   return [[`Jobs/${id}/TaskDefinition`, 'AwsSolutions-ECS2'], ...[...findings].map((rule): [string, string] => [`Jobs/${id}/TaskPolicy`, rule])];
@@ -80,7 +81,7 @@ function expectedQualityAcknowledgments(): [string, string][] {
   const checked = ruleSets.filter((set) => !set.table.startsWith('landing.')).map((set) => set.table as TableName);
   const findings = new Set<string>([...checked, ...referencesOf(ruleSets), QUALITY_RESULTS_TABLE.name].map((table) => finding(tableFolder(table))));
   findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name)}quality/`));
-  findings.add(finding(tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')));
+  findings.add(finding(`${tableFolder(QUALITY_RESULTS_TABLE.name, '_symlink/')}job=quality/`));
   return [['Jobs/Quality/TaskDefinition', 'AwsSolutions-ECS2'], ...[...findings].map((rule): [string, string] => ['Jobs/Quality/TaskPolicy', rule])];
 }
 
