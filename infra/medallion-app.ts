@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
@@ -10,14 +11,18 @@ import { pipelineRuleSets } from './quality-rules.ts';
 import { MedallionStack } from './stacks/medallion-stack.ts';
 
 /**
- * Feature flags set here rather than only in cdk.json, so tests build exactly what `cdk synth` builds.
- * The access-log bucket grants S3 log delivery through its bucket policy instead of the legacy
- * LogDeliveryWrite ACL, which would need ACLs enabled (ObjectWriter ownership) on that bucket.
- * The state machine may run each job's task definition revision, not any revision of its family.
+ * Feature flags: every flag aws-cdk-lib recommends for a new app (its `recommended-feature-flags.json`, what
+ * `cdk init` writes into cdk.json), set here rather than in cdk.json, so tests build exactly what `cdk synth`
+ * builds and an upgrade of aws-cdk-lib brings its new recommendations with it (the tests then show what they
+ * change). Among them: the access-log bucket grants S3 log delivery through its bucket policy, not the legacy
+ * LogDeliveryWrite ACL; the state machine may run each job's task definition revision, not any revision of its
+ * family. One is turned off on purpose: `restrictDefaultSecurityGroup` strips the VPC's default security group
+ * through a Lambda-backed custom resource, and this stack runs no Lambda (nothing uses that group: every task and
+ * endpoint has its own, docs/deploy.md says how to strip it by hand).
  */
 const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
-  '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true,
-  '@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy': true,
+  ...(createRequire(import.meta.url)('aws-cdk-lib/recommended-feature-flags.json') as Record<string, unknown>),
+  '@aws-cdk/aws-ec2:restrictDefaultSecurityGroup': false,
 };
 
 /** The repository root: the jobs' image is built from its Dockerfile. */

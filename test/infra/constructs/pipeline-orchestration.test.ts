@@ -300,7 +300,7 @@ describe.each(ENVS)('pipeline orchestration (%s)', (envName) => {
 
   it('may run each job task definition revision and the quality step\'s, and pass only the roles of those tasks', () => {
     const statements = resourceByPrefix(template(), 'AWS::IAM::Policy', 'PipelineStateMachineRoleDefaultPolicy').resource.Properties!.PolicyDocument.Statement as Record<string, any>[];
-    const runTask = statements.filter((statement) => statement.Action === 'ecs:RunTask').map((statement) => flatten(statement.Resource));
+    const runTask = statements.filter((statement) => statement.Action === 'ecs:RunTask').flatMap((statement) => [statement.Resource].flat().map(flatten));
     const definitions = Object.keys(template().findResources('AWS::ECS::TaskDefinition')).map((logicalId) => `<${logicalId}>`);
     expect(definitions).toContain(`<${resourceByPrefix(template(), 'AWS::ECS::TaskDefinition', 'JobsQualityTaskDefinition').logicalId}>`);
     expect(runTask.sort()).toEqual(definitions.sort());
