@@ -87,6 +87,12 @@ const CONFIG_SHAPE = {
   analystLayers: z.array(z.enum(['silver', 'gold'])).min(1),
   /** Whether analysts may read a layer with direct personal data (silver.users' e-mail and name): a decision, not a default. */
   analystPersonalData: z.boolean(),
+  /**
+   * Whether the stack sets the account's Glue Data Catalog encryption (metadata and connection passwords, with a
+   * key of its own). The setting is one per account and region: turn it on in one stack of an account only (prod),
+   * and not where another stack or an administrator owns it.
+   */
+  catalogEncryption: z.boolean(),
   /** Whether the nightly schedule is on; the state machine can always be started on demand. */
   pipelineScheduleEnabled: z.boolean(),
 
@@ -205,6 +211,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     monthlyBudgetUsd: 150,
     analystLayers: ['gold'],
     analystPersonalData: false,
+    catalogEncryption: false,
     budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',
@@ -243,6 +250,7 @@ export const ENV_DEFAULTS: Readonly<Record<EnvName, Omit<InfraConfig, 'envName'>
     monthlyBudgetUsd: 400,
     analystLayers: ['gold'],
     analystPersonalData: false,
+    catalogEncryption: true,
     budgetAlertPercent: 80,
     runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     metricsNamespace: 'Medallion',

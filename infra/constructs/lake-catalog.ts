@@ -1,9 +1,10 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { CfnDatabase, CfnDataCatalogEncryptionSettings, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config.ts';
-import { type Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, type Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { TableName, TableSpec } from '../../core/index.ts';
 import type { LakeAccess } from '../../core/layout/index.ts';
 import { shortNameOf } from '../../core/table/index.ts';
@@ -36,6 +37,8 @@ export const glueDatabaseName = (config: InfraConfig, layer: CatalogLayer): stri
 export class LakeCatalog extends Construct {
   readonly databases: Readonly<Record<CatalogLayer, CfnDatabase>>;
   readonly tables: Readonly<Record<string, CfnTable>>;
+  /** The key the account's Data Catalog is encrypted with, where `catalogEncryption` is on. */
+  readonly key: Key | undefined;
 
   private readonly config: InfraConfig;
 
@@ -87,6 +90,42 @@ export class LakeCatalog extends Construct {
       tables[spec.name] = table;
     }
     this.tables = tables;
+    this.key = config.catalogEncryption ? this.encryptCatalog(removalPolicy) : undefined;
+  }
+
+  /**
+   * Encrypts the account's Data Catalog (its metadata, and connection passwords, which this stack has none of)
+   * with a key of its own. Every reader of the catalog (the tasks, the analyst role, Athena with its callers'
+   * rights) decrypts through Glue: the key policy lets this account's principals use the key only through Glue,
+   * so no role needs a grant of its own, and no one can use the key for anything else.
+   */
+  private encryptCatalog(removalPolicy: RemovalPolicy): Key {
+    const stack = Stack.of(this);
+    const key = new Key(this, 'CatalogKey', {
+      description: `medallion ${this.config.envName}: the account's Glue Data Catalog (metadata)`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'UseThroughGlueInThisAccount',
+        principals: [new AnyPrincipal()],
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:DescribeKey'],
+        // A key policy's "*" is this key.
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:CallerAccount': stack.account, 'kms:ViaService': `glue.${stack.region}.amazonaws.com` } },
+      }),
+    );
+    const settings = new CfnDataCatalogEncryptionSettings(this, 'EncryptionSettings', {
+      catalogId: stack.account,
+      dataCatalogEncryptionSettings: {
+        encryptionAtRest: { catalogEncryptionMode: 'SSE-KMS', sseAwsKmsKeyId: key.keyArn },
+        connectionPasswordEncryption: { returnConnectionPasswordEncrypted: true, kmsKeyId: key.keyArn },
+      },
+    });
+    // The databases (and so the tables) are made once the catalog encrypts what they hold.
+    for (const database of Object.values(this.databases)) database.node.addDependency(settings);
+    return key;
   }
 
   /**

@@ -46,6 +46,35 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
     expect(names.sort()).toEqual(['bronze', 'gold', 'quality', 'quarantine', 'silver'].map((layer) => `${databasePrefix}${layer}`).sort());
   });
 
+  it(envName === 'prod' ? "encrypts the account's Data Catalog with a key of its own, usable only through Glue in this account" : 'leaves the account\'s Data Catalog encryption alone (one stack per account owns it: prod)', () => {
+    const template = templates()[envName];
+    const settings = Object.values(template.findResources('AWS::Glue::DataCatalogEncryptionSettings') as CfnResources);
+    if (envName !== 'prod') {
+      expect(settings).toEqual([]);
+      return;
+    }
+    const key = resourceByPrefix(template, 'AWS::KMS::Key', 'CatalogCatalogKey');
+    expect(key.resource.Properties!.EnableKeyRotation).toBe(true);
+    expect(settings).toHaveLength(1);
+    const arn = { 'Fn::GetAtt': [key.logicalId, 'Arn'] };
+    expect(settings[0]!.Properties).toMatchObject({
+      CatalogId: { Ref: 'AWS::AccountId' },
+      DataCatalogEncryptionSettings: {
+        EncryptionAtRest: { CatalogEncryptionMode: 'SSE-KMS', SseAwsKmsKeyId: arn },
+        ConnectionPasswordEncryption: { ReturnConnectionPasswordEncrypted: true, KmsKeyId: arn },
+      },
+    });
+    const statements = key.resource.Properties!.KeyPolicy.Statement as Record<string, any>[];
+    const glue = statements.find((statement) => statement.Sid === 'UseThroughGlueInThisAccount')!;
+    expect(glue.Principal).toEqual({ AWS: '*' });
+    expect(glue.Condition).toEqual({ StringEquals: { 'kms:CallerAccount': { Ref: 'AWS::AccountId' }, 'kms:ViaService': { 'Fn::Join': ['', ['glue.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+    expect(glue.Action).not.toContain('kms:*');
+    // Every database (and so every table) is made after the catalog encrypts.
+    for (const database of Object.values(template.findResources('AWS::Glue::Database') as CfnResources)) {
+      expect(database.DependsOn).toContain(Object.keys(template.findResources('AWS::Glue::DataCatalogEncryptionSettings'))[0]);
+    }
+  });
+
   it('registers quality.results in the quality database, partitioned by job, at quality/ in the quarantine bucket', () => {
     const table = tablesOf().find((candidate) => candidate.DatabaseName === `${databasePrefix}quality` && candidate.TableInput.Name === 'results');
     expect(table).toBeDefined();

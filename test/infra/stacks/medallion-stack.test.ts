@@ -116,6 +116,11 @@ const WILDCARD_EXCEPTIONS: readonly { readonly type: string; readonly logicalIdP
   { type: 'AWS::KMS::Key', logicalIdPrefix: 'BackupVaultKey', reason: 'key policy: Resource "*" is this key; the account root administers it (kms:*) (prod\'s backup vault)' },
   {
     type: 'AWS::KMS::Key',
+    logicalIdPrefix: 'CatalogCatalogKey',
+    reason: 'key policy: Resource "*" is this key; the account root administers it, this account\'s principals use it only through Glue (prod\'s Data Catalog encryption)',
+  },
+  {
+    type: 'AWS::KMS::Key',
     logicalIdPrefix: 'JobsKey',
     reason: 'key policy: Resource "*" is this key; the account root administers it, CloudWatch Logs encrypts the three pipeline log groups',
   },
@@ -276,8 +281,8 @@ describe.each(ENVS)('medallion stack (%s)', (envName) => {
     }
     expect(offending).toEqual([]);
     // Each exception still describes something real; drop it when it no longer does.
-    // (The backup vault's key exists where backups are on: prod.)
-    const present = WILDCARD_EXCEPTIONS.filter((exception) => exception.logicalIdPrefix !== 'BackupVaultKey' || envName === 'prod');
+    // (The backup vault's key exists where backups are on, the catalog's where it is encrypted: prod.)
+    const present = WILDCARD_EXCEPTIONS.filter((exception) => !['BackupVaultKey', 'CatalogCatalogKey'].includes(exception.logicalIdPrefix) || envName === 'prod');
     expect([...excepted].sort()).toEqual(present.map((exception) => exception.logicalIdPrefix).sort());
   });
 
