@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import type { IChainable } from 'aws-cdk-lib/aws-stepfunctions';
@@ -7,23 +6,9 @@ import type { Construct } from 'constructs';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
 import { RECONCILED_SOURCES } from '../jobs/reconcile.ts';
 import { ENV_NAMES, loadInfraConfig, type EnvName } from './config.ts';
+import { FEATURE_FLAGS } from './feature-flags.ts';
 import { pipelineRuleSets } from './quality-rules.ts';
 import { MedallionStack } from './stacks/medallion-stack.ts';
-
-/**
- * Feature flags: every flag aws-cdk-lib recommends for a new app (its `recommended-feature-flags.json`, what
- * `cdk init` writes into cdk.json), set here rather than in cdk.json, so tests build exactly what `cdk synth`
- * builds and an upgrade of aws-cdk-lib brings its new recommendations with it (the tests then show what they
- * change). Among them: the access-log bucket grants S3 log delivery through its bucket policy, not the legacy
- * LogDeliveryWrite ACL; the state machine may run each job's task definition revision, not any revision of its
- * family. One is turned off on purpose: `restrictDefaultSecurityGroup` strips the VPC's default security group
- * through a Lambda-backed custom resource, and this stack runs no Lambda (nothing uses that group: every task and
- * endpoint has its own, docs/deploy.md says how to strip it by hand).
- */
-const FEATURE_FLAGS: Readonly<Record<string, unknown>> = {
-  ...(createRequire(import.meta.url)('aws-cdk-lib/recommended-feature-flags.json') as Record<string, unknown>),
-  '@aws-cdk/aws-ec2:restrictDefaultSecurityGroup': false,
-};
 
 /** The repository root: the jobs' image is built from its Dockerfile. */
 export const REPO_ROOT = join(import.meta.dirname, '..');

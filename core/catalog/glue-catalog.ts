@@ -65,7 +65,7 @@ interface PartitionPlan {
  *
  * Each table is an external Parquet table read through symlink manifests (see SYMLINK_PARQUET_FORMAT in
  * glue-table-input.ts): a partition whose committed files changed gets a new immutable manifest under
- * `<layer>/_symlink/<table>/v<version>/<partition>/manifest` and its Glue location moves there; partitions
+ * `<layer>/_symlink/<table>/<partition>/v<version>/manifest` and its Glue location moves there; partitions
  * that did not change are left alone (their digest parameter says so), and partitions the commit
  * dropped are deleted. Manifests are written before Glue points at them, so Athena never sees a
  * location without its manifest, and never a staged or superseded file.

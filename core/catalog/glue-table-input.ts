@@ -14,7 +14,7 @@ import { parseS3Uri, type S3Location } from '../storage/index.ts';
  * A committed partition's files can lie in several run folders (`silver/tasks/<run>/...`), next to
  * files of runs that never committed and files that later commits superseded, so no folder holds
  * exactly the committed files. Instead, every time a partition's committed file list changes the
- * catalog writes a small immutable text object, `<layer>/_symlink/<table>/v<version>/<partition>/manifest`,
+ * catalog writes a small immutable text object, `<layer>/_symlink/<table>/<partition>/v<version>/manifest`,
  * listing the `s3://bucket/key` URI of each committed file, and points the Glue partition (or an
  * unpartitioned table) at that folder. Hive's `SymlinkTextInputFormat` with the Parquet SerDe reads
  * the files the manifests name, as Delta Lake does for Presto and Athena (`_symlink_format_manifest`).

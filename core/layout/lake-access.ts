@@ -16,11 +16,13 @@ export interface LakeAccess {
   /** Tables whose catalog entries it reads. */
   readonly catalogReads: readonly TableName[];
   /**
-   * Partition keys of the state items it writes (puts, updates, deletes, condition checks), as IAM's
-   * `dynamodb:LeadingKeys` condition matches them (`*`: any characters). Reading the state is not limited:
-   * a run reads the root and the manifests of the tables it reads.
+   * Partition keys of the state items it puts (and checks in a transaction: a fenced commit checks its lock),
+   * as IAM's `dynamodb:LeadingKeys` condition matches them (`*`: any characters). Reading the state is not
+   * limited: a run reads the root and the manifests of the tables it reads.
    */
   readonly stateWrites: readonly string[];
+  /** Partition keys of the state items it deletes (the vacuum: manifests no kept version names). */
+  readonly stateDeletes: readonly string[];
 }
 
 /**
@@ -109,6 +111,7 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
       stateItemKey.lock(jobLockName(job.name)),
       stateItemKey.records(CATALOG_PUBLISH_RECORD.collection),
     ],
+    stateDeletes: [],
   };
 }
 
@@ -127,6 +130,7 @@ export function qualityStepLakeAccess(ruleSets: readonly RuleSetTables[]): LakeA
     publishes: [QUALITY_RESULTS],
     catalogReads: [],
     stateWrites: [...ROOT_WRITES, ...manifestWrites([QUALITY_RESULTS]), stateItemKey.records(CATALOG_PUBLISH_RECORD.collection)],
+    stateDeletes: [],
   };
 }
 
@@ -139,11 +143,11 @@ export function accessAllows(access: LakeAccess, what: 'read' | 'list' | 'write'
 }
 
 /**
- * Whether `access` lets its holder write the state item with partition key `key`, as IAM's StringLike
+ * Whether `access` lets its holder put (or delete) the state item with partition key `key`, as IAM's StringLike
  * matches `dynamodb:LeadingKeys` (`*` any characters, `?` one).
  */
-export function stateWriteAllows(access: LakeAccess, key: string): boolean {
-  return access.stateWrites.some((pattern) => stringLike(pattern).test(key));
+export function stateWriteAllows(access: LakeAccess, key: string, what: 'put' | 'delete' = 'put'): boolean {
+  return (what === 'put' ? access.stateWrites : access.stateDeletes).some((pattern) => stringLike(pattern).test(key));
 }
 
 function stringLike(pattern: string): RegExp {
@@ -164,6 +168,7 @@ export function reconcileLakeAccess(sources: readonly { readonly landingPrefix: 
     publishes: [],
     catalogReads: [],
     stateWrites: [],
+    stateDeletes: [],
   };
 }
 
@@ -178,8 +183,9 @@ export function vacuumLakeAccess(tables: readonly TableName[]): LakeAccess {
     writes: [...new Set(tables.flatMap((table) => [tablePrefix(table), symlinkRoot(table)]))],
     publishes: [],
     catalogReads: [],
-    // It removes the manifests no kept version names, records its horizon, and holds the maintenance lock.
-    stateWrites: [...manifestWrites(tables), stateItemKey.records(VACUUM_RECORD.collection), stateItemKey.lock(MAINTENANCE_LOCK)],
+    // It records its horizon, holds the maintenance lock, and removes the manifests no kept version names.
+    stateWrites: [stateItemKey.records(VACUUM_RECORD.collection), stateItemKey.lock(MAINTENANCE_LOCK)],
+    stateDeletes: manifestWrites(tables),
   };
 }
 
@@ -196,5 +202,6 @@ export function reportLakeAccess(tables: readonly TableName[]): LakeAccess {
     publishes: [],
     catalogReads: [],
     stateWrites: [],
+    stateDeletes: [],
   };
 }

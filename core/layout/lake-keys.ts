@@ -11,7 +11,7 @@ import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, layerO
  * <layer>/<table>/<run id>/[batch-00000/][col=v/]*.parquet   a table's files, staged and kept by run
  * quarantine/records/<job>/<run id>/...            the quarantine, one folder per job
  * quality/results/<job>/<run id>/...               quality.results, one folder per job (and `quality`)
- * <layer>/_symlink/<table>/v<version>/[<partition>/]manifest   Athena's view of a committed version
+ * <layer>/_symlink/<table>/[<partition>/]v<version>/manifest   Athena's view of a committed version
  * reports/medallion-report-<day>.html               the operations report (`medallion report`)
  * reports/latest-summary.json                       the last report's summary (subject, message, where)
  * ```

@@ -25,7 +25,13 @@ export interface CatalogPublishOutcome {
 export const CATALOG_PUBLISH_FAILURES_METRIC = 'medallion.catalog.publishFailures';
 
 export interface PublishCommittedOptions {
+  /** The jobs whose commits these are: the metric and the record name them. */
   readonly jobs: readonly string[];
+  /**
+   * Publish the tables every job appends to only for these jobs' partitions (PublishOptions.jobs): what a job's
+   * role may write. Absent (a restore, with an operator's rights): every partition.
+   */
+  readonly ownPartitionsOf?: readonly string[];
   readonly now?: () => Date;
   /** Retries of a publish that failed for a transient reason (throttling, a dropped connection); default 3. */
   readonly retries?: number;
@@ -47,7 +53,7 @@ export async function publishCommitted(lake: Lake, root: LakeRoot, tables: reado
     await pRetry(
       async () => {
         attempts += 1;
-        await lake.catalog.publish(root, { tables, jobs: options.jobs });
+        await lake.catalog.publish(root, { tables, ...(options.ownPartitionsOf ? { jobs: options.ownPartitionsOf } : {}) });
       },
       { retries: options.retries ?? 3, minTimeout: options.retryBaseDelayMs ?? 1000, factor: 2, randomize: true, shouldRetry: ({ error }) => isTransientError(error) },
     );

@@ -125,11 +125,16 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   // Published even after a failure (what the jobs before it committed is there to see), and when nothing was
   // new: the tables the jobs write are brought up to the lake's root, which completes a publish that failed before.
   const root = newest ?? (await lake.state.readRoot().catch(() => undefined));
-  const writable = [...graph.ordered.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name];
+  // What the jobs may publish: their outputs, the quarantine, and the quality tables where they have a quality gate.
+  const gated = graph.ordered.some((job) => job.outputs.some((output) => options.quality?.has(output.name)));
+  const writable = [...graph.ordered.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, ...(gated ? [QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name] : [])];
   const tables = [...new Set([...written, ...writable])].filter((table) => written.has(table) || root?.tables[table] !== undefined);
   if (root && tables.length > 0) {
     const outcome = await publishCommitted(lake, root, tables, {
       jobs: committers.size > 0 ? [...committers] : ordered.map((job) => job.name),
+      // Every job started shows its partitions of the shared tables: a run stopped by a fail rule committed its
+      // quality results without committing outputs, and a job with nothing new completes a publish that failed.
+      ownPartitionsOf: [...started].map((job) => job.name),
       ...(options.now ? { now: options.now } : {}),
       ...(options.retryBaseDelayMs === undefined ? {} : { retryBaseDelayMs: options.retryBaseDelayMs }),
     });

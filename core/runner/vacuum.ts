@@ -198,7 +198,8 @@ function liveSymlinkManifests(tables: readonly TableName[], listed: readonly { r
   for (const table of tables) {
     const root = symlinkRoot(table);
     const oldest = oldestKeptVersion.get(table) ?? Number.POSITIVE_INFINITY;
-    // Each partition's manifests by version (a key is `<root>v<version>/<partition>/manifest`).
+    // Each partition's manifests by version: a key is `<root><partition>/v<version>/manifest` (or, as lakes
+    // published before kept them, `<root>v<version>/<partition>/manifest`; both name the same partition).
     const byPartition = new Map<string, { key: string; version: number }[]>();
     for (const { key } of listed) {
       if (!key.startsWith(root)) continue;

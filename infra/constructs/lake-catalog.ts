@@ -90,21 +90,24 @@ export class LakeCatalog extends Construct {
       tables[spec.name] = table;
     }
     this.tables = tables;
-    this.key = config.catalogEncryption ? this.encryptCatalog(removalPolicy) : undefined;
+    this.key = config.catalogEncryption ? this.encryptCatalog() : undefined;
   }
 
   /**
-   * Encrypts the account's Data Catalog (its metadata, and connection passwords, which this stack has none of)
-   * with a key of its own. Every reader of the catalog (the tasks, the analyst role, Athena with its callers'
-   * rights) decrypts through Glue: the key policy lets this account's principals use the key only through Glue,
-   * so no role needs a grant of its own, and no one can use the key for anything else.
+   * Encrypts the account's Data Catalog metadata with a key of its own. Every reader of the catalog (the tasks,
+   * the analyst role, Athena with its callers' rights) decrypts through Glue: the key policy lets this account's
+   * principals use the key only through Glue, so no role needs a grant of its own, and no one can use the key
+   * for anything else. The key and the setting outlive the stack whatever the environment: every database of
+   * the account is encrypted with the key, and deleting it would lock them all. Connection passwords are left
+   * as the account has them (this stack has no connection; returning them encrypted would change what other
+   * workloads of the account read).
    */
-  private encryptCatalog(removalPolicy: RemovalPolicy): Key {
+  private encryptCatalog(): Key {
     const stack = Stack.of(this);
     const key = new Key(this, 'CatalogKey', {
       description: `medallion ${this.config.envName}: the account's Glue Data Catalog (metadata)`,
       enableKeyRotation: true,
-      removalPolicy,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     key.addToResourcePolicy(
       new PolicyStatement({
@@ -120,9 +123,10 @@ export class LakeCatalog extends Construct {
       catalogId: stack.account,
       dataCatalogEncryptionSettings: {
         encryptionAtRest: { catalogEncryptionMode: 'SSE-KMS', sseAwsKmsKeyId: key.keyArn },
-        connectionPasswordEncryption: { returnConnectionPasswordEncrypted: true, kmsKeyId: key.keyArn },
+        connectionPasswordEncryption: { returnConnectionPasswordEncrypted: false },
       },
     });
+    settings.applyRemovalPolicy(RemovalPolicy.RETAIN);
     // The databases (and so the tables) are made once the catalog encrypts what they hold.
     for (const database of Object.values(this.databases)) database.node.addDependency(settings);
     return key;

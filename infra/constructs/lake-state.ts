@@ -53,11 +53,12 @@ export class LakeState {
   }
 
   /**
-   * Lets the holder of `policy` read the state and write the items `access.stateWrites` names (by partition
-   * key: `dynamodb:LeadingKeys`; a transaction's parts are authorized one by one, so a fenced commit needs
-   * its root and its lock there), through the table's key. A task without state writes gets none.
+   * Lets the holder of `policy` read the state, put the items `access.stateWrites` names and delete those
+   * `access.stateDeletes` names (by partition key: `dynamodb:LeadingKeys`; a transaction's parts are
+   * authorized one by one, so a fenced commit needs its root and its lock there), through the table's key. The
+   * state store never updates an item in place (every write is a conditional put), so no role may.
    */
-  grantReadWrite(policy: Policy, access: Pick<LakeAccess, 'stateWrites'>): void {
+  grantReadWrite(policy: Policy, access: Pick<LakeAccess, 'stateWrites' | 'stateDeletes'>): void {
     const region = Stack.of(this.stateTable).region;
     policy.addStatements(
       new PolicyStatement({
@@ -70,9 +71,19 @@ export class LakeState {
         : [
             new PolicyStatement({
               sid: 'WriteOwnStateItems',
-              actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+              actions: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
               resources: [this.stateTable.tableArn],
               conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.stateWrites] } },
+            }),
+          ]),
+      ...(access.stateDeletes.length === 0
+        ? []
+        : [
+            new PolicyStatement({
+              sid: 'DeleteStateItems',
+              actions: ['dynamodb:DeleteItem'],
+              resources: [this.stateTable.tableArn],
+              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.stateDeletes] } },
             }),
           ]),
       new PolicyStatement({

@@ -15,7 +15,7 @@ import { useTempDirs } from '../core/test-resources.ts';
 
 const tempDir = useTempDirs();
 
-type Touch = { readonly what: 'read' | 'list' | 'write' | 'state'; readonly key: string };
+type Touch = { readonly what: 'read' | 'list' | 'write' | 'state' | 'state-delete'; readonly key: string };
 
 /** A storage that records every key it is asked to read, list or write, into whatever `touches` holds now. */
 function recording(storage: Storage): { storage: Storage; touches: { current: Touch[] } } {
@@ -53,11 +53,12 @@ function recording(storage: Storage): { storage: Storage; touches: { current: To
 }
 
 /**
- * A state store that records the partition key of every item it is asked to write (as DynamoDbStateStore
- * keys them: a fenced commit also checks its lock's item), as a 'state' touch.
+ * A state store that records the partition key of every item it is asked to put (as DynamoDbStateStore keys
+ * them: a fenced commit also checks its lock's item) as a 'state' touch, and of every item it deletes as a
+ * 'state-delete' touch.
  */
 function recordingState(state: StateStore, touches: { current: Touch[] }): StateStore {
-  const note = (key: string) => touches.current.push({ what: 'state', key });
+  const note = (key: string, what: 'state' | 'state-delete' = 'state') => touches.current.push({ what, key });
   return {
     location: state.location,
     readRoot: () => state.readRoot(),
@@ -70,7 +71,7 @@ function recordingState(state: StateStore, touches: { current: Touch[] }): State
     },
     putDocument: (id, body) => (note(stateItemKey.document(id)), state.putDocument(id, body)),
     getDocument: (id) => state.getDocument(id),
-    deleteDocument: (id) => (note(stateItemKey.document(id)), state.deleteDocument(id)),
+    deleteDocument: (id) => (note(stateItemKey.document(id), 'state-delete'), state.deleteDocument(id)),
     acquireLock: (name, owner, leaseMs, nowMs) => (note(stateItemKey.lock(name)), state.acquireLock(name, owner, leaseMs, nowMs)),
     renewLock: (lease, leaseMs, nowMs) => (note(stateItemKey.lock(lease.name)), state.renewLock(lease, leaseMs, nowMs)),
     releaseLock: (lease) => (note(stateItemKey.lock(lease.name)), state.releaseLock(lease)),
@@ -84,7 +85,9 @@ function recordingState(state: StateStore, touches: { current: Touch[] }): State
 /** The touches `access` does not allow, as `what key` lines. */
 const refused = (access: LakeAccess, touches: readonly Touch[]) =>
   touches
-    .filter((touch) => (touch.what === 'state' ? !stateWriteAllows(access, touch.key) : !accessAllows(access, touch.what, touch.key)))
+    .filter((touch) =>
+      touch.what === 'state' ? !stateWriteAllows(access, touch.key) : touch.what === 'state-delete' ? !stateWriteAllows(access, touch.key, 'delete') : !accessAllows(access, touch.what, touch.key),
+    )
     .map((touch) => `${touch.what} ${touch.key}`);
 
 describe("every key a run touches is under a prefix its role is granted (core/layout, as infra's IAM policies grant it)", () => {
@@ -135,6 +138,7 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     touches.current = [];
     const vacuumed = await vacuumLake(lake, PIPELINE_JOBS, { retainMs: 3_600_000, now: () => new Date(Date.now() + 48 * 3_600_000) });
     expect(vacuumed.filesRemoved).toBeGreaterThan(0);
+    expect(touches.current.some((touch) => touch.what === 'state-delete')).toBe(true);
     const tables = [...new Set([...PIPELINE_JOBS.flatMap((job) => job.outputs.map((output) => output.name)), 'quarantine.records', 'quality.results', 'quality.rejected_rows'])] as TableName[];
     expect(refused(vacuumLakeAccess(tables), touches.current)).toEqual([]);
 
@@ -178,6 +182,15 @@ describe("every key a run touches is under a prefix its role is granted (core/la
     // The report and reconcile steps write no state; the vacuum removes manifests but writes no root.
     expect(refused(reportLakeAccess(['gold.daily_task_kpis']), [{ what: 'state', key: 'root' }])).toHaveLength(1);
     expect(refused(reconcileLakeAccess(RECONCILED_SOURCES), [{ what: 'state', key: 'rec#runs/bronze.tasks_cdc' }])).toHaveLength(1);
-    expect(refused(vacuumLakeAccess(['silver.tasks']), [{ what: 'state', key: 'root#000000000042' }, { what: 'state', key: 'doc#manifests/silver.tasks/0000000001-jr_1-0' }])).toEqual(['state root#000000000042']);
+    expect(
+      refused(vacuumLakeAccess(['silver.tasks']), [
+        { what: 'state', key: 'root#000000000042' },
+        { what: 'state', key: 'doc#manifests/silver.tasks/0000000001-jr_1-0' },
+        { what: 'state-delete', key: 'doc#manifests/silver.tasks/0000000001-jr_1-0' },
+        { what: 'state-delete', key: 'root#000000000042' },
+      ]),
+    ).toEqual(['state root#000000000042', 'state doc#manifests/silver.tasks/0000000001-jr_1-0', 'state-delete root#000000000042']);
+    // A job deletes nothing of the state, not even its own manifests.
+    expect(refused(bronzeTasks, [{ what: 'state-delete', key: 'doc#manifests/bronze.tasks_cdc/0000000003-jr_1-0' }])).toHaveLength(1);
   });
 });

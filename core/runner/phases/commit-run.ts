@@ -42,7 +42,7 @@ export async function publishRun(run: RunContext, root: LakeRoot, planned: RunWr
   const written = planned.writes.map((write) => write.spec.name);
   let published: JobRunResult = result;
   if (options.deferCatalogPublish) options.deferCatalogPublish(root, written);
-  else published = { ...published, catalog: await publishCommitted(lake, root, written, { jobs: [job.name], now }) };
+  else published = { ...published, catalog: await publishCommitted(lake, root, written, { jobs: [job.name], ownPartitionsOf: [job.name], now }) };
   const at = Date.parse(result.completedAt);
   try {
     await lake.metrics.emit([

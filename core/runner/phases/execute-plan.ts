@@ -137,6 +137,8 @@ interface StagedCopy {
   readonly planSql?: string;
   /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
   readonly expectRows?: number;
+  /** Its rows fall in one partition (the quarantine's, by job): written as they come, not sorted first. */
+  readonly clustered?: boolean;
 }
 
 /** The copies that write one batch: each output (less what its quarantine rules set aside), then the quarantine. */
@@ -168,10 +170,10 @@ async function stageBatch(
   }
   run.checkpoint();
   const quarantined = quarantineSql(job, runId, startedAt, plan);
-  if (quarantined !== undefined) copies.push({ stage: staging.quarantine, sql: quarantined, folder: batch.folder, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
+  if (quarantined !== undefined) copies.push({ stage: staging.quarantine, sql: quarantined, folder: batch.folder, clustered: true, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
   for (const { table, sql } of setAside) {
     const folder = path.posix.join(batch.folder, `quality-${table.replace('.', '_')}`);
-    copies.push({ stage: staging.quarantine, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder });
+    copies.push({ stage: staging.quarantine, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder, clustered: true });
   }
   return copies;
 }
@@ -182,7 +184,7 @@ async function stageBatch(
  * first failure is thrown once all ended.
  */
 async function copyOutputs(run: RunContext, copies: readonly StagedCopy[], width: number): Promise<void> {
-  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true }));
+  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true || copy.clustered === true }));
   copies.forEach((copy, index) => {
     const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
     if (copy.expectRows !== undefined && written !== copy.expectRows) {

@@ -44,6 +44,8 @@ function jobPolicy(template: Template, job: Job): Statement[] {
 
 const qualityPolicy = (template: Template): Statement[] =>
   resourceByPrefix(template, 'AWS::IAM::Policy', 'JobsQualityTaskPolicy').resource.Properties!.PolicyDocument.Statement;
+const stepPolicy = (template: Template, step: 'Vacuum' | 'Reconcile' | 'Report'): Statement[] =>
+  resourceByPrefix(template, 'AWS::IAM::Policy', `Jobs${step}TaskPolicy`).resource.Properties!.PolicyDocument.Statement;
 
 // The rule sets as the CLI loads them at run time (not as the infra reads them): what each role must be granted.
 const ruleSets = [...(await loadPipelineRuleSets()).values()];
@@ -395,9 +397,26 @@ describe.each(ENVS)('job compute (%s)', (envName) => {
     const read = dynamodb.find((statement) => statement.Sid === 'ReadStateTable')!;
     expect(asList(read.Action).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query']);
     const write = dynamodb.find((statement) => statement.Sid === 'WriteOwnStateItems')!;
-    expect(asList(write.Action).sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // Every state write is a conditional put: nothing updates an item in place, and only the vacuum deletes.
+    expect(asList(write.Action).sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:PutItem']);
     expect(write.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...stateWrites] } });
   };
+
+  it('lets the vacuum delete only manifests and put only its horizon and the maintenance lock; reconcile and the report write no state', () => {
+    const vacuum = stepPolicy(template(), 'Vacuum');
+    const deletes = vacuum.find((statement) => statement.Sid === 'DeleteStateItems')!;
+    expect(deletes.Action).toBe('dynamodb:DeleteItem');
+    const deleted = asList(deletes.Condition!['ForAllValues:StringLike']!['dynamodb:LeadingKeys'] as string[]);
+    expect(deleted.length).toBeGreaterThan(0);
+    expect(deleted.every((pattern) => /^doc#manifests\/[a-z_]+\.[a-z_]+\/\*$/.test(pattern))).toBe(true);
+    expect(vacuum.find((statement) => statement.Sid === 'WriteOwnStateItems')!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rec#vacuum', 'lock#lake-maintenance'] } });
+    for (const step of ['Reconcile', 'Report'] as const) {
+      const dynamodbWrites = stepPolicy(template(), step).filter((statement) => asList(statement.Action).some((action) => /dynamodb:(Put|Update|Delete|ConditionCheck)/.test(action)));
+      expect(dynamodbWrites, step).toEqual([]);
+    }
+    // No task may delete a job's state: the jobs' and the quality step's policies have no DeleteItem.
+    for (const job of PIPELINE_JOBS) expect(jobPolicy(template(), job).some((statement) => asList(statement.Action).includes('dynamodb:DeleteItem')), job.name).toBe(false);
+  });
 });
 
 describe('job image', () => {

@@ -61,9 +61,12 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
       CatalogId: { Ref: 'AWS::AccountId' },
       DataCatalogEncryptionSettings: {
         EncryptionAtRest: { CatalogEncryptionMode: 'SSE-KMS', SseAwsKmsKeyId: arn },
-        ConnectionPasswordEncryption: { ReturnConnectionPasswordEncrypted: true, KmsKeyId: arn },
+        ConnectionPasswordEncryption: { ReturnConnectionPasswordEncrypted: false },
       },
     });
+    // Both outlive the stack: every database of the account is encrypted with the key.
+    expect(key.resource.DeletionPolicy).toBe('Retain');
+    expect(Object.values(template.findResources('AWS::Glue::DataCatalogEncryptionSettings') as CfnResources)[0]!.DeletionPolicy).toBe('Retain');
     const statements = key.resource.Properties!.KeyPolicy.Statement as Record<string, any>[];
     const glue = statements.find((statement) => statement.Sid === 'UseThroughGlueInThisAccount')!;
     expect(glue.Principal).toEqual({ AWS: '*' });
@@ -71,7 +74,7 @@ describe.each(ENVS)('lake catalog (%s)', (envName) => {
     expect(glue.Action).not.toContain('kms:*');
     // Every database (and so every table) is made after the catalog encrypts.
     for (const database of Object.values(template.findResources('AWS::Glue::Database') as CfnResources)) {
-      expect(database.DependsOn).toContain(Object.keys(template.findResources('AWS::Glue::DataCatalogEncryptionSettings'))[0]);
+      expect((database as { DependsOn?: string[] }).DependsOn).toContain(Object.keys(template.findResources('AWS::Glue::DataCatalogEncryptionSettings'))[0]);
     }
   });
 
