@@ -24,7 +24,7 @@ export function addCatalogCommand(program: Command, io: CliIo, lake: () => Lake)
     .command('publish')
     .description('Publish the committed root to the catalog (every table, or those named): after a failed publish (the catalog-publish-failed alarm) or a restore. Exits 1 if it fails.')
     .argument('[tables...]', 'layer.table names (default: every committed table)')
-    .option('--force', 'show the lake\'s version even where Glue shows a newer one (a lake whose state was replaced or restored)')
+    .option('--force', 'show the lake\'s version even where Glue shows a newer one, and write every partition\'s manifest anew (a lake whose state was replaced or restored, or whose manifests were removed)')
     .action(async (names: string[], flags: { force?: boolean }) => {
       const known = new Set<string>(PIPELINE_TABLES.map((spec) => spec.name));
       const unknown = names.filter((name) => !known.has(name));

@@ -17,7 +17,8 @@ export interface PublishOptions {
   readonly tables?: readonly string[];
   /**
    * Show the lake's version even where the catalog shows a newer one (the Glue catalog refuses to move a
-   * table back otherwise): for a lake whose state was replaced or restored from a backup.
+   * table back otherwise), and write every partition's symlink manifest anew: for a lake whose state was
+   * replaced or restored from a backup, or whose manifests were removed.
    */
   readonly force?: boolean;
   /**

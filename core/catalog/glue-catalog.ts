@@ -304,7 +304,9 @@ export function planPartitions(
     if (newer(found)) continue;
     const text = renderSymlinkManifest(layout, entry.files);
     const digest = filesDigest(text);
-    const unchangedFiles = found?.Parameters?.[GLUE_PARAMETERS.filesDigest] === digest && found.StorageDescriptor?.Location !== undefined;
+    // Forced, every partition gets its manifest written anew: a lake restored from a backup, or one whose manifests
+    // were removed, may have Glue pointing at a manifest that is no longer there.
+    const unchangedFiles = !options.force && found?.Parameters?.[GLUE_PARAMETERS.filesDigest] === digest && found.StorageDescriptor?.Location !== undefined;
     const folder = symlinkFolder(spec.name, manifest.version, symlinkPartitionPath(spec.partitionBy, entry.values));
     const input = gluePartitionInput(spec, entry, { layout, symlinkFolderKey: folder, digest, version: manifest.version });
     if (unchangedFiles) {

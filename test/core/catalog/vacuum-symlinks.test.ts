@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineTable, openLocalLake, type Lake } from '../../../core/index.ts';
@@ -64,6 +64,28 @@ describe('the vacuum and the catalog\'s symlink manifests', () => {
     // What no partition reads any more goes: day 2's manifests of versions 2 and 3.
     for (const version of [2, 3]) {
       await expect(access(path.join(dir, `bronze/_symlink/example_events/ingest_date=${day(2)}/v${version}/manifest`))).rejects.toThrow();
+    }
+  });
+
+  it('catalog publish --force writes every partition\'s manifest anew, mending a partition whose manifest was removed', async () => {
+    const dir = await tempDir('vacuum-symlinks-force');
+    const local = openLocalLake(dir);
+    const glue = capturingGlue();
+    const catalog = new GlueCatalog({ glue: glue.glue, storage: local.storage, state: local.state, layout, databasePrefix: 'example', tables: [events] });
+    let root = (await commitTables(local.state, { runId: 'run-1', basedOn: await local.state.readRoot(), writes: [{ spec: events, kind: 'replace_partitions', partitions: partitions('run-1', [0, 1]) }] })).root;
+    await catalog.publish(root);
+    root = (await commitTables(local.state, { runId: 'run-2', basedOn: root, writes: [{ spec: events, kind: 'replace_partitions', partitions: partitions('run-2', [1]) }] })).root;
+    await catalog.publish(root);
+    const locations = () => [...(glue.partitions.get('example_bronze.example_events') as Map<string, { StorageDescriptor: { Location: string } }>).values()].map((partition) => partition.StorageDescriptor.Location);
+    // Day 0 reads version 1's manifest; take it away, as a vacuum before this release did.
+    const lost = locations().find((location) => location.includes('/v1/'))!;
+    await rm(path.join(dir, manifestKeyOf(lost)));
+    await catalog.publish(root);
+    expect(locations()).toContain(lost);
+    await catalog.publish(root, { force: true });
+    for (const location of locations()) {
+      expect(location).toContain('/v2/');
+      await expect(access(path.join(dir, manifestKeyOf(location))), location).resolves.toBeUndefined();
     }
   });
 });
