@@ -4,7 +4,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { QUALITY_JOB } from '../../core/layout/index.ts';
 import { quoteLiteral, type ResultRow } from '../../core/engine/index.ts';
 import { readRunRecords, resolveRunId, runIdPrefix, type JobRunRecord, type UnreadableRunRecord } from '../../core/runner/index.ts';
-import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, tableHistory } from '../../core/table/index.ts';
+import { JOB_PARTITIONED_TABLES, tableHistory } from '../../core/table/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../../jobs/index.ts';
 
 export const RUN_COLUMNS = [
@@ -79,7 +79,7 @@ export async function runDetail(lake: Lake, given: string): Promise<RunDetail> {
   const root = await lake.state.readRoot();
   const job = PIPELINE_JOBS.find((candidate) => candidate.name === jobName)!;
   // What it committed: the versions of the tables it writes (and the shared ones it appends to) made by this run.
-  const tables = [...job.outputs.map((output) => output.name), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name].filter((table) => root.tables[table]);
+  const tables = [...job.outputs.map((output) => output.name), ...JOB_PARTITIONED_TABLES.map((spec) => spec.name)].filter((table) => root.tables[table]);
   const committed: RunDetail['committed'][number][] = [];
   const startedCommit = Date.parse(record.StartedOn);
   for (const table of tables) {

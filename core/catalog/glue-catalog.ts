@@ -6,7 +6,7 @@ import {
 import { MedallionError } from '../errors.ts';
 import type { LakeRoot, StateStore } from '../state/index.ts';
 import type { Storage } from '../storage/index.ts';
-import { layerOf, manifestFiles, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, withAddedColumns, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
+import { JOB_PARTITIONED_TABLES, layerOf, manifestFiles, withAddedColumns, type PartitionEntry, type TableManifest, type TableName, type TableSpec } from '../table/index.ts';
 import { readManifests } from './attach-tables.ts';
 import type { Catalog, PublishOptions } from './catalog.ts';
 import {
@@ -327,8 +327,7 @@ export function planPartitions(
   return plan;
 }
 
-/** The tables every job appends to, one partition (`job`) per job. */
-const SHARED_BY_JOBS: ReadonlySet<string> = new Set([QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name]);
+const SHARED_BY_JOBS: ReadonlySet<string> = new Set(JOB_PARTITIONED_TABLES.map((spec) => spec.name));
 
 /** The table version a Glue table or partition shows (`medallion.version`); -1 when it has none. */
 function shownVersion(entity: { readonly Parameters?: Record<string, string> | undefined } | undefined): number {

@@ -1,6 +1,6 @@
-import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
+import { JOB_PARTITIONED_TABLES, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
 import { jobLockName } from '../job/job-lock.ts';
-import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentPrefix, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
+import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
 import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkPartitionFolder, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
@@ -26,11 +26,10 @@ export interface LakeAccess {
 }
 
 /**
- * The state items every commit writes: the new root's own item and the hint to the newest. The root names
- * every table, so IAM cannot limit a writer to its own tables' entries in it; what a root names must be
- * manifests, and those a task writes only for its own tables (see `stateWrites`).
+ * The state items every commit writes. The root names every table, so IAM cannot limit a writer to its own
+ * tables' entries in it (docs/deploy.md, "The state table, item by item").
  */
-const ROOT_WRITES: readonly string[] = [stateItemKey.head, `${stateItemKey.root(0).split('#')[0]}#*`];
+const ROOT_WRITES = ROOT_KEY_PATTERNS;
 
 /** The state keys of every manifest document of `tables`. */
 const manifestWrites = (tables: readonly string[]) => tables.map((table) => `${stateItemKey.document(manifestDocumentPrefix(table))}*`);
@@ -51,8 +50,7 @@ export interface RuleSetTables {
 const QUARANTINE = QUARANTINE_TABLE.name;
 const QUALITY_RESULTS = QUALITY_RESULTS_TABLE.name;
 const QUALITY_REJECTED = QUALITY_REJECTED_TABLE.name;
-/** The tables every job appends to, one partition (`job`) per job. */
-const SHARED_BY_JOBS: readonly TableName[] = [QUARANTINE, QUALITY_RESULTS, QUALITY_REJECTED];
+const SHARED_BY_JOBS: readonly string[] = JOB_PARTITIONED_TABLES.map((spec) => spec.name);
 
 /** The symlink manifests of `job`'s partition of a table every job appends to (`quarantine/_symlink/records/job=silver.tasks/`). */
 const ownPartitionSymlinks = (table: TableName, job: string) => symlinkPartitionFolder(table, ['job'], { job });

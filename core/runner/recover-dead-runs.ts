@@ -2,7 +2,7 @@ import { bookmarkDocumentId } from '../bookmark/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import { jobRunFolders } from '../layout/index.ts';
-import { QUARANTINE_TABLE, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, manifestFiles, type TableManifest } from '../table/index.ts';
+import { JOB_PARTITIONED_TABLES, manifestFiles, type TableManifest } from '../table/index.ts';
 import { readRunRecords, type JobRunRecord } from './job-run-record.ts';
 import { terminalRunMetrics } from './run-metrics.ts';
 import { readManifest } from '../state/state-documents.ts';
@@ -36,7 +36,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
   const referenced = new Set<string>();
   const committedBy = new Map<string, { committedAt: string; written: number }>();
   const outputs = new Set<string>(job.outputs.map((output) => output.name));
-  for (const table of [...outputs, QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name]) {
+  for (const table of [...outputs, ...JOB_PARTITIONED_TABLES.map((spec) => spec.name)]) {
     const ref = root.tables[table];
     if (!ref) continue;
     const manifest = await readManifest(lake.state, ref.manifest);

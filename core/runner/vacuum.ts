@@ -194,25 +194,30 @@ export async function checkRetained(lake: Lake, commit: number, what: string): P
  * been told yet.
  */
 function liveSymlinkManifests(tables: readonly TableName[], listed: readonly { readonly key: string }[], oldestKeptVersion: ReadonlyMap<string, number>): Set<string> {
+  const roots = new Map(tables.map((table) => [symlinkRoot(table), table] as const));
+  // Each partition's manifests by version, in one pass over the listing: a key is `<root><partition>/v<version>/manifest`
+  // (or, as lakes published before kept them, `<root>v<version>/<partition>/manifest`; both name the same partition).
+  const byPartition = new Map<string, { key: string; version: number; oldest: number }[]>();
+  for (const { key } of listed) {
+    const at = key.indexOf('/_symlink/');
+    if (at < 0) continue;
+    // `<layer>/_symlink/<table>/`: the table's root.
+    const rootEnd = key.indexOf('/', at + '/_symlink/'.length);
+    const table = rootEnd < 0 ? undefined : roots.get(key.slice(0, rootEnd + 1));
+    if (table === undefined) continue;
+    const segments = key.slice(rootEnd + 1).split('/');
+    const versionAt = segments.findIndex((segment) => /^v\d+$/.test(segment));
+    if (versionAt < 0) continue;
+    const partition = `${table} ${segments.filter((_, index) => index !== versionAt).join('/')}`;
+    const manifests = byPartition.get(partition) ?? [];
+    manifests.push({ key, version: Number(segments[versionAt]?.slice(1)), oldest: oldestKeptVersion.get(table) ?? Number.POSITIVE_INFINITY });
+    byPartition.set(partition, manifests);
+  }
   const kept = new Set<string>();
-  for (const table of tables) {
-    const root = symlinkRoot(table);
-    const oldest = oldestKeptVersion.get(table) ?? Number.POSITIVE_INFINITY;
-    // Each partition's manifests by version: a key is `<root><partition>/v<version>/manifest` (or, as lakes
-    // published before kept them, `<root>v<version>/<partition>/manifest`; both name the same partition).
-    const byPartition = new Map<string, { key: string; version: number }[]>();
-    for (const { key } of listed) {
-      if (!key.startsWith(root)) continue;
-      const segments = key.slice(root.length).split('/');
-      const at = segments.findIndex((segment) => /^v\d+$/.test(segment));
-      if (at < 0) continue;
-      const partition = segments.filter((_, index) => index !== at).join('/');
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), { key, version: Number(segments[at]?.slice(1)) }]);
-    }
-    for (const manifests of byPartition.values()) {
-      const shownAtOldest = Math.max(-1, ...manifests.filter((manifest) => manifest.version <= oldest).map((manifest) => manifest.version));
-      for (const manifest of manifests) if (manifest.version >= shownAtOldest) kept.add(manifest.key);
-    }
+  for (const manifests of byPartition.values()) {
+    const oldest = manifests[0]?.oldest ?? Number.POSITIVE_INFINITY;
+    const shownAtOldest = Math.max(-1, ...manifests.filter((manifest) => manifest.version <= oldest).map((manifest) => manifest.version));
+    for (const manifest of manifests) if (manifest.version >= shownAtOldest) kept.add(manifest.key);
   }
   return kept;
 }

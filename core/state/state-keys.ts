@@ -19,6 +19,9 @@ export const stateItemKey = {
   records: (collection: string): string => `rec#${collection}`,
 } as const;
 
+/** The partition keys every commit puts, as IAM patterns: the new root's own item (`root#<seq>`) and the hint to the newest. */
+export const ROOT_KEY_PATTERNS: readonly string[] = [stateItemKey.head, 'root#*'];
+
 /** Ids of a table's manifests start with this: `manifests/silver.tasks/0000000012-<run>-<attempt>`. */
 export function manifestDocumentPrefix(table: string): string {
   return `manifests/${table}/`;

@@ -1,4 +1,4 @@
-import { defineTable } from './table-spec.ts';
+import { defineTable, type TableSpec } from './table-spec.ts';
 
 /** Every record a job could not accept, with why and where it came from. Partitioned by the job that quarantined it. */
 export const QUARANTINE_TABLE = defineTable({
@@ -74,6 +74,12 @@ export const QUALITY_REJECTED_TABLE = defineTable({
     { name: 'job', type: 'VARCHAR', description: 'Partition: the job of the run.' },
   ],
 });
+
+/**
+ * The tables every job appends to, each partitioned by `job` (one partition per job): a job writes, and
+ * publishes, only its own partition of them.
+ */
+export const JOB_PARTITIONED_TABLES: readonly TableSpec[] = [QUARANTINE_TABLE, QUALITY_RESULTS_TABLE, QUALITY_REJECTED_TABLE];
 
 /** Rows kept per fail rule and run at most: enough to see what is wrong, bounded whatever the input. */
 export const REJECTED_ROWS_PER_RULE = 10_000;

@@ -7,7 +7,7 @@ export {
   type ColumnSpec, type Layer, type TableName, type TableSpec,
 } from './table-spec.ts';
 export { castColumns, copyToStaging, countQuery, countRows, persistStage, SOURCE_OBJECT_COLUMN, type CopyOptions, type OutputStage } from './table-staging.ts';
-export { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, REJECTED_ROWS_PER_RULE } from './framework-tables.ts';
+export { JOB_PARTITIONED_TABLES, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, REJECTED_ROWS_PER_RULE } from './framework-tables.ts';
 export {
   DEFAULT_RETAIN_MS, firstRetainedCommit, parseAsOf, rootAsOf, tableHistory, VACUUM_RECORD, type AsOf, type TableVersion, type VacuumHorizon,
 } from './table-history.ts';

@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import type { Job } from '../../core/index.ts';
 import type { TableRuleSet } from '../../core/quality/index.ts';
 import { LAKE_FOLDERS, QUALITY_JOB, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportLakeAccess, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
-import { QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE } from '../../core/table/index.ts';
+import { JOB_PARTITIONED_TABLES } from '../../core/table/index.ts';
 import type { InfraConfig } from '../config.ts';
 import type { LakeLayout, LakeLocation } from '../lake-layout.ts';
 import { JobNetwork } from './job-network.ts';
@@ -266,7 +266,7 @@ export class JobCompute extends Construct {
         access: reconcileLakeAccess(props.reconciledSources),
       });
     }
-    const tables = [...new Set([...jobs.flatMap((job) => job.outputs.map((output) => output.name)), QUARANTINE_TABLE.name, QUALITY_RESULTS_TABLE.name, QUALITY_REJECTED_TABLE.name])];
+    const tables = [...new Set([...jobs.flatMap((job) => job.outputs.map((output) => output.name)), ...JOB_PARTITIONED_TABLES.map((spec) => spec.name)])];
     this.vacuumTask = this.pipelineTask(new Construct(this, 'Vacuum'), context, {
       who: 'the vacuum step',
       family: `medallion-${config.envName}-vacuum`,
