@@ -7,7 +7,7 @@
  * @example
  * import { defineJob, defineTable, tableSource } from '../../core/index.ts';
  */
-export { defineJob, landingSource, tableSource, type Job, type JobPlan, type SourceSpec, type TransformContext } from './job/index.ts';
+export { defineJob, landingSource, tableSource, type Job, type JobPlan, type PlanStep, type SourceSpec, type TransformContext } from './job/index.ts';
 export { defineTable, type ColumnSpec, type TableName, type TableSpec } from './table/index.ts';
 export { quoteIdentifier, quoteLiteral } from './engine/index.ts';
 export { LANDING_RECORD_COLUMNS, firehoseErrorPrefix } from './landing/index.ts';

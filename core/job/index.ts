@@ -1,6 +1,6 @@
 export {
   defineJob, landingSource, tableSource,
-  type Job, type JobPlan, type JobSpec, type LandingSourceSpec, type SourceSpec, type TableSourceSpec, type TransformContext,
+  type Job, type JobPlan, type JobSpec, type PlanStep, type LandingSourceSpec, type SourceSpec, type TableSourceSpec, type TransformContext,
 } from './define-job.ts';
 export {
   BOOKMARK_OPTIONS, FRAMEWORK_ARGUMENT_NAMES, ignoredArgumentNames, jobArgumentDeclarationProblems, resolveJobArguments, type BookmarkOption, type ResolvedJobArguments,

@@ -158,8 +158,16 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
       const ranked =
         mode === 'full'
-          ? `(SELECT *, row_number() OVER copies AS copy_rank, first_value(content) OVER copies AS first_content
-              FROM (SELECT ${bronzeColumns} FROM ${input('bronze')})
+          ? // Ranking every row sorts whole rows, images included: at 10M events that sort spills gigabytes. Only
+            // the rows whose event_id hash occurs more than once can be copies; they alone are ranked (a hash
+            // collision only sends two distinct events to the exact ranking, which partitions by event_id).
+            `(WITH bronze_rows AS NOT MATERIALIZED (SELECT ${bronzeColumns} FROM ${input('bronze')}),
+                   repeated AS (SELECT hash(event_id) AS event_hash FROM ${input('bronze')} GROUP BY ALL HAVING count(*) > 1)
+              SELECT *, 1::BIGINT AS copy_rank, content AS first_content
+              FROM bronze_rows WHERE hash(event_id) NOT IN (SELECT event_hash FROM repeated)
+              UNION ALL
+              SELECT *, row_number() OVER copies AS copy_rank, first_value(content) OVER copies AS first_content
+              FROM bronze_rows WHERE hash(event_id) IN (SELECT event_hash FROM repeated)
               WINDOW copies AS (PARTITION BY event_id ORDER BY source_object, record_index))`
           : // A new row whose event was read before is a duplicate of that earlier first copy.
             `(SELECT fresh.* EXCLUDE (first_in_delta), CASE WHEN seen.event_id IS NULL THEN fresh.rank_in_delta ELSE 2 END AS copy_rank,
@@ -261,7 +269,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
                      CASE WHEN reason_code IS NOT NULL OR (${conflicting}) THEN new_image END AS new_image
               FROM (${typeImagesSql(ranked, rules, entity.schemaContract === 'freeze' ? { frozen: { otherAttributes: entity.keys.map((key) => key.attribute) } } : {})})`,
           },
-          { name: 'events', sql: eventsSql },
+          // A filter of the typed events: a view, so they are not copied once more (at 10M events, 9 s of spilling).
+          { name: 'events', sql: eventsSql, view: true },
           ...(mode === 'incremental'
             ? incrementalSteps()
             : [{ name: 'history_all', sql: versions(`SELECT ${eventColumns}, sequence_number, source_object, record_index FROM (${effective})`) }]),

@@ -91,7 +91,7 @@ async function gateStep(run: RunContext, planner: JobPlanner, staging: RunStagin
     setAside.delete(table);
     if (split.setAside === undefined) continue;
     // The split was materialized apart from the step, so the step can be made again from what passed.
-    await run.engine.run(`CREATE OR REPLACE TABLE ${relation} AS ${split.kept}`);
+    await planner.makeStep(step, split.kept);
     setAside.set(table, split.setAside);
   }
 }

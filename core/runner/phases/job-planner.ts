@@ -14,6 +14,8 @@ export type PlanMode = TransformContext['mode'];
  */
 export class JobPlanner {
   private current: JobPlan | undefined;
+  /** The steps that are views now (the others are tables). */
+  private readonly views = new Set<string>();
 
   private constructor(
     private readonly run: RunContext,
@@ -49,13 +51,26 @@ export class JobPlanner {
     await this.inputs.attachAskedFor(plan);
   }
 
-  /** Materializes the plan's steps, in order, each once; `made` runs after each (the quality gate's `gateAt` splits). */
+  /** Makes the plan's steps, in order, each once; `made` runs after each (the quality gate's `gateAt` splits). */
   async runSteps(made?: (step: string) => Promise<void>): Promise<void> {
     for (const step of this.plan.steps ?? []) {
       this.run.checkpoint();
-      await this.run.engine.run(`CREATE OR REPLACE TABLE ${quoteIdentifier(`step_${step.name}`)} AS ${step.sql}`);
+      await this.makeStep(step.name, step.sql, step.view === true);
       await made?.(step.name);
     }
+  }
+
+  /**
+   * Makes `step(name)` a table of `sql`, or a view of it, whatever it was before: DuckDB replaces a relation
+   * only with one of the same kind, and a gate makes a view step a table of the rows that passed.
+   */
+  async makeStep(name: string, sql: string, view = false): Promise<void> {
+    const relation = quoteIdentifier(`step_${name}`);
+    const wasView = this.views.has(name);
+    if (wasView !== view) await this.run.engine.run(`DROP ${wasView ? 'VIEW' : 'TABLE'} IF EXISTS ${relation}`);
+    await this.run.engine.run(`CREATE OR REPLACE ${view ? 'VIEW' : 'TABLE'} ${relation} AS ${sql}`);
+    if (view) this.views.add(name);
+    else this.views.delete(name);
   }
 }
 

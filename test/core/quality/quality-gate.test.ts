@@ -186,6 +186,47 @@ describe('quality rules in job runs', () => {
     ]);
   });
 
+  it('a rule gated at a step made as a view sets aside the same rows, batch after batch, and the steps after it see only the rest', async () => {
+    const { objects, all } = items();
+    const lake = await lakeWith(objects);
+    const quality = rules('bronze.items', ['Rules = [', '  ColumnValues "score" != 3  # action: quarantine', ']'].join('\n'));
+    // The parsed rows are a table, the valid ones a view of it (gated: the gate makes it a table of the rows that
+    // passed, and the next batch a view again), and the output reads a table made from the view.
+    const viewJob = defineJob({
+      name: 'bronze.items',
+      description: 'Items from landing, through a view step.',
+      sources: { items: landingSource('items') },
+      outputs: [bronzeItems],
+      perRecord: true,
+      balance: { input: 'items', output: 'bronze.items' },
+      transform: ({ input }) => ({
+        steps: [
+          {
+            name: 'parsed',
+            sql: `SELECT (raw::JSON->>'id')::BIGINT AS id, raw::JSON->>'name' AS name, (raw::JSON->>'score')::INTEGER AS score,
+                         source_object, record_index, (raw::JSON->>'day')::DATE AS day
+                  FROM ${input('items')} WHERE json_valid(raw)`,
+          },
+          { name: 'valid', sql: 'SELECT * FROM step_parsed', view: true },
+          { name: 'after_gate', sql: 'SELECT * FROM step_valid' },
+        ],
+        gateAt: { 'bronze.items': 'valid' },
+        outputs: { 'bronze.items': 'SELECT * FROM step_after_gate' },
+        quarantine: `SELECT source_object, record_index, 'invalid_json' AS reason_code, 'not JSON' AS reason, raw FROM ${input('items')} WHERE NOT json_valid(raw)`,
+      }),
+    });
+    const result = await runJob(lake, viewJob, { quality, batchBytes: 300 });
+
+    const kept = all.filter((item) => item.score !== 3);
+    expect(kept.length).toBeLessThan(all.length);
+    expect(await query(lake, 'SELECT id FROM bronze.items ORDER BY id')).toEqual(kept.map((item) => ({ id: item.id })));
+    const quarantined = await query(lake, "SELECT record_index FROM quarantine.records WHERE reason_code = 'quality_rule'");
+    expect(quarantined).toHaveLength(all.length - kept.length);
+    expect(result.recordsRead).toBe(all.length + 1);
+    expect(result.recordsWritten['bronze.items']).toBe(kept.length);
+    expect(result.recordsQuarantined).toBe(all.length - kept.length + 1);
+  });
+
   it('a failing fail rule commits nothing but its results and the rows it refused, is not retried, and its run record names the rule', async () => {
     const { objects, all } = items();
     const lake = await lakeWith(objects);
