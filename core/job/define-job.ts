@@ -93,7 +93,10 @@ export interface PlanStep {
   /**
    * Made as a view instead of a table: nothing is copied, and every reader runs `sql` again. For a step
    * that only filters or renames an earlier one: at 10M events, copying silver's effective events out of
-   * the typed ones cost 9 s of a spilling write, and the filter costs nothing to repeat.
+   * the typed ones cost 9 s of a spilling write, and the filter costs nothing to repeat. Its SQL must give
+   * the same rows on every read (no random(), now(), or LIMIT without a full ORDER BY): a quality gate at
+   * the step checks one read and the outputs write another. When the gate sets rows aside, the step
+   * becomes a table of the rows that passed.
    */
   readonly view?: boolean;
 }

@@ -1,4 +1,4 @@
-import { quoteIdentifier } from '../../engine/index.ts';
+import { quoteIdentifier, quoteLiteral } from '../../engine/index.ts';
 import { JobDefinitionError } from '../../errors.ts';
 import type { Job, JobPlan, TransformContext } from '../../job/index.ts';
 import type { TableSpec } from '../../table/index.ts';
@@ -14,8 +14,6 @@ export type PlanMode = TransformContext['mode'];
  */
 export class JobPlanner {
   private current: JobPlan | undefined;
-  /** The steps that are views now (the others are tables). */
-  private readonly views = new Set<string>();
 
   private constructor(
     private readonly run: RunContext,
@@ -65,12 +63,15 @@ export class JobPlanner {
    * only with one of the same kind, and a gate makes a view step a table of the rows that passed.
    */
   async makeStep(name: string, sql: string, view = false): Promise<void> {
-    const relation = quoteIdentifier(`step_${name}`);
-    const wasView = this.views.has(name);
-    if (wasView !== view) await this.run.engine.run(`DROP ${wasView ? 'VIEW' : 'TABLE'} IF EXISTS ${relation}`);
-    await this.run.engine.run(`CREATE OR REPLACE ${view ? 'VIEW' : 'TABLE'} ${relation} AS ${sql}`);
-    if (view) this.views.add(name);
-    else this.views.delete(name);
+    const { engine } = this.run;
+    const relation = `step_${name}`;
+    // What the relation is now, asked of the engine's catalog (the schema this engine works in).
+    const { rows } = await engine.query(`
+      SELECT table_type FROM information_schema.tables
+      WHERE table_name = ${quoteLiteral(relation)} AND table_schema = current_schema() AND table_catalog = current_database()`);
+    const existing = rows[0]?.table_type;
+    if (existing !== undefined && (existing === 'VIEW') !== view) await engine.run(`DROP ${existing === 'VIEW' ? 'VIEW' : 'TABLE'} ${quoteIdentifier(relation)}`);
+    await engine.run(`CREATE OR REPLACE ${view ? 'VIEW' : 'TABLE'} ${quoteIdentifier(relation)} AS ${sql}`);
   }
 }
 
