@@ -71,8 +71,10 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
   const fields = Object.keys(ENVELOPE_PATHS) as EnvelopeField[];
   const paths = `[${fields.map((field) => quoteLiteral(ENVELOPE_PATHS[field])).join(', ')}]`;
   const field = (name: EnvelopeField) => `envelope[${fields.indexOf(name) + 1}]`;
-  const keyPresent = (key: string) =>
-    `coalesce(json_type(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) = 'VARCHAR' AND json_extract_string(${field('keys')}, ${quoteLiteral(`$.${key}.S`)}) <> '', false)`;
+  // The key attributes' S values in one parse of Keys: a string value is serialized compactly, so it is a
+  // non-empty string when it starts with '"' and is not '""'.
+  const keyPaths = `[${keyAttributes.map((key) => quoteLiteral(`$.${key}.S`)).join(', ')}]`;
+  const keyPresent = (_key: string, index: number) => `coalesce(left(key_values[${index + 1}], 1) = '"' AND key_values[${index + 1}] <> '""', false)`;
   const extras = `,
              coalesce(${jsonString(field('tableName'))}, regexp_extract(${jsonString(field('sourceArn'))}, ':table/([^/]+)', 1)) AS table_name,
              try_cast(${field('sizeBytes')}::VARCHAR AS BIGINT) AS size_bytes,
@@ -85,7 +87,8 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              ${jsonString(field('errorCode'))} AS firehose_error_code,
              ${jsonString(field('errorMessage'))} AS firehose_error_message,
              try_cast(${field('attemptsMade')}::VARCHAR AS BIGINT) AS firehose_attempts,
-             ${field('rawData')} IS NOT NULL AS has_raw_data`;
+             ${field('rawData')} IS NOT NULL AS has_raw_data,
+             json_extract(${field('keys')}, ${keyPaths}) AS key_values`;
   return `
     WITH screened AS (
       -- DuckDB's JSON reader takes NaN and Infinity as numbers; JSON has neither, and other readers (Athena,
@@ -125,7 +128,7 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              END AS BIGINT)) AS event_ts
       FROM scaled
     )
-    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit, has_raw_data, has_sequence_number, sequence_text),
+    SELECT * EXCLUDE (envelope, time_integer, time_fraction, micros_per_unit, has_raw_data, has_sequence_number, sequence_text, key_values),
            CASE WHEN regexp_full_match(sequence_text, '[0-9]{1,40}') THEN lpad(sequence_text, 40, '0') END AS sequence_number,
            CASE
              -- An object under the source's Firehose error prefix, or a record shaped like Firehose's error
@@ -133,8 +136,9 @@ function envelopesSql(landing: string, keyAttributes: readonly string[], errorPr
              WHEN starts_with(source_object, ${quoteLiteral(errorPrefix)}) OR (event_id IS NULL AND firehose_error_code IS NOT NULL AND has_raw_data) THEN 'firehose_error'
              WHEN split_error IS NOT NULL THEN split_error
              WHEN envelope IS NULL THEN 'invalid_json'
-             -- Valid JSON that starts with '{' is an object; checking the text spares a second parse.
-             WHEN left(ltrim(raw, ' ' || chr(9) || chr(10) || chr(13)), 1) <> '{' THEN 'not_an_object'
+             -- Valid JSON that starts with '{' is an object; checking the text spares a second parse (and
+             -- trimming only the records that do not start with it spares copying every record).
+             WHEN CASE WHEN left(raw, 1) = '{' THEN false ELSE left(ltrim(raw, ' ' || chr(9) || chr(10) || chr(13)), 1) <> '{' END THEN 'not_an_object'
              WHEN coalesce(event_id, '') = '' THEN 'missing_event_id'
              WHEN event_name IS NULL OR event_name NOT IN ('INSERT', 'MODIFY', 'REMOVE') THEN 'unknown_event_name'
              WHEN event_ts IS NULL THEN 'missing_event_time'
