@@ -206,7 +206,8 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
       ],
       outputs: {
         // The arrival date is worked out once per object (a few dozen records each) and joined to its records:
-        // two regular expressions on every record's key cost eight times as much.
+        // two regular expressions on every record's key cost eight times as much. (This reads the envelopes
+        // step twice, which is cheap only because that step is a table: as a view it would parse twice.)
         [tableName]: `
           WITH object_dates AS (
             SELECT source_object,
@@ -216,7 +217,8 @@ export function cdcBronzeJob(options: { source: string; sourceTable: string; key
             FROM ${step('envelopes')} WHERE reason_code IS NULL GROUP BY source_object)
           SELECT event_id, event_name, event_ts, table_name, keys, new_image, old_image, size_bytes, sequence_number,
                  event_name = 'REMOVE' AND ttl_identity AS deleted_by_ttl, source_object, record_index,
-                 make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS ingested_at, object_dates.ingest_date
+                 make_timestamp(${startedAt.getTime() * 1000}::BIGINT) AS ingested_at,
+                 coalesce(object_dates.ingest_date, object_last_modified::DATE) AS ingest_date
           FROM ${step('envelopes')} LEFT JOIN object_dates USING (source_object)
           WHERE reason_code IS NULL`,
       },
