@@ -41,22 +41,27 @@ const silverNames = defineTable({
   columns: [{ name: 'name', type: 'VARCHAR', description: 'A name.' }],
 });
 
-/** Records that are not JSON are quarantined by the job itself; the rest go to bronze.items. */
-const bronzeJob = defineJob({
+/** bronze.items' rows from its landing input: the records that are JSON. */
+const parsedItemsSql = (landing: string) => `
+  SELECT (raw::JSON->>'id')::BIGINT AS id, raw::JSON->>'name' AS name, (raw::JSON->>'score')::INTEGER AS score,
+         source_object, record_index, (raw::JSON->>'day')::DATE AS day
+  FROM ${landing} WHERE json_valid(raw)`;
+const notJsonSql = (landing: string) =>
+  `SELECT source_object, record_index, 'invalid_json' AS reason_code, 'not JSON' AS reason, raw FROM ${landing} WHERE NOT json_valid(raw)`;
+/** What every bronze.items job here is, whatever its plan. */
+const bronzeItemsJob = {
   name: 'bronze.items',
   description: 'Items from landing.',
   sources: { items: landingSource('items') },
   outputs: [bronzeItems],
   perRecord: true,
   balance: { input: 'items', output: 'bronze.items' },
-  transform: ({ input }) => ({
-    outputs: {
-      'bronze.items': `SELECT (raw::JSON->>'id')::BIGINT AS id, raw::JSON->>'name' AS name, (raw::JSON->>'score')::INTEGER AS score,
-                              source_object, record_index, (raw::JSON->>'day')::DATE AS day
-                       FROM ${input('items')} WHERE json_valid(raw)`,
-    },
-    quarantine: `SELECT source_object, record_index, 'invalid_json' AS reason_code, 'not JSON' AS reason, raw FROM ${input('items')} WHERE NOT json_valid(raw)`,
-  }),
+} as const;
+
+/** Records that are not JSON are quarantined by the job itself; the rest go to bronze.items. */
+const bronzeJob = defineJob({
+  ...bronzeItemsJob,
+  transform: ({ input }) => ({ outputs: { 'bronze.items': parsedItemsSql(input('items')) }, quarantine: notJsonSql(input('items')) }),
 });
 
 /** Two outputs, so a rule on one of them must not disturb the other's reconciliation. */
@@ -193,26 +198,16 @@ describe('quality rules in job runs', () => {
     // The parsed rows are a table, the valid ones a view of it (gated: the gate makes it a table of the rows that
     // passed, and the next batch a view again), and the output reads a table made from the view.
     const viewJob = defineJob({
-      name: 'bronze.items',
-      description: 'Items from landing, through a view step.',
-      sources: { items: landingSource('items') },
-      outputs: [bronzeItems],
-      perRecord: true,
-      balance: { input: 'items', output: 'bronze.items' },
+      ...bronzeItemsJob,
       transform: ({ input }) => ({
         steps: [
-          {
-            name: 'parsed',
-            sql: `SELECT (raw::JSON->>'id')::BIGINT AS id, raw::JSON->>'name' AS name, (raw::JSON->>'score')::INTEGER AS score,
-                         source_object, record_index, (raw::JSON->>'day')::DATE AS day
-                  FROM ${input('items')} WHERE json_valid(raw)`,
-          },
+          { name: 'parsed', sql: parsedItemsSql(input('items')) },
           { name: 'valid', sql: 'SELECT * FROM step_parsed', view: true },
           { name: 'after_gate', sql: 'SELECT * FROM step_valid' },
         ],
         gateAt: { 'bronze.items': 'valid' },
         outputs: { 'bronze.items': 'SELECT * FROM step_after_gate' },
-        quarantine: `SELECT source_object, record_index, 'invalid_json' AS reason_code, 'not JSON' AS reason, raw FROM ${input('items')} WHERE NOT json_valid(raw)`,
+        quarantine: notJsonSql(input('items')),
       }),
     });
     const result = await runJob(lake, viewJob, { quality, batchBytes: 300 });
