@@ -1,6 +1,6 @@
 import { JOB_PARTITIONED_TABLES, QUALITY_REJECTED_TABLE, QUALITY_RESULTS_TABLE, QUARANTINE_TABLE, type TableName } from '../table/index.ts';
 import { jobLockName } from '../job/job-lock.ts';
-import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
+import { bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, claimKeysOf, MAINTENANCE_LOCK, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD } from '../state/state-keys.ts';
 import { jobQualityResultsPrefix, jobQuarantinePrefix, jobRejectedRowsPrefix, landingPrefix, QUALITY_JOB, REPORTS_PREFIX, symlinkPartitionFolder, symlinkRoot, tablePrefix } from './lake-keys.ts';
 
 /** What a job run or the quality step may do in the lake: lake key prefixes (ending in '/') and catalog tables. */
@@ -26,8 +26,9 @@ export interface LakeAccess {
 }
 
 /**
- * The state items every commit writes. The root names every table, so IAM cannot limit a writer to its own
- * tables' entries in it (docs/deploy.md, "The state table, item by item").
+ * The state items every commit writes: the root, its hint and the claim index. The root names every table, so
+ * IAM cannot limit a writer to its own tables' entries in it; each commit also claims the pointers it moves, and
+ * those claims are the committer's own (core/state/root-claims.ts; docs/deploy.md, "The state table, item by item").
  */
 const ROOT_WRITES = ROOT_KEY_PATTERNS;
 
@@ -103,6 +104,8 @@ export function jobLakeAccess(job: JobFootprint, ruleSets: readonly RuleSetTable
     // (held, renewed, released, and checked by a fenced commit) and the outcome of its catalog publish.
     stateWrites: [
       ...ROOT_WRITES,
+      // The claims of the pointers its commits move: its tables' (and the shared tables') and its bookmark's.
+      ...claimKeysOf(published, [job.name]),
       ...manifestWrites(published),
       `${stateItemKey.document(bookmarkDocumentPrefix(job.name))}*`,
       stateItemKey.records(runRecordCollection(job.name)),
@@ -127,7 +130,7 @@ export function qualityStepLakeAccess(ruleSets: readonly RuleSetTables[]): LakeA
     writes: [jobQualityResultsPrefix(QUALITY_JOB), ownPartitionSymlinks(QUALITY_RESULTS, QUALITY_JOB)],
     publishes: [QUALITY_RESULTS],
     catalogReads: [],
-    stateWrites: [...ROOT_WRITES, ...manifestWrites([QUALITY_RESULTS]), stateItemKey.records(CATALOG_PUBLISH_RECORD.collection)],
+    stateWrites: [...ROOT_WRITES, ...claimKeysOf([QUALITY_RESULTS], []), ...manifestWrites([QUALITY_RESULTS]), stateItemKey.records(CATALOG_PUBLISH_RECORD.collection)],
     stateDeletes: [],
   };
 }

@@ -3,23 +3,40 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   ConditionalCheckFailedException, CreateTableCommand, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, ResourceInUseException,
-  TransactionCanceledException, TransactWriteItemsCommand, waitUntilTableExists, type AttributeValue, type DynamoDBClient,
+  TransactionCanceledException, TransactWriteItemsCommand, waitUntilTableExists, type AttributeValue, type DynamoDBClient, type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 import { checkRoot } from './state-documents.ts';
 import { stateItemKey } from './state-keys.ts';
+import { checkRootClaims, claimChanges, followsClaims, type ClaimChange, type PointerClaim } from './root-claims.ts';
 
 const rootKey = stateItemKey.root;
 
-/** Tries of a fenced swap that DynamoDB cancelled for a conflicting write in flight (our own heartbeat, say). */
-const FENCED_SWAP_TRIES = 8;
+/** Tries of a swap that DynamoDB cancelled for a conflicting write in flight (our own heartbeat, say). */
+const SWAP_TRIES = 8;
+
+/** Roots whose check a store remembers (a vacuum reads every root of its retention once). */
+const VERIFIED_ROOTS_KEPT = 10_000;
+
+/** DynamoDB's limit on the items of one transaction. */
+const MAX_TRANSACTION_ITEMS = 100;
+
+/** The sort key of a claim: the root's sequence, as wide as root keys, so keys sort as sequences do. */
+const claimSortKey = (seq: number): string => String(seq).padStart(12, '0');
 
 /** Bytes of compressed document per item: well under DynamoDB's 400 KB item limit. */
 const DOCUMENT_PART_BYTES = 300 * 1024;
 
 type Item = Record<string, AttributeValue>;
+
+/** A root checked against the claims: as read, and the pointers claimed at or before its sequence. */
+interface CheckedRoot {
+  readonly body: string;
+  readonly root: LakeRoot;
+  readonly claimed: ReadonlySet<string>;
+}
 
 /** How a conditional root put ended: it went in, the sequence was taken, or the lock no longer fenced it. */
 type SwapOutcome = 'written' | 'lost' | 'fenced';
@@ -28,10 +45,12 @@ type SwapOutcome = 'written' | 'lost' | 'fenced';
  * State in one DynamoDB table with a string partition key `pk` and a string sort key `sk`:
  * - roots: one item per committed root (`root#<seq>`, `root`), created by a put conditioned on the item not
  *   existing, which makes the swap atomic and exclusive; the item (`root`, `HEAD`) is a hint to the newest,
- *   moved forward after each commit (readers walk past a hint that lags). A swap whose answer was lost is
- *   decided by reading its sequence's item back (`sameCommit`). A fenced swap is a transaction of that put
- *   and a condition check on the lock item (its owner, not released), with an idempotency token drawn
- *   from the commit's identity;
+ *   moved forward after each commit (readers walk past a hint that lags, and take only its sequence). The put
+ *   is a transaction with the claims of the pointers the commit moves (`claim#table#<table>`,
+ *   `claim#bookmark#<job>`, sort key the sequence) and their index entries (`claims`, `claims#<seq>`; root-claims.ts), and for
+ *   a fenced swap a condition check on the lock item (its owner, not released), with an idempotency token drawn
+ *   from the commit's identity. Every root read is checked against the claims. A swap whose answer was lost is
+ *   decided by reading its sequence's item back (`sameCommit`);
  * - documents (manifests, bookmarks): items (`doc#<id>`, `part#<n>`) holding the gzipped JSON in parts,
  *   written before any root names them, never rewritten;
  * - locks: item (`lock#<name>`, `lock`) with owner, generation and lease end; every acquire, renew and
@@ -46,6 +65,8 @@ export class DynamoDbStateStore implements StateStore {
   readonly location: string;
   private readonly client: DynamoDBClient;
   private readonly table: string;
+  /** The roots checked against the claims, by sequence (see `checked`). */
+  private readonly verified = new Map<number, CheckedRoot>();
 
   constructor(client: DynamoDBClient, table: string) {
     this.client = client;
@@ -72,23 +93,30 @@ export class DynamoDbStateStore implements StateStore {
   async readRoot(): Promise<LakeRoot> {
     const head = await this.get(stateItemKey.head, 'HEAD');
     // HEAD is a hint that may lag behind the newest committed root (it is moved after the commit): walk forward.
-    let current = head ? checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`) : EMPTY_ROOT;
+    // Only its sequence is taken from it: the root is read from its own item (and checked against the claims),
+    // since any committing role may put the hint.
+    let current = head ? await this.headRoot(head) : EMPTY_ROOT;
     for (let next = await this.rootAt(current.seq + 1); next; next = await this.rootAt(current.seq + 1)) current = next;
     return current;
   }
 
+  /** The root HEAD names: its own item, or for lakes committed before roots had items, the hint's copy (checked the same way). */
+  private async headRoot(head: Item): Promise<LakeRoot> {
+    const seq = Number(head.seq?.N ?? 0);
+    const own = Number.isSafeInteger(seq) && seq > 0 ? await this.rootAt(seq) : undefined;
+    return own ?? this.checked(checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`), `the root in ${this.location}`);
+  }
+
   async swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean> {
     if (next.seq < 1) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: sequences start at 1`);
-    if (next.seq > 1 && !(await this.rootExists(next.seq - 1))) {
-      throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
-    }
+    const previous = await this.previousRoot(next.seq);
+    if (previous === 'taken') return false;
+    if (!previous) throw new MedallionError('STATE_ROOT_GAP', `cannot commit root ${next.seq}: root ${next.seq - 1} does not exist`);
     const body = JSON.stringify(next);
-    const item: Item = { pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } };
     let outcome: SwapOutcome = 'lost';
     let failure: unknown;
     try {
-      if (fence) outcome = await this.fencedPut(item, fence, next);
-      else outcome = (await this.conditionalPut(item, 'attribute_not_exists(pk)', {})) ? 'written' : 'lost';
+      outcome = await this.commitRoot(next, body, claimChanges(previous, next), fence);
     } catch (error) {
       failure = error;
     }
@@ -108,37 +136,74 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /**
-   * Puts a root item only while `fence.owner` holds the lock: one transaction, so no takeover falls between
-   * the check and the put. Its token makes a repeated request (the SDK's retry of a lost answer) a no-op
-   * that answers success; a cancellation says which condition failed.
+   * The root a commit at `seq` follows: its own item, or (lakes committed before roots had items) HEAD's copy;
+   * 'taken' when such a lake's HEAD is already past it; undefined when there is none.
    */
-  private async fencedPut(item: Item, fence: LockLease, next: LakeRoot): Promise<SwapOutcome> {
+  private async previousRoot(seq: number): Promise<LakeRoot | 'taken' | undefined> {
+    if (seq === 1) return EMPTY_ROOT;
+    const own = await this.rootAt(seq - 1);
+    if (own) return own;
+    const head = await this.get(stateItemKey.head, 'HEAD');
+    const headSeq = Number(head?.seq?.N ?? 0);
+    if (!head || headSeq < seq - 1) return undefined;
+    if (headSeq > seq - 1) return 'taken';
+    return this.checked(checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`), `the root in ${this.location}`);
+  }
+
+  /**
+   * Puts a root item, if its sequence is free, together with the claims of the pointers it moves and their index
+   * entries (root-claims.ts), in one transaction; with `fence`, only while `fence.owner` holds the lock, so no
+   * takeover falls between the check and the put. The token, drawn from the commit's identity, makes a repeated
+   * request (the SDK's retry of a lost answer) a no-op that answers success; a cancellation says which
+   * condition failed.
+   */
+  private async commitRoot(next: LakeRoot, body: string, claims: readonly ClaimChange[], fence: LockLease | undefined): Promise<SwapOutcome> {
+    const sk = { S: claimSortKey(next.seq) };
+    const items: TransactWriteItem[] = [
+      { Put: { TableName: this.table, Item: { pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      ...claims.map((claim): TransactWriteItem => ({
+        Put: {
+          TableName: this.table,
+          Item: {
+            pk: { S: claim.key }, sk, seq: { N: String(next.seq) },
+            ...(claim.target === null ? { removed: { BOOL: true } } : { target: { S: claim.target } }),
+            ...(next.runId === null ? {} : { runId: { S: next.runId } }),
+          },
+        },
+      })),
+      ...claims.flatMap((claim): TransactWriteItem[] => [stateItemKey.claimIndex, stateItemKey.claimsAt(next.seq)].map((index) => ({
+        Put: { TableName: this.table, Item: { pk: { S: index }, sk: { S: claim.key } } },
+      }))),
+      ...(fence
+        ? [{
+            ConditionCheck: {
+              TableName: this.table,
+              Key: { pk: { S: stateItemKey.lock(fence.name) }, sk: { S: 'lock' } },
+              ConditionExpression: '#owner = :owner AND #released = :no',
+              ExpressionAttributeNames: { '#owner': 'owner', '#released': 'released' },
+              ExpressionAttributeValues: { ':owner': { S: fence.owner }, ':no': { BOOL: false } },
+            },
+          } satisfies TransactWriteItem]
+        : []),
+    ];
+    const what = `committing ${rootKey(next.seq)}${fence ? ` fenced by lock ${fence.name}` : ''}`;
+    if (items.length > MAX_TRANSACTION_ITEMS) {
+      throw new MedallionError('STATE_COMMIT_TOO_WIDE', `${this.location}: ${what}: it moves ${claims.length} pointers; one commit may move at most ${Math.floor((MAX_TRANSACTION_ITEMS - 2) / 3)}`, {
+        hint: 'commit fewer tables and bookmarks at once',
+      });
+    }
     const token = next.commitId === undefined ? undefined : createHash('sha256').update(`${next.commitId}@${next.seq}`).digest('hex').slice(0, 36);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.client.send(new TransactWriteItemsCommand({
-          ...(token === undefined ? {} : { ClientRequestToken: token }),
-          TransactItems: [
-            { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
-            {
-              ConditionCheck: {
-                TableName: this.table,
-                Key: { pk: { S: stateItemKey.lock(fence.name) }, sk: { S: 'lock' } },
-                ConditionExpression: '#owner = :owner AND #released = :no',
-                ExpressionAttributeNames: { '#owner': 'owner', '#released': 'released' },
-                ExpressionAttributeValues: { ':owner': { S: fence.owner }, ':no': { BOOL: false } },
-              },
-            },
-          ],
-        }));
+        await this.client.send(new TransactWriteItemsCommand({ ...(token === undefined ? {} : { ClientRequestToken: token }), TransactItems: items }));
         return 'written';
       } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw stateError(this.location, `committing ${item.pk?.S ?? 'a root'} fenced by lock ${fence.name}`, error);
-        const [put, check] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
-        if (check === 'ConditionalCheckFailed') return 'fenced';
-        if (put === 'ConditionalCheckFailed') return 'lost';
-        // A write to either item in flight (the run's own heartbeat renewing the lock): try again shortly.
-        if (attempt >= FENCED_SWAP_TRIES) throw stateError(this.location, `committing ${item.pk?.S ?? 'a root'} fenced by lock ${fence.name}`, error);
+        if (!(error instanceof TransactionCanceledException)) throw stateError(this.location, what, error);
+        const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+        if (fence && codes[items.length - 1] === 'ConditionalCheckFailed') return 'fenced';
+        if (codes[0] === 'ConditionalCheckFailed') return 'lost';
+        // A write to an item in flight (the run's own heartbeat renewing the lock, another commit's index entry): try again shortly.
+        if (attempt >= SWAP_TRIES) throw stateError(this.location, what, error);
         await sleep(20 * 2 ** attempt * Math.random());
       }
     }
@@ -149,17 +214,58 @@ export class DynamoDbStateStore implements StateStore {
     return this.rootAt(seq);
   }
 
-  /** The committed root at `seq`, if there is one. */
+  /** The committed root at `seq`, if there is one, checked against the claims. */
   private async rootAt(seq: number): Promise<LakeRoot | undefined> {
     const item = await this.get(rootKey(seq), 'root');
-    return item ? checkRoot(this.parse<unknown>(item, `root ${seq}`), `root ${seq} in ${this.location}`) : undefined;
+    if (!item) return undefined;
+    const where = `root ${seq} in ${this.location}`;
+    return this.checked(checkRoot(this.parse<unknown>(item, `root ${seq}`), where), where);
   }
 
-  /** Root `seq` was committed: as its own item, or (lakes committed before roots had items) as HEAD or before it. */
-  private async rootExists(seq: number): Promise<boolean> {
-    if (await this.rootAt(seq)) return true;
-    const head = await this.get(stateItemKey.head, 'HEAD');
-    return Number(head?.seq?.N ?? 0) >= seq;
+  /**
+   * `root`, once every pointer a commit claimed is where the newest claim at or before its sequence set it
+   * (root-claims.ts). A root read again as it was checked is not checked again: the claims at or before a
+   * committed root's sequence were all in place when it was (they go in with it), and a root item rewritten
+   * since reads differently.
+   */
+  private async checked(root: LakeRoot, where: string): Promise<LakeRoot> {
+    const body = JSON.stringify(root);
+    if (this.verified.get(root.seq)?.body === body) return root;
+    // Checked from the claims of its own commit when the root before it was checked (one query and a read per
+    // pointer the commit moved), else from every claimed pointer's newest claim (a query per pointer); any
+    // difference is reported by the second, which names it.
+    const before = this.verified.get(root.seq - 1);
+    let claimed = before ? await this.followingClaims(root, before) : undefined;
+    if (!claimed) {
+      const keys = (await this.query(stateItemKey.claimIndex)).map((item) => item.sk?.S ?? '');
+      claimed = await checkRootClaims(root, keys, (key, seq) => this.newestClaim(key, seq), where);
+    }
+    if (this.verified.size >= VERIFIED_ROOTS_KEPT) this.verified.clear();
+    this.verified.set(root.seq, { body, root, claimed });
+    return root;
+  }
+
+  /** The keys claimed at or before `root`'s sequence when it follows the claims of its own commit on top of `before` (`followsClaims`), else undefined. */
+  private async followingClaims(root: LakeRoot, before: CheckedRoot): Promise<ReadonlySet<string> | undefined> {
+    const keys = (await this.query(stateItemKey.claimsAt(root.seq))).map((entry) => entry.sk?.S ?? '');
+    const claims = await Promise.all(keys.map(async (key) => ({ key, item: await this.get(key, claimSortKey(root.seq)) })));
+    // An index entry without its claim was not put by a commit: nothing to hold the root to.
+    const at = new Map(claims.flatMap(({ key, item }) => (item ? [[key, item.removed?.BOOL ? null : item.target?.S ?? null] as const] : [])));
+    return followsClaims(root, before.root, before.claimed, at) ? new Set([...before.claimed, ...at.keys()]) : undefined;
+  }
+
+  /** The newest claim of pointer `key` at or before root `seq`. */
+  private async newestClaim(key: string, seq: number): Promise<PointerClaim | undefined> {
+    const { Items: [item] = [] } = await this.call(`reading ${key}`, () => this.client.send(new QueryCommand({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk <= :sk',
+      ExpressionAttributeValues: { ':pk': { S: key }, ':sk': { S: claimSortKey(seq) } },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    })));
+    if (!item) return undefined;
+    return { seq: Number(item.seq?.N ?? 0), target: item.removed?.BOOL ? null : item.target?.S ?? null, runId: item.runId?.S ?? null };
   }
 
   /** Moves the HEAD hint forward to `seq` (never back); a failure only leaves the hint behind, which readers walk past. */

@@ -3,6 +3,7 @@ import type { JobBookmarkState } from '../bookmark/job-bookmark.ts';
 import { MedallionError } from '../errors.ts';
 import type { TableManifest } from '../table/manifest.ts';
 import type { LakeRoot, StateStore } from './state-store.ts';
+import { bookmarkDocumentPrefix, manifestDocumentPrefix } from './state-keys.ts';
 
 /**
  * The shapes of the state documents, checked whenever one is read: a document changed outside medallion
@@ -92,8 +93,18 @@ export async function readBookmark(state: StateStore, id: string): Promise<JobBo
     `restore it from a backup of the state, or start the job's bookmark over: medallion bookmark reset ${job}`);
 }
 
-/** A root as a store read it, checked (see checkStateDocument). */
+/**
+ * A root as a store read it, checked (see checkStateDocument). Each pointer must name a document of its own
+ * table or job (`manifests/<table>/`, `bookmarks/<job>/`): only a table's owner may write those (IAM, by
+ * partition key), so a root cannot point gold at a manifest a bronze task wrote.
+ */
 export function checkRoot(value: unknown, where: string): LakeRoot {
-  return checkStateDocument<LakeRoot>(LakeRootSchema, value, 'lake root', where,
-    'it was changed outside medallion: restore the state from a backup; roots are written once, whole, and never changed');
+  const hint = 'it was changed outside medallion: restore the state from a backup; roots are written once, whole, and never changed';
+  const root = checkStateDocument<LakeRoot>(LakeRootSchema, value, 'lake root', where, hint);
+  const foreign = [
+    ...Object.entries(root.tables).flatMap(([table, ref]) => (ref.manifest.startsWith(manifestDocumentPrefix(table)) ? [] : [`table ${table} at ${ref.manifest}`])),
+    ...Object.entries(root.bookmarks).flatMap(([job, id]) => (id.startsWith(bookmarkDocumentPrefix(job)) ? [] : [`the bookmark of ${job} at ${id}`])),
+  ];
+  if (foreign.length > 0) throw new MedallionError('STATE_CORRUPT', `${where} points ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}: not a document of its own table or job`, { hint });
+  return root;
 }

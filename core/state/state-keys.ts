@@ -17,10 +17,26 @@ export const stateItemKey = {
   lock: (name: string): string => `lock#${name}`,
   /** Every record of a collection. */
   records: (collection: string): string => `rec#${collection}`,
+  /** The claims of a table's pointer in the root, one per commit that moved it (sort key the root's sequence; see root-claims.ts). */
+  tableClaim: (table: string): string => `claim#table#${table}`,
+  /** The claims of a job's bookmark pointer in the root. */
+  bookmarkClaim: (job: string): string => `claim#bookmark#${job}`,
+  /** The index of every claimed pointer (sort key the claim's partition key). */
+  claimIndex: 'claims',
+  /** The index of the pointers the commit of root `seq` claimed (sort key the claim's partition key). */
+  claimsAt: (seq: number): string => `claims#${String(seq).padStart(12, '0')}`,
 } as const;
 
-/** The partition keys every commit puts, as IAM patterns: the new root's own item (`root#<seq>`) and the hint to the newest. */
-export const ROOT_KEY_PATTERNS: readonly string[] = [stateItemKey.head, 'root#*'];
+/**
+ * The partition keys every commit puts, as IAM patterns: the new root's own item (`root#<seq>`), the hint to the
+ * newest and the claim indexes (of every pointer, and of the pointers each root's commit claimed). The claims themselves are the committer's own: `claimKeysOf`.
+ */
+export const ROOT_KEY_PATTERNS: readonly string[] = [stateItemKey.head, 'root#*', stateItemKey.claimIndex, 'claims#*'];
+
+/** The claim partition keys of a committer's pointers: its tables' and its jobs' bookmarks'. */
+export function claimKeysOf(tables: readonly string[], jobs: readonly string[]): string[] {
+  return [...tables.map(stateItemKey.tableClaim), ...jobs.map(stateItemKey.bookmarkClaim)];
+}
 
 /** Ids of a table's manifests start with this: `manifests/silver.tasks/0000000012-<run>-<attempt>`. */
 export function manifestDocumentPrefix(table: string): string {

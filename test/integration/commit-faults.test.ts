@@ -5,7 +5,7 @@ import { defineTable, type TableSpec } from '../../core/index.ts';
 import { DynamoDbStateStore, type LakeRoot, type StateStore } from '../../core/state/index.ts';
 import { commitTables, type TableManifest, type TableWrite } from '../../core/table/index.ts';
 import { startDynamoFaultProxy, type DynamoFault, type DynamoFaultProxy, type DynamoRequest } from '../support/dynamo-fault-proxy.ts';
-import { loopbackClientConfig, startDynalite, type LocalServer } from '../support/local-aws.ts';
+import { loopbackClientConfig, startDynamoDbLocal, type LocalServer } from '../support/local-aws.ts';
 
 const events = defineTable({
   name: 'bronze.events',
@@ -32,7 +32,7 @@ const write = (spec: TableSpec, kind: TableWrite['kind'], key: string): TableWri
 let dynamo: LocalServer;
 const clients: DynamoDBClient[] = [];
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startDynamoDbLocal();
 });
 afterAll(async () => {
   for (const client of clients) client.destroy();
@@ -51,12 +51,15 @@ async function stateTable(decide: (request: DynamoRequest) => DynamoFault | unde
   return { direct: new DynamoDbStateStore(client, table), faulty: new DynamoDbStateStore(viaProxy, table), proxy };
 }
 
-/** The first conditional put of a root (the commit point) gets `fault`; every other request passes. */
+/** Whether a request is a root swap: the transaction that puts a root item (with its claims), the commit point. */
+const isRootSwap = ({ operation, body }: DynamoRequest) =>
+  operation === 'TransactWriteItems' && String(body.TransactItems?.[0]?.Put?.Item?.pk?.S ?? '').startsWith('root#');
+
+/** The first root swap gets `fault`; every other request passes. */
 function onFirstRootSwap(fault: () => DynamoFault): (request: DynamoRequest) => DynamoFault | undefined {
   let done = false;
-  return ({ operation, body }) => {
-    const key = String(body.Item?.pk?.S ?? '');
-    if (done || operation !== 'PutItem' || !key.startsWith('root') || !body.ConditionExpression) return undefined;
+  return (request) => {
+    if (done || !isRootSwap(request)) return undefined;
     done = true;
     return fault();
   };
@@ -65,7 +68,7 @@ function onFirstRootSwap(fault: () => DynamoFault): (request: DynamoRequest) => 
 const filesOf = async (state: StateStore, root: LakeRoot, table: string) =>
   Object.values((await state.getDocument<TableManifest>(root.tables[table]!.manifest)).partitions).flatMap((entry) => entry.files.map((file) => file.key));
 
-describe('the commit on DynamoDB when an answer is lost (dynalite behind a faulty proxy)', () => {
+describe('the commit on DynamoDB when an answer is lost (DynamoDB Local behind a faulty proxy)', () => {
   it('applies an append once when the root swap went in, its answer was lost and another job committed before the retry', async () => {
     let direct!: StateStore;
     const setup = await stateTable(onFirstRootSwap(() => ({
@@ -108,9 +111,8 @@ describe('the commit on DynamoDB when an answer is lost (dynalite behind a fault
 
   it('commits exactly once through throttling and reset connections on the swap', async () => {
     let faults = 0;
-    const setup = await stateTable(({ operation, body }) => {
-      const key = String(body.Item?.pk?.S ?? '');
-      if (operation !== 'PutItem' || !key.startsWith('root') || !body.ConditionExpression || faults >= 2) return undefined;
+    const setup = await stateTable((request) => {
+      if (!isRootSwap(request) || faults >= 2) return undefined;
       faults += 1;
       return faults === 1 ? { kind: 'throttle' } : { kind: 'reset' };
     });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, stateWriteAllows, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
-import { stateItemKey, type StateStore } from '../../core/state/index.ts';
+import { claimChanges, EMPTY_ROOT, stateItemKey, type StateStore } from '../../core/state/index.ts';
 import { renderReport, reportData } from '../../core/monitoring/index.ts';
 import type { TableName } from '../../core/table/index.ts';
 import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';
@@ -63,9 +63,15 @@ function recordingState(state: StateStore, touches: { current: Touch[] }): State
     location: state.location,
     readRoot: () => state.readRoot(),
     readRootAt: (seq) => state.readRootAt(seq),
-    swapRoot: (next, fence) => {
+    swapRoot: async (next, fence) => {
       note(stateItemKey.root(next.seq));
       note(stateItemKey.head);
+      // The claims of the pointers the commit moves, and their index entries, in the root's transaction.
+      for (const claim of claimChanges((await state.readRootAt(next.seq - 1)) ?? EMPTY_ROOT, next)) {
+        note(claim.key);
+        note(stateItemKey.claimIndex);
+        note(stateItemKey.claimsAt(next.seq));
+      }
       if (fence) note(stateItemKey.lock(fence.name));
       return state.swapRoot(next, fence);
     },
@@ -119,6 +125,8 @@ describe("every key a run touches is under a prefix its role is granted (core/la
       const stateKeys = touched.filter((touch) => touch.what === 'state').map((touch) => touch.key);
       expect(stateKeys, job.name).toEqual(expect.arrayContaining([stateItemKey.head, stateItemKey.lock(`job-${job.name}`), stateItemKey.records(`runs/${job.name}`)]));
       expect(stateKeys.some((key) => key.startsWith('root#')) && stateKeys.some((key) => key.startsWith(`doc#bookmarks/${job.name}/`)), job.name).toBe(true);
+      // ... and claimed what its commits moved: its tables and its bookmark.
+      expect(stateKeys, job.name).toEqual(expect.arrayContaining([stateItemKey.claimIndex, stateItemKey.bookmarkClaim(job.name), ...job.outputs.map((output) => stateItemKey.tableClaim(output.name))]));
       expect(refused(jobLakeAccess(job, ruleSets), touched), job.name).toEqual([]);
     }
 
@@ -171,13 +179,22 @@ describe("every key a run touches is under a prefix its role is granted (core/la
       { what: 'state', key: 'lock#job-silver.tasks' },
       { what: 'state', key: 'lock#lake-maintenance' },
       { what: 'state', key: 'rec#vacuum' },
-    ])).toHaveLength(7);
+      // It may put a root, but not claim another job's table or bookmark: a root it puts that moves those is refused by readers.
+      { what: 'state', key: 'claim#table#gold.daily_task_kpis' },
+      { what: 'state', key: 'claim#table#silver.tasks' },
+      { what: 'state', key: 'claim#bookmark#silver.tasks' },
+    ])).toHaveLength(10);
     expect(refused(bronzeTasks, [
       { what: 'state', key: 'doc#manifests/bronze.tasks_cdc/0000000003-jr_1-0' },
       { what: 'state', key: 'doc#bookmarks/bronze.tasks_cdc/jr_1' },
       { what: 'state', key: 'rec#runs/bronze.tasks_cdc' },
       { what: 'state', key: 'lock#job-bronze.tasks_cdc' },
       { what: 'state', key: 'root#000000000042' },
+      { what: 'state', key: 'claim#table#bronze.tasks_cdc' },
+      { what: 'state', key: 'claim#table#quarantine.records' },
+      { what: 'state', key: 'claim#bookmark#bronze.tasks_cdc' },
+      { what: 'state', key: 'claims' },
+      { what: 'state', key: 'claims#000000000042' },
     ])).toEqual([]);
     // The report and reconcile steps write no state; the vacuum removes manifests but writes no root.
     expect(refused(reportLakeAccess(['gold.daily_task_kpis']), [{ what: 'state', key: 'root' }])).toHaveLength(1);

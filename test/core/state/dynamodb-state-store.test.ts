@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MedallionError } from '../../../core/errors.ts';
-import { DynamoDbStateStore } from '../../../core/state/index.ts';
+import { DynamoDbStateStore, EMPTY_ROOT, stateItemKey, type LakeRoot } from '../../../core/state/index.ts';
 import { loopbackClientConfig, startDynalite, startDynamoDbLocal, type LocalServer } from '../../support/local-aws.ts';
 import { stateStoreContract } from './state-store-contract.ts';
 
@@ -25,10 +25,8 @@ async function freshStore(): Promise<DynamoDbStateStore> {
   return new DynamoDbStateStore(client, table);
 }
 
-// dynalite has no transactions, which fenced swaps are: those run on DynamoDB Local below.
-stateStoreContract('DynamoDbStateStore (dynalite)', freshStore, { fencing: false });
-
-// The same contract on AWS's DynamoDB Local, which validates requests as DynamoDB does (and has transactions).
+// The contract runs on AWS's DynamoDB Local, which validates requests as DynamoDB does and has transactions:
+// every swap is one (the root with its claims). dynalite, which has none, serves the tests below that do not swap.
 describe('on DynamoDB Local', () => {
   let local: LocalServer;
   let localClient: DynamoDBClient;
@@ -40,10 +38,117 @@ describe('on DynamoDB Local', () => {
     localClient.destroy();
     await local.close();
   });
-  stateStoreContract('DynamoDbStateStore (DynamoDB Local)', async () => {
+  /** A store on a table of its own, and the table's name for writes that go around it. */
+  async function localStore(): Promise<{ store: DynamoDbStateStore; table: string }> {
     const table = `state-${randomUUID()}`;
     await DynamoDbStateStore.createTable(localClient, table);
-    return new DynamoDbStateStore(localClient, table);
+    return { store: new DynamoDbStateStore(localClient, table), table };
+  }
+  stateStoreContract('DynamoDbStateStore (DynamoDB Local)', async () => (await localStore()).store);
+
+  /** A root item put straight into the table, as a principal that may put root items but goes around the store would. */
+  const forgeRoot = (table: string, root: LakeRoot, key = stateItemKey.root(root.seq), sk = 'root') =>
+    localClient.send(new PutItemCommand({ TableName: table, Item: { pk: { S: key }, sk: { S: sk }, seq: { N: String(root.seq) }, body: { S: JSON.stringify(root) } } }));
+  /** The sort keys (root sequences) of the claims of `key`. */
+  const claimsOf = async (table: string, key: string) =>
+    ((await localClient.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: key } } }))).Items ?? []).map((item) => item.sk?.S);
+  const manifest = (table: string, version: number) => ({ version, manifest: `manifests/${table}/${String(version).padStart(10, '0')}-run_${version}-1` });
+  /** A root after `previous` that moves `table` to `version`. */
+  const moved = (previous: LakeRoot, table: string, version: number, bookmarks: Record<string, string> = {}): LakeRoot => ({
+    ...previous, seq: previous.seq + 1, runId: `run_${previous.seq + 1}`, commitId: randomUUID(),
+    tables: { ...previous.tables, [table]: manifest(table, version) }, bookmarks: { ...previous.bookmarks, ...bookmarks },
+  });
+
+  describe('claims: a root put outside the commit protocol is refused, not read', () => {
+    it('a commit claims, in the transaction of its root, exactly the pointers it moves; a commit that lost its sequence claims nothing', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1, { 'gold.kpis': 'bookmarks/gold.kpis/run_1' });
+      expect(await store.swapRoot(one)).toBe(true);
+      const two = moved(one, 'bronze.events', 1);
+      expect(await store.swapRoot(two)).toBe(true);
+      // Another commit built on root 1, too late: its sequence is taken.
+      expect(await store.swapRoot({ ...moved(one, 'silver.users', 1), runId: 'run_late' })).toBe(false);
+      expect(await claimsOf(table, stateItemKey.tableClaim('gold.kpis'))).toEqual(['000000000001']);
+      expect(await claimsOf(table, stateItemKey.bookmarkClaim('gold.kpis'))).toEqual(['000000000001']);
+      expect(await claimsOf(table, stateItemKey.tableClaim('bronze.events'))).toEqual(['000000000002']);
+      expect(await claimsOf(table, stateItemKey.tableClaim('silver.users'))).toEqual([]);
+      expect((await claimsOf(table, stateItemKey.claimIndex)).sort()).toEqual(['claim#bookmark#gold.kpis', 'claim#table#bronze.events', 'claim#table#gold.kpis']);
+      expect((await claimsOf(table, stateItemKey.claimsAt(1))).sort()).toEqual(['claim#bookmark#gold.kpis', 'claim#table#gold.kpis']);
+      expect(await claimsOf(table, stateItemKey.claimsAt(2))).toEqual(['claim#table#bronze.events']);
+      // A commit that removes a table claims its removal.
+      const { 'bronze.events': _removed, ...rest } = two.tables;
+      expect(await store.swapRoot({ ...two, seq: 3, commitId: randomUUID(), tables: rest })).toBe(true);
+      expect(await claimsOf(table, stateItemKey.tableClaim('bronze.events'))).toEqual(['000000000002', '000000000003']);
+      expect((await store.readRoot()).tables['bronze.events']).toBeUndefined();
+    });
+
+    it.each([
+      ['points a table at a version no commit set (a new root)', (root: LakeRoot) => ({ ...moved(root, 'gold.kpis', 9), tables: { ...root.tables, 'gold.kpis': manifest('gold.kpis', 9) } }), 'next', /points table gold\.kpis at manifests\/gold\.kpis\/0000000009-run_9-1, but the last commit that moved it \(root 2, run run_2\) set it to manifests\/gold\.kpis\/0000000002/],
+      ['rolls a table back to an older version (the newest root overwritten)', (root: LakeRoot) => ({ ...root, tables: { ...root.tables, 'gold.kpis': manifest('gold.kpis', 1) } }), 'same', /root 3 .* points table gold\.kpis at manifests\/gold\.kpis\/0000000001-run_1-1, but .*root 2.*set it to manifests\/gold\.kpis\/0000000002/],
+      ['leaves a claimed table out', (root: LakeRoot) => {
+        const { 'gold.kpis': _dropped, ...tables } = root.tables;
+        return { ...root, seq: root.seq + 1, tables };
+      }, 'next', /leaves out table gold\.kpis, but the last commit that moved it \(root 2/],
+      ['rolls a bookmark back (the job would read its input again)', (root: LakeRoot) => ({ ...root, seq: root.seq + 1, bookmarks: { ...root.bookmarks, 'gold.kpis': 'bookmarks/gold.kpis/run_1' } }), 'next', /points the bookmark of gold\.kpis at bookmarks\/gold\.kpis\/run_1, but .*root 2.*set it to bookmarks\/gold\.kpis\/run_2/],
+    ] as const)('a root that %s is STATE_CORRUPT, for readers and for the next commit alike', async (_what, forge, where, message) => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1, { 'gold.kpis': 'bookmarks/gold.kpis/run_1' });
+      const two = moved(one, 'gold.kpis', 2, { 'gold.kpis': 'bookmarks/gold.kpis/run_2' });
+      const three = moved(two, 'bronze.events', 1);
+      for (const root of [one, two, three]) expect(await store.swapRoot(root)).toBe(true);
+      const forged: LakeRoot = forge(three);
+      expect(forged.seq).toBe(where === 'next' ? 4 : 3);
+      await forgeRoot(table, forged);
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(message) });
+      await expect(store.readRootAt(forged.seq)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      // A reader that checked the roots before it checks this one from its commit's claims; a new reader, from every claim.
+      await expect(new DynamoDbStateStore(localClient, table).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(message) });
+      await expect(new DynamoDbStateStore(localClient, table).readRootAt(forged.seq)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      // The roots before it still read, and nothing commits on top of it.
+      expect(await store.readRootAt(2)).toEqual(two);
+      await expect(store.swapRoot(moved(forged, 'bronze.events', 2))).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      expect(await claimsOf(table, stateItemKey.tableClaim('bronze.events'))).toEqual(['000000000003']);
+    });
+
+    it('a root whose pointers are unchanged reads (it moves nothing); the HEAD hint gives only a sequence, never the root', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      const two = moved(one, 'gold.kpis', 2);
+      for (const root of [one, two]) expect(await store.swapRoot(root)).toBe(true);
+      // A HEAD hint rewritten to point gold back: readers take its sequence and read root 2's own item.
+      await forgeRoot(table, { ...two, tables: { 'gold.kpis': manifest('gold.kpis', 1) } }, stateItemKey.head, 'HEAD');
+      expect(await store.readRoot()).toEqual(two);
+      const copy = { ...two, seq: 3, runId: 'run_copy' };
+      await forgeRoot(table, copy);
+      expect(await store.readRoot()).toEqual(copy);
+    });
+
+    it('a root pointing a table at a manifest of another table, or a bookmark at another job\'s, is STATE_CORRUPT (only a table\'s owner writes its manifests)', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'bronze.events', 1);
+      expect(await store.swapRoot(one)).toBe(true);
+      await forgeRoot(table, { ...one, seq: 2, tables: { ...one.tables, 'gold.kpis': manifest('bronze.events', 1) } });
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/points table gold\.kpis at manifests\/bronze\.events\/.*not a document of its own table or job/) });
+      await forgeRoot(table, { ...one, seq: 2, bookmarks: { 'gold.kpis': 'bookmarks/bronze.events/run_1' } });
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/the bookmark of gold\.kpis at bookmarks\/bronze\.events\/run_1/) });
+    });
+
+    it('roots committed before claims existed read as before; the next commit claims only what it moves, and from then on that pointer is checked', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      const two = moved(one, 'bronze.events', 1);
+      // Committed by a version without claims: root items and the hint, nothing else.
+      await forgeRoot(table, one);
+      await forgeRoot(table, two);
+      await forgeRoot(table, two, stateItemKey.head, 'HEAD');
+      expect(await store.readRoot()).toEqual(two);
+      const three = moved(two, 'gold.kpis', 2);
+      expect(await store.swapRoot(three)).toBe(true);
+      expect((await claimsOf(table, stateItemKey.claimIndex))).toEqual(['claim#table#gold.kpis']);
+      expect(await store.readRootAt(2)).toEqual(two);
+      await forgeRoot(table, { ...three, seq: 4, tables: { ...three.tables, 'gold.kpis': manifest('gold.kpis', 1) } });
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+    });
   });
 });
 

@@ -14,7 +14,7 @@ export function nextRoot(previous: LakeRoot, runId: string, seq = previous.seq +
     committedAt: new Date(Date.UTC(2025, 10, 1, 0, 0, seq)).toISOString(),
     runId,
     tables: { ...previous.tables, 'silver.tasks': { version: seq, manifest: `manifests/silver.tasks/${seq}-${runId}` } },
-    bookmarks: { ...previous.bookmarks, [`job_${runId}`]: `bookmarks/${runId}` },
+    bookmarks: { ...previous.bookmarks, [`job_${runId}`]: `bookmarks/job_${runId}/${runId}` },
   };
 }
 

@@ -126,9 +126,9 @@ describe('commitTables', () => {
 
   it('moves the bookmarks it is given in the same root, keeping the others', async () => {
     const state = await newStore();
-    await commitTables(state, { runId: 'r1', basedOn: EMPTY_ROOT, writes: [write('append', { '2025-11-01': ['a1'] })], bookmarks: { 'silver.a': 'bookmarks/a/1', 'silver.b': 'bookmarks/b/1' } });
-    const { root } = await commitTables(state, { runId: 'r2', basedOn: await state.readRoot(), writes: [], bookmarks: { 'silver.a': 'bookmarks/a/2' } });
-    expect(root.bookmarks).toEqual({ 'silver.a': 'bookmarks/a/2', 'silver.b': 'bookmarks/b/1' });
+    await commitTables(state, { runId: 'r1', basedOn: EMPTY_ROOT, writes: [write('append', { '2025-11-01': ['a1'] })], bookmarks: { 'silver.a': 'bookmarks/silver.a/1', 'silver.b': 'bookmarks/silver.b/1' } });
+    const { root } = await commitTables(state, { runId: 'r2', basedOn: await state.readRoot(), writes: [], bookmarks: { 'silver.a': 'bookmarks/silver.a/2' } });
+    expect(root.bookmarks).toEqual({ 'silver.a': 'bookmarks/silver.a/2', 'silver.b': 'bookmarks/silver.b/1' });
     expect((await state.readRoot()).bookmarks).toEqual(root.bookmarks);
   });
 
