@@ -100,11 +100,31 @@ export class DynamoDbStateStore implements StateStore {
     return current;
   }
 
-  /** The root HEAD names: its own item, or for lakes committed before roots had items, the hint's copy (checked the same way). */
+  /**
+   * The root HEAD names: that sequence's own item. In a lake committed before roots had items (and so before
+   * claims), HEAD's copy; in any other, a hint without its root item is only a place to walk on from, when the
+   * root after it has its item (HEAD lags behind a commit), and otherwise STATE_CORRUPT.
+   */
   private async headRoot(head: Item): Promise<LakeRoot> {
     const seq = Number(head.seq?.N ?? 0);
     const own = Number.isSafeInteger(seq) && seq > 0 ? await this.rootAt(seq) : undefined;
-    return own ?? this.checked(checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`), `the root in ${this.location}`);
+    if (own) return own;
+    const where = `the root hint (${stateItemKey.head}, HEAD) in ${this.location}`;
+    const copy = checkRoot(this.parse<unknown>(head, 'the root hint'), where);
+    if (copy.seq === seq && !(await this.claimsExist())) return copy;
+    const after = copy.seq === seq ? await this.rootAt(seq + 1) : undefined;
+    if (after) return after;
+    throw new MedallionError('STATE_CORRUPT', `${where} names root ${seq}, which has no item of its own${copy.seq === seq ? '' : ` (and holds root ${copy.seq})`}: the hint was put outside the commit protocol`, {
+      hint: 'put the hint back on the newest root: see runbooks/disaster-recovery.md, "A root that does not match its claims"',
+    });
+  }
+
+  /** Whether any commit of this lake claimed a pointer (a lake committed since claims exist). */
+  private async claimsExist(): Promise<boolean> {
+    const { Items: items = [] } = await this.call(`reading ${stateItemKey.claimIndex}`, () => this.client.send(new QueryCommand({
+      TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: stateItemKey.claimIndex } }, Limit: 1, ConsistentRead: true,
+    })));
+    return items.length > 0;
   }
 
   async swapRoot(next: LakeRoot, fence?: LockLease): Promise<boolean> {
@@ -145,9 +165,11 @@ export class DynamoDbStateStore implements StateStore {
     if (own) return own;
     const head = await this.get(stateItemKey.head, 'HEAD');
     const headSeq = Number(head?.seq?.N ?? 0);
-    if (!head || headSeq < seq - 1) return undefined;
+    // Once a commit has claimed, every root has its own item.
+    if (!head || headSeq < seq - 1 || (await this.claimsExist())) return undefined;
     if (headSeq > seq - 1) return 'taken';
-    return this.checked(checkRoot(this.parse<unknown>(head, 'the root'), `the root in ${this.location}`), `the root in ${this.location}`);
+    const copy = checkRoot(this.parse<unknown>(head, 'the root hint'), `the root hint (${stateItemKey.head}, HEAD) in ${this.location}`);
+    return copy.seq === headSeq ? copy : undefined;
   }
 
   /**
@@ -158,22 +180,8 @@ export class DynamoDbStateStore implements StateStore {
    * condition failed.
    */
   private async commitRoot(next: LakeRoot, body: string, claims: readonly ClaimChange[], fence: LockLease | undefined): Promise<SwapOutcome> {
-    const sk = { S: claimSortKey(next.seq) };
     const items: TransactWriteItem[] = [
-      { Put: { TableName: this.table, Item: { pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, ConditionExpression: 'attribute_not_exists(pk)' } },
-      ...claims.map((claim): TransactWriteItem => ({
-        Put: {
-          TableName: this.table,
-          Item: {
-            pk: { S: claim.key }, sk, seq: { N: String(next.seq) },
-            ...(claim.target === null ? { removed: { BOOL: true } } : { target: { S: claim.target } }),
-            ...(next.runId === null ? {} : { runId: { S: next.runId } }),
-          },
-        },
-      })),
-      ...claims.flatMap((claim): TransactWriteItem[] => [stateItemKey.claimIndex, stateItemKey.claimsAt(next.seq)].map((index) => ({
-        Put: { TableName: this.table, Item: { pk: { S: index }, sk: { S: claim.key } } },
-      }))),
+      ...rootCommitItems(this.table, next, body, claims),
       ...(fence
         ? [{
             ConditionCheck: {
@@ -188,12 +196,14 @@ export class DynamoDbStateStore implements StateStore {
     ];
     const what = `committing ${rootKey(next.seq)}${fence ? ` fenced by lock ${fence.name}` : ''}`;
     if (items.length > MAX_TRANSACTION_ITEMS) {
-      throw new MedallionError('STATE_COMMIT_TOO_WIDE', `${this.location}: ${what}: it moves ${claims.length} pointers; one commit may move at most ${Math.floor((MAX_TRANSACTION_ITEMS - 2) / 3)}`, {
+      throw new MedallionError('STATE_COMMIT_TOO_WIDE', `${this.location}: ${what}: it moves ${claims.length} pointers, and one transaction holds at most ${MAX_TRANSACTION_ITEMS} items (the root, three per pointer, the lock's check)`, {
         hint: 'commit fewer tables and bookmarks at once',
       });
     }
-    const token = next.commitId === undefined ? undefined : createHash('sha256').update(`${next.commitId}@${next.seq}`).digest('hex').slice(0, 36);
     for (let attempt = 1; ; attempt += 1) {
+      // One token per attempt: the SDK's retries of an attempt whose answer was lost repeat it, and an attempt
+      // follows only one that was cancelled, so nothing of it was written.
+      const token = next.commitId === undefined ? undefined : createHash('sha256').update(`${next.commitId}@${next.seq}#${attempt}`).digest('hex').slice(0, 36);
       try {
         await this.client.send(new TransactWriteItemsCommand({ ...(token === undefined ? {} : { ClientRequestToken: token }), TransactItems: items }));
         return 'written';
@@ -219,7 +229,14 @@ export class DynamoDbStateStore implements StateStore {
     const item = await this.get(rootKey(seq), 'root');
     if (!item) return undefined;
     const where = `root ${seq} in ${this.location}`;
-    return this.checked(checkRoot(this.parse<unknown>(item, `root ${seq}`), where), where);
+    const root = checkRoot(this.parse<unknown>(item, `root ${seq}`), where);
+    // The claims are checked at the sequence the body says: it must be the item's own.
+    if (root.seq !== seq) {
+      throw new MedallionError('STATE_CORRUPT', `${where} holds root ${root.seq}: the item was put outside the commit protocol`, {
+        hint: 'see runbooks/disaster-recovery.md, "A root that does not match its claims"',
+      });
+    }
+    return this.checked(root, where);
   }
 
   /**
@@ -250,7 +267,7 @@ export class DynamoDbStateStore implements StateStore {
     const keys = (await this.query(stateItemKey.claimsAt(root.seq))).map((entry) => entry.sk?.S ?? '');
     const claims = await Promise.all(keys.map(async (key) => ({ key, item: await this.get(key, claimSortKey(root.seq)) })));
     // An index entry without its claim was not put by a commit: nothing to hold the root to.
-    const at = new Map(claims.flatMap(({ key, item }) => (item ? [[key, item.removed?.BOOL ? null : item.target?.S ?? null] as const] : [])));
+    const at = new Map(claims.flatMap(({ key, item }) => (item ? [[key, claimOf(item).target] as const] : [])));
     return followsClaims(root, before.root, before.claimed, at) ? new Set([...before.claimed, ...at.keys()]) : undefined;
   }
 
@@ -265,7 +282,7 @@ export class DynamoDbStateStore implements StateStore {
       ConsistentRead: true,
     })));
     if (!item) return undefined;
-    return { seq: Number(item.seq?.N ?? 0), target: item.removed?.BOOL ? null : item.target?.S ?? null, runId: item.runId?.S ?? null };
+    return claimOf(item);
   }
 
   /** Moves the HEAD hint forward to `seq` (never back); a failure only leaves the hint behind, which readers walk past. */
@@ -486,4 +503,41 @@ function stateError(location: string, what: string, error: unknown): MedallionEr
     cause: error,
     ...(name === 'ResourceNotFoundException' ? { hint: 'check the state table name (--state, MEDALLION_STATE_TABLE) and the region' } : {}),
   });
+}
+
+/**
+ * The items a commit of `next` puts besides the lock's check: the root (only if its sequence is free), a claim per
+ * pointer it moves, and each claim's entries in the two indexes (root-claims.ts).
+ */
+function rootCommitItems(table: string, next: LakeRoot, body: string, claims: readonly ClaimChange[]): TransactWriteItem[] {
+  const sk = { S: claimSortKey(next.seq) };
+  const identity: Item = {
+    seq: { N: String(next.seq) },
+    ...(next.runId === null ? {} : { runId: { S: next.runId } }),
+    ...(next.commitId === undefined ? {} : { commitId: { S: next.commitId } }),
+  };
+  return [
+    { Put: { TableName: table, Item: { pk: { S: rootKey(next.seq) }, sk: { S: 'root' }, seq: { N: String(next.seq) }, body: { S: body } }, ConditionExpression: 'attribute_not_exists(pk)' } },
+    ...claims.map((claim): TransactWriteItem => ({
+      Put: { TableName: table, Item: { pk: { S: claim.key }, sk, ...identity, ...(claim.target === null ? { removed: { BOOL: true } } : { target: { S: claim.target } }) } },
+    })),
+    ...claims.flatMap((claim): TransactWriteItem[] => [stateItemKey.claimIndex, stateItemKey.claimsAt(next.seq)].map((index) => ({
+      Put: { TableName: table, Item: { pk: { S: index }, sk: { S: claim.key } } },
+    }))),
+  ];
+}
+
+/** The partition keys of the items a DynamoDB commit of `next` on top of `previous` puts (besides the hint and the lock's check): what its role must be granted. */
+export function rootCommitKeys(previous: LakeRoot, next: LakeRoot): string[] {
+  return rootCommitItems('', next, '', claimChanges(previous, next)).map((item) => item.Put?.Item?.pk?.S ?? '');
+}
+
+/** A claim item as a claim. */
+function claimOf(item: Item): PointerClaim {
+  return {
+    seq: Number(item.seq?.N ?? 0),
+    target: item.removed?.BOOL ? null : item.target?.S ?? null,
+    runId: item.runId?.S ?? null,
+    ...(item.commitId?.S === undefined ? {} : { commitId: item.commitId.S }),
+  };
 }

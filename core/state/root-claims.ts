@@ -37,6 +37,8 @@ export interface PointerClaim {
   /** The id the commit set the pointer to; null when it removed the pointer. */
   readonly target: string | null;
   readonly runId: string | null;
+  /** The identity of the commit that put it (`LakeRoot.commitId`). */
+  readonly commitId?: string;
 }
 
 /** A claim a commit puts: the pointer's claim key, and what the commit set it to (null: removed). */
@@ -104,9 +106,14 @@ export async function checkRootClaims(
     const what = pointer.kind === 'table' ? `table ${pointer.name}` : `the bookmark of ${pointer.name}`;
     const says = target === null ? `leaves out ${what}` : `points ${what} at ${target}`;
     const set = claim.target === null ? 'removed it' : `set it to ${claim.target}`;
-    throw new MedallionError('STATE_CORRUPT', `${where} ${says}, but the last commit that moved it (root ${claim.seq}${claim.runId ? `, run ${claim.runId}` : ''}) ${set}: the root was put outside the commit protocol`, {
-      hint: 'a principal that may write the state table put a root without its owner\'s claim (a forged or rolled-back root): see runbooks/disaster-recovery.md, "A root that does not match its claims"',
-    });
+    const commit = (commitId: string | undefined, runId: string | null) => [commitId && `commit ${commitId}`, runId && `run ${runId}`].filter(Boolean).join(', ') || 'no identity';
+    const hint = 'see runbooks/disaster-recovery.md, "A root that does not match its claims"';
+    // A claim at the root's own sequence that another commit put: the root, or the claim, was put around the store
+    // (a claim can only be put by the pointer's own job, a root by any job).
+    if (claim.seq === root.seq && claim.commitId !== root.commitId) {
+      throw new MedallionError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the claim of ${what} at root ${claim.seq} (${commit(claim.commitId, claim.runId)}) ${set}: the root and the claim come from different commits, and one of them was put outside the commit protocol`, { hint });
+    }
+    throw new MedallionError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the last commit that moved it (root ${claim.seq}, ${commit(claim.commitId, claim.runId)}) ${set}: the root was put outside the commit protocol`, { hint });
   }
   return found;
 }

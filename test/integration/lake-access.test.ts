@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, stateWriteAllows, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
-import { claimChanges, EMPTY_ROOT, stateItemKey, type StateStore } from '../../core/state/index.ts';
+import { EMPTY_ROOT, rootCommitKeys, stateItemKey, type StateStore } from '../../core/state/index.ts';
 import { renderReport, reportData } from '../../core/monitoring/index.ts';
 import type { TableName } from '../../core/table/index.ts';
 import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';
@@ -64,14 +64,10 @@ function recordingState(state: StateStore, touches: { current: Touch[] }): State
     readRoot: () => state.readRoot(),
     readRootAt: (seq) => state.readRootAt(seq),
     swapRoot: async (next, fence) => {
-      note(stateItemKey.root(next.seq));
+      // The root, the claims of the pointers it moves and their index entries (the items of DynamoDbStateStore's
+      // transaction), and the hint.
+      for (const key of rootCommitKeys((await state.readRootAt(next.seq - 1)) ?? EMPTY_ROOT, next)) note(key);
       note(stateItemKey.head);
-      // The claims of the pointers the commit moves, and their index entries, in the root's transaction.
-      for (const claim of claimChanges((await state.readRootAt(next.seq - 1)) ?? EMPTY_ROOT, next)) {
-        note(claim.key);
-        note(stateItemKey.claimIndex);
-        note(stateItemKey.claimsAt(next.seq));
-      }
       if (fence) note(stateItemKey.lock(fence.name));
       return state.swapRoot(next, fence);
     },

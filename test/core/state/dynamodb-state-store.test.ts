@@ -83,7 +83,7 @@ describe('on DynamoDB Local', () => {
     });
 
     it.each([
-      ['points a table at a version no commit set (a new root)', (root: LakeRoot) => ({ ...moved(root, 'gold.kpis', 9), tables: { ...root.tables, 'gold.kpis': manifest('gold.kpis', 9) } }), 'next', /points table gold\.kpis at manifests\/gold\.kpis\/0000000009-run_9-1, but the last commit that moved it \(root 2, run run_2\) set it to manifests\/gold\.kpis\/0000000002/],
+      ['points a table at a version no commit set (a new root)', (root: LakeRoot) => ({ ...moved(root, 'gold.kpis', 9), tables: { ...root.tables, 'gold.kpis': manifest('gold.kpis', 9) } }), 'next', /points table gold\.kpis at manifests\/gold\.kpis\/0000000009-run_9-1, but the last commit that moved it \(root 2, commit [^,]+, run run_2\) set it to manifests\/gold\.kpis\/0000000002/],
       ['rolls a table back to an older version (the newest root overwritten)', (root: LakeRoot) => ({ ...root, tables: { ...root.tables, 'gold.kpis': manifest('gold.kpis', 1) } }), 'same', /root 3 .* points table gold\.kpis at manifests\/gold\.kpis\/0000000001-run_1-1, but .*root 2.*set it to manifests\/gold\.kpis\/0000000002/],
       ['leaves a claimed table out', (root: LakeRoot) => {
         const { 'gold.kpis': _dropped, ...tables } = root.tables;
@@ -131,6 +131,62 @@ describe('on DynamoDB Local', () => {
       await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/points table gold\.kpis at manifests\/bronze\.events\/.*not a document of its own table or job/) });
       await forgeRoot(table, { ...one, seq: 2, bookmarks: { 'gold.kpis': 'bookmarks/bronze.events/run_1' } });
       await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/the bookmark of gold\.kpis at bookmarks\/bronze\.events\/run_1/) });
+    });
+
+    it('a root item holding another sequence\'s root (an older one copied over it) is STATE_CORRUPT, and readers do not walk on from it', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      const two = moved(one, 'gold.kpis', 2);
+      const three = moved(two, 'bronze.events', 1);
+      for (const root of [one, two, three]) expect(await store.swapRoot(root)).toBe(true);
+      await forgeRoot(table, one, stateItemKey.root(3));
+      for (const reader of [store, new DynamoDbStateStore(localClient, table)]) {
+        await expect(reader.readRootAt(3)).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/root 3 in .* holds root 1/) });
+        await expect(reader.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      }
+    });
+
+    it('a hint naming a root that has no item is STATE_CORRUPT once the lake has claims, whatever its copy holds; a reader that saw it does not keep it', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      expect(await store.swapRoot(one)).toBe(true);
+      // A copy that passes the claims, far ahead: readers must not take it as the newest root.
+      await forgeRoot(table, { ...one, seq: 999_999 }, stateItemKey.head, 'HEAD');
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/names root 999999, which has no item of its own/) });
+      // Put back on the newest root (the runbook's fix), the lake reads and commits again.
+      await forgeRoot(table, one, stateItemKey.head, 'HEAD');
+      expect(await store.readRoot()).toEqual(one);
+      expect(await store.swapRoot(moved(one, 'gold.kpis', 2))).toBe(true);
+      // A hint that lags behind (its commit's move of the hint was lost) is walked past.
+      expect((await store.readRoot()).seq).toBe(2);
+    });
+
+    it('a claim its job put ahead of the commit at that sequence is reported as a claim and a root of different commits, not as a forged root', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'bronze.events', 1);
+      expect(await store.swapRoot(one)).toBe(true);
+      // bronze.events' own job (compromised) claims its table at root 2 before anyone commits root 2.
+      await localClient.send(new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: stateItemKey.tableClaim('bronze.events') }, sk: { S: '000000000002' }, seq: { N: '2' }, target: { S: manifest('bronze.events', 7).manifest }, commitId: { S: 'forged' } },
+      }));
+      const two = moved(one, 'gold.kpis', 1);
+      expect(await store.swapRoot(two)).toBe(true);
+      await expect(new DynamoDbStateStore(localClient, table).readRoot()).rejects.toMatchObject({
+        code: 'STATE_CORRUPT',
+        message: expect.stringMatching(/the claim of table bronze\.events at root 2 \(commit forged\) set it to .*: the root and the claim come from different commits/),
+      });
+    });
+
+    it('a lake committed before roots had items (only the hint holds its root) reads and commits on', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      await forgeRoot(table, one, stateItemKey.head, 'HEAD');
+      expect(await store.readRoot()).toEqual(one);
+      const two = moved(one, 'gold.kpis', 2);
+      expect(await store.swapRoot(two)).toBe(true);
+      expect(await new DynamoDbStateStore(localClient, table).readRoot()).toEqual(two);
+      expect(await claimsOf(table, stateItemKey.tableClaim('gold.kpis'))).toEqual(['000000000002']);
     });
 
     it('roots committed before claims existed read as before; the next commit claims only what it moves, and from then on that pointer is checked', async () => {
