@@ -10,12 +10,24 @@ import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 import { checkRoot } from './state-documents.ts';
 import { stateItemKey } from './state-keys.ts';
-import { checkRootClaims, claimChanges, followsClaims, type ClaimChange, type PointerClaim } from './root-claims.ts';
+import { checkRootClaims, claimChanges, followsClaims, RootClaimsError, type ClaimChange, type PointerClaim } from './root-claims.ts';
 
 const rootKey = stateItemKey.root;
 
 /** Tries of a swap that DynamoDB cancelled for a conflicting write in flight (our own heartbeat, say). */
 const SWAP_TRIES = 8;
+
+/** The waits before each new read of a root that does not hold what its claims say, before it is called forged. */
+const CLAIM_RECHECK_MS: readonly number[] = [50, 200, 800];
+
+export interface DynamoDbStateStoreOptions {
+  /**
+   * The waits before reading again a root that does not hold what its claims say (default 50, 200 and 800 ms):
+   * a root read the moment its commit lands may be seen before its claims. A root still at odds after them is
+   * STATE_CORRUPT.
+   */
+  readonly claimRecheckMs?: readonly number[];
+}
 
 /** Roots whose check a store remembers (a vacuum reads every root of its retention once). */
 const VERIFIED_ROOTS_KEPT = 10_000;
@@ -68,10 +80,13 @@ export class DynamoDbStateStore implements StateStore {
   /** The roots checked against the claims, by sequence (see `checked`). */
   private readonly verified = new Map<number, CheckedRoot>();
 
-  constructor(client: DynamoDBClient, table: string) {
+  private readonly claimRecheckMs: readonly number[];
+
+  constructor(client: DynamoDBClient, table: string, options: DynamoDbStateStoreOptions = {}) {
     this.client = client;
     this.table = table;
     this.location = `dynamodb://${table}`;
+    this.claimRecheckMs = options.claimRecheckMs ?? CLAIM_RECHECK_MS;
   }
 
   /** Creates the table (on-demand) when it does not exist and waits until it is ready: for local use and tests; in AWS the stack creates it. */
@@ -165,9 +180,10 @@ export class DynamoDbStateStore implements StateStore {
     if (own) return own;
     const head = await this.get(stateItemKey.head, 'HEAD');
     const headSeq = Number(head?.seq?.N ?? 0);
+    // Another commit is past it (in a lake whose older roots have no items of their own).
+    if (headSeq >= seq || (await this.get(rootKey(seq), 'root'))) return 'taken';
     // Once a commit has claimed, every root has its own item.
     if (!head || headSeq < seq - 1 || (await this.claimsExist())) return undefined;
-    if (headSeq > seq - 1) return 'taken';
     const copy = checkRoot(this.parse<unknown>(head, 'the root hint'), `the root hint (${stateItemKey.head}, HEAD) in ${this.location}`);
     return copy.seq === headSeq ? copy : undefined;
   }
@@ -226,17 +242,27 @@ export class DynamoDbStateStore implements StateStore {
 
   /** The committed root at `seq`, if there is one, checked against the claims. */
   private async rootAt(seq: number): Promise<LakeRoot | undefined> {
-    const item = await this.get(rootKey(seq), 'root');
-    if (!item) return undefined;
-    const where = `root ${seq} in ${this.location}`;
-    const root = checkRoot(this.parse<unknown>(item, `root ${seq}`), where);
-    // The claims are checked at the sequence the body says: it must be the item's own.
-    if (root.seq !== seq) {
-      throw new MedallionError('STATE_CORRUPT', `${where} holds root ${root.seq}: the item was put outside the commit protocol`, {
-        hint: 'see runbooks/disaster-recovery.md, "A root that does not match its claims"',
-      });
+    for (let attempt = 1; ; attempt += 1) {
+      const item = await this.get(rootKey(seq), 'root');
+      if (!item) return undefined;
+      const where = `root ${seq} in ${this.location}`;
+      const root = checkRoot(this.parse<unknown>(item, `root ${seq}`), where);
+      // The claims are checked at the sequence the body says: it must be the item's own.
+      if (root.seq !== seq) {
+        throw new MedallionError('STATE_CORRUPT', `${where} holds root ${root.seq}: the item was put outside the commit protocol`, {
+          hint: 'see runbooks/disaster-recovery.md, "A root that does not match its claims"',
+        });
+      }
+      try {
+        return await this.checked(root, where);
+      } catch (error) {
+        // A root read the moment its transaction lands may be seen before its claims: reads other than
+        // TransactGetItems are only read-committed across a transaction's items. Look again before calling it forged.
+        const wait = this.claimRecheckMs[attempt - 1];
+        if (!(error instanceof RootClaimsError) || wait === undefined) throw error;
+        await sleep(wait);
+      }
     }
-    return this.checked(root, where);
   }
 
   /**

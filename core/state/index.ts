@@ -1,8 +1,8 @@
 export { EMPTY_ROOT, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore, type TableRef } from './state-store.ts';
 export { FileStateStore } from './file-state-store.ts';
-export { DynamoDbStateStore, rootCommitKeys } from './dynamodb-state-store.ts';
+export { DynamoDbStateStore, rootCommitKeys, type DynamoDbStateStoreOptions } from './dynamodb-state-store.ts';
 export { readBookmark, readManifest } from './state-documents.ts';
 export {
   bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, claimKeysOf, MAINTENANCE_LOCK, manifestDocumentId, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD,
 } from './state-keys.ts';
-export { checkRootClaims, claimChanges, claimedPointer, claimKey, type ClaimChange, type ClaimedPointer, type PointerClaim } from './root-claims.ts';
+export { checkRootClaims, claimChanges, RootClaimsError, claimedPointer, claimKey, type ClaimChange, type ClaimedPointer, type PointerClaim } from './root-claims.ts';

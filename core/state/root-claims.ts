@@ -27,6 +27,9 @@ import { stateItemKey } from './state-keys.ts';
  * quality.rejected_rows), whose claims every job may put.
  */
 
+/** STATE_CORRUPT for a root that does not hold what the claims say (a reader may look again: see DynamoDbStateStore). */
+export class RootClaimsError extends MedallionError {}
+
 /** A pointer a root holds: a table's manifest id, or a job's bookmark document id. */
 export type ClaimedPointer = { readonly kind: 'table'; readonly name: string } | { readonly kind: 'bookmark'; readonly name: string };
 
@@ -111,9 +114,9 @@ export async function checkRootClaims(
     // A claim at the root's own sequence that another commit put: the root, or the claim, was put around the store
     // (a claim can only be put by the pointer's own job, a root by any job).
     if (claim.seq === root.seq && claim.commitId !== root.commitId) {
-      throw new MedallionError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the claim of ${what} at root ${claim.seq} (${commit(claim.commitId, claim.runId)}) ${set}: the root and the claim come from different commits, and one of them was put outside the commit protocol`, { hint });
+      throw new RootClaimsError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the claim of ${what} at root ${claim.seq} (${commit(claim.commitId, claim.runId)}) ${set}: the root and the claim come from different commits, and one of them was put outside the commit protocol`, { hint });
     }
-    throw new MedallionError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the last commit that moved it (root ${claim.seq}, ${commit(claim.commitId, claim.runId)}) ${set}: the root was put outside the commit protocol`, { hint });
+    throw new RootClaimsError('STATE_CORRUPT', `${where} (${commit(root.commitId, root.runId)}) ${says}, but the last commit that moved it (root ${claim.seq}, ${commit(claim.commitId, claim.runId)}) ${set}: the root was put outside the commit protocol`, { hint });
   }
   return found;
 }

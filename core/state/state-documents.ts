@@ -95,16 +95,18 @@ export async function readBookmark(state: StateStore, id: string): Promise<JobBo
 
 /**
  * A root as a store read it, checked (see checkStateDocument). Each pointer must name a document of its own
- * table or job (`manifests/<table>/`, `bookmarks/<job>/`): only a table's owner may write those (IAM, by
- * partition key), so a root cannot point gold at a manifest a bronze task wrote.
+ * table or job, and a table's version must be its manifest's (`manifests/<table>/<version>-...`,
+ * `bookmarks/<job>/`): only a table's owner may write those (IAM, by partition key), so a root cannot point gold
+ * at a manifest a bronze task wrote, nor give it a version its manifest does not have.
  */
 export function checkRoot(value: unknown, where: string): LakeRoot {
   const hint = 'it was changed outside medallion: restore the state from a backup; roots are written once, whole, and never changed';
   const root = checkStateDocument<LakeRoot>(LakeRootSchema, value, 'lake root', where, hint);
+  const ownManifest = (table: string, ref: { version: number; manifest: string }) => ref.manifest.startsWith(`${manifestDocumentPrefix(table)}${String(ref.version).padStart(10, '0')}-`);
   const foreign = [
-    ...Object.entries(root.tables).flatMap(([table, ref]) => (ref.manifest.startsWith(manifestDocumentPrefix(table)) ? [] : [`table ${table} at ${ref.manifest}`])),
+    ...Object.entries(root.tables).flatMap(([table, ref]) => (ownManifest(table, ref) ? [] : [`table ${table} (version ${ref.version}) at ${ref.manifest}`])),
     ...Object.entries(root.bookmarks).flatMap(([job, id]) => (id.startsWith(bookmarkDocumentPrefix(job)) ? [] : [`the bookmark of ${job} at ${id}`])),
   ];
-  if (foreign.length > 0) throw new MedallionError('STATE_CORRUPT', `${where} points ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}: not a document of its own table or job`, { hint });
+  if (foreign.length > 0) throw new MedallionError('STATE_CORRUPT', `${where} points ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}: not a document of its own table (and version) or job`, { hint });
   return root;
 }

@@ -38,12 +38,17 @@ describe('on DynamoDB Local', () => {
     localClient.destroy();
     await local.close();
   });
-  /** A store on a table of its own, and the table's name for writes that go around it. */
+  /**
+   * A store on a table of its own, and the table's name for writes that go around it. It calls a root forged at
+   * once: DynamoDB Local shows a transaction's items together, so waiting to read again would only slow the tests
+   * (the test of the wait is below).
+   */
   async function localStore(): Promise<{ store: DynamoDbStateStore; table: string }> {
     const table = `state-${randomUUID()}`;
     await DynamoDbStateStore.createTable(localClient, table);
-    return { store: new DynamoDbStateStore(localClient, table), table };
+    return { store: reader(table), table };
   }
+  const reader = (table: string, client: DynamoDBClient = localClient) => new DynamoDbStateStore(client, table, { claimRecheckMs: [] });
   stateStoreContract('DynamoDbStateStore (DynamoDB Local)', async () => (await localStore()).store);
 
   /** A root item put straight into the table, as a principal that may put root items but goes around the store would. */
@@ -102,8 +107,8 @@ describe('on DynamoDB Local', () => {
       await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(message) });
       await expect(store.readRootAt(forged.seq)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
       // A reader that checked the roots before it checks this one from its commit's claims; a new reader, from every claim.
-      await expect(new DynamoDbStateStore(localClient, table).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(message) });
-      await expect(new DynamoDbStateStore(localClient, table).readRootAt(forged.seq)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      await expect(reader(table).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(message) });
+      await expect(reader(table).readRootAt(forged.seq)).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
       // The roots before it still read, and nothing commits on top of it.
       expect(await store.readRootAt(2)).toEqual(two);
       await expect(store.swapRoot(moved(forged, 'bronze.events', 2))).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
@@ -128,9 +133,36 @@ describe('on DynamoDB Local', () => {
       const one = moved(EMPTY_ROOT, 'bronze.events', 1);
       expect(await store.swapRoot(one)).toBe(true);
       await forgeRoot(table, { ...one, seq: 2, tables: { ...one.tables, 'gold.kpis': manifest('bronze.events', 1) } });
-      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/points table gold\.kpis at manifests\/bronze\.events\/.*not a document of its own table or job/) });
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/points table gold\.kpis \(version 1\) at manifests\/bronze\.events\/.*not a document of its own table \(and version\) or job/) });
+      // Its own manifest, with another version: the version a reader plans from is the manifest's.
+      await forgeRoot(table, { ...one, seq: 2, tables: { 'bronze.events': { ...manifest('bronze.events', 1), version: 5 } } });
+      await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/table bronze\.events \(version 5\) at manifests\/bronze\.events\/0000000001-/) });
       await forgeRoot(table, { ...one, seq: 2, bookmarks: { 'gold.kpis': 'bookmarks/bronze.events/run_1' } });
       await expect(store.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/the bookmark of gold\.kpis at bookmarks\/bronze\.events\/run_1/) });
+    });
+
+    it('a root read before its claims show (a read landing mid-transaction) is read again, not called forged', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      const two = moved(one, 'gold.kpis', 2);
+      for (const root of [one, two]) expect(await store.swapRoot(root)).toBe(true);
+      // The first look for gold's newest claim at or before root 2 finds only root 1's, as a read-committed query
+      // during root 2's transaction could.
+      let lagged = 0;
+      const lagging = Object.create(localClient) as DynamoDBClient;
+      lagging.send = ((command: unknown) => {
+        if (command instanceof QueryCommand && command.input.ExpressionAttributeValues?.[':pk']?.S === stateItemKey.tableClaim('gold.kpis') && lagged === 0) {
+          lagged += 1;
+          return localClient.send(new QueryCommand({ ...command.input, ExpressionAttributeValues: { ...command.input.ExpressionAttributeValues, ':sk': { S: '000000000001' } } }));
+        }
+        return localClient.send(command as QueryCommand);
+      }) as DynamoDBClient['send'];
+      expect(await new DynamoDbStateStore(lagging, table, { claimRecheckMs: [10] }).readRoot()).toEqual(two);
+      expect(lagged).toBe(1);
+      // Without the second look, the same lag is taken for a forged root.
+      lagged = 0;
+      await expect(reader(table, lagging).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      expect(lagged).toBe(1);
     });
 
     it('a root item holding another sequence\'s root (an older one copied over it) is STATE_CORRUPT, and readers do not walk on from it', async () => {
@@ -140,9 +172,9 @@ describe('on DynamoDB Local', () => {
       const three = moved(two, 'bronze.events', 1);
       for (const root of [one, two, three]) expect(await store.swapRoot(root)).toBe(true);
       await forgeRoot(table, one, stateItemKey.root(3));
-      for (const reader of [store, new DynamoDbStateStore(localClient, table)]) {
-        await expect(reader.readRootAt(3)).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/root 3 in .* holds root 1/) });
-        await expect(reader.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      for (const anyReader of [store, reader(table)]) {
+        await expect(anyReader.readRootAt(3)).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/root 3 in .* holds root 1/) });
+        await expect(anyReader.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
       }
     });
 
@@ -172,7 +204,7 @@ describe('on DynamoDB Local', () => {
       }));
       const two = moved(one, 'gold.kpis', 1);
       expect(await store.swapRoot(two)).toBe(true);
-      await expect(new DynamoDbStateStore(localClient, table).readRoot()).rejects.toMatchObject({
+      await expect(reader(table).readRoot()).rejects.toMatchObject({
         code: 'STATE_CORRUPT',
         message: expect.stringMatching(/the claim of table bronze\.events at root 2 \(commit forged\) set it to .*: the root and the claim come from different commits/),
       });
@@ -185,8 +217,13 @@ describe('on DynamoDB Local', () => {
       expect(await store.readRoot()).toEqual(one);
       const two = moved(one, 'gold.kpis', 2);
       expect(await store.swapRoot(two)).toBe(true);
-      expect(await new DynamoDbStateStore(localClient, table).readRoot()).toEqual(two);
+      expect(await reader(table).readRoot()).toEqual(two);
       expect(await claimsOf(table, stateItemKey.tableClaim('gold.kpis'))).toEqual(['000000000002']);
+      // The hint's move after that first claiming commit was lost: readers walk on from the hint's copy, and a
+      // commit that raced it for root 2 lost the sequence (and tries again on top), rather than finding a gap.
+      await forgeRoot(table, one, stateItemKey.head, 'HEAD');
+      expect(await reader(table).readRoot()).toEqual(two);
+      expect(await reader(table).swapRoot({ ...moved(one, 'bronze.events', 1), runId: 'run_late' })).toBe(false);
     });
 
     it('roots committed before claims existed read as before; the next commit claims only what it moves, and from then on that pointer is checked', async () => {

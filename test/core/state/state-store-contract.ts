@@ -13,7 +13,7 @@ export function nextRoot(previous: LakeRoot, runId: string, seq = previous.seq +
     seq,
     committedAt: new Date(Date.UTC(2025, 10, 1, 0, 0, seq)).toISOString(),
     runId,
-    tables: { ...previous.tables, 'silver.tasks': { version: seq, manifest: `manifests/silver.tasks/${seq}-${runId}` } },
+    tables: { ...previous.tables, 'silver.tasks': { version: seq, manifest: `manifests/silver.tasks/${String(seq).padStart(10, '0')}-${runId}-1` } },
     bookmarks: { ...previous.bookmarks, [`job_${runId}`]: `bookmarks/job_${runId}/${runId}` },
   };
 }
