@@ -10,7 +10,7 @@ import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 import { checkRoot } from './state-documents.ts';
 import { stateItemKey } from './state-keys.ts';
-import { checkRootClaims, claimChanges, followsClaims, RootClaimsError, type ClaimChange, type PointerClaim } from './root-claims.ts';
+import { checkRootClaims, claimChanges, claimedPointer, followsClaims, RootClaimsError, type ClaimChange, type PointerClaim } from './root-claims.ts';
 
 const rootKey = stateItemKey.root;
 
@@ -172,7 +172,8 @@ export class DynamoDbStateStore implements StateStore {
 
   /**
    * The root a commit at `seq` follows: its own item, or (lakes committed before roots had items) HEAD's copy;
-   * 'taken' when such a lake's HEAD is already past it; undefined when there is none.
+   * 'taken' when another commit holds `seq` (HEAD at or past it, its root item, or in such a lake a claiming commit
+   * after HEAD's root); undefined when there is none.
    */
   private async previousRoot(seq: number): Promise<LakeRoot | 'taken' | undefined> {
     if (seq === 1) return EMPTY_ROOT;
@@ -182,8 +183,10 @@ export class DynamoDbStateStore implements StateStore {
     const headSeq = Number(head?.seq?.N ?? 0);
     // Another commit is past it (in a lake whose older roots have no items of their own).
     if (headSeq >= seq || (await this.get(rootKey(seq), 'root'))) return 'taken';
-    // Once a commit has claimed, every root has its own item.
-    if (!head || headSeq < seq - 1 || (await this.claimsExist())) return undefined;
+    if (!head || headSeq < seq - 1) return undefined;
+    // Once a commit has claimed, every root from it on has its own item: the hint's root, without one, is older
+    // than the first claiming commit, which took this sequence (its root not in view yet).
+    if (await this.claimsExist()) return 'taken';
     const copy = checkRoot(this.parse<unknown>(head, 'the root hint'), `the root hint (${stateItemKey.head}, HEAD) in ${this.location}`);
     return copy.seq === headSeq ? copy : undefined;
   }
@@ -290,11 +293,15 @@ export class DynamoDbStateStore implements StateStore {
 
   /** The keys claimed at or before `root`'s sequence when it follows the claims of its own commit on top of `before` (`followsClaims`), else undefined. */
   private async followingClaims(root: LakeRoot, before: CheckedRoot): Promise<ReadonlySet<string> | undefined> {
-    const keys = (await this.query(stateItemKey.claimsAt(root.seq))).map((entry) => entry.sk?.S ?? '');
-    const claims = await Promise.all(keys.map(async (key) => ({ key, item: await this.get(key, claimSortKey(root.seq)) })));
-    // An index entry without its claim was not put by a commit: nothing to hold the root to.
+    const [keys, index] = await Promise.all([stateItemKey.claimsAt(root.seq), stateItemKey.claimIndex].map(async (key) => (await this.query(key)).map((entry) => entry.sk?.S ?? '')));
+    const claims = await Promise.all((keys ?? []).map(async (key) => ({ key, item: await this.get(key, claimSortKey(root.seq)) })));
     const at = new Map(claims.flatMap(({ key, item }) => (item ? [[key, claimOf(item).target] as const] : [])));
-    return followsClaims(root, before.root, before.claimed, at) ? new Set([...before.claimed, ...at.keys()]) : undefined;
+    const claimed = new Set([...before.claimed, ...at.keys()]);
+    // An index entry without its claim, or a claimed pointer this reader has not seen claimed: a claim not in view
+    // yet (reads see a transaction's items only read-committed), or an entry put around the store. Either way,
+    // the check from every claim decides.
+    if (at.size < (keys ?? []).length || (index ?? []).some((key) => claimedPointer(key) && !claimed.has(key))) return undefined;
+    return followsClaims(root, before.root, before.claimed, at) ? claimed : undefined;
   }
 
   /** The newest claim of pointer `key` at or before root `seq`. */

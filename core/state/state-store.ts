@@ -69,7 +69,7 @@ export interface LockState {
  *
  * @example
  * const root = await state.readRoot();
- * await state.putDocument('manifests/silver.tasks/3', manifest);
+ * await state.putDocument('manifests/silver.tasks/0000000003-jr_1-1', manifest);
  * const won = await state.swapRoot({ ...root, seq: root.seq + 1, tables: { ...root.tables, 'silver.tasks': ref } });
  */
 export interface StateStore {

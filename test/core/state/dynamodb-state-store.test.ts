@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MedallionError } from '../../../core/errors.ts';
 import { DynamoDbStateStore, EMPTY_ROOT, stateItemKey, type LakeRoot } from '../../../core/state/index.ts';
@@ -163,6 +163,32 @@ describe('on DynamoDB Local', () => {
       lagged = 0;
       await expect(reader(table, lagging).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
       expect(lagged).toBe(1);
+    });
+
+    it('a reader that saw a root before a new pointer\'s first claim showed still checks that pointer in the roots after it', async () => {
+      const { store, table } = await localStore();
+      const one = moved(EMPTY_ROOT, 'gold.kpis', 1);
+      expect(await store.swapRoot(one)).toBe(true);
+      // The reader has checked root 1 when root 2 lands, claiming silver.users for the first time; its first look
+      // at that claim finds nothing, as a read during the transaction could.
+      let lagged = 0;
+      const lagging = Object.create(localClient) as DynamoDBClient;
+      lagging.send = ((command: unknown) => {
+        if (command instanceof GetItemCommand && command.input.Key?.pk?.S === stateItemKey.tableClaim('silver.users') && lagged === 0) {
+          lagged += 1;
+          return Promise.resolve({});
+        }
+        return localClient.send(command as GetItemCommand);
+      }) as DynamoDBClient['send'];
+      const watcher = reader(table, lagging);
+      expect(await watcher.readRoot()).toEqual(one);
+      const two = moved(one, 'silver.users', 1);
+      expect(await store.swapRoot(two)).toBe(true);
+      expect(await watcher.readRoot()).toEqual(two);
+      expect(lagged).toBe(1);
+      // A root put around the store that moves silver.users back is refused by that reader too.
+      await forgeRoot(table, { ...two, seq: 3, tables: { ...two.tables, 'silver.users': manifest('silver.users', 7) } });
+      await expect(watcher.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/table silver\.users/) });
     });
 
     it('a root item holding another sequence\'s root (an older one copied over it) is STATE_CORRUPT, and readers do not walk on from it', async () => {
