@@ -29,8 +29,8 @@ export interface DynamoDbStateStoreOptions {
   readonly claimRecheckMs?: readonly number[];
 }
 
-/** Roots whose check a store remembers (a vacuum reads every root of its retention once). */
-const VERIFIED_ROOTS_KEPT = 10_000;
+/** Roots whose check a store remembers (a vacuum reads every root of its retention once: about ten a night); a few KB each. */
+const VERIFIED_ROOTS_KEPT = 1_000;
 
 /** DynamoDB's limit on the items of one transaction. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -286,7 +286,8 @@ export class DynamoDbStateStore implements StateStore {
       const keys = (await this.query(stateItemKey.claimIndex)).map((item) => item.sk?.S ?? '');
       claimed = await checkRootClaims(root, keys, (key, seq) => this.newestClaim(key, seq), where);
     }
-    if (this.verified.size >= VERIFIED_ROOTS_KEPT) this.verified.clear();
+    // The one checked first goes first (a Map keeps insertion order); the newest, which the next root is checked from, stays.
+    if (this.verified.size >= VERIFIED_ROOTS_KEPT) this.verified.delete(this.verified.keys().next().value as number);
     this.verified.set(root.seq, { body, root, claimed });
     return root;
   }
