@@ -9,7 +9,7 @@ import { MedallionError, NotFoundError } from '../errors.ts';
 import { commitFenced, isCurrentLease, lockLost } from './lock-lease.ts';
 import { EMPTY_ROOT, sameCommit, type LakeRoot, type ListRecordsOptions, type LockLease, type LockState, type StateStore } from './state-store.ts';
 import { checkRoot } from './state-documents.ts';
-import { stateItemKey } from './state-keys.ts';
+import { sequenceKey, stateItemKey } from './state-keys.ts';
 import { checkRootClaims, claimChanges, claimedPointer, followsClaims, RootClaimsError, type ClaimChange, type PointerClaim } from './root-claims.ts';
 
 const rootKey = stateItemKey.root;
@@ -35,8 +35,6 @@ const VERIFIED_ROOTS_KEPT = 1_000;
 /** DynamoDB's limit on the items of one transaction. */
 const MAX_TRANSACTION_ITEMS = 100;
 
-/** The sort key of a claim: the root's sequence, as wide as root keys, so keys sort as sequences do. */
-const claimSortKey = (seq: number): string => String(seq).padStart(12, '0');
 
 /** Bytes of compressed document per item: well under DynamoDB's 400 KB item limit. */
 const DOCUMENT_PART_BYTES = 300 * 1024;
@@ -277,32 +275,36 @@ export class DynamoDbStateStore implements StateStore {
   private async checked(root: LakeRoot, where: string): Promise<LakeRoot> {
     const body = JSON.stringify(root);
     if (this.verified.get(root.seq)?.body === body) return root;
-    // Checked from the claims of its own commit when the root before it was checked (one query and a read per
-    // pointer the commit moved), else from every claimed pointer's newest claim (a query per pointer); any
-    // difference is reported by the second, which names it.
+    // Checked from the claims of its own commit when the root before it was checked (a query of that commit's
+    // index and a read per pointer it moved), else from every claimed pointer's newest claim (a query per
+    // pointer); any difference is reported by the second, which names it.
     const before = this.verified.get(root.seq - 1);
-    let claimed = before ? await this.followingClaims(root, before) : undefined;
-    if (!claimed) {
-      const keys = (await this.query(stateItemKey.claimIndex)).map((item) => item.sk?.S ?? '');
-      claimed = await checkRootClaims(root, keys, (key, seq) => this.newestClaim(key, seq), where);
-    }
+    const [index, at] = await Promise.all([this.sortKeys(stateItemKey.claimIndex), before ? this.sortKeys(stateItemKey.claimsAt(root.seq)) : []]);
+    const claimed = (before && (await this.followingClaims(root, before, index, at))) || (await checkRootClaims(root, index, (key, seq) => this.newestClaim(key, seq), where));
     // The one checked first goes first (a Map keeps insertion order); the newest, which the next root is checked from, stays.
     if (this.verified.size >= VERIFIED_ROOTS_KEPT) this.verified.delete(this.verified.keys().next().value as number);
     this.verified.set(root.seq, { body, root, claimed });
     return root;
   }
 
-  /** The keys claimed at or before `root`'s sequence when it follows the claims of its own commit on top of `before` (`followsClaims`), else undefined. */
-  private async followingClaims(root: LakeRoot, before: CheckedRoot): Promise<ReadonlySet<string> | undefined> {
-    const [keys, index] = await Promise.all([stateItemKey.claimsAt(root.seq), stateItemKey.claimIndex].map(async (key) => (await this.query(key)).map((entry) => entry.sk?.S ?? '')));
-    const claims = await Promise.all((keys ?? []).map(async (key) => ({ key, item: await this.get(key, claimSortKey(root.seq)) })));
+  /**
+   * The keys claimed at or before `root`'s sequence when it follows the claims of its own commit (`keys`, from the
+   * index `claims#<seq>`) on top of `before` (`followsClaims`), else undefined. `index` is every claimed key.
+   */
+  private async followingClaims(root: LakeRoot, before: CheckedRoot, index: readonly string[], keys: readonly string[]): Promise<ReadonlySet<string> | undefined> {
+    const claims = await Promise.all(keys.map(async (key) => ({ key, item: await this.get(key, sequenceKey(root.seq)) })));
     const at = new Map(claims.flatMap(({ key, item }) => (item ? [[key, claimOf(item).target] as const] : [])));
     const claimed = new Set([...before.claimed, ...at.keys()]);
     // An index entry without its claim, or a claimed pointer this reader has not seen claimed: a claim not in view
     // yet (reads see a transaction's items only read-committed), or an entry put around the store. Either way,
     // the check from every claim decides.
-    if (at.size < (keys ?? []).length || (index ?? []).some((key) => claimedPointer(key) && !claimed.has(key))) return undefined;
+    if (at.size < keys.length || index.some((key) => claimedPointer(key) && !claimed.has(key))) return undefined;
     return followsClaims(root, before.root, before.claimed, at) ? claimed : undefined;
+  }
+
+  /** The sort keys of the items under partition key `pk` (an index's entries). */
+  private async sortKeys(pk: string): Promise<string[]> {
+    return (await this.query(pk)).map((item) => item.sk?.S ?? '');
   }
 
   /** The newest claim of pointer `key` at or before root `seq`. */
@@ -310,7 +312,7 @@ export class DynamoDbStateStore implements StateStore {
     const { Items: [item] = [] } = await this.call(`reading ${key}`, () => this.client.send(new QueryCommand({
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND sk <= :sk',
-      ExpressionAttributeValues: { ':pk': { S: key }, ':sk': { S: claimSortKey(seq) } },
+      ExpressionAttributeValues: { ':pk': { S: key }, ':sk': { S: sequenceKey(seq) } },
       ScanIndexForward: false,
       Limit: 1,
       ConsistentRead: true,
@@ -544,7 +546,7 @@ function stateError(location: string, what: string, error: unknown): MedallionEr
  * pointer it moves, and each claim's entries in the two indexes (root-claims.ts).
  */
 function rootCommitItems(table: string, next: LakeRoot, body: string, claims: readonly ClaimChange[]): TransactWriteItem[] {
-  const sk = { S: claimSortKey(next.seq) };
+  const sk = { S: sequenceKey(next.seq) };
   const identity: Item = {
     seq: { N: String(next.seq) },
     ...(next.runId === null ? {} : { runId: { S: next.runId } }),

@@ -3,6 +3,5 @@ export { FileStateStore } from './file-state-store.ts';
 export { DynamoDbStateStore, rootCommitKeys, type DynamoDbStateStoreOptions } from './dynamodb-state-store.ts';
 export { readBookmark, readManifest } from './state-documents.ts';
 export {
-  bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, claimKeysOf, MAINTENANCE_LOCK, manifestDocumentId, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD,
+  bookmarkDocumentPrefix, CATALOG_PUBLISH_RECORD, MAINTENANCE_LOCK, manifestDocumentId, manifestDocumentPrefix, ROOT_KEY_PATTERNS, runRecordCollection, stateItemKey, VACUUM_RECORD,
 } from './state-keys.ts';
-export { checkRootClaims, claimChanges, RootClaimsError, claimedPointer, claimKey, type ClaimChange, type ClaimedPointer, type PointerClaim } from './root-claims.ts';

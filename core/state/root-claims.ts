@@ -51,7 +51,7 @@ export interface ClaimChange {
 }
 
 /** The claim partition key of a pointer. */
-export function claimKey(pointer: ClaimedPointer): string {
+function claimKey(pointer: ClaimedPointer): string {
   return pointer.kind === 'table' ? stateItemKey.tableClaim(pointer.name) : stateItemKey.bookmarkClaim(pointer.name);
 }
 

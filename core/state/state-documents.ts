@@ -3,7 +3,7 @@ import type { JobBookmarkState } from '../bookmark/job-bookmark.ts';
 import { MedallionError } from '../errors.ts';
 import type { TableManifest } from '../table/manifest.ts';
 import type { LakeRoot, StateStore } from './state-store.ts';
-import { bookmarkDocumentPrefix, manifestDocumentPrefix } from './state-keys.ts';
+import { bookmarkDocumentPrefix, manifestVersionPrefix } from './state-keys.ts';
 
 /**
  * The shapes of the state documents, checked whenever one is read: a document changed outside medallion
@@ -102,9 +102,8 @@ export async function readBookmark(state: StateStore, id: string): Promise<JobBo
 export function checkRoot(value: unknown, where: string): LakeRoot {
   const hint = 'it was changed outside medallion: restore the state from a backup; roots are written once, whole, and never changed';
   const root = checkStateDocument<LakeRoot>(LakeRootSchema, value, 'lake root', where, hint);
-  const ownManifest = (table: string, ref: { version: number; manifest: string }) => ref.manifest.startsWith(`${manifestDocumentPrefix(table)}${String(ref.version).padStart(10, '0')}-`);
   const foreign = [
-    ...Object.entries(root.tables).flatMap(([table, ref]) => (ownManifest(table, ref) ? [] : [`table ${table} (version ${ref.version}) at ${ref.manifest}`])),
+    ...Object.entries(root.tables).flatMap(([table, ref]) => (ref.manifest.startsWith(manifestVersionPrefix(table, ref.version)) ? [] : [`table ${table} (version ${ref.version}) at ${ref.manifest}`])),
     ...Object.entries(root.bookmarks).flatMap(([job, id]) => (id.startsWith(bookmarkDocumentPrefix(job)) ? [] : [`the bookmark of ${job} at ${id}`])),
   ];
   if (foreign.length > 0) throw new MedallionError('STATE_CORRUPT', `${where} points ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}: not a document of its own table (and version) or job`, { hint });

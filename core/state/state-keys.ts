@@ -5,10 +5,15 @@
  * names its items through here and the grant and the writes cannot drift apart.
  */
 
+/** A root's sequence as keys carry it, twelve digits wide, so keys sort as sequences do: `000000000042`. */
+export function sequenceKey(seq: number): string {
+  return String(seq).padStart(12, '0');
+}
+
 /** Partition keys of the state table's items (DynamoDbStateStore). */
 export const stateItemKey = {
   /** The committed root at `seq`: `root#000000000042`, one per sequence, never rewritten. */
-  root: (seq: number): string => `root#${String(seq).padStart(12, '0')}`,
+  root: (seq: number): string => `root#${sequenceKey(seq)}`,
   /** The hint to the newest root (sort key `HEAD`). */
   head: 'root',
   /** Every part of a document. */
@@ -24,7 +29,7 @@ export const stateItemKey = {
   /** The index of every claimed pointer (sort key the claim's partition key). */
   claimIndex: 'claims',
   /** The index of the pointers the commit of root `seq` claimed (sort key the claim's partition key). */
-  claimsAt: (seq: number): string => `claims#${String(seq).padStart(12, '0')}`,
+  claimsAt: (seq: number): string => `claims#${sequenceKey(seq)}`,
 } as const;
 
 /**
@@ -43,9 +48,14 @@ export function manifestDocumentPrefix(table: string): string {
   return `manifests/${table}/`;
 }
 
+/** Ids of the manifests of `table` at `version` start with this: `manifests/silver.tasks/0000000012-`. */
+export function manifestVersionPrefix(table: string, version: number): string {
+  return `${manifestDocumentPrefix(table)}${String(version).padStart(10, '0')}-`;
+}
+
 /** The manifest of `table` at `version`, written by `runId`'s commit on its `attempt`-th try (documents are never rewritten). */
 export function manifestDocumentId(table: string, version: number, runId: string, attempt: number): string {
-  return `${manifestDocumentPrefix(table)}${String(version).padStart(10, '0')}-${runId}-${attempt}`;
+  return `${manifestVersionPrefix(table, version)}${runId}-${attempt}`;
 }
 
 /** Ids of a job's bookmark documents start with this. */
