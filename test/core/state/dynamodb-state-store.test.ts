@@ -49,6 +49,20 @@ describe('on DynamoDB Local', () => {
     return { store: reader(table), table };
   }
   const reader = (table: string, client: DynamoDBClient = localClient) => new DynamoDbStateStore(client, table, { claimRecheckMs: [] });
+  /**
+   * DynamoDB Local behind a client whose first command `late` answers (not undefined) gets that answer instead, as a
+   * read during another commit's transaction could; `lagged` counts the answers given.
+   */
+  const lagging = (late: (command: unknown) => Promise<unknown> | undefined) => {
+    let lagged = 0;
+    const client = Object.create(localClient) as DynamoDBClient;
+    client.send = ((command: unknown) => {
+      const answer = lagged === 0 ? late(command) : undefined;
+      if (answer) lagged += 1;
+      return answer ?? localClient.send(command as QueryCommand);
+    }) as DynamoDBClient['send'];
+    return { client, lagged: () => lagged };
+  };
   stateStoreContract('DynamoDbStateStore (DynamoDB Local)', async () => (await localStore()).store);
 
   /** A root item put straight into the table, as a principal that may put root items but goes around the store would. */
@@ -148,21 +162,16 @@ describe('on DynamoDB Local', () => {
       for (const root of [one, two]) expect(await store.swapRoot(root)).toBe(true);
       // The first look for gold's newest claim at or before root 2 finds only root 1's, as a read-committed query
       // during root 2's transaction could.
-      let lagged = 0;
-      const lagging = Object.create(localClient) as DynamoDBClient;
-      lagging.send = ((command: unknown) => {
-        if (command instanceof QueryCommand && command.input.ExpressionAttributeValues?.[':pk']?.S === stateItemKey.tableClaim('gold.kpis') && lagged === 0) {
-          lagged += 1;
-          return localClient.send(new QueryCommand({ ...command.input, ExpressionAttributeValues: { ...command.input.ExpressionAttributeValues, ':sk': { S: '000000000001' } } }));
-        }
-        return localClient.send(command as QueryCommand);
-      }) as DynamoDBClient['send'];
-      expect(await new DynamoDbStateStore(lagging, table, { claimRecheckMs: [10] }).readRoot()).toEqual(two);
-      expect(lagged).toBe(1);
+      const lag = () => lagging((command) => command instanceof QueryCommand && command.input.ExpressionAttributeValues?.[':pk']?.S === stateItemKey.tableClaim('gold.kpis')
+        ? localClient.send(new QueryCommand({ ...command.input, ExpressionAttributeValues: { ...command.input.ExpressionAttributeValues, ':sk': { S: '000000000001' } } }))
+        : undefined);
+      const once = lag();
+      expect(await new DynamoDbStateStore(once.client, table, { claimRecheckMs: [10] }).readRoot()).toEqual(two);
+      expect(once.lagged()).toBe(1);
       // Without the second look, the same lag is taken for a forged root.
-      lagged = 0;
-      await expect(reader(table, lagging).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
-      expect(lagged).toBe(1);
+      const again = lag();
+      await expect(reader(table, again.client).readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT' });
+      expect(again.lagged()).toBe(1);
     });
 
     it('a reader that saw a root before a new pointer\'s first claim showed still checks that pointer in the roots after it', async () => {
@@ -171,21 +180,13 @@ describe('on DynamoDB Local', () => {
       expect(await store.swapRoot(one)).toBe(true);
       // The reader has checked root 1 when root 2 lands, claiming silver.users for the first time; its first look
       // at that claim finds nothing, as a read during the transaction could.
-      let lagged = 0;
-      const lagging = Object.create(localClient) as DynamoDBClient;
-      lagging.send = ((command: unknown) => {
-        if (command instanceof GetItemCommand && command.input.Key?.pk?.S === stateItemKey.tableClaim('silver.users') && lagged === 0) {
-          lagged += 1;
-          return Promise.resolve({});
-        }
-        return localClient.send(command as GetItemCommand);
-      }) as DynamoDBClient['send'];
-      const watcher = reader(table, lagging);
+      const lag = lagging((command) => (command instanceof GetItemCommand && command.input.Key?.pk?.S === stateItemKey.tableClaim('silver.users') ? Promise.resolve({}) : undefined));
+      const watcher = reader(table, lag.client);
       expect(await watcher.readRoot()).toEqual(one);
       const two = moved(one, 'silver.users', 1);
       expect(await store.swapRoot(two)).toBe(true);
       expect(await watcher.readRoot()).toEqual(two);
-      expect(lagged).toBe(1);
+      expect(lag.lagged()).toBe(1);
       // A root put around the store that moves silver.users back is refused by that reader too.
       await forgeRoot(table, { ...two, seq: 3, tables: { ...two.tables, 'silver.users': manifest('silver.users', 7) } });
       await expect(watcher.readRoot()).rejects.toMatchObject({ code: 'STATE_CORRUPT', message: expect.stringMatching(/table silver\.users/) });
