@@ -4,13 +4,18 @@ import type { LandingLimits } from './record-splitter.ts';
 import type { SpooledObject } from './spool-lines.ts';
 
 /**
- * Some objects for a worker, their bodies one after another in `bodies` (`lengths` each): their spool lines
- * (`lines`), or only how many records each holds (`count`). Small objects travel together: one message per
- * object would cost more than cutting it.
+ * Some objects for a worker, their bodies one after another in `bodies` (`lengths` each): their spool lines,
+ * which the worker appends to its own file beside `spool` (`lines`), or only how many records each holds
+ * (`count`). Small objects travel together: one message per object would cost more than cutting it.
  */
 export type CutRequest = {
   readonly id: number;
   readonly mode: 'lines' | 'count';
+  /**
+   * Mode `lines`: the spool the worker's file is named after (`<path>.<thread id>`), and which use of it this
+   * is: a new generation writes the file from its start.
+   */
+  readonly spool?: { readonly path: string; readonly generation: number };
   readonly objects: readonly SpooledObject[];
   readonly bodies: Uint8Array;
   readonly lengths: readonly number[];
@@ -18,17 +23,15 @@ export type CutRequest = {
 };
 
 export type CutReply =
-  | { readonly id: number; readonly records: readonly number[]; readonly lines?: Uint8Array; readonly error?: undefined }
+  | { readonly id: number; readonly records: readonly number[]; readonly file?: string; readonly end?: number; readonly error?: undefined }
   | { readonly id: number; readonly error: string };
 
 export interface CutResult {
-  /**
-   * Records of each object cut, in order: in mode `lines`, the first objects only when their lines grew
-   * large (the caller sends the rest again).
-   */
+  /** Records of each object, in order. */
   readonly records: readonly number[];
-  /** The objects' spool lines (mode `lines`). */
-  readonly lines: Uint8Array;
+  /** The file the objects' spool lines were written to (mode `lines`), in their order, and where they end in it. */
+  readonly file?: string;
+  readonly end?: number;
 }
 
 interface Pending {
@@ -39,7 +42,7 @@ interface Pending {
 }
 
 /**
- * Worker threads that decompress and cut landing objects, one object per worker at a time, as many
+ * Worker threads that decompress and cut landing objects, one group of objects per worker at a time, as many
  * workers as cores (at most four). Idle workers do not keep the process alive; a worker that dies fails
  * the objects it held and is replaced on the next request.
  */
@@ -52,7 +55,8 @@ export class CutPool {
 
   constructor(readonly size: number) {}
 
-  cut(mode: CutRequest['mode'], objects: readonly { object: SpooledObject; body: Buffer }[], limits: LandingLimits): Promise<CutResult> {
+  cut(mode: CutRequest['mode'], objects: readonly { object: SpooledObject; body: Buffer }[], limits: LandingLimits, spool?: CutRequest['spool']): Promise<CutResult> {
+    if (mode === 'lines' && spool === undefined) throw new Error('cutting to spool lines needs the spool they go beside');
     // One copy of the bodies is handed over (the callers' buffers stay whole: a store may keep them).
     const bodies = new Uint8Array(objects.reduce((sum, item) => sum + item.body.length, 0));
     let offset = 0;
@@ -63,6 +67,7 @@ export class CutPool {
     const request: CutRequest = {
       id: (this.nextId += 1),
       mode,
+      ...(spool === undefined ? {} : { spool }),
       objects: objects.map(({ object }) => ({ key: object.key, lastModifiedMs: object.lastModifiedMs })),
       bodies,
       lengths: objects.map((item) => item.body.length),
@@ -110,7 +115,7 @@ export class CutPool {
       this.idle.push(worker);
       if (pending && pending.request.id === reply.id) {
         if (reply.error !== undefined) pending.reject(new Error(`cutting ${describeObjects(pending.request)} failed: ${reply.error}`));
-        else pending.resolve({ records: reply.records, lines: reply.lines ?? new Uint8Array(0) });
+        else pending.resolve({ records: reply.records, ...(reply.file === undefined ? {} : { file: reply.file, end: reply.end ?? 0 }) });
       }
       this.dispatch();
     });

@@ -1,10 +1,10 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, truncateSync } from 'node:fs';
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
 import type { ObjectInfo, Storage } from '../storage/index.ts';
 import { cutPool, type CutPool } from './cut-pool.ts';
 import { DEFAULT_LANDING_LIMITS, type LandingLimits } from './record-splitter.ts';
-import { FIELD_SEPARATOR, MAX_LINE_BYTES, SpoolLines, oversizedObjectRecord, writeAll } from './spool-lines.ts';
+import { FIELD_SEPARATOR, MAX_LINE_BYTES, SpoolLines, oversizedObjectRecord, writeAt } from './spool-lines.ts';
 
 /** Columns of the relation a landing source becomes. */
 export const LANDING_RECORD_COLUMNS = [
@@ -15,9 +15,10 @@ export const LANDING_RECORD_COLUMNS = [
   'split_error VARCHAR',
 ] as const;
 
-/** Records of some landing objects, cut apart and written to a local spool file DuckDB reads. */
+/** Records of some landing objects, cut apart and written to local spool files DuckDB reads. */
 export interface LandingSpool {
-  readonly path: string;
+  /** The spool's files: the one it was asked for, and one beside it per worker that cut some of its objects. */
+  readonly paths: readonly string[];
   readonly objects: readonly ObjectInfo[];
   readonly records: number;
   readonly bytesRead: number;
@@ -26,10 +27,16 @@ export interface LandingSpool {
 }
 
 /**
- * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath`,
- * one line each, in the objects' order. The cutting is done by the cut pool's worker threads, several
- * objects at a time; this thread only fetches and writes, so its event loop stays free. An object over
- * `limits` becomes one record that says so. The data work is left to DuckDB.
+ * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath` and
+ * files beside it (`<spoolPath>.<n>`), one line each. The cutting is done by the cut pool's worker threads,
+ * a group of objects at a time, each writing its lines to a file of its own; this thread only fetches, so
+ * its event loop stays free. Each object's lines are together and in its records' order; objects' order
+ * across the files is not kept (every line names its object and record). An object over `limits` becomes
+ * one record that says so. The data work is left to DuckDB.
+ *
+ * A spool path used again (a batch's, once the batch before last is written) is written over in place, and
+ * cut to its new length at the end: pages a file already has cost far less to write than new ones, which
+ * on a virtual machine can cost as much as the cutting.
  */
 export async function spoolLandingObjects(
   storage: Storage,
@@ -41,22 +48,33 @@ export async function spoolLandingObjects(
   let records = 0;
   let bytesRead = 0;
   const unreadable: { object: ObjectInfo; error: string }[] = [];
-  const spool = openSync(spoolPath, 'w');
+  // Where each of the spool's files ends: this one, and those the workers wrote.
+  const ends = new Map<string, number>([[spoolPath, 0]]);
+  const spool = openSync(spoolPath, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    for await (const group of cutInOrder(storage, objects, limits, 'lines', options.signal)) {
+    spoolGeneration += 1;
+    const mode = { spool: { path: spoolPath, generation: spoolGeneration } };
+    for await (const group of cutInOrder(storage, objects, limits, mode, options.signal)) {
       for (const item of group.items) {
         if (item.unreadable !== undefined) unreadable.push({ object: item.object, error: item.unreadable });
         records += item.records;
         bytesRead += item.bytesRead;
       }
-      // Plain synchronous writes: the lines of a group of objects at a time, already in buffers.
-      for (const lines of group.lines) writeAll(spool, lines);
+      // The lines of objects over the limit, made here (a few bytes each); the workers wrote the rest.
+      ends.set(spoolPath, (ends.get(spoolPath) as number) + writeAt(spool, group.lines, ends.get(spoolPath) as number));
+      for (const { file, end } of group.files) ends.set(file, Math.max(end, ends.get(file) ?? 0));
     }
+    ftruncateSync(spool, ends.get(spoolPath));
   } finally {
     closeSync(spool);
   }
-  return { path: spoolPath, objects, records, bytesRead, unreadable };
+  // What an earlier use of a file left beyond this use's lines goes (each worker's writes end at its last reply's end).
+  for (const [file, end] of ends) if (file !== spoolPath) truncateSync(file, end);
+  return { paths: [...ends.keys()], objects, records, bytesRead, unreadable };
 }
+
+/** Counts uses of spool paths, so a worker knows a path used again starts over. */
+let spoolGeneration = 0;
 
 /** A landing source's objects, and the folders and links under it that could not be listed or followed. */
 export async function listLanding(
@@ -112,7 +130,7 @@ async function* cutInOrder(
   storage: Storage,
   objects: readonly ObjectInfo[],
   limits: LandingLimits,
-  mode: 'lines' | 'count',
+  mode: CutMode,
   signal?: AbortSignal,
 ): AsyncGenerator<CutGroup> {
   const pool = cutPool();
@@ -156,16 +174,19 @@ async function* cutInOrder(
   }
 }
 
+/** Only counting records (`'count'`), or cutting them into spool lines beside `spool`. */
+type CutMode = 'count' | { readonly spool: { readonly path: string; readonly generation: number } };
+
 /** One group's bodies, once fetched: objects set aside or over the limit by size here, the rest cut by a worker. */
 async function cutGroup(
   group: readonly { object: ObjectInfo; body: Promise<Buffer | undefined> }[],
   pool: CutPool,
   limits: LandingLimits,
-  mode: 'lines' | 'count',
+  mode: CutMode,
 ): Promise<CutGroup> {
   const settled = await Promise.allSettled(group.map((item) => item.body));
   const items: CutItem[] = [];
-  const lines: Uint8Array[] = [];
+  const files: { file: string; end: number }[] = [];
   const toCut: { index: number; object: ObjectInfo; body: Buffer }[] = [];
   const oversized = new SpoolLines(1024);
   settled.forEach((outcome, index) => {
@@ -180,18 +201,16 @@ async function cutGroup(
       items.push({ object, records: 0, bytesRead: outcome.value.length });
     }
   });
-  if (oversized.contents().length > 0) lines.push(oversized.contents());
-  for (let rest = toCut; rest.length > 0; ) {
-    const cut = await pool.cut(mode, rest, limits);
-    if (cut.records.length === 0) throw new Error(`the cut pool returned nothing for ${rest.length} objects`);
+  if (toCut.length > 0) {
+    const cut = mode === 'count' ? await pool.cut('count', toCut, limits) : await pool.cut('lines', toCut, limits, mode.spool);
+    if (cut.records.length !== toCut.length) throw new Error(`the cut pool returned ${cut.records.length} counts for ${toCut.length} objects`);
     cut.records.forEach((records, position) => {
-      const index = (rest[position] as { index: number }).index;
+      const index = (toCut[position] as { index: number }).index;
       items[index] = { ...(items[index] as CutItem), records };
     });
-    lines.push(cut.lines);
-    rest = rest.slice(cut.records.length);
+    if (cut.file !== undefined) files.push({ file: cut.file, end: cut.end ?? 0 });
   }
-  return { items, lines };
+  return { items, lines: oversized.contents(), files };
 }
 
 /** One object of a group: its records, the stored bytes read, and why it could not be fetched. */
@@ -202,10 +221,11 @@ interface CutItem {
   readonly unreadable?: string;
 }
 
-/** A group of objects, cut: each object in order, and the group's spool lines (mode `lines`). */
+/** A group of objects, cut: each object in order, the lines of those over the limit, and the file the worker wrote the rest to (and its end). */
 interface CutGroup {
   readonly items: readonly CutItem[];
-  readonly lines: readonly Uint8Array[];
+  readonly lines: Uint8Array;
+  readonly files: readonly { file: string; end: number }[];
 }
 
 /** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
@@ -219,7 +239,7 @@ export async function loadLandingSpool(engine: Engine, spool: LandingSpool, rela
            make_timestamp(last_modified_ms * 1000) AS object_last_modified,
            CASE WHEN contains(encoding, 'p') THEN decode(from_base64(payload)) ELSE coalesce(payload, '') END AS raw,
            split_error
-    FROM read_csv(${quoteLiteral(spool.path)}, delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
+    FROM read_csv([${spool.paths.map(quoteLiteral).join(', ')}], delim = ${quoteLiteral(FIELD_SEPARATOR)}, quote = '', escape = '',
                   header = false, auto_detect = false, columns = ${columns}, max_line_size = ${MAX_LINE_BYTES},
                   buffer_size = ${SPOOL_READ_BUFFER_BYTES})`);
 }

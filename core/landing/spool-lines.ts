@@ -112,6 +112,11 @@ export class SpoolLines {
     return this.buffer.subarray(0, this.length);
   }
 
+  /** Bytes the buffer holds room for. */
+  get capacity(): number {
+    return this.buffer.length;
+  }
+
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.buffer.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
@@ -120,7 +125,9 @@ export class SpoolLines {
   }
 }
 
-export function writeAll(fd: number, data: Uint8Array): void {
+/** Writes all of `data` at `position` of the file; returns its length. */
+export function writeAt(fd: number, data: Uint8Array, position: number): number {
   let written = 0;
-  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+  return written;
 }

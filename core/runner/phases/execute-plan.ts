@@ -46,7 +46,6 @@ export async function executePlan(
     await run.phases.time('write', () => copyOutputs(run, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1));
     await gate?.releaseBatch(batch.index);
     if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
-    await batch.done();
   }
   return { recordsDuplicated };
 }

@@ -16,8 +16,6 @@ export interface InputBatch {
   readonly count: number;
   /** The batch's sub-folder under each staging area ('' when the run has one batch). */
   readonly folder: string;
-  /** Called when the batch's outputs are written: its spool is no longer read. */
-  done(): Promise<void>;
 }
 
 /**
@@ -64,8 +62,10 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       // Waiting here is the time cutting took beyond what the engine's work on the last batch hid.
       const pending = next;
       current = await run.phases.time('landing', () => pending);
-      // Start cutting the next batch now: Node does that while DuckDB works on this one.
-      next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${index + 1}.txt`) : undefined;
+      // Start cutting the next batch now: Node does that while DuckDB works on this one. Batches take turns
+      // with two spools: the next one writes over the spool of the batch before this one, which the caller
+      // is through with (this generator resumes only when it asks for the next batch).
+      next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${(index + 1) % 2}.txt`) : undefined;
       next?.catch(() => undefined);
       const input = `input_${batchedName}`;
       await run.phases.time('landing', () => loadLandingSpool(engine, current as LandingSpool, held ? `landing_${batchedName}` : input));
@@ -73,14 +73,6 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       if (held) counts.alreadyHeld += await run.phases.time('landing', () => held.exclude(batches[index] ?? [], `landing_${batchedName}`, input));
       counts.setAside.push(...current.unreadable.map(({ object, error }) => ({ source: batchedName, key: object.key, error })));
     }
-    const finished = current;
-    yield {
-      index,
-      count,
-      folder: count > 1 ? `batch-${String(index).padStart(5, '0')}` : '',
-      done: async () => {
-        if (finished) await rm(finished.path, { force: true });
-      },
-    };
+    yield { index, count, folder: count > 1 ? `batch-${String(index).padStart(5, '0')}` : '' };
   }
 }
