@@ -5,8 +5,9 @@ import type { SpooledObject } from './spool-lines.ts';
 
 /**
  * Some objects for a worker, their bodies one after another in `bodies` (`lengths` each): their spool lines,
- * which the worker appends to its own file beside `spool` (`lines`), or only how many records each holds
- * (`count`). Small objects travel together: one message per object would cost more than cutting it.
+ * which the worker writes to its own file beside `spool`, after its earlier lines of the same use of the
+ * spool (`lines`), or only how many records each holds (`count`). Small objects travel together: one message
+ * per object would cost more than cutting it.
  */
 export type CutRequest = {
   readonly id: number;

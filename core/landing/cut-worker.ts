@@ -17,8 +17,12 @@ const FLUSH_LINE_BYTES = 1 << 24;
 if (!parentPort) throw new Error('cut-worker.ts runs as a worker thread of the cut pool');
 const port = parentPort;
 let lines = new SpoolLines(INITIAL_LINE_BYTES);
-/** Where this worker's next lines go in each of its spool files, for the spool's current use (generation). */
+/**
+ * Where this worker's next lines go in each of its spool files, for the spool's current use (generation): the
+ * most recently used files only (a process runs many jobs, each with spool files of its own).
+ */
 const ends = new Map<string, { generation: number; end: number }>();
+const KEPT_ENDS = 64;
 
 port.on('message', (request: CutRequest) => {
   try {
@@ -58,7 +62,9 @@ port.on('message', (request: CutRequest) => {
       flush();
     } finally {
       closeSync(fd);
+      ends.delete(file);
       ends.set(file, { generation: spool.generation, end });
+      if (ends.size > KEPT_ENDS) ends.delete(ends.keys().next().value as string);
       lines.reset();
       if (lines.capacity > KEPT_LINE_BYTES) lines = new SpoolLines(INITIAL_LINE_BYTES);
     }

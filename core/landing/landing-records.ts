@@ -29,8 +29,8 @@ export interface LandingSpool {
 /**
  * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath` and
  * files beside it (`<spoolPath>.<n>`), one line each. The cutting is done by the cut pool's worker threads,
- * a group of objects at a time, each writing its lines to a file of its own; this thread only fetches, so
- * its event loop stays free. Each object's lines are together and in its records' order; objects' order
+ * a group of objects at a time, each writing its lines to a file of its own; this thread fetches (and writes
+ * the one-line records of objects over the limit), so its event loop stays free. Each object's lines are together and in its records' order; objects' order
  * across the files is not kept (every line names its object and record). An object over `limits` becomes
  * one record that says so. The data work is left to DuckDB.
  *
@@ -163,14 +163,20 @@ async function* cutInOrder(
     cut.catch(() => undefined);
     cutting.push(cut);
   };
-  while (next < objects.length || fetched.length > 0 || cutting.length > 0) {
-    signal?.throwIfAborted();
-    fetchAhead();
-    while (cutting.length < pool.size + 1 && fetched.length > 0) {
-      startGroup();
+  try {
+    while (next < objects.length || fetched.length > 0 || cutting.length > 0) {
+      signal?.throwIfAborted();
       fetchAhead();
+      while (cutting.length < pool.size + 1 && fetched.length > 0) {
+        startGroup();
+        fetchAhead();
+      }
+      yield await (cutting.shift() as Promise<CutGroup>);
     }
-    yield await (cutting.shift() as Promise<CutGroup>);
+  } finally {
+    // Given up early (an error, a stop): the groups still with the workers end first, so none writes to a spool
+    // file after the caller has moved on (and the run's end removes the spool folder).
+    await Promise.allSettled(cutting);
   }
 }
 
@@ -228,7 +234,10 @@ interface CutGroup {
   readonly files: readonly { file: string; end: number }[];
 }
 
-/** Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool must stay until the view's last use. */
+/**
+ * Makes `relation` a view over a spool, with LANDING_RECORD_COLUMNS; the spool's files must stay as they are
+ * until the view's last use (a batch's spool path is written over two batches later: see landingBatches).
+ */
 export async function loadLandingSpool(engine: Engine, spool: LandingSpool, relation: string): Promise<void> {
   const columns = `{'source_object': 'VARCHAR', 'last_modified_ms': 'BIGINT', 'record_index': 'BIGINT', 'split_error': 'VARCHAR', 'encoding': 'VARCHAR', 'payload': 'VARCHAR'}`;
   // Every line carries its object's key: joining an object table instead costs more than the bytes.

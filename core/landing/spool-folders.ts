@@ -54,8 +54,9 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Refuses to start a run whose temp folder cannot hold its spool: cut records of the batch being read and
- * of the next one being cut, about `bytes` (two batches, more for compressed objects, which inflate).
+ * Refuses to start a run whose temp folder cannot hold its spool: cut records of the batch being read, of
+ * the next one being cut, and what is left of the batch before it, which the next one writes over: about
+ * `bytes` (three batches, more for compressed objects, which inflate).
  */
 export async function checkSpoolSpace(directory: string, bytes: number): Promise<void> {
   const info = await statfs(directory).catch(() => undefined);
@@ -63,7 +64,7 @@ export async function checkSpoolSpace(directory: string, bytes: number): Promise
   const free = Number(info.bavail) * Number(info.bsize);
   if (free >= bytes) return;
   const gib = (value: number) => `${(value / 1024 ** 3).toFixed(2)} GiB`;
-  throw new MedallionError('SPOOL_SPACE_LOW', `the temp folder ${directory} has ${gib(free)} free; a run needs at least ${gib(bytes)} there to spool its landing records (two batches)`, {
+  throw new MedallionError('SPOOL_SPACE_LOW', `the temp folder ${directory} has ${gib(free)} free; a run needs at least ${gib(bytes)} there to spool its landing records (three batches)`, {
     hint: 'point TMPDIR at a larger disk, or free space there (leftovers of killed runs are removed when the next run starts); see README, "What is bounded"',
   });
 }

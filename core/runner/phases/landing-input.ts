@@ -30,9 +30,10 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
   const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
   const batches = batchedName !== undefined ? batchObjects([...(reads.landingObjects.get(batchedName) ?? [])], options.batchBytes ?? DEFAULT_BATCH_BYTES) : [];
   if (landing.length > 0) {
-    // Room for this run's spool: the batch read and the next one being cut.
+    // Room for this run's spool: the batch read, and the next one being cut over the batch before it, whose
+    // lines past the new ones stay until the spool is cut to length (see spoolLandingObjects).
     const largest = Math.max(0, ...[...reads.landingObjects.values()].map((objects) => objects.reduce((sum, object) => sum + object.sizeBytes, 0)));
-    await checkSpoolSpace(tmpdir(), batchedName !== undefined ? 2 * Math.min(largest, options.batchBytes ?? DEFAULT_BATCH_BYTES) : largest);
+    await checkSpoolSpace(tmpdir(), batchedName !== undefined ? 3 * Math.min(largest, options.batchBytes ?? DEFAULT_BATCH_BYTES) : largest);
   }
   // Only a run that reads landing objects spools them.
   const spoolDir = landing.length > 0 ? await makeSpoolFolder() : tmpdir();
