@@ -25,7 +25,8 @@ export type CutRequest = {
 
 export type CutReply =
   | { readonly id: number; readonly records: readonly number[]; readonly file?: string; readonly end?: number; readonly error?: undefined }
-  | { readonly id: number; readonly error: string };
+  /** A failure: what the worker threw, and its system error code (ENOSPC writing the spool, say), if any. */
+  | { readonly id: number; readonly error: string; readonly code?: string };
 
 export interface CutResult {
   /** Records of each object, in order. */
@@ -115,7 +116,7 @@ export class CutPool {
       worker.unref();
       this.idle.push(worker);
       if (pending && pending.request.id === reply.id) {
-        if (reply.error !== undefined) pending.reject(new Error(`cutting ${describeObjects(pending.request)} failed: ${reply.error}`));
+        if (reply.error !== undefined) pending.reject(cutFailure(pending.request, reply.error, reply.code));
         else pending.resolve({ records: reply.records, ...(reply.file === undefined ? {} : { file: reply.file, end: reply.end ?? 0 }) });
       }
       this.dispatch();
@@ -135,6 +136,12 @@ export class CutPool {
     });
     return worker;
   }
+}
+
+/** A worker's failure as an error of this thread, keeping the system's code (a full disk is DISK_FULL, not a crash). */
+function cutFailure(request: CutRequest, error: string, code: string | undefined): Error {
+  const message = `cutting ${describeObjects(request)} failed: ${error}`;
+  return code === undefined ? new Error(message) : new Error(message, { cause: Object.assign(new Error(error), { code }) });
 }
 
 function describeObjects(request: CutRequest): string {

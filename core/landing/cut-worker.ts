@@ -70,6 +70,7 @@ port.on('message', (request: CutRequest) => {
     }
     port.postMessage({ id: request.id, records, file, end } satisfies CutReply);
   } catch (error) {
-    port.postMessage({ id: request.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies CutReply);
+    const code = (error as NodeJS.ErrnoException).code;
+    port.postMessage({ id: request.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error), ...(typeof code === 'string' ? { code } : {}) } satisfies CutReply);
   }
 });

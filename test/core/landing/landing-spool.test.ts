@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -71,5 +71,17 @@ describe('landing spool', () => {
     // The files the first use wrote and the second did not are not part of the second spool.
     const sizes = await Promise.all(second.paths.map(async (file) => (await stat(file)).size));
     expect(sizes.reduce((sum, size) => sum + size, 0)).toBeLessThan((await Promise.all(first.paths.map(async (file) => (await stat(file)).size))).reduce((sum, size) => sum + size, 0) / 10);
+  });
+
+  it("fails with the system's error code when a worker cannot write its spool file", async () => {
+    const dir = await tempDir('spool');
+    const spoolPath = path.join(dir, 'batch-0.txt');
+    // Every name a worker's file could take is a folder, which a file cannot be opened as.
+    await Promise.all(Array.from({ length: 256 }, (_, threadId) => mkdir(`${spoolPath}.${threadId}`)));
+    const { objects, storage } = landing('a', 4, 3);
+    const error = await spoolLandingObjects(storage, objects, spoolPath).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/^cutting 4 objects from landing\/tasks\/.* failed: .*EISDIR/s);
+    expect(((error as Error).cause as NodeJS.ErrnoException | undefined)?.code).toBe('EISDIR');
   });
 });
