@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { defaultMemoryLimit } from '../core/engine/index.ts';
+import { landingOnlyLake } from './landing-lake.ts';
 import { median } from './median.ts';
 import { measureStartup, startupLines } from './startup.ts';
 
@@ -115,9 +116,7 @@ const handwrittenRuns: HandwrittenRun[] = [];
 for (let attempt = 0; attempt < options.repeat; attempt += 1) {
   process.stderr.write(`Run ${attempt + 1}/${options.repeat}: pipeline...`);
   const runDir = `${lakeDir}-run`;
-  rmSync(runDir, { recursive: true, force: true });
-  mkdirSync(runDir, { recursive: true });
-  execFileSync('cp', ['-al', path.join(lakeDir, 'landing'), path.join(runDir, 'landing')]);
+  landingOnlyLake(lakeDir, runDir);
   pipelineRuns.push(await child<PipelineRun>('run-pipeline.ts', [runDir]));
   rmSync(runDir, { recursive: true, force: true });
   process.stderr.write(` ${seconds(pipelineRuns.at(-1)?.totalMs ?? 0)} s; hand-written script...`);

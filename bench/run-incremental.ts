@@ -7,6 +7,7 @@ import { LocalStorage } from '../core/storage/index.ts';
 import { PIPELINE_JOBS } from '../jobs/index.ts';
 import { loadPipelineRuleSets } from '../jobs/quality.ts';
 import { arrivalOfKey } from './arrival-times.ts';
+import { landingOnlyLake } from './landing-lake.ts';
 import { median } from './median.ts';
 import { stageWallMs } from './stage-wall.ts';
 
@@ -21,9 +22,7 @@ const source = process.argv[2];
 const repeat = Number(process.argv[3] ?? 1);
 if (!source || !Number.isInteger(repeat) || repeat < 1) throw new Error('usage: run-incremental.ts LAKE_DIR [REPEAT]');
 const dir = `${path.resolve(source)}-incremental`;
-rmSync(dir, { recursive: true, force: true });
-mkdirSync(dir, { recursive: true });
-execFileSync('cp', ['-al', path.join(source, 'landing'), path.join(dir, 'landing')]);
+landingOnlyLake(source, dir);
 const holding = path.join(dir, 'held-back');
 const heldBack: { from: string; to: string }[] = [];
 const arrivals = new Map<string, number>();

@@ -31,9 +31,8 @@ export type CutReply =
 export interface CutResult {
   /** Records of each object, in order. */
   readonly records: readonly number[];
-  /** The file the objects' spool lines were written to (mode `lines`), in their order, and where they end in it. */
-  readonly file?: string;
-  readonly end?: number;
+  /** Mode `lines`: the file the objects' spool lines were written to, in their order, and where they end in it. */
+  readonly spooled?: { readonly file: string; readonly end: number };
 }
 
 interface Pending {
@@ -117,7 +116,7 @@ export class CutPool {
       this.idle.push(worker);
       if (pending && pending.request.id === reply.id) {
         if (reply.error !== undefined) pending.reject(cutFailure(pending.request, reply.error, reply.code));
-        else pending.resolve({ records: reply.records, ...(reply.file === undefined ? {} : { file: reply.file, end: reply.end ?? 0 }) });
+        else pending.resolve({ records: reply.records, ...(reply.file === undefined ? {} : { spooled: { file: reply.file, end: reply.end ?? 0 } }) });
       }
       this.dispatch();
     });

@@ -30,9 +30,9 @@ export interface LandingSpool {
  * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath` and
  * files beside it (`<spoolPath>.<n>`), one line each. The cutting is done by the cut pool's worker threads,
  * a group of objects at a time, each writing its lines to a file of its own; this thread fetches (and writes
- * the one-line records of objects over the limit), so its event loop stays free. Each object's lines are together and in its records' order; objects' order
- * across the files is not kept (every line names its object and record). An object over `limits` becomes
- * one record that says so. The data work is left to DuckDB.
+ * the one-line records of objects over the limit), so its event loop stays free. Each object's lines are
+ * together and in its records' order; objects' order across the files is not kept (every line names its
+ * object and record). An object over `limits` becomes one record that says so. The data work is left to DuckDB.
  *
  * A spool path used again (a batch's, once the batch before last is written) is written over in place, and
  * cut to its new length at the end: pages a file already has cost far less to write than new ones, which
@@ -48,8 +48,9 @@ export async function spoolLandingObjects(
   let records = 0;
   let bytesRead = 0;
   const unreadable: { object: ObjectInfo; error: string }[] = [];
-  // Where each of the spool's files ends: this one, and those the workers wrote.
-  const ends = new Map<string, number>([[spoolPath, 0]]);
+  // Where this thread's file ends, and each file the workers wrote.
+  let ownEnd = 0;
+  const workerEnds = new Map<string, number>();
   const spool = openSync(spoolPath, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
     spoolGeneration += 1;
@@ -61,16 +62,16 @@ export async function spoolLandingObjects(
         bytesRead += item.bytesRead;
       }
       // The lines of objects over the limit, made here (a few bytes each); the workers wrote the rest.
-      ends.set(spoolPath, (ends.get(spoolPath) as number) + writeAt(spool, group.lines, ends.get(spoolPath) as number));
-      for (const { file, end } of group.files) ends.set(file, Math.max(end, ends.get(file) ?? 0));
+      ownEnd += writeAt(spool, group.lines, ownEnd);
+      if (group.spooled) workerEnds.set(group.spooled.file, Math.max(group.spooled.end, workerEnds.get(group.spooled.file) ?? 0));
     }
-    ftruncateSync(spool, ends.get(spoolPath));
+    ftruncateSync(spool, ownEnd);
   } finally {
     closeSync(spool);
   }
   // What an earlier use of a file left beyond this use's lines goes (each worker's writes end at its last reply's end).
-  for (const [file, end] of ends) if (file !== spoolPath) truncateSync(file, end);
-  return { paths: [...ends.keys()], objects, records, bytesRead, unreadable };
+  for (const [file, end] of workerEnds) truncateSync(file, end);
+  return { paths: [spoolPath, ...workerEnds.keys()], objects, records, bytesRead, unreadable };
 }
 
 /** Counts uses of spool paths, so a worker knows a path used again starts over. */
@@ -192,7 +193,6 @@ async function cutGroup(
 ): Promise<CutGroup> {
   const settled = await Promise.allSettled(group.map((item) => item.body));
   const items: CutItem[] = [];
-  const files: { file: string; end: number }[] = [];
   const toCut: { index: number; object: ObjectInfo; body: Buffer }[] = [];
   const oversized = new SpoolLines(1024);
   settled.forEach((outcome, index) => {
@@ -214,9 +214,9 @@ async function cutGroup(
       const index = (toCut[position] as { index: number }).index;
       items[index] = { ...(items[index] as CutItem), records };
     });
-    if (cut.file !== undefined) files.push({ file: cut.file, end: cut.end ?? 0 });
+    return { items, lines: oversized.contents(), ...(cut.spooled ? { spooled: cut.spooled } : {}) };
   }
-  return { items, lines: oversized.contents(), files };
+  return { items, lines: oversized.contents() };
 }
 
 /** One object of a group: its records, the stored bytes read, and why it could not be fetched. */
@@ -227,11 +227,11 @@ interface CutItem {
   readonly unreadable?: string;
 }
 
-/** A group of objects, cut: each object in order, the lines of those over the limit, and the file the worker wrote the rest to (and its end). */
+/** A group of objects, cut: each object in order, the lines of those over the limit, and where the worker wrote the rest. */
 interface CutGroup {
   readonly items: readonly CutItem[];
   readonly lines: Uint8Array;
-  readonly files: readonly { file: string; end: number }[];
+  readonly spooled?: { readonly file: string; readonly end: number };
 }
 
 /**

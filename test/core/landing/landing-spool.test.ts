@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -75,13 +75,13 @@ describe('landing spool', () => {
 
   it("fails with the system's error code when a worker cannot write its spool file", async () => {
     const dir = await tempDir('spool');
-    const spoolPath = path.join(dir, 'batch-0.txt');
-    // Every name a worker's file could take is a folder, which a file cannot be opened as.
-    await Promise.all(Array.from({ length: 256 }, (_, threadId) => mkdir(`${spoolPath}.${threadId}`)));
+    // A name one character short of the file system's limit (255 bytes): this thread's file fits, while every
+    // worker's, `<name>.<thread id>`, is too long, whatever the worker's thread id.
+    const spoolPath = path.join(dir, 's'.repeat(254));
     const { objects, storage } = landing('a', 4, 3);
     const error = await spoolLandingObjects(storage, objects, spoolPath).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/^cutting 4 objects from landing\/tasks\/.* failed: .*EISDIR/s);
-    expect(((error as Error).cause as NodeJS.ErrnoException | undefined)?.code).toBe('EISDIR');
+    expect((error as Error).message).toMatch(/^cutting 4 objects from landing\/tasks\/.* failed: .*ENAMETOOLONG/s);
+    expect(((error as Error).cause as NodeJS.ErrnoException | undefined)?.code).toBe('ENAMETOOLONG');
   });
 });
