@@ -135,9 +135,10 @@ export interface JobPlan {
   readonly evolve?: Readonly<Partial<Record<TableName, string>>>;
   /**
    * Per output: the step whose rows are exactly that output's rows (its SQL is `SELECT * FROM` the step, or
-   * a projection of it). The output's quarantine rules are applied to the step as soon as it is made, so
-   * every later step and output reads only the rows that passed, and what they set aside goes to the
-   * quarantine: required for an output other outputs derive from (see JobSpec.derivedOutputs).
+   * a projection of it: the step may carry columns of its own, which the quarantine's copy of a row leaves
+   * out). The output's quarantine rules are applied to the step as soon as it is made, so every later step
+   * and output reads only the rows that passed, and what they set aside goes to the quarantine: required
+   * for an output other outputs derive from (see JobSpec.derivedOutputs).
    */
   readonly gateAt?: Readonly<Partial<Record<TableName, string>>>;
 }

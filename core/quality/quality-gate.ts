@@ -130,10 +130,12 @@ export class QualityGate {
     // Where the row came from, when the table keeps it (bronze: source_object; silver: _source_object).
     const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
     const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
+    // The row as its table has it: a gated step may carry columns of its own besides the table's (JobPlan.gateAt).
+    const tableRow = `struct_pack(${spec.columns.map((c) => `${quoteIdentifier(c.name)} := row_.${quoteIdentifier(c.name)}`).join(', ')})`;
     const setAside = `
       SELECT ${from('source_object')}::VARCHAR AS source_object,
              ${from('record_index')}::BIGINT AS record_index,
-             'quality_rule' AS reason_code, ${reason} AS reason, to_json(row_)::VARCHAR AS raw
+             'quality_rule' AS reason_code, ${reason} AS reason, to_json(${tableRow})::VARCHAR AS raw
       FROM ${relation} AS row_ WHERE NOT (${passes})`;
     return { kept: `SELECT * FROM ${relation} WHERE ${passes}`, setAside };
   }

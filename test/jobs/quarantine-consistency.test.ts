@@ -53,6 +53,10 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
       FROM quarantine.records WHERE job = 'silver.tasks' AND reason_code = 'quality_rule' AND reason LIKE '%priority%'`);
     expect(Number(aside?.n)).toBeGreaterThan(0);
     expect(Number(aside?.distinct_records)).toBe(Number(aside?.n));
+    // Each is kept as the events table's row: its columns, and none of the job's own (a step may carry more).
+    const columns = (await queryLake(lake, 'DESCRIBE silver.task_events')).map((row) => String(row.column_name));
+    const raws = await queryLake(lake, "SELECT raw FROM quarantine.records WHERE job = 'silver.tasks' AND reason_code = 'quality_rule'");
+    for (const { raw } of raws) expect(Object.keys(JSON.parse(String(raw)) as object)).toEqual(columns);
     expect((await reconcileLake(lake)).differences).toEqual([]);
   }
 
