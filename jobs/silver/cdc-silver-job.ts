@@ -291,6 +291,8 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             : fullHistorySteps()),
         ],
         gateAt: { [eventsName]: 'events' },
+        // Typed in the order of the bronze files, which bronze writes in landing time order: by event day, nearly.
+        clustered: [eventsName],
         outputs: {
           [eventsName]: `SELECT * EXCLUDE (typed_row) FROM ${step('events')}`,
           [currentName]: current,

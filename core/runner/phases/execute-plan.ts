@@ -136,7 +136,7 @@ interface StagedCopy {
   readonly planSql?: string;
   /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
   readonly expectRows?: number;
-  /** Its rows fall in one partition (the quarantine's, by job): written as they come, not sorted first. */
+  /** Its rows fall in one partition (the quarantine's, by job) or come grouped by partition (JobPlan.clustered): written as they come, not sorted first. */
   readonly clustered?: boolean;
 }
 
@@ -165,7 +165,14 @@ async function stageBatch(
       expectRows = split.keptRows;
       if (split.setAside) setAside.push({ table: stage.spec.name, sql: split.setAside });
     }
-    copies.push({ stage, sql, folder: batch.folder, ...(planSql === undefined ? {} : { planSql }), ...(expectRows === undefined ? {} : { expectRows }) });
+    copies.push({
+      stage,
+      sql,
+      folder: batch.folder,
+      ...(planSql === undefined ? {} : { planSql }),
+      ...(expectRows === undefined ? {} : { expectRows }),
+      ...(plan.clustered?.includes(stage.spec.name) ? { clustered: true } : {}),
+    });
   }
   run.checkpoint();
   const quarantined = quarantineSql(job, runId, startedAt, plan);

@@ -153,5 +153,8 @@ function checkPlan(job: Job, plan: JobPlan): void {
     if (!spec || spec.partitionBy.length === 0) problems.push(`replacePartitions names ${name}, which is not a partitioned output`);
     else if ((plan.appendTo ?? []).includes(spec.name)) problems.push(`${name} is both appended to and replaced by partition`);
   }
+  for (const name of plan.clustered ?? []) {
+    if (!job.outputs.some((spec) => spec.name === name && spec.partitionBy.length > 0)) problems.push(`clustered names ${name}, which is not a partitioned output`);
+  }
   if (problems.length > 0) throw new JobDefinitionError(job.name, problems.join('; '));
 }
