@@ -81,6 +81,8 @@ async function child<T>(script: string, args: string[]): Promise<T> {
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
+/** A job's wall time after its wait for the turn to open an engine: the time it did its work in. */
+const workingMs = (job: { wallMs: number; phasesMs?: Record<string, number> }) => job.wallMs - (job.phasesMs?.wait ?? 0);
 const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(2);
 
 const program = new Command('bench')
@@ -137,21 +139,25 @@ const ratio = pipelineMs / handwrittenMs;
 const lines: string[] = [];
 lines.push(`medallion benchmark: ${events} events (${records} landing records), median of ${options.repeat} run(s)`);
 lines.push('');
-lines.push('jobs run as `medallion run --all` runs them: independent ones side by side, so job times overlap');
-lines.push(`${'job'.padEnd(24)}${'wall s'.padStart(10)}${'records read'.padStart(15)}${'records/s'.padStart(12)}`);
+lines.push('jobs run as `medallion run --all` runs them: independent ones side by side, but a run that reads everything');
+lines.push('waits for its turn to open an engine (waited); records/s is over the time after that wait');
+lines.push(`${'job'.padEnd(24)}${'wall s'.padStart(10)}${'waited s'.padStart(10)}${'records read'.padStart(15)}${'records/s'.padStart(12)}`);
 const jobNames = [...new Set(pipelineRuns.flatMap((r) => r.jobs.map((job) => job.job)))];
 for (const name of jobNames) {
-  const wall = median(pipelineRuns.map((r) => r.jobs.find((job) => job.job === name)?.wallMs ?? 0));
-  const read = pipelineRuns[0]?.jobs.find((job) => job.job === name)?.recordsRead ?? 0;
-  lines.push(`${name.padEnd(24)}${seconds(wall).padStart(10)}${String(read).padStart(15)}${Math.round(read / (wall / 1000)).toString().padStart(12)}`);
+  const runs = pipelineRuns.map((r) => r.jobs.find((job) => job.job === name));
+  const wall = median(runs.map((job) => job?.wallMs ?? 0));
+  const waited = median(runs.map((job) => job?.phasesMs.wait ?? 0));
+  const read = runs[0]?.recordsRead ?? 0;
+  const rate = median(runs.map((job) => (job ? job.recordsRead / (workingMs(job) / 1000) : 0)));
+  lines.push(`${name.padEnd(24)}${seconds(wall).padStart(10)}${seconds(waited).padStart(10)}${String(read).padStart(15)}${Math.round(rate).toString().padStart(12)}`);
 }
 lines.push(`${'all layers'.padEnd(24)}${seconds(pipelineMs).padStart(10)}${String(events).padStart(15)}${Math.round(events / (pipelineMs / 1000)).toString().padStart(12)}  events/s`);
 lines.push(`${'hand-written script'.padEnd(24)}${seconds(handwrittenMs).padStart(10)}${''.padStart(15)}${Math.round(events / (handwrittenMs / 1000)).toString().padStart(12)}  events/s`);
 lines.push('');
 // Where each job's time goes (the runner's phases; the median run's), so a slow job points at its slow part.
-const PHASES = ['plan', 'landing', 'steps', 'write', 'quality', 'commit', 'publish'] as const;
+const PHASES = ['plan', 'wait', 'landing', 'steps', 'write', 'quality', 'commit', 'publish'] as const;
 const medianRun = [...pipelineRuns].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((pipelineRuns.length - 1) / 2)];
-lines.push('per phase, seconds (landing: waiting for records to be cut; steps: the plan\'s SQL; write: outputs to Parquet)');
+lines.push('per phase, seconds (wait: for the turn to open an engine; landing: waiting for records to be cut; steps: the plan\'s SQL; write: outputs to Parquet)');
 lines.push(`${'job'.padEnd(24)}${PHASES.map((phase) => phase.padStart(9)).join('')}`);
 for (const job of medianRun?.jobs ?? []) {
   lines.push(`${job.job.padEnd(24)}${PHASES.map((phase) => seconds(job.phasesMs[phase] ?? 0).padStart(9)).join('')}`);
@@ -167,7 +173,7 @@ lines.push(`target peak RSS < ${gib(TARGETS.peakRssBytes(options.events))} GiB: 
 lines.push(`target <= ${TARGETS.ratioToHandwritten}x the hand-written script: ${ratio.toFixed(2)}x -> ${verdict(ratio <= TARGETS.ratioToHandwritten)}`);
 const bronzeTasks = medianRun?.jobs.find((job) => job.job === 'bronze.tasks_cdc');
 if (bronzeTasks) {
-  const perSecond = bronzeTasks.recordsRead / (bronzeTasks.wallMs / 1000);
+  const perSecond = bronzeTasks.recordsRead / (workingMs(bronzeTasks) / 1000);
   lines.push(`target bronze.tasks_cdc >= ${Math.round(TARGETS.bronzeTasksRecordsPerSecond)} records/s: ${Math.round(perSecond)} -> ${verdict(perSecond >= TARGETS.bronzeTasksRecordsPerSecond)}`);
 }
 // Scale: against the last benchmark of a lake with a tenth of the events (same seed and days), when there is one.

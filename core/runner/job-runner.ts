@@ -30,8 +30,10 @@ export async function runJob(lake: Lake, job: Job, options: RunOptions = {}): Pr
     const { phases } = run;
     const reads = await phases.time('plan', () => planReads(run));
     if (!reads.anythingNew) return nothingNew(run, reads);
-    // A bookmarked run gets its engine from the caller (an isolate of a shared instance); any other opens its own.
-    run.useEngine(reads.since !== undefined && options.incrementalEngine ? await options.incrementalEngine() : await lake.createEngine());
+    // A bookmarked run gets its engine from the caller (an isolate of a shared instance); any other opens its own,
+    // when its turn comes (RunOptions.engineTurn).
+    if (reads.since !== undefined && options.incrementalEngine) run.useEngine(await options.incrementalEngine());
+    else await openOwnEngine(run);
     run.checkpoint();
 
     const { inputs, planner, staging } = await phases.time('plan', async () => {
@@ -126,4 +128,16 @@ function runResult(run: RunResources, outcome: Omit<JobRunResult, 'job' | 'runId
     elapsedMs: completedAt.getTime() - run.startedAt.getTime(),
     ...outcome,
   };
+}
+
+/** Opens the run's own engine once its turn comes; the turn ends when the engine is closed. */
+async function openOwnEngine(run: RunResources): Promise<void> {
+  const { engineTurn, signal } = run.options;
+  const endTurn = engineTurn ? await run.phases.time('wait', () => engineTurn(signal)) : undefined;
+  try {
+    run.useEngine(await run.lake.createEngine(), endTurn);
+  } catch (error) {
+    endTurn?.();
+    throw error;
+  }
 }

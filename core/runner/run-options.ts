@@ -67,6 +67,14 @@ export interface RunOptions {
    */
   readonly incrementalEngine?: () => Promise<Engine>;
   /**
+   * Waits for the turn of a run that opens an engine of its own (one that reads everything), and returns what
+   * ends the turn, called once that engine is closed. `runJobs` gives one such turn at a time: an engine takes
+   * every core and up to the memory limit, so two at once only contend for the cores and hold twice the memory
+   * (bookmarked runs share one instance and run side by side). The wait is the run's `wait` phase, and counts
+   * toward its timeout. Default: no wait.
+   */
+  readonly engineTurn?: (signal?: AbortSignal) => Promise<() => void>;
+  /**
    * Rebuild the job's outputs from all of their inputs, as a first run would, never reading what the job
    * committed before (its `previous` tables read as empty): the repair for a lost or damaged file of an output.
    * The bookmark option still decides whether the bookmark is committed (enable: as a first run's).
@@ -88,4 +96,4 @@ export interface RunOptions {
 }
 
 /** The run options that hold for every attempt of a job, and every job of `runJobs`. */
-export type RunTuning = Pick<RunOptions, 'now' | 'batchBytes' | 'faultPoint' | 'deferCatalogPublish' | 'quality' | 'incrementalEngine'>;
+export type RunTuning = Pick<RunOptions, 'now' | 'batchBytes' | 'faultPoint' | 'deferCatalogPublish' | 'quality' | 'incrementalEngine' | 'engineTurn'>;

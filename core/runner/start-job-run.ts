@@ -162,9 +162,9 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         const stop = tuning.stop;
         const signal = AbortSignal.any([timeout, lost, ...(stop ? [stop] : [])]);
         try {
-          const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine } = tuning;
+          const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine, engineTurn } = tuning;
           const result = await runJob(lake, job, {
-            batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine,
+            batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine, engineTurn,
             runId,
             args: settings.jobArguments ?? {},
             ...(settings.fullRefresh ? { fullRefresh: true } : {}),

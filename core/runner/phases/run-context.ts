@@ -62,6 +62,7 @@ export class RunResources implements RunContext {
   private readonly releases: (() => Promise<void>)[] = [];
   private readonly disposals: (() => Promise<void>)[] = [];
   private opened: Engine | undefined;
+  private afterClose: (() => void) | undefined;
   committed = false;
   readonly phases = new PhaseClock();
   private readonly interrupt = () => this.opened?.interrupt();
@@ -94,9 +95,10 @@ export class RunResources implements RunContext {
     this.committed = true;
   }
 
-  /** The run's engine from now on; closed when the run ends. */
-  useEngine(engine: Engine): void {
+  /** The run's engine from now on; closed when the run ends, and then `closed` is called. */
+  useEngine(engine: Engine, closed?: () => void): void {
     this.opened = engine;
+    this.afterClose = closed;
   }
 
   get engine(): Engine {
@@ -108,6 +110,10 @@ export class RunResources implements RunContext {
     this.options.signal?.removeEventListener('abort', this.interrupt);
     await Promise.allSettled(this.releases.map((release) => release()));
     for (const dispose of this.disposals) await dispose().catch(() => undefined);
-    this.opened?.close();
+    try {
+      this.opened?.close();
+    } finally {
+      this.afterClose?.();
+    }
   }
 }

@@ -55,7 +55,35 @@ async function lakeWithLanding(dir?: string): Promise<Lake> {
   return openLocalLake(root);
 }
 
+/** The lake, keeping the most engines runs had open at once. */
+function gauging(lake: Lake): { lake: Lake; mostOpen: () => number } {
+  let open = 0;
+  let most = 0;
+  const createEngine = async () => {
+    const engine = await lake.createEngine();
+    open += 1;
+    most = Math.max(most, open);
+    const close = engine.close.bind(engine);
+    engine.close = () => {
+      open -= 1;
+      close();
+    };
+    return engine;
+  };
+  return { lake: { ...lake, createEngine }, mostOpen: () => most };
+}
+
 describe('runJobs', () => {
+  it('gives runs that read everything their engines one at a time; the others wait, and say so', async () => {
+    const lake = await lakeWithLanding();
+    const gauged = gauging(lake);
+    const results = await runJobs(gauged.lake, [whereJob('silver.a'), whereJob('silver.b'), whereJob('silver.c')], { concurrency: 3 });
+    expect(results.map((result) => result.job).sort()).toEqual(['silver.a', 'silver.b', 'silver.c']);
+    expect(gauged.mostOpen()).toBe(1);
+    // Started together, so two of them waited for their turn: the wait is a phase of their own.
+    expect(results.filter((result) => (result.phasesMs?.wait ?? 0) > 0).length).toBe(2);
+  });
+
   it('runs bookmarked jobs on one DuckDB instance, each in a database of its own; a run that reads everything opens its own', async () => {
     const dir = await tempDir('run-jobs');
     const lake = await lakeWithLanding(dir);
