@@ -151,8 +151,8 @@ for (const name of jobNames) {
   const rate = median(runs.map((job) => (job ? job.recordsRead / (workingMs(job) / 1000) : 0)));
   lines.push(`${name.padEnd(24)}${seconds(wall).padStart(10)}${seconds(waited).padStart(10)}${String(read).padStart(15)}${Math.round(rate).toString().padStart(12)}`);
 }
-lines.push(`${'all layers'.padEnd(24)}${seconds(pipelineMs).padStart(10)}${String(events).padStart(15)}${Math.round(events / (pipelineMs / 1000)).toString().padStart(12)}  events/s`);
-lines.push(`${'hand-written script'.padEnd(24)}${seconds(handwrittenMs).padStart(10)}${''.padStart(15)}${Math.round(events / (handwrittenMs / 1000)).toString().padStart(12)}  events/s`);
+lines.push(`${'all layers'.padEnd(24)}${seconds(pipelineMs).padStart(10)}${''.padStart(10)}${String(events).padStart(15)}${Math.round(events / (pipelineMs / 1000)).toString().padStart(12)}  events/s`);
+lines.push(`${'hand-written script'.padEnd(24)}${seconds(handwrittenMs).padStart(10)}${''.padStart(10)}${''.padStart(15)}${Math.round(events / (handwrittenMs / 1000)).toString().padStart(12)}  events/s`);
 lines.push('');
 // Where each job's time goes (the runner's phases; the median run's), so a slow job points at its slow part.
 const PHASES = ['plan', 'wait', 'landing', 'steps', 'write', 'quality', 'commit', 'publish'] as const;

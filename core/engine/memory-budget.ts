@@ -4,7 +4,8 @@ import path from 'node:path';
 
 /**
  * What DuckDB may hold per engine when no limit is given. DuckDB's own default is 80% of the machine per
- * instance, and a pipeline run opens two at once (`runJobs` runs two jobs side by side), so on a laptop or
+ * instance, and a pipeline run may hold two at once (one run that reads everything, and the instance the
+ * bookmarked runs share: see `runJobs`), so on a laptop or
  * in a container a large run took most of the memory it could see (9.8 GiB at 10M events on a 24 GiB
  * machine) or was killed by a container limit DuckDB did not count. With a limit, DuckDB spills to its
  * temporary directory instead. 1 GiB per engine ran the benchmark at 1M events no slower than no limit did.
@@ -12,7 +13,7 @@ import path from 'node:path';
 export const DEFAULT_ENGINE_MEMORY_BYTES = 1024 ** 3;
 /** Below this DuckDB runs out of memory in operators that cannot spill, rather than spilling. */
 export const MIN_ENGINE_MEMORY_BYTES = 256 * 1024 ** 2;
-/** Engines a pipeline run holds at once (runJobs' default concurrency). */
+/** Engines a pipeline run may hold at once: the one of a run that reads everything (they take turns) and the shared one. */
 const ENGINES_AT_ONCE = 2;
 
 /**

@@ -115,10 +115,11 @@ export interface JobPlan {
   /** Incremental mode: outputs whose rows are added to the table (the rest replace it, see replacePartitions). */
   readonly appendTo?: readonly TableName[];
   /**
-   * Partitioned outputs whose rows already come grouped by partition, written as they come instead of
-   * sorted by partition first (silver's events come in the order of the bronze files they were typed from,
-   * which bronze writes in landing time order: at 10M events, 10.7 s against 15.4 s sorted). Only a matter
-   * of speed: rows that come out of order are still written right, in more and smaller pieces.
+   * Partitioned outputs whose rows already come nearly grouped by partition, written as they come instead
+   * of sorted by partition first (silver's events come in runs of the bronze files they were typed from,
+   * which bronze writes in landing time order: at 10M events, 10.7 s against 15.4 s sorted). Rows out of
+   * order are still written right, but in more and smaller pieces, with a buffer held for every partition
+   * they touch (see copyToStaging): only for rows that mostly are in order.
    */
   readonly clustered?: readonly TableName[];
   /**

@@ -4,7 +4,7 @@ import type { Job } from '../job/index.ts';
 import { jobLockName } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { TableRuleSet } from '../quality/index.ts';
-import { readRunRecords, TERMINAL_STATES, type JobRunRecord } from '../runner/job-run-record.ts';
+import { readRunRecords, runDurationMs, TERMINAL_STATES, type JobRunRecord } from '../runner/job-run-record.ts';
 import { durationRatio, FAILED_STATES, jobDurationBaseline } from '../runner/run-metrics.ts';
 import { MAINTENANCE_LOCK } from '../runner/maintenance-lock.ts';
 import { QUALITY_RESULTS_TABLE } from '../table/index.ts';
@@ -116,7 +116,7 @@ export async function lakeStatus(
       continue;
     }
     const finished = TERMINAL_STATES.has(last.JobRunState) && last.CompletedOn !== undefined;
-    const durationMs = finished ? Date.parse(last.CompletedOn!) - Date.parse(last.StartedOn) : now.getTime() - Date.parse(last.StartedOn);
+    const durationMs = finished ? runDurationMs({ ...last, CompletedOn: last.CompletedOn! }) : now.getTime() - Date.parse(last.StartedOn);
     const configured = options.configuredBaselineMinutes ?? configuredBaselineOf(last);
     const baseline = jobDurationBaseline(records, { excludeRunId: last.Id, before: last.StartedOn, ...(configured === undefined ? {} : { configuredMinutes: configured }) });
     const metrics = last.JobRunState === 'SUCCEEDED' ? last.Metrics ?? {} : {};

@@ -2,7 +2,7 @@ import { attachTables } from '../catalog/index.ts';
 import type { Job } from '../job/index.ts';
 import type { Lake } from '../lake.ts';
 import type { TableRuleSet } from '../quality/index.ts';
-import { readRunRecords, TERMINAL_STATES } from '../runner/job-run-record.ts';
+import { readRunRecords, runDurationMs, TERMINAL_STATES } from '../runner/job-run-record.ts';
 import { jobDurationBaseline } from '../runner/run-metrics.ts';
 import { configuredBaselineOf, lakeStatus, type LakeStatus } from './lake-status.ts';
 
@@ -59,7 +59,7 @@ export async function reportData(
         runId: record.Id,
         startedAt: record.StartedOn,
         state: record.JobRunState,
-        durationMs: Date.parse(record.CompletedOn) - Date.parse(record.StartedOn),
+        durationMs: runDurationMs({ ...record, CompletedOn: record.CompletedOn }),
         baselineMs: jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn, ...(configuredBaselineOf(record) === undefined ? {} : { configuredMinutes: configuredBaselineOf(record)! }) }).baselineMs,
         read: metrics['glue.driver.aggregate.recordsRead'] ?? null,
         written: metrics['medallion.job.recordsWritten'] ?? null,

@@ -130,8 +130,12 @@ export class QualityGate {
     // Where the row came from, when the table keeps it (bronze: source_object; silver: _source_object).
     const column = (name: string) => [name, `_${name}`].find((candidate) => spec.columns.some((c) => c.name === candidate));
     const from = (name: string) => (column(name) ? `row_.${quoteIdentifier(column(name) as string)}` : 'NULL');
-    // The row as its table has it: a gated step may carry columns of its own besides the table's (JobPlan.gateAt).
-    const tableRow = `struct_pack(${spec.columns.map((c) => `${quoteIdentifier(c.name)} := row_.${quoteIdentifier(c.name)}`).join(', ')})`;
+    // The row with its table's columns, in the table's order: a gated step may carry columns of its own
+    // (JobPlan.gateAt), which stay out of the quarantine.
+    const { rows: described } = await this.engine.query(`DESCRIBE ${relation}`);
+    const present = new Set(described.map((row) => String(row.column_name)));
+    const kept = spec.columns.filter((c) => present.has(c.name));
+    const tableRow = kept.length > 0 ? `struct_pack(${kept.map((c) => `${quoteIdentifier(c.name)} := row_.${quoteIdentifier(c.name)}`).join(', ')})` : 'row_';
     const setAside = `
       SELECT ${from('source_object')}::VARCHAR AS source_object,
              ${from('record_index')}::BIGINT AS record_index,

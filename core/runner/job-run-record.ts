@@ -21,8 +21,13 @@ export interface JobRunRecord {
   readonly JobRunState: JobRunState;
   readonly Arguments: Readonly<Record<string, string>>;
   readonly ErrorMessage?: string;
-  /** Seconds, as Glue reports it. */
+  /** Seconds, as Glue reports it: the time it ran, its wait for an engine (WaitTimeMs) left out. */
   readonly ExecutionTime: number;
+  /**
+   * Milliseconds the run spent WAITING for its turn to open an engine of its own (`runJobs`: see
+   * RunOptions.engineTurn); left out of its timeout, its ExecutionTime and its duration against the baseline.
+   */
+  readonly WaitTimeMs?: number;
   /** Minutes. */
   readonly Timeout: number;
   readonly MaxRetries: number;
@@ -77,6 +82,11 @@ export function jobStateChangeEvent(record: JobRunRecord, where: { account: stri
   };
 }
 
+/** How long a finished run ran: from StartedOn to CompletedOn, less its wait for an engine (WaitTimeMs). */
+export function runDurationMs(record: JobRunRecord & { readonly CompletedOn: string }): number {
+  return Date.parse(record.CompletedOn) - Date.parse(record.StartedOn) - (record.WaitTimeMs ?? 0);
+}
+
 const JobRunRecordSchema = z.looseObject({
   Id: z.string().min(1),
   Attempt: z.number().int().min(0),
@@ -85,6 +95,7 @@ const JobRunRecordSchema = z.looseObject({
   JobRunState: z.enum(JOB_RUN_STATES),
   Arguments: z.record(z.string(), z.string()),
   ExecutionTime: z.number(),
+  WaitTimeMs: z.number().min(0).optional(),
 });
 
 /** A run record that cannot be read, and why: `runs` shows it, recovery and reconcile leave it out. */

@@ -51,7 +51,7 @@ export async function recoverDeadRuns(lake: Lake, job: Job, now: () => Date = ()
   const deadRuns: string[] = [];
   const committedRuns: string[] = [];
   for (const record of records) {
-    if (record.JobRunState !== 'STARTING' && record.JobRunState !== 'RUNNING') continue;
+    if (record.JobRunState !== 'STARTING' && record.JobRunState !== 'RUNNING' && record.JobRunState !== 'WAITING') continue;
     const at = now().toISOString();
     // A run that wrote no output (an incremental run with nothing to change) still moved its bookmark.
     const committed = committedBy.get(record.Id) ?? (root.bookmarks[job.name] === bookmarkDocumentId(job.name, record.Id) ? { committedAt: root.committedAt, written: 0 } : undefined);

@@ -1,5 +1,5 @@
 import type { MetricDatum } from '../metrics/index.ts';
-import type { JobRunRecord, JobRunState } from './job-run-record.ts';
+import { runDurationMs, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import type { JobRunResult } from './run-result.ts';
 
 /**
@@ -59,7 +59,7 @@ export interface DurationAgainstBaseline {
  */
 export function terminalRunMetrics(record: JobRunRecord, duration?: DurationAgainstBaseline): MetricDatum[] {
   const endMs = Date.parse(record.CompletedOn ?? record.LastModifiedOn);
-  const elapsedMs = Math.max(0, endMs - Date.parse(record.StartedOn));
+  const elapsedMs = Math.max(0, endMs - Date.parse(record.StartedOn) - (record.WaitTimeMs ?? 0));
   const job = { JobName: record.JobName };
   const byState = { JobName: record.JobName, State: record.JobRunState };
   const datums: MetricDatum[] = [
@@ -118,7 +118,7 @@ export function jobDurationBaseline(records: readonly JobRunRecord[], options: {
     .filter((record) => record.JobRunState === 'SUCCEEDED' && record.CompletedOn !== undefined && record.Id !== options.excludeRunId && Date.parse(record.CompletedOn) <= before && !isUnusualRun(record))
     .sort((a, b) => Date.parse(b.CompletedOn!) - Date.parse(a.CompletedOn!))
     .slice(0, BASELINE_RUNS)
-    .map((record) => Date.parse(record.CompletedOn!) - Date.parse(record.StartedOn))
+    .map((record) => runDurationMs(record as JobRunRecord & { CompletedOn: string }))
     .sort((a, b) => a - b);
   if (durations.length < BASELINE_MIN_RUNS) {
     return { baselineMs: (options.configuredMinutes ?? DEFAULT_DURATION_BASELINE_MINUTES) * 60_000, source: 'configured', runs: durations.length };

@@ -7,7 +7,8 @@ import { runJob } from './job-runner.ts';
 import type { JobRunResult } from './run-result.ts';
 import { durationRatio, isUnusualRun, jobDurationBaseline, runMetrics, terminalRunMetrics, type DurationAgainstBaseline } from './run-metrics.ts';
 import type { RunTuning } from './run-options.ts';
-import { jobStateChangeEvent, readRunRecords, type JobRunRecord, type JobRunState } from './job-run-record.ts';
+import { RunTimeout } from './run-timeout.ts';
+import { jobStateChangeEvent, readRunRecords, runDurationMs, type JobRunRecord, type JobRunState } from './job-run-record.ts';
 import { jobLockName, newRunId } from '../job/index.ts';
 import { isTransientError } from './transient-errors.ts';
 import { recoverDeadRuns } from './recover-dead-runs.ts';
@@ -131,6 +132,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         };
         previousRunId = runId;
         const eventFailures: string[] = [];
+        // This attempt's wait for an engine of its own: not part of its ExecutionTime, nor of its timeout.
+        let waitedMs = 0;
         const record = async (state: JobRunState, extra: Partial<JobRunRecord> = {}) => {
           const at = now();
           const next: JobRunRecord = {
@@ -138,11 +141,12 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
             ...extra,
             JobRunState: state,
             LastModifiedOn: at.toISOString(),
-            ExecutionTime: Math.round((at.getTime() - started.getTime()) / 1000),
+            ExecutionTime: Math.max(0, Math.round((at.getTime() - started.getTime() - waitedMs) / 1000)),
+            ...(waitedMs > 0 ? { WaitTimeMs: Math.round(waitedMs) } : {}),
           };
           await lake.state.putRecord(runRecordCollection(job.name), runId, next);
           tuning.onRecord?.(next);
-          if (state !== 'STARTING' && state !== 'RUNNING') {
+          if (state !== 'STARTING' && state !== 'RUNNING' && state !== 'WAITING') {
             // The run's record is what counts; an event or metrics that cannot go out must not change its outcome.
             await lake.metrics.emitEvent(jobStateChangeEvent(next, { account: 'local', region: 'local' })).catch((error: unknown) => {
               eventFailures.push(`the ${state} event could not be emitted: ${describeError(error)}`);
@@ -158,11 +162,37 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
         await record('STARTING');
         await record('RUNNING');
 
-        const timeout = AbortSignal.timeout(timeoutMinutes * 60_000);
+        const clock = new RunTimeout(timeoutMinutes * 60_000);
+        const timeout = clock.signal;
         const stop = tuning.stop;
         const signal = AbortSignal.any([timeout, lost, ...(stop ? [stop] : [])]);
+        const takeTurn = tuning.engineTurn;
+        // Waiting for an engine is WAITING, as Glue shows a run waiting for capacity: the timeout stands still.
+        const engineTurn = takeTurn && (async (waitSignal?: AbortSignal) => {
+          const turn = takeTurn(waitSignal);
+          // A turn that is free is taken at once, with no WAITING record (the race settles on `turn` when it already has).
+          const free = await Promise.race([turn, Promise.resolve(undefined)]);
+          if (free) return free;
+          const began = now().getTime();
+          clock.pause();
+          let end: () => void;
+          try {
+            await record('WAITING');
+            end = await turn;
+          } finally {
+            waitedMs += now().getTime() - began;
+            clock.resume();
+          }
+          try {
+            await record('RUNNING');
+          } catch (error) {
+            end();
+            throw error;
+          }
+          return end;
+        });
         try {
-          const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine, engineTurn } = tuning;
+          const { batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine } = tuning;
           const result = await runJob(lake, job, {
             batchBytes, faultPoint, deferCatalogPublish, quality, incrementalEngine, engineTurn,
             runId,
@@ -199,6 +229,8 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           }
           await record('FAILED', { CompletedOn: now().toISOString(), ErrorMessage: describeError(lost.aborted ? lost.reason : error) });
           throw lost.aborted ? lost.reason : error;
+        } finally {
+          clock.clear();
         }
       },
       {
@@ -244,6 +276,6 @@ async function acquire(lake: Lake, job: Job, owner: string, leaseMs: number, wai
 export async function durationAgainstBaseline(lake: Lake, record: JobRunRecord, configuredMinutes: number | undefined): Promise<DurationAgainstBaseline> {
   const { records } = await readRunRecords(lake.state, record.JobName);
   const baseline = jobDurationBaseline(records, { excludeRunId: record.Id, before: record.StartedOn, ...(configuredMinutes === undefined ? {} : { configuredMinutes }) });
-  const elapsedMs = Date.parse(record.CompletedOn ?? record.LastModifiedOn) - Date.parse(record.StartedOn);
+  const elapsedMs = runDurationMs({ ...record, CompletedOn: record.CompletedOn ?? record.LastModifiedOn });
   return { baselineMs: baseline.baselineMs, source: baseline.source, ratio: durationRatio(elapsedMs, baseline.baselineMs) };
 }

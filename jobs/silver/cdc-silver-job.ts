@@ -179,11 +179,11 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       // The effective events (silver.task_events' rows) are a step of their own, the one current state and
       // history are made from: the events table's quarantine rules apply there (gateAt), so an event they set
       // aside is in none of the three tables.
-      // typed_row names the typed row an event is (rowid: the typed step is a table; a gate that makes this step a
+      // __typed_row names the typed row an event is (rowid: the typed step is a table; a gate that makes this step a
       // table keeps the column), so a full run's history can sort narrow rows and take the rest back by it. It is
-      // not a column of the events table.
+      // not a column of the events table (nor of any attribute: two underscores keep these step columns apart).
       const eventsSql = `
-        SELECT rowid AS typed_row, event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
+        SELECT rowid AS __typed_row, event_id, event_name, event_ts, deleted_by_ttl, ${keyList}, ${typedColumns.join(', ')},
                sequence_number AS _sequence_number, source_object AS _source_object, record_index AS _record_index, event_ts::DATE AS event_date
         FROM ${step('typed')} WHERE copy_rank = 1 AND reason_code IS NULL`;
       const effective = `SELECT *, _sequence_number AS sequence_number, _source_object AS source_object, _record_index AS record_index FROM ${step('events')}`;
@@ -211,9 +211,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       const fullHistorySteps = () => [
         {
           name: 'version_order',
-          sql: `SELECT typed_row, lead(event_ts) OVER key_order AS next_ts${createdSoFar ? `, ${createdSoFar} AS created_so_far` : ''} FROM (${effective}) ${keyOrder}`,
+          sql: `SELECT __typed_row, lead(event_ts) OVER key_order AS __next_ts${createdSoFar ? `, ${createdSoFar} AS __created_so_far` : ''} FROM (${effective}) ${keyOrder}`,
         },
-        { name: 'history_all', view: true, sql: `SELECT ${versionColumns('next_ts', 'created_so_far')} FROM (${effective}) JOIN ${step('version_order')} USING (typed_row)` },
+        { name: 'history_all', view: true, sql: `SELECT ${versionColumns('__next_ts', '__created_so_far')} FROM (${effective}) JOIN ${step('version_order')} USING (__typed_row)` },
       ];
       const eventColumns = `${keyList}, ${typedColumns.join(', ')}, event_id, event_name, event_ts`;
       const stateFromHistory = `${keyList}, ${typedColumns.join(', ')}, _event_id, valid_from AS _event_ts, _sequence_number, _source_object, _record_index${partitionValue}`;
@@ -291,10 +291,11 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
             : fullHistorySteps()),
         ],
         gateAt: { [eventsName]: 'events' },
-        // Typed in the order of the bronze files, which bronze writes in landing time order: by event day, nearly.
+        // Typed in runs of the bronze files (row groups, in no set order), which bronze writes in landing time
+        // order: nearly by event day.
         clustered: [eventsName],
         outputs: {
-          [eventsName]: `SELECT * EXCLUDE (typed_row) FROM ${step('events')}`,
+          [eventsName]: `SELECT * EXCLUDE (__typed_row) FROM ${step('events')}`,
           [currentName]: current,
           [historyName]: history,
         },

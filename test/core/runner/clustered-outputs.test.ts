@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JobDefinitionError, defineJob, defineTable, landingSource, openLocalLake, runJob, type JobPlan } from '../../../core/index.ts';
+import { JobDefinitionError, defineJob, defineTable, landingSource, openLocalLake, runJob, type JobPlan, type Lake } from '../../../core/index.ts';
 import { queryLake } from '../../support/pipeline-check.ts';
 import { useTempDirs } from '../test-resources.ts';
 
@@ -28,6 +28,21 @@ function job(plan: (input: string) => JobPlan) {
   });
 }
 
+/** The lake, keeping the COPY statements its engines run. */
+function watchingCopies(lake: Lake): { lake: Lake; copies: () => string[] } {
+  const seen: string[] = [];
+  const createEngine = async () => {
+    const engine = await lake.createEngine();
+    const query = engine.query.bind(engine);
+    engine.query = (sql: string) => {
+      if (sql.trimStart().startsWith('COPY')) seen.push(sql);
+      return query(sql);
+    };
+    return engine;
+  };
+  return { lake: { ...lake, createEngine }, copies: () => seen };
+}
+
 async function lakeWithThings(): Promise<string> {
   const dir = await tempDir('clustered');
   await mkdir(path.join(dir, 'landing/things/2025/11/01/00'), { recursive: true });
@@ -42,13 +57,22 @@ describe('a plan that says an output comes clustered by partition', () => {
     'silver.number_total': 'SELECT 1::BIGINT AS n',
   };
 
-  it('has it written whole, each row in its partition, even when the rows come out of order', async () => {
+  it('has it written as it comes, not sorted first, each row in its partition even when the rows come out of order', async () => {
     const lake = openLocalLake(await lakeWithThings(), { threads: 2 });
-    await runJob(lake, job(() => ({ outputs, clustered: ['silver.numbers'] })));
+    const { lake: watched, copies } = watchingCopies(lake);
+    await runJob(watched, job(() => ({ outputs, clustered: ['silver.numbers'] })));
+    expect(copies().filter((sql) => sql.includes('/numbers/'))).toEqual([expect.not.stringContaining('ORDER BY')]);
     const rows = await queryLake(lake, 'SELECT remainder, count(*) AS n, count(*) FILTER (WHERE n % 7 <> remainder) AS misplaced FROM silver.numbers GROUP BY ALL ORDER BY remainder');
     expect(rows.map((row) => Number(row.remainder))).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(rows.reduce((sum, row) => sum + Number(row.n), 0)).toBe(200000);
     expect(rows.every((row) => Number(row.misplaced) === 0)).toBe(true);
+  });
+
+  it('is what spares the sort: without it the same output is sorted by partition before it is written', async () => {
+    const lake = openLocalLake(await lakeWithThings(), { threads: 2 });
+    const { lake: watched, copies } = watchingCopies(lake);
+    await runJob(watched, job(() => ({ outputs })));
+    expect(copies().filter((sql) => sql.includes('/numbers/'))).toEqual([expect.stringContaining('ORDER BY "remainder"')]);
   });
 
   it('is refused for an output that is not partitioned', async () => {

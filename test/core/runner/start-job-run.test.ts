@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, type Lake } from '../../../core/index.ts';
 import { lockName, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import { runDurationMs } from '../../../core/runner/job-run-record.ts';
 import type { StateStore } from '../../../core/state/index.ts';
 import type { Storage } from '../../../core/storage/index.ts';
 import { tasksCdcJob } from '../../../jobs/index.ts';
@@ -110,6 +111,41 @@ describe('startJobRun', () => {
     expect(runs.map((run) => run.JobRunState)).toEqual(['TIMEOUT']);
     expect((await lake.state.readRoot()).seq).toBe(before.seq);
     expect(await collect(lake.storage.list('bronze/slow/'))).toEqual([]);
+  });
+
+  it('is WAITING while it waits for its turn to open an engine, and that wait is out of its timeout and its time', async () => {
+    const { lake } = await landingLake();
+    const states: string[] = [];
+    let abortedWhileWaiting: boolean | undefined;
+    // A turn that comes after twice the run's timeout, then fails the run: had the timeout counted the wait, the
+    // signal would have aborted and the run would be TIMEOUT.
+    const engineTurn = async (signal?: AbortSignal) => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      abortedWhileWaiting = signal?.aborted;
+      throw new Error('no turn today');
+    };
+    await expect(startJobRun(lake, tasksCdcJob, { timeoutMinutes: 0.005 }, { engineTurn, onRecord: (record) => states.push(record.JobRunState) })).rejects.toThrow('no turn today');
+    expect(abortedWhileWaiting).toBe(false);
+    expect(states).toEqual(['STARTING', 'RUNNING', 'WAITING', 'FAILED']);
+    const [failed] = await runsOf(lake, tasksCdcJob.name);
+    expect(failed?.WaitTimeMs).toBeGreaterThanOrEqual(600);
+
+    // A turn that comes: RUNNING again, then SUCCEEDED, its wait recorded apart from its time.
+    states.length = 0;
+    let ended = 0;
+    const granting = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return () => void (ended += 1);
+    };
+    const result = await startJobRun(lake, tasksCdcJob, {}, { engineTurn: granting, onRecord: (record) => states.push(record.JobRunState) });
+    expect(states).toEqual(['STARTING', 'RUNNING', 'WAITING', 'RUNNING', 'SUCCEEDED']);
+    expect(ended).toBe(1);
+    expect(result.phasesMs?.wait).toBeGreaterThanOrEqual(199);
+    const succeeded = (await runsOf(lake, tasksCdcJob.name)).find((run) => run.Id === result.runId);
+    expect(succeeded?.WaitTimeMs).toBeGreaterThanOrEqual(200);
+    expect(runDurationMs({ ...succeeded!, CompletedOn: succeeded!.CompletedOn! })).toBe(
+      Date.parse(succeeded!.CompletedOn!) - Date.parse(succeeded!.StartedOn) - succeeded!.WaitTimeMs!,
+    );
   });
 
   it('refuses a second run of the same job while the first holds the lock, and queues behind it with wait', async () => {
