@@ -70,8 +70,9 @@ export async function runJobs(lake: Lake, jobs: readonly Job[], options: RunJobs
   const tuning: JobRunTuning = {
     ...options,
     incrementalEngine: options.incrementalEngine ?? (async () => (await (shared ??= lake.createEngine())).isolate()),
-    // Runs that read everything open engines of their own, one at a time (see RunOptions.engineTurn): at 1M
-    // events the pipeline took as long or less, with less CPU, and bronze.tasks_cdc had both cores while it ran.
+    // Runs that read everything open engines of their own, one at a time (see RunOptions.engineTurn): the
+    // pipeline takes about as long (at 1M, 17.6 s against 17.2 s side by side over eight alternating runs), each
+    // job has the cores while it runs, and peak RSS at 10M fell from 2.36 to 1.70 GiB.
     engineTurn: options.engineTurn ?? new EngineTurns().take,
     deferCatalogPublish: (root, tables) => {
       if (!newest || root.seq > newest.seq) newest = root;
