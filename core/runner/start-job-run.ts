@@ -177,7 +177,13 @@ export async function startJobRun(lake: Lake, job: Job, settings: JobRunSettings
           clock.pause();
           let end: () => void;
           try {
-            await record('WAITING');
+            try {
+              await record('WAITING');
+            } catch (error) {
+              // The run fails before its turn comes: the turn is given back as soon as it does.
+              void turn.then((ended) => ended(), () => undefined);
+              throw error;
+            }
             end = await turn;
           } finally {
             waitedMs += now().getTime() - began;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, type Lake } from '../../../core/index.ts';
 import { lockName, startJobRun, type JobRunRecord } from '../../../core/runner/index.ts';
+import { EngineTurns } from '../../../core/runner/engine-turns.ts';
 import { runDurationMs } from '../../../core/runner/job-run-record.ts';
 import type { StateStore } from '../../../core/state/index.ts';
 import type { Storage } from '../../../core/storage/index.ts';
@@ -146,6 +147,21 @@ describe('startJobRun', () => {
     expect(runDurationMs({ ...succeeded!, CompletedOn: succeeded!.CompletedOn! })).toBe(
       Date.parse(succeeded!.CompletedOn!) - Date.parse(succeeded!.StartedOn) - succeeded!.WaitTimeMs!,
     );
+  });
+
+  it('gives its turn back when it fails while waiting for it, so the runs after it are not kept waiting', async () => {
+    const { lake } = await landingLake();
+    const turns = new EngineTurns();
+    const held = await turns.take();
+    const state: StateStore = Object.create(lake.state) as StateStore;
+    state.putRecord = async (collection, id, record) => {
+      if ((record as JobRunRecord).JobRunState === 'WAITING') throw new Error('the state store is down');
+      return lake.state.putRecord(collection, id, record);
+    };
+    await expect(startJobRun({ ...lake, state }, tasksCdcJob, {}, { engineTurn: turns.take })).rejects.toThrow('the state store is down');
+    held();
+    // The failed run's place in the queue gets the turn and hands it on: this resolves only then.
+    (await turns.take())();
   });
 
   it('refuses a second run of the same job while the first holds the lock, and queues behind it with wait', async () => {
