@@ -13,7 +13,7 @@ import path from 'node:path';
 export const DEFAULT_ENGINE_MEMORY_BYTES = 1024 ** 3;
 /** Below this DuckDB runs out of memory in operators that cannot spill, rather than spilling. */
 export const MIN_ENGINE_MEMORY_BYTES = 256 * 1024 ** 2;
-/** Engines a pipeline run may hold at once: the one of a run that reads everything (they take turns) and the shared one. */
+/** Engines a pipeline run may hold at once: one run's that reads everything (they take turns), and the shared one. */
 const ENGINES_AT_ONCE = 2;
 
 /**

@@ -5,7 +5,7 @@
  */
 export class EngineTurns {
   private holding = false;
-  private readonly waiting: { grant: () => void; signal?: AbortSignal; abandon: () => void }[] = [];
+  private readonly waiting: { grant: () => void; abandon: () => void }[] = [];
 
   /** Resolves when the caller's turn comes, with the function that ends it (once; later calls do nothing). */
   take = (signal?: AbortSignal): Promise<() => void> => {
@@ -25,7 +25,6 @@ export class EngineTurns {
           if (at >= 0) this.waiting.splice(at, 1);
           reject(signal?.reason);
         },
-        ...(signal ? { signal } : {}),
       };
       signal?.addEventListener('abort', entry.abandon, { once: true });
       this.waiting.push(entry);

@@ -82,9 +82,12 @@ export function jobStateChangeEvent(record: JobRunRecord, where: { account: stri
   };
 }
 
-/** How long a finished run ran: from StartedOn to CompletedOn, less its wait for an engine (WaitTimeMs). */
+/**
+ * How long a finished run ran: from StartedOn to CompletedOn, less its wait for an engine (WaitTimeMs); never
+ * below 0, whatever a record changed by hand says.
+ */
 export function runDurationMs(record: JobRunRecord & { readonly CompletedOn: string }): number {
-  return Date.parse(record.CompletedOn) - Date.parse(record.StartedOn) - (record.WaitTimeMs ?? 0);
+  return Math.max(0, Date.parse(record.CompletedOn) - Date.parse(record.StartedOn) - (record.WaitTimeMs ?? 0));
 }
 
 const JobRunRecordSchema = z.looseObject({

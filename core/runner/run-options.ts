@@ -70,8 +70,9 @@ export interface RunOptions {
    * Waits for the turn of a run that opens an engine of its own (one that reads everything), and returns what
    * ends the turn, called once that engine is closed. `runJobs` gives one such turn at a time: an engine takes
    * every core and up to the memory limit, so two at once only contend for the cores and hold twice the memory
-   * (bookmarked runs share one instance and run side by side). The wait is the run's `wait` phase, and counts
-   * toward its timeout. Default: no wait.
+   * (bookmarked runs share one instance and run side by side). The wait is the run's `wait` phase; under
+   * `startJobRun` the run is WAITING meanwhile, and the wait counts neither toward its timeout nor its time
+   * (JobRunRecord.WaitTimeMs). Default: no wait.
    */
   readonly engineTurn?: (signal?: AbortSignal) => Promise<() => void>;
   /**

@@ -207,7 +207,9 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       // Full run: the window sorts only what it needs (typed row, key, event order, creation time), and the
       // versions take their other columns back by typed row (a BIGINT join: by event_id it cost 15 s more at
       // 10M). Sorting whole rows instead spilled them: at 10M events the window and the two writes from it
-      // took 44 s in silver.tasks, 33 s this way; at 1M the job went from 7.1 to 6.3 s.
+      // took 44 s in silver.tasks, 33 s this way; at 1M the job went from 7.1 to 6.3 s. history_all is a view, so
+      // the current state's write and the history's each join again: keeping the joined rows as a table spilled
+      // them, and was slower (27 s against 18 s for the join and both writes, measured alone at 10M).
       const fullHistorySteps = () => [
         {
           name: 'version_order',

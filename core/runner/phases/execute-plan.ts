@@ -136,7 +136,10 @@ interface StagedCopy {
   readonly planSql?: string;
   /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
   readonly expectRows?: number;
-  /** Its rows fall in one partition (the quarantine's, by job) or come grouped by partition (JobPlan.clustered): written as they come, not sorted first. */
+  /**
+   * Its rows fall in one partition (the quarantine's, by job) or come grouped by partition (JobPlan.clustered):
+   * written as they come, not sorted first.
+   */
   readonly clustered?: boolean;
 }
 
