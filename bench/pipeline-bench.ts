@@ -157,7 +157,7 @@ lines.push('');
 // Where each job's time goes (the runner's phases; the median run's), so a slow job points at its slow part.
 const PHASES = ['plan', 'wait', 'landing', 'steps', 'write', 'quality', 'commit', 'publish'] as const;
 const medianRun = [...pipelineRuns].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((pipelineRuns.length - 1) / 2)];
-lines.push('per phase, seconds (wait: for the turn to open an engine; landing: waiting for records to be cut; steps: the plan\'s SQL; write: outputs to Parquet)');
+lines.push('per phase, seconds (wait: for the turn to open an engine; landing: waiting for records to be cut; steps: the plan\'s SQL; write: outputs to Parquet, beyond what the next batch\'s steps hid)');
 lines.push(`${'job'.padEnd(24)}${PHASES.map((phase) => phase.padStart(9)).join('')}`);
 for (const job of medianRun?.jobs ?? []) {
   lines.push(`${job.job.padEnd(24)}${PHASES.map((phase) => seconds(job.phasesMs[phase] ?? 0).padStart(9)).join('')}`);

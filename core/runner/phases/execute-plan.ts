@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ResultRow } from '../../engine/index.ts';
+import type { Engine, ResultRow } from '../../engine/index.ts';
 import { quoteIdentifier } from '../../engine/index.ts';
 import { MedallionError } from '../../errors.ts';
 import type { QualityGate } from '../../quality/index.ts';
@@ -30,22 +30,43 @@ export async function executePlan(
 ): Promise<{ recordsDuplicated: number }> {
   const { engine, job, options } = run;
   let recordsDuplicated = 0;
-  for await (const batch of landingBatches(run, reads, inputs.counts)) {
-    if (batch.index === 0) options.faultPoint?.('input-read', job.name);
-    // Rows the quarantine rules of outputs gated at a step set aside, by output (made again on a replan).
-    const gatedAside = new Map<string, string>();
-    const made = gate ? (step: string) => gateStep(run, planner, staging, gate, batch, step, gatedAside) : undefined;
-    await run.phases.time('steps', async () => {
-      await planner.runSteps(made);
-      if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging, made);
-    });
-    const copies = await run.phases.time('write', () => stageBatch(run, planner, staging, gate, batch, gatedAside));
-    run.checkpoint();
-    // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
-    // two large partitioned writers never hold their buffers at once.
-    await run.phases.time('write', () => copyOutputs(run, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1));
-    await gate?.releaseBatch(batch.index);
-    if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
+  // The batch being written while the next one's steps run (see writeBehind).
+  let writing: { readonly index: number; readonly done: Promise<void> } | undefined;
+  const finishWriting = async () => {
+    if (!writing) return;
+    const { index, done } = writing;
+    writing = undefined;
+    await run.phases.time('write', () => done);
+    await gate?.releaseBatch(index);
+  };
+  try {
+    for await (const batch of landingBatches(run, reads, inputs.counts)) {
+      if (batch.index === 0) options.faultPoint?.('input-read', job.name);
+      // Rows the quarantine rules of outputs gated at a step set aside, by output (made again on a replan).
+      const gatedAside = new Map<string, string>();
+      const made = gate ? (step: string) => gateStep(run, planner, staging, gate, batch, step, gatedAside) : undefined;
+      await run.phases.time('steps', async () => {
+        await planner.runSteps(made);
+        if (batch.index === 0 && !job.perRecord) await replanIfNeeded(run, inputs, planner, staging, made);
+      });
+      await finishWriting();
+      const copies = await run.phases.time('write', () => stageBatch(run, planner, staging, gate, batch, gatedAside));
+      run.checkpoint();
+      if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
+      // Every batch but the last is written behind the next one's steps; the last has nothing to hide behind.
+      if (batch.index + 1 < batch.count) {
+        writing = { index: batch.index, done: (await writeBehind(run, copies)).done };
+        continue;
+      }
+      // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
+      // two large partitioned writers never hold their buffers at once.
+      await run.phases.time('write', () => copyOutputs(run, engine, copies, planner.incremental ? OUTPUTS_AT_ONCE : 1));
+      await gate?.releaseBatch(batch.index);
+    }
+    await finishWriting();
+  } finally {
+    // A run that fails while a batch is written ends that write before its engine closes.
+    await writing?.done.catch(() => undefined);
   }
   return { recordsDuplicated };
 }
@@ -188,12 +209,45 @@ async function stageBatch(
 }
 
 /**
- * Writes a batch's outputs, up to `width` at a time, each beyond the first on a fork of the run's engine.
+ * Starts writing a batch of a job that runs in several (a `perRecord` job's) on a fork of the run's engine,
+ * and returns once the fork has fixed what the copies read: the run's engine can then make the next batch's
+ * steps and inputs while this batch is written, the Parquet writer's one core and a bit leaving the rest to
+ * the steps. The fork reads in a transaction begun now, so it sees this batch's steps, inputs and quality
+ * splits as they are when this returns, whatever the run's engine replaces them with after (DuckDB keeps
+ * the old versions for it); the spool files under this batch's inputs are not written over before the write
+ * has ended (see landingBatches). `done` settles when the write ends; the fork is closed then.
+ */
+async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Promise<{ done: Promise<void> }> {
+  const session = await run.engine.fork();
+  try {
+    await session.run('BEGIN TRANSACTION');
+    // Binding a copy's rows reads the catalog, which starts the transaction's snapshot of the run's
+    // database; LIMIT 0 reads no row.
+    for (const copy of copies) await session.run(`SELECT * FROM (${copy.sql}) LIMIT 0`);
+  } catch (error) {
+    session.close();
+    throw error;
+  }
+  const done = (async () => {
+    try {
+      await copyOutputs(run, session, copies, 1);
+      await session.run('COMMIT');
+    } finally {
+      session.close();
+    }
+  })();
+  // Awaited by the caller; until then a failure must not count as unhandled.
+  done.catch(() => undefined);
+  return { done };
+}
+
+/**
+ * Writes a batch's outputs on `session`, up to `width` at a time, each beyond the first on a fork of it.
  * Each stage's files are recorded in the order the copies were listed, whatever order they finish in; the
  * first failure is thrown once all ended.
  */
-async function copyOutputs(run: RunContext, copies: readonly StagedCopy[], width: number): Promise<void> {
-  const results = await inSessions(run.engine, copies, width, (copy, session) => copyToStaging(session, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true || copy.clustered === true }));
+async function copyOutputs(run: RunContext, session: Engine, copies: readonly StagedCopy[], width: number): Promise<void> {
+  const results = await inSessions(session, copies, width, (copy, on) => copyToStaging(on, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true || copy.clustered === true }));
   copies.forEach((copy, index) => {
     const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
     if (copy.expectRows !== undefined && written !== copy.expectRows) {

@@ -30,8 +30,9 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
   const [batchedName] = job.perRecord ? (landing[0] ?? []) : [];
   const batches = batchedName !== undefined ? batchObjects([...(reads.landingObjects.get(batchedName) ?? [])], options.batchBytes ?? DEFAULT_BATCH_BYTES) : [];
   if (landing.length > 0) {
-    // Room for this run's spool: the batch read, and the next one being cut over the batch before it, whose
-    // lines past the new ones stay until the spool is cut to length (see spoolLandingObjects).
+    // Room for this run's spool: three files of a batch at most (the batch being written, the one read, and
+    // the next one being cut over the batch before them, whose lines past the new ones stay until the file is
+    // cut to length: see spoolLandingObjects).
     const largest = Math.max(0, ...[...reads.landingObjects.values()].map((objects) => objects.reduce((sum, object) => sum + object.sizeBytes, 0)));
     await checkSpoolSpace(tmpdir(), batchedName !== undefined ? 3 * Math.min(largest, options.batchBytes ?? DEFAULT_BATCH_BYTES) : largest);
   }
@@ -64,9 +65,10 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       const pending = next;
       current = await run.phases.time('landing', () => pending);
       // Start cutting the next batch now: Node does that while DuckDB works on this one. Batches take turns
-      // with two spools: the next one writes over the spool of the batch before this one, which the caller
-      // is through with (this generator resumes only when it asks for the next batch).
-      next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${(index + 1) % 2}.txt`) : undefined;
+      // with three spools: the next one writes over the spool of the batch two before this one, which the
+      // caller is through with (this generator resumes only when it asks for the next batch, and the caller
+      // asks once the batch before this one is written: see executePlan's writeBehind).
+      next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${(index + 1) % 3}.txt`) : undefined;
       next?.catch(() => undefined);
       const input = `input_${batchedName}`;
       await run.phases.time('landing', () => loadLandingSpool(engine, current as LandingSpool, held ? `landing_${batchedName}` : input));

@@ -29,8 +29,9 @@ export interface RunContext {
 /**
  * Wall time by phase of a run: planning (reads, inputs, plan), wait (for the turn to open an engine of its
  * own: RunOptions.engineTurn), landing (waiting for landing input to be cut), steps (the plan's intermediate
- * relations), write (outputs to Parquet), quality, commit, publish.
- * Phases run one after another, so their sum is about the run's elapsed time.
+ * relations), write (outputs to Parquet; for a batch written while the next one's steps run, the wait for it
+ * after them), quality, commit, publish. Each span of the run counts toward one phase, so their sum is about
+ * the run's elapsed time.
  */
 export class PhaseClock {
   private readonly spent = new Map<string, number>();
