@@ -2,7 +2,8 @@
 -- {{LANDING_TASKS}}, {{LANDING_USERS}} and {{OUT}} are replaced by the runner.
 -- It reads the landing files with DuckDB's own JSON reader (gzip and concatenated records handled by
 -- DuckDB, bad records skipped rather than quarantined), then does the same dedup, typing, current
--- state, history (SCD2) and KPI work as the jobs, writing Parquet at each layer.
+-- state, history (SCD2) and KPI work as the jobs, writing Parquet at each layer: every table the jobs
+-- write but the quarantine (gold.user_kpis and gold.active_users since the jobs gained them).
 SET TimeZone = 'UTC';
 
 CREATE TEMP TABLE landing_tasks AS
@@ -92,3 +93,41 @@ COPY (
          lead(event_id) OVER w IS NULL AS is_current, event_id AS valid_from, lead(event_id) OVER w AS valid_to
   FROM read_parquet('{{OUT}}/bronze_users.parquet') WINDOW w AS (PARTITION BY user_id ORDER BY event_id)
 ) TO '{{OUT}}/users_history.parquet' (FORMAT parquet);
+
+-- gold.user_kpis: per user, their tasks by status (from each task's last event), the hours from a task's
+-- first INSERT to its latest completion, and the last day with an event (one window over the events).
+COPY (
+  WITH per_key AS (
+    SELECT user_id, task_id,
+           min(event_ts) FILTER (WHERE event_name = 'INSERT') AS ins, max(event_ts) FILTER (WHERE completes) AS completed,
+           max(event_ts::DATE) AS last_d, bool_or(event_name <> 'REMOVE') FILTER (WHERE is_last) AS in_tasks,
+           max(status) FILTER (WHERE is_last) AS status
+    FROM (SELECT user_id, task_id, event_name, event_ts, status,
+                 status = 'done' AND lag(status) OVER w IS DISTINCT FROM 'done' AS completes, lead(true) OVER w IS NULL AS is_last
+          FROM task_events WINDOW w AS (PARTITION BY user_id, task_id ORDER BY event_ts, source_object))
+    GROUP BY ALL
+  ), per_user AS (
+    SELECT user_id, count(*) FILTER (WHERE in_tasks) AS total, count(*) FILTER (WHERE in_tasks AND status = 'done') AS done,
+           count(*) FILTER (WHERE in_tasks AND status = 'done' AND ins IS NOT NULL AND completed IS NOT NULL) AS timed,
+           sum(epoch_us(completed) - epoch_us(ins)) FILTER (WHERE in_tasks AND status = 'done') AS us, max(last_d) AS last_active_date
+    FROM per_key GROUP BY user_id
+  )
+  SELECT u.user_id, u.plan, u.country, coalesce(total, 0) AS tasks_total, coalesce(total - done, 0) AS tasks_open, coalesce(done, 0) AS tasks_done,
+         done / nullif(total, 0) AS completion_rate, us / nullif(timed, 0) / 3.6e9 AS avg_hours_to_complete, last_active_date
+  FROM read_parquet('{{OUT}}/users.parquet') AS u LEFT JOIN per_user USING (user_id)
+) TO '{{OUT}}/user_kpis.parquet' (FORMAT parquet);
+
+-- gold.active_users: distinct users with an event on the day, in the 7 and in the 30 days ending on it.
+COPY (
+  WITH user_days AS (SELECT DISTINCT user_id, event_ts::DATE AS d FROM task_events),
+  b AS (SELECT min(d) AS lo, max(d) AS hi FROM user_days),
+  days AS (SELECT unnest(generate_series(lo, hi, INTERVAL 1 DAY))::DATE AS dt FROM b),
+  spans AS (SELECT d, lead(d) OVER (PARTITION BY user_id ORDER BY d) AS next_d FROM user_days),
+  weekly AS (SELECT dt, sum(sum(c)) OVER (ORDER BY dt) AS n FROM (
+    SELECT d AS dt, 1 AS c FROM spans UNION ALL SELECT least(coalesce(next_d, d + 7), d + 7), -1 FROM spans UNION ALL SELECT dt, 0 FROM days) GROUP BY dt),
+  monthly AS (SELECT dt, sum(sum(c)) OVER (ORDER BY dt) AS n FROM (
+    SELECT d AS dt, 1 AS c FROM spans UNION ALL SELECT least(coalesce(next_d, d + 30), d + 30), -1 FROM spans UNION ALL SELECT dt, 0 FROM days) GROUP BY dt),
+  daily AS (SELECT d AS dt, count(*) AS n FROM user_days GROUP BY d)
+  SELECT days.dt, coalesce(daily.n, 0) AS dau, coalesce(weekly.n, 0) AS wau, coalesce(monthly.n, 0) AS mau
+  FROM days LEFT JOIN daily USING (dt) LEFT JOIN weekly USING (dt) LEFT JOIN monthly USING (dt) ORDER BY days.dt
+) TO '{{OUT}}/active_users.parquet' (FORMAT parquet);
