@@ -31,7 +31,7 @@ export async function executePlan(
   const { engine, job, options } = run;
   let recordsDuplicated = 0;
   // The batch being written while the next one's steps run (see writeBehind).
-  let writing: { readonly index: number; readonly done: Promise<void> } | undefined;
+  let writing: { readonly index: number; readonly session: Engine; readonly done: Promise<void> } | undefined;
   const finishWriting = async () => {
     if (!writing) return;
     const { index, done } = writing;
@@ -54,8 +54,9 @@ export async function executePlan(
       run.checkpoint();
       if (planner.plan.duplicates) recordsDuplicated += await countQuery(engine, planner.plan.duplicates);
       // Every batch but the last is written behind the next one's steps; the last has nothing to hide behind.
-      if (batch.index + 1 < batch.count) {
-        writing = { index: batch.index, done: (await writeBehind(run, copies)).done };
+      const behind = batch.index + 1 < batch.count ? await writeBehind(run, copies) : undefined;
+      if (behind) {
+        writing = { index: batch.index, ...behind };
         continue;
       }
       // An incremental run's outputs are small: written side by side. A full run writes them one at a time, so
@@ -65,8 +66,11 @@ export async function executePlan(
     }
     await finishWriting();
   } finally {
-    // A run that fails while a batch is written ends that write before its engine closes.
-    await writing?.done.catch(() => undefined);
+    // A run that fails while a batch is written stops that write, and waits for it to end before its engine closes.
+    if (writing) {
+      writing.session.interrupt();
+      await writing.done.catch(() => undefined);
+    }
   }
   return { recordsDuplicated };
 }
@@ -215,15 +219,24 @@ async function stageBatch(
  * the steps. The fork reads in a transaction begun now, so it sees this batch's steps, inputs and quality
  * splits as they are when this returns, whatever the run's engine replaces them with after (DuckDB keeps
  * the old versions for it); the spool files under this batch's inputs are not written over before the write
- * has ended (see landingBatches). `done` settles when the write ends; the fork is closed then.
+ * has ended (see landingBatches). `done` settles when the write ends; the fork is closed then. A batch whose copies the
+ * fork cannot bind (an output that lacks a column, say) is left to be written on the run's engine, which says
+ * what is wrong with it: undefined then.
  */
-async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Promise<{ done: Promise<void> }> {
+async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Promise<{ session: Engine; done: Promise<void> } | undefined> {
   const session = await run.engine.fork();
   try {
     await session.run('BEGIN TRANSACTION');
     // Binding a copy's rows reads the catalog, which starts the transaction's snapshot of the run's
     // database; LIMIT 0 reads no row.
     for (const copy of copies) await session.run(`SELECT * FROM (${copy.sql}) LIMIT 0`);
+  } catch {
+    session.close();
+    return undefined;
+  }
+  // A stop that came while the fork was made would not reach it.
+  try {
+    run.checkpoint();
   } catch (error) {
     session.close();
     throw error;
@@ -238,7 +251,7 @@ async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Prom
   })();
   // Awaited by the caller; until then a failure must not count as unhandled.
   done.catch(() => undefined);
-  return { done };
+  return { session, done };
 }
 
 /**

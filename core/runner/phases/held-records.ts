@@ -98,7 +98,7 @@ export class HeldRecords {
         parts.push(`SELECT ${SOURCE_OBJECT_COLUMN}, record_index FROM ${quoteIdentifier(view)} WHERE ${SOURCE_OBJECT_COLUMN} BETWEEN ${quoteLiteral(first)} AND ${quoteLiteral(last)}`);
       }
       const notOffered = this.replay ? ` ANTI JOIN ${quoteIdentifier(this.replay)} ${using}` : '';
-      await engine.run(`CREATE OR REPLACE TEMP TABLE ${held} AS SELECT * FROM (SELECT DISTINCT * FROM (${parts.join(' UNION ALL ')}))${notOffered}`);
+      await engine.run(`CREATE OR REPLACE TABLE ${held} AS SELECT * FROM (SELECT DISTINCT * FROM (${parts.join(' UNION ALL ')}))${notOffered}`);
     } finally {
       for (const release of releases) await release();
     }

@@ -66,8 +66,8 @@ export async function* landingBatches(run: RunContext, reads: ReadPlan, counts: 
       current = await run.phases.time('landing', () => pending);
       // Start cutting the next batch now: Node does that while DuckDB works on this one. Batches take turns
       // with three spools: the next one writes over the spool of the batch two before this one, which the
-      // caller is through with (this generator resumes only when it asks for the next batch, and the caller
-      // asks once the batch before this one is written: see executePlan's writeBehind).
+      // caller is through with (this generator resumes only when it asks for this batch, and it asks only once
+      // the batch two before it is written: see executePlan's writeBehind).
       next = index + 1 < batches.length ? spool(batchedName, batches[index + 1] ?? [], `batch-${(index + 1) % 3}.txt`) : undefined;
       next?.catch(() => undefined);
       const input = `input_${batchedName}`;
