@@ -29,8 +29,9 @@ export async function readManifests(state: StateStore, root: LakeRoot, only?: re
  * SQL that reads one committed table version; the files must be local (see Storage.fetchLocal). A file that
  * is gone, or whose size is not the one its commit recorded (cut short, overwritten), is DATA_FILE_MISSING or
  * DATA_FILE_DAMAGED naming the table, the version, the file and the repair, before anything reads it.
+ * With `fileColumn`, each row also has the path of the file it is read from, in a column of that name.
  */
-export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest): Promise<{ sql: string; files: LocalFiles }> {
+export async function tableRelation(engine: Engine, storage: Storage, manifest: TableManifest, options: { fileColumn?: string } = {}): Promise<{ sql: string; files: LocalFiles }> {
   const dataFiles = manifestFiles(manifest);
   let files: LocalFiles;
   try {
@@ -42,7 +43,7 @@ export async function tableRelation(engine: Engine, storage: Storage, manifest: 
   }
   try {
     await checkLocalFiles(manifest, files.paths);
-    return { sql: tableVersionSql(manifest, files.paths, await columnsInFiles(engine, manifest, files.paths)), files };
+    return { sql: tableVersionSql(manifest, files.paths, await columnsInFiles(engine, manifest, files.paths), options.fileColumn), files };
   } catch (error) {
     await files.release();
     throw error;

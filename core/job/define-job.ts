@@ -77,6 +77,12 @@ export interface TransformContext {
   delta(name: string): string;
   /** Incremental mode: rows table source `name` held when the bookmark was committed. */
   before(name: string): string;
+  /**
+   * Incremental mode: the rows of `before(name)` whose `column` is among `keys` (SQL giving one column), read
+   * from only the files that hold one. A filter on `before(name)` reads every column of every file; this reads
+   * the key column of all and the rest of a few: the way to find the few earlier rows a delta's keys match.
+   */
+  beforeMatching(name: string, column: string, keys: string): string;
   /** This job's own output table as last committed (empty when it has none yet). */
   previous(table: TableName): string;
   /**

@@ -84,8 +84,11 @@ export async function tableDeltas(lake: Lake, job: Job, root: LakeRoot, since: J
   return deltas;
 }
 
-/** A view `name` over some files of a table version (an empty typed relation when there are none). */
-export async function attachFiles(lake: Lake, engine: Engine, manifest: TableManifest, files: readonly DataFile[], name: string): Promise<() => Promise<void>> {
+/**
+ * A view `name` over some files of a table version (an empty typed relation when there are none); with
+ * `fileColumn`, each row also has the path of its file in that column (see tableRelation).
+ */
+export async function attachFiles(lake: Lake, engine: Engine, manifest: TableManifest, files: readonly DataFile[], name: string, options: { fileColumn?: string } = {}): Promise<() => Promise<void>> {
   const wanted = new Set(files.map((file) => file.key));
   const subset: TableManifest = {
     ...manifest,
@@ -93,7 +96,7 @@ export async function attachFiles(lake: Lake, engine: Engine, manifest: TableMan
       Object.entries(manifest.partitions).map(([key, entry]) => [key, { ...entry, files: entry.files.filter((file) => wanted.has(file.key)) }]),
     ),
   };
-  const { sql, files: local } = await tableRelation(engine, lake.storage, subset);
+  const { sql, files: local } = await tableRelation(engine, lake.storage, subset, options);
   await engine.run(`CREATE OR REPLACE VIEW ${quoteIdentifier(name)} AS SELECT * FROM ${sql}`);
   return () => local.release();
 }

@@ -7,14 +7,17 @@ import { filesHoldManifestColumns, manifestFiles } from './manifest.ts';
  * its declared type. `columnsInFiles`, when given, are the columns the files hold: a declared column none of them has (one
  * added to the table after they were written) reads as NULL, as a new column of an old partition should.
  */
-export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>): string {
+export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>, fileColumn?: string): string {
   const files = manifestFiles(manifest).filter((file) => file.rows > 0);
+  // The local path of the file each row is read from, when asked for (a lookup reads only the files it needs).
+  const file = fileColumn === undefined ? '' : `, filename AS ${quoteIdentifier(fileColumn)}`;
   const stored = (name: string) => !columnsInFiles || columnsInFiles.has(name) || manifest.partitionBy.includes(name);
   const columnList = manifest.columns
     .map((column) => `${stored(column.name) ? quoteIdentifier(column.name) : 'NULL'}::${column.type} AS ${quoteIdentifier(column.name)}`)
     .join(', ');
   if (files.length === 0) {
-    return `(SELECT ${manifest.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ')} WHERE false)`;
+    const none = fileColumn === undefined ? '' : `, NULL::VARCHAR AS ${quoteIdentifier(fileColumn)}`;
+    return `(SELECT ${manifest.columns.map((column) => `NULL::${column.type} AS ${quoteIdentifier(column.name)}`).join(', ')}${none} WHERE false)`;
   }
   const paths = files.map((file) => {
     const local = localPaths.get(file.key);
@@ -31,7 +34,7 @@ export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap
       const value = only.values[column.name];
       return `${value === null || value === undefined ? 'NULL' : quoteLiteral(value)}::${column.type} AS ${quoteIdentifier(column.name)}`;
     });
-    return `(SELECT ${columns.join(', ')} FROM read_parquet(${literalList(paths)}, hive_partitioning = false))`;
+    return `(SELECT ${columns.join(', ')}${file} FROM read_parquet(${literalList(paths)}, hive_partitioning = false))`;
   }
   const hiveTypes = manifest.partitionBy
     .map((key) => {
@@ -42,5 +45,5 @@ export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap
   const options = partitioned ? `, hive_partitioning = true, hive_types = {${hiveTypes}}` : ', hive_partitioning = false';
   // Files known to share the table's schema are bound from one footer; otherwise columns are matched by name across all.
   const unionByName = !filesHoldManifestColumns(manifest);
-  return `(SELECT ${columnList} FROM read_parquet(${literalList(paths)}, union_by_name = ${unionByName}${options}))`;
+  return `(SELECT ${columnList}${file} FROM read_parquet(${literalList(paths)}, union_by_name = ${unionByName}${options}))`;
 }

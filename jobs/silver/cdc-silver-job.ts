@@ -129,7 +129,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
     derivedOutputs: { [currentName]: eventsName, [historyName]: eventsName },
     balance: { input: 'bronze', output: eventsName },
     incremental: true,
-    transform: ({ mode, input, step, delta, before, previous, columns }) => {
+    transform: ({ mode, input, step, delta, beforeMatching, previous, columns }) => {
       // Attributes schema evolution added (origin dynamodb:<type>:<attribute>), typed like declared ones.
       const evolved = columns(eventsName).flatMap((column) => {
         const match = /^dynamodb:([A-Z]+):(.+)$/.exec(column.origin ?? '');
@@ -152,8 +152,7 @@ export function cdcSilverJob(entity: SilverEntity): { job: Job; eventsTable: Tab
       const seen = () => `
         SELECT event_id, min({'o': source_object, 'i': record_index}) AS first_seen,
                arg_min(${content}, {'o': source_object, 'i': record_index}) AS first_content
-        FROM ${before('bronze')}
-        WHERE event_id IN (SELECT event_id FROM ${delta('bronze')})
+        FROM ${beforeMatching('bronze', 'event_id', `SELECT event_id FROM ${delta('bronze')}`)}
         GROUP BY event_id`;
       // Which bronze rows to type, each with its rank among the copies of its event (1 = the first copy).
       const ranked =

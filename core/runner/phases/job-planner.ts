@@ -2,7 +2,7 @@ import { quoteIdentifier, quoteLiteral } from '../../engine/index.ts';
 import { JobDefinitionError } from '../../errors.ts';
 import type { Job, JobPlan, TransformContext } from '../../job/index.ts';
 import type { TableSpec } from '../../table/index.ts';
-import type { RunInputs } from './open-inputs.ts';
+import { locatedViewName, SOURCE_FILE_COLUMN, type RunInputs } from './open-inputs.ts';
 import type { RunContext } from './run-context.ts';
 
 export type PlanMode = TransformContext['mode'];
@@ -118,6 +118,16 @@ function transformContext(
       incrementalOnly(`before(${name})`);
       snapshotless(name);
       return quoteIdentifier(`before_${name}`);
+    },
+    beforeMatching(name, column, keys) {
+      known(name);
+      incrementalOnly(`beforeMatching(${name})`);
+      snapshotless(name);
+      const located = quoteIdentifier(locatedViewName(name));
+      const file = quoteIdentifier(SOURCE_FILE_COLUMN);
+      const matches = `${quoteIdentifier(column)} IN (${keys})`;
+      // The DISTINCT lets DuckDB skip whole files by the list it makes (without it, every file is read).
+      return `(SELECT * EXCLUDE (${file}) FROM ${located} WHERE ${file} IN (SELECT DISTINCT ${file} FROM ${located} WHERE ${matches}) AND ${matches})`;
     },
     previous(table) {
       if (!job.outputs.some((output) => output.name === table)) throw new JobDefinitionError(job.name, `previous(${table}): not one of the job's outputs`);

@@ -61,6 +61,7 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
     if (delta) {
       deltaViews.set(`delta_${name}`, () => attachFiles(lake, engine, delta.manifest, delta.added, `delta_${name}`));
       deltaViews.set(`before_${name}`, () => attachFiles(lake, engine, delta.manifest, delta.before, `before_${name}`));
+      deltaViews.set(locatedViewName(name), () => attachFiles(lake, engine, delta.manifest, delta.before, locatedViewName(name), { fileColumn: SOURCE_FILE_COLUMN }));
       counts.add(name, delta.added.reduce((sum, file) => sum + file.rows, 0), delta.added.reduce((sum, file) => sum + file.sizeBytes, 0));
     } else {
       counts.add(name, loaded.rows, loaded.bytes);
@@ -105,6 +106,14 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
   registerPrevious();
   return inputs;
 }
+
+/** The view under `beforeMatching(name, ...)`: `before(name)` with each row's file (SOURCE_FILE_COLUMN). */
+export function locatedViewName(name: string): string {
+  return `before_${name}_located`;
+}
+
+/** The column of a located view naming the file a row is read from. */
+export const SOURCE_FILE_COLUMN = '__source_file';
 
 /** The view `previous(table)` names. */
 function previousViewName(table: string): string {
