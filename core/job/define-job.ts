@@ -63,7 +63,7 @@ export interface TransformContext {
   /**
    * `full` when the run reads all of its input; `incremental` when the job declared `incremental`, its
    * bookmark is set and its table sources only grew since: then `delta(name)` holds the rows added to
-   * source `name` since the bookmark and `before(name)` the rows it had then.
+   * source `name` since the bookmark and `before(name)` the rows it had then (`beforeMatching` looks a few up).
    */
   readonly mode: 'full' | 'incremental';
   /** When the run started; use it (not `now()`) so one run stamps one time. */
@@ -78,9 +78,14 @@ export interface TransformContext {
   /** Incremental mode: rows table source `name` held when the bookmark was committed. */
   before(name: string): string;
   /**
-   * Incremental mode: the rows of `before(name)` whose `column` is among `keys` (SQL giving one column), read
-   * from only the files that hold one. A filter on `before(name)` reads every column of every file; this reads
-   * the key column of all and the rest of a few: the way to find the few earlier rows a delta's keys match.
+   * Incremental mode: the rows of `before(name)` whose `column` (a column name) is among `keys` (SQL giving one
+   * column), as `SELECT * FROM before(name) WHERE column IN (keys)` gives them (a NULL matches nothing), but
+   * read from only the files that hold one: a filter on `before(name)` reads the columns it uses from every
+   * file, this reads `column` from every file and the rest from those few. The way to find the earlier rows a
+   * delta's keys match in a large table. `keys` is read twice, so it must give the same rows both times.
+   *
+   * @example
+   * `SELECT * FROM ${beforeMatching('bronze', 'event_id', `SELECT event_id FROM ${delta('bronze')}`)}`
    */
   beforeMatching(name: string, column: string, keys: string): string;
   /** This job's own output table as last committed (empty when it has none yet). */

@@ -10,7 +10,9 @@ import { filesHoldManifestColumns, manifestFiles } from './manifest.ts';
 export function tableVersionSql(manifest: TableManifest, localPaths: ReadonlyMap<string, string>, columnsInFiles?: ReadonlySet<string>, fileColumn?: string): string {
   const files = manifestFiles(manifest).filter((file) => file.rows > 0);
   // The local path of the file each row is read from, when asked for (a lookup reads only the files it needs).
-  const file = fileColumn === undefined ? '' : `, filename AS ${quoteIdentifier(fileColumn)}`;
+  // A table with a column named filename hides DuckDB's: every row then says '' (no file is skipped).
+  const ownFilename = manifest.columns.some((column) => column.name === 'filename');
+  const file = fileColumn === undefined ? '' : `, ${ownFilename ? "''::VARCHAR" : 'filename'} AS ${quoteIdentifier(fileColumn)}`;
   const stored = (name: string) => !columnsInFiles || columnsInFiles.has(name) || manifest.partitionBy.includes(name);
   const columnList = manifest.columns
     .map((column) => `${stored(column.name) ? quoteIdentifier(column.name) : 'NULL'}::${column.type} AS ${quoteIdentifier(column.name)}`)

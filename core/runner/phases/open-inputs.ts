@@ -107,9 +107,12 @@ export async function openTableInputs(run: RunContext, reads: ReadPlan): Promise
   return inputs;
 }
 
-/** The view under `beforeMatching(name, ...)`: `before(name)` with each row's file (SOURCE_FILE_COLUMN). */
+/**
+ * The view under `beforeMatching(name, ...)`: `before(name)` with each row's file (SOURCE_FILE_COLUMN). Named
+ * with a character no source name has, so it is never another source's `before_<name>`.
+ */
 export function locatedViewName(name: string): string {
-  return `before_${name}_located`;
+  return `before:${name}:located`;
 }
 
 /** The column of a located view naming the file a row is read from. */

@@ -92,14 +92,68 @@ describe('beforeMatching in an incremental run', () => {
     ]);
   });
 
-  it('gives no row when no key matches, and when before() has no file', async () => {
+  it('gives no row when before() has no file, and when no key matches', async () => {
     const lake = openLocalLake(await tempDir('before-matching'), { threads: 2 });
+    const counts = async () => [
+      ...(await queryLake(lake, 'SELECT count(*) AS n FROM silver.matched')),
+      ...(await queryLake(lake, 'SELECT count(*) AS n FROM silver.filtered')),
+    ];
     await runBoth(lake);
     await land(lake, 'numbers-1', [1, 2]);
     await runBoth(lake);
+    expect(await counts()).toEqual([{ n: 0 }, { n: 0 }]);
     await land(lake, 'numbers-2', [3, 4]);
     await runBoth(lake);
-    expect(await queryLake(lake, 'SELECT count(*) AS n FROM silver.matched')).toEqual([{ n: 0 }]);
-    expect(await queryLake(lake, 'SELECT count(*) AS n FROM silver.filtered')).toEqual([{ n: 0 }]);
+    expect(await counts()).toEqual([{ n: 0 }, { n: 0 }]);
+  });
+
+  it('finds the rows of a before() of one file (its partition values spelled out)', async () => {
+    const lake = openLocalLake(await tempDir('before-matching'), { threads: 2 });
+    await land(lake, 'numbers-1', [5]);
+    await runBoth(lake);
+    await land(lake, 'numbers-2', [5, 6]);
+    await runBoth(lake);
+    const rows = await queryLake(lake, ROWS.replace('{table}', 'silver.matched'));
+    expect(rows).toEqual([{ n: 5, source_object: 'landing/numbers/2025/11/01/00/numbers-1', record_index: 0 }]);
+    expect(rows).toEqual(await queryLake(lake, ROWS.replace('{table}', 'silver.filtered')));
+  });
+
+  it('finds the rows of a table with a column named filename, which hides the file name DuckDB gives', async () => {
+    const lake = openLocalLake(await tempDir('before-matching'), { threads: 2 });
+    const named = defineTable({
+      name: 'bronze.named',
+      description: 'Numbers and a name.',
+      writeMode: 'append',
+      partitionBy: [],
+      columns: [
+        { name: 'n', type: 'BIGINT', description: 'The number.' },
+        { name: 'filename', type: 'VARCHAR', description: 'A name; NULL for odd numbers.' },
+      ],
+    });
+    const namedJob = defineJob({
+      name: 'bronze.named',
+      description: 'Numbers from landing, named.',
+      sources: { numbers: landingSource('numbers') },
+      outputs: [named],
+      transform: ({ input }) => ({ outputs: { 'bronze.named': `SELECT (raw::JSON->>'n')::BIGINT AS n, CASE WHEN n % 2 = 0 THEN 'name-' || n END AS filename FROM ${input('numbers')}` } }),
+    });
+    const found = defineTable({ name: 'silver.found', description: 'Earlier rows found.', writeMode: 'append', partitionBy: [], columns: named.columns });
+    const findJob = defineJob({
+      name: 'silver.found',
+      description: 'The earlier rows of numbers that land again.',
+      sources: { named: tableSource('bronze.named') },
+      outputs: [found],
+      incremental: true,
+      transform: ({ mode, input, delta, beforeMatching }) => ({
+        outputs: { 'silver.found': mode === 'full' ? `SELECT * FROM ${input('named')} WHERE false` : `SELECT * FROM ${beforeMatching('named', 'n', `SELECT n FROM ${delta('named')}`)}` },
+      }),
+    });
+    await land(lake, 'numbers-1', [1, 2, 3]);
+    await runJob(lake, namedJob, enable);
+    await runJob(lake, findJob, enable);
+    await land(lake, 'numbers-2', [2, 3, 9]);
+    await runJob(lake, namedJob, enable);
+    await runJob(lake, findJob, enable);
+    expect(await queryLake(lake, 'SELECT n, filename FROM silver.found ORDER BY n')).toEqual([{ n: 2, filename: 'name-2' }, { n: 3, filename: null }]);
   });
 });
