@@ -219,9 +219,9 @@ async function stageBatch(
  * the steps. The fork reads in a transaction begun now, so it sees this batch's steps, inputs and quality
  * splits as they are when this returns, whatever the run's engine replaces them with after (DuckDB keeps
  * the old versions for it); the spool files under this batch's inputs are not written over before the write
- * has ended (see landingBatches). `done` settles when the write ends; the fork is closed then. A batch whose copies the
- * fork cannot bind (an output that lacks a column, say) is left to be written on the run's engine, which says
- * what is wrong with it: undefined then.
+ * has ended (see landingBatches). `done` settles when the write ends; the fork is closed then. A batch whose
+ * copies the fork cannot bind (an output that lacks a column, say) is left to be written on the run's engine,
+ * which says what is wrong with it: undefined then.
  */
 async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Promise<{ session: Engine; done: Promise<void> } | undefined> {
   const session = await run.engine.fork();
