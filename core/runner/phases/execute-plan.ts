@@ -230,16 +230,13 @@ async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Prom
     // Binding a copy's rows reads the catalog, which starts the transaction's snapshot of the run's
     // database; LIMIT 0 reads no row.
     for (const copy of copies) await session.run(`SELECT * FROM (${copy.sql}) LIMIT 0`);
+    // A stop that came while the fork was made would not reach it.
+    run.checkpoint();
   } catch {
     session.close();
-    return undefined;
-  }
-  // A stop that came while the fork was made would not reach it.
-  try {
+    // A stop (which may be what made the binding fail) ends the run here, not after a write in the foreground.
     run.checkpoint();
-  } catch (error) {
-    session.close();
-    throw error;
+    return undefined;
   }
   const done = (async () => {
     try {
