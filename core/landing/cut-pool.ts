@@ -4,10 +4,12 @@ import type { LandingLimits } from './record-splitter.ts';
 import type { SpooledObject } from './spool-lines.ts';
 
 /**
- * Some objects for a worker, their bodies one after another in `bodies` (`lengths` each): their spool lines,
- * which the worker writes to its own file beside `spool`, after its earlier lines of the same use of the
- * spool (`lines`), or only how many records each holds (`count`). Small objects travel together: one message
- * per object would cost more than cutting it.
+ * Some objects for a worker: their spool lines, which the worker writes to its own file beside `spool`, after
+ * its earlier lines of the same use of the spool (`lines`), or only how many records each holds (`count`).
+ * An object comes either as bytes, one after another in `bodies` (`lengths` each), or as a local file the
+ * worker reads itself (`files`, where its length is -1): a folder lake's objects are not read on the main
+ * thread, nor copied to reach the worker. Small objects travel together: one message per object would cost
+ * more than cutting it.
  */
 export type CutRequest = {
   readonly id: number;
@@ -19,18 +21,39 @@ export type CutRequest = {
   readonly spool?: { readonly path: string; readonly generation: number };
   readonly objects: readonly SpooledObject[];
   readonly bodies: Uint8Array;
+  /** Each object's bytes in `bodies`, or -1 for an object read from its file in `files`. */
   readonly lengths: readonly number[];
+  readonly files: readonly string[];
+  /** The lake's location, for the message about a file gone since it was listed. */
+  readonly location: string;
   readonly limits: LandingLimits;
 };
 
 export type CutReply =
-  | { readonly id: number; readonly records: readonly number[]; readonly file?: string; readonly end?: number; readonly error?: undefined }
+  | {
+      readonly id: number;
+      readonly records: readonly number[];
+      /** Bytes the worker read of each object it read from its file (0 for the others). */
+      readonly bytes: readonly number[];
+      /** Objects whose files could not be read, by position, and why. */
+      readonly unreadable: Readonly<Record<number, string>>;
+      readonly file?: string;
+      readonly end?: number;
+      readonly error?: undefined;
+    }
   /** A failure: what the worker threw, and its system error code (ENOSPC writing the spool, say), if any. */
   | { readonly id: number; readonly error: string; readonly code?: string };
+
+/** One object for the pool: its bytes, or the local file that holds them. */
+export type CutObject = { readonly object: SpooledObject } & ({ readonly body: Buffer; readonly file?: undefined } | { readonly file: string; readonly body?: undefined });
 
 export interface CutResult {
   /** Records of each object, in order. */
   readonly records: readonly number[];
+  /** Bytes read of each object the worker read from its file (0 for the others). */
+  readonly bytes: readonly number[];
+  /** Objects whose files could not be read (gone, no permission, not a file), by position, and why. */
+  readonly unreadable: ReadonlyMap<number, string>;
   /** Mode `lines`: the file the objects' spool lines were written to, in their order, and where they end in it. */
   readonly spooled?: { readonly file: string; readonly end: number };
 }
@@ -56,12 +79,13 @@ export class CutPool {
 
   constructor(readonly size: number) {}
 
-  cut(mode: CutRequest['mode'], objects: readonly { object: SpooledObject; body: Buffer }[], limits: LandingLimits, spool?: CutRequest['spool']): Promise<CutResult> {
+  cut(mode: CutRequest['mode'], objects: readonly CutObject[], limits: LandingLimits, spool?: CutRequest['spool'], location = ''): Promise<CutResult> {
     if (mode === 'lines' && spool === undefined) throw new Error('cutting to spool lines needs the spool they go beside');
     // One copy of the bodies is handed over (the callers' buffers stay whole: a store may keep them).
-    const bodies = new Uint8Array(objects.reduce((sum, item) => sum + item.body.length, 0));
+    const bodies = new Uint8Array(objects.reduce((sum, item) => sum + (item.body?.length ?? 0), 0));
     let offset = 0;
     for (const item of objects) {
+      if (item.body === undefined) continue;
       bodies.set(item.body, offset);
       offset += item.body.length;
     }
@@ -71,7 +95,9 @@ export class CutPool {
       ...(spool === undefined ? {} : { spool }),
       objects: objects.map(({ object }) => ({ key: object.key, lastModifiedMs: object.lastModifiedMs })),
       bodies,
-      lengths: objects.map((item) => item.body.length),
+      lengths: objects.map((item) => item.body?.length ?? -1),
+      files: objects.map((item) => item.file ?? ''),
+      location,
       limits,
     };
     return new Promise<CutResult>((resolve, reject) => {
@@ -116,7 +142,14 @@ export class CutPool {
       this.idle.push(worker);
       if (pending && pending.request.id === reply.id) {
         if (reply.error !== undefined) pending.reject(cutFailure(pending.request, reply.error, reply.code));
-        else pending.resolve({ records: reply.records, ...(reply.file === undefined ? {} : { spooled: { file: reply.file, end: reply.end ?? 0 } }) });
+        else {
+          pending.resolve({
+            records: reply.records,
+            bytes: reply.bytes,
+            unreadable: new Map(Object.entries(reply.unreadable).map(([index, why]) => [Number(index), why])),
+            ...(reply.file === undefined ? {} : { spooled: { file: reply.file, end: reply.end ?? 0 } }),
+          });
+        }
       }
       this.dispatch();
     });

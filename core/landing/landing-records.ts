@@ -1,10 +1,11 @@
 import { closeSync, constants, ftruncateSync, openSync, truncateSync } from 'node:fs';
 import type { Engine } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
-import type { ObjectInfo, Storage } from '../storage/index.ts';
-import { cutPool, type CutPool } from './cut-pool.ts';
+import { LocalStorage, type ObjectInfo, type Storage } from '../storage/index.ts';
+import { cutPool, type CutObject, type CutPool } from './cut-pool.ts';
 import { DEFAULT_LANDING_LIMITS, type LandingLimits } from './record-splitter.ts';
 import { FIELD_SEPARATOR, MAX_LINE_BYTES, SpoolLines, oversizedObjectRecord, writeAt } from './spool-lines.ts';
+import { isUnreadableObjectError } from './unreadable-objects.ts';
 
 /** Columns of the relation a landing source becomes. */
 export const LANDING_RECORD_COLUMNS = [
@@ -29,10 +30,11 @@ export interface LandingSpool {
 /**
  * Cuts the records of `objects` apart (docs/semantics.md, "Landing") and writes them to `spoolPath` and
  * files beside it (`<spoolPath>.<n>`), one line each. The cutting is done by the cut pool's worker threads,
- * a group of objects at a time, each writing its lines to a file of its own; this thread fetches (and writes
- * the one-line records of objects over the limit), so its event loop stays free. Each object's lines are
- * together and in its records' order; objects' order across the files is not kept (every line names its
- * object and record). An object over `limits` becomes one record that says so. The data work is left to DuckDB.
+ * a group of objects at a time, each writing its lines to a file of its own (and reading a folder lake's files
+ * itself); this thread fetches from an object store (and writes the one-line records of objects over the limit),
+ * so its event loop stays free. Each object's lines are together and in its records' order; objects' order
+ * across the files is not kept (every line names its object and record). An object over `limits` becomes one
+ * record that says so. The data work is left to DuckDB.
  *
  * A spool path used again (a batch's, once the batch before last is written) is written over in place, and
  * cut to its new length at the end: pages a file already has cost far less to write than new ones, which
@@ -103,23 +105,7 @@ export async function* countLandingRecords(
   }
 }
 
-/**
- * Whether fetching an object failed because of the object itself (no permission, gone since it was listed,
- * not a file, archived), which no retry within the run mends, rather than the store (throttling, network),
- * which fails the run.
- */
-export function isUnreadableObjectError(error: unknown): boolean {
-  // Stores wrap what the system or S3 said (S3Storage's STORAGE_ERROR): the reason is in the causes.
-  for (let current = error; current instanceof Error; current = current.cause) {
-    const { code, name } = current as { code?: string; name: string };
-    if (UNREADABLE_CODES.has(code ?? '') || UNREADABLE_S3_ERRORS.has(name) || name.startsWith('KMS.')) return true;
-  }
-  return false;
-}
-
-const UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'OBJECT_NOT_FOUND']);
-/** S3's answers about one object: no permission (its ACL or its KMS key), gone, or archived. */
-const UNREADABLE_S3_ERRORS: ReadonlySet<string> = new Set(['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMSAccessDeniedException', 'KMSDisabledException', 'KMSInvalidStateException']);
+export { isUnreadableObjectError };
 
 /**
  * Fetches ahead (object stores answer faster with many reads in flight, up to PREFETCH_OBJECTS and
@@ -135,7 +121,8 @@ async function* cutInOrder(
   signal?: AbortSignal,
 ): AsyncGenerator<CutGroup> {
   const pool = cutPool();
-  const fetched: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
+  const fileOf = localFiles(storage);
+  const fetched: Fetched[] = [];
   const cutting: Promise<CutGroup>[] = [];
   const stored = (object: ObjectInfo) => Math.min(object.sizeBytes, limits.maxObjectBytes);
   let fetchedBytes = 0;
@@ -144,23 +131,28 @@ async function* cutInOrder(
     while (next < objects.length && fetched.length < PREFETCH_OBJECTS && (fetched.length === 0 || fetchedBytes < PREFETCH_BYTES)) {
       const object = objects[next] as ObjectInfo;
       next += 1;
-      // An object whose stored bytes alone are over the limit is not fetched at all.
-      const body = object.sizeBytes > limits.maxObjectBytes ? Promise.resolve(undefined) : storage.get(object.key);
-      body.catch(() => undefined);
-      fetched.push({ object, body });
+      // An object whose stored bytes alone are over the limit is not fetched at all; a folder lake's file is
+      // read by the worker that cuts it.
+      if (object.sizeBytes <= limits.maxObjectBytes && fileOf !== undefined) {
+        fetched.push({ object, file: fileOf(object.key) });
+      } else {
+        const body = object.sizeBytes > limits.maxObjectBytes ? Promise.resolve(undefined) : storage.get(object.key);
+        body.catch(() => undefined);
+        fetched.push({ object, body });
+      }
       fetchedBytes += stored(object);
     }
   };
   const startGroup = () => {
-    const group: { object: ObjectInfo; body: Promise<Buffer | undefined> }[] = [];
+    const group: Fetched[] = [];
     let groupBytes = 0;
     while (fetched.length > 0 && group.length < GROUP_OBJECTS && (group.length === 0 || groupBytes + stored((fetched[0] as { object: ObjectInfo }).object) <= GROUP_BYTES)) {
-      const head = fetched.shift() as { object: ObjectInfo; body: Promise<Buffer | undefined> };
+      const head = fetched.shift() as Fetched;
       fetchedBytes -= stored(head.object);
       groupBytes += stored(head.object);
       group.push(head);
     }
-    const cut = cutGroup(group, pool, limits, mode);
+    const cut = cutGroup(group, pool, limits, mode, storage.location);
     cut.catch(() => undefined);
     cutting.push(cut);
   };
@@ -184,20 +176,30 @@ async function* cutInOrder(
 /** Only counting records (`'count'`), or cutting them into spool lines beside `spool`. */
 type CutMode = 'count' | { readonly spool: { readonly path: string; readonly generation: number } };
 
-/** One group's bodies, once fetched: objects set aside or over the limit by size here, the rest cut by a worker. */
-async function cutGroup(
-  group: readonly { object: ObjectInfo; body: Promise<Buffer | undefined> }[],
-  pool: CutPool,
-  limits: LandingLimits,
-  mode: CutMode,
-): Promise<CutGroup> {
+/** An object on its way to the pool: its body being fetched (undefined: over the limit, not fetched), or its local file. */
+type Fetched = { readonly object: ObjectInfo } & ({ readonly body: Promise<Buffer | undefined>; readonly file?: undefined } | { readonly file: string; readonly body?: undefined });
+
+/**
+ * A local file for each key when `storage` is a folder lake read as it is: the workers then read the files
+ * themselves, off this thread and without a copy. A store that wraps a folder lake's reads (to count or
+ * refuse them) is read through its own `get`.
+ */
+function localFiles(storage: Storage): ((key: string) => string) | undefined {
+  return storage instanceof LocalStorage && storage.get === LocalStorage.prototype.get ? (key) => storage.pathOf(key) : undefined;
+}
+
+/** One group's objects, once fetched: objects set aside or over the limit by size here, the rest cut by a worker. */
+async function cutGroup(group: readonly Fetched[], pool: CutPool, limits: LandingLimits, mode: CutMode, location: string): Promise<CutGroup> {
   const settled = await Promise.allSettled(group.map((item) => item.body));
   const items: CutItem[] = [];
-  const toCut: { index: number; object: ObjectInfo; body: Buffer }[] = [];
+  const toCut: (CutObject & { index: number })[] = [];
   const oversized = new SpoolLines(1024);
   settled.forEach((outcome, index) => {
-    const { object } = group[index] as { object: ObjectInfo };
-    if (outcome.status === 'rejected') {
+    const { object, file } = group[index] as Fetched;
+    if (file !== undefined) {
+      toCut.push({ index: items.length, object, file });
+      items.push({ object, records: 0, bytesRead: 0 });
+    } else if (outcome.status === 'rejected') {
       if (!isUnreadableObjectError(outcome.reason)) throw outcome.reason;
       items.push({ object, records: 0, bytesRead: 0, unreadable: (outcome.reason as Error).message });
     } else if (outcome.value === undefined) {
@@ -208,11 +210,13 @@ async function cutGroup(
     }
   });
   if (toCut.length > 0) {
-    const cut = mode === 'count' ? await pool.cut('count', toCut, limits) : await pool.cut('lines', toCut, limits, mode.spool);
+    const cut = mode === 'count' ? await pool.cut('count', toCut, limits, undefined, location) : await pool.cut('lines', toCut, limits, mode.spool, location);
     if (cut.records.length !== toCut.length) throw new Error(`the cut pool returned ${cut.records.length} counts for ${toCut.length} objects`);
     cut.records.forEach((records, position) => {
-      const index = (toCut[position] as { index: number }).index;
-      items[index] = { ...(items[index] as CutItem), records };
+      const { index } = toCut[position] as { index: number };
+      const item = items[index] as CutItem;
+      const why = cut.unreadable.get(position);
+      items[index] = { ...item, records, bytesRead: item.bytesRead + (cut.bytes[position] ?? 0), ...(why === undefined ? {} : { unreadable: why }) };
     });
     return { items, lines: oversized.contents(), ...(cut.spooled ? { spooled: cut.spooled } : {}) };
   }
