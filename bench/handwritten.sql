@@ -7,6 +7,8 @@
 -- where a hand-written script would: one process keeps the typed events in memory for every later table.
 SET TimeZone = 'UTC';
 
+-- The script's bronze for tasks is this table and the COPY after it: the benchmark times the two against
+-- bronze.tasks_cdc (bench/pipeline-bench.ts), so they stay together and in this order.
 CREATE TEMP TABLE landing_tasks AS
 SELECT filename AS source_object, json AS raw
 FROM read_json_objects({{LANDING_TASKS}}, format = 'auto', filename = true, ignore_errors = true);
