@@ -42,8 +42,11 @@ type ObjectBody = { readonly body: Buffer; readonly bytes: number } | { readonly
 function readObjectFile(file: string, key: string, location: string, limit: number): ObjectBody {
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
-    const wanted = Math.min(fstatSync(fd).size, limit) + 1;
+    // Opened without blocking: a FIFO put where a file was listed would otherwise hold the worker until a writer came.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stats = fstatSync(fd);
+    if (!stats.isFile() && !stats.isDirectory()) return { unreadable: `${file} is not a regular file (a FIFO, socket or device since it was listed)` };
+    const wanted = Math.min(stats.size, limit) + 1;
     if (readBuffer.length < wanted) readBuffer = Buffer.allocUnsafe(Math.max(wanted, Math.min(readBuffer.length * 2, limit + 1)));
     let length = 0;
     for (;;) {

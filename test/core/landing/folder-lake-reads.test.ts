@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs, { appendFileSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
@@ -103,6 +104,21 @@ describe("a folder lake's landing objects", () => {
     expect(rows.filter((row) => row.includes('/cut.gz ')).at(-1)).toMatch(/ corrupt_gzip gzip stream broken after/);
     expect(direct.records).toBe(fetched.records);
   });
+
+  it('set aside a FIFO put where a listed file was, instead of waiting on it for a writer', async () => {
+    const root = await tempDir('folder-lake');
+    const storage = new LocalStorage(root);
+    const key = 'landing/tasks/2025/11/22/08/fifo';
+    await storage.put(key, Buffer.from('{"eventID":"a"}\n'));
+    await storage.put(`${key}-after`, Buffer.from('{"eventID":"b"}\n'));
+    const objects: ObjectInfo[] = [];
+    for await (const object of storage.list('landing/tasks/')) objects.push(object);
+    await rm(storage.pathOf(key));
+    execFileSync('mkfifo', [storage.pathOf(key)]);
+    const spool = await spoolLandingObjects(storage, objects, path.join(await tempDir('spool'), 'batch-0.txt'), { limits });
+    expect(spool.unreadable).toEqual([{ object: objects[0], error: `${storage.pathOf(key)} is not a regular file (a FIFO, socket or device since it was listed)` }]);
+    expect(spool.records).toBe(1);
+  }, 20_000);
 
   it('are counted as they are cut (reconcile)', async () => {
     const { storage, objects } = await folderLake();
