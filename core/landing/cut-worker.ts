@@ -12,7 +12,7 @@ import type { CutReply, CutRequest } from './cut-pool.ts';
 const INITIAL_LINE_BYTES = 1 << 22;
 const INITIAL_READ_BYTES = 1 << 22;
 /** A read buffer grown past this by one large file is let go after its request. */
-const KEPT_READ_BYTES = 1 << 26;
+const KEPT_READ_BYTES = 1 << 24;
 /** A line buffer grown past this by one large object is let go afterwards, not kept for the worker's life. */
 const KEPT_LINE_BYTES = 1 << 26;
 /** Lines are written out once they pass this, so a group of small objects that inflate a lot is held in parts. */
@@ -37,7 +37,7 @@ type ObjectBody = { readonly body: Buffer; readonly bytes: number } | { readonly
 /**
  * Reads a folder lake's object from its file, as LocalStorage.get would, but into the worker's buffer and
  * no further than one byte past the limit: a file that grew past it since it was listed is over the limit by
- * its stored bytes, and not read on (as one listed over the limit is never fetched).
+ * its stored bytes, and not read (as one listed over the limit is never fetched).
  */
 function readObjectFile(file: string, key: string, location: string, limit: number): ObjectBody {
   let fd: number | undefined;
@@ -46,21 +46,19 @@ function readObjectFile(file: string, key: string, location: string, limit: numb
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
     const stats = fstatSync(fd);
     if (!stats.isFile() && !stats.isDirectory()) return { unreadable: `${file} is not a regular file (a FIFO, socket or device since it was listed)` };
-    const wanted = Math.min(stats.size, limit) + 1;
+    if (stats.size > limit) return { oversized: stats.size };
+    const wanted = stats.size + 1;
     if (readBuffer.length < wanted) readBuffer = Buffer.allocUnsafe(Math.max(wanted, Math.min(readBuffer.length * 2, limit + 1)));
+    // At most one byte past the limit is read, even while the file grows.
+    const most = Math.min(readBuffer.length, limit + 1);
     let length = 0;
     for (;;) {
-      if (length === readBuffer.length) {
-        if (length > limit) return { oversized: fstatSync(fd).size };
-        const grown = Buffer.allocUnsafe(Math.min(readBuffer.length * 2, limit + 1));
-        readBuffer.copy(grown, 0, 0, length);
-        readBuffer = grown;
-      }
-      const read = readSync(fd, readBuffer, length, readBuffer.length - length, length);
+      if (length === most) return { oversized: fstatSync(fd).size };
+      const read = readSync(fd, readBuffer, length, most - length, length);
       if (read === 0) break;
       length += read;
     }
-    return length > limit ? { oversized: fstatSync(fd).size } : { body: readBuffer.subarray(0, length), bytes: length };
+    return { body: readBuffer.subarray(0, length), bytes: length };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     if (!UNREADABLE_CODES.has(code)) throw error;
@@ -84,10 +82,18 @@ function* requestObjects(request: CutRequest): Generator<ObjectBody> {
       offset += length;
     }
   }
-  if (readBuffer.length > KEPT_READ_BYTES) readBuffer = Buffer.allocUnsafe(INITIAL_READ_BYTES);
 }
 
 port.on('message', (request: CutRequest) => {
+  try {
+    cutRequest(request);
+  } finally {
+    if (readBuffer.length > KEPT_READ_BYTES) readBuffer = Buffer.allocUnsafe(INITIAL_READ_BYTES);
+  }
+});
+
+/** Cuts one request's objects and answers it, with the counts or with what failed. */
+function cutRequest(request: CutRequest): void {
   try {
     const records: number[] = [];
     const bytes: number[] = [];
@@ -147,4 +153,4 @@ port.on('message', (request: CutRequest) => {
     const code = (error as NodeJS.ErrnoException).code;
     port.postMessage({ id: request.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error), ...(typeof code === 'string' ? { code } : {}) } satisfies CutReply);
   }
-});
+}

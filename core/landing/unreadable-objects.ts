@@ -5,8 +5,11 @@
  * read a folder lake's files themselves, decide as the main thread does.
  */
 
-/** System error codes of a local file, and the stores' code for an object that is gone. */
-export const UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'OBJECT_NOT_FOUND']);
+/**
+ * System error codes of a local file (ENXIO and ENODEV: a socket or a device where a file was), and the stores'
+ * code for an object that is gone.
+ */
+export const UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EISDIR', 'ELOOP', 'ENOTDIR', 'ENOENT', 'ENXIO', 'ENODEV', 'OBJECT_NOT_FOUND']);
 
 /** S3's answers about one object: no permission (its ACL or its KMS key), gone, or archived. */
 const UNREADABLE_S3_ERRORS: ReadonlySet<string> = new Set(['AccessDenied', 'NoSuchKey', 'InvalidObjectState', 'KMSAccessDeniedException', 'KMSDisabledException', 'KMSInvalidStateException']);

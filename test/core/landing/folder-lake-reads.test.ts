@@ -105,6 +105,41 @@ describe("a folder lake's landing objects", () => {
     expect(direct.records).toBe(fetched.records);
   });
 
+  it('read objects of many sizes as get does, one worker buffer growing and used again', async () => {
+    const root = await tempDir('folder-lake');
+    const storage = new LocalStorage(root);
+    const large = { maxObjectBytes: 16 * 1024 * 1024, maxObjectRecords: 1_000_000 };
+    const text = (name: string, bytes: number) => {
+      const line = (n: number) => `${JSON.stringify({ eventID: `${name}-${n}`, pad: 'x'.repeat(200 + (n % 97)) })}\n`;
+      const lines: string[] = [];
+      let length = 0;
+      for (let n = 0; length < bytes; n += 1) {
+        lines.push(line(n));
+        length += lines.at(-1)?.length ?? 0;
+      }
+      return Buffer.from(lines.join('')).subarray(0, bytes);
+    };
+    const key = (name: string) => `landing/tasks/2025/11/22/08/${name}`;
+    await storage.put(key('a-small'), text('a', 1024));
+    await storage.put(key('b-nine-mib'), text('b', 9 * 1024 * 1024));
+    await storage.put(key('c-five-mib'), text('c', 5 * 1024 * 1024));
+    await storage.put(key('d-zipped.gz'), gzipSync(text('d', 12 * 1024 * 1024)));
+    await storage.put(key('e-at-the-limit'), text('e', large.maxObjectBytes));
+    await storage.put(key('f-small'), text('f', 2048));
+    const objects: ObjectInfo[] = [];
+    for await (const object of storage.list('landing/tasks/')) objects.push(object);
+    const spoolDir = await tempDir('spool');
+    const direct = await spoolLandingObjects(storage, objects, path.join(spoolDir, 'direct.txt'), { limits: large });
+    const fetched = await spoolLandingObjects(throughGet(storage), objects, path.join(spoolDir, 'fetched.txt'), { limits: large });
+    expect(direct.unreadable).toEqual([]);
+    expect(direct.bytesRead).toBe(objects.reduce((sum, object) => sum + object.sizeBytes, 0));
+    expect(direct.bytesRead).toBe(fetched.bytesRead);
+    expect(direct.records).toBe(fetched.records);
+    const rows = await spooled(direct);
+    expect(rows).toEqual(await spooled(fetched));
+    expect(rows.filter((row) => row.includes(' object_too_large '))).toEqual([]);
+  }, 60_000);
+
   it('set aside a FIFO put where a listed file was, instead of waiting on it for a writer', async () => {
     const root = await tempDir('folder-lake');
     const storage = new LocalStorage(root);
