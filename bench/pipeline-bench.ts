@@ -151,6 +151,7 @@ const ratio = pipelineMs / handwrittenMs;
 
 const lines: string[] = [];
 lines.push(`medallion benchmark: ${events} events (${records} landing records), median of ${options.repeat} run(s)`);
+lines.push(`the pipeline runs ${process.env.MEDALLION_BENCH_SOURCES === '1' ? 'from the sources through tsx (MEDALLION_BENCH_SOURCES=1)' : 'compiled (dist/), as medallion and the job image run it'}`);
 lines.push('');
 lines.push('jobs run as `medallion run --all` runs them: independent ones side by side, but a run that reads everything');
 lines.push('waits for its turn to open an engine (waited); records/s is over the time after that wait');

@@ -1,11 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { openLocalLake } from '../core/index.ts';
-import { runJobs } from '../core/runner/index.ts';
-import { LocalStorage } from '../core/storage/index.ts';
-import { PIPELINE_JOBS } from '../jobs/index.ts';
-import { loadPipelineRuleSets } from '../jobs/quality.ts';
+import { LocalStorage, PIPELINE_JOBS, loadPipelineRuleSets, openLocalLake, runJobs } from './product.ts';
 import { arrivalOfKey } from './arrival-times.ts';
 import { landingOnlyLake } from './landing-lake.ts';
 import { median } from './median.ts';

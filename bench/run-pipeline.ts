@@ -1,7 +1,4 @@
-import { openLocalLake } from '../core/index.ts';
-import { runJobs } from '../core/runner/index.ts';
-import { PIPELINE_JOBS } from '../jobs/index.ts';
-import { loadPipelineRuleSets } from '../jobs/quality.ts';
+import { PIPELINE_JOBS, loadPipelineRuleSets, openLocalLake, runJobs } from './product.ts';
 import { stageWallMs } from './stage-wall.ts';
 
 /**
