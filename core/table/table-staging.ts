@@ -49,7 +49,10 @@ export async function copyToStaging(engine: Engine, stage: OutputStage, sql: str
       const described = await engine.query(`DESCRIBE ${planSql}`).then((result) => result.rows, () => []);
       const produced = new Set(described.map((row) => String(row.column_name)));
       const missing = described.length > 0 ? stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name) : [];
-      if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')}`);
+      // DuckDB's own words go along: the COPY may have failed for another reason (the columns a runner adds to
+      // an output, such as the quarantine's run_id, are not in the job's SQL, so they always show as missing here).
+      const said = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')} (DuckDB: ${said})`, { cause: error });
     }
     throw error;
   }
