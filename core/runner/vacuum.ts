@@ -106,7 +106,9 @@ async function vacuum(lake: Lake, jobs: readonly Job[], options: VacuumOptions, 
   const first = Date.parse(head.committedAt) <= keepFrom ? head : await rootAsOf(lake.state, { time: new Date(keepFrom) }).catch(() => undefined);
   // Never back before the last vacuum's horizon (a longer --retain than last time): the manifests there are gone.
   const previous = await lake.state.getRecord<VacuumHorizon>(VACUUM_RECORD.collection, VACUUM_RECORD.id);
-  const keptFromCommit = Math.max(first?.seq ?? 1, previous?.keptFromCommit ?? 1);
+  // A run that starts after the run records were read (2.) reads the root it is based on after them, so no earlier
+  // than head0: keeping from head0 keeps that root's versions too (a commit checks its replacing writes against them).
+  const keptFromCommit = Math.max(Math.min(first?.seq ?? 1, head0.seq), previous?.keptFromCommit ?? 1);
   const keptManifests = new Set<string>();
   const keptFiles = new Set<string>();
   // The oldest version of each table a kept commit names: the catalog may show any version from there on.
