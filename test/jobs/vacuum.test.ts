@@ -4,10 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { MedallionError } from '../../core/errors.ts';
 import { restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
-import type { StateStore } from '../../core/state/index.ts';
+import { runRecordCollection, type LakeRoot, type StateStore } from '../../core/state/index.ts';
 import type { Storage } from '../../core/storage/index.ts';
-import { manifestFiles, type TableManifest } from '../../core/table/index.ts';
-import { PIPELINE_JOBS } from '../../jobs/index.ts';
+import { commitTables, manifestFiles, type TableManifest } from '../../core/table/index.ts';
+import { PIPELINE_JOBS, tasksCdcJob, tasksCdcTable } from '../../jobs/index.ts';
 import { reconcileLake } from '../../jobs/reconcile.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { tableContents } from '../support/pipeline-check.ts';
@@ -186,6 +186,44 @@ describe('vacuum', () => {
     // Only the current versions' files are left.
     expect([...after.keys()].filter((key) => !key.includes('/_symlink/')).length).toBe((await filesOfCommits(lake, head.seq)).size);
   }, 180_000);
+});
+
+describe('vacuum and a run that starts while it works', () => {
+  it('a run that starts after the vacuum read the run records commits, though another commit moved its table on meanwhile', async () => {
+    const dir = await tempDir('vacuum-late-run');
+    await cp(base, dir, { recursive: true });
+    const lake = openLocalLake(dir, { threads: 2 });
+    await land(lake, days[3]!);
+    // Between the vacuum's reading the run records (the last job's) and its reading the head, a run starts (no
+    // record the vacuum saw, based on the head of then), and another run commits a new version of its table.
+    const lastCollection = runRecordCollection(PIPELINE_JOBS.at(-1)!.name);
+    let recordsRead = false;
+    let basedOn: LakeRoot | undefined;
+    const watched = intercept<StateStore, 'listRecords'>(lake.state, 'listRecords', async (list, ...args) => {
+      const records = await (list as (...a: unknown[]) => Promise<unknown>)(...args);
+      if (args[0] === lastCollection) recordsRead = true;
+      return records;
+    });
+    const state = intercept<StateStore, 'readRoot'>(watched, 'readRoot', async (read) => {
+      if (recordsRead && basedOn === undefined) {
+        basedOn = await lake.state.readRoot();
+        await runJobs(lake, [tasksCdcJob], enable);
+      }
+      return (read as () => Promise<LakeRoot>)();
+    });
+    await vacuumLake({ ...lake, state }, PIPELINE_JOBS, { retainMs: HOUR, now: () => new Date(Date.now() + 48 * HOUR) });
+    expect(basedOn).toBeDefined();
+    const head = await lake.state.readRoot();
+    const table = tasksCdcTable.name;
+    expect(head.tables[table]!.version).toBeGreaterThan(basedOn!.tables[table]!.version);
+
+    // Every version the late run may read is kept, and its commit (rewriting a partition nobody changed since) goes in.
+    for (const ref of Object.values(basedOn!.tables)) await expect(lake.state.getDocument<TableManifest>(ref.manifest)).resolves.toBeDefined();
+    const manifest = await lake.state.getDocument<TableManifest>(basedOn!.tables[table]!.manifest);
+    const [key, entry] = Object.entries(manifest.partitions)[0]!;
+    const committed = await commitTables(lake.state, { runId: 'late-run', basedOn: basedOn!, writes: [{ kind: 'replace_partitions', spec: tasksCdcTable, partitions: { [key]: entry } }] });
+    expect(committed.root.seq).toBe(head.seq + 1);
+  }, 120_000);
 });
 
 /** `target` with `method` run through `around` (the real method given as `call`). */
