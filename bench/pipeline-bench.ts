@@ -68,6 +68,8 @@ interface IncrementalRun {
 }
 interface HandwrittenRun {
   totalMs: number;
+  /** DuckDB alone doing bronze.tasks_cdc's reading, parsing and writing, timed after the script (run-handwritten.ts). */
+  floorBronzeTasksMs?: number;
   steps: { statement: string; wallMs: number }[];
   peakRssBytes: number;
 }
@@ -196,6 +198,13 @@ if (bronzeTasks) {
     lines.push(
       `  on this machine: bronze.tasks_cdc works ${seconds(jobBronze)} s; the script's own bronze for tasks (DuckDB's JSON reader into a table, ` +
         `then its COPY to Parquet, no quarantine) ${seconds(scriptBronze)} s; medians of the runs: ${(jobBronze / scriptBronze).toFixed(2)}x`,
+    );
+  }
+  const floor = median(handwrittenRuns.map((r) => r.floorBronzeTasksMs).filter((ms): ms is number => ms !== undefined));
+  if (Number.isFinite(floor) && floor > 0) {
+    lines.push(
+      `  the engine's floor on this machine: DuckDB reading the tasks objects, parsing each record once and streaming the envelope to Parquet ` +
+        `(no record index, checks or quarantine) ${seconds(floor)} s; bronze.tasks_cdc works ${(jobBronze / floor).toFixed(2)}x that`,
     );
   }
 }

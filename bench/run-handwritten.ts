@@ -30,6 +30,19 @@ for (const statement of statements) {
 }
 const totalMs = performance.now() - started;
 const { rows } = await engine.query(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(`${out}/bronze_tasks/*/*.parquet`)})`);
+// The engine's floor for bronze.tasks_cdc's work, timed apart from the script: DuckDB reads the landing objects, parses
+// each record once for the envelope fields bronze keeps, and streams them to Parquet. Nothing more: no record index,
+// no checks, no quarantine (a record it cannot read is dropped). No bronze built on DuckDB runs faster than this.
+const floorStarted = performance.now();
+await engine.run(`
+  COPY (
+    SELECT filename AS source_object, envelope[1] AS event_id, envelope[2] AS event_name, envelope[3] AS event_time, envelope[4] AS keys,
+           envelope[5] AS new_image, envelope[6] AS old_image, envelope[7] AS sequence_number
+    FROM (SELECT filename, json_extract(json, ['$.eventID', '$.eventName', '$.dynamodb.ApproximateCreationDateTime', '$.dynamodb.Keys',
+                                                '$.dynamodb.NewImage', '$.dynamodb.OldImage', '$.dynamodb.SequenceNumber']) AS envelope
+          FROM read_json_objects(${quoteLiteral(path.join(lakeDir, 'landing/tasks/**/*'))}, format = 'auto', filename = true, ignore_errors = true))
+  ) TO ${quoteLiteral(path.join(out, 'floor.parquet'))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)`);
+const floorBronzeTasksMs = performance.now() - floorStarted;
 engine.close();
 await rm(out, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify({ totalMs, steps, bronzeTaskRows: rows[0]?.n, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ totalMs, steps, floorBronzeTasksMs, bronzeTaskRows: rows[0]?.n, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
