@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Engine, ResultRow } from '../engine/index.ts';
 import { quoteIdentifier, quoteLiteral } from '../engine/index.ts';
@@ -45,7 +46,8 @@ export async function copyToStaging(engine: Engine, stage: OutputStage, sql: str
     return await copyRows(engine, stage, sql, folder, options);
   } catch (error) {
     // Say which declared columns the job's SQL lacks, rather than DuckDB's binder message about the first one.
-    if (planSql !== undefined) {
+    // Any other failure (the disk, the target folder) is DuckDB's own error, as it said it.
+    if (planSql !== undefined && /^Binder Error/.test(error instanceof Error ? error.message : '')) {
       const described = await engine.query(`DESCRIBE ${planSql}`).then((result) => result.rows, () => []);
       const produced = new Set(described.map((row) => String(row.column_name)));
       const missing = described.length > 0 ? stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name) : [];
@@ -65,6 +67,8 @@ async function copyRows(engine: Engine, stage: OutputStage, sql: string, folder:
   const partitionColumns = stage.spec.partitionBy.map(quoteIdentifier).join(', ');
   const partitionOption = partitioned ? `, PARTITION_BY (${partitionColumns})` : '';
   const rowsSql = partitioned && !options.clustered ? `SELECT * FROM (${sql}) ORDER BY ${partitionColumns}` : sql;
+  // DuckDB makes the target's own folder, not the folders above it (a batch's, for a copy into a folder of the batch).
+  await mkdir(base, { recursive: true });
   const { rows } = await engine.query(`COPY (${rowsSql}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, RETURN_STATS true${partitionOption})`);
   return [...rows];
 }

@@ -203,8 +203,14 @@ async function stageBatch(
     });
   }
   run.checkpoint();
+  // The job's own quarantine rows and each rule's set-aside rows go to sibling folders of the batch's: a partitioned
+  // COPY refuses a folder that holds a file already, and an incremental run writes a batch's copies two at a time,
+  // so a folder holding another copy's folder fails when that copy writes first.
   const quarantined = quarantineSql(job, runId, startedAt, plan);
-  if (quarantined !== undefined) copies.push({ stage: staging.quarantine, sql: quarantined, folder: batch.folder, clustered: true, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
+  if (quarantined !== undefined) {
+    const folder = path.posix.join(batch.folder, 'job');
+    copies.push({ stage: staging.quarantine, sql: quarantined, folder, clustered: true, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
+  }
   for (const { table, sql } of setAside) {
     const folder = path.posix.join(batch.folder, `quality-${table.replace('.', '_')}`);
     copies.push({ stage: staging.quarantine, sql: quarantineSql(job, runId, startedAt, { outputs: {}, quarantine: sql }) as string, folder, clustered: true });
