@@ -72,12 +72,18 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
     await expectConsistent(full);
   });
 
-  it('in incremental runs, with the same tables as the run that read everything', async () => {
-    const lake = openLocalLake(await tempDir('quarantine-incremental'), { threads: 2 });
+  /** A lake the pipeline ran over once with bookmarks, all but the last day, which has landed since. */
+  async function lakeWithNextDay(name: string): Promise<Lake> {
+    const lake = openLocalLake(await tempDir(name), { threads: 2 });
     await generateLanding(lake.storage, LANDING);
     const nextDay = await holdBackLastDay(lake);
     await runJobs(lake, PIPELINE_JOBS, { quality, settingsFor: () => enable });
     await landAgain(lake, nextDay);
+    return lake;
+  }
+
+  it('in incremental runs, with the same tables as the run that read everything', async () => {
+    const lake = await lakeWithNextDay('quarantine-incremental');
     const second = await runJobs(lake, PIPELINE_JOBS, { quality, settingsFor: () => enable });
     expect(second.find((result) => result.job === 'silver.tasks')?.nothingNew).toBe(false);
     await expectConsistent(lake);
@@ -87,11 +93,7 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
   it('in an incremental run whose rule-set-aside rows are written before the job\'s own quarantine rows', async () => {
     // An incremental run writes a batch's copies two at a time: the rows the quarantine rule set aside can be
     // written first, before the job's own quarantine rows (its typing failures). Forced here for silver.tasks.
-    const lake = openLocalLake(await tempDir('quarantine-order'), { threads: 2 });
-    await generateLanding(lake.storage, LANDING);
-    const nextDay = await holdBackLastDay(lake);
-    await runJobs(lake, PIPELINE_JOBS, { quality, settingsFor: () => enable });
-    await landAgain(lake, nextDay);
+    const lake = await lakeWithNextDay('quarantine-order');
     let setAsideWritten!: () => void;
     const written = new Promise<void>((resolve) => {
       setAsideWritten = resolve;
