@@ -1,6 +1,5 @@
-import {
-  DuckDBInstance, DuckDBTimestampTZValue, DuckDBTypeId, JsonDuckDBValueConverter, StatementType,
-  type DuckDBArrayType, type DuckDBConnection, type DuckDBListType, type DuckDBResult, type DuckDBStructType, type DuckDBType, type Json,
+import type {
+  DuckDBArrayType, DuckDBConnection, DuckDBInstance, DuckDBListType, DuckDBResult, DuckDBStructType, DuckDBType, DuckDBTypeId, Json,
 } from '@duckdb/node-api';
 import type { Engine, QueryResult, ResultColumn, ResultRow, ResultValue } from './engine.ts';
 import { quoteIdentifier } from './sql.ts';
@@ -17,6 +16,18 @@ export interface DuckDbEngineOptions {
 }
 
 const PARTITIONED_WRITE_FLUSH_ROWS = 25_000;
+
+type DuckDbModule = typeof import('@duckdb/node-api');
+/**
+ * DuckDB's module, loaded by the first `create`: loading it (the binding and its 180 modules) takes a quarter of a
+ * second, which a command that opens no engine (`medallion jobs`, `lock status`, a run that finds nothing new)
+ * need not pay. Every other use is by an engine, so after a `create`.
+ */
+let duckdb: DuckDbModule | undefined;
+function loaded(): DuckDbModule {
+  if (!duckdb) throw new Error('DuckDB is not loaded: no engine was created');
+  return duckdb;
+}
 
 // ICU is built in but only loaded on first use; the zone can be set once it is.
 // Row order of a result without ORDER BY carries no meaning here; not keeping it saves memory in COPY.
@@ -56,9 +67,10 @@ export class DuckDbEngine implements Engine {
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
     if (options.tempDirectory !== undefined) config.temp_directory = options.tempDirectory;
+    duckdb ??= await import('@duckdb/node-api');
     // Render TIMESTAMPTZ values in UTC, as the session computes them, whatever the process's TZ.
-    DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
-    const instance = await DuckDBInstance.create(options.databasePath ?? ':memory:', config);
+    duckdb.DuckDBTimestampTZValue.timezoneOffsetInMinutes = 0;
+    const instance = await duckdb.DuckDBInstance.create(options.databasePath ?? ':memory:', config);
     const connection = await instance.connect();
     await connection.run(SESSION_SETUP);
     return new DuckDbEngine(instance, connection);
@@ -108,7 +120,7 @@ export class DuckDbEngine implements Engine {
     const kinds: string[] = [];
     for (let index = 0; index < extracted.count; index += 1) {
       const prepared = await extracted.prepare(index);
-      kinds.push(StatementType[prepared.statementType] ?? 'UNKNOWN');
+      kinds.push(loaded().StatementType[prepared.statementType] ?? 'UNKNOWN');
       prepared.destroySync();
     }
     return kinds;
@@ -128,7 +140,7 @@ export class DuckDbEngine implements Engine {
     const result: DuckDBResult = await this.connection.stream(sql);
     const columns = describeColumns(result.columnNames(), result.columnTypes());
     const plainColumns = columns.map((described) => described.column);
-    for await (const rows of result.yieldConvertedRowObjects(JsonDuckDBValueConverter)) {
+    for await (const rows of result.yieldConvertedRowObjects(loaded().JsonDuckDBValueConverter)) {
       await onRows(rows.map((row) => toResultRow(row as Record<string, Json>, columns)), plainColumns);
     }
     return plainColumns;
@@ -159,10 +171,12 @@ export class DuckDbEngine implements Engine {
   }
 }
 
-const INTEGER_TYPES = new Set<DuckDBTypeId>([
-  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT, DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT, DuckDBTypeId.UHUGEINT,
-]);
+let integerTypes: ReadonlySet<DuckDBTypeId> | undefined;
+function isInteger(typeId: DuckDBTypeId): boolean {
+  const { DuckDBTypeId: id } = loaded();
+  integerTypes ??= new Set([id.TINYINT, id.SMALLINT, id.INTEGER, id.BIGINT, id.HUGEINT, id.UTINYINT, id.USMALLINT, id.UINTEGER, id.UBIGINT, id.UHUGEINT]);
+  return integerTypes.has(typeId);
+}
 
 interface DescribedColumn {
   readonly column: ResultColumn;
@@ -178,12 +192,13 @@ function describeColumns(names: readonly string[], types: readonly DuckDBType[])
 
 /** Turns DuckDB's JSON form of a value into ours: integers that fit a double become numbers, at any depth. */
 function converterFor(type: DuckDBType): (value: Json) => ResultValue {
-  if (INTEGER_TYPES.has(type.typeId)) return (value) => (typeof value === 'string' ? safeInteger(value) : (value as ResultValue));
-  if (type.typeId === DuckDBTypeId.LIST || type.typeId === DuckDBTypeId.ARRAY) {
+  const { DuckDBTypeId: id } = loaded();
+  if (isInteger(type.typeId)) return (value) => (typeof value === 'string' ? safeInteger(value) : (value as ResultValue));
+  if (type.typeId === id.LIST || type.typeId === id.ARRAY) {
     const convertItem = converterFor((type as DuckDBListType | DuckDBArrayType).valueType);
     return (value) => (Array.isArray(value) ? value.map((item) => convertItem(item)) : (value as ResultValue));
   }
-  if (type.typeId === DuckDBTypeId.STRUCT) {
+  if (type.typeId === id.STRUCT) {
     const struct = type as DuckDBStructType;
     const converters = new Map(struct.entryNames.map((entry, index) => [entry, converterFor(struct.entryTypes[index] as DuckDBType)]));
     return (value) => {
