@@ -1,4 +1,4 @@
-import { AthenaClient } from '@aws-sdk/client-athena';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { Lake, TableSpec } from '../core/index.ts';
@@ -8,7 +8,6 @@ import { ConfigError, MedallionError } from '../core/errors.ts';
 import { layerOf } from '../core/table/index.ts';
 import { PIPELINE_TABLES } from '../jobs/index.ts';
 import type { CliIo } from './io.ts';
-import { athenaQuery, athenaVerify } from './commands/athena-query.ts';
 import { TABLE_ROW_LIMIT } from './commands/query.ts';
 import { OUTPUT_FORMATS, RowWriter, renderTable, type OutputFormat } from './format-rows.ts';
 
@@ -74,10 +73,14 @@ export function addAthenaCommand(
       await io.out(athenaDdl(PIPELINE_TABLES, table, flags));
     });
   // The SDK finds the credentials as ever; the region and an endpoint (AWS_ENDPOINT_URL_ATHENA) from the environment.
-  const client = () => new AthenaClient({
-    ...(context.env.AWS_REGION ? { region: context.env.AWS_REGION } : {}),
-    ...(context.env.AWS_ENDPOINT_URL_ATHENA ? { endpoint: context.env.AWS_ENDPOINT_URL_ATHENA } : {}),
-  });
+  // The Athena client and queries are loaded by the commands that use them: the SDK takes a while to load.
+  const client = async (): Promise<AthenaClient> => {
+    const { AthenaClient: Client } = await import('@aws-sdk/client-athena');
+    return new Client({
+      ...(context.env.AWS_REGION ? { region: context.env.AWS_REGION } : {}),
+      ...(context.env.AWS_ENDPOINT_URL_ATHENA ? { endpoint: context.env.AWS_ENDPOINT_URL_ATHENA } : {}),
+    });
+  };
   athena
     .command('query')
     .description('Run a query in Athena, in the workgroup --workgroup names (the analysts\' is medallion-<env>: its results bucket and scan limit apply), and stream the rows.')
@@ -87,7 +90,8 @@ export function addAthenaCommand(
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (sql: string, flags: { workgroup?: string; database?: string; format: OutputFormat }) => {
       const workGroup = flags.workgroup ?? context.env.MEDALLION_ATHENA_WORKGROUP;
-      const athenaClient = client();
+      const { athenaQuery } = await import('./commands/athena-query.ts');
+      const athenaClient = await client();
       const writer = new RowWriter(flags.format, (text) => io.out(text));
       const table: ResultRow[] = [];
       let columns: readonly ResultColumn[] = [];
@@ -111,7 +115,8 @@ export function addAthenaCommand(
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: { workgroup?: string; format: OutputFormat }) => {
       const workGroup = flags.workgroup ?? context.env.MEDALLION_ATHENA_WORKGROUP;
-      const athenaClient = client();
+      const { athenaVerify } = await import('./commands/athena-query.ts');
+      const athenaClient = await client();
       try {
         const rows = await athenaVerify(context.lake(), athenaClient, { databasePrefix: context.databasePrefix(), ...(workGroup ? { workGroup } : {}) });
         const columns = ['table', 'version', 'lake_rows', 'athena_rows', 'ok', 'problem'].map((name) => ({ name, type: /rows|version/.test(name) ? 'BIGINT' : 'VARCHAR' }));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { openLocalLake, type Job, type Lake, type LocalLakeOptions } from '../core/index.ts';
-import { openAwsLake, type AwsLakeConfig } from '../core/aws-lake.ts';
+import type { AwsLakeConfig } from '../core/aws-lake.ts';
 import { getJobBookmark, resetJobBookmark } from '../core/bookmark/index.ts';
 import type { ResultColumn, ResultRow } from '../core/engine/index.ts';
 import { ConfigError, describeError, JobStoppedError, MedallionError, systemProblemOf } from '../core/errors.ts';
@@ -12,8 +12,6 @@ import { PACKAGE_ROOT } from '../core/package-root.ts';
 import { resolveRunId } from '../core/runner/index.ts';
 import { parseRetain, pipelineSuccessMetric, planRestore, restoreTable, runJobs, vacuumLake } from '../core/runner/index.ts';
 import { PIPELINE_JOBS, PIPELINE_TABLES } from '../jobs/index.ts';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { GenerateOptionsSchema, generateFirehose, generateLanding, generateTraffic, type GenerateOptions } from '../simulator/index.ts';
 import { addAthenaCommand } from './athena-command.ts';
 import { addCatalogCommand, describeCatalogPublish } from './commands/catalog.ts';
@@ -257,8 +255,9 @@ export function createProgram(options: InvokeOptions): Command {
     }
     return opened;
   };
-  const openNamedLake = (options: { readonly create?: boolean }) => {
-    const flags = program.opts<{ lake?: string; storage?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string }>();
+  type LakeFlags = { lake?: string; storage?: string; lakeLocation: string[]; state?: string; endpointUrl?: string; glueDatabasePrefix?: string };
+  /** Where the global options put the lake: a folder, or s3://bucket[/prefix]. */
+  const lakeLocation = (flags: LakeFlags): string => {
     const storage = flags.storage ?? env.MEDALLION_STORAGE;
     if (storage !== undefined && !storage.startsWith('s3://')) {
       throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${JSON.stringify(storage)}: must be s3://bucket[/prefix] (a folder lake is --lake DIR)`);
@@ -266,9 +265,28 @@ export function createProgram(options: InvokeOptions): Command {
     if (storage !== undefined && flags.lake !== undefined && flags.lake !== storage) {
       throw new ConfigError('AWS_LAKE_CONFIG_INVALID', `--storage ${storage} and --lake ${flags.lake} name different lakes; give one`);
     }
-    const where = resolveLakeDirectory(storage ?? flags.lake, env);
+    return resolveLakeDirectory(storage ?? flags.lake, env);
+  };
+  // The AWS SDK's clients take about a fifth of a second to load: only a command on a lake in S3 loads them, before
+  // its action runs (a command on a folder lake, and most runbook steps, never pay for them).
+  let awsLake: typeof import('../core/aws-lake.ts') | undefined;
+  program.hook('preAction', async () => {
+    let where: string | undefined;
+    try {
+      where = lakeLocation(program.opts<LakeFlags>());
+    } catch {
+      return; // said by the command that opens the lake
+    }
+    if (where.startsWith('s3://')) awsLake ??= await import('../core/aws-lake.ts');
+  });
+  const openNamedLake = (options: { readonly create?: boolean }) => {
+    const flags = program.opts<LakeFlags>();
+    const where = lakeLocation(flags);
     const memoryLimit = memoryLimitOption(program.opts<{ memoryLimit?: string }>().memoryLimit ?? env.MEDALLION_MEMORY_LIMIT);
-    if (where.startsWith('s3://')) return openAwsLake({ ...awsLakeConfig(where, flags, env), ...(memoryLimit ? { memoryLimit } : {}) }, PIPELINE_TABLES);
+    if (where.startsWith('s3://')) {
+      if (!awsLake) throw new Error('the S3 lake module was not loaded before the command ran');
+      return awsLake.openAwsLake({ ...awsLakeConfig(where, flags, env), ...(memoryLimit ? { memoryLimit } : {}) }, PIPELINE_TABLES);
+    }
     if (!options.create) checkLakeFolder(where);
     return openLake(where, memoryLimit ? { memoryLimit } : {});
   };
@@ -312,6 +330,7 @@ export function createProgram(options: InvokeOptions): Command {
       }
       if (to === 'firehose') {
         if (!flags.tasksStream || !flags.usersStream) throw new ConfigError('GENERATE_OPTIONS_INVALID', '--to firehose needs --tasks-stream NAME and --users-stream NAME, the delivery streams to put to');
+        const { FirehoseClient } = await import('@aws-sdk/client-firehose');
         const client = new FirehoseClient({ ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}), ...(env.AWS_ENDPOINT_URL_FIREHOSE ? { endpoint: env.AWS_ENDPOINT_URL_FIREHOSE } : {}) });
         try {
           const sent = await generateFirehose(client, options, { streams: { tasks: flags.tasksStream, users: flags.usersStream } });
@@ -323,6 +342,7 @@ export function createProgram(options: InvokeOptions): Command {
       }
       if (to === 'dynamodb') {
         const endpointUrl = program.opts<{ endpointUrl?: string }>().endpointUrl ?? env.AWS_ENDPOINT_URL;
+        const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
         const client = new DynamoDBClient({ ...(endpointUrl ? { endpoint: endpointUrl } : {}), ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
         try {
           const tables = { ...(flags.usersTable ? { users: flags.usersTable } : {}), ...(flags.tasksTable ? { tasks: flags.tasksTable } : {}) };

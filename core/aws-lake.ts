@@ -5,13 +5,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { GlueCatalog, s3LakeLayout, type Catalog } from './catalog/index.ts';
+import { s3LakeLayout, type Catalog } from './catalog/index.ts';
+import { GlueCatalog } from './catalog/glue-catalog.ts';
 import { DuckDbEngine, defaultMemoryLimit, engineTempDirectory } from './engine/index.ts';
 import { ConfigError } from './errors.ts';
 import type { Lake } from './lake.ts';
-import { CloudWatchMetricsSink, EmfMetricsSink } from './metrics/index.ts';
-import { DynamoDbStateStore } from './state/index.ts';
-import { S3Storage, parseS3Uri } from './storage/index.ts';
+import { EmfMetricsSink } from './metrics/index.ts';
+import { CloudWatchMetricsSink } from './metrics/cloudwatch-metrics-sink.ts';
+import { DynamoDbStateStore } from './state/dynamodb-state-store.ts';
+import { parseS3Uri } from './storage/index.ts';
+import { S3Storage } from './storage/s3-storage.ts';
 import type { TableSpec } from './table/index.ts';
 
 export const AwsLakeConfigSchema = z.object({

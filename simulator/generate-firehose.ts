@@ -1,4 +1,4 @@
-import { FirehoseClient, PutRecordBatchCommand, type _Record } from '@aws-sdk/client-firehose';
+import type { FirehoseClient, _Record } from '@aws-sdk/client-firehose';
 import { MedallionError } from '../core/errors.ts';
 import { SOURCE_NAMES, type CdcEvent, type SourceName } from './cdc-event.ts';
 import { parseGenerateOptions, type GenerateOptionsInput } from './generate-options.ts';
@@ -69,6 +69,8 @@ async function putBatch(client: FirehoseClient, stream: string, records: readonl
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)));
     let response;
     try {
+      // Loaded here, as the client was: the simulator's landing path needs no AWS SDK.
+      const { PutRecordBatchCommand } = await import('@aws-sdk/client-firehose');
       response = await client.send(new PutRecordBatchCommand({ DeliveryStreamName: stream, Records: left }));
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';

@@ -1,4 +1,4 @@
-import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { MedallionError } from '../core/errors.ts';
 import { SOURCES, type CdcEvent, type SourceName } from './cdc-event.ts';
 import { parseGenerateOptions, type GenerateOptionsInput } from './generate-options.ts';
@@ -74,6 +74,8 @@ async function writeBatch(client: DynamoDBClient, batch: readonly { table: strin
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, baseMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)));
     let unprocessed: Record<string, WriteRequest[]> | undefined;
     try {
+      // Loaded here, as the client was: the simulator's landing path needs no AWS SDK.
+      const { BatchWriteItemCommand } = await import('@aws-sdk/client-dynamodb');
       ({ UnprocessedItems: unprocessed } = await client.send(new BatchWriteItemCommand({ RequestItems: pending })));
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';

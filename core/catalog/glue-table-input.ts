@@ -6,7 +6,7 @@ import { glueTypes } from './glue-types.ts';
 import { symlinkCurrentFolder, symlinkPartitionPath, symlinkRoot } from '../layout/index.ts';
 
 export { symlinkPartitionPath };
-import { parseS3Uri, type S3Location } from '../storage/index.ts';
+import { parseS3Uri, type S3Location } from '../storage/s3-uri.ts';
 
 /**
  * How Athena reads a medallion table: through symlink manifests, never by listing folders.

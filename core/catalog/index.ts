@@ -7,6 +7,6 @@ export {
   renderSymlinkManifest, s3LakeLayout, s3Uri, symlinkPartitionPath, tableLocation,
   type GlueTableOptions, type S3LakeLayout, type S3LakeLocation,
 } from './glue-table-input.ts';
-export { GLUE_BATCH_LIMITS, GlueCatalog, GlueCatalogError, planPartitions, type GlueCatalogOptions } from './glue-catalog.ts';
+// GlueCatalog (and withEvolvedColumns, planPartitions, GLUE_BATCH_LIMITS) is imported from './glue-catalog.ts': it loads the
+// AWS SDK's Glue client, which a folder lake never needs.
 export { athenaTableDdl, quoteAthenaIdentifier, quoteAthenaString, type AthenaDdlOptions } from './athena-ddl.ts';
-export { withEvolvedColumns } from './glue-catalog.ts';

@@ -4,7 +4,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LockRelease } from '../../core/runner/index.ts';
-import { DynamoDbStateStore } from '../../core/state/index.ts';
+import { DynamoDbStateStore } from '../../core/state/dynamodb-state-store.ts';
 import { LocalStorage } from '../../core/storage/index.ts';
 import { invoke } from '../../cli/invoke.ts';
 import { generateLanding } from '../../simulator/index.ts';
@@ -43,7 +43,7 @@ describe('medallion on a lake in S3', () => {
     const localDir = await tempDir('landing');
     await generateLanding(new LocalStorage(localDir), { seed: 4, days: 1, users: 8, tasksPerDay: 15 });
     const objects = await collect(new LocalStorage(localDir).list('landing/'));
-    const { S3Storage } = await import('../../core/storage/index.ts');
+    const { S3Storage } = await import('../../core/storage/s3-storage.ts');
     const landing = new S3Storage(s3, { locations: { default: `s3://${raw}/` } });
     for (const object of objects) await landing.put(object.key, await readFile(new LocalStorage(localDir).pathOf(object.key)));
 

@@ -11,8 +11,9 @@ import { manifestFiles, tableHistory, type TableManifest } from '../../core/tabl
 import { restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
 import { DuckDbEngine } from '../../core/engine/index.ts';
 import { LocalMetricsSink } from '../../core/metrics/index.ts';
-import { DynamoDbStateStore } from '../../core/state/index.ts';
-import { LocalStorage, S3Storage } from '../../core/storage/index.ts';
+import { DynamoDbStateStore } from '../../core/state/dynamodb-state-store.ts';
+import { LocalStorage } from '../../core/storage/index.ts';
+import { S3Storage } from '../../core/storage/s3-storage.ts';
 import { PIPELINE_JOBS } from '../../jobs/index.ts';
 import { generateLanding } from '../../simulator/index.ts';
 import { collect, useTempDirs } from '../core/test-resources.ts';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openLocalLake, type Lake } from '../../core/index.ts';
 import { accessAllows, jobLakeAccess, qualityStepLakeAccess, reconcileLakeAccess, reportKey, reportLakeAccess, stateWriteAllows, vacuumLakeAccess, type LakeAccess } from '../../core/layout/index.ts';
-import { EMPTY_ROOT, rootCommitKeys, stateItemKey, type StateStore } from '../../core/state/index.ts';
+import { EMPTY_ROOT, stateItemKey, type StateStore } from '../../core/state/index.ts';
+import { rootCommitKeys } from '../../core/state/dynamodb-state-store.ts';
 import { renderReport, reportData } from '../../core/monitoring/index.ts';
 import type { TableName } from '../../core/table/index.ts';
 import { RECONCILED_SOURCES, reconcileLake } from '../../jobs/reconcile.ts';

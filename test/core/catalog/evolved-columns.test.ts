@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineTable } from '../../../core/index.ts';
-import { glueTableInput, s3LakeLayout, withEvolvedColumns } from '../../../core/catalog/index.ts';
+import { glueTableInput, s3LakeLayout } from '../../../core/catalog/index.ts';
+import { withEvolvedColumns } from '../../../core/catalog/glue-catalog.ts';
 import { emptyManifest, type TableManifest } from '../../../core/table/index.ts';
 
 const layout = s3LakeLayout({ default: 's3://example-lake-bucket/lake' });

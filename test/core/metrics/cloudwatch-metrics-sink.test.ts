@@ -1,7 +1,7 @@
 import { CloudWatchClient, PutMetricDataCommand, type PutMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
 import type { JobRunResult } from '../../../core/index.ts';
-import { CloudWatchMetricsSink } from '../../../core/metrics/index.ts';
+import { CloudWatchMetricsSink } from '../../../core/metrics/cloudwatch-metrics-sink.ts';
 import { runMetrics } from '../../../core/runner/index.ts';
 
 /** A CloudWatch client whose requests stop before the network: the test sees each command's input. */

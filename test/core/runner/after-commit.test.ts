@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineJob, defineTable, landingSource, openLocalLake, runJob, tableSource, type Lake, type TableName } from '../../../core/index.ts';
 import type { Catalog, PublishOptions } from '../../../core/catalog/index.ts';
-import { GlueCatalogError } from '../../../core/catalog/index.ts';
+import { GlueCatalogError } from '../../../core/catalog/glue-catalog.ts';
 import type { LakeRoot } from '../../../core/state/index.ts';
 import { CATALOG_PUBLISH_FAILURES_METRIC, CATALOG_PUBLISH_RECORD, runJobs, type CatalogPublishOutcome, type JobRunRecord } from '../../../core/runner/index.ts';
 import type { MetricDatum } from '../../../core/metrics/index.ts';

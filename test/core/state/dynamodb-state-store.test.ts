@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MedallionError } from '../../../core/errors.ts';
-import { DynamoDbStateStore, EMPTY_ROOT, stateItemKey, type LakeRoot } from '../../../core/state/index.ts';
+import { EMPTY_ROOT, stateItemKey, type LakeRoot } from '../../../core/state/index.ts';
+import { DynamoDbStateStore } from '../../../core/state/dynamodb-state-store.ts';
 import { loopbackClientConfig, startDynalite, startDynamoDbLocal, type LocalServer } from '../../support/local-aws.ts';
 import { stateStoreContract } from './state-store-contract.ts';
 
