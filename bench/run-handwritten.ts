@@ -30,6 +30,8 @@ for (const statement of statements) {
 }
 const totalMs = performance.now() - started;
 const { rows } = await engine.query(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(`${out}/bronze_tasks/*/*.parquet`)})`);
+// The script's peak, before the floor below runs.
+const peakRssBytes = process.resourceUsage().maxRSS * 1024;
 // The engine's floor for bronze.tasks_cdc's work, timed apart from the script: DuckDB reads the landing objects, parses
 // each record once for the envelope fields bronze keeps, and streams them to Parquet. Nothing more: no record index,
 // no checks, no quarantine (a record it cannot read is dropped). No bronze built on DuckDB runs faster than this.
@@ -45,4 +47,4 @@ await engine.run(`
 const floorBronzeTasksMs = performance.now() - floorStarted;
 engine.close();
 await rm(out, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify({ totalMs, steps, floorBronzeTasksMs, bronzeTaskRows: rows[0]?.n, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ totalMs, steps, floorBronzeTasksMs, bronzeTaskRows: rows[0]?.n, peakRssBytes })}\n`);

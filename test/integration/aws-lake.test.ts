@@ -8,7 +8,7 @@ import { openLocalLake, runJob, type Lake } from '../../core/index.ts';
 import { resetJobBookmark } from '../../core/bookmark/index.ts';
 import { tableRelation } from '../../core/catalog/index.ts';
 import { manifestFiles, tableHistory, type TableManifest } from '../../core/table/index.ts';
-import { restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
+import { readRunRecords, restoreTable, runJobs, vacuumLake } from '../../core/runner/index.ts';
 import { DuckDbEngine } from '../../core/engine/index.ts';
 import { LocalMetricsSink } from '../../core/metrics/index.ts';
 import { DynamoDbStateStore } from '../../core/state/dynamodb-state-store.ts';
@@ -186,11 +186,25 @@ describe('the pipeline on S3 and DynamoDB (s3rver and DynamoDB Local on loopback
       await proxy.close();
     }
 
-    const missing: Lake = { ...clean, storage: new S3Storage(s3, { locations: { default: 's3://no-such-lake-bucket/' } }) };
+    // Fast: a missing bucket is not transient, so no request is sent again (the SDK's retries, and the run's three
+    // retries, would back off) and no run is tried.
+    const direct = new S3Client({ ...loopbackClientConfig(s3Server.endpoint), forcePathStyle: true });
+    const sent: string[] = [];
+    direct.middlewareStack.add((next, context) => async (args) => {
+      const input = args.input as { Bucket?: string; Prefix?: string; Key?: string; ContinuationToken?: string };
+      sent.push(`${context.commandName} ${input.Bucket}/${input.Prefix ?? input.Key ?? ''} ${input.ContinuationToken ?? ''}`);
+      return next(args);
+    }, { step: 'deserialize', name: 'recordAttempts' });
+    const missing: Lake = { ...clean, storage: new S3Storage(direct, { locations: { default: 's3://no-such-lake-bucket/' } }) };
     const started = Date.now();
     const error = await runJobs(missing, PIPELINE_JOBS.filter((job) => job.name === 'bronze.tasks_cdc'), { settingsFor: () => ({ maxRetries: 3 }) })
       .catch((caught: unknown) => caught);
     expect(String((error as Error).message)).toContain('s3://no-such-lake-bucket/');
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(new Set(sent).size, sent.join('\n')).toBe(sent.length);
+    const attempts = (await readRunRecords(missing.state, 'bronze.tasks_cdc')).records.filter((record) => Date.parse(record.StartedOn) >= started);
+    expect(attempts.filter((record) => record.JobRunState !== 'FAILED')).toEqual([]);
+    expect(attempts.length).toBeLessThanOrEqual(1);
+    direct.destroy();
   });
 });

@@ -98,15 +98,14 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
     const written = new Promise<void>((resolve) => {
       setAsideWritten = resolve;
     });
-    let held = 0;
+    const waits: string[] = [];
     const ordered = (inner: Engine): Engine => ({
       run: (sql) => inner.run(sql),
       query: async (sql) => {
         if (!sql.startsWith('COPY (') || !sql.includes('quarantine/records/silver.tasks/')) return inner.query(sql);
         if (sql.includes('/quality-')) return inner.query(sql).finally(setAsideWritten);
         // The job's own quarantine rows wait for the set-aside ones (a fallback keeps a change of order from hanging).
-        held += 1;
-        await Promise.race([written, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+        waits.push(await Promise.race([written.then(() => 'after the set-aside rows'), new Promise<string>((resolve) => setTimeout(() => resolve('gave up waiting'), 30_000))]));
         return inner.query(sql);
       },
       statementKinds: (sql) => inner.statementKinds(sql),
@@ -123,7 +122,9 @@ describe('a quarantine rule on an events table keeps the silver tables consisten
       incrementalEngine: async () => ordered(await (await (shared ??= lake.createEngine())).isolate()),
     });
     (await shared)?.close();
-    expect(held).toBeGreaterThan(0);
+    // The order was forced: the job's own rows were written after the set-aside ones, in every batch.
+    expect(waits.length).toBeGreaterThan(0);
+    expect(new Set(waits)).toEqual(new Set(['after the set-aside rows']));
     expect(second.map((result) => `${result.job} ${result.state}`).sort()).toEqual(PIPELINE_JOBS.map((job) => `${job.name} SUCCEEDED`).sort());
     await expectConsistent(lake);
     expect(await silverTables(lake)).toEqual(fullTables);
