@@ -49,12 +49,16 @@ function readObjectFile(file: string, key: string, location: string, limit: numb
     if (stats.size > limit) return { oversized: stats.size };
     const wanted = stats.size + 1;
     if (readBuffer.length < wanted) readBuffer = Buffer.allocUnsafe(Math.max(wanted, Math.min(readBuffer.length * 2, limit + 1)));
-    // At most one byte past the limit is read, even while the file grows.
-    const most = Math.min(readBuffer.length, limit + 1);
+    // At most one byte past the limit is read, even while the file grows: under the limit, the buffer grows with it.
     let length = 0;
     for (;;) {
-      if (length === most) return { oversized: fstatSync(fd).size };
-      const read = readSync(fd, readBuffer, length, most - length, length);
+      if (length > limit) return { oversized: fstatSync(fd).size };
+      if (length === readBuffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(readBuffer.length * 2, limit + 1));
+        readBuffer.copy(grown, 0, 0, length);
+        readBuffer = grown;
+      }
+      const read = readSync(fd, readBuffer, length, Math.min(readBuffer.length, limit + 1) - length, length);
       if (read === 0) break;
       length += read;
     }
