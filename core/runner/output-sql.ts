@@ -8,6 +8,9 @@ export function outputSql(spec: TableSpec, plan: JobPlan): string {
 }
 
 /** The plan's quarantine rows with the columns of quarantine.records: the job's layer and name, the run and its start. */
+/** The columns a job's quarantine SQL gives; the runner adds the quarantine's others (layer, run_id, quarantined_at, job). */
+export const JOB_QUARANTINE_COLUMNS: readonly string[] = ['source_object', 'record_index', 'reason_code', 'reason', 'raw'];
+
 export function quarantineSql(job: Job, runId: string, startedAt: Date, plan: JobPlan): string | undefined {
   if (!plan.quarantine) return undefined;
   return `

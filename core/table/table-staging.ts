@@ -27,6 +27,8 @@ export interface CopyOptions {
    * arrival order): they are written as they come. Otherwise they are sorted by the partition columns first.
    */
   readonly clustered?: boolean;
+  /** The columns the job's own SQL (`planSql`) must give, named when a COPY cannot bind: by default the table's. */
+  readonly planColumns?: readonly string[];
 }
 
 /**
@@ -50,9 +52,9 @@ export async function copyToStaging(engine: Engine, stage: OutputStage, sql: str
     if (planSql !== undefined && /^Binder Error/.test(error instanceof Error ? error.message : '')) {
       const described = await engine.query(`DESCRIBE ${planSql}`).then((result) => result.rows, () => []);
       const produced = new Set(described.map((row) => String(row.column_name)));
-      const missing = described.length > 0 ? stage.spec.columns.filter((column) => !produced.has(column.name)).map((column) => column.name) : [];
-      // DuckDB's own words go along: the COPY may have failed for another reason (the columns a runner adds to
-      // an output, such as the quarantine's run_id, are not in the job's SQL, so they always show as missing here).
+      const required = options.planColumns ?? stage.spec.columns.map((column) => column.name);
+      const missing = described.length > 0 ? required.filter((column) => !produced.has(column)) : [];
+      // DuckDB's own words go along: they name the column it could not bind.
       const said = (error instanceof Error ? error.message : String(error)).split('\n')[0];
       if (missing.length > 0) throw new JobDefinitionError(stage.spec.name, `output lacks columns ${missing.join(', ')} (DuckDB: ${said})`, { cause: error });
     }

@@ -4,7 +4,7 @@ import { quoteIdentifier } from '../../engine/index.ts';
 import { MedallionError } from '../../errors.ts';
 import type { QualityGate } from '../../quality/index.ts';
 import { copyToStaging, countQuery, withAddedColumns, type OutputStage, type TableSpec } from '../../table/index.ts';
-import { outputSql, quarantineSql } from '../output-sql.ts';
+import { JOB_QUARANTINE_COLUMNS, outputSql, quarantineSql } from '../output-sql.ts';
 import type { JobPlanner } from './job-planner.ts';
 import { landingBatches, type InputBatch } from './landing-input.ts';
 import type { RunInputs } from './open-inputs.ts';
@@ -159,6 +159,7 @@ interface StagedCopy {
   readonly sql: string;
   readonly folder: string;
   readonly planSql?: string;
+  readonly planColumns?: readonly string[];
   /** Rows the copy must write: what the quality gate counted when it checked the same SQL (see splitBatch). */
   readonly expectRows?: number;
   /**
@@ -209,7 +210,7 @@ async function stageBatch(
   const quarantined = quarantineSql(job, runId, startedAt, plan);
   if (quarantined !== undefined) {
     const folder = path.posix.join(batch.folder, 'job');
-    copies.push({ stage: staging.quarantine, sql: quarantined, folder, clustered: true, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine }) });
+    copies.push({ stage: staging.quarantine, sql: quarantined, folder, clustered: true, ...(plan.quarantine === undefined ? {} : { planSql: plan.quarantine, planColumns: JOB_QUARANTINE_COLUMNS }) });
   }
   for (const { table, sql } of setAside) {
     const folder = path.posix.join(batch.folder, `quality-${table.replace('.', '_')}`);
@@ -263,7 +264,10 @@ async function writeBehind(run: RunContext, copies: readonly StagedCopy[]): Prom
  * first failure is thrown once all ended.
  */
 async function copyOutputs(run: RunContext, session: Engine, copies: readonly StagedCopy[], width: number): Promise<void> {
-  const results = await inSessions(session, copies, width, (copy, on) => copyToStaging(on, copy.stage, copy.sql, copy.folder, copy.planSql, { clustered: run.job.perRecord === true || copy.clustered === true }));
+  const results = await inSessions(session, copies, width, (copy, on) => copyToStaging(on, copy.stage, copy.sql, copy.folder, copy.planSql, {
+    clustered: run.job.perRecord === true || copy.clustered === true,
+    ...(copy.planColumns ? { planColumns: copy.planColumns } : {}),
+  }));
   copies.forEach((copy, index) => {
     const written = (results[index] as ResultRow[]).reduce((sum, row) => sum + Number(row.count ?? 0), 0);
     if (copy.expectRows !== undefined && written !== copy.expectRows) {

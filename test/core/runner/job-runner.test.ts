@@ -240,6 +240,24 @@ describe('runJob', () => {
     expect((await keysUnder(lake, '')).filter((key) => !key.startsWith('_'))).toEqual(filesBefore.filter((key) => !key.startsWith('_')));
   });
 
+  it('names the column a quarantine query lacks, not the ones the runner adds, and commits nothing', async () => {
+    const landing = makeItemLanding({ objects: 2, perObject: 2 });
+    const { lake } = await newLake(landing);
+    const before = await lake.state.readRoot();
+    const base = landingJob();
+    const lacking = defineJob({
+      ...base,
+      transform: (context) => {
+        const plan = base.transform(context);
+        return { ...plan, quarantine: (plan.quarantine as string).replace(", 'not a JSON record' AS reason", '') };
+      },
+    });
+    const error = await runJob(lake, lacking).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MedallionError);
+    expect((error as Error).message).toContain('output lacks columns reason (DuckDB: Binder Error');
+    expect(await lake.state.readRoot()).toEqual(before);
+  });
+
   it('names every declared column an output lacks, and commits nothing', async () => {
     const landing = makeItemLanding({ objects: 2, perObject: 2 });
     const { lake } = await newLake(landing);
